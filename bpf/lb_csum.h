@@ -1,0 +1,1 @@
+/* checksum helpers: being written */

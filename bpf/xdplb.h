@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xdplb: the one header shared by the BPF programs and user space.
+ *
+ * Every map key and value layout lives here. Layouts are fixed-size, carry
+ * no pointers and no node-local absolute data (DESIGN decision 2), and use
+ * 16-byte addresses with a family field so that IPv6 can be added without
+ * changing any layout. IPv4 addresses are stored in addr.w[0] (network byte
+ * order) with the remaining 12 bytes zero.
+ *
+ * Multi-byte fields marked __be are in network byte order; all others are
+ * in host byte order.
+ */
+#ifndef XDPLB_H
+#define XDPLB_H
+
+#include <linux/types.h>
+
+#define XLB_AF_INET	2	/* == AF_INET */
+#define XLB_AF_INET6	10	/* == AF_INET6 */
+
+/* Map names. They are also the pin file names under the node's pin dir. */
+#define XLB_MAP_VIPS		"vips"
+#define XLB_MAP_BACKENDS	"backends"
+#define XLB_MAP_MAGLEV		"maglev"
+#define XLB_MAP_SESSIONS	"sessions"
+#define XLB_MAP_REVERSE		"reverse"
+#define XLB_MAP_PORT_POOL	"port_pool"
+#define XLB_MAP_STATS		"stats"
+#define XLB_MAP_VIP_STATS	"vip_stats"
+#define XLB_MAP_CONFIG		"lb_config"
+
+/* Capacities. */
+#define XLB_MAX_VIPS		256	/* vip_id in [0, XLB_MAX_VIPS) */
+#define XLB_MAX_BACKENDS	4096	/* backend id in [1, XLB_MAX_BACKENDS) */
+#define XLB_MAGLEV_SIZE		65537	/* prime >= 65537 (Maglev paper M) */
+#define XLB_DEFAULT_SESSIONS	(1u << 20)
+#define XLB_PORT_POOL_MAX	65536
+
+#define XLB_NO_BACKEND		0	/* backend id 0 is never used */
+
+union xlb_addr {
+	__u8 b[16];
+	__be32 w[4];
+};
+
+/* VIP map: (address, port, protocol) -> vip_info. */
+struct xlb_vip_key {
+	union xlb_addr addr;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;		/* XLB_AF_INET / XLB_AF_INET6 */
+};
+
+enum xlb_fwd_mode {
+	XLB_MODE_FNAT = 1,	/* full NAT: SNAT to node address + pool port */
+	XLB_MODE_DSR = 2,	/* direct server return: rewrite dst MAC only */
+};
+
+struct xlb_vip_info {
+	__u32 vip_id;		/* index into maglev and vip_stats */
+	__u8 mode;		/* enum xlb_fwd_mode */
+	__u8 flags;		/* reserved, 0 */
+	__u16 pad;
+};
+
+/* Backends map: ARRAY indexed by backend id (ids come from the config and
+ * are identical on every node, so a replicated session's backend_id means
+ * the same backend everywhere). */
+#define XLB_BE_F_ACTIVE		(1u << 0)	/* slot in use */
+#define XLB_BE_F_HAS_MAC	(1u << 1)	/* mac[] from config, skip fib neigh */
+
+struct xlb_backend {
+	union xlb_addr addr;
+	__be16 port;		/* 0 = same as VIP port */
+	__u8 family;
+	__u8 flags;		/* XLB_BE_F_* */
+	__u8 mac[6];
+	__u16 pad;
+};
+
+/* Flow key: sessions map key (client -> VIP direction) and reverse map key
+ * (backend -> SNAT direction). Always fully zeroed before filling. */
+struct xlb_flow_key {
+	union xlb_addr saddr;
+	union xlb_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 pad;
+};
+
+enum xlb_sess_state {
+	XLB_SS_SYN = 1,		/* TCP: SYN seen, handshake not complete */
+	XLB_SS_ESTABLISHED = 2,	/* TCP: ACK after SYN seen */
+	XLB_SS_CLOSING = 3,	/* TCP: FIN seen from one or both sides */
+	XLB_SS_UDP = 4,		/* UDP flow */
+};
+
+#define XLB_SF_FNAT		(1u << 0)	/* full-NAT session (has snat) */
+#define XLB_SF_CLI_FIN		(1u << 1)	/* FIN seen from client */
+#define XLB_SF_SRV_FIN		(1u << 2)	/* FIN seen from backend */
+
+/*
+ * Session value. Lifecycle fields (everything except last_seen_ns) change
+ * only through bpf_map_update_elem()/bpf_map_delete_elem() (DESIGN decision
+ * 1). last_seen_ns is written in place through the lookup pointer on every
+ * packet; it is bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the writing node and
+ * is rebased to the receiver's clock when a peer applies the entry.
+ */
+struct xlb_session {
+	union xlb_addr backend;	/* backend address (== backends[backend_id]) */
+	union xlb_addr snat;	/* SNAT address (FNAT), zero for DSR */
+	__be16 backend_port;
+	__be16 snat_port;	/* FNAT pool port, 0 for DSR */
+	__u32 backend_id;
+	__u16 owner;		/* node id that owns (ages) this session */
+	__u8 state;		/* enum xlb_sess_state */
+	__u8 flags;		/* XLB_SF_* */
+	__u32 version;		/* bumped on every lifecycle write */
+	__u32 pad;
+	__u64 last_seen_ns;	/* per-packet, in place */
+};
+
+/* Reverse map: backend-side flow key -> forward (client-side) flow key. */
+/* value type: struct xlb_flow_key */
+
+/* Node configuration map: ARRAY with one element, written by lbd. */
+#define XLB_CFG_F_INLINE_CAPTURE	(1u << 0)	/* syncd inline mode */
+
+struct xlb_config {
+	__u32 node_id;
+	__u32 flags;		/* XLB_CFG_F_* */
+	union xlb_addr snat;	/* this node's SNAT address */
+	__u8 snat_family;
+	__u8 pad[7];
+};
+
+/* Per-CPU global counters: PERCPU_ARRAY indexed by enum xlb_stat. */
+enum xlb_stat {
+	XLB_STAT_RX = 0,		/* every packet seen */
+	XLB_STAT_PASS_NON_IP,		/* not IPv4: passed */
+	XLB_STAT_PASS_NON_VIP,		/* IPv4 not for a VIP nor a reply: passed */
+	XLB_STAT_PASS_MALFORMED,	/* could not parse, not for a VIP: passed */
+	XLB_STAT_DROP_MALFORMED,	/* for a VIP but truncated/bad header */
+	XLB_STAT_DROP_FRAGMENT,		/* IP fragment to a VIP */
+	XLB_STAT_DROP_NO_BACKEND,	/* VIP with empty Maglev table */
+	XLB_STAT_DROP_PORTS_EXHAUSTED,	/* FNAT port pool empty */
+	XLB_STAT_DROP_SESSION_FULL,	/* session/reverse map insert failed */
+	XLB_STAT_DROP_NO_SESSION,	/* FNAT non-SYN TCP without session */
+	XLB_STAT_DROP_FIB,		/* no route / no neighbour to next hop */
+	XLB_STAT_FWD_TX,		/* forwarded with XDP_TX */
+	XLB_STAT_FWD_REDIRECT,		/* forwarded with bpf_redirect */
+	XLB_STAT_SESSION_NEW,		/* sessions created */
+	XLB_STAT_SESSION_REUSE,		/* SYN retransmit reused a session */
+	XLB_STAT_SESSION_DELETE,	/* sessions deleted by the data plane */
+	XLB_STAT_REPLY,			/* FNAT replies rewritten to the client */
+	XLB_STAT_DROP_MTU,		/* reserved */
+	XLB_STAT_MAX,
+};
+
+/* Per-CPU per-VIP counters: PERCPU_ARRAY indexed by vip_id. */
+struct xlb_vip_stats {
+	__u64 packets;		/* client -> VIP packets forwarded */
+	__u64 bytes;
+	__u64 reply_packets;	/* FNAT backend -> client packets */
+	__u64 reply_bytes;
+	__u64 new_sessions;
+	__u64 drops;
+};
+
+#endif /* XDPLB_H */
