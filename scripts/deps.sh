@@ -12,7 +12,7 @@ PKGS=(
 	# tests
 	libcmocka-dev valgrind libclang-rt-14-dev
 	# testbed and benchmarks
-	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk
+	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq
 )
 
 missing=()
