@@ -1,12 +1,82 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* xdplb XDP data plane. (Map definitions fixed; logic being written.) */
+/*
+ * xdplb XDP data plane: IPv4 TCP/UDP L4 load balancing, full-NAT or DSR.
+ *
+ * Packet rules
+ * ------------
+ *  - Every packet is counted (RX) and ends in exactly one outcome counter.
+ *  - Not IPv4: XDP_PASS (PASS_NON_IP). Ethernet/IPv4 header too short to
+ *    read, or L4 ports unreadable: XDP_PASS (PASS_MALFORMED), since nothing
+ *    proves the packet is ours.
+ *  - IPv4 that matches no VIP (address, port, protocol) and is not a full-NAT
+ *    reply: XDP_PASS, byte-identical (PASS_NON_VIP; PASS_MALFORMED if it was
+ *    malformed too). Protocols other than TCP/UDP (ICMP included) pass.
+ *  - For a VIP (or a full-NAT reply): a malformed packet (version != 4,
+ *    IHL < 5, tot_len beyond the frame or shorter than the headers, TCP
+ *    header truncated or data offset < 5, UDP length inconsistent) is
+ *    dropped (DROP_MALFORMED). For a bad IHL the ports are read where a
+ *    20-byte header would end, to decide whether the packet is for a VIP.
+ *  - IP options (IHL > 5) are supported: L4 is found at IHL * 4.
+ *  - IP fragments: a first fragment (MF set, offset 0) for a VIP is dropped
+ *    (DROP_FRAGMENT). A non-first fragment carries no ports, so it cannot be
+ *    matched against a VIP; it is passed (PASS_FRAGMENT) and, its first
+ *    fragment having been dropped, can never be reassembled.
+ *  - Never forward a half-rewritten packet: every lookup that can fail
+ *    (VIP, session, Maglev, backend, port pool, session/reverse insert,
+ *    FIB) happens before the first byte of the packet is written. A failed
+ *    lookup drops the packet untouched and gives back anything it took
+ *    (a pool port, a just-inserted session).
+ *  - TTL is not decremented and the IP ID is kept: the balancer acts as a
+ *    bump in the wire (as Katran and Cilium's XDP LB do), not as a router
+ *    hop. Only addresses, ports, checksums and MACs are rewritten.
+ *  - Next hop: a backend with a configured MAC (XLB_BE_F_HAS_MAC) gets
+ *    dst MAC = that MAC, src MAC = the frame's original dst MAC, XDP_TX.
+ *    Otherwise bpf_fib_lookup() on the ingress interface (which needs
+ *    net.ipv4.conf.<if>.forwarding=1): same interface -> XDP_TX (FWD_TX),
+ *    other interface -> bpf_redirect (FWD_REDIRECT); no neighbour, no route,
+ *    forwarding disabled -> XDP_DROP (DROP_FIB); MTU exceeded -> XDP_DROP
+ *    (DROP_MTU).
+ *
+ * Sessions (DESIGN decision 1)
+ * ----------------------------
+ *  Key = {client, VIP, client port, VIP port, proto, AF_INET}. Per-packet
+ *  data (last_seen_ns) is written in place through the lookup pointer;
+ *  lifecycle changes only via bpf_map_update_elem()/bpf_map_delete_elem():
+ *  create (TCP SYN without ACK, or any UDP datagram), SYN -> ESTABLISHED on
+ *  the first ACK, CLOSING with CLI_FIN / SRV_FIN on a FIN of either side,
+ *  delete on RST of either side or on the first pure ACK once both FINs
+ *  were seen. A SYN for an existing session reuses it (SESSION_REUSE; a
+ *  closing session is reopened as SYN). A delete that returns 0 (this CPU
+ *  won) also deletes the reverse entry and returns the SNAT port to the
+ *  pool, the latter only if this node owns the session (the port is from
+ *  this node's range).
+ *  Full-NAT: a new session pops a port from port_pool (empty: DROP
+ *  PORTS_EXHAUSTED), inserts the session with BPF_NOEXIST (another CPU
+ *  won: port back, use its session) and the reverse entry {backend, SNAT,
+ *  backend port, SNAT port} -> forward key. TCP non-SYN without session:
+ *  DROP_NO_SESSION.
+ *  DSR: same session without SNAT and without reverse entry; only the MACs
+ *  change. TCP non-SYN without session is forwarded statelessly by Maglev
+ *  (FWD_STATELESS), so flows survive a restart or a move between nodes.
+ *  Replies (full-NAT): daddr == lb_config.snat and a reverse hit; the
+ *  session is updated like the forward direction and the packet is
+ *  rewritten to VIP -> client.
+ */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
 #include "xdplb.h"
+#include "lb_csum.h"
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
 
 /* All maps pinned by name under the node's pin dir (lbd sets pin_root_path). */
 struct {
@@ -90,10 +160,606 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_config SEC(".maps");
 
+/* TCP flag bits (byte 13 of the TCP header). */
+#define TCPF_FIN	0x01
+#define TCPF_SYN	0x02
+#define TCPF_RST	0x04
+#define TCPF_ACK	0x10
+
+#define IPV4_MF		0x2000
+#define IPV4_OFFSET	0x1fff
+
+#define XLB_HASH_SEED	0x9e3779b9u
+
+/* Parsed packet: everything a lookup or the rewrite needs. */
+struct pkt {
+	struct ethhdr *eth;
+	struct iphdr *iph;
+	void *l4;		/* TCP or UDP header, full header present */
+	__u32 len;		/* frame length, for byte counters */
+	__u16 tot_len;		/* host order */
+	__u8 proto;
+	__u8 tcp_flags;		/* 0 for UDP */
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+/* Where and how to send a packet that is ready to be rewritten. */
+struct nexthop {
+	__u8 smac[ETH_ALEN];
+	__u8 dmac[ETH_ALEN];
+	__u32 ifindex;
+	int action;		/* XDP_TX or XDP_REDIRECT */
+};
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int count(__u32 idx, int verdict)
+{
+	stat_inc(idx);
+	return verdict;
+}
+
+static __always_inline int vip_drop(struct xlb_vip_stats *vs, __u32 idx)
+{
+	if (vs)
+		vs->drops++;
+	return count(idx, XDP_DROP);
+}
+
+static __always_inline __u32 rol32(__u32 w, unsigned int s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+/*
+ * Flow hash for Maglev: Bob Jenkins' lookup3 mixing rounds over the whole
+ * 5-tuple, with a fixed seed so that every node picks the same backend.
+ */
+static __always_inline __u32 flow_hash(const struct pkt *p)
+{
+	__u32 a, b, c;
+
+	a = b = c = XLB_HASH_SEED + 13;
+	a += p->saddr;
+	b += p->daddr;
+	c += ((__u32)p->sport << 16) | p->dport;
+
+	a -= c; a ^= rol32(c, 4);  c += b;
+	b -= a; b ^= rol32(a, 6);  a += c;
+	c -= b; c ^= rol32(b, 8);  b += a;
+	a -= c; a ^= rol32(c, 16); c += b;
+	b -= a; b ^= rol32(a, 19); a += c;
+	c -= b; c ^= rol32(b, 4);  b += a;
+
+	a += p->proto;
+
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+static __always_inline void flow_key(struct xlb_flow_key *k, __be32 saddr,
+				     __be32 daddr, __be16 sport, __be16 dport,
+				     __u8 proto)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->saddr.w[0] = saddr;
+	k->daddr.w[0] = daddr;
+	k->sport = sport;
+	k->dport = dport;
+	k->proto = proto;
+	k->family = XLB_AF_INET;
+}
+
+/* Reverse (backend -> SNAT) key of a full-NAT session. */
+static __always_inline void reverse_key(struct xlb_flow_key *k,
+					const struct xlb_session *s, __u8 proto)
+{
+	flow_key(k, s->backend.w[0], s->snat.w[0], s->backend_port,
+		 s->snat_port, proto);
+}
+
+static __always_inline void port_put(__be16 port)
+{
+	__u32 v = bpf_ntohs(port);
+
+	bpf_map_push_elem(&port_pool, &v, 0);
+}
+
+/*
+ * Delete a session (@s is a stack copy: the map element may be reused by
+ * another CPU as soon as it is deleted). Only the CPU whose delete succeeds
+ * releases the reverse entry and the port.
+ */
+static __always_inline void session_delete(const struct xlb_flow_key *k,
+					   const struct xlb_session *s,
+					   __u8 proto)
+{
+	struct xlb_flow_key rk;
+	struct xlb_config *cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_delete_elem(&sessions, k))
+		return;
+	stat_inc(XLB_STAT_SESSION_DELETE);
+	if (!(s->flags & XLB_SF_FNAT))
+		return;
+	reverse_key(&rk, s, proto);
+	bpf_map_delete_elem(&reverse, &rk);
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (cfg && s->owner == cfg->node_id)
+		port_put(s->snat_port);
+}
+
+/*
+ * TCP lifecycle of an existing session for one packet. @srv_side: the
+ * packet comes from the backend. Called after the next hop is resolved,
+ * before the rewrite.
+ */
+static __always_inline void session_track(const struct xlb_flow_key *k,
+					  struct xlb_session *sp,
+					  __u8 tcp_flags, int srv_side)
+{
+	struct xlb_session s;
+	__u8 fin_flag = srv_side ? XLB_SF_SRV_FIN : XLB_SF_CLI_FIN;
+	__u8 both = XLB_SF_CLI_FIN | XLB_SF_SRV_FIN;
+	__u8 state, flags;
+
+	if (tcp_flags & TCPF_RST) {
+		s = *sp;
+		session_delete(k, &s, IPPROTO_TCP);
+		return;
+	}
+	state = sp->state;
+	flags = sp->flags;
+	if (tcp_flags & TCPF_SYN) {
+		if (!srv_side && !(tcp_flags & TCPF_ACK)) {
+			stat_inc(XLB_STAT_SESSION_REUSE);
+			if (state == XLB_SS_CLOSING) {
+				/* port reused by the client: reopen */
+				state = XLB_SS_SYN;
+				flags &= ~both;
+			}
+		}
+	} else if (tcp_flags & TCPF_FIN) {
+		state = XLB_SS_CLOSING;
+		flags |= fin_flag;
+	} else if ((tcp_flags & TCPF_ACK) && (flags & both) == both) {
+		s = *sp;
+		session_delete(k, &s, IPPROTO_TCP);
+		return;
+	}
+	if (state == XLB_SS_SYN && (tcp_flags & TCPF_ACK) && !srv_side)
+		state = XLB_SS_ESTABLISHED;
+	if (state == sp->state && flags == sp->flags)
+		return;
+	s = *sp;
+	s.state = state;
+	s.flags = flags;
+	s.version++;
+	bpf_map_update_elem(&sessions, k, &s, BPF_EXIST);
+}
+
+/*
+ * Resolve the next hop for a packet that will leave as @saddr -> @daddr.
+ * Returns 0 or the stat index of the drop reason.
+ */
+static __always_inline int resolve_nexthop(struct xdp_md *ctx,
+					   const struct pkt *p,
+					   const struct xlb_backend *be,
+					   __be32 saddr, __be32 daddr,
+					   __be16 sport, __be16 dport,
+					   struct nexthop *nh)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	if (be && (be->flags & XLB_BE_F_HAS_MAC)) {
+		__builtin_memcpy(nh->dmac, be->mac, ETH_ALEN);
+		__builtin_memcpy(nh->smac, p->eth->h_dest, ETH_ALEN);
+		nh->action = XDP_TX;
+		return 0;
+	}
+	fib.family = XLB_AF_INET;
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.tos = p->iph->tos;
+	fib.l4_protocol = p->proto;
+	fib.sport = sport;
+	fib.dport = dport;
+	fib.tot_len = p->tot_len;
+	fib.ipv4_src = saddr;
+	fib.ipv4_dst = daddr;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return XLB_STAT_DROP_MTU;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return XLB_STAT_DROP_FIB;
+	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+	nh->ifindex = fib.ifindex;
+	nh->action = fib.ifindex == ctx->ingress_ifindex ? XDP_TX : XDP_REDIRECT;
+	return 0;
+}
+
+/* Rewrite addresses and ports, updating the IP and L4 checksums. */
+static __always_inline void rewrite_l3l4(struct pkt *p, __be32 saddr,
+					 __be32 daddr, __be16 sport,
+					 __be16 dport)
+{
+	struct iphdr *iph = p->iph;
+	__u64 d = 0;
+
+	d = csum_delta32(d, iph->saddr, saddr);
+	d = csum_delta32(d, iph->daddr, daddr);
+	iph->check = csum_apply(iph->check, d);
+	iph->saddr = saddr;
+	iph->daddr = daddr;
+
+	/* the L4 checksum covers the pseudo-header addresses and the ports */
+	d = csum_delta16(d, p->sport, sport);
+	d = csum_delta16(d, p->dport, dport);
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		th->check = csum_apply(th->check, d);
+		th->source = sport;
+		th->dest = dport;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		uh->check = csum_apply_udp(uh->check, d);
+		uh->source = sport;
+		uh->dest = dport;
+	}
+}
+
+/* Write the MACs and send. */
+static __always_inline int transmit(struct pkt *p, const struct nexthop *nh)
+{
+	__builtin_memcpy(p->eth->h_dest, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, nh->smac, ETH_ALEN);
+	if (nh->action == XDP_TX)
+		return count(XLB_STAT_FWD_TX, XDP_TX);
+	stat_inc(XLB_STAT_FWD_REDIRECT);
+	return bpf_redirect(nh->ifindex, 0);
+}
+
+/* Maglev: backend for a new flow of @vip, or NULL. */
+static __always_inline struct xlb_backend *
+pick_backend(const struct pkt *p, __u32 vip_id, __u32 *be_id)
+{
+	struct xlb_backend *be;
+	__u32 idx, *id;
+	void *table;
+
+	table = bpf_map_lookup_elem(&maglev, &vip_id);
+	if (!table)
+		return NULL;
+	idx = flow_hash(p) % XLB_MAGLEV_SIZE;
+	id = bpf_map_lookup_elem(table, &idx);
+	if (!id || *id == XLB_NO_BACKEND)
+		return NULL;
+	*be_id = *id;
+	be = bpf_map_lookup_elem(&backends, be_id);
+	if (!be || !(be->flags & XLB_BE_F_ACTIVE))
+		return NULL;
+	return be;
+}
+
+/* Packet for an existing session: forward direction. */
+static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
+					   const struct xlb_flow_key *k,
+					   struct xlb_session *s,
+					   struct xlb_vip_stats *vs)
+{
+	struct xlb_backend *be;
+	struct nexthop nh;
+	__be32 saddr = p->saddr, daddr, snat;
+	__be16 sport = p->sport, dport, snat_port;
+	__u32 be_id = s->backend_id;
+	int fnat, err;
+
+	s->last_seen_ns = bpf_ktime_get_ns();
+	fnat = s->flags & XLB_SF_FNAT;
+	daddr = s->backend.w[0];
+	dport = s->backend_port;
+	snat = s->snat.w[0];
+	snat_port = s->snat_port;
+	if (fnat) {
+		saddr = snat;
+		sport = snat_port;
+	}
+	be = bpf_map_lookup_elem(&backends, &be_id);
+	if (be && !(be->flags & XLB_BE_F_ACTIVE))
+		be = NULL;
+	err = resolve_nexthop(ctx, p, be, saddr, daddr, sport, dport, &nh);
+	if (err)
+		return vip_drop(vs, err);
+
+	if (p->proto == IPPROTO_TCP &&
+	    ((p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) ||
+	     s->state != XLB_SS_ESTABLISHED))
+		session_track(k, s, p->tcp_flags, 0);
+
+	if (vs) {
+		vs->packets++;
+		vs->bytes += p->len;
+	}
+	if (fnat)
+		rewrite_l3l4(p, saddr, daddr, sport, dport);
+	return transmit(p, &nh);
+}
+
+/* Packet for a VIP without a session. */
+static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
+				       const struct xlb_flow_key *k,
+				       const struct xlb_vip_info *vip,
+				       struct xlb_vip_stats *vs)
+{
+	struct xlb_session ns = {}, *s;
+	struct xlb_flow_key rk;
+	struct xlb_backend *be;
+	struct xlb_config *cfg;
+	struct nexthop nh;
+	__u32 be_id = 0, port = 0, zero = 0;
+	int fnat = vip->mode == XLB_MODE_FNAT;
+	int stateless = 0;
+	long err;
+
+	if (p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN) {
+		/* mid-flow TCP segment without a session */
+		if (fnat)
+			return vip_drop(vs, XLB_STAT_DROP_NO_SESSION);
+		stateless = 1;
+	}
+	be = pick_backend(p, vip->vip_id, &be_id);
+	if (!be)
+		return vip_drop(vs, XLB_STAT_DROP_NO_BACKEND);
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!cfg)
+		return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+
+	ns.backend = be->addr;
+	ns.backend_port = be->port ? be->port : p->dport;
+	ns.backend_id = be_id;
+	ns.owner = cfg->node_id;
+	ns.state = p->proto == IPPROTO_TCP ? XLB_SS_SYN : XLB_SS_UDP;
+	ns.version = 1;
+	if (fnat) {
+		if (bpf_map_pop_elem(&port_pool, &port))
+			return vip_drop(vs, XLB_STAT_DROP_PORTS_EXHAUSTED);
+		ns.snat = cfg->snat;
+		ns.snat_port = bpf_htons((__u16)port);
+		ns.flags = XLB_SF_FNAT;
+		err = resolve_nexthop(ctx, p, be, ns.snat.w[0],
+				      ns.backend.w[0], ns.snat_port,
+				      ns.backend_port, &nh);
+	} else {
+		err = resolve_nexthop(ctx, p, be, p->saddr, ns.backend.w[0],
+				      p->sport, ns.backend_port, &nh);
+	}
+	if (err) {
+		if (fnat)
+			port_put(ns.snat_port);
+		return vip_drop(vs, err);
+	}
+	if (stateless) {
+		if (vs) {
+			vs->packets++;
+			vs->bytes += p->len;
+		}
+		stat_inc(XLB_STAT_FWD_STATELESS);
+		return transmit(p, &nh);
+	}
+
+	ns.last_seen_ns = bpf_ktime_get_ns();
+	err = bpf_map_update_elem(&sessions, k, &ns, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		/* another CPU created it first: use that one */
+		if (fnat)
+			port_put(ns.snat_port);
+		s = bpf_map_lookup_elem(&sessions, k);
+		if (!s)
+			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		return forward_session(ctx, p, k, s, vs);
+	}
+	if (err) {
+		if (fnat)
+			port_put(ns.snat_port);
+		return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+	}
+	if (fnat) {
+		reverse_key(&rk, &ns, p->proto);
+		if (bpf_map_update_elem(&reverse, &rk, k, BPF_NOEXIST)) {
+			bpf_map_delete_elem(&sessions, k);
+			port_put(ns.snat_port);
+			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		}
+	}
+	stat_inc(XLB_STAT_SESSION_NEW);
+	if (vs) {
+		vs->new_sessions++;
+		vs->packets++;
+		vs->bytes += p->len;
+	}
+	if (fnat)
+		rewrite_l3l4(p, ns.snat.w[0], ns.backend.w[0], ns.snat_port,
+			     ns.backend_port);
+	return transmit(p, &nh);
+}
+
+/* Full-NAT reply (backend -> SNAT address), @fk from the reverse map. */
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
+				 const struct xlb_flow_key *rev)
+{
+	struct xlb_vip_stats *vs = NULL;
+	struct xlb_vip_info *vip;
+	struct xlb_vip_key vk = {};
+	struct xlb_flow_key fk = *rev;
+	struct xlb_session *s;
+	struct nexthop nh;
+	int err;
+
+	s = bpf_map_lookup_elem(&sessions, &fk);
+	if (!s)
+		return count(XLB_STAT_DROP_NO_SESSION, XDP_DROP);
+	s->last_seen_ns = bpf_ktime_get_ns();
+
+	vk.addr = fk.daddr;
+	vk.port = fk.dport;
+	vk.proto = fk.proto;
+	vk.family = XLB_AF_INET;
+	vip = bpf_map_lookup_elem(&vips, &vk);
+	if (vip)
+		vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
+
+	err = resolve_nexthop(ctx, p, NULL, fk.daddr.w[0], fk.saddr.w[0],
+			      fk.dport, fk.sport, &nh);
+	if (err)
+		return vip_drop(vs, err);
+	if (p->proto == IPPROTO_TCP &&
+	    (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST) ||
+	     s->state == XLB_SS_CLOSING))
+		session_track(&fk, s, p->tcp_flags, 1);
+
+	stat_inc(XLB_STAT_REPLY);
+	if (vs) {
+		vs->reply_packets++;
+		vs->reply_bytes += p->len;
+	}
+	rewrite_l3l4(p, fk.daddr.w[0], fk.saddr.w[0], fk.dport, fk.sport);
+	return transmit(p, &nh);
+}
+
 SEC("xdp")
 int xdp_lb(struct xdp_md *ctx)
 {
-	return XDP_PASS;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct xlb_vip_key vk = {};
+	struct xlb_vip_stats *vs;
+	struct xlb_vip_info *vip;
+	struct xlb_flow_key k;
+	struct xlb_session *s;
+	struct xlb_config *cfg;
+	struct iphdr *iph;
+	struct pkt p;
+	__u32 ihl, l4_min, zero = 0;
+	__u16 frag;
+	__be16 *ports;
+	int bad = 0;
+
+	stat_inc(XLB_STAT_RX);
+	p.eth = data;
+	if ((void *)(p.eth + 1) > data_end)
+		return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
+	if (p.eth->h_proto != bpf_htons(ETH_P_IP))
+		return count(XLB_STAT_PASS_NON_IP, XDP_PASS);
+	iph = (void *)(p.eth + 1);
+	if ((void *)(iph + 1) > data_end)
+		return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
+	p.iph = iph;
+	p.proto = iph->protocol;
+	if (p.proto == IPPROTO_TCP)
+		l4_min = sizeof(struct tcphdr);
+	else if (p.proto == IPPROTO_UDP)
+		l4_min = sizeof(struct udphdr);
+	else
+		return count(XLB_STAT_PASS_NON_VIP, XDP_PASS);
+
+	frag = bpf_ntohs(iph->frag_off);
+	if (frag & IPV4_OFFSET)
+		return count(XLB_STAT_PASS_FRAGMENT, XDP_PASS);
+	if (frag & IPV4_MF)
+		bad = XLB_STAT_DROP_FRAGMENT;
+
+	ihl = iph->ihl;
+	if (iph->version != 4 || ihl < 5) {
+		bad = XLB_STAT_DROP_MALFORMED;
+		ihl = 5;
+	}
+	ports = (void *)iph + ihl * 4;
+	if ((void *)(ports + 2) > data_end)
+		return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
+	p.l4 = ports;
+	p.saddr = iph->saddr;
+	p.daddr = iph->daddr;
+	p.sport = ports[0];
+	p.dport = ports[1];
+	p.len = data_end - data;
+	p.tot_len = bpf_ntohs(iph->tot_len);
+	p.tcp_flags = 0;
+
+	if ((void *)ports + l4_min > data_end ||
+	    p.tot_len > (__u32)(data_end - (void *)iph) ||
+	    p.tot_len < ihl * 4 + l4_min) {
+		bad = XLB_STAT_DROP_MALFORMED;
+	} else if (p.proto == IPPROTO_TCP) {
+		struct tcphdr *th = (void *)ports;
+
+		if ((void *)(th + 1) > data_end)
+			return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
+		p.tcp_flags = ((__u8 *)th)[13];
+		if (th->doff < 5 || ihl * 4 + th->doff * 4 > p.tot_len)
+			bad = XLB_STAT_DROP_MALFORMED;
+	} else {
+		struct udphdr *uh = (void *)ports;
+
+		if ((void *)(uh + 1) > data_end)
+			return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
+		if (bpf_ntohs(uh->len) < sizeof(*uh) ||
+		    bpf_ntohs(uh->len) > p.tot_len - ihl * 4)
+			bad = XLB_STAT_DROP_MALFORMED;
+	}
+
+	vk.addr.w[0] = p.daddr;
+	vk.port = p.dport;
+	vk.proto = p.proto;
+	vk.family = XLB_AF_INET;
+	vip = bpf_map_lookup_elem(&vips, &vk);
+	if (!vip) {
+		/* full-NAT reply? */
+		cfg = bpf_map_lookup_elem(&lb_config, &zero);
+		if (cfg && cfg->snat.w[0] == p.daddr) {
+			struct xlb_flow_key *fk;
+
+			flow_key(&k, p.saddr, p.daddr, p.sport, p.dport,
+				 p.proto);
+			fk = bpf_map_lookup_elem(&reverse, &k);
+			if (fk) {
+				if (bad)
+					return count(bad, XDP_DROP);
+				return reply(ctx, &p, fk);
+			}
+		}
+		return count(bad ? XLB_STAT_PASS_MALFORMED :
+				   XLB_STAT_PASS_NON_VIP, XDP_PASS);
+	}
+
+	vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
+	if (bad)
+		return vip_drop(vs, bad);
+
+	flow_key(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
+	s = bpf_map_lookup_elem(&sessions, &k);
+	if (s)
+		return forward_session(ctx, &p, &k, s, vs);
+	return forward_new(ctx, &p, &k, vip, vs);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -156,7 +156,11 @@ enum xlb_stat {
 	XLB_STAT_SESSION_REUSE,		/* SYN retransmit reused a session */
 	XLB_STAT_SESSION_DELETE,	/* sessions deleted by the data plane */
 	XLB_STAT_REPLY,			/* FNAT replies rewritten to the client */
-	XLB_STAT_DROP_MTU,		/* reserved */
+	XLB_STAT_DROP_MTU,		/* fib: packet exceeds egress MTU */
+	XLB_STAT_FWD_STATELESS,		/* DSR TCP non-SYN without session,
+					 * forwarded by Maglev only */
+	XLB_STAT_PASS_FRAGMENT,		/* non-first IPv4 fragment (no ports
+					 * to match a VIP on): passed */
 	XLB_STAT_MAX,
 };
 

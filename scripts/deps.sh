@@ -7,7 +7,7 @@ PKGS=(
 	# build
 	cmake make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
-	libyaml-dev libjson-c-dev libuv1-dev libhttp-parser-dev
+	libyaml-dev libjson-c-dev libuv1-dev libhttp-parser-dev libxxhash-dev
 	libprotobuf-c-dev protobuf-c-compiler libnanomsg-dev
 	# tests
 	libcmocka-dev valgrind libclang-rt-14-dev

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* lbd: session ageing on a libuv timer. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <bpf/bpf.h>
+
+#include "ageing.h"
+#include "log.h"
+
+#define NSEC_PER_SEC	1000000000ull
+#define AGEING_CHUNK	1024
+
+struct ageing {
+	uv_timer_t timer;
+	struct dataplane *dp;
+	const struct lbd_config *cfg;
+	struct dp_walk walk;
+	uint64_t pass_start_ns;
+	size_t n_hooks;
+	struct {
+		ageing_delete_hook fn;
+		void *arg;
+	} hooks[AGEING_MAX_HOOKS];
+	struct ageing_stats st;
+	uint64_t last_err_log_ns;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Idle timeout of a session in ns; 0 = never ages. */
+static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_key *k,
+			   const struct xlb_session *s)
+{
+	const struct cfg_timeouts *t = &cfg->timeouts;
+	uint32_t sec;
+
+	switch (s->state) {
+	case XLB_SS_SYN:
+		sec = t->tcp_syn;
+		break;
+	case XLB_SS_ESTABLISHED:
+		sec = t->tcp_established;
+		break;
+	case XLB_SS_CLOSING:
+		sec = t->tcp_closing;
+		break;
+	case XLB_SS_UDP:
+		sec = t->udp;
+		break;
+	default:
+		sec = k->proto == IPPROTO_UDP ? t->udp : t->tcp_established;
+		break;
+	}
+	return (uint64_t)sec * NSEC_PER_SEC;
+}
+
+static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
+		    const struct xlb_session *s, uint64_t now)
+{
+	uint64_t to;
+
+	if (s->owner != a->cfg->node_id)
+		return false;	/* a node ages only what it owns */
+	to = timeout_ns(a->cfg, k, s);
+	if (!to || s->last_seen_ns >= now)
+		return false;
+	return now - s->last_seen_ns > to;
+}
+
+static void log_error(struct ageing *a, const char *what, int err)
+{
+	uint64_t now = mono_ns();
+
+	a->st.errors++;
+	/* At most one line per 10 s; the count is in the stats. */
+	if (now - a->last_err_log_ns < 10 * NSEC_PER_SEC && a->last_err_log_ns)
+		return;
+	a->last_err_log_ns = now;
+	log_warn("ageing: %s: %s (%llu errors so far)", what, strerror(-err),
+		 (unsigned long long)a->st.errors);
+}
+
+static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now)
+{
+	struct xlb_session cur;
+	struct xlb_flow_key rk, rv;
+	bool rev_deleted = false;
+	size_t i;
+
+	/* Re-read just before deleting: a packet may have refreshed it. */
+	if (bpf_map_lookup_elem(a->dp->fd_sessions, k, &cur) < 0 || !expired(a, k, &cur, now)) {
+		a->st.delete_races++;
+		return;
+	}
+	if (bpf_map_delete_elem(a->dp->fd_sessions, k) < 0) {
+		if (errno == ENOENT)
+			a->st.delete_races++;
+		else
+			log_error(a, "cannot delete session", -errno);
+		return;
+	}
+	a->st.aged++;
+	if (cur.flags & XLB_SF_FNAT) {
+		dp_reverse_key(k, &cur, &rk);
+		/* Delete the reverse entry only if it still points to this flow. */
+		if (bpf_map_lookup_elem(a->dp->fd_reverse, &rk, &rv) == 0 &&
+		    !memcmp(&rv, k, sizeof(rv)) && bpf_map_delete_elem(a->dp->fd_reverse, &rk) == 0) {
+			rev_deleted = true;
+			a->st.reverse_deleted++;
+		}
+		if (dp_session_holds_pool_port(a->cfg, &cur)) {
+			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));
+
+			if (r < 0)
+				log_error(a, "cannot return SNAT port to the pool", r);
+			else
+				a->st.ports_returned++;
+		}
+	}
+	a->st.user_deletes++;
+	for (i = 0; i < a->n_hooks; i++)
+		a->hooks[i].fn(a->hooks[i].arg, k, &cur, rev_deleted);
+}
+
+int ageing_tick(struct ageing *a, uint64_t now)
+{
+	uint32_t scanned = 0;
+	int done = 0;
+
+	a->st.ticks++;
+	while (scanned < AGEING_BUDGET) {
+		const struct xlb_flow_key *keys = a->walk.keys;
+		const struct xlb_session *vals = a->walk.vals;
+		uint32_t i, n;
+
+		if (!a->walk.started && !a->pass_start_ns)
+			a->pass_start_ns = now ? now : 1;
+		done = dp_walk_next(&a->walk, &n);
+		if (done < 0) {
+			log_error(a, "cannot read the sessions map", done);
+			dp_walk_reset(&a->walk);
+			a->pass_start_ns = 0;
+			return done;
+		}
+		for (i = 0; i < n; i++) {
+			if (expired(a, &keys[i], &vals[i], now))
+				age_one(a, &keys[i], now);
+		}
+		scanned += n;
+		if (done) {
+			uint64_t end = mono_ns();
+
+			a->st.passes++;
+			a->st.last_pass_ms = (end - a->pass_start_ns) / 1000000;
+			a->pass_start_ns = 0;
+			break;
+		}
+	}
+	a->st.scanned += scanned;
+	return scanned;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct ageing *a = t->data;
+
+	ageing_tick(a, mono_ns());
+}
+
+struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lbd_config *cfg)
+{
+	struct ageing *a;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->dp = dp;
+	a->cfg = cfg;
+	if (dp_walk_init(&a->walk, dp->fd_sessions, sizeof(struct xlb_flow_key),
+			 sizeof(struct xlb_session), AGEING_CHUNK) < 0) {
+		free(a);
+		return NULL;
+	}
+	uv_timer_init(loop, &a->timer);
+	a->timer.data = a;
+	return a;
+}
+
+int ageing_start(struct ageing *a)
+{
+	uint64_t ms = a->cfg->timeouts.ageing_interval_ms ? a->cfg->timeouts.ageing_interval_ms
+							   : 1000;
+
+	return uv_timer_start(&a->timer, on_timer, ms, ms);
+}
+
+int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg)
+{
+	if (a->n_hooks >= AGEING_MAX_HOOKS)
+		return -ENOSPC;
+	a->hooks[a->n_hooks].fn = fn;
+	a->hooks[a->n_hooks].arg = arg;
+	a->n_hooks++;
+	return 0;
+}
+
+void ageing_get_stats(const struct ageing *a, struct ageing_stats *st)
+{
+	*st = a->st;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct ageing *a = h->data;
+
+	dp_walk_free(&a->walk);
+	free(a);
+}
+
+void ageing_free(struct ageing *a)
+{
+	if (!a)
+		return;
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, on_close);
+}

@@ -1,0 +1,1333 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * lbd config file parser.
+ *
+ * The file is loaded with libyaml's document API (yaml_parser_load), so every
+ * node keeps the line and column it came from and every error can point at
+ * the offending node: "FILE:LINE:COL: key.path: reason". JSON is YAML flow
+ * style and goes through the same code.
+ *
+ * The schema is walked explicitly, section by section: each mapping is first
+ * checked for unknown and duplicate keys, then its known keys are looked up
+ * and converted. Cross-checks that need more than one node (unique VIPs,
+ * cluster-wide backend ids, fnat needing snat.address...) run as soon as the
+ * nodes they compare have been parsed, so they can still name a position.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <yaml.h>
+
+#include "config.h"
+
+#define CFG_FILE_MAX		(4u << 20)	/* refuse bigger config files */
+
+#define DEF_BPFFS		"/run/xdplb/bpf"
+#define DEF_SOCK_DIR		"/run/xdplb"
+#define DEF_SNAT_PORT_MIN	10000
+#define DEF_SNAT_PORT_MAX	59999
+#define SNAT_PORT_FLOOR		1024
+#define SESSIONS_MIN		1024
+#define SESSIONS_MAX		(1u << 24)
+#define TIMEOUT_MAX		604800		/* one week, in seconds */
+#define AGEING_MS_MIN		10
+#define AGEING_MS_MAX		60000
+#define HC_INTERVAL_MS_MIN	10
+#define HC_INTERVAL_MS_MAX	3600000
+#define HC_COUNT_MAX		100
+#define WEIGHT_MAX		10000
+#define SYNC_MAPS_MAX		(sizeof(((struct cfg_sync *)0)->maps) / \
+				 sizeof(((struct cfg_sync *)0)->maps[0]))
+#define SUN_PATH_MAX		(sizeof(((struct sockaddr_un *)0)->sun_path))
+
+struct be_owner {
+	uint16_t vip;		/* vip index + 1; 0 = id not used yet */
+	uint16_t be;		/* index in that VIP's backends */
+};
+
+struct pctx {
+	const char *name;		/* file name for messages */
+	yaml_document_t *doc;
+	struct lbd_config *cfg;
+	char *err;
+	size_t errlen;
+	bool failed;
+	struct be_owner owner[XLB_MAX_BACKENDS];
+};
+
+/* ---------------------------------------------------------------------- */
+/* errors */
+
+static int __attribute__((format(printf, 3, 4)))
+perr(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+	size_t line = 1, col = 1;
+	va_list ap;
+	int off;
+
+	if (c->failed)
+		return -1;
+	c->failed = true;
+	if (!c->err || !c->errlen)
+		return -1;
+	if (n) {
+		line = n->start_mark.line + 1;
+		col = n->start_mark.column + 1;
+	}
+	off = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->name, line, col);
+	if (off < 0 || (size_t)off >= c->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(c->err + off, c->errlen - off, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Copy a user supplied string for an error message: short, one line. */
+static const char *shown(const char *s, char *buf, size_t len)
+{
+	size_t i, j = 0;
+
+	for (i = 0; s[i] && j + 4 < len; i++)
+		buf[j++] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	if (s[i] && len >= 4) {
+		j = j > len - 4 ? len - 4 : j;
+		memcpy(buf + j, "...", 3);
+		j += 3;
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+/* ---------------------------------------------------------------------- */
+/* generic node helpers */
+
+static yaml_node_t *node_at(struct pctx *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	s = sval(n);
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
+	       !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static const char *kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_SCALAR_NODE:
+		if (is_null(n))
+			return "null";
+		return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ?
+		       "a scalar" : "a string";
+	default:
+		return "nothing";
+	}
+}
+
+static const char *pjoin(char *buf, size_t len, const char *base, const char *key)
+{
+	if ((size_t)snprintf(buf, len, "%s%s%s", base, *base ? "." : "", key) >= len)
+		buf[len - 1] = '\0';	/* truncated key paths are still useful */
+	return buf;
+}
+
+static const char *pindex(char *buf, size_t len, const char *base, size_t i)
+{
+	if ((size_t)snprintf(buf, len, "%s[%zu]", base, i) >= len)
+		buf[len - 1] = '\0';
+	return buf;
+}
+
+#define PATH_LEN 96
+
+/*
+ * Check that n is a mapping whose keys are unique strings from keys[]
+ * (NULL terminated).
+ */
+static int check_map(struct pctx *c, yaml_node_t *n, const char *path,
+		     const char *const *keys)
+{
+	char p[PATH_LEN], expect[256], tmp[48];
+	yaml_node_pair_t *pr, *q;
+	size_t i, off = 0;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return perr(c, n, "%s: expected a mapping, got %s",
+			    *path ? path : "top level", kind(n));
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node_at(c, pr->key);
+		bool known = false;
+
+		if (!k || k->type != YAML_SCALAR_NODE || is_null(k))
+			return perr(c, k, "%s: keys must be strings",
+				    *path ? path : "top level");
+		if (strlen(sval(k)) != k->data.scalar.length)
+			return perr(c, k, "%s: key contains a NUL byte",
+				    *path ? path : "top level");
+		for (i = 0; keys[i]; i++)
+			if (!strcmp(keys[i], sval(k)))
+				known = true;
+		if (!known) {
+			for (i = 0; keys[i] && off + 32 < sizeof(expect); i++)
+				off += snprintf(expect + off, sizeof(expect) - off,
+						"%s%s", i ? ", " : "", keys[i]);
+			return perr(c, k, "%s: unknown key (expected one of: %s)",
+				    pjoin(p, sizeof(p), path,
+					  shown(sval(k), tmp, sizeof(tmp))),
+				    expect);
+		}
+		for (q = n->data.mapping.pairs.start; q < pr; q++) {
+			yaml_node_t *k2 = node_at(c, q->key);
+
+			if (!strcmp(sval(k2), sval(k)))
+				return perr(c, k, "%s: duplicate key (first at line %zu)",
+					    pjoin(p, sizeof(p), path, sval(k)),
+					    (size_t)k2->start_mark.line + 1);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Value of key in a mapping already checked with check_map(). NULL if the
+ * key is absent or its value is null; *keyn (if given) is the key node or
+ * NULL.
+ */
+static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key,
+			    yaml_node_t **keyn)
+{
+	yaml_node_pair_t *pr;
+
+	if (keyn)
+		*keyn = NULL;
+	for (pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+		yaml_node_t *k = node_at(c, pr->key);
+		yaml_node_t *v = node_at(c, pr->value);
+
+		if (strcmp(sval(k), key))
+			continue;
+		if (keyn)
+			*keyn = k;
+		return v && !is_null(v) ? v : NULL;
+	}
+	return NULL;
+}
+
+static int missing(struct pctx *c, yaml_node_t *map, yaml_node_t *keyn,
+		   const char *path)
+{
+	return perr(c, keyn ? keyn : map, "%s: required%s", path,
+		    keyn ? " (value is empty)" : " key is missing");
+}
+
+/* Scalar conversion ---------------------------------------------------- */
+
+static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
+		   uint64_t min, uint64_t max, uint64_t *out)
+{
+	char tmp[48];
+	const char *s, *d;
+	unsigned long long x;
+	char *end;
+	bool neg = false;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return perr(c, v, "%s: expected an integer, got %s", path, kind(v));
+	s = sval(v);
+	if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return perr(c, v, "%s: expected an integer, got string \"%s\"",
+			    path, shown(s, tmp, sizeof(tmp)));
+	d = s;
+	if (*d == '-' || *d == '+')
+		neg = *d++ == '-';
+	if (!isdigit((unsigned char)*d))
+		goto bad;
+	for (end = (char *)d; *end; end++)
+		if (!isdigit((unsigned char)*end))
+			goto bad;
+	errno = 0;
+	x = strtoull(d, &end, 10);
+	if (errno == ERANGE || (neg && x) || x < min || x > max)
+		return perr(c, v, "%s: %s is out of range %" PRIu64 "-%" PRIu64,
+			    path, shown(s, tmp, sizeof(tmp)), min, max);
+	*out = x;
+	return 0;
+bad:
+	return perr(c, v, "%s: expected an integer, got \"%s\"", path,
+		    shown(s, tmp, sizeof(tmp)));
+}
+
+static int to_str(struct pctx *c, yaml_node_t *v, const char *path,
+		  char *out, size_t outlen)
+{
+	if (v->type != YAML_SCALAR_NODE)
+		return perr(c, v, "%s: expected a string, got %s", path, kind(v));
+	if (strlen(sval(v)) != v->data.scalar.length)
+		return perr(c, v, "%s: contains a NUL byte", path);
+	if (v->data.scalar.length >= outlen)
+		return perr(c, v, "%s: too long (at most %zu characters)",
+			    path, outlen - 1);
+	memcpy(out, sval(v), v->data.scalar.length + 1);
+	return 0;
+}
+
+static int to_bool(struct pctx *c, yaml_node_t *v, const char *path, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", NULL };
+	static const char *const no[] = { "false", "no", "off", NULL };
+	char tmp[48];
+	size_t i;
+
+	if (v->type != YAML_SCALAR_NODE ||
+	    v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		goto bad;
+	for (i = 0; yes[i]; i++) {
+		if (!strcasecmp(sval(v), yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(sval(v), no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+bad:
+	if (v->type != YAML_SCALAR_NODE)
+		return perr(c, v, "%s: expected true or false, got %s", path, kind(v));
+	return perr(c, v, "%s: expected true or false, got \"%s\"", path,
+		    shown(sval(v), tmp, sizeof(tmp)));
+}
+
+/* Key lookups with conversion. Return 0 when set, 1 when absent (the
+ * output is then left alone: it holds the default), -1 on error. */
+
+static int get_uint(struct pctx *c, yaml_node_t *map, const char *path,
+		    const char *key, bool required, uint64_t min, uint64_t max,
+		    uint64_t *out)
+{
+	char p[PATH_LEN];
+	yaml_node_t *kn, *v = map_get(c, map, key, &kn);
+
+	pjoin(p, sizeof(p), path, key);
+	if (!v)
+		return required ? missing(c, map, kn, p) : 1;
+	return to_uint(c, v, p, min, max, out);
+}
+
+static int get_u32(struct pctx *c, yaml_node_t *map, const char *path,
+		   const char *key, bool required, uint32_t min, uint32_t max,
+		   uint32_t *out)
+{
+	uint64_t x;
+	int ret = get_uint(c, map, path, key, required, min, max, &x);
+
+	if (!ret)
+		*out = (uint32_t)x;
+	return ret;
+}
+
+static int get_u16(struct pctx *c, yaml_node_t *map, const char *path,
+		   const char *key, bool required, uint16_t min, uint16_t max,
+		   uint16_t *out)
+{
+	uint64_t x;
+	int ret = get_uint(c, map, path, key, required, min, max, &x);
+
+	if (!ret)
+		*out = (uint16_t)x;
+	return ret;
+}
+
+static int get_str(struct pctx *c, yaml_node_t *map, const char *path,
+		   const char *key, bool required, char *out, size_t outlen,
+		   yaml_node_t **vout)
+{
+	char p[PATH_LEN];
+	yaml_node_t *kn, *v = map_get(c, map, key, &kn);
+
+	if (vout)
+		*vout = v;
+	pjoin(p, sizeof(p), path, key);
+	if (!v)
+		return required ? missing(c, map, kn, p) : 1;
+	return to_str(c, v, p, out, outlen);
+}
+
+static int get_bool(struct pctx *c, yaml_node_t *map, const char *path,
+		    const char *key, bool *out)
+{
+	char p[PATH_LEN];
+	yaml_node_t *v = map_get(c, map, key, NULL);
+
+	if (!v)
+		return 1;
+	return to_bool(c, v, pjoin(p, sizeof(p), path, key), out);
+}
+
+/* One of a fixed set of words; returns its index in *out. */
+static int get_enum(struct pctx *c, yaml_node_t *map, const char *path,
+		    const char *key, const char *const *words, int *out)
+{
+	char p[PATH_LEN], tmp[48], expect[128];
+	yaml_node_t *v = map_get(c, map, key, NULL);
+	size_t off = 0;
+	int i;
+
+	if (!v)
+		return 1;
+	pjoin(p, sizeof(p), path, key);
+	for (i = 0; words[i]; i++) {
+		if (v->type == YAML_SCALAR_NODE && !strcmp(sval(v), words[i])) {
+			*out = i;
+			return 0;
+		}
+		off += snprintf(expect + off, sizeof(expect) - off, "%s%s",
+				i ? " | " : "", words[i]);
+	}
+	if (v->type != YAML_SCALAR_NODE)
+		return perr(c, v, "%s: expected one of %s, got %s", p, expect,
+			    kind(v));
+	return perr(c, v, "%s: \"%s\" is not one of %s", p,
+		    shown(sval(v), tmp, sizeof(tmp)), expect);
+}
+
+static yaml_node_t *get_section(struct pctx *c, yaml_node_t *map,
+				const char *path, const char *key,
+				const char *const *keys, int *ret)
+{
+	char p[PATH_LEN];
+	yaml_node_t *v = map_get(c, map, key, NULL);
+
+	*ret = 0;
+	if (!v)
+		return NULL;
+	if (check_map(c, v, pjoin(p, sizeof(p), path, key), keys) < 0) {
+		*ret = -1;
+		return NULL;
+	}
+	return v;
+}
+
+/* Value checks ------------------------------------------------------------ */
+
+static int check_addr(struct pctx *c, yaml_node_t *map, const char *path,
+		      const char *key, bool required, int *family,
+		      union xlb_addr *addr, yaml_node_t **vout)
+{
+	char s[64], p[PATH_LEN], tmp[48];
+	yaml_node_t *v;
+	uint32_t a;
+	int ret;
+
+	ret = get_str(c, map, path, key, required, s, sizeof(s), &v);
+	if (vout)
+		*vout = v;
+	if (ret)
+		return ret;
+	pjoin(p, sizeof(p), path, key);
+	if (cfg_parse_addr(s, family, addr))
+		return perr(c, v, "%s: \"%s\" is not an IPv4 address", p,
+			    shown(s, tmp, sizeof(tmp)));
+	a = ntohl(addr->w[0]);
+	if (a == 0 || a == 0xffffffffu || (a >> 28) == 0xe)
+		return perr(c, v, "%s: %s is not a unicast address", p, s);
+	return 0;
+}
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return false;
+	return true;
+}
+
+/* The kernel's dev_valid_name(), restricted to printable ASCII. */
+static bool ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= IF_NAMESIZE || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!isgraph((unsigned char)*s) || *s == '/' || *s == ':')
+			return false;
+	return true;
+}
+
+/* Absolute, no "." or ".." components, no empty components; trailing
+ * slashes are removed. */
+static bool path_ok(char *s)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	if (s[0] != '/')
+		return false;
+	while (n > 1 && s[n - 1] == '/')
+		s[--n] = '\0';
+	for (p = s; *p; ) {
+		const char *e;
+		size_t l;
+
+		p++;			/* skip '/' */
+		e = strchrnul(p, '/');
+		l = e - p;
+		if ((l == 0 && *e) || (l == 1 && p[0] == '.') ||
+		    (l == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p = e;
+	}
+	return true;
+}
+
+static int get_path(struct pctx *c, yaml_node_t *map, const char *key,
+		    char *out, size_t outlen, yaml_node_t **vout)
+{
+	int ret = get_str(c, map, "", key, false, out, outlen, vout);
+
+	if (ret)
+		return ret;
+	if (!path_ok(out))
+		return perr(c, *vout, "%s: \"%s\" must be an absolute path without "
+			    "empty, \".\" or \"..\" components", key, out);
+	return 0;
+}
+
+/* "[tcp://]a.b.c.d:port" */
+static bool endpoint_ok(const char *s)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon, *port;
+	union xlb_addr a;
+	unsigned long x;
+	char *end;
+	int fam;
+
+	if (!strncmp(s, "tcp://", 6))
+		s += 6;
+	colon = strrchr(s, ':');
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return false;
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	if (cfg_parse_addr(host, &fam, &a))
+		return false;
+	port = colon + 1;
+	if (!isdigit((unsigned char)*port))
+		return false;
+	errno = 0;
+	x = strtoul(port, &end, 10);
+	return !errno && !*end && x >= 1 && x <= 65535;
+}
+
+/* ---------------------------------------------------------------------- */
+/* sections */
+
+static const char *const top_keys[] = {
+	"node", "bpffs", "pin_dir", "control_socket", "snat", "sessions",
+	"vips", "sync", NULL
+};
+static const char *const node_keys[] = {
+	"id", "name", "interface", "xdp_mode", NULL
+};
+static const char *const snat_keys[] = {
+	"address", "port_min", "port_max", NULL
+};
+static const char *const sess_keys[] = {
+	"max", "ageing_interval_ms", "timeouts", NULL
+};
+static const char *const timeout_keys[] = {
+	"tcp_syn", "tcp_established", "tcp_closing", "udp", NULL
+};
+static const char *const vip_keys[] = {
+	"name", "address", "port", "protocol", "mode", "healthcheck",
+	"backends", NULL
+};
+static const char *const hc_keys[] = {
+	"type", "port", "path", "expect_status", "interval_ms", "timeout_ms",
+	"rise", "fall", NULL
+};
+static const char *const be_keys[] = {
+	"id", "address", "port", "weight", "mac", "drain", NULL
+};
+static const char *const sync_keys[] = {
+	"enabled", "listen", "peers", "maps", NULL
+};
+static const char *const peer_keys[] = {
+	"node_id", "address", NULL
+};
+static const char *const sync_map_names[] = {
+	XLB_MAP_SESSIONS, XLB_MAP_REVERSE, NULL
+};
+
+static int parse_node(struct pctx *c, yaml_node_t *root)
+{
+	static const char *const modes[] = { "native", "generic", NULL };
+	struct lbd_config *cfg = c->cfg;
+	char ifname[64], tmp[48];
+	yaml_node_t *n, *v;
+	int ret, mode = 0;
+
+	n = get_section(c, root, "", "node", node_keys, &ret);
+	if (ret)
+		return ret;
+	if (!n)
+		return perr(c, root, "node: required section is missing");
+	if (get_u32(c, n, "node", "id", true, 1, 65535, &cfg->node_id) < 0)
+		return -1;
+	ret = get_str(c, n, "node", "name", false, cfg->node_name,
+		      sizeof(cfg->node_name), &v);
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		snprintf(cfg->node_name, sizeof(cfg->node_name), "node%u",
+			 cfg->node_id);
+	else if (!name_ok(cfg->node_name))
+		return perr(c, v, "node.name: \"%s\" must be 1-63 characters "
+			    "of A-Z a-z 0-9 _ . -", cfg->node_name);
+	if (get_str(c, n, "node", "interface", true, ifname, sizeof(ifname),
+		    &v) < 0)
+		return -1;
+	if (!ifname_ok(ifname))
+		return perr(c, v, "node.interface: \"%s\" is not a valid "
+			    "interface name (1-%d characters, no / : or spaces)",
+			    shown(ifname, tmp, sizeof(tmp)), IF_NAMESIZE - 1);
+	memcpy(cfg->interface, ifname, IF_NAMESIZE);
+	if (get_enum(c, n, "node", "xdp_mode", modes, &mode) < 0)
+		return -1;
+	snprintf(cfg->xdp_mode, sizeof(cfg->xdp_mode), "%s", modes[mode]);
+	return 0;
+}
+
+static int parse_paths(struct pctx *c, yaml_node_t *root)
+{
+	struct lbd_config *cfg = c->cfg;
+	yaml_node_t *v;
+	size_t bl;
+	int ret;
+
+	snprintf(cfg->bpffs, sizeof(cfg->bpffs), "%s", DEF_BPFFS);
+	if (get_path(c, root, "bpffs", cfg->bpffs, sizeof(cfg->bpffs), &v) < 0)
+		return -1;
+	bl = strlen(cfg->bpffs);
+	if (bl == 1)
+		bl = 0;			/* bpffs at "/" */
+
+	ret = get_path(c, root, "pin_dir", cfg->pin_dir, sizeof(cfg->pin_dir), &v);
+	if (ret < 0)
+		return -1;
+	if (ret == 1) {
+		if ((size_t)snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%.*s/%s",
+				     (int)bl, cfg->bpffs, cfg->node_name) >=
+		    sizeof(cfg->pin_dir))
+			return perr(c, map_get(c, root, "bpffs", NULL),
+				    "pin_dir: default %s/%s is too long",
+				    cfg->bpffs, cfg->node_name);
+	} else if (strncmp(cfg->pin_dir, cfg->bpffs, bl) ||
+		   cfg->pin_dir[bl] != '/' || !cfg->pin_dir[bl + 1]) {
+		return perr(c, v, "pin_dir: %s is not under bpffs (%s)",
+			    cfg->pin_dir, cfg->bpffs);
+	}
+
+	ret = get_path(c, root, "control_socket", cfg->control_socket,
+		       sizeof(cfg->control_socket), &v);
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		snprintf(cfg->control_socket, sizeof(cfg->control_socket),
+			 DEF_SOCK_DIR "/%s.sock", cfg->node_name);
+	if (strlen(cfg->control_socket) >= SUN_PATH_MAX)
+		return perr(c, v ? v : root, "control_socket: %s is too long for "
+			    "a Unix socket (at most %zu characters)",
+			    cfg->control_socket, SUN_PATH_MAX - 1);
+	return 0;
+}
+
+static int parse_snat(struct pctx *c, yaml_node_t *root)
+{
+	struct lbd_config *cfg = c->cfg;
+	yaml_node_t *n, *vmax;
+	int ret;
+
+	cfg->snat_port_min = DEF_SNAT_PORT_MIN;
+	cfg->snat_port_max = DEF_SNAT_PORT_MAX;
+	n = get_section(c, root, "", "snat", snat_keys, &ret);
+	if (ret)
+		return ret;
+	if (!n)
+		return 0;
+	if (check_addr(c, n, "snat", "address", false, &cfg->snat_family,
+		       &cfg->snat_addr, NULL) < 0)
+		return -1;
+	if (get_u16(c, n, "snat", "port_min", false, SNAT_PORT_FLOOR, 65535,
+		    &cfg->snat_port_min) < 0 ||
+	    get_u16(c, n, "snat", "port_max", false, SNAT_PORT_FLOOR, 65535,
+		    &cfg->snat_port_max) < 0)
+		return -1;
+	if (cfg->snat_port_min > cfg->snat_port_max) {
+		vmax = map_get(c, n, "port_max", NULL);
+		if (!vmax)
+			vmax = map_get(c, n, "port_min", NULL);
+		return perr(c, vmax, "snat: port_max %u is below port_min %u",
+			    cfg->snat_port_max, cfg->snat_port_min);
+	}
+	if ((uint32_t)cfg->snat_port_max - cfg->snat_port_min + 1 > XLB_PORT_POOL_MAX)
+		return perr(c, n, "snat: port range is larger than %u ports",
+			    XLB_PORT_POOL_MAX);
+	return 0;
+}
+
+static int parse_sessions(struct pctx *c, yaml_node_t *root)
+{
+	struct lbd_config *cfg = c->cfg;
+	struct cfg_timeouts *t = &cfg->timeouts;
+	yaml_node_t *n, *tn;
+	int ret;
+
+	cfg->max_sessions = XLB_DEFAULT_SESSIONS;
+	t->tcp_syn = 30;
+	t->tcp_established = 900;
+	t->tcp_closing = 10;
+	t->udp = 60;
+	t->ageing_interval_ms = 1000;
+
+	n = get_section(c, root, "", "sessions", sess_keys, &ret);
+	if (ret || !n)
+		return ret;
+	if (get_u32(c, n, "sessions", "max", false, SESSIONS_MIN, SESSIONS_MAX,
+		    &cfg->max_sessions) < 0 ||
+	    get_u32(c, n, "sessions", "ageing_interval_ms", false, AGEING_MS_MIN,
+		    AGEING_MS_MAX, &t->ageing_interval_ms) < 0)
+		return -1;
+	tn = get_section(c, n, "sessions", "timeouts", timeout_keys, &ret);
+	if (ret || !tn)
+		return ret;
+	if (get_u32(c, tn, "sessions.timeouts", "tcp_syn", false, 1, TIMEOUT_MAX,
+		    &t->tcp_syn) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "tcp_established", false, 1,
+		    TIMEOUT_MAX, &t->tcp_established) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "tcp_closing", false, 1,
+		    TIMEOUT_MAX, &t->tcp_closing) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "udp", false, 1, TIMEOUT_MAX,
+		    &t->udp) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
+		    struct cfg_healthcheck *hc)
+{
+	static const char *const types[] = { "none", "tcp", "http", NULL };
+	yaml_node_t *n, *v;
+	char path[PATH_LEN], p2[PATH_LEN];
+	int ret, type = HC_NONE;
+
+	hc->type = HC_NONE;
+	hc->port = 0;
+	snprintf(hc->path, sizeof(hc->path), "/");
+	hc->expect_status = 200;
+	hc->interval_ms = 1000;
+	hc->timeout_ms = 500;
+	hc->rise = 2;
+	hc->fall = 3;
+
+	pjoin(path, sizeof(path), vpath, "healthcheck");
+	n = get_section(c, vn, vpath, "healthcheck", hc_keys, &ret);
+	if (ret || !n)
+		return ret;
+	if (get_enum(c, n, path, "type", types, &type) < 0)
+		return -1;
+	hc->type = type;
+	if (get_u16(c, n, path, "port", false, 0, 65535, &hc->port) < 0 ||
+	    get_u32(c, n, path, "interval_ms", false, HC_INTERVAL_MS_MIN,
+		    HC_INTERVAL_MS_MAX, &hc->interval_ms) < 0 ||
+	    get_u32(c, n, path, "timeout_ms", false, 1, HC_INTERVAL_MS_MAX,
+		    &hc->timeout_ms) < 0 ||
+	    get_u32(c, n, path, "rise", false, 1, HC_COUNT_MAX, &hc->rise) < 0 ||
+	    get_u32(c, n, path, "fall", false, 1, HC_COUNT_MAX, &hc->fall) < 0)
+		return -1;
+	if (hc->timeout_ms >= hc->interval_ms) {
+		v = map_get(c, n, "timeout_ms", NULL);
+		return perr(c, v ? v : n, "%s: timeout_ms %u must be below "
+			    "interval_ms %u", path, hc->timeout_ms, hc->interval_ms);
+	}
+
+	ret = get_str(c, n, path, "path", false, hc->path, sizeof(hc->path), &v);
+	if (ret < 0)
+		return -1;
+	if (!ret) {
+		const char *s;
+
+		pjoin(p2, sizeof(p2), path, "path");
+		if (hc->type != HC_HTTP)
+			return perr(c, v, "%s: only valid with type http", p2);
+		if (hc->path[0] != '/')
+			return perr(c, v, "%s: must start with /", p2);
+		for (s = hc->path; *s; s++)
+			if (!isgraph((unsigned char)*s))
+				return perr(c, v, "%s: must not contain spaces "
+					    "or control characters", p2);
+	}
+	v = map_get(c, n, "expect_status", NULL);
+	if (v && hc->type != HC_HTTP)
+		return perr(c, v, "%s.expect_status: only valid with type http",
+			    path);
+	if (v) {
+		uint64_t x;
+
+		if (to_uint(c, v, pjoin(p2, sizeof(p2), path, "expect_status"),
+			    100, 599, &x) < 0)
+			return -1;
+		hc->expect_status = (int)x;
+	}
+	return 0;
+}
+
+static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
+		   uint16_t port)
+{
+	char ab[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s:%u", cfg_format_addr(family, a, ab, sizeof(ab)), port);
+}
+
+static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
+			 struct cfg_vip *vip, size_t bi)
+{
+	struct cfg_backend *be = &vip->backends[bi];
+	yaml_node_t *idn, *portn, *macn, *addrn;
+	char mac[32], tmp[48], e1[64], e2[64];
+	struct be_owner *o;
+	size_t i;
+	int ret;
+
+	if (check_map(c, bn, bpath, be_keys) < 0)
+		return -1;
+	be->weight = 1;
+	if (get_u32(c, bn, bpath, "id", true, 1, XLB_MAX_BACKENDS - 1, &be->id) < 0)
+		return -1;
+	idn = map_get(c, bn, "id", NULL);
+	if (check_addr(c, bn, bpath, "address", true, &be->family, &be->addr,
+		       &addrn) < 0)
+		return -1;
+	if (get_u16(c, bn, bpath, "port", false, 0, 65535, &be->port) < 0 ||
+	    get_u32(c, bn, bpath, "weight", false, 0, WEIGHT_MAX, &be->weight) < 0 ||
+	    get_bool(c, bn, bpath, "drain", &be->drain) < 0)
+		return -1;
+	portn = map_get(c, bn, "port", NULL);
+	ret = get_str(c, bn, bpath, "mac", false, mac, sizeof(mac), &macn);
+	if (ret < 0)
+		return -1;
+	if (!ret) {
+		if (cfg_parse_mac(mac, be->mac))
+			return perr(c, macn, "%s.mac: \"%s\" is not a MAC address "
+				    "(aa:bb:cc:dd:ee:ff)", bpath,
+				    shown(mac, tmp, sizeof(tmp)));
+		if (be->mac[0] & 1 ||
+		    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] |
+		      be->mac[4] | be->mac[5]))
+			return perr(c, macn, "%s.mac: %s is not a unicast MAC "
+				    "address", bpath, mac);
+		be->has_mac = true;
+	}
+
+	if (vip->mode == XLB_MODE_DSR && be->port && be->port != vip->port)
+		return perr(c, portn, "%s.port: %u differs from the VIP port %u: "
+			    "a DSR backend cannot change the port (use 0 or %u)",
+			    bpath, be->port, vip->port, vip->port);
+
+	for (i = 0; i < bi; i++) {
+		const struct cfg_backend *b = &vip->backends[i];
+		uint16_t p1 = b->port ? b->port : vip->port;
+		uint16_t p2 = be->port ? be->port : vip->port;
+
+		if (b->id == be->id)
+			return perr(c, idn, "%s.id: backend id %u is used twice "
+				    "in this VIP (also backends[%zu])", bpath,
+				    be->id, i);
+		if (b->family == be->family && p1 == p2 &&
+		    !memcmp(&b->addr, &be->addr, sizeof(b->addr)))
+			return perr(c, addrn, "%s: %s is already backends[%zu] "
+				    "of this VIP", bpath,
+				    (fmt_ep(e1, sizeof(e1), be->family, &be->addr, p2), e1),
+				    i);
+	}
+
+	/* Backend ids are cluster-wide and index one backends map: the same
+	 * id must describe the same backend in every VIP. */
+	o = &c->owner[be->id];
+	if (o->vip) {
+		const struct cfg_vip *ov = &c->cfg->vips[o->vip - 1];
+		const struct cfg_backend *ob = &ov->backends[o->be];
+
+		if (ob->family != be->family || ob->port != be->port ||
+		    memcmp(&ob->addr, &be->addr, sizeof(be->addr)) ||
+		    ob->has_mac != be->has_mac ||
+		    (be->has_mac && memcmp(ob->mac, be->mac, 6))) {
+			fmt_ep(e1, sizeof(e1), be->family, &be->addr, be->port);
+			fmt_ep(e2, sizeof(e2), ob->family, &ob->addr, ob->port);
+			return perr(c, idn, "%s.id: backend id %u is %s here but %s "
+				    "in vips[%u].backends[%u] (backend ids are "
+				    "cluster-wide: same id, same address, port "
+				    "and mac)", bpath, be->id, e1, e2,
+				    o->vip - 1, o->be);
+		}
+	} else {
+		o->vip = (uint16_t)(vip->vip_id + 1);
+		o->be = (uint16_t)bi;
+	}
+	return 0;
+}
+
+static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath,
+		     struct cfg_vip *vip)
+{
+	static const char *const protos[] = { "tcp", "udp", NULL };
+	static const char *const modes[] = { "fnat", "dsr", NULL };
+	struct lbd_config *cfg = c->cfg;
+	yaml_node_t *v, *addrn, *bl;
+	char p[PATH_LEN], bp[PATH_LEN], e[64];
+	int proto = 0, mode = 0;
+	size_t i;
+
+	if (check_map(c, vn, vpath, vip_keys) < 0)
+		return -1;
+	if (get_str(c, vn, vpath, "name", true, vip->name, sizeof(vip->name), &v) < 0)
+		return -1;
+	if (!name_ok(vip->name))
+		return perr(c, v, "%s.name: \"%s\" must be 1-63 characters of "
+			    "A-Z a-z 0-9 _ . -", vpath, vip->name);
+	for (i = 0; i < vip->vip_id; i++)
+		if (!strcmp(cfg->vips[i].name, vip->name))
+			return perr(c, v, "%s.name: \"%s\" is already the name of "
+				    "vips[%zu]", vpath, vip->name, i);
+	if (check_addr(c, vn, vpath, "address", true, &vip->family, &vip->addr,
+		       &addrn) < 0 ||
+	    get_u16(c, vn, vpath, "port", true, 1, 65535, &vip->port) < 0 ||
+	    get_enum(c, vn, vpath, "protocol", protos, &proto) < 0 ||
+	    get_enum(c, vn, vpath, "mode", modes, &mode) < 0)
+		return -1;
+	vip->proto = proto ? IPPROTO_UDP : IPPROTO_TCP;
+	vip->mode = mode ? XLB_MODE_DSR : XLB_MODE_FNAT;
+
+	for (i = 0; i < vip->vip_id; i++) {
+		const struct cfg_vip *o = &cfg->vips[i];
+
+		if (o->family == vip->family && o->port == vip->port &&
+		    o->proto == vip->proto &&
+		    !memcmp(&o->addr, &vip->addr, sizeof(o->addr))) {
+			fmt_ep(e, sizeof(e), vip->family, &vip->addr, vip->port);
+			return perr(c, addrn, "%s: %s/%s is already vips[%zu] (%s)",
+				    vpath, e, protos[proto], i, o->name);
+		}
+	}
+	if (vip->mode == XLB_MODE_FNAT && !cfg->snat_family) {
+		v = map_get(c, vn, "mode", NULL);
+		return perr(c, v ? v : vn, "%s.mode: fnat (the default mode) "
+			    "needs snat.address", vpath);
+	}
+	if (parse_hc(c, vn, vpath, &vip->hc) < 0)
+		return -1;
+
+	bl = map_get(c, vn, "backends", NULL);
+	if (!bl)
+		return 0;
+	pjoin(p, sizeof(p), vpath, "backends");
+	if (bl->type != YAML_SEQUENCE_NODE)
+		return perr(c, bl, "%s: expected a list, got %s", p, kind(bl));
+	if (bl->data.sequence.items.top - bl->data.sequence.items.start >
+	    CFG_MAX_BACKENDS_PER_VIP)
+		return perr(c, bl, "%s: more than %d backends", p,
+			    CFG_MAX_BACKENDS_PER_VIP);
+	for (i = 0; bl->data.sequence.items.start + i < bl->data.sequence.items.top; i++) {
+		yaml_node_t *bn = node_at(c, bl->data.sequence.items.start[i]);
+
+		if (parse_backend(c, bn, pindex(bp, sizeof(bp), p, i), vip, i) < 0)
+			return -1;
+		vip->n_backends = i + 1;
+	}
+	return 0;
+}
+
+static int parse_vips(struct pctx *c, yaml_node_t *root)
+{
+	struct lbd_config *cfg = c->cfg;
+	yaml_node_t *l = map_get(c, root, "vips", NULL);
+	char p[PATH_LEN];
+	size_t i, n;
+
+	if (!l)
+		return 0;
+	if (l->type != YAML_SEQUENCE_NODE)
+		return perr(c, l, "vips: expected a list, got %s", kind(l));
+	n = l->data.sequence.items.top - l->data.sequence.items.start;
+	if (n > CFG_MAX_VIPS)
+		return perr(c, l, "vips: more than %d VIPs", CFG_MAX_VIPS);
+	for (i = 0; i < n; i++) {
+		yaml_node_t *vn = node_at(c, l->data.sequence.items.start[i]);
+
+		cfg->vips[i].vip_id = (uint32_t)i;
+		if (parse_vip(c, vn, pindex(p, sizeof(p), "vips", i), &cfg->vips[i]) < 0)
+			return -1;
+		cfg->n_vips = i + 1;
+	}
+	return 0;
+}
+
+static int parse_peers(struct pctx *c, yaml_node_t *l)
+{
+	struct cfg_sync *s = &c->cfg->sync;
+	char p[PATH_LEN], tmp[48];
+	size_t i, j, n;
+
+	if (l->type != YAML_SEQUENCE_NODE)
+		return perr(c, l, "sync.peers: expected a list, got %s", kind(l));
+	n = l->data.sequence.items.top - l->data.sequence.items.start;
+	if (n > CFG_MAX_PEERS)
+		return perr(c, l, "sync.peers: more than %d peers", CFG_MAX_PEERS);
+	for (i = 0; i < n; i++) {
+		yaml_node_t *pn = node_at(c, l->data.sequence.items.start[i]);
+		struct cfg_peer *peer = &s->peers[i];
+		yaml_node_t *v;
+
+		pindex(p, sizeof(p), "sync.peers", i);
+		if (check_map(c, pn, p, peer_keys) < 0 ||
+		    get_u32(c, pn, p, "node_id", true, 1, 65535, &peer->node_id) < 0)
+			return -1;
+		v = map_get(c, pn, "node_id", NULL);
+		if (peer->node_id == c->cfg->node_id)
+			return perr(c, v, "%s.node_id: %u is this node's own id",
+				    p, peer->node_id);
+		for (j = 0; j < i; j++)
+			if (s->peers[j].node_id == peer->node_id)
+				return perr(c, v, "%s.node_id: %u is already "
+					    "sync.peers[%zu]", p, peer->node_id, j);
+		if (get_str(c, pn, p, "address", true, peer->address,
+			    sizeof(peer->address), &v) < 0)
+			return -1;
+		if (!endpoint_ok(peer->address))
+			return perr(c, v, "%s.address: \"%s\" is not "
+				    "[tcp://]a.b.c.d:port", p,
+				    shown(peer->address, tmp, sizeof(tmp)));
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->peers[j].address, peer->address))
+				return perr(c, v, "%s.address: %s is already "
+					    "sync.peers[%zu]", p, peer->address, j);
+		s->n_peers = i + 1;
+	}
+	return 0;
+}
+
+static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
+{
+	struct cfg_sync *s = &c->cfg->sync;
+	char p[PATH_LEN], tmp[48];
+	size_t i, j, k, n;
+
+	if (l->type != YAML_SEQUENCE_NODE)
+		return perr(c, l, "sync.maps: expected a list, got %s", kind(l));
+	n = l->data.sequence.items.top - l->data.sequence.items.start;
+	if (n > SYNC_MAPS_MAX)
+		return perr(c, l, "sync.maps: more than %zu maps", SYNC_MAPS_MAX);
+	s->n_maps = 0;
+	for (i = 0; i < n; i++) {
+		yaml_node_t *v = node_at(c, l->data.sequence.items.start[i]);
+
+		pindex(p, sizeof(p), "sync.maps", i);
+		if (to_str(c, v, p, s->maps[i], sizeof(s->maps[i])) < 0)
+			return -1;
+		for (k = 0; sync_map_names[k]; k++)
+			if (!strcmp(sync_map_names[k], s->maps[i]))
+				break;
+		if (!sync_map_names[k])
+			return perr(c, v, "%s: \"%s\" is not a map that can be "
+				    "synced (%s, %s)", p,
+				    shown(s->maps[i], tmp, sizeof(tmp)),
+				    XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
+		for (j = 0; j < i; j++)
+			if (!strcmp(s->maps[j], s->maps[i]))
+				return perr(c, v, "%s: \"%s\" is listed twice",
+					    p, s->maps[i]);
+		s->n_maps = i + 1;
+	}
+	return 0;
+}
+
+static int parse_sync(struct pctx *c, yaml_node_t *root)
+{
+	struct cfg_sync *s = &c->cfg->sync;
+	yaml_node_t *n, *v;
+	char tmp[48];
+	int ret;
+
+	s->enabled = false;
+	s->n_maps = 2;
+	snprintf(s->maps[0], sizeof(s->maps[0]), "%s", XLB_MAP_SESSIONS);
+	snprintf(s->maps[1], sizeof(s->maps[1]), "%s", XLB_MAP_REVERSE);
+
+	n = get_section(c, root, "", "sync", sync_keys, &ret);
+	if (ret || !n)
+		return ret;
+	if (get_bool(c, n, "sync", "enabled", &s->enabled) < 0)
+		return -1;
+	ret = get_str(c, n, "sync", "listen", s->enabled, s->listen,
+		      sizeof(s->listen), &v);
+	if (ret < 0)
+		return -1;
+	if (!ret && !endpoint_ok(s->listen))
+		return perr(c, v, "sync.listen: \"%s\" is not [tcp://]a.b.c.d:port",
+			    shown(s->listen, tmp, sizeof(tmp)));
+	v = map_get(c, n, "peers", NULL);
+	if (v && parse_peers(c, v) < 0)
+		return -1;
+	v = map_get(c, n, "maps", NULL);
+	if (v && parse_sync_maps(c, v) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_root(struct pctx *c, yaml_node_t *root)
+{
+	if (root->type != YAML_MAPPING_NODE)
+		return perr(c, root, "top level: expected a mapping, got %s",
+			    kind(root));
+	if (check_map(c, root, "", top_keys) < 0 ||
+	    parse_node(c, root) < 0 ||
+	    parse_paths(c, root) < 0 ||
+	    parse_snat(c, root) < 0 ||
+	    parse_sessions(c, root) < 0 ||
+	    parse_vips(c, root) < 0 ||
+	    parse_sync(c, root) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* entry points */
+
+static void yaml_error(struct pctx *c, const yaml_parser_t *p)
+{
+	const char *what = p->problem ? p->problem : "unknown error";
+	size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		snprintf(c->err, c->errlen, "%s: out of memory", c->name);
+	} else if (p->error == YAML_READER_ERROR) {
+		snprintf(c->err, c->errlen, "%s: invalid input at byte %zu: %s",
+			 c->name, p->problem_offset, what);
+	} else if (p->context) {
+		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s %s "
+			 "(line %zu)", c->name, line, col, what, p->context,
+			 (size_t)p->context_mark.line + 1);
+	} else {
+		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s",
+			 c->name, line, col, what);
+	}
+	c->failed = true;
+}
+
+int cfg_load_buffer(const char *name, const char *buf, size_t len,
+		    struct lbd_config *cfg, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root, *r2;
+	struct pctx *c;
+	int ret = -1;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	c->name = name;
+	c->cfg = cfg;
+	c->err = err;
+	c->errlen = errlen;
+	c->doc = &doc;
+	if (err && errlen)
+		err[0] = '\0';
+	memset(cfg, 0, sizeof(*cfg));
+	if (strlen(name) >= sizeof(cfg->path)) {
+		snprintf(err, errlen, "%s: file name too long", name);
+		goto out;
+	}
+	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		goto out;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_error(c, &parser);
+		goto out_parser;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		perr(c, NULL, "empty configuration (expected a mapping with at "
+		     "least a node section)");
+		goto out_doc;
+	}
+	/* A second document would be silently ignored: refuse it. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		yaml_error(c, &parser);
+		goto out_doc;
+	}
+	r2 = yaml_document_get_root_node(&extra);
+	if (r2) {
+		snprintf(err, errlen, "%s:%zu:%zu: more than one YAML document",
+			 name, (size_t)extra.start_mark.line + 1,
+			 (size_t)extra.start_mark.column + 1);
+		c->failed = true;
+	}
+	yaml_document_delete(&extra);
+	if (c->failed)
+		goto out_doc;
+
+	ret = parse_root(c, root);
+out_doc:
+	yaml_document_delete(&doc);
+out_parser:
+	yaml_parser_delete(&parser);
+out:
+	free(c);
+	return ret;
+}
+
+int cfg_load_file(const char *path, struct lbd_config *cfg, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int ret;
+
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "%s: failed to open: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= CFG_FILE_MAX) {
+				snprintf(err, errlen, "%s: larger than %u bytes",
+					 path, CFG_FILE_MAX);
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 16384;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				snprintf(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+		}
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: failed to read: %s", path, strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	ret = cfg_load_buffer(path, buf ? buf : "", len, cfg, err, errlen);
+	free(buf);
+	return ret;
+fail:
+	fclose(f);
+	free(buf);
+	return -1;
+}
+
+int cfg_parse_addr(const char *s, int *family, union xlb_addr *addr)
+{
+	struct in_addr in;
+
+	if (!s || inet_pton(AF_INET, s, &in) != 1)
+		return -1;
+	memset(addr, 0, sizeof(*addr));
+	addr->w[0] = in.s_addr;
+	*family = AF_INET;
+	return 0;
+}
+
+const char *cfg_format_addr(int family, const union xlb_addr *addr, char *buf,
+			    size_t len)
+{
+	const void *src = family == AF_INET ? (const void *)&addr->w[0] :
+					      (const void *)addr->b;
+
+	if ((family != AF_INET && family != AF_INET6) ||
+	    !inet_ntop(family, src, buf, len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+int cfg_parse_mac(const char *s, uint8_t mac[6])
+{
+	int i, j;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		unsigned int v = 0;
+
+		for (j = 0; j < 2; j++, s++) {
+			if (!isxdigit((unsigned char)*s))
+				return -1;
+			v = v * 16 + (isdigit((unsigned char)*s) ? *s - '0' :
+				      (tolower((unsigned char)*s) - 'a' + 10));
+		}
+		mac[i] = (uint8_t)v;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -1;
+		s++;
+	}
+	return 0;
+}
+
+struct cfg_vip *cfg_find_vip(struct lbd_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_vips; i++)
+		if (!strcmp(cfg->vips[i].name, name))
+			return &cfg->vips[i];
+	return NULL;
+}
