@@ -646,8 +646,8 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	return transmit(p, &nh);
 }
 
-SEC("xdp")
-int xdp_lb(struct xdp_md *ctx)
+/* The whole data plane; bench/lb_bench.bpf.c wraps it too. */
+static __always_inline int lb_process(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -685,8 +685,6 @@ int xdp_lb(struct xdp_md *ctx)
 	frag = bpf_ntohs(iph->frag_off);
 	if (frag & IPV4_OFFSET)
 		return count(XLB_STAT_PASS_FRAGMENT, XDP_PASS);
-	if (frag & IPV4_MF)
-		bad = XLB_STAT_DROP_FRAGMENT;
 
 	ihl = iph->ihl;
 	if (iph->version != 4 || ihl < 5) {
@@ -727,6 +725,10 @@ int xdp_lb(struct xdp_md *ctx)
 			bad = XLB_STAT_DROP_MALFORMED;
 	}
 
+	/* a first fragment's L4 lengths describe the whole datagram */
+	if (frag & IPV4_MF)
+		bad = XLB_STAT_DROP_FRAGMENT;
+
 	vk.addr.w[0] = p.daddr;
 	vk.port = p.dport;
 	vk.proto = p.proto;
@@ -747,8 +749,9 @@ int xdp_lb(struct xdp_md *ctx)
 				return reply(ctx, &p, fk);
 			}
 		}
-		return count(bad ? XLB_STAT_PASS_MALFORMED :
-				   XLB_STAT_PASS_NON_VIP, XDP_PASS);
+		return count(bad == XLB_STAT_DROP_MALFORMED ?
+			     XLB_STAT_PASS_MALFORMED : XLB_STAT_PASS_NON_VIP,
+			     XDP_PASS);
 	}
 
 	vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
@@ -760,6 +763,12 @@ int xdp_lb(struct xdp_md *ctx)
 	if (s)
 		return forward_session(ctx, &p, &k, s, vs);
 	return forward_new(ctx, &p, &k, vip, vs);
+}
+
+SEC("xdp")
+int xdp_lb(struct xdp_md *ctx)
+{
+	return lb_process(ctx);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -28,10 +28,19 @@ BES=(be1 be2 be3)
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-e2e.XXXXXX)
 UP=0
+HOLD_PIDS=()
+
+stop_holds() {
+	local p
+	for p in "${HOLD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	HOLD_PIDS=()
+}
 
 cleanup() {
 	local rc=$?
 	set +e
+	stop_holds
 	if [ "$UP" -eq 1 ]; then
 		if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
 			# what an engineer wants to see before it is gone
@@ -175,11 +184,18 @@ check "undrain: be2 serves web again, all answered" ok_and_some "$out" "$N" be2
 # 4: nginx on be3 dies: health checks take it out within fall x interval
 # (+ timeout, + margin: 5 s), no request reaches it, all are answered;
 # nginx back: it comes back (rise)
-"$TESTBED" nginx-stop be3
+# Timed from the SIGTERM (nginx closes its listener at once but takes a
+# while to exit, so the stop runs in the background while we poll).
 t0=$(date +%s%N)
-check "be3 stopped: lbctl -n lb1 reports it down for web within 5 s" poll 5 is_state lb1 web 3 down
-echo "      down after $((($(date +%s%N) - t0) / 1000000)) ms"
-check "be3 stopped: ... and for web-dsr" poll 5 is_state lb1 web-dsr 3 down
+"$TESTBED" nginx-stop be3 &
+stopper=$!
+down_ms=-1
+poll 5 is_state lb1 web 3 down && down_ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$stopper"
+echo "      reported down ${down_ms} ms after SIGTERM (fall 3 x 500 ms)"
+check "be3 stopped: lbctl -n lb1 reports it down for web within 5 s" test "$down_ms" -ge 0
+check "be3 stopped: ... not before a second failed check (>= 500 ms)" test "$down_ms" -ge 500
+check "be3 stopped: ... and down for web-dsr" poll 5 is_state lb1 web-dsr 3 down
 for spec in "web $VIP_WEB" "web-dsr $VIP_DSR"; do
 	read -r name vip <<<"$spec"
 	out=$TMP/down-$name
@@ -187,33 +203,52 @@ for spec in "web $VIP_WEB" "web-dsr $VIP_DSR"; do
 	summary "$out"
 	check "be3 down: $N/$N requests to $name answered, none by be3" ok_and_none "$out" "$N" be3
 done
-"$TESTBED" nginx-start be3
 t0=$(date +%s%N)
-check "be3 restarted: lbctl -n lb1 reports it up for web within 5 s" poll 5 is_state lb1 web 3 up
-echo "      up after $((($(date +%s%N) - t0) / 1000000)) ms"
-check "be3 restarted: ... and for web-dsr" poll 5 is_state lb1 web-dsr 3 up
+"$TESTBED" nginx-start be3
+up_ms=-1
+poll 5 is_state lb1 web 3 up && up_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "      reported up ${up_ms} ms after nginx start (rise 2 x 500 ms)"
+check "be3 restarted: lbctl -n lb1 reports it up for web within 5 s" test "$up_ms" -ge 0
+check "be3 restarted: ... and up for web-dsr" poll 5 is_state lb1 web-dsr 3 up
 out=$TMP/back
 requests "http://$VIP_WEB/" "$N" "$out"
 summary "$out"
 check "be3 back: serves web again, all answered" ok_and_some "$out" "$N" be3
 
-# 5: sessions on lb1, full-NAT ones SNATed to the shared address within
-# lb1's port range
+# 5: sessions on lb1. Closed full-NAT sessions are deleted by the data
+# plane on the last ACK, so hold HOLD connections open to each VIP (bash
+# /dev/tcp, bounded by timeout) while the sessions are listed: full-NAT
+# ones must be SNATed to the shared address within lb1's port range.
+HOLD=5
+for vip in "$VIP_WEB" "$VIP_DSR"; do
+	for ((i = 0; i < HOLD; i++)); do
+		# shellcheck disable=SC2016 # expanded by the inner shell
+		ip netns exec xlb-client timeout 20 bash -c 'exec 3<>"/dev/tcp/$1/80"; sleep 19' _ "$vip" &
+		HOLD_PIDS+=($!)
+	done
+done
+fnat_established() {
+	lbctl -n lb1 --json sessions list --limit 100000 2>/dev/null | jq_sessions >"$TMP/sessions" || true
+	[ "$(awk -v v="$VIP_WEB:80" '$2 == v && $6 == "established"' "$TMP/sessions" | wc -l)" -ge "$HOLD" ]
+}
+poll 5 fnat_established || true
 count=$(lbctl -n lb1 --json sessions count 2>/dev/null | jq_count || echo 0)
 echo "      lb1 sessions count: $count"
 check "sessions: lbctl -n lb1 sessions count > 0" positive "${count:-0}"
-lbctl -n lb1 --json sessions list --limit 100000 2>/dev/null | jq_sessions >"$TMP/sessions" || true
-awk -v v="$VIP_WEB:80" '$2 == v' "$TMP/sessions" >"$TMP/fnat-sessions"
+awk -v v="$VIP_WEB:80" '$2 == v && $6 == "established"' "$TMP/sessions" >"$TMP/fnat-sessions"
 fnat=$(wc -l <"$TMP/fnat-sessions")
 bad=$(awk -v s="$SNAT" -v lo=$LB1_PORT_MIN -v hi=$LB1_PORT_MAX '
 	{ split($4, a, ":"); if (a[1] != s || a[2] + 0 < lo || a[2] + 0 > hi) n++ }
 	END { print n + 0 }' "$TMP/fnat-sessions")
-echo "      full-NAT sessions listed: $fnat, outside $SNAT:$LB1_PORT_MIN-$LB1_PORT_MAX: $bad"
+echo "      established full-NAT sessions: $fnat, SNAT outside $SNAT:$LB1_PORT_MIN-$LB1_PORT_MAX: $bad"
 head -3 "$TMP/fnat-sessions" | sed 's/^/      /'
-check "sessions: full-NAT entries listed on lb1" positive "$fnat"
+check "sessions: the $HOLD open full-NAT connections are listed on lb1" test "$fnat" -ge "$HOLD"
 check "sessions: every full-NAT entry has snat $SNAT, port in $LB1_PORT_MIN-$LB1_PORT_MAX" zero "$bad"
+dsr=$(awk -v v="$VIP_DSR:80" '$2 == v && $6 == "established"' "$TMP/sessions" | wc -l)
 dsr_snat=$(awk -v v="$VIP_DSR:80" '$2 == v && $4 != "-"' "$TMP/sessions" | wc -l)
-check "sessions: DSR entries carry no SNAT" zero "$dsr_snat"
+check "sessions: the $HOLD open DSR connections are listed" test "$dsr" -ge "$HOLD"
+check "sessions: no DSR entry has SNAT" zero "$dsr_snat"
+stop_holds
 
 # 6: control: lbd on lb1 stopped (and its XDP program gone), the router
 # still sends the VIPs to lb1: nothing may answer. The same all_ok check

@@ -1,38 +1,33 @@
 # shellcheck shell=bash
 # Helpers shared by the testbed and the cluster tests (sourced, not run).
-# The jq filters below read `lbctl --json` output as lbd/ctl.c writes it.
+# The jq filters read `lbctl --json` output; field names as lbd/ctl.c
+# writes them.
 
-# `lbctl --json backend list` -> one line per (vip, backend):
-#   VIP ID STATE(up|down) DRAINED(0|1) ADDRESS
+# `lbctl --json backend list` ([{vip, backends: [{id, address, up,
+# drained, ...}]}]) -> one line per (vip, backend):
+#   VIP ID up|down DRAINED(0|1) ADDRESS
 jq_backends() {
-	jq -r '
-		(if type == "object" and has("vips") then .vips else . end)
-		| (if type == "array" then .[] else . end)
-		| (.name // .vip) as $v
-		| (.backends // [])[]
-		| [$v, (.id|tostring),
-		   (if (.healthy // .up // (.state == "up")) then "up" else "down" end),
-		   (if (.drained // .drain // false) then "1" else "0" end),
-		   (.address // .addr // "")]
-		| @tsv' | tr '\t' ' '
+	jq -r '.[] | .vip as $v | .backends[]
+		| [$v, .id, (if .up then "up" else "down" end),
+		   (if .drained then 1 else 0 end), .address]
+		| map(tostring) | join(" ")'
 }
 
-# `lbctl --json sessions list` -> one line per session:
-#   CLIENT:PORT VIP:PORT BACKEND:PORT SNAT:PORT(or -) OWNER STATE
+# `lbctl --json sessions list` ([{client, client_port, vip, vip_port,
+# backend, backend_port, snat (null for DSR), snat_port, owner, state}])
+# -> one line per session:
+#   CLIENT:PORT VIP:PORT BACKEND:PORT SNAT:PORT|- OWNER STATE
 jq_sessions() {
-	jq -r '
-		(if type == "object" and has("sessions") then .sessions else . end)
-		| .[]
-		| [((.client // .saddr) + ":" + ((.client_port // .sport)|tostring)),
-		   ((.vip // .daddr) + ":" + ((.vip_port // .dport)|tostring)),
-		   ((.backend // "") + ":" + ((.backend_port // 0)|tostring)),
-		   (if ((.snat // "") == "" or .snat == "0.0.0.0") then "-"
-		    else .snat + ":" + ((.snat_port // 0)|tostring) end),
-		   ((.owner // 0)|tostring), (.state // "?")]
-		| @tsv' | tr '\t' ' '
+	jq -r '.[]
+		| [.client + ":" + (.client_port|tostring),
+		   .vip + ":" + (.vip_port|tostring),
+		   .backend + ":" + (.backend_port|tostring),
+		   (if .snat == null then "-" else .snat + ":" + (.snat_port|tostring) end),
+		   (.owner|tostring), .state]
+		| join(" ")'
 }
 
-# `lbctl --json sessions count` -> a number.
+# `lbctl --json sessions count` ({count, owned, snat_ports_in_use}) -> count
 jq_count() {
-	jq -r 'if type == "object" then (.count // .sessions // .total) else . end'
+	jq -r '.count'
 }

@@ -267,6 +267,9 @@ static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
 		neg = *d++ == '-';
 	if (!isdigit((unsigned char)*d))
 		goto bad;
+	if (d[0] == '0' && d[1])	/* 010: octal in YAML 1.1, decimal in JSON */
+		return perr(c, v, "%s: \"%s\": leading zeros are not allowed",
+			    path, shown(s, tmp, sizeof(tmp)));
 	for (end = (char *)d; *end; end++)
 		if (!isdigit((unsigned char)*end))
 			goto bad;
@@ -622,7 +625,7 @@ static int parse_node(struct pctx *c, yaml_node_t *root)
 		return perr(c, v, "node.interface: \"%s\" is not a valid "
 			    "interface name (1-%d characters, no / : or spaces)",
 			    shown(ifname, tmp, sizeof(tmp)), IF_NAMESIZE - 1);
-	memcpy(cfg->interface, ifname, IF_NAMESIZE);
+	memcpy(cfg->interface, ifname, strlen(ifname) + 1);
 	if (get_enum(c, n, "node", "xdp_mode", modes, &mode) < 0)
 		return -1;
 	snprintf(cfg->xdp_mode, sizeof(cfg->xdp_mode), "%s", modes[mode]);
@@ -821,12 +824,26 @@ static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
 	snprintf(buf, len, "%s:%u", cfg_format_addr(family, a, ab, sizeof(ab)), port);
 }
 
+/* "a.b.c.d:port" or "a.b.c.d:port mac aa:bb:cc:dd:ee:ff" */
+static void fmt_be(char *buf, size_t len, const struct cfg_backend *b)
+{
+	char ep[64];
+
+	fmt_ep(ep, sizeof(ep), b->family, &b->addr, b->port);
+	if (b->has_mac)
+		snprintf(buf, len, "%s mac %02x:%02x:%02x:%02x:%02x:%02x", ep,
+			 b->mac[0], b->mac[1], b->mac[2], b->mac[3], b->mac[4],
+			 b->mac[5]);
+	else
+		snprintf(buf, len, "%s", ep);
+}
+
 static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 			 struct cfg_vip *vip, size_t bi)
 {
 	struct cfg_backend *be = &vip->backends[bi];
 	yaml_node_t *idn, *portn, *macn, *addrn;
-	char mac[32], tmp[48], e1[64], e2[64];
+	char mac[32], tmp[48], e1[96], e2[96];
 	struct be_owner *o;
 	size_t i;
 	int ret;
@@ -894,8 +911,8 @@ static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 		    memcmp(&ob->addr, &be->addr, sizeof(be->addr)) ||
 		    ob->has_mac != be->has_mac ||
 		    (be->has_mac && memcmp(ob->mac, be->mac, 6))) {
-			fmt_ep(e1, sizeof(e1), be->family, &be->addr, be->port);
-			fmt_ep(e2, sizeof(e2), ob->family, &ob->addr, ob->port);
+			fmt_be(e1, sizeof(e1), be);
+			fmt_be(e2, sizeof(e2), ob);
 			return perr(c, idn, "%s.id: backend id %u is %s here but %s "
 				    "in vips[%u].backends[%u] (backend ids are "
 				    "cluster-wide: same id, same address, port "
@@ -1135,20 +1152,35 @@ static int parse_root(struct pctx *c, yaml_node_t *root)
 /* ---------------------------------------------------------------------- */
 /* entry points */
 
-static void yaml_error(struct pctx *c, const yaml_parser_t *p)
+static void yaml_error(struct pctx *c, const yaml_parser_t *p,
+		       const char *buf, size_t len)
 {
 	const char *what = p->problem ? p->problem : "unknown error";
 	size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
 
-	if (p->error == YAML_MEMORY_ERROR) {
+	if (!c->err || !c->errlen) {
+		/* nothing to write into */
+	} else if (p->error == YAML_MEMORY_ERROR) {
 		snprintf(c->err, c->errlen, "%s: out of memory", c->name);
 	} else if (p->error == YAML_READER_ERROR) {
-		snprintf(c->err, c->errlen, "%s: invalid input at byte %zu: %s",
-			 c->name, p->problem_offset, what);
+		size_t i, end = p->problem_offset < len ? p->problem_offset : len;
+
+		/* the reader has no mark: count lines up to the bad byte */
+		line = col = 1;
+		for (i = 0; i < end; i++) {
+			if (buf[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+		snprintf(c->err, c->errlen, "%s:%zu:%zu: invalid input: %s "
+			 "(byte %zu)", c->name, line, col, what, p->problem_offset);
 	} else if (p->context) {
 		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s %s "
-			 "(line %zu)", c->name, line, col, what, p->context,
-			 (size_t)p->context_mark.line + 1);
+			 "started at line %zu", c->name, line, col, what,
+			 p->context, (size_t)p->context_mark.line + 1);
 	} else {
 		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s",
 			 c->name, line, col, what);
@@ -1190,7 +1222,7 @@ int cfg_load_buffer(const char *name, const char *buf, size_t len,
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		yaml_error(c, &parser);
+		yaml_error(c, &parser, buf, len);
 		goto out_parser;
 	}
 	root = yaml_document_get_root_node(&doc);
@@ -1201,7 +1233,7 @@ int cfg_load_buffer(const char *name, const char *buf, size_t len,
 	}
 	/* A second document would be silently ignored: refuse it. */
 	if (!yaml_parser_load(&parser, &extra)) {
-		yaml_error(c, &parser);
+		yaml_error(c, &parser, buf, len);
 		goto out_doc;
 	}
 	r2 = yaml_document_get_root_node(&extra);

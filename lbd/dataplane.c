@@ -18,11 +18,48 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define DP_ON_VALGRIND()	RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef DP_ON_VALGRIND
+#define DP_ON_VALGRIND()	0
+#endif
+
 #include "lb.skel.h"
 #include "dataplane.h"
 #include "log.h"
 
 #define DP_PROG_NAME	"xdp_lb"
+
+/* Keys 0..XLB_MAGLEV_SIZE-1 for batch fills, built once, freed in dp_close(). */
+static uint32_t *maglev_keys;
+
+/*
+ * Batch map operations (BPF_MAP_*_BATCH). Valgrind does not model them (it
+ * warns "unhandled eBPF command" and cannot see what the kernel wrote), so
+ * under valgrind lbd uses the element-at-a-time paths, which are also the
+ * fallback for kernels without batch support.
+ */
+static bool use_batch = true;
+
+/* BPF_MAP_GET_NEXT_KEY with a fully initialised attr (libbpf 1.1 clears
+ * only part of it, which memcheck reports). key must not be NULL: a key
+ * that is not in a hash map yields its first key. */
+int dp_get_next_key(int fd, const void *key, void *next)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.map_fd = fd;
+	attr.key = (__u64)(unsigned long)key;
+	attr.next_key = (__u64)(unsigned long)next;
+	if (syscall(__NR_bpf, BPF_MAP_GET_NEXT_KEY, &attr, sizeof(attr)) < 0)
+		return -errno;
+	return 0;
+}
 
 static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_RX] = "rx",
@@ -266,6 +303,7 @@ int dp_open(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_
 	for (i = 0; i < XLB_MAX_VIPS; i++)
 		dp->maglev_inner[i] = -1;
 	snprintf(dp->ifname, sizeof(dp->ifname), "%s", cfg->interface);
+	use_batch = !DP_ON_VALGRIND();
 	dp->ncpus = libbpf_num_possible_cpus();
 	if (dp->ncpus <= 0) {
 		snprintf(err, errlen, "cannot count possible CPUs: %s", strerror(-dp->ncpus));
@@ -321,6 +359,8 @@ void dp_close(struct dataplane *dp)
 {
 	int i;
 
+	if (!dp->skel)
+		return;
 	for (i = 0; i < XLB_MAX_VIPS; i++) {
 		if (dp->maglev_inner[i] >= 0)
 			close(dp->maglev_inner[i]);
@@ -427,9 +467,6 @@ int dp_backend_clear(struct dataplane *dp, uint32_t id)
 	return 0;
 }
 
-/* Keys 0..XLB_MAGLEV_SIZE-1 for batch fills, built once, freed in dp_close(). */
-static uint32_t *maglev_keys;
-
 static int fill_inner(int fd, const uint32_t *table)
 {
 	uint32_t *keys = maglev_keys;
@@ -444,7 +481,7 @@ static int fill_inner(int fd, const uint32_t *table)
 			keys[i] = i;
 		maglev_keys = keys;
 	}
-	if (bpf_map_update_batch(fd, keys, table, &count, &opts) == 0 &&
+	if (use_batch && bpf_map_update_batch(fd, keys, table, &count, &opts) == 0 &&
 	    count == XLB_MAGLEV_SIZE) {
 		return 0;
 	}
@@ -784,7 +821,8 @@ int dp_walk_init(struct dp_walk *w, int fd, size_t key_size, size_t val_size, ui
 	w->cap = cap;
 	w->keys = calloc(cap, key_size);
 	w->vals = calloc(cap, val_size);
-	if (!w->keys || !w->vals) {
+	w->next_key = calloc(1, key_size);
+	if (!w->keys || !w->vals || !w->next_key) {
 		dp_walk_free(w);
 		return -ENOMEM;
 	}
@@ -797,11 +835,52 @@ void dp_walk_reset(struct dp_walk *w)
 	w->token = 0;
 }
 
+/*
+ * Element-at-a-time walk. next_key is the key to return next, read ahead
+ * so that deleting the entries just returned (ageing does) never loses the
+ * position: get_next_key() from a deleted key would restart the map.
+ */
+static int walk_next_slow(struct dp_walk *w, uint32_t *n)
+{
+	char *keys = w->keys, *vals = w->vals;
+	uint32_t count = 0;
+	int r;
+
+	*n = 0;
+	if (!w->started) {
+		memset(w->next_key, 0, w->key_size);	/* never a valid key */
+		r = dp_get_next_key(w->fd, w->next_key, w->next_key);
+		if (r == -ENOENT)
+			return 1;
+		if (r < 0)
+			return r;
+		w->started = true;
+	}
+	while (count < w->cap) {
+		char *k = keys + count * w->key_size;
+
+		memcpy(k, w->next_key, w->key_size);
+		if (bpf_map_lookup_elem(w->fd, k, vals + count * w->val_size) == 0)
+			count++;
+		r = dp_get_next_key(w->fd, k, w->next_key);
+		if (r < 0) {
+			*n = count;
+			dp_walk_reset(w);
+			return r == -ENOENT ? 1 : r;
+		}
+	}
+	*n = count;
+	return 0;
+}
+
 int dp_walk_next(struct dp_walk *w, uint32_t *n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 out = 0, count = w->cap;
 	int r;
+
+	if (!use_batch)
+		return walk_next_slow(w, n);
 
 	r = bpf_map_lookup_batch(w->fd, w->started ? &w->token : NULL, &out, w->keys, w->vals,
 				 &count, &opts);
@@ -823,8 +902,10 @@ void dp_walk_free(struct dp_walk *w)
 {
 	free(w->keys);
 	free(w->vals);
+	free(w->next_key);
 	w->keys = NULL;
 	w->vals = NULL;
+	w->next_key = NULL;
 }
 
 int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,

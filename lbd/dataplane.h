@@ -97,7 +97,8 @@ struct dp_walk {
 	uint32_t cap;
 	void *keys;
 	void *vals;
-	uint32_t token;
+	uint32_t token;		/* batch position */
+	void *next_key;		/* element-at-a-time position */
 	bool started;
 };
 
@@ -105,6 +106,10 @@ int dp_walk_init(struct dp_walk *w, int fd, size_t key_size, size_t val_size, ui
 int dp_walk_next(struct dp_walk *w, uint32_t *n);
 void dp_walk_reset(struct dp_walk *w);
 void dp_walk_free(struct dp_walk *w);
+
+/* BPF_MAP_GET_NEXT_KEY; key must not be NULL (a missing key gives the
+ * first key of a hash map). Returns 0 or -errno (-ENOENT at the end). */
+int dp_get_next_key(int fd, const void *key, void *next);
 
 /* Counts of the sessions map and of SNAT ports of cfg's range in use. */
 int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,

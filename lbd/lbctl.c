@@ -1,0 +1,924 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * lbctl: the lbd control client. Each command is a function plus its usage
+ * line in one table; the daemon is asked over its Unix socket with one JSON
+ * request line and answers with one JSON line.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <json-c/json.h>
+
+#define DEFAULT_DIR	"/run/xdplb"
+#define DEFAULT_SOCKET	DEFAULT_DIR "/lbd.sock"
+#define TIMEOUT_S	30
+#define MAX_RESPONSE	(512u << 20)
+
+#define EXIT_DAEMON	1
+#define EXIT_USAGE	2
+
+struct opts {
+	char socket[108];
+	bool json;
+};
+
+struct cmd {
+	const char *word1;
+	const char *word2;	/* NULL: one-word command */
+	const char *args;	/* usage after the command words */
+	const char *help;
+	int (*fn)(const struct opts *o, const struct cmd *c, int argc, char **argv);
+};
+
+static const struct cmd commands[];
+
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("lbctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *cmd_name(const struct cmd *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", c->word1, c->word2 ? " " : "", c->word2 ? c->word2 : "");
+	return buf;
+}
+
+static int usage_error(const struct cmd *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	char name[64], msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail("%s: %s", cmd_name(c, name, sizeof(name)), msg);
+	fprintf(stderr, "usage: lbctl [-s SOCKET | -n NODE] [--json] %s%s%s\n", name,
+		c->args[0] ? " " : "", c->args);
+	return EXIT_USAGE;
+}
+
+/* ---- talking to lbd ----------------------------------------------------- */
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un sa;
+	struct timeval tv = { .tv_sec = TIMEOUT_S };
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+/* Read one line (the response); returns a malloc'd string or NULL. */
+static char *read_line(int fd, int *err)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *p;
+
+	if (!buf) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (cap - len < 4096) {
+			if (cap >= MAX_RESPONSE) {
+				*err = EMSGSIZE;
+				break;
+			}
+			p = realloc(buf, cap * 2);
+			if (!p) {
+				*err = ENOMEM;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		r = recv(fd, buf + len, cap - len - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			*err = errno == EAGAIN ? ETIMEDOUT : errno;
+			break;
+		}
+		if (r == 0) {
+			*err = ECONNRESET;
+			break;
+		}
+		p = memchr(buf + len, '\n', r);
+		len += r;
+		if (p) {
+			*p = '\0';
+			return buf;
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Send req (consumed) and return the daemon's result in *result (caller
+ * puts it). Prints the error and returns the exit code on failure.
+ */
+static int call(const struct opts *o, const struct cmd *c, struct json_object *req,
+		struct json_object **result)
+{
+	struct json_object *resp, *ok, *v;
+	char name[64], *line;
+	const char *s;
+	int fd, r, err = 0;
+
+	cmd_name(c, name, sizeof(name));
+	*result = NULL;
+	fd = connect_socket(o->socket);
+	if (fd < 0) {
+		json_object_put(req);
+		fail("cannot connect to %s: %s (is lbd running?)", o->socket, strerror(-fd));
+		return EXIT_DAEMON;
+	}
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	r = write_all(fd, s, strlen(s));
+	if (r == 0)
+		r = write_all(fd, "\n", 1);
+	json_object_put(req);
+	if (r < 0) {
+		close(fd);
+		fail("%s: cannot send to %s: %s", name, o->socket, strerror(-r));
+		return EXIT_DAEMON;
+	}
+	line = read_line(fd, &err);
+	close(fd);
+	if (!line) {
+		fail("%s: no answer from %s: %s", name, o->socket, strerror(err));
+		return EXIT_DAEMON;
+	}
+	resp = json_tokener_parse(line);
+	free(line);
+	if (!resp || !json_object_is_type(resp, json_type_object) ||
+	    !json_object_object_get_ex(resp, "ok", &ok)) {
+		json_object_put(resp);
+		fail("%s: malformed answer from %s", name, o->socket);
+		return EXIT_DAEMON;
+	}
+	if (!json_object_get_boolean(ok)) {
+		s = json_object_object_get_ex(resp, "error", &v) ? json_object_get_string(v)
+								: "unknown error";
+		fail("%s: %s", name, s);
+		json_object_put(resp);
+		return EXIT_DAEMON;
+	}
+	if (json_object_object_get_ex(resp, "result", &v))
+		*result = json_object_get(v);
+	json_object_put(resp);
+	return 0;
+}
+
+static struct json_object *request(const char *cmd)
+{
+	struct json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	return req;
+}
+
+static void req_str(struct json_object *req, const char *key, const char *v)
+{
+	json_object_object_add(req, key, json_object_new_string(v));
+}
+
+static void print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_SPACED |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* ---- field access ------------------------------------------------------- */
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return v;
+}
+
+static const char *gstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = get(o, key);
+
+	return v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : "-";
+}
+
+static int64_t gint(struct json_object *o, const char *key)
+{
+	return json_object_get_int64(get(o, key));
+}
+
+static bool gbool(struct json_object *o, const char *key)
+{
+	return json_object_get_boolean(get(o, key));
+}
+
+/* ---- aligned tables ----------------------------------------------------- */
+
+#define TABLE_COLS	12
+
+struct table {
+	size_t cols, rows, cap;
+	char **cells;			/* rows * cols */
+	size_t width[TABLE_COLS];
+};
+
+static void table_row(struct table *t, ...)
+{
+	va_list ap;
+	size_t i;
+
+	if (t->rows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **p = realloc(t->cells, cap * t->cols * sizeof(*p));
+
+		if (!p) {
+			fail("out of memory");
+			exit(EXIT_DAEMON);
+		}
+		t->cells = p;
+		t->cap = cap;
+	}
+	va_start(ap, t);
+	for (i = 0; i < t->cols; i++) {
+		const char *s = va_arg(ap, const char *);
+		char *d = strdup(s ? s : "-");
+		size_t n;
+
+		if (!d) {
+			fail("out of memory");
+			exit(EXIT_DAEMON);
+		}
+		n = strlen(d);
+		if (n > t->width[i])
+			t->width[i] = n;
+		t->cells[t->rows * t->cols + i] = d;
+	}
+	va_end(ap);
+	t->rows++;
+}
+
+static void table_print(struct table *t)
+{
+	size_t r, i;
+
+	for (r = 0; r < t->rows; r++) {
+		for (i = 0; i < t->cols; i++) {
+			const char *s = t->cells[r * t->cols + i];
+
+			if (i + 1 < t->cols)
+				printf("%-*s  ", (int)t->width[i], s);
+			else
+				printf("%s\n", s);
+			free(t->cells[r * t->cols + i]);
+		}
+	}
+	free(t->cells);
+}
+
+static const char *num(char *buf, size_t len, int64_t v)
+{
+	snprintf(buf, len, "%lld", (long long)v);
+	return buf;
+}
+
+static const char *duration(char *buf, size_t len, uint64_t s)
+{
+	if (s >= 86400)
+		snprintf(buf, len, "%llud%02lluh%02llum", (unsigned long long)s / 86400,
+			 (unsigned long long)s % 86400 / 3600, (unsigned long long)s % 3600 / 60);
+	else if (s >= 3600)
+		snprintf(buf, len, "%lluh%02llum%02llus", (unsigned long long)s / 3600,
+			 (unsigned long long)s % 3600 / 60, (unsigned long long)s % 60);
+	else if (s >= 60)
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)s / 60,
+			 (unsigned long long)s % 60);
+	else
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	return buf;
+}
+
+/* ---- argument helpers --------------------------------------------------- */
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return (*end || errno || *out > max) ? -1 : 0;
+}
+
+/* Number argument passed through to lbd (which range-checks it). */
+static int add_uint(struct json_object *req, const struct cmd *c, const char *key,
+		    const char *what, const char *s, unsigned long max)
+{
+	unsigned long v;
+
+	if (parse_uint(s, max, &v) < 0)
+		return usage_error(c, "%s \"%s\" is not a number (0-%lu)", what, s, max);
+	json_object_object_add(req, key, json_object_new_int64((int64_t)v));
+	return 0;
+}
+
+static int no_args(const struct cmd *c, int argc, char **argv)
+{
+	if (argc)
+		return usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	return 0;
+}
+
+/* Run a request whose human output is just a confirmation line. */
+static int run_write(const struct opts *o, const struct cmd *c, struct json_object *req,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int run_write(const struct opts *o, const struct cmd *c, struct json_object *req,
+		     const char *fmt, ...)
+{
+	struct json_object *res;
+	va_list ap;
+	int r;
+
+	r = call(o, c, req, &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res ? res : json_object_new_object());
+	} else {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		putchar('\n');
+	}
+	json_object_put(res);
+	return 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int do_status(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *res, *pool, *ag;
+	char b1[64];
+	int r;
+
+	r = no_args(c, argc, argv);
+	if (r)
+		return r;
+	r = call(o, c, request("status"), &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res);
+		json_object_put(res);
+		return 0;
+	}
+	printf("node         %s (id %lld)\n", gstr(res, "node"), (long long)gint(res, "node_id"));
+	printf("interface    %s (%s mode, xdp_lb prog id %lld, %s)\n", gstr(res, "interface"),
+	       gstr(res, "xdp_mode"), (long long)gint(res, "prog_id"),
+	       gbool(res, "xdp_attached") ? "attached" : "NOT attached");
+	printf("pid          %lld, up %s\n", (long long)gint(res, "pid"),
+	       duration(b1, sizeof(b1), gint(res, "uptime_s")));
+	printf("config       %s\n", gstr(res, "config"));
+	printf("pin dir      %s (maps %s)\n", gstr(res, "pin_dir"),
+	       gbool(res, "maps_reused") ? "reused from a previous run" : "created");
+	printf("vips         %lld (%lld backends)\n", (long long)gint(res, "vips"),
+	       (long long)gint(res, "backends"));
+	printf("sessions     %lld (%lld owned by this node, max %lld)\n",
+	       (long long)gint(res, "sessions"), (long long)gint(res, "sessions_owned"),
+	       (long long)gint(res, "max_sessions"));
+	pool = get(res, "port_pool");
+	if (pool)
+		printf("port pool    %s:%lld-%lld: %lld free, %lld in use\n", gstr(pool, "address"),
+		       (long long)gint(pool, "port_min"), (long long)gint(pool, "port_max"),
+		       (long long)gint(pool, "free"), (long long)gint(pool, "in_use"));
+	else
+		printf("port pool    - (no snat address)\n");
+	ag = get(res, "ageing");
+	printf("ageing       every %lld ms: %lld passes, %lld sessions aged\n",
+	       (long long)gint(ag, "interval_ms"), (long long)gint(ag, "passes"),
+	       (long long)gint(ag, "aged"));
+	printf("maglev       %lld table rebuilds\n", (long long)gint(res, "maglev_rebuilds"));
+	json_object_put(res);
+	return 0;
+}
+
+static int do_vip_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *res;
+	struct table t = { .cols = 9 };
+	char b[5][32];
+	size_t i, n;
+	int r;
+
+	r = no_args(c, argc, argv);
+	if (r)
+		return r;
+	r = call(o, c, request("vip.list"), &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res);
+		json_object_put(res);
+		return 0;
+	}
+	table_row(&t, "NAME", "ID", "ADDRESS", "PORT", "PROTO", "MODE", "HEALTHCHECK",
+		  "BACKENDS(UP)", "IN_TABLE");
+	n = json_object_array_length(res);
+	for (i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(res, i);
+
+		snprintf(b[3], sizeof(b[3]), "%lld (%lld)", (long long)gint(v, "backends"),
+			 (long long)gint(v, "backends_up"));
+		table_row(&t, gstr(v, "name"), num(b[0], sizeof(b[0]), gint(v, "vip_id")),
+			  gstr(v, "address"), num(b[1], sizeof(b[1]), gint(v, "port")),
+			  gstr(v, "protocol"), gstr(v, "mode"), gstr(v, "healthcheck"), b[3],
+			  num(b[4], sizeof(b[4]), gint(v, "in_table")));
+	}
+	table_print(&t);
+	json_object_put(res);
+	return 0;
+}
+
+static int do_vip_add(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req;
+	int r;
+
+	if (argc != 5)
+		return usage_error(c, "expected 5 arguments, got %d", argc);
+	if (strcmp(argv[3], "tcp") && strcmp(argv[3], "udp"))
+		return usage_error(c, "protocol \"%s\" must be tcp or udp", argv[3]);
+	if (strcmp(argv[4], "fnat") && strcmp(argv[4], "dsr"))
+		return usage_error(c, "mode \"%s\" must be fnat or dsr", argv[4]);
+	req = request("vip.add");
+	req_str(req, "name", argv[0]);
+	req_str(req, "address", argv[1]);
+	r = add_uint(req, c, "port", "port", argv[2], 65535);
+	if (r) {
+		json_object_put(req);
+		return r;
+	}
+	req_str(req, "protocol", argv[3]);
+	req_str(req, "mode", argv[4]);
+	return run_write(o, c, req, "vip %s added (%s:%s/%s, %s)", argv[0], argv[1], argv[2],
+			 argv[3], argv[4]);
+}
+
+static int do_vip_del(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req;
+
+	if (argc != 1)
+		return usage_error(c, "expected 1 argument, got %d", argc);
+	req = request("vip.del");
+	req_str(req, "name", argv[0]);
+	return run_write(o, c, req, "vip %s deleted", argv[0]);
+}
+
+static int do_backend_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req, *res;
+	struct table t = { .cols = 9 };
+	char b[4][32];
+	size_t i, j;
+	int r;
+
+	if (argc > 1)
+		return usage_error(c, "unexpected argument \"%s\"", argv[1]);
+	req = request("backend.list");
+	if (argc)
+		req_str(req, "vip", argv[0]);
+	r = call(o, c, req, &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res);
+		json_object_put(res);
+		return 0;
+	}
+	table_row(&t, "VIP", "ID", "ADDRESS", "PORT", "WEIGHT", "HEALTH", "DRAINED", "IN_TABLE",
+		  "REASON");
+	for (i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *bl = get(json_object_array_get_idx(res, i), "backends");
+
+		for (j = 0; j < json_object_array_length(bl); j++) {
+			struct json_object *be = json_object_array_get_idx(bl, j);
+
+			table_row(&t, gstr(be, "vip"), num(b[0], sizeof(b[0]), gint(be, "id")),
+				  gstr(be, "address"), num(b[1], sizeof(b[1]), gint(be, "port")),
+				  num(b[2], sizeof(b[2]), gint(be, "weight")), gstr(be, "state"),
+				  gbool(be, "drained") ? "yes" : "no",
+				  gbool(be, "in_table") ? "yes" : "no", gstr(be, "reason"));
+		}
+	}
+	table_print(&t);
+	json_object_put(res);
+	return 0;
+}
+
+static int do_backend_add(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req;
+	const char *pos[4];
+	int i, npos = 0, r;
+
+	req = request("backend.add");
+	for (i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--weight") || !strcmp(argv[i], "--mac")) {
+			if (i + 1 >= argc) {
+				json_object_put(req);
+				return usage_error(c, "%s needs a value", argv[i]);
+			}
+			if (argv[i][2] == 'w') {
+				r = add_uint(req, c, "weight", "weight", argv[i + 1], 10000);
+				if (r) {
+					json_object_put(req);
+					return r;
+				}
+			} else {
+				req_str(req, "mac", argv[i + 1]);
+			}
+			i++;
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			json_object_put(req);
+			return usage_error(c, "unknown option %s", argv[i]);
+		} else if (npos < 4) {
+			pos[npos++] = argv[i];
+		} else {
+			json_object_put(req);
+			return usage_error(c, "unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	if (npos < 3) {
+		json_object_put(req);
+		return usage_error(c, "expected VIP ID ADDRESS [PORT]");
+	}
+	req_str(req, "vip", pos[0]);
+	r = add_uint(req, c, "id", "backend id", pos[1], 65535);
+	if (!r)
+		req_str(req, "address", pos[2]);
+	if (!r && npos == 4)
+		r = add_uint(req, c, "port", "port", pos[3], 65535);
+	if (r) {
+		json_object_put(req);
+		return r;
+	}
+	return run_write(o, c, req, "backend %s (%s%s%s) added to vip %s", pos[1], pos[2],
+			 npos == 4 ? ":" : "", npos == 4 ? pos[3] : "", pos[0]);
+}
+
+static int vip_id_cmd(const struct opts *o, const struct cmd *c, int argc, char **argv,
+		      const char *cmd, const char *done)
+{
+	struct json_object *req;
+	int r;
+
+	if (argc != 2)
+		return usage_error(c, "expected VIP ID");
+	req = request(cmd);
+	req_str(req, "vip", argv[0]);
+	r = add_uint(req, c, "id", "backend id", argv[1], 65535);
+	if (r) {
+		json_object_put(req);
+		return r;
+	}
+	return run_write(o, c, req, "backend %s of vip %s %s", argv[1], argv[0], done);
+}
+
+static int do_backend_del(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	return vip_id_cmd(o, c, argc, argv, "backend.del", "deleted");
+}
+
+static int do_backend_drain(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	return vip_id_cmd(o, c, argc, argv, "backend.drain",
+			  "drained (no new flows; its sessions are kept)");
+}
+
+static int do_backend_undrain(const struct opts *o, const struct cmd *c, int argc,
+			      char **argv)
+{
+	return vip_id_cmd(o, c, argc, argv, "backend.undrain", "undrained");
+}
+
+static const char *endpoint(char *buf, size_t len, struct json_object *o, const char *a,
+			    const char *p)
+{
+	struct json_object *v = get(o, a);
+
+	if (!v || json_object_is_type(v, json_type_null))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%s:%lld", json_object_get_string(v), (long long)gint(o, p));
+	return buf;
+}
+
+static int do_sessions_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req, *res;
+	struct table t = { .cols = 9 };
+	char b[8][64];
+	unsigned long limit = 0;
+	size_t i, n;
+	int r;
+
+	if (argc == 2 && !strcmp(argv[0], "--limit")) {
+		if (parse_uint(argv[1], 1000000, &limit) < 0 || !limit)
+			return usage_error(c, "--limit \"%s\" must be 1-1000000", argv[1]);
+	} else if (argc) {
+		return usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	}
+	req = request("sessions.list");
+	if (limit)
+		json_object_object_add(req, "limit", json_object_new_int64((int64_t)limit));
+	r = call(o, c, req, &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res);
+		json_object_put(res);
+		return 0;
+	}
+	table_row(&t, "CLIENT", "VIP", "PROTO", "BACKEND", "SNAT", "STATE", "OWNER", "VERSION",
+		  "IDLE");
+	n = json_object_array_length(res);
+	for (i = 0; i < n; i++) {
+		struct json_object *s = json_object_array_get_idx(res, i);
+
+		snprintf(b[5], sizeof(b[5]), "%.1fs", json_object_get_double(get(s, "age")));
+		table_row(&t, endpoint(b[0], sizeof(b[0]), s, "client", "client_port"),
+			  endpoint(b[1], sizeof(b[1]), s, "vip", "vip_port"), gstr(s, "protocol"),
+			  endpoint(b[2], sizeof(b[2]), s, "backend", "backend_port"),
+			  endpoint(b[3], sizeof(b[3]), s, "snat", "snat_port"), gstr(s, "state"),
+			  num(b[4], sizeof(b[4]), gint(s, "owner")),
+			  num(b[6], sizeof(b[6]), gint(s, "version")), b[5]);
+	}
+	table_print(&t);
+	if (n == (limit ? limit : 100))
+		printf("(first %zu sessions; --limit N for more)\n", n);
+	json_object_put(res);
+	return 0;
+}
+
+static int do_sessions_count(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *res;
+	int r;
+
+	r = no_args(c, argc, argv);
+	if (r)
+		return r;
+	r = call(o, c, request("sessions.count"), &res);
+	if (r)
+		return r;
+	if (o->json)
+		print_json(res);
+	else
+		printf("%lld\n", (long long)gint(res, "count"));
+	json_object_put(res);
+	return 0;
+}
+
+static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *res, *g, *vips, *d;
+	struct table t = { .cols = 7 };
+	char b[6][32];
+	size_t i;
+	int r;
+
+	r = no_args(c, argc, argv);
+	if (r)
+		return r;
+	r = call(o, c, request("stats"), &res);
+	if (r)
+		return r;
+	if (o->json) {
+		print_json(res);
+		json_object_put(res);
+		return 0;
+	}
+	g = get(res, "global");
+	printf("data plane (all CPUs):\n");
+	json_object_object_foreach(g, k1, v1)
+		printf("  %-22s %lld\n", k1, (long long)json_object_get_int64(v1));
+	d = get(res, "lbd");
+	printf("lbd:\n");
+	json_object_object_foreach(d, k2, v2)
+		printf("  %-22s %lld\n", k2, (long long)json_object_get_int64(v2));
+	vips = get(res, "vips");
+	printf("per VIP:\n");
+	table_row(&t, "  VIP", "PACKETS", "BYTES", "REPLY_PACKETS", "REPLY_BYTES",
+		  "NEW_SESSIONS", "DROPS");
+	for (i = 0; i < json_object_array_length(vips); i++) {
+		struct json_object *v = json_object_array_get_idx(vips, i);
+		char name[72];
+
+		snprintf(name, sizeof(name), "  %s", gstr(v, "name"));
+		table_row(&t, name, num(b[0], sizeof(b[0]), gint(v, "packets")),
+			  num(b[1], sizeof(b[1]), gint(v, "bytes")),
+			  num(b[2], sizeof(b[2]), gint(v, "reply_packets")),
+			  num(b[3], sizeof(b[3]), gint(v, "reply_bytes")),
+			  num(b[4], sizeof(b[4]), gint(v, "new_sessions")),
+			  num(b[5], sizeof(b[5]), gint(v, "drops")));
+	}
+	table_print(&t);
+	json_object_put(res);
+	return 0;
+}
+
+static const struct cmd commands[] = {
+	{ "status", NULL, "", "daemon, data plane and pool summary", do_status },
+	{ "vip", "list", "", "VIPs", do_vip_list },
+	{ "vip", "add", "NAME ADDRESS PORT tcp|udp fnat|dsr", "add a VIP", do_vip_add },
+	{ "vip", "del", "NAME", "delete a VIP and its backends", do_vip_del },
+	{ "backend", "list", "[VIP]", "backends with health, drain and table state",
+	  do_backend_list },
+	{ "backend", "add", "VIP ID ADDRESS [PORT] [--weight W] [--mac M]",
+	  "add a backend to a VIP", do_backend_add },
+	{ "backend", "del", "VIP ID", "remove a backend from a VIP", do_backend_del },
+	{ "backend", "drain", "VIP ID", "no new flows to the backend, keep its sessions",
+	  do_backend_drain },
+	{ "backend", "undrain", "VIP ID", "undo drain", do_backend_undrain },
+	{ "sessions", "list", "[--limit N]", "sessions (default 100)", do_sessions_list },
+	{ "sessions", "count", "", "number of sessions", do_sessions_count },
+	{ "stats", NULL, "", "data plane counters, per-VIP counters, lbd counters", do_stats },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	const struct cmd *c;
+	char name[64];
+
+	fprintf(f, "usage: lbctl [-s SOCKET | -n NODE] [--json] COMMAND [ARGS]\n"
+		   "  -s, --socket SOCKET  lbd control socket\n"
+		   "  -n, --node NODE      socket " DEFAULT_DIR "/NODE.sock\n"
+		   "                       (default: $XLB_SOCKET or " DEFAULT_SOCKET ")\n"
+		   "  -j, --json           print the daemon's JSON result\n"
+		   "commands:\n");
+	for (c = commands; c->word1; c++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "%s%s%s", cmd_name(c, name, sizeof(name)),
+			 c->args[0] ? " " : "", c->args);
+		fprintf(f, "  %-52s %s\n", line, c->help);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .json = false };
+	const char *sock = NULL, *node = NULL, *env;
+	const struct cmd *c, *match = NULL;
+	bool word1_known = false;
+	int opt, i, n, rest = 0;
+	char **args;
+
+	while ((opt = getopt_long(argc, argv, "+s:n:jh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (sock && node) {
+		fail("-s and -n are mutually exclusive");
+		return EXIT_USAGE;
+	}
+	if (sock)
+		n = snprintf(o.socket, sizeof(o.socket), "%s", sock);
+	else if (node)
+		n = snprintf(o.socket, sizeof(o.socket), DEFAULT_DIR "/%s.sock", node);
+	else if ((env = getenv("XLB_SOCKET")) && *env)
+		n = snprintf(o.socket, sizeof(o.socket), "%s", env);
+	else
+		n = snprintf(o.socket, sizeof(o.socket), "%s", DEFAULT_SOCKET);
+	if (n < 0 || (size_t)n >= sizeof(o.socket)) {
+		fail("socket path too long");
+		return EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	for (c = commands; c->word1; c++) {
+		if (strcmp(c->word1, argv[optind]))
+			continue;
+		word1_known = true;
+		if (!c->word2) {
+			match = c;
+			rest = optind + 1;
+			break;
+		}
+		if (optind + 1 < argc && !strcmp(c->word2, argv[optind + 1])) {
+			match = c;
+			rest = optind + 2;
+			break;
+		}
+	}
+	if (!match) {
+		if (word1_known)
+			fail("%s: unknown sub-command %s%s%s (try lbctl --help)", argv[optind],
+			     optind + 1 < argc ? "\"" : "(none)",
+			     optind + 1 < argc ? argv[optind + 1] : "",
+			     optind + 1 < argc ? "\"" : "");
+		else
+			fail("unknown command \"%s\" (try lbctl --help)", argv[optind]);
+		return EXIT_USAGE;
+	}
+	/* --json is accepted after the command too; drop it from the args. */
+	args = calloc(argc, sizeof(*args));
+	if (!args) {
+		fail("out of memory");
+		return EXIT_DAEMON;
+	}
+	for (i = rest, n = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			o.json = true;
+		else
+			args[n++] = argv[i];
+	}
+	i = match->fn(&o, match, n, args);
+	free(args);
+	return i;
+}

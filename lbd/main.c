@@ -1,0 +1,1050 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * lbd: loads and attaches the xdplb data plane, owns the VIP/backend
+ * configuration, builds Maglev tables, health-checks backends, ages
+ * sessions and serves lbctl. One libuv loop, no threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+
+#include "ageing.h"
+#include "config.h"
+#include "ctl.h"
+#include "dataplane.h"
+#include "health.h"
+#include "lbd.h"
+#include "log.h"
+#include "maglev.h"
+
+#define LBD_RUN_DIR		"/run/xdplb"
+/* After a restart a VIP keeps the table it had until its health checks
+ * have all reported once, or this long. */
+#define LBD_STARTUP_HOLD_MS	10000
+#define WEIGHT_MAX		10000
+
+static struct lbd lbd_state;
+
+/* VIPs whose health changed: rebuilt together from the next loop
+ * iteration, so a burst of reports gives one rebuild. */
+static struct {
+	uv_timer_t timer;
+	uv_timer_t hold_timer;
+	bool dirty[XLB_MAX_VIPS];
+	bool hold[XLB_MAX_VIPS];	/* keeping a previous run's table */
+	char reason[XLB_MAX_VIPS][96];
+	unsigned int changes[XLB_MAX_VIPS];
+} rb;
+
+uint64_t lbd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id)
+{
+	if (vip_id >= l->cfg->n_vips || !lbd_vip_used(&l->cfg->vips[vip_id]))
+		return NULL;
+	return &l->cfg->vips[vip_id];
+}
+
+struct cfg_vip *lbd_vip_by_name(struct lbd *l, const char *name)
+{
+	size_t i;
+
+	if (!name || !*name)
+		return NULL;
+	for (i = 0; i < l->cfg->n_vips; i++)
+		if (lbd_vip_used(&l->cfg->vips[i]) && !strcmp(l->cfg->vips[i].name, name))
+			return &l->cfg->vips[i];
+	return NULL;
+}
+
+size_t lbd_vip_count(const struct lbd *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->cfg->n_vips; i++)
+		n += lbd_vip_used(&l->cfg->vips[i]);
+	return n;
+}
+
+static struct cfg_backend *vip_backend(struct cfg_vip *v, uint32_t id, size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_backends; i++) {
+		if (v->backends[i].id == id) {
+			if (idx)
+				*idx = i;
+			return &v->backends[i];
+		}
+	}
+	return NULL;
+}
+
+bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id)
+{
+	const struct lbd_vip_rt *rt = &l->vrt[vip_id];
+	size_t i;
+
+	if (vip_id >= XLB_MAX_VIPS)
+		return false;
+	for (i = 0; i < rt->n; i++)
+		if (rt->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Is backend id used by a VIP other than skip? */
+static const struct cfg_backend *backend_elsewhere(struct lbd *l, uint32_t id,
+						   const struct cfg_vip *skip)
+{
+	const struct cfg_backend *b;
+	size_t i;
+
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		struct cfg_vip *v = &l->cfg->vips[i];
+
+		if (v == skip || !lbd_vip_used(v))
+			continue;
+		b = vip_backend(v, id, NULL);
+		if (b)
+			return b;
+	}
+	return NULL;
+}
+
+static const char *ep(const struct cfg_vip *v, const struct cfg_backend *b, char *buf,
+		      size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s:%u", cfg_format_addr(b->family, &b->addr, a, sizeof(a)),
+		 b->port ? b->port : v->port);
+	return buf;
+}
+
+/* ---- Maglev tables ------------------------------------------------------ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Backends of v that may take new flows, sorted by id. */
+static size_t eligible(struct lbd *l, struct cfg_vip *v, uint32_t *ids, uint32_t *weights)
+{
+	uint32_t tmp[CFG_MAX_BACKENDS_PER_VIP];
+	size_t i, n = 0;
+
+	for (i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *b = &v->backends[i];
+
+		if (!b->drain && b->weight > 0 && hc_is_up(l->hc, v->vip_id, b->id))
+			tmp[n++] = b->id;
+	}
+	qsort(tmp, n, sizeof(tmp[0]), cmp_u32);
+	for (i = 0; i < n; i++) {
+		ids[i] = tmp[i];
+		weights[i] = vip_backend(v, tmp[i], NULL)->weight;
+	}
+	return n;
+}
+
+/*
+ * Rebuild v's Maglev table if its eligible set changed (or force). The new
+ * table goes into a fresh inner map swapped in with one update.
+ */
+static int vip_rebuild(struct lbd *l, struct cfg_vip *v, bool force, const char *reason)
+{
+	struct lbd_vip_rt *rt = &l->vrt[v->vip_id];
+	uint32_t ids[CFG_MAX_BACKENDS_PER_VIP], weights[CFG_MAX_BACKENDS_PER_VIP];
+	struct maglev_backend mb[CFG_MAX_BACKENDS_PER_VIP];
+	char names[CFG_MAX_BACKENDS_PER_VIP][48];
+	uint32_t *table = NULL;
+	size_t i, n;
+	int r;
+
+	n = eligible(l, v, ids, weights);
+	if (!force && rt->table_valid && n == rt->n &&
+	    !memcmp(ids, rt->ids, n * sizeof(ids[0])) &&
+	    !memcmp(weights, rt->weights, n * sizeof(weights[0])))
+		return 0;
+
+	if (n) {
+		table = malloc(sizeof(*table) * XLB_MAGLEV_SIZE);
+		if (!table)
+			return -ENOMEM;
+		for (i = 0; i < n; i++) {
+			const struct cfg_backend *b = vip_backend(v, ids[i], NULL);
+
+			/* Hash by endpoint: the same on every node. */
+			ep(v, b, names[i], sizeof(names[i]));
+			mb[i].id = b->id;
+			mb[i].weight = b->weight;
+			mb[i].name = names[i];
+			mb[i].name_len = strlen(names[i]);
+		}
+		if (maglev_build(mb, n, table, XLB_MAGLEV_SIZE) < 0) {
+			r = -errno;
+			log_err("vip %s: cannot build maglev table: %s", v->name, strerror(errno));
+			free(table);
+			return r;
+		}
+	}
+	r = dp_maglev_install(&l->dp, v->vip_id, table);
+	free(table);
+	if (r < 0) {
+		log_err("vip %s: cannot install maglev table: %s", v->name, strerror(-r));
+		return r;
+	}
+	rt->table_valid = true;
+	rt->n = n;
+	memcpy(rt->ids, ids, n * sizeof(ids[0]));
+	memcpy(rt->weights, weights, n * sizeof(weights[0]));
+	rt->rebuilds++;
+	l->maglev_rebuilds++;
+	rb.hold[v->vip_id] = false;
+	log_info("vip %s: maglev table rebuilt, %zu backend%s (%s)", v->name, n,
+		 n == 1 ? "" : "s", reason);
+	return 0;
+}
+
+/* Health of every candidate backend of v has been reported at least once. */
+static bool vip_health_known(struct lbd *l, struct cfg_vip *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *b = &v->backends[i];
+
+		if (!b->drain && b->weight > 0 && !hc_reason(l->hc, v->vip_id, b->id))
+			return false;
+	}
+	return true;
+}
+
+static void on_rebuild(uv_timer_t *t)
+{
+	struct lbd *l = t->data;
+	size_t i;
+
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		struct cfg_vip *v = &l->cfg->vips[i];
+		char reason[128];
+
+		if (!rb.dirty[i] || !lbd_vip_used(v))
+			continue;
+		if (rb.hold[i] && !vip_health_known(l, v))
+			continue;	/* keep the previous run's table a little longer */
+		rb.dirty[i] = false;
+		if (rb.changes[i] > 1)
+			snprintf(reason, sizeof(reason), "%s and %u more health changes",
+				 rb.reason[i], rb.changes[i] - 1);
+		else
+			snprintf(reason, sizeof(reason), "%s", rb.reason[i]);
+		rb.changes[i] = 0;
+		vip_rebuild(l, v, rb.hold[i], reason);
+	}
+}
+
+static void on_hold_expired(uv_timer_t *t)
+{
+	struct lbd *l = t->data;
+	size_t i;
+
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		struct cfg_vip *v = &l->cfg->vips[i];
+
+		if (!rb.hold[i] || !lbd_vip_used(v))
+			continue;
+		rb.hold[i] = false;
+		rb.dirty[i] = false;
+		rb.changes[i] = 0;
+		vip_rebuild(l, v, true, "health checks still incomplete after start-up");
+	}
+}
+
+static void mark_dirty(struct lbd *l, uint32_t vip_id, const char *reason)
+{
+	if (!rb.changes[vip_id]++)
+		snprintf(rb.reason[vip_id], sizeof(rb.reason[vip_id]), "%s", reason);
+	rb.dirty[vip_id] = true;
+	if (!l->stopping && !uv_is_active((uv_handle_t *)&rb.timer))
+		uv_timer_start(&rb.timer, on_rebuild, 0, 0);
+}
+
+static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up,
+		      const char *reason)
+{
+	struct lbd *l = arg;
+	struct cfg_vip *v = lbd_vip_by_id(l, vip_id);
+	struct cfg_backend *b;
+	char e[64], why[96];
+
+	if (!v)
+		return;
+	b = vip_backend(v, backend_id, NULL);
+	if (!b)
+		return;
+	log_info("vip %s backend %u (%s) %s: %s", v->name, backend_id, ep(v, b, e, sizeof(e)),
+		 up ? "up" : "down", reason ? reason : "");
+	snprintf(why, sizeof(why), "backend %u %s", backend_id, up ? "up" : "down");
+	mark_dirty(l, vip_id, why);
+}
+
+/* ---- validation (the config parser's rules) ----------------------------- */
+
+static bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+static bool unicast_ok(int family, const union xlb_addr *a)
+{
+	uint32_t x = ntohl(a->w[0]);
+
+	return family == AF_INET && x != 0 && x != 0xffffffffu && (x >> 28) != 0xe;
+}
+
+static int validate_vip(struct lbd *l, const struct cfg_vip *v, char *err, size_t errlen)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+
+	if (!name_ok(v->name)) {
+		snprintf(err, errlen, "vip name \"%s\" must be 1-63 characters of "
+			 "A-Z a-z 0-9 _ . -", v->name);
+		return -EINVAL;
+	}
+	if (lbd_vip_by_name(l, v->name)) {
+		snprintf(err, errlen, "vip %s already exists", v->name);
+		return -EEXIST;
+	}
+	if (!unicast_ok(v->family, &v->addr)) {
+		snprintf(err, errlen, "vip %s: %s is not a unicast IPv4 address", v->name,
+			 cfg_format_addr(v->family, &v->addr, a, sizeof(a)));
+		return -EINVAL;
+	}
+	if (!v->port) {
+		snprintf(err, errlen, "vip %s: port must be 1-65535", v->name);
+		return -EINVAL;
+	}
+	if (v->proto != IPPROTO_TCP && v->proto != IPPROTO_UDP) {
+		snprintf(err, errlen, "vip %s: protocol must be tcp or udp", v->name);
+		return -EINVAL;
+	}
+	if (v->mode != XLB_MODE_FNAT && v->mode != XLB_MODE_DSR) {
+		snprintf(err, errlen, "vip %s: mode must be fnat or dsr", v->name);
+		return -EINVAL;
+	}
+	if (v->mode == XLB_MODE_FNAT && !l->cfg->snat_family) {
+		snprintf(err, errlen, "vip %s: fnat needs snat.address in the node config",
+			 v->name);
+		return -EINVAL;
+	}
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		const struct cfg_vip *o = &l->cfg->vips[i];
+
+		if (lbd_vip_used(o) && o->family == v->family && o->port == v->port &&
+		    o->proto == v->proto && !memcmp(&o->addr, &v->addr, sizeof(o->addr))) {
+			snprintf(err, errlen, "vip %s: %s:%u/%s is already vip %s", v->name,
+				 cfg_format_addr(v->family, &v->addr, a, sizeof(a)), v->port,
+				 v->proto == IPPROTO_TCP ? "tcp" : "udp", o->name);
+			return -EEXIST;
+		}
+	}
+	return 0;
+}
+
+static int validate_backend(struct lbd *l, struct cfg_vip *v, const struct cfg_backend *b,
+			    char *err, size_t errlen)
+{
+	const struct cfg_backend *o;
+	char a[INET6_ADDRSTRLEN], e1[64], e2[64];
+	size_t i;
+
+	if (b->id < 1 || b->id >= XLB_MAX_BACKENDS) {
+		snprintf(err, errlen, "backend id %u out of range 1-%u", b->id,
+			 XLB_MAX_BACKENDS - 1);
+		return -EINVAL;
+	}
+	if (!unicast_ok(b->family, &b->addr)) {
+		snprintf(err, errlen, "backend %u: %s is not a unicast IPv4 address", b->id,
+			 cfg_format_addr(b->family, &b->addr, a, sizeof(a)));
+		return -EINVAL;
+	}
+	if (b->weight > WEIGHT_MAX) {
+		snprintf(err, errlen, "backend %u: weight %u out of range 0-%u", b->id,
+			 b->weight, WEIGHT_MAX);
+		return -EINVAL;
+	}
+	if (b->has_mac && ((b->mac[0] & 1) || !(b->mac[0] | b->mac[1] | b->mac[2] |
+						b->mac[3] | b->mac[4] | b->mac[5]))) {
+		snprintf(err, errlen, "backend %u: mac is not a unicast MAC address", b->id);
+		return -EINVAL;
+	}
+	if (v->mode == XLB_MODE_DSR && b->port && b->port != v->port) {
+		snprintf(err, errlen, "backend %u: port %u differs from the VIP port %u: a DSR "
+			 "backend cannot change the port (use 0 or %u)", b->id, b->port,
+			 v->port, v->port);
+		return -EINVAL;
+	}
+	if (v->n_backends >= CFG_MAX_BACKENDS_PER_VIP) {
+		snprintf(err, errlen, "vip %s already has %d backends", v->name,
+			 CFG_MAX_BACKENDS_PER_VIP);
+		return -ENOSPC;
+	}
+	for (i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *x = &v->backends[i];
+
+		if (x->id == b->id) {
+			snprintf(err, errlen, "backend id %u is already in vip %s", b->id, v->name);
+			return -EEXIST;
+		}
+		if (x->family == b->family &&
+		    (x->port ? x->port : v->port) == (b->port ? b->port : v->port) &&
+		    !memcmp(&x->addr, &b->addr, sizeof(x->addr))) {
+			snprintf(err, errlen, "backend %u: %s is already backend %u of vip %s",
+				 b->id, ep(v, b, e1, sizeof(e1)), x->id, v->name);
+			return -EEXIST;
+		}
+	}
+	/* Backend ids are cluster-wide: same id, same address, port and mac. */
+	o = backend_elsewhere(l, b->id, v);
+	if (o && (o->family != b->family || o->port != b->port ||
+		  memcmp(&o->addr, &b->addr, sizeof(o->addr)) || o->has_mac != b->has_mac ||
+		  (b->has_mac && memcmp(o->mac, b->mac, 6)))) {
+		snprintf(e1, sizeof(e1), "%s:%u",
+			 cfg_format_addr(b->family, &b->addr, a, sizeof(a)), b->port);
+		snprintf(e2, sizeof(e2), "%s:%u",
+			 cfg_format_addr(o->family, &o->addr, a, sizeof(a)), o->port);
+		snprintf(err, errlen, "backend id %u is %s here but %s in another VIP (backend "
+			 "ids are cluster-wide: same id, same address, port and mac)", b->id, e1,
+			 e2);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* ---- run-time changes --------------------------------------------------- */
+
+int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errlen)
+{
+	struct lbd_config *cfg = l->cfg;
+	struct cfg_vip *v;
+	size_t slot;
+	int r;
+
+	r = validate_vip(l, in, err, errlen);
+	if (r < 0)
+		return r;
+	for (slot = 0; slot < cfg->n_vips; slot++)
+		if (!lbd_vip_used(&cfg->vips[slot]))
+			break;
+	if (slot >= CFG_MAX_VIPS) {
+		snprintf(err, errlen, "already %d VIPs", CFG_MAX_VIPS);
+		return -ENOSPC;
+	}
+	v = &cfg->vips[slot];
+	*v = *in;
+	v->vip_id = slot;
+	v->n_backends = 0;
+	memset(&l->vrt[slot], 0, sizeof(l->vrt[slot]));
+	rb.dirty[slot] = rb.hold[slot] = false;
+	rb.changes[slot] = 0;
+
+	r = dp_vip_stats_reset(&l->dp, slot);
+	if (r == 0)
+		r = vip_rebuild(l, v, true, "vip added");
+	if (r == 0)
+		r = dp_vip_set(&l->dp, v);
+	if (r < 0) {
+		snprintf(err, errlen, "vip %s: cannot update the data plane: %s", in->name,
+			 strerror(-r));
+		dp_maglev_remove(&l->dp, slot);
+		memset(v, 0, sizeof(*v));
+		return r;
+	}
+	if (slot == cfg->n_vips)
+		cfg->n_vips++;
+	log_info("vip %s added (id %zu)", v->name, slot);
+	return 0;
+}
+
+int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
+{
+	struct lbd_config *cfg = l->cfg;
+	struct cfg_vip *v = lbd_vip_by_name(l, name);
+	uint32_t id;
+	size_t i;
+	int r;
+
+	if (!v) {
+		snprintf(err, errlen, "no vip %s", name);
+		return -ENOENT;
+	}
+	id = v->vip_id;
+	/* New packets stop matching first, then the table goes. */
+	r = dp_vip_del(&l->dp, v);
+	if (r < 0) {
+		snprintf(err, errlen, "vip %s: cannot delete it from the data plane: %s", name,
+			 strerror(-r));
+		return r;
+	}
+	dp_maglev_remove(&l->dp, id);
+	for (i = 0; i < v->n_backends; i++) {
+		uint32_t bid = v->backends[i].id;
+
+		hc_remove(l->hc, id, bid);
+		if (!backend_elsewhere(l, bid, v))
+			dp_backend_clear(&l->dp, bid);
+	}
+	log_info("vip %s deleted (%zu backends)", v->name, v->n_backends);
+	memset(v, 0, sizeof(*v));
+	memset(&l->vrt[id], 0, sizeof(l->vrt[id]));
+	rb.dirty[id] = rb.hold[id] = false;
+	rb.changes[id] = 0;
+	while (cfg->n_vips && !lbd_vip_used(&cfg->vips[cfg->n_vips - 1]))
+		cfg->n_vips--;
+	return 0;
+}
+
+int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b, char *err,
+		    size_t errlen)
+{
+	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	char e[64], why[64];
+	int r;
+
+	if (!v) {
+		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+		return -ENOENT;
+	}
+	r = validate_backend(l, v, b, err, errlen);
+	if (r < 0)
+		return r;
+	r = dp_backend_set(&l->dp, b);
+	if (r < 0) {
+		snprintf(err, errlen, "backend %u: cannot write the backends map: %s", b->id,
+			 strerror(-r));
+		return r;
+	}
+	r = hc_add(l->hc, v->vip_id, b, v->port, &v->hc);
+	if (r < 0) {
+		snprintf(err, errlen, "backend %u: cannot start its health check: %s", b->id,
+			 strerror(-r));
+		if (!backend_elsewhere(l, b->id, v))
+			dp_backend_clear(&l->dp, b->id);
+		return r;
+	}
+	v->backends[v->n_backends++] = *b;
+	log_info("vip %s backend %u (%s) added, weight %u", v->name, b->id,
+		 ep(v, b, e, sizeof(e)), b->weight);
+	snprintf(why, sizeof(why), "backend %u added", b->id);
+	vip_rebuild(l, v, false, why);
+	return 0;
+}
+
+int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size_t errlen)
+{
+	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	char e[64], why[64];
+	size_t idx;
+
+	if (!v) {
+		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+		return -ENOENT;
+	}
+	if (!vip_backend(v, id, &idx)) {
+		snprintf(err, errlen, "vip %s has no backend %u", v->name, id);
+		return -ENOENT;
+	}
+	hc_remove(l->hc, v->vip_id, id);
+	ep(v, &v->backends[idx], e, sizeof(e));
+	memmove(&v->backends[idx], &v->backends[idx + 1],
+		(v->n_backends - idx - 1) * sizeof(v->backends[0]));
+	v->n_backends--;
+	snprintf(why, sizeof(why), "backend %u removed", id);
+	vip_rebuild(l, v, false, why);
+	/* The slot goes only once no table can point at it. */
+	if (!backend_elsewhere(l, id, NULL))
+		dp_backend_clear(&l->dp, id);
+	log_info("vip %s backend %u (%s) removed", v->name, id, e);
+	return 0;
+}
+
+int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, char *err,
+		      size_t errlen)
+{
+	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	struct cfg_backend *b;
+	char why[64];
+
+	if (!v) {
+		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+		return -ENOENT;
+	}
+	b = vip_backend(v, id, NULL);
+	if (!b) {
+		snprintf(err, errlen, "vip %s has no backend %u", v->name, id);
+		return -ENOENT;
+	}
+	if (b->drain == drain)
+		return 0;
+	b->drain = drain;
+	log_info("vip %s backend %u %s", v->name, id,
+		 drain ? "drained: no new flows, sessions kept" : "undrained");
+	snprintf(why, sizeof(why), "backend %u %s", id, drain ? "drained" : "undrained");
+	return vip_rebuild(l, v, false, why);
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static int write_pid_file(struct lbd *l)
+{
+	char buf[32];
+	int fd, n;
+
+	snprintf(l->pid_path, sizeof(l->pid_path), LBD_RUN_DIR "/%s.pid", l->cfg->node_name);
+	if (mkdir(LBD_RUN_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(l->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, n) != n) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+static long read_pid_file(const struct lbd_config *cfg)
+{
+	char path[CFG_PATH_MAX + 16], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), LBD_RUN_DIR "/%s.pid", cfg->node_name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+/* One lbd per pin dir: an exclusive lock held for the daemon's life. */
+static int lock_pin_dir(struct lbd *l, char *err, size_t errlen)
+{
+	long pid;
+
+	l->lock_fd = open(l->cfg->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open pin dir %s: %s", l->cfg->pin_dir,
+			 strerror(errno));
+		return -errno;
+	}
+	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(l->lock_fd);
+		l->lock_fd = -1;
+		if (e != EWOULDBLOCK) {
+			snprintf(err, errlen, "cannot lock pin dir %s: %s", l->cfg->pin_dir,
+				 strerror(e));
+			return -e;
+		}
+		pid = read_pid_file(l->cfg);
+		if (pid > 0)
+			snprintf(err, errlen, "another lbd (pid %ld) is running on pin dir %s",
+				 pid, l->cfg->pin_dir);
+		else
+			snprintf(err, errlen, "another lbd is running on pin dir %s",
+				 l->cfg->pin_dir);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Remove what an earlier run on these pins left that the config no longer
+ * has: VIP keys, Maglev slots and backend slots. */
+static void prune_stale(struct lbd *l)
+{
+	struct xlb_vip_key k, next;
+	struct xlb_vip_key stale[XLB_MAX_VIPS];
+	bool used_be[XLB_MAX_BACKENDS] = { false };
+	struct xlb_backend be;
+	size_t i, j, n_stale = 0;
+	__u32 id;
+
+	memset(&k, 0, sizeof(k));	/* not a valid key: start at the first */
+	while (dp_get_next_key(l->dp.fd_vips, &k, &next) == 0) {
+		bool known = false;
+
+		for (i = 0; i < l->cfg->n_vips && !known; i++) {
+			const struct cfg_vip *v = &l->cfg->vips[i];
+
+			known = lbd_vip_used(v) && v->family == next.family &&
+				htons(v->port) == next.port && v->proto == next.proto &&
+				!memcmp(&v->addr, &next.addr, sizeof(v->addr));
+		}
+		if (!known && n_stale < XLB_MAX_VIPS)
+			stale[n_stale++] = next;
+		k = next;
+	}
+	for (i = 0; i < n_stale; i++)
+		bpf_map_delete_elem(l->dp.fd_vips, &stale[i]);
+	for (id = 0; id < XLB_MAX_VIPS; id++)
+		if (!lbd_vip_by_id(l, id))
+			dp_maglev_remove(&l->dp, id);
+	for (i = 0; i < l->cfg->n_vips; i++)
+		for (j = 0; j < l->cfg->vips[i].n_backends; j++)
+			used_be[l->cfg->vips[i].backends[j].id] = true;
+	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
+		if (used_be[id] || bpf_map_lookup_elem(l->dp.fd_backends, &id, &be) < 0 ||
+		    !(be.flags & XLB_BE_F_ACTIVE))
+			continue;
+		dp_backend_clear(&l->dp, id);
+	}
+	if (n_stale)
+		log_info("removed %zu VIP%s left in the pinned maps by an earlier config",
+			 n_stale, n_stale == 1 ? "" : "s");
+}
+
+static int populate(struct lbd *l, char *err, size_t errlen)
+{
+	struct lbd_config *cfg = l->cfg;
+	unsigned int pushed, held;
+	size_t i, j;
+	int r;
+
+	r = dp_write_config(&l->dp, cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write lb_config: %s", strerror(-r));
+		return r;
+	}
+	if (l->dp.reused)
+		prune_stale(l);
+	for (i = 0; i < cfg->n_vips; i++) {
+		struct cfg_vip *v = &cfg->vips[i];
+		__u32 inner_id;
+
+		for (j = 0; j < v->n_backends; j++) {
+			r = dp_backend_set(&l->dp, &v->backends[j]);
+			if (r < 0) {
+				snprintf(err, errlen, "cannot write backend %u: %s",
+					 v->backends[j].id, strerror(-r));
+				return r;
+			}
+		}
+		if (!l->dp.reused)
+			dp_vip_stats_reset(&l->dp, v->vip_id);
+		/* A restart keeps the running table until health is known. */
+		if (l->dp.reused && v->n_backends &&
+		    bpf_map_lookup_elem(l->dp.fd_maglev, &v->vip_id, &inner_id) == 0) {
+			rb.hold[i] = true;
+			log_info("vip %s: keeping the previous maglev table until its health "
+				 "checks report", v->name);
+		} else {
+			r = vip_rebuild(l, v, true, "start-up");
+			if (r < 0) {
+				snprintf(err, errlen, "vip %s: cannot install its maglev table: %s",
+					 v->name, strerror(-r));
+				return r;
+			}
+		}
+		r = dp_vip_set(&l->dp, v);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot write vip %s: %s", v->name, strerror(-r));
+			return r;
+		}
+	}
+	if (cfg->snat_family) {
+		r = dp_port_pool_fill(&l->dp, cfg, &pushed, &held);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot fill the SNAT port pool: %s", strerror(-r));
+			return r;
+		}
+		log_info("snat port pool: %u free ports, %u held by existing sessions", pushed,
+			 held);
+	}
+	return 0;
+}
+
+static int start_health(struct lbd *l, char *err, size_t errlen)
+{
+	struct lbd_config *cfg = l->cfg;
+	size_t i, j;
+	int r;
+
+	l->hc = hc_new(&l->loop, on_health, l);
+	if (!l->hc) {
+		snprintf(err, errlen, "cannot start health checks: %s", strerror(errno));
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->n_vips; i++) {
+		struct cfg_vip *v = &cfg->vips[i];
+
+		for (j = 0; j < v->n_backends; j++) {
+			r = hc_add(l->hc, v->vip_id, &v->backends[j], v->port, &v->hc);
+			if (r < 0) {
+				snprintf(err, errlen, "vip %s backend %u: cannot start its health "
+					 "check: %s", v->name, v->backends[j].id, strerror(-r));
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void lbd_shutdown(struct lbd *l, const char *why)
+{
+	int r;
+
+	if (l->stopping)
+		return;
+	l->stopping = true;
+	if (l->dp.attached) {
+		log_info("%s: detaching XDP from %s; maps stay pinned in %s", why,
+			 l->cfg->interface, l->cfg->pin_dir);
+		r = dp_detach(&l->dp);
+		if (r < 0)
+			log_warn("cannot detach XDP from %s: %s", l->cfg->interface,
+				 strerror(-r));
+		else if (r > 0)
+			log_warn("the XDP program on %s is no longer ours: left in place",
+				 l->cfg->interface);
+	}
+	if (l->ctl)
+		ctl_free(l->ctl);
+	l->ctl = NULL;
+	if (l->ageing)
+		ageing_free(l->ageing);
+	l->ageing = NULL;
+	if (l->hc)
+		hc_free(l->hc);
+	l->hc = NULL;
+	uv_timer_stop(&rb.timer);
+	uv_timer_stop(&rb.hold_timer);
+	close_handle((uv_handle_t *)&rb.timer);
+	close_handle((uv_handle_t *)&rb.hold_timer);
+	close_handle((uv_handle_t *)&l->sig_term);
+	close_handle((uv_handle_t *)&l->sig_int);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	lbd_shutdown(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lbd -c FILE [-v] [--check]\n"
+		"  -c, --config FILE  node configuration (YAML or JSON)\n"
+		"  -v, --verbose      debug logging (libbpf included)\n"
+		"      --check        validate the configuration and exit\n"
+		"  -h, --help         this help\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct lbd *l = &lbd_state;
+	const char *path = NULL;
+	bool check = false, verbose = false, loop_init = false;
+	char err[512];
+	int c, r, rc = 1;
+	size_t i, nb = 0;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'C':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	memset(l, 0, sizeof(*l));
+	l->lock_fd = -1;
+	l->cfg = calloc(1, sizeof(*l->cfg));
+	if (!l->cfg) {
+		fprintf(stderr, "lbd: out of memory\n");
+		return 1;
+	}
+	if (cfg_load_file(path, l->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lbd: %s\n", err);
+		free(l->cfg);
+		return 2;
+	}
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		l->cfg->vips[i].vip_id = i;
+		nb += l->cfg->vips[i].n_backends;
+	}
+	if (check) {
+		printf("lbd: %s: configuration OK (node %s, %zu VIPs, %zu backends)\n", path,
+		       l->cfg->node_name, l->cfg->n_vips, nb);
+		free(l->cfg);
+		return 0;
+	}
+	xlb_log_init("lbd", l->cfg->node_name, verbose ? XLB_LOG_DEBUG : XLB_LOG_INFO);
+	xlb_log_libbpf();
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Say what is missing before touching anything. */
+	if (dp_check_privileges(err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (!if_nametoindex(l->cfg->interface)) {
+		snprintf(err, sizeof(err), "interface %s not found", l->cfg->interface);
+		goto fail_msg;
+	}
+	if (dp_check_kernel(err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (dp_prepare_bpffs(l->cfg, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (lock_pin_dir(l, err, sizeof(err)) < 0)
+		goto fail_msg;
+	r = write_pid_file(l);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot write pid file %.280s: %s", l->pid_path,
+			 strerror(-r));
+		goto fail_msg;
+	}
+
+	r = uv_loop_init(&l->loop);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot create the event loop: %s", uv_strerror(r));
+		goto fail_msg;
+	}
+	loop_init = true;
+	uv_timer_init(&l->loop, &rb.timer);
+	uv_timer_init(&l->loop, &rb.hold_timer);
+	rb.timer.data = rb.hold_timer.data = l;
+	uv_signal_init(&l->loop, &l->sig_term);
+	uv_signal_init(&l->loop, &l->sig_int);
+	l->sig_term.data = l->sig_int.data = l;
+	l->start_ns = lbd_now_ns();
+
+	if (dp_open(&l->dp, l->cfg, err, sizeof(err)) < 0)
+		goto fail_msg;
+	log_info("data plane loaded, maps %s in %s", l->dp.reused ? "reused" : "created",
+		 l->cfg->pin_dir);
+	if (start_health(l, err, sizeof(err)) < 0)
+		goto fail_msg;
+	if (populate(l, err, sizeof(err)) < 0)
+		goto fail_msg;
+	for (i = 0; i < l->cfg->n_vips; i++) {
+		if (rb.hold[i]) {
+			uv_timer_start(&rb.hold_timer, on_hold_expired, LBD_STARTUP_HOLD_MS, 0);
+			break;
+		}
+	}
+	l->ageing = ageing_new(&l->loop, &l->dp, l->cfg);
+	if (!l->ageing || ageing_start(l->ageing) < 0) {
+		snprintf(err, sizeof(err), "cannot start session ageing");
+		goto fail_msg;
+	}
+	if (dp_attach(&l->dp, l->cfg, err, sizeof(err)) < 0)
+		goto fail_msg;
+	log_info("xdp_lb attached to %s (%s mode, prog id %u)", l->cfg->interface,
+		 l->cfg->xdp_mode, l->dp.prog_id);
+	l->ctl = ctl_new(l, l->cfg->control_socket, err, sizeof(err));
+	if (!l->ctl)
+		goto fail_msg;
+	uv_signal_start(&l->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&l->sig_int, on_signal, SIGINT);
+	log_info("lbd ready: node %s (id %u), %zu VIPs, %zu backends, control socket %s",
+		 l->cfg->node_name, l->cfg->node_id, lbd_vip_count(l), nb,
+		 l->cfg->control_socket);
+
+	uv_run(&l->loop, UV_RUN_DEFAULT);
+	rc = 0;
+	goto out;
+
+fail_msg:
+	fprintf(stderr, "lbd: %s\n", err);
+	rc = 1;
+	if (loop_init) {
+		lbd_shutdown(l, "start-up failed");
+		uv_run(&l->loop, UV_RUN_DEFAULT);
+	}
+out:
+	if (loop_init) {
+		r = uv_loop_close(&l->loop);
+		if (r < 0)
+			log_warn("event loop closed with handles open: %s", uv_strerror(r));
+	}
+	dp_close(&l->dp);
+	if (l->lock_fd >= 0) {
+		if (l->pid_path[0])
+			unlink(l->pid_path);
+		close(l->lock_fd);
+	}
+	if (rc == 0)
+		log_info("lbd stopped");
+	free(l->cfg);
+	return rc;
+}

@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * BPF_PROG_TEST_RUN tests of the xdplb data plane (bpf/lb.bpf.c).
+ *
+ * Each test loads a fresh lb object into a private network namespace (see
+ * dp_fixture.h for the topology and the standard VIPs) so that pool ports
+ * and counters start from a known state. Single-packet behaviour is a
+ * fixture table; session lifecycles are step sequences.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <cmocka.h>
+
+#include "dp_fixture.h"
+
+#define POOL_N		16
+
+static struct dp_env env;
+
+static int setup(void **state)
+{
+	int err = dp_env_open(&env, 65536);
+
+	if (err) {
+		fprintf(stderr, "failed to load lb: %s\n", strerror(-err));
+		return -1;
+	}
+	if (dp_std_config(&env, POOL_N)) {
+		dp_env_close(&env);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	dp_env_close(&env);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+struct sent {
+	uint8_t in[DP_PKT_MAX];
+	uint8_t out[DP_PKT_MAX];
+	size_t in_len;
+	size_t out_len;
+	uint32_t verdict;
+	uint64_t before[XLB_STAT_MAX];
+	uint64_t after[XLB_STAT_MAX];
+};
+
+static uint32_t send_pkt(const struct dp_pkt_spec *s, struct sent *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->in_len = dp_build(r->in, sizeof(r->in), s);
+	assert_true(r->in_len > 0);
+	r->out_len = sizeof(r->out);
+	dp_stats_all(&env, r->before);
+	assert_int_equal(dp_run(&env, r->in, r->in_len, r->out, &r->out_len,
+				&r->verdict), 0);
+	dp_stats_all(&env, r->after);
+	return r->verdict;
+}
+
+/*
+ * Counter deltas of the last packet: RX +1, each listed (index, delta)
+ * pair as given, every other counter unchanged. List ends with -1.
+ */
+static void expect_stats(const struct sent *r, ...)
+{
+	int64_t want[XLB_STAT_MAX] = { 0 };
+	va_list ap;
+	int idx, i;
+
+	want[XLB_STAT_RX] = 1;
+	va_start(ap, r);
+	while ((idx = va_arg(ap, int)) >= 0)
+		want[idx] += va_arg(ap, int);
+	va_end(ap);
+	for (i = 0; i < XLB_STAT_MAX; i++) {
+		int64_t got = (int64_t)(r->after[i] - r->before[i]);
+
+		if (got != want[i])
+			fail_msg("stat %d: delta %lld, want %lld", i,
+				 (long long)got, (long long)want[i]);
+	}
+}
+
+static void expect_identical(const struct sent *r)
+{
+	assert_int_equal(r->out_len, r->in_len);
+	assert_memory_equal(r->out, r->in, r->in_len);
+}
+
+struct out_expect {
+	const uint8_t *dmac, *smac;
+	uint32_t saddr, daddr;		/* host order */
+	uint16_t sport, dport;
+};
+
+/*
+ * Rewritten frame: every header field checked, checksums recomputed from
+ * scratch, everything not meant to change (TTL, ID, TOS, flags, options,
+ * payload, TCP flags/seq) byte-identical.
+ */
+static void expect_rewrite(const struct sent *r, const struct out_expect *x)
+{
+	struct dp_parsed in, out;
+	size_t hdr;
+
+	assert_int_equal(dp_parse(r->in, r->in_len, &in), 0);
+	assert_int_equal(dp_parse(r->out, r->out_len, &out), 0);
+	assert_int_equal(r->out_len, r->in_len);
+	assert_memory_equal(out.dmac, x->dmac, 6);
+	assert_memory_equal(out.smac, x->smac, 6);
+	assert_int_equal(out.eth_proto, 0x0800);
+	assert_int_equal(out.saddr, x->saddr);
+	assert_int_equal(out.daddr, x->daddr);
+	assert_int_equal(out.sport, x->sport);
+	assert_int_equal(out.dport, x->dport);
+	assert_int_equal(out.ttl, in.ttl);
+	assert_int_equal(out.ip_id, in.ip_id);
+	assert_int_equal(out.tos, in.tos);
+	assert_int_equal(out.frag, in.frag);
+	assert_int_equal(out.ihl, in.ihl);
+	assert_int_equal(out.tot_len, in.tot_len);
+	assert_int_equal(out.proto, in.proto);
+	assert_int_equal(out.tcp_flags, in.tcp_flags);
+	assert_true(out.ip_csum_ok);
+	if (in.proto == IPPROTO_UDP && in.l4_check == 0)
+		assert_int_equal(out.l4_check, 0);
+	else
+		assert_true(out.l4_csum_ok);
+	/* IP options */
+	assert_memory_equal(r->out + 34, r->in + 34, in.ihl * 4 - 20);
+	/* L4 beyond ports and checksum: TCP seq..window, payload */
+	hdr = 14 + in.ihl * 4;
+	if (in.proto == IPPROTO_TCP) {
+		assert_memory_equal(r->out + hdr + 4, r->in + hdr + 4, 12);
+		hdr += 20;
+	} else {
+		assert_memory_equal(r->out + hdr + 4, r->in + hdr + 4, 2);
+		hdr += 8;
+	}
+	assert_memory_equal(r->out + hdr, r->in + hdr, r->in_len - hdr);
+}
+
+static struct dp_pkt_spec tcp_to(unsigned int vip, uint16_t sport,
+				 uint8_t flags)
+{
+	struct dp_pkt_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.saddr = DP_CLIENT;
+	s.daddr = dp_vip_addr(vip);
+	s.proto = dp_vip_proto(vip);
+	s.sport = sport;
+	s.dport = dp_vip_port(vip);
+	s.tcp_flags = flags;
+	s.ip_id = 0x1234;
+	s.ttl = 61;
+	return s;
+}
+
+/* Reply from backend 1 (:8080) to the SNAT address. */
+static struct dp_pkt_spec reply_to(uint16_t snat_port, uint8_t flags)
+{
+	struct dp_pkt_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.smac = dp_mac_be1;
+	s.saddr = DP_BE1;
+	s.daddr = DP_SNAT;
+	s.proto = IPPROTO_TCP;
+	s.sport = 8080;
+	s.dport = snat_port;
+	s.tcp_flags = flags;
+	s.ip_id = 0x4321;
+	s.ttl = 63;
+	s.payload_len = 11;
+	return s;
+}
+
+static struct out_expect fwd_be1(uint16_t snat_port)
+{
+	struct out_expect x = {
+		.dmac = dp_mac_be1, .smac = dp_mac_a,
+		.saddr = DP_SNAT, .daddr = DP_BE1,
+		.sport = snat_port, .dport = 8080,
+	};
+	return x;
+}
+
+static struct out_expect to_client(uint16_t cport)
+{
+	struct out_expect x = {
+		.dmac = dp_mac_client, .smac = dp_mac_a,
+		.saddr = dp_vip_addr(DP_VIP_TCP), .daddr = DP_CLIENT,
+		.sport = 80, .dport = cport,
+	};
+	return x;
+}
+
+static void fwd_key(struct xlb_flow_key *k, unsigned int vip, uint16_t sport)
+{
+	dp_flow_key(k, DP_CLIENT, dp_vip_addr(vip), sport, dp_vip_port(vip),
+		    dp_vip_proto(vip));
+}
+
+static void rev_key(struct xlb_flow_key *k, uint16_t snat_port)
+{
+	dp_flow_key(k, DP_BE1, DP_SNAT, 8080, snat_port, IPPROTO_TCP);
+}
+
+/* Ports left in the pool, in FIFO order. Empties the pool. */
+static int pool_ports(uint32_t *ports)
+{
+	return dp_drain_pool(&env, ports, POOL_N + 8);
+}
+
+/* ------------------------------------------------------------------ */
+/* single-packet fixture table */
+
+enum out_kind { OUT_IDENTICAL, OUT_REWRITE, OUT_L2_ONLY };
+
+struct dp_case {
+	const char *desc;
+	struct dp_pkt_spec pkt;
+	uint32_t verdict;
+	int stat1, stat2;		/* counters +1 besides RX (-1: none) */
+	unsigned int vip_drop;		/* vip whose drops go +1, 0: none */
+	enum out_kind out;
+	struct out_expect x;		/* OUT_REWRITE / OUT_L2_ONLY */
+	int session;			/* 1: a session must exist, 0: none */
+	int reverse;			/* 1: a reverse entry must exist */
+};
+
+static const uint8_t mac_other[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+
+/* rows leave the trailing members (output, session) zero when unused */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static struct dp_case cases[] = {
+	{ "non-VIP TCP passes byte-identical",
+	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_TCP,
+	    .sport = 40000, .dport = 22, .tcp_flags = DP_TCP_SYN },
+	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	{ "VIP address, other port passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 54 },
+	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	{ "ICMP to a VIP address passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_ICMP, .sport = 0x0800, .payload_len = 8 },
+	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	{ "ARP passes",
+	  { .eth_proto = 0x0806 },
+	  XDP_PASS, XLB_STAT_PASS_NON_IP, -1, 0, OUT_IDENTICAL },
+	{ "IPv6 passes",
+	  { .eth_proto = 0x86dd },
+	  XDP_PASS, XLB_STAT_PASS_NON_IP, -1, 0, OUT_IDENTICAL },
+	{ "non-VIP with truncated TCP header passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_TCP,
+	    .sport = 40000, .dport = 22, .tcp_flags = DP_TCP_SYN,
+	    .truncate = 14 + 20 + 10 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED, -1, 0, OUT_IDENTICAL },
+	{ "ports unreadable passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .truncate = 14 + 20 + 2 },
+	  XDP_PASS, XLB_STAT_PASS_MALFORMED, -1, 0, OUT_IDENTICAL },
+	{ "truncated TCP header to VIP dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .truncate = 14 + 20 + 10 },
+	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	{ "truncated UDP header to VIP dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .truncate = 14 + 20 + 6 },
+	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_UDP, OUT_IDENTICAL },
+	{ "tot_len beyond frame to VIP dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_ACK, .payload_len = 100,
+	    .truncate = 14 + 20 + 20 + 50 },
+	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	{ "IHL 4 to VIP dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .ihl = 4 },
+	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	{ "first fragment to VIP dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .payload_len = 64, .frag = 0x2000 },
+	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, -1, DP_VIP_UDP, OUT_IDENTICAL },
+	{ "non-first fragment passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .payload_len = 64, .frag = 0x0008 },
+	  XDP_PASS, XLB_STAT_PASS_FRAGMENT, -1, 0, OUT_IDENTICAL },
+	{ "fragment not for a VIP passes",
+	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_UDP,
+	    .sport = 40000, .dport = 53, .payload_len = 64, .frag = 0x2000 },
+	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	{ "FNAT TCP non-SYN without session dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_ACK, .payload_len = 10 },
+	  XDP_DROP, XLB_STAT_DROP_NO_SESSION, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	{ "empty Maglev table dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 3),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN },
+	  XDP_DROP, XLB_STAT_DROP_NO_BACKEND, -1, DP_VIP_EMPTY, OUT_IDENTICAL },
+	{ "fib without neighbour dropped",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 5),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN },
+	  XDP_DROP, XLB_STAT_DROP_FIB, -1, DP_VIP_NONEIGH, OUT_IDENTICAL },
+	{ "FNAT TCP SYN new flow",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .ip_id = 0x1234, .ttl = 61 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
+	  1, 1 },
+	{ "FNAT TCP SYN with IP options",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .opt_words = 3, .payload_len = 5 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
+	  1, 1 },
+	{ "FNAT TCP SYN odd payload",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP, .sport = 40001, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .payload_len = 33, .ttl = 1 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
+	  1, 1 },
+	{ "UDP new flow",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .payload_len = 32 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
+	  1, 1 },
+	{ "UDP odd payload",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40003, .dport = 53,
+	    .payload_len = 7 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
+	  1, 1 },
+	{ "UDP checksum 0 stays 0",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .payload_len = 9, .udp_csum_zero = true },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
+	  1, 1 },
+	{ "DSR TCP SYN: only MACs change",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN, .payload_len = 3 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 1, 0 },
+	{ "DSR UDP: only MACs change",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	    .payload_len = 3 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 1, 0 },
+	{ "DSR TCP ACK without session forwarded statelessly",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_ACK, .payload_len = 3 },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_FWD_STATELESS, 0, OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 0, 0 },
+	{ "backend with configured MAC",
+	  { .dmac = mac_other, .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 4), .proto = IPPROTO_TCP,
+	    .sport = 40000, .dport = 80, .tcp_flags = DP_TCP_SYN },
+	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { dp_mac_cfg, mac_other, DP_SNAT, DP_BE_MAC, DP_POOL_FIRST, 8080 },
+	  1, 1 },
+	{ "backend on another link: redirect",
+	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 6),
+	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	    .tcp_flags = DP_TCP_SYN },
+	  XDP_REDIRECT, XLB_STAT_FWD_REDIRECT, XLB_STAT_SESSION_NEW, 0,
+	  OUT_REWRITE,
+	  { dp_mac_be3, dp_mac_b, DP_SNAT, DP_BE3, DP_POOL_FIRST, 80 },
+	  1, 1 },
+};
+#pragma GCC diagnostic pop
+
+static unsigned int vip_of(const struct dp_pkt_spec *s)
+{
+	unsigned int id;
+
+	for (id = 1; id <= DP_VIP_UDP_DSR; id++)
+		if (dp_vip_addr(id) == s->daddr && dp_vip_port(id) == s->dport &&
+		    dp_vip_proto(id) == s->proto)
+			return id;
+	return 0;
+}
+
+static void run_case(void **state)
+{
+	const struct dp_case *c = *state;
+	struct xlb_vip_stats vs0, vs1;
+	struct xlb_flow_key k, rk, fk;
+	struct xlb_session s;
+	unsigned int vip = vip_of(&c->pkt);
+	struct sent r;
+
+	if (vip)
+		assert_int_equal(dp_vip_stats(&env, vip, &vs0), 0);
+	assert_int_equal(send_pkt(&c->pkt, &r), c->verdict);
+	expect_stats(&r, c->stat1, 1, c->stat2 < 0 ? XLB_STAT_RX : c->stat2,
+		     c->stat2 < 0 ? 0 : 1, -1);
+
+	switch (c->out) {
+	case OUT_IDENTICAL:
+		expect_identical(&r);
+		break;
+	case OUT_REWRITE:
+		expect_rewrite(&r, &c->x);
+		break;
+	case OUT_L2_ONLY:
+		assert_int_equal(r.out_len, r.in_len);
+		assert_memory_equal(r.out, c->x.dmac, 6);
+		assert_memory_equal(r.out + 6, c->x.smac, 6);
+		assert_memory_equal(r.out + 12, r.in + 12, r.in_len - 12);
+		break;
+	}
+
+	if (vip) {
+		assert_int_equal(dp_vip_stats(&env, vip, &vs1), 0);
+		assert_int_equal(vs1.drops - vs0.drops, c->vip_drop ? 1 : 0);
+		if (c->verdict == XDP_TX || c->verdict == XDP_REDIRECT) {
+			assert_int_equal(vs1.packets - vs0.packets, 1);
+			assert_int_equal(vs1.bytes - vs0.bytes, r.in_len);
+			assert_int_equal(vs1.new_sessions - vs0.new_sessions,
+					 c->session ? 1 : 0);
+		} else {
+			assert_int_equal(vs1.packets, vs0.packets);
+		}
+	}
+
+	dp_flow_key(&k, c->pkt.saddr, c->pkt.daddr, c->pkt.sport,
+		    c->pkt.dport, c->pkt.proto);
+	assert_int_equal(dp_session_get(&env, &k, &s) == 0, c->session == 1);
+	if (c->session == 1) {
+		assert_int_equal(s.owner, DP_NODE_ID);
+		assert_int_equal(s.version, 1);
+		assert_int_equal(s.state, c->pkt.proto == IPPROTO_TCP ?
+				 XLB_SS_SYN : XLB_SS_UDP);
+		assert_true(s.last_seen_ns > 0);
+		if (c->reverse) {
+			assert_int_equal(s.flags, XLB_SF_FNAT);
+			assert_int_equal(ntohl(s.backend.w[0]), c->x.daddr);
+			assert_int_equal(ntohs(s.backend_port), c->x.dport);
+			assert_int_equal(ntohl(s.snat.w[0]), DP_SNAT);
+			assert_int_equal(ntohs(s.snat_port), c->x.sport);
+			dp_flow_key(&rk, c->x.daddr, DP_SNAT, c->x.dport,
+				    c->x.sport, c->pkt.proto);
+			assert_int_equal(dp_reverse_get(&env, &rk, &fk), 0);
+			assert_memory_equal(&fk, &k, sizeof(k));
+		} else {
+			assert_int_equal(s.flags, 0);
+			assert_int_equal(s.snat_port, 0);
+			assert_int_equal(s.snat.w[0], 0);
+		}
+	}
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)),
+			 c->reverse ? 1 : 0);
+	/* a drop or a pass never consumes a pool port */
+	if (!c->reverse) {
+		uint32_t ports[POOL_N + 8];
+
+		assert_int_equal(pool_ports(ports), POOL_N);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* lifecycles */
+
+static uint16_t open_flow(uint16_t cport)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, cport, DP_TCP_SYN);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct sent r;
+
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	fwd_key(&k, DP_VIP_TCP, cport);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	return ntohs(s.snat_port);
+}
+
+static void test_established(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct out_expect x = fwd_be1(DP_POOL_FIRST);
+	struct xlb_flow_key k;
+	struct xlb_session s1, s2;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s1), 0);
+
+	p.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_rewrite(&r, &x);
+	assert_int_equal(dp_session_get(&env, &k, &s2), 0);
+	assert_int_equal(s2.state, XLB_SS_ESTABLISHED);
+	assert_int_equal(s2.version, 2);
+
+	/* data: per-packet last_seen only, no lifecycle write */
+	p.tcp_flags = DP_TCP_ACK | DP_TCP_PSH;
+	p.payload_len = 101;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_rewrite(&r, &x);
+	assert_int_equal(dp_session_get(&env, &k, &s1), 0);
+	assert_int_equal(s1.version, 2);
+	assert_int_equal(s1.state, XLB_SS_ESTABLISHED);
+	assert_true(s1.last_seen_ns > s2.last_seen_ns);
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env), sizeof(k)), 1);
+}
+
+static void test_syn_retransmit(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct out_expect x = fwd_be1(DP_POOL_FIRST);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	uint32_t ports[POOL_N + 8];
+	struct sent r;
+
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_REUSE, 1, -1);
+	expect_rewrite(&r, &x);
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.version, 1);
+	assert_int_equal(ntohs(s.snat_port), DP_POOL_FIRST);
+	/* exactly one port consumed */
+	assert_int_equal(pool_ports(ports), POOL_N - 1);
+	assert_int_equal(ports[0], DP_POOL_FIRST + 1);
+}
+
+static void test_reply(void **state)
+{
+	struct dp_pkt_spec p;
+	struct out_expect x = to_client(40000);
+	struct xlb_vip_stats vs;
+	struct sent r;
+
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	p = reply_to(DP_POOL_FIRST, DP_TCP_SYN | DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	expect_rewrite(&r, &x);
+	assert_int_equal(dp_vip_stats(&env, DP_VIP_TCP, &vs), 0);
+	assert_int_equal(vs.reply_packets, 1);
+	assert_int_equal(vs.reply_bytes, r.in_len);
+	assert_int_equal(vs.packets, 1);
+
+	/* a reply for an unknown SNAT port is not ours */
+	p = reply_to(DP_POOL_FIRST + 5, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_PASS);
+	expect_stats(&r, XLB_STAT_PASS_NON_VIP, 1, -1);
+	expect_identical(&r);
+}
+
+static void expect_gone(uint16_t cport, uint16_t snat_port)
+{
+	struct xlb_flow_key k, rk, fk;
+	struct xlb_session s;
+
+	fwd_key(&k, DP_VIP_TCP, cport);
+	rev_key(&rk, snat_port);
+	assert_int_equal(dp_session_get(&env, &k, &s), -ENOENT);
+	assert_int_equal(dp_reverse_get(&env, &rk, &fk), -ENOENT);
+}
+
+static void expect_port_back(uint16_t port)
+{
+	uint32_t ports[POOL_N + 8];
+	int n = pool_ports(ports);
+
+	/* FIFO: the returned port is queued behind the never-used ones */
+	assert_int_equal(n, POOL_N);
+	assert_int_equal(ports[n - 1], port);
+}
+
+static void test_fin_close(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+
+	c.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_rewrite(&r, &fx);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_CLOSING);
+	assert_int_equal(s.flags, XLB_SF_FNAT | XLB_SF_CLI_FIN);
+	assert_int_equal(s.version, 3);
+
+	b.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	expect_rewrite(&r, &rx);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.flags,
+			 XLB_SF_FNAT | XLB_SF_CLI_FIN | XLB_SF_SRV_FIN);
+	assert_int_equal(s.version, 4);
+
+	/* final ACK: forwarded, then the session is gone */
+	c.tcp_flags = DP_TCP_ACK;
+	c.payload_len = 0;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
+	expect_rewrite(&r, &fx);
+	expect_gone(40000, DP_POOL_FIRST);
+	expect_port_back(DP_POOL_FIRST);
+}
+
+static void test_fin_close_server_first(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_FIN | DP_TCP_ACK);
+	struct out_expect rx = to_client(40000);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_CLOSING);
+	assert_int_equal(s.flags, XLB_SF_FNAT | XLB_SF_SRV_FIN);
+	c.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	b.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
+		     XLB_STAT_SESSION_DELETE, 1, -1);
+	expect_rewrite(&r, &rx);
+	expect_gone(40000, DP_POOL_FIRST);
+	expect_port_back(DP_POOL_FIRST);
+}
+
+static void test_rst_client(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_RST);
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST);
+	struct sent r;
+
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
+	expect_rewrite(&r, &fx);
+	expect_gone(40000, DP_POOL_FIRST);
+	expect_port_back(DP_POOL_FIRST);
+}
+
+static void test_rst_server(void **state)
+{
+	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_RST | DP_TCP_ACK);
+	struct out_expect rx = to_client(40000);
+	struct sent r;
+
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
+		     XLB_STAT_SESSION_DELETE, 1, -1);
+	expect_rewrite(&r, &rx);
+	expect_gone(40000, DP_POOL_FIRST);
+	expect_port_back(DP_POOL_FIRST);
+
+	/* a late segment of the deleted flow is not ours any more */
+	b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&b, &r), XDP_PASS);
+	expect_stats(&r, XLB_STAT_PASS_NON_VIP, 1, -1);
+}
+
+static void test_syn_reopens_closing(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_FIN | DP_TCP_ACK);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	open_flow(40000);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	c.tcp_flags = DP_TCP_SYN;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_REUSE, 1, -1);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_SYN);
+	assert_int_equal(s.flags, XLB_SF_FNAT);
+	assert_int_equal(ntohs(s.snat_port), DP_POOL_FIRST);
+}
+
+static void test_pool_exhausted(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 41000, DP_TCP_SYN);
+	struct xlb_vip_stats vs;
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	uint32_t ports[POOL_N + 8];
+	struct sent r;
+
+	assert_int_equal(pool_ports(ports), POOL_N);	/* empty it */
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_PORTS_EXHAUSTED, 1, -1);
+	expect_identical(&r);
+	fwd_key(&k, DP_VIP_TCP, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &s), -ENOENT);
+	assert_int_equal(dp_vip_stats(&env, DP_VIP_TCP, &vs), 0);
+	assert_int_equal(vs.drops, 1);
+	assert_int_equal(vs.packets, 0);
+
+	/* UDP too */
+	p.proto = IPPROTO_UDP;
+	p.dport = 53;
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_PORTS_EXHAUSTED, 1, -1);
+	expect_identical(&r);
+
+	/* DSR needs no port */
+	p = tcp_to(DP_VIP_DSR, 41000, DP_TCP_SYN);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+}
+
+static void test_dsr_session(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_DSR, 40000);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	p.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	assert_memory_equal(r.out, dp_mac_be2, 6);
+	assert_memory_equal(r.out + 12, r.in + 12, r.in_len - 12);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
+	assert_int_equal(ntohl(s.backend.w[0]), DP_BE2);
+	assert_int_equal(ntohs(s.backend_port), 80);
+	assert_int_equal(s.backend_id, 2);
+	p.tcp_flags = DP_TCP_RST;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
+	assert_int_equal(dp_session_get(&env, &k, &s), -ENOENT);
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)), 0);
+}
+
+static void test_noneigh_keeps_port(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
+	struct sent r;
+
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
+	expect_identical(&r);
+	/* the popped port went back (to the tail); nothing was created */
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env),
+				      sizeof(struct xlb_flow_key)), 0);
+	expect_port_back(DP_POOL_FIRST);
+}
+
+static void test_inactive_backend(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct sent r;
+
+	assert_int_equal(dp_add_backend(&env, 1, DP_BE1, 8080, 0, NULL), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_NO_BACKEND, 1, -1);
+	expect_identical(&r);
+}
+
+/* Spread over two backends: flows land on both, same tuple same backend. */
+static void test_maglev_spread(void **state)
+{
+	uint32_t ids[2] = { 1, 2 }, hits[3] = { 0 };
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	struct dp_pkt_spec p;
+	struct sent r;
+	int i;
+
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_DSR, ids, 2), 0);
+	for (i = 0; i < 200; i++) {
+		p = tcp_to(DP_VIP_DSR, (uint16_t)(30000 + i), DP_TCP_SYN);
+		assert_int_equal(send_pkt(&p, &r), XDP_TX);
+		fwd_key(&k, DP_VIP_DSR, (uint16_t)(30000 + i));
+		assert_int_equal(dp_session_get(&env, &k, &s), 0);
+		assert_true(s.backend_id == 1 || s.backend_id == 2);
+		hits[s.backend_id]++;
+		/* stateless forwarding picks the same backend */
+		assert_memory_equal(r.out, s.backend_id == 1 ? dp_mac_be1 :
+				    dp_mac_be2, 6);
+	}
+	assert_true(hits[1] > 50 && hits[2] > 50);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test_setup_teardown(test_established, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_retransmit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_close_server_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_reopens_closing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_noneigh_keeps_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inactive_backend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
+	};
+	size_t nc = sizeof(cases) / sizeof(cases[0]);
+	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
+	struct CMUnitTest *t;
+	size_t i;
+	int err, rc;
+
+	err = dp_netns_setup();
+	if (err) {
+		fprintf(stderr, "skip: cannot set up a network namespace: %s\n",
+			strerror(-err));
+		return 77;
+	}
+	t = calloc(nc + nf, sizeof(*t));
+	if (!t)
+		return 1;
+	for (i = 0; i < nc; i++) {
+		t[i].name = cases[i].desc;
+		t[i].test_func = run_case;
+		t[i].setup_func = setup;
+		t[i].teardown_func = teardown;
+		t[i].initial_state = &cases[i];
+	}
+	memcpy(t + nc, fixed, sizeof(fixed));
+	rc = _cmocka_run_group_tests("data plane", t, nc + nf, NULL, NULL);
+	free(t);
+	return rc;
+}
