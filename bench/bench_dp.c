@@ -172,6 +172,18 @@ static void newflow_between(unsigned int i, uint8_t *pkt, size_t *len)
 	*len = dp_build(pkt, DP_PKT_MAX, &newflow_spec);
 }
 
+/* Cache-miss scenario: the forward next-hop entry of backend 1 is
+ * cleared on every CPU before each call (not timed). */
+static void nhmiss_between(unsigned int i, uint8_t *pkt, size_t *len)
+{
+	static struct xlb_nh_entry zero[512];
+	uint32_t be = 1;
+
+	if (env.ncpus <= 512)
+		bpf_map_update_elem(bpf_map__fd(env.skel->maps.nh_fwd), &be,
+				    zero, BPF_ANY);
+}
+
 /* Load the restore wrappers sharing every map of the lb object. */
 static int bench_open(void)
 {
@@ -234,24 +246,35 @@ struct scenario {
 	unsigned int stat;	/* counter that moves once per pass */
 	bool repeat_ok;		/* method A applies (same path every pass) */
 	between_fn between;
+	bool newflow;		/* SYN of a new tuple each call */
+	bool reply;		/* backend -> SNAT reply of an open flow */
+	uint16_t cport;		/* client port of the flow */
 };
 
 static const struct scenario scenarios[] = {
-	{ "established FNAT, fib", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX, true, NULL },
+	{ "established FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX,
+	  true, NULL, false, false, 40000 },
+	{ "established FNAT, cache miss", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX,
+	  false, nhmiss_between, false, false, 40000 },
 	{ "established FNAT, config MAC", DP_VIP_CFGMAC, XDP_TX,
-	  XLB_STAT_FWD_TX, true, NULL },
-	{ "established DSR, fib", DP_VIP_DSR, XDP_TX, XLB_STAT_FWD_TX, true, NULL },
-	{ "new flow FNAT, fib", DP_VIP_TCP, XDP_TX, XLB_STAT_SESSION_NEW,
-	  false, newflow_between },
-	{ "non-VIP (pass)", 0, XDP_PASS, XLB_STAT_PASS_NON_VIP, true, NULL },
+	  XLB_STAT_FWD_TX, true, NULL, false, false, 40000 },
+	{ "established DSR, fib cached", DP_VIP_DSR, XDP_TX, XLB_STAT_FWD_TX,
+	  true, NULL, false, false, 40000 },
+	{ "established reply FNAT, cached", DP_VIP_TCP, XDP_TX, XLB_STAT_REPLY,
+	  true, NULL, false, true, 40001 },
+	{ "new flow FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_SESSION_NEW,
+	  false, newflow_between, true, false, 0 },
+	{ "non-VIP (pass)", 0, XDP_PASS, XLB_STAT_PASS_NON_VIP, true, NULL,
+	  false, false, 40000 },
 };
+#define NSCEN	(sizeof(scenarios) / sizeof(scenarios[0]))
 
 int main(int argc, char **argv)
 {
-	const size_t ns = sizeof(scenarios) / sizeof(scenarios[0]);
+	const size_t ns = NSCEN;
 	uint64_t st0[XLB_STAT_MAX], st1[XLB_STAT_MAX];
-	double rep_ns[8], swap_a, swap_ns, overhead;
-	struct result call[8], swap_r;
+	double rep_ns[NSCEN], swap_a, swap_ns, overhead;
+	struct result call[NSCEN], swap_r;
 	struct xdp_swap *swap;
 	struct dp_pkt_spec s;
 	uint8_t pkt[DP_PKT_MAX];
@@ -327,6 +350,9 @@ int main(int argc, char **argv)
 		uint64_t want;
 
 		rep_ns[i] = 0;
+		s.saddr = DP_CLIENT;
+		s.sport = sc->cport;
+		s.smac = NULL;
 		if (sc->vip) {
 			s.daddr = dp_vip_addr(sc->vip);
 			s.dport = dp_vip_port(sc->vip);
@@ -334,17 +360,37 @@ int main(int argc, char **argv)
 			s.daddr = DP_NONVIP;
 			s.dport = 22;
 		}
-		if (sc->vip && !sc->between) {
-			/* open the flow: SYN then the ACK that establishes */
-			s.tcp_flags = DP_TCP_SYN;
-			len = dp_build(pkt, sizeof(pkt), &s);
-			if (measure("open", env.prog_fd, pkt, len, 1, sc->verdict,
-				    NULL, &call[i]))
-				return 1;
+		if (sc->vip && !sc->newflow) {
+			struct xlb_flow_key k;
+			struct xlb_session ss;
+
+			/* open the flow (once): SYN then the establishing ACK */
+			dp_flow_key(&k, s.saddr, s.daddr, s.sport, s.dport,
+				    IPPROTO_TCP);
+			if (dp_session_get(&env, &k, &ss)) {
+				s.tcp_flags = DP_TCP_SYN;
+				len = dp_build(pkt, sizeof(pkt), &s);
+				if (measure("open", env.prog_fd, pkt, len, 1,
+					    XDP_TX, NULL, &call[i]))
+					return 1;
+				s.tcp_flags = DP_TCP_ACK;
+				len = dp_build(pkt, sizeof(pkt), &s);
+				if (measure("establish", env.prog_fd, pkt, len,
+					    1, XDP_TX, NULL, &call[i]) ||
+				    dp_session_get(&env, &k, &ss))
+					return 1;
+			}
+			if (sc->reply) {
+				s.smac = dp_mac_be1;
+				s.saddr = ntohl(ss.backend.w[0]);
+				s.sport = ntohs(ss.backend_port);
+				s.daddr = ntohl(ss.snat.w[0]);
+				s.dport = ntohs(ss.snat_port);
+			}
 		}
-		s.tcp_flags = sc->between ? DP_TCP_SYN : DP_TCP_ACK;
+		s.tcp_flags = sc->newflow ? DP_TCP_SYN : DP_TCP_ACK;
 		len = dp_build(pkt, sizeof(pkt), &s);
-		if (sc->between)
+		if (sc->newflow)
 			newflow_spec = s;
 
 		/* method B: repeat=1 calls */
@@ -354,11 +400,12 @@ int main(int argc, char **argv)
 			return 1;
 		dp_stats_all(&env, st1);
 		want = n;
-		/* the first ACK establishes the session: one lifecycle write */
 		if (check_delta(sc->name, st0, st1, XLB_STAT_RX, n) ||
 		    check_delta(sc->name, st0, st1, sc->stat, want) ||
+		    (sc->vip && check_delta(sc->name, st0, st1,
+					    XLB_STAT_FWD_TX, n)) ||
 		    (sc->vip && check_no_drops(sc->name, st0, st1)) ||
-		    (!sc->between &&
+		    (!sc->newflow &&
 		     check_delta(sc->name, st0, st1, XLB_STAT_SESSION_NEW, 0)))
 			return 1;
 
@@ -374,6 +421,8 @@ int main(int argc, char **argv)
 		want = (uint64_t)REPEAT * REPEAT_ROUNDS;
 		if (check_delta(sc->name, st0, st1, XLB_STAT_RX, want) ||
 		    check_delta(sc->name, st0, st1, sc->stat, want) ||
+		    (sc->vip && check_delta(sc->name, st0, st1,
+					    XLB_STAT_FWD_TX, want)) ||
 		    check_delta(sc->name, st0, st1, XLB_STAT_SESSION_NEW, 0) ||
 		    (sc->vip && check_no_drops(sc->name, st0, st1)))
 			return 1;

@@ -36,11 +36,28 @@
  *    other interface -> bpf_redirect (FWD_REDIRECT); no neighbour, no route,
  *    forwarding disabled -> XDP_DROP (DROP_FIB); MTU exceeded -> XDP_DROP
  *    (DROP_MTU).
+ *  - Next-hop cache: a successful bpf_fib_lookup() result {egress ifindex,
+ *    MACs, MTU} is reused for XLB_NH_CACHE_TTL_NS (1 s), per CPU, then
+ *    looked up again, so a route or neighbour change is seen within 1 s.
+ *    Forward direction: nh_fwd[backend id] (PERCPU_ARRAY), tagged with the
+ *    ingress ifindex, the destination and (full-NAT) the SNAT source.
+ *    Replies: nh_reply (LRU_PERCPU_HASH) keyed by {ingress ifindex, VIP,
+ *    client}. A tag mismatch is a miss (traffic for one backend arriving
+ *    alternately on two interfaces is correct, just uncached). A failed
+ *    lookup caches nothing: no-neighbour keeps dropping (DROP_FIB) until the
+ *    neighbour exists; a hit still checks the packet against the cached MTU
+ *    (DROP_MTU). Within the TTL the TOS and L4 ports of the packet do not
+ *    select another next hop (TOS routes, port-based ip rules, L4-hash
+ *    multipath are honoured only at refresh). The cache is node-local,
+ *    never synced, not pinned, and never part of a session.
  *
  * Sessions (DESIGN decision 1)
  * ----------------------------
  *  Key = {client, VIP, client port, VIP port, proto, AF_INET}. Per-packet
- *  data (last_seen_ns) is written in place through the lookup pointer;
+ *  data (last_seen_ns) is written in place through the lookup pointer, and
+ *  only when it moved forward by XLB_LAST_SEEN_GRAN_NS (1 ms) or more; the
+ *  time is bpf_ktime_get_ns() read once per jiffy per CPU (xlb_now(), at
+ *  most one tick old);
  *  lifecycle changes only via bpf_map_update_elem()/bpf_map_delete_elem():
  *  create (TCP SYN without ACK, or any UDP datagram), SYN -> ESTABLISHED on
  *  the first ACK, CLOSING with CLI_FIN / SRV_FIN on a FIN of either side,
@@ -160,6 +177,34 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_config SEC(".maps");
 
+/* Next-hop cache (see the header comment and xdplb.h): not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_nh_entry);
+} nh_fwd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, XLB_NH_REPLY_ENTRIES);
+	__type(key, struct xlb_nh_key);
+	__type(value, struct xlb_nh_entry);
+} nh_reply SEC(".maps");
+
+/* Per-CPU time cache (see xlb_now()): not pinned. */
+struct xlb_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_clock);
+} lb_clock SEC(".maps");
+
 /* TCP flag bits (byte 13 of the TCP header). */
 #define TCPF_FIN	0x01
 #define TCPF_SYN	0x02
@@ -213,6 +258,43 @@ static __always_inline int vip_drop(struct xlb_vip_stats *vs, __u32 idx)
 	if (vs)
 		vs->drops++;
 	return count(idx, XDP_DROP);
+}
+
+/*
+ * CLOCK_MONOTONIC ns for sessions and the next-hop cache. bpf_ktime_get_ns()
+ * costs about as much as the whole MAC-swap program here, while jiffies64
+ * and a per-CPU array lookup are inlined: read the clock on the first packet
+ * of each jiffy on this CPU and reuse it until the next tick.
+ */
+static __always_inline __u64 xlb_now(void)
+{
+	struct xlb_clock *c;
+	__u32 zero = 0;
+	__u64 j;
+
+	c = bpf_map_lookup_elem(&lb_clock, &zero);
+	if (!c)
+		return bpf_ktime_get_ns();
+	j = bpf_jiffies64();
+	if (c->jiffies != j) {
+		c->jiffies = j;
+		c->ns = bpf_ktime_get_ns();
+	}
+	return c->ns;
+}
+
+/*
+ * Per-packet last_seen_ns, in place: only forwards and only by at least
+ * XLB_LAST_SEEN_GRAN_NS (another CPU's tick-stale time must not move it
+ * back); a stamp more than a second in the future (a peer's rebase gone
+ * wrong) is replaced.
+ */
+static __always_inline void touch_session(struct xlb_session *s, __u64 now)
+{
+	__s64 d = (__s64)(now - s->last_seen_ns);
+
+	if (d >= (__s64)XLB_LAST_SEEN_GRAN_NS || d < -1000000000LL)
+		s->last_seen_ns = now;
 }
 
 static __always_inline __u32 rol32(__u32 w, unsigned int s)
@@ -354,18 +436,41 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 	bpf_map_update_elem(&sessions, k, &s, BPF_EXIST);
 }
 
+/* Send to @e (a cache entry or a fresh FIB result) from @in_if. */
+static __always_inline void nexthop_set(struct nexthop *nh,
+					const struct xlb_nh_entry *e,
+					__u32 in_if)
+{
+	__builtin_memcpy(nh->dmac, e->dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, e->smac, ETH_ALEN);
+	nh->ifindex = e->ifindex;
+	nh->action = e->ifindex == in_if ? XDP_TX : XDP_REDIRECT;
+}
+
 /*
  * Resolve the next hop for a packet that will leave as @saddr -> @daddr.
  * Returns 0 or the stat index of the drop reason.
+ *
+ * @be_id != 0: forward direction, cached in nh_fwd[@be_id] with @tag_saddr
+ * as the source tag (the SNAT address for full-NAT, 0 for DSR: a DSR
+ * backend is on-link, only its MAC is written, so the client address never
+ * selects another next hop). @be_id == 0: reply direction, cached in
+ * nh_reply under (ingress interface, @saddr, @daddr). A hit needs the same
+ * ingress interface and addresses and an unexpired entry; a miss runs
+ * bpf_fib_lookup() and refreshes the entry; a failed lookup caches nothing.
  */
 static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 					   const struct pkt *p,
 					   const struct xlb_backend *be,
+					   __u32 be_id, __be32 tag_saddr,
 					   __be32 saddr, __be32 daddr,
 					   __be16 sport, __be16 dport,
-					   struct nexthop *nh)
+					   __u64 now, struct nexthop *nh)
 {
 	struct bpf_fib_lookup fib = {};
+	struct xlb_nh_entry *e, ne;
+	struct xlb_nh_key rk;
+	__u32 in_if = ctx->ingress_ifindex;
 	long rc;
 
 	if (be && (be->flags & XLB_BE_F_HAS_MAC)) {
@@ -374,8 +479,25 @@ static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 		nh->action = XDP_TX;
 		return 0;
 	}
+	if (be_id != XLB_NO_BACKEND) {
+		e = bpf_map_lookup_elem(&nh_fwd, &be_id);
+	} else {
+		rk.in_ifindex = in_if;
+		rk.saddr = saddr;
+		rk.daddr = daddr;
+		tag_saddr = saddr;
+		e = bpf_map_lookup_elem(&nh_reply, &rk);
+	}
+	if (e && e->expires_ns > now && e->in_ifindex == in_if &&
+	    e->daddr == daddr && e->saddr == tag_saddr) {
+		if (p->tot_len > e->mtu)
+			return XLB_STAT_DROP_MTU;
+		nexthop_set(nh, e, in_if);
+		return 0;
+	}
+
 	fib.family = XLB_AF_INET;
-	fib.ifindex = ctx->ingress_ifindex;
+	fib.ifindex = in_if;
 	fib.tos = p->iph->tos;
 	fib.l4_protocol = p->proto;
 	fib.sport = sport;
@@ -388,10 +510,21 @@ static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 		return XLB_STAT_DROP_MTU;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return XLB_STAT_DROP_FIB;
-	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-	nh->ifindex = fib.ifindex;
-	nh->action = fib.ifindex == ctx->ingress_ifindex ? XDP_TX : XDP_REDIRECT;
+
+	ne.expires_ns = now + XLB_NH_CACHE_TTL_NS;
+	ne.in_ifindex = in_if;
+	ne.saddr = tag_saddr;
+	ne.daddr = daddr;
+	ne.ifindex = fib.ifindex;
+	ne.mtu = fib.mtu_result;	/* set on success since Linux 5.12 */
+	__builtin_memcpy(ne.smac, fib.smac, ETH_ALEN);
+	__builtin_memcpy(ne.dmac, fib.dmac, ETH_ALEN);
+	ne.pad = 0;
+	if (e)		/* this CPU's slot: written in place */
+		*e = ne;
+	else if (be_id == XLB_NO_BACKEND)
+		bpf_map_update_elem(&nh_reply, &rk, &ne, BPF_ANY);
+	nexthop_set(nh, &ne, in_if);
 	return 0;
 }
 
@@ -471,9 +604,10 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	__be32 saddr = p->saddr, daddr, snat;
 	__be16 sport = p->sport, dport, snat_port;
 	__u32 be_id = s->backend_id;
+	__u64 now = xlb_now();
 	int fnat, err;
 
-	s->last_seen_ns = bpf_ktime_get_ns();
+	touch_session(s, now);
 	fnat = s->flags & XLB_SF_FNAT;
 	daddr = s->backend.w[0];
 	dport = s->backend_port;
@@ -486,7 +620,8 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	be = bpf_map_lookup_elem(&backends, &be_id);
 	if (be && !(be->flags & XLB_BE_F_ACTIVE))
 		be = NULL;
-	err = resolve_nexthop(ctx, p, be, saddr, daddr, sport, dport, &nh);
+	err = resolve_nexthop(ctx, p, be, be_id, fnat ? snat : 0, saddr, daddr,
+			      sport, dport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
 
@@ -518,6 +653,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	__u32 be_id = 0, port = 0, zero = 0;
 	int fnat = vip->mode == XLB_MODE_FNAT;
 	int stateless = 0;
+	__u64 now;
 	long err;
 
 	if (p->proto == IPPROTO_TCP &&
@@ -540,18 +676,20 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	ns.owner = cfg->node_id;
 	ns.state = p->proto == IPPROTO_TCP ? XLB_SS_SYN : XLB_SS_UDP;
 	ns.version = 1;
+	now = xlb_now();
 	if (fnat) {
 		if (bpf_map_pop_elem(&port_pool, &port))
 			return vip_drop(vs, XLB_STAT_DROP_PORTS_EXHAUSTED);
 		ns.snat = cfg->snat;
 		ns.snat_port = bpf_htons((__u16)port);
 		ns.flags = XLB_SF_FNAT;
-		err = resolve_nexthop(ctx, p, be, ns.snat.w[0],
-				      ns.backend.w[0], ns.snat_port,
-				      ns.backend_port, &nh);
+		err = resolve_nexthop(ctx, p, be, be_id, ns.snat.w[0],
+				      ns.snat.w[0], ns.backend.w[0],
+				      ns.snat_port, ns.backend_port, now, &nh);
 	} else {
-		err = resolve_nexthop(ctx, p, be, p->saddr, ns.backend.w[0],
-				      p->sport, ns.backend_port, &nh);
+		err = resolve_nexthop(ctx, p, be, be_id, 0, p->saddr,
+				      ns.backend.w[0], p->sport,
+				      ns.backend_port, now, &nh);
 	}
 	if (err) {
 		if (fnat)
@@ -567,7 +705,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		return transmit(p, &nh);
 	}
 
-	ns.last_seen_ns = bpf_ktime_get_ns();
+	ns.last_seen_ns = now;
 	err = bpf_map_update_elem(&sessions, k, &ns, BPF_NOEXIST);
 	if (err == -EEXIST) {
 		/* another CPU created it first: use that one */
@@ -613,12 +751,14 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	struct xlb_flow_key fk = *rev;
 	struct xlb_session *s;
 	struct nexthop nh;
+	__u64 now;
 	int err;
 
 	s = bpf_map_lookup_elem(&sessions, &fk);
 	if (!s)
 		return count(XLB_STAT_DROP_NO_SESSION, XDP_DROP);
-	s->last_seen_ns = bpf_ktime_get_ns();
+	now = xlb_now();
+	touch_session(s, now);
 
 	vk.addr = fk.daddr;
 	vk.port = fk.dport;
@@ -628,8 +768,8 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	if (vip)
 		vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
 
-	err = resolve_nexthop(ctx, p, NULL, fk.daddr.w[0], fk.saddr.w[0],
-			      fk.dport, fk.sport, &nh);
+	err = resolve_nexthop(ctx, p, NULL, XLB_NO_BACKEND, 0, fk.daddr.w[0],
+			      fk.saddr.w[0], fk.dport, fk.sport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
 	if (p->proto == IPPROTO_TCP &&

@@ -29,6 +29,9 @@
 #define XLB_MAP_STATS		"stats"
 #define XLB_MAP_VIP_STATS	"vip_stats"
 #define XLB_MAP_CONFIG		"lb_config"
+#define XLB_MAP_NH_FWD		"nh_fwd"	/* next-hop cache, not pinned */
+#define XLB_MAP_NH_REPLY	"nh_reply"	/* next-hop cache, not pinned */
+#define XLB_MAP_CLOCK		"lb_clock"	/* per-CPU time cache, not pinned */
 
 /* Capacities. */
 #define XLB_MAX_VIPS		256	/* vip_id in [0, XLB_MAX_VIPS) */
@@ -136,6 +139,47 @@ struct xlb_config {
 	__u8 snat_family;
 	__u8 pad[7];
 };
+
+/*
+ * Next-hop cache (bpf/lb.bpf.c): node-local, never synced and not pinned,
+ * so unlike every other layout here it holds node-local data (interface
+ * indexes, MACs, a CLOCK_MONOTONIC deadline) and may change freely.
+ * bpf_fib_lookup() stays the source of truth: an entry is its result for
+ * (ingress interface, source, destination), reused for at most
+ * XLB_NH_CACHE_TTL_NS so that route and neighbour changes are picked up.
+ *  nh_fwd:   PERCPU_ARRAY indexed by backend id (client -> backend).
+ *  nh_reply: LRU_PERCPU_HASH keyed by struct xlb_nh_key (backend -> client).
+ */
+#define XLB_NH_CACHE_TTL_NS	1000000000ULL	/* 1 s */
+#define XLB_NH_REPLY_ENTRIES	16384
+
+struct xlb_nh_key {
+	__u32 in_ifindex;	/* ingress interface */
+	__be32 saddr;		/* source of the rewritten packet (VIP) */
+	__be32 daddr;		/* destination (client) */
+};
+
+struct xlb_nh_entry {
+	__u64 expires_ns;	/* bpf_ktime_get_ns() deadline, 0 = empty */
+	__u32 in_ifindex;	/* tag: ingress interface of the lookup */
+	__be32 saddr;		/* tag: source (0 for a DSR forward entry) */
+	__be32 daddr;		/* tag: destination */
+	__u32 ifindex;		/* egress interface */
+	__u16 mtu;		/* egress MTU reported by the lookup */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 pad;
+};
+
+/*
+ * Time in the data plane: bpf_ktime_get_ns() (CLOCK_MONOTONIC) read at most
+ * once per jiffy per CPU and reused for the rest of that tick, so stamps
+ * lag by at most one tick (4 ms at HZ=250). A session's last_seen_ns is
+ * rewritten only when it is at least XLB_LAST_SEEN_GRAN_NS older than that
+ * time (never moved backwards), so a busy flow does not dirty its session
+ * on every packet (lbd ages with timeouts in seconds).
+ */
+#define XLB_LAST_SEEN_GRAN_NS	1000000ULL	/* 1 ms */
 
 /* Per-CPU global counters: PERCPU_ARRAY indexed by enum xlb_stat. */
 enum xlb_stat {

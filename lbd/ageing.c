@@ -14,6 +14,8 @@
 
 #define NSEC_PER_SEC	1000000000ull
 #define AGEING_CHUNK	1024
+#define AGEING_SLICE_NS	(20 * 1000000ull)	/* loop time one tick may take */
+#define AGEING_RESUME_MS 10			/* pause between slices of a pass */
 
 struct ageing {
 	uv_timer_t timer;
@@ -21,6 +23,7 @@ struct ageing {
 	const struct lbd_config *cfg;
 	struct dp_walk walk;
 	uint64_t pass_start_ns;
+	bool pass_done;			/* the last tick finished a pass */
 	size_t n_hooks;
 	struct {
 		ageing_delete_hook fn;
@@ -139,7 +142,8 @@ int ageing_tick(struct ageing *a, uint64_t now)
 	int done = 0;
 
 	a->st.ticks++;
-	while (scanned < AGEING_BUDGET) {
+	a->pass_done = false;
+	while (scanned < AGEING_BUDGET && mono_ns() - now < AGEING_SLICE_NS) {
 		const struct xlb_flow_key *keys = a->walk.keys;
 		const struct xlb_session *vals = a->walk.vals;
 		uint32_t i, n;
@@ -164,6 +168,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 			a->st.passes++;
 			a->st.last_pass_ms = (end - a->pass_start_ns) / 1000000;
 			a->pass_start_ns = 0;
+			a->pass_done = true;
 			break;
 		}
 	}
@@ -171,11 +176,23 @@ int ageing_tick(struct ageing *a, uint64_t now)
 	return scanned;
 }
 
+static uint64_t interval_ms(const struct ageing *a)
+{
+	return a->cfg->timeouts.ageing_interval_ms ? a->cfg->timeouts.ageing_interval_ms : 1000;
+}
+
+/* A pass over a big table runs in slices with short pauses for the rest of
+ * the loop; the next pass starts one interval after the previous one ended. */
 static void on_timer(uv_timer_t *t)
 {
 	struct ageing *a = t->data;
+	uint64_t next;
 
-	ageing_tick(a, mono_ns());
+	if (ageing_tick(a, mono_ns()) < 0 || a->pass_done)
+		next = interval_ms(a);
+	else
+		next = AGEING_RESUME_MS < interval_ms(a) ? AGEING_RESUME_MS : interval_ms(a);
+	uv_timer_start(&a->timer, on_timer, next, 0);
 }
 
 struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lbd_config *cfg)
@@ -199,10 +216,7 @@ struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lb
 
 int ageing_start(struct ageing *a)
 {
-	uint64_t ms = a->cfg->timeouts.ageing_interval_ms ? a->cfg->timeouts.ageing_interval_ms
-							   : 1000;
-
-	return uv_timer_start(&a->timer, on_timer, ms, ms);
+	return uv_timer_start(&a->timer, on_timer, interval_ms(a), 0);
 }
 
 int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg)

@@ -39,7 +39,8 @@ struct ageing_stats {
 	uint64_t last_pass_ms;		/* duration of the last complete scan */
 };
 
-/* Entries examined per tick at most, so a big table never stalls the loop. */
+/* Entries examined per tick at most (a tick also stops after 20 ms), so a
+ * big table never stalls the loop. */
 #define AGEING_BUDGET		65536
 #define AGEING_MAX_HOOKS	4
 

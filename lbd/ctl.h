@@ -13,7 +13,7 @@ struct lbd;
 struct ctl;
 
 #define CTL_MAX_REQUEST		(64 * 1024)	/* longest request line */
-#define CTL_MAX_CLIENTS		64
+#define CTL_MAX_CLIENTS		256
 #define CTL_SESSIONS_DEFAULT	100
 #define CTL_SESSIONS_MAX	1000000
 

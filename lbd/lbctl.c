@@ -821,7 +821,7 @@ static void usage(FILE *f)
 
 		snprintf(line, sizeof(line), "%s%s%s", cmd_name(c, name, sizeof(name)),
 			 c->args[0] ? " " : "", c->args);
-		fprintf(f, "  %-52s %s\n", line, c->help);
+		fprintf(f, "  %-56s %s\n", line, c->help);
 	}
 }
 

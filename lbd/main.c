@@ -101,11 +101,12 @@ static struct cfg_backend *vip_backend(struct cfg_vip *v, uint32_t id, size_t *i
 
 bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id)
 {
-	const struct lbd_vip_rt *rt = &l->vrt[vip_id];
+	const struct lbd_vip_rt *rt;
 	size_t i;
 
 	if (vip_id >= XLB_MAX_VIPS)
 		return false;
+	rt = &l->vrt[vip_id];
 	for (i = 0; i < rt->n; i++)
 		if (rt->ids[i] == id)
 			return true;

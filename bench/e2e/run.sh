@@ -5,6 +5,8 @@
 #   nginx   nginx as a user-space proxy in xlb-lb1 (198.18.2.11:8080, the
 #           same 3 backends, keep-alive upstream connections)
 #   direct  one backend directly (be1, 198.18.2.21:80)
+#   dsr     for reference: the DSR VIP 198.18.100.2:80 (lbd + XDP on lb1;
+#           replies bypass the balancer)
 # for two workloads: keep-alive connections, and a new connection per
 # request ("Connection: close"). Prints the figures and the ratios
 # XDP/nginx and XDP/direct, and the same as a Markdown table.
@@ -12,7 +14,7 @@
 # Uses the testbed if it is up (and leaves it up), otherwise brings it up
 # and down again. Environment: XLB_BUILD, XLB_BENCH_DURATION (s, default
 # 10), XLB_BENCH_CONNS (default 100), XLB_BENCH_THREADS (default 2),
-# XLB_BENCH_TARGETS (default "xdp nginx direct").
+# XLB_BENCH_TARGETS (default "xdp nginx direct dsr").
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,8 +33,9 @@ declare -A URL=(
 	[xdp]=http://198.18.100.1/
 	[nginx]=http://198.18.2.11:8080/
 	[direct]=http://198.18.2.21/
+	[dsr]=http://198.18.100.2/
 )
-read -ra TARGETS <<<"${XLB_BENCH_TARGETS:-xdp nginx direct}"
+read -ra TARGETS <<<"${XLB_BENCH_TARGETS:-xdp nginx direct dsr}"
 WORKLOADS=(keepalive close)
 
 OWN_TESTBED=0
@@ -132,8 +135,9 @@ for w in "${WORKLOADS[@]}"; do
 	read -r x _ <<<"${RES[$w,xdp]:-0}"
 	read -r g _ <<<"${RES[$w,nginx]:-0}"
 	read -r d _ <<<"${RES[$w,direct]:-0}"
-	printf '  %-9s XDP/nginx %s (goal >= 1.5)   XDP/direct %s (goal >= 0.9)\n' \
-		"$w" "$(ratio "$x" "$g")" "$(ratio "$x" "$d")"
+	read -r r _ <<<"${RES[$w,dsr]:-0}"
+	printf '  %-9s XDP/nginx %s (goal >= 1.5)   XDP/direct %s (goal >= 0.9)   DSR/direct %s\n' \
+		"$w" "$(ratio "$x" "$g")" "$(ratio "$x" "$d")" "$(ratio "$r" "$d")"
 done
 
 if [ -x "$LBCTL" ]; then

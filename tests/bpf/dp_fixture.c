@@ -5,6 +5,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,31 @@ int dp_fd_sessions(struct dp_env *e)
 int dp_fd_reverse(struct dp_env *e)
 {
 	return bpf_map__fd(e->skel->maps.reverse);
+}
+
+int dp_fd_nh_fwd(struct dp_env *e)
+{
+	return bpf_map__fd(e->skel->maps.nh_fwd);
+}
+
+int dp_fd_nh_reply(struct dp_env *e)
+{
+	return bpf_map__fd(e->skel->maps.nh_reply);
+}
+
+int dp_sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd) - 32, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd) - 32)
+		return -EINVAL;
+	strcat(cmd, " >/dev/null 2>&1");
+	return system(cmd) ? -EIO : 0;
 }
 
 static int upd(int fd, const void *k, const void *v)

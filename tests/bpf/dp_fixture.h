@@ -160,5 +160,10 @@ int dp_map_count(int map_fd, size_t key_size);
 /* Map fds. */
 int dp_fd_sessions(struct dp_env *e);
 int dp_fd_reverse(struct dp_env *e);
+int dp_fd_nh_fwd(struct dp_env *e);
+int dp_fd_nh_reply(struct dp_env *e);
+
+/* Run a shell command in the test netns (quietly); 0 or -EIO. */
+int dp_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* XLB_DP_FIXTURE_H */

@@ -16,8 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/bpf.h>
+#include <bpf/bpf.h>
 #include <cmocka.h>
 
 #include "dp_fixture.h"
@@ -533,7 +537,10 @@ static void test_established(void **state)
 	assert_int_equal(s2.state, XLB_SS_ESTABLISHED);
 	assert_int_equal(s2.version, 2);
 
-	/* data: per-packet last_seen only, no lifecycle write */
+	/* data: per-packet last_seen only, no lifecycle write; last_seen
+	 * moves once it is XLB_LAST_SEEN_GRAN_NS old and the data plane's
+	 * per-jiffy clock ticked (HZ >= 100) */
+	usleep(20000);
 	p.tcp_flags = DP_TCP_ACK | DP_TCP_PSH;
 	p.payload_len = 101;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
@@ -544,6 +551,385 @@ static void test_established(void **state)
 	assert_int_equal(s1.state, XLB_SS_ESTABLISHED);
 	assert_true(s1.last_seen_ns > s2.last_seen_ns);
 	assert_int_equal(dp_map_count(dp_fd_sessions(&env), sizeof(k)), 1);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#define TICK_NS	10000000ull	/* one jiffy at HZ >= 100 */
+#define OLD_NS	100000000ull
+
+/* last_seen_ns is not rewritten within XLB_LAST_SEEN_GRAN_NS. */
+static void test_last_seen_granularity(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	uint64_t t0, t1;
+	struct sent r;
+
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	open_flow(40000);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);	/* establish */
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	/* a user-space write: only to plant a known fresh timestamp */
+	t0 = mono_ns();
+	s.last_seen_ns = t0;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	t1 = mono_ns();
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	if (t1 - t0 < XLB_LAST_SEEN_GRAN_NS)
+		assert_int_equal(s.last_seen_ns, t0);
+	/* an old timestamp is refreshed (the data plane's time is at most
+	 * one tick, <= 10 ms, behind CLOCK_MONOTONIC) */
+	s.last_seen_ns = t0 - OLD_NS;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.last_seen_ns > t0 - TICK_NS && s.last_seen_ns <= mono_ns());
+	/* and so is the reply direction */
+	s.last_seen_ns = t0 - OLD_NS;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	p = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.last_seen_ns > t0 - TICK_NS);
+	/* a newer stamp (another CPU's) is never moved back ... */
+	s.last_seen_ns = mono_ns() + TICK_NS;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	t0 = s.last_seen_ns;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.last_seen_ns, t0);
+	/* ... unless it is absurdly far in the future */
+	s.last_seen_ns = mono_ns() + 3600ull * 1000000000ull;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.last_seen_ns <= mono_ns());
+}
+
+/* ------------------------------------------------------------------ */
+/* next-hop cache */
+
+static const uint8_t mac_poison[6] = { 0x02, 0xee, 0xee, 0xee, 0xee, 0xee };
+static const uint8_t mac_new_be1[6] = { 0x02, 0x00, 0x00, 0x00, 0x0b, 0x11 };
+static const uint8_t mac_new_client[6] = { 0x02, 0x00, 0x00, 0x00, 0x0c, 0x11 };
+
+/* All CPUs' values of one cache entry; returns the (first) CPU's entry
+ * with a nonzero deadline in *e, or -ENOENT. */
+static int nh_get(int fd, const void *key, struct xlb_nh_entry *e)
+{
+	struct xlb_nh_entry pc[512];
+	int c;
+
+	memset(e, 0, sizeof(*e));
+	if (env.ncpus > 512 || bpf_map_lookup_elem(fd, key, pc))
+		return -ENOENT;
+	for (c = 0; c < env.ncpus; c++)
+		if (pc[c].expires_ns) {
+			*e = pc[c];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* Write @e (NULL: zeros) to every CPU's value of a cache entry. */
+static void nh_set(int fd, const void *key, const struct xlb_nh_entry *e)
+{
+	struct xlb_nh_entry pc[512];
+	int c;
+
+	assert_true(env.ncpus <= 512);
+	for (c = 0; c < env.ncpus; c++) {
+		if (e)
+			pc[c] = *e;
+		else
+			memset(&pc[c], 0, sizeof(pc[c]));
+	}
+	assert_int_equal(bpf_map_update_elem(fd, key, pc, BPF_ANY), 0);
+}
+
+static void nh_reply_key(struct xlb_nh_key *k, uint32_t client)
+{
+	memset(k, 0, sizeof(*k));
+	k->in_ifindex = (uint32_t)env.ifindex_a;
+	k->saddr = htonl(dp_vip_addr(DP_VIP_TCP));
+	k->daddr = htonl(client);
+}
+
+static void expect_entry(const struct xlb_nh_entry *e, int in_if,
+			 uint32_t saddr, uint32_t daddr, int out_if,
+			 const uint8_t *smac, const uint8_t *dmac)
+{
+	uint64_t now = mono_ns();
+
+	assert_int_equal(e->in_ifindex, in_if);
+	assert_int_equal(ntohl(e->saddr), saddr);
+	assert_int_equal(ntohl(e->daddr), daddr);
+	assert_int_equal(e->ifindex, out_if);
+	assert_int_equal(e->mtu, 1500);
+	assert_memory_equal(e->smac, smac, 6);
+	assert_memory_equal(e->dmac, dmac, 6);
+	assert_true(e->expires_ns > now &&
+		    e->expires_ns <= now + XLB_NH_CACHE_TTL_NS);
+}
+
+/*
+ * A hit gives exactly the output of the FIB path: the same packet sent
+ * with a cold and a warm cache is rewritten byte-identically; the cache
+ * is really used (a planted entry wins) and an expired entry is refreshed
+ * from the FIB. Both directions.
+ */
+static void test_nh_cache_hit(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
+	int fwd = dp_fd_nh_fwd(&env), rep = dp_fd_nh_reply(&env);
+	struct xlb_nh_entry e, planted;
+	struct xlb_nh_key rk;
+	uint8_t cold[DP_PKT_MAX];
+	uint32_t be = 1;
+	struct sent r;
+
+	/* the SYN missed and filled the forward entry */
+	open_flow(40000);
+	assert_int_equal(nh_get(fwd, &be, &e), 0);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
+		     dp_mac_a, dp_mac_be1);
+
+	/* cold */
+	nh_set(fwd, &be, NULL);
+	c.payload_len = 77;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_rewrite(&r, &fx);
+	memcpy(cold, r.out, r.out_len);
+	assert_int_equal(nh_get(fwd, &be, &e), 0);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
+		     dp_mac_a, dp_mac_be1);
+	/* warm: identical output */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	assert_memory_equal(r.out, cold, r.out_len);
+
+	/* a planted entry is used as is ... */
+	planted = e;
+	memcpy(planted.dmac, mac_poison, 6);
+	planted.expires_ns = mono_ns() + 10ull * XLB_NH_CACHE_TTL_NS;
+	nh_set(fwd, &be, &planted);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	assert_memory_equal(r.out, mac_poison, 6);
+	assert_memory_equal(r.out + 6, cold + 6, r.out_len - 6);
+	/* ... but not once expired, nor for another source/destination tag */
+	planted.expires_ns = 1;
+	nh_set(fwd, &be, &planted);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	assert_memory_equal(r.out, cold, r.out_len);
+	assert_int_equal(nh_get(fwd, &be, &e), 0);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
+		     dp_mac_a, dp_mac_be1);
+	planted.expires_ns = mono_ns() + 10ull * XLB_NH_CACHE_TTL_NS;
+	planted.daddr = htonl(DP_BE2);
+	nh_set(fwd, &be, &planted);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	assert_memory_equal(r.out, cold, r.out_len);
+	planted.daddr = htonl(DP_BE1);
+	planted.saddr = htonl(DP_LB_A);
+	nh_set(fwd, &be, &planted);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	assert_memory_equal(r.out, cold, r.out_len);
+
+	/* reply direction: nh_reply keyed by (ingress, VIP, client) */
+	nh_reply_key(&rk, DP_CLIENT);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);	/* miss */
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	expect_rewrite(&r, &rx);
+	memcpy(cold, r.out, r.out_len);
+	assert_int_equal(nh_get(rep, &rk, &e), 0);
+	expect_entry(&e, env.ifindex_a, dp_vip_addr(DP_VIP_TCP), DP_CLIENT,
+		     env.ifindex_a, dp_mac_a, dp_mac_client);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);	/* hit */
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	assert_memory_equal(r.out, cold, r.out_len);
+	planted = e;
+	memcpy(planted.dmac, mac_poison, 6);
+	nh_set(rep, &rk, &planted);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	assert_memory_equal(r.out, mac_poison, 6);
+	planted.expires_ns = 1;
+	nh_set(rep, &rk, &planted);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	assert_memory_equal(r.out, cold, r.out_len);
+	assert_int_equal(bpf_map_delete_elem(rep, &rk), 0);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	assert_memory_equal(r.out, cold, r.out_len);
+	assert_int_equal(nh_get(rep, &rk, &e), 0);
+}
+
+/* The cache is per ingress interface: a packet from link B for a backend
+ * on link A is redirected, whatever link A's traffic cached. */
+static void test_nh_cache_ingress(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST);
+	struct xlb_nh_entry e;
+	uint32_t be = 1, verdict;
+	uint8_t in[DP_PKT_MAX], out[DP_PKT_MAX];
+	size_t len, out_len = sizeof(out);
+	struct sent r;
+
+	open_flow(40000);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* cached for A */
+	len = dp_build(in, sizeof(in), &c);
+	assert_int_equal(dp_run_if(&env, env.ifindex_b, in, len, out, &out_len,
+				   &verdict), 0);
+	assert_int_equal(verdict, XDP_REDIRECT);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, r.out, len);	/* same rewrite, egress A */
+	assert_int_equal(nh_get(dp_fd_nh_fwd(&env), &be, &e), 0);
+	assert_int_equal(e.in_ifindex, env.ifindex_b);
+	assert_int_equal(e.ifindex, env.ifindex_a);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* A again */
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_rewrite(&r, &fx);
+}
+
+/* A packet over the egress MTU is dropped on a hit as by the FIB. */
+static void test_nh_cache_mtu(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct xlb_nh_entry e;
+	uint32_t be = 1;
+	struct sent r;
+
+	open_flow(40000);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	c.payload_len = 1500 - 40 + 1;
+	assert_int_equal(send_pkt(&c, &r), XDP_DROP);	/* hit */
+	expect_stats(&r, XLB_STAT_DROP_MTU, 1, -1);
+	expect_identical(&r);
+	nh_set(dp_fd_nh_fwd(&env), &be, NULL);
+	assert_int_equal(send_pkt(&c, &r), XDP_DROP);	/* miss: FIB */
+	expect_stats(&r, XLB_STAT_DROP_MTU, 1, -1);
+	expect_identical(&r);
+	assert_int_equal(nh_get(dp_fd_nh_fwd(&env), &be, &e), -ENOENT);
+	c.payload_len = 1500 - 40;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* miss, fits */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* hit, fits */
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+}
+
+static int neigh_restore(void **state)
+{
+	dp_sh("ip neigh replace 198.18.0.20 lladdr 02:00:00:00:0b:01 "
+	      "nud permanent dev " DP_IF_A);
+	dp_sh("ip neigh replace 198.18.0.10 lladdr 02:00:00:00:0c:01 "
+	      "nud permanent dev " DP_IF_A);
+	dp_sh("ip neigh del 198.18.0.30 dev " DP_IF_A);
+	return teardown(state);
+}
+
+static void sleep_ttl(void)
+{
+	usleep(XLB_NH_CACHE_TTL_NS / 1000 + 100000);
+}
+
+/* A neighbour change is picked up once the entry expired (both ways). */
+static void test_nh_cache_neigh_change(void **state)
+{
+	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
+	uint64_t t0;
+	struct sent r;
+
+	open_flow(40000);
+	t0 = mono_ns();
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_rewrite(&r, &fx);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	expect_rewrite(&r, &rx);
+
+	assert_int_equal(dp_sh("ip neigh replace 198.18.0.20 lladdr "
+			       "02:00:00:00:0b:11 nud permanent dev " DP_IF_A), 0);
+	assert_int_equal(dp_sh("ip neigh replace 198.18.0.10 lladdr "
+			       "02:00:00:00:0c:11 nud permanent dev " DP_IF_A), 0);
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	if (mono_ns() - t0 < XLB_NH_CACHE_TTL_NS - 2 * TICK_NS)	/* cached */
+		assert_memory_equal(r.out, dp_mac_be1, 6);
+	sleep_ttl();
+	fx.dmac = mac_new_be1;
+	rx.dmac = mac_new_client;
+	assert_int_equal(send_pkt(&c, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_rewrite(&r, &fx);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	expect_rewrite(&r, &rx);
+}
+
+/*
+ * No neighbour: dropped and counted on every packet, nothing cached; a
+ * neighbour that appears is used at once; one that vanishes stops the
+ * flow (DROP_FIB) once the entry expired.
+ */
+static void test_nh_cache_noneigh(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
+	static const uint8_t mac_be5[6] = { 0x02, 0, 0, 0, 0x0b, 0x05 };
+	struct out_expect x = {
+		.dmac = mac_be5, .smac = dp_mac_a,
+		.saddr = DP_SNAT, .daddr = DP_BE_NONEIGH,
+		.sport = DP_POOL_FIRST, .dport = 80,
+	};
+	struct xlb_vip_stats vs;
+	struct xlb_nh_entry e;
+	uint32_t be = 5;
+	struct sent r;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+		expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
+		expect_identical(&r);
+		assert_int_equal(nh_get(dp_fd_nh_fwd(&env), &be, &e), -ENOENT);
+	}
+	assert_int_equal(dp_vip_stats(&env, DP_VIP_NONEIGH, &vs), 0);
+	assert_int_equal(vs.drops, 2);
+
+	assert_int_equal(dp_sh("ip neigh replace 198.18.0.30 lladdr "
+			       "02:00:00:00:0b:05 nud permanent dev " DP_IF_A), 0);
+	/* the two drops queued their port behind the others */
+	x.sport = DP_POOL_FIRST + 2;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_NEW, 1, -1);
+	expect_rewrite(&r, &x);
+	p.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_rewrite(&r, &x);
+
+	assert_int_equal(dp_sh("ip neigh del 198.18.0.30 dev " DP_IF_A), 0);
+	sleep_ttl();
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
+	expect_identical(&r);
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
+	assert_int_equal(dp_vip_stats(&env, DP_VIP_NONEIGH, &vs), 0);
+	assert_int_equal(vs.drops, 4);
 }
 
 static void test_syn_retransmit(void **state)
@@ -856,10 +1242,17 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_noneigh_keeps_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inactive_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nh_cache_ingress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nh_cache_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nh_cache_neigh_change, setup, neigh_restore),
+		cmocka_unit_test_setup_teardown(test_nh_cache_noneigh, setup, neigh_restore),
 	};
 	size_t nc = sizeof(cases) / sizeof(cases[0]);
 	size_t nf = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *t;
+	cpu_set_t one;
 	size_t i;
 	int err, rc;
 
@@ -869,6 +1262,10 @@ int main(void)
 			strerror(-err));
 		return 77;
 	}
+	/* one CPU: every test_run sees the same per-CPU cache values */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);
+	sched_setaffinity(0, sizeof(one), &one);
 	t = calloc(nc + nf, sizeof(*t));
 	if (!t)
 		return 1;
