@@ -151,7 +151,7 @@ struct xlb_config {
  *  nh_reply: LRU_PERCPU_HASH keyed by struct xlb_nh_key (backend -> client).
  */
 #define XLB_NH_CACHE_TTL_NS	1000000000ULL	/* 1 s */
-#define XLB_NH_REPLY_ENTRIES	16384
+#define XLB_NH_REPLY_ENTRIES	16384	/* x 40 B x possible CPUs */
 
 struct xlb_nh_key {
 	__u32 in_ifindex;	/* ingress interface */

@@ -68,6 +68,7 @@ vips:
 EOC
 
 ip netns exec "$NS" valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--suppressions="$ROOT/lbd/valgrind.supp" \
 	--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
 	--log-file="$STATE/valgrind.log" \
 	"$LBD" -c "$STATE/vg.yaml" >"$STATE/lbd.log" 2>&1 &

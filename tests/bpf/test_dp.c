@@ -627,8 +627,8 @@ static const uint8_t mac_poison[6] = { 0x02, 0xee, 0xee, 0xee, 0xee, 0xee };
 static const uint8_t mac_new_be1[6] = { 0x02, 0x00, 0x00, 0x00, 0x0b, 0x11 };
 static const uint8_t mac_new_client[6] = { 0x02, 0x00, 0x00, 0x00, 0x0c, 0x11 };
 
-/* All CPUs' values of one cache entry; returns the (first) CPU's entry
- * with a nonzero deadline in *e, or -ENOENT. */
+/* All CPUs' values of one cache entry; returns the one with the latest
+ * deadline in *e (the last refreshed), or -ENOENT if all are empty. */
 static int nh_get(int fd, const void *key, struct xlb_nh_entry *e)
 {
 	struct xlb_nh_entry pc[512];
@@ -638,11 +638,9 @@ static int nh_get(int fd, const void *key, struct xlb_nh_entry *e)
 	if (env.ncpus > 512 || bpf_map_lookup_elem(fd, key, pc))
 		return -ENOENT;
 	for (c = 0; c < env.ncpus; c++)
-		if (pc[c].expires_ns) {
+		if (pc[c].expires_ns > e->expires_ns)
 			*e = pc[c];
-			return 0;
-		}
-	return -ENOENT;
+	return e->expires_ns ? 0 : -ENOENT;
 }
 
 /* Write @e (NULL: zeros) to every CPU's value of a cache entry. */
