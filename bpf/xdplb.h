@@ -97,8 +97,10 @@ struct xlb_flow_key {
 enum xlb_sess_state {
 	XLB_SS_SYN = 1,		/* TCP: SYN seen, handshake not complete */
 	XLB_SS_ESTABLISHED = 2,	/* TCP: ACK after SYN seen */
-	XLB_SS_CLOSING = 3,	/* TCP: FIN seen from one or both sides */
+	XLB_SS_CLOSING = 3,	/* TCP: FIN seen from one side (half-closed) */
 	XLB_SS_UDP = 4,		/* UDP flow */
+	XLB_SS_CLOSED = 5,	/* TCP: FINs from both sides (DSR: client FIN) or a
+				 * RST; forwarded until lbd ages it (tcp_closing) */
 };
 
 #define XLB_SF_FNAT		(1u << 0)	/* full-NAT session (has snat) */

@@ -56,6 +56,12 @@ static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_k
 		sec = t->tcp_established;
 		break;
 	case XLB_SS_CLOSING:
+		/* Half-closed: the other direction may still carry data. */
+		sec = t->tcp_established;
+		break;
+	case XLB_SS_CLOSED:
+		/* Both FINs or a RST seen: linger for late ACKs and retransmitted
+		 * FINs, then free the session and its SNAT port. */
 		sec = t->tcp_closing;
 		break;
 	case XLB_SS_UDP:

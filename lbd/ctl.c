@@ -186,6 +186,8 @@ static const char *state_name(uint8_t s)
 		return "established";
 	case XLB_SS_CLOSING:
 		return "closing";
+	case XLB_SS_CLOSED:
+		return "closed";
 	case XLB_SS_UDP:
 		return "udp";
 	default:

@@ -672,6 +672,40 @@ static const char *prog_name(uint32_t id, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * bpf_fib_lookup() resolves next hops only on interfaces with IPv4
+ * forwarding on (the kernel checks it per ingress device); without it every
+ * forwarded packet would be dropped as DROP_FIB. Turn it on for the one
+ * interface the data plane is attached to, and say so.
+ */
+static int enable_forwarding(const char *ifname, char *err, size_t errlen)
+{
+	char path[128], cur = 0;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	n = read(fd, &cur, 1);
+	if (n == 1 && cur == '1') {
+		close(fd);
+		return 0;
+	}
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		snprintf(err, errlen, "cannot enable IPv4 forwarding on %s (%s): %s", ifname,
+			 path, strerror(errno));
+		close(fd);
+		return -EPERM;
+	}
+	close(fd);
+	log_info("enabled IPv4 forwarding on %s (needed by the data plane's FIB lookups)",
+		 ifname);
+	return 0;
+}
+
 int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -686,6 +720,9 @@ int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, siz
 	}
 	mode = strcmp(cfg->xdp_mode, "generic") ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	dp->xdp_flags = mode;
+	r = enable_forwarding(cfg->interface, err, errlen);
+	if (r < 0)
+		return r;
 
 	r = bpf_xdp_query(dp->ifindex, 0, &q);
 	if (r < 0) {
