@@ -58,19 +58,34 @@
  *  only when it moved forward by XLB_LAST_SEEN_GRAN_NS (1 ms) or more; the
  *  time is bpf_ktime_get_ns() read once per jiffy per CPU (xlb_now(), at
  *  most one tick old);
- *  lifecycle changes only via bpf_map_update_elem()/bpf_map_delete_elem():
- *  create (TCP SYN without ACK, or any UDP datagram), SYN -> ESTABLISHED on
- *  the first ACK, CLOSING with CLI_FIN / SRV_FIN on a FIN of either side,
- *  delete on RST of either side or on the first pure ACK once both FINs
- *  were seen. A SYN for an existing session reuses it (SESSION_REUSE; a
- *  closing session is reopened as SYN). A delete that returns 0 (this CPU
- *  won) also deletes the reverse entry and returns the SNAT port to the
- *  pool, the latter only if this node owns the session (the port is from
- *  this node's range).
+ *  lifecycle changes only via bpf_map_update_elem(), one write with
+ *  version + 1 per change and none when nothing changes:
+ *   - create: TCP SYN without ACK, or any UDP datagram (state SYN / UDP);
+ *   - SYN -> ESTABLISHED on the client's first ACK;
+ *   - a FIN sets CLI_FIN or SRV_FIN and the state CLOSING (half-closed:
+ *     data still flows both ways); once both FIN flags are set the state
+ *     is CLOSED. DSR (the LB sees the client side only): a client FIN goes
+ *     straight to CLOSED. A retransmitted FIN changes nothing;
+ *   - a RST from either side: CLOSED;
+ *   - a client SYN without ACK on an existing session reuses it
+ *     (SESSION_REUSE); on a CLOSED or CLOSING session it reopens it as SYN
+ *     with the FIN flags cleared, same backend and SNAT port (a client
+ *     reusing its source port).
+ *  The data plane never deletes a session: CLOSING and CLOSED sessions go
+ *  on forwarding both directions (late ACKs, retransmitted FINs, segments
+ *  after a RST) with the same rewrite and refresh last_seen_ns in place.
+ *  lbd's ageing deletes them (CLOSED after timeouts.tcp_closing idle,
+ *  CLOSING after tcp_established, like any other state after its timeout),
+ *  deletes the reverse entry and returns the SNAT port to the pool, so a
+ *  port is never handed out again while the backend may still hold a
+ *  socket on the old 4-tuple. The only delete left in the data plane undoes
+ *  its own insert of a session that never carried a packet (reverse insert
+ *  failed, below).
  *  Full-NAT: a new session pops a port from port_pool (empty: DROP
  *  PORTS_EXHAUSTED), inserts the session with BPF_NOEXIST (another CPU
  *  won: port back, use its session) and the reverse entry {backend, SNAT,
- *  backend port, SNAT port} -> forward key. TCP non-SYN without session:
+ *  backend port, SNAT port} -> forward key (fails: that session is deleted
+ *  again, port back, DROP_SESSION_FULL). TCP non-SYN without session:
  *  DROP_NO_SESSION.
  *  DSR: same session without SNAT and without reverse entry; only the MACs
  *  change. TCP non-SYN without session is forwarded statelessly by Maglev
@@ -363,34 +378,12 @@ static __always_inline void port_put(__be16 port)
 }
 
 /*
- * Delete a session (@s is a stack copy: the map element may be reused by
- * another CPU as soon as it is deleted). Only the CPU whose delete succeeds
- * releases the reverse entry and the port.
- */
-static __always_inline void session_delete(const struct xlb_flow_key *k,
-					   const struct xlb_session *s,
-					   __u8 proto)
-{
-	struct xlb_flow_key rk;
-	struct xlb_config *cfg;
-	__u32 zero = 0;
-
-	if (bpf_map_delete_elem(&sessions, k))
-		return;
-	stat_inc(XLB_STAT_SESSION_DELETE);
-	if (!(s->flags & XLB_SF_FNAT))
-		return;
-	reverse_key(&rk, s, proto);
-	bpf_map_delete_elem(&reverse, &rk);
-	cfg = bpf_map_lookup_elem(&lb_config, &zero);
-	if (cfg && s->owner == cfg->node_id)
-		port_put(s->snat_port);
-}
-
-/*
  * TCP lifecycle of an existing session for one packet. @srv_side: the
- * packet comes from the backend. Called after the next hop is resolved,
- * before the rewrite.
+ * packet comes from the backend (full-NAT reply). Called after the next hop
+ * is resolved, before the rewrite. Never deletes: a closed session lingers,
+ * still forwarding late ACKs and retransmitted FINs, until lbd ages it out
+ * and returns its SNAT port. One bpf_map_update_elem() (version + 1) when,
+ * and only when, the state or the flags change.
  */
 static __always_inline void session_track(const struct xlb_flow_key *k,
 					  struct xlb_session *sp,
@@ -399,31 +392,28 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 	struct xlb_session s;
 	__u8 fin_flag = srv_side ? XLB_SF_SRV_FIN : XLB_SF_CLI_FIN;
 	__u8 both = XLB_SF_CLI_FIN | XLB_SF_SRV_FIN;
-	__u8 state, flags;
+	__u8 state = sp->state, flags = sp->flags;
 
 	if (tcp_flags & TCPF_RST) {
-		s = *sp;
-		session_delete(k, &s, IPPROTO_TCP);
-		return;
-	}
-	state = sp->state;
-	flags = sp->flags;
-	if (tcp_flags & TCPF_SYN) {
+		state = XLB_SS_CLOSED;
+	} else if (tcp_flags & TCPF_SYN) {
 		if (!srv_side && !(tcp_flags & TCPF_ACK)) {
 			stat_inc(XLB_STAT_SESSION_REUSE);
-			if (state == XLB_SS_CLOSING) {
-				/* port reused by the client: reopen */
+			if (state == XLB_SS_CLOSED ||
+			    state == XLB_SS_CLOSING) {
+				/* source port reused by the client: reopen
+				 * with the same backend and SNAT port */
 				state = XLB_SS_SYN;
 				flags &= ~both;
 			}
 		}
-	} else if (tcp_flags & TCPF_FIN) {
-		state = XLB_SS_CLOSING;
+	} else if ((tcp_flags & TCPF_FIN) && state != XLB_SS_CLOSED) {
 		flags |= fin_flag;
-	} else if ((tcp_flags & TCPF_ACK) && (flags & both) == both) {
-		s = *sp;
-		session_delete(k, &s, IPPROTO_TCP);
-		return;
+		/* DSR: the LB never sees the backend's FIN */
+		if ((flags & both) == both || !(flags & XLB_SF_FNAT))
+			state = XLB_SS_CLOSED;
+		else
+			state = XLB_SS_CLOSING;
 	}
 	if (state == XLB_SS_SYN && (tcp_flags & TCPF_ACK) && !srv_side)
 		state = XLB_SS_ESTABLISHED;
@@ -627,7 +617,7 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 
 	if (p->proto == IPPROTO_TCP &&
 	    ((p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) ||
-	     s->state != XLB_SS_ESTABLISHED))
+	     s->state == XLB_SS_SYN))
 		session_track(k, s, p->tcp_flags, 0);
 
 	if (vs) {
@@ -724,6 +714,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	if (fnat) {
 		reverse_key(&rk, &ns, p->proto);
 		if (bpf_map_update_elem(&reverse, &rk, k, BPF_NOEXIST)) {
+			/* undo this packet's own insert: no packet used it */
 			bpf_map_delete_elem(&sessions, k);
 			port_put(ns.snat_port);
 			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
@@ -773,8 +764,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	if (err)
 		return vip_drop(vs, err);
 	if (p->proto == IPPROTO_TCP &&
-	    (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST) ||
-	     s->state == XLB_SS_CLOSING))
+	    (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
 		session_track(&fk, s, p->tcp_flags, 1);
 
 	stat_inc(XLB_STAT_REPLY);

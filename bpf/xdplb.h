@@ -199,8 +199,12 @@ enum xlb_stat {
 	XLB_STAT_FWD_TX,		/* forwarded with XDP_TX */
 	XLB_STAT_FWD_REDIRECT,		/* forwarded with bpf_redirect */
 	XLB_STAT_SESSION_NEW,		/* sessions created */
-	XLB_STAT_SESSION_REUSE,		/* SYN retransmit reused a session */
-	XLB_STAT_SESSION_DELETE,	/* sessions deleted by the data plane */
+	XLB_STAT_SESSION_REUSE,		/* client SYN on an existing session
+					 * (retransmit, or reopen of a
+					 * CLOSING/CLOSED one) */
+	XLB_STAT_SESSION_DELETE,	/* unused: the data plane no longer
+					 * deletes sessions (lbd's ageing
+					 * does); kept for layout stability */
 	XLB_STAT_REPLY,			/* FNAT replies rewritten to the client */
 	XLB_STAT_DROP_MTU,		/* fib: packet exceeds egress MTU */
 	XLB_STAT_FWD_STATELESS,		/* DSR TCP non-SYN without session,

@@ -976,17 +976,6 @@ static void test_reply(void **state)
 	expect_identical(&r);
 }
 
-static void expect_gone(uint16_t cport, uint16_t snat_port)
-{
-	struct xlb_flow_key k, rk, fk;
-	struct xlb_session s;
-
-	fwd_key(&k, DP_VIP_TCP, cport);
-	rev_key(&rk, snat_port);
-	assert_int_equal(dp_session_get(&env, &k, &s), -ENOENT);
-	assert_int_equal(dp_reverse_get(&env, &rk, &fk), -ENOENT);
-}
-
 static void expect_port_back(uint16_t port)
 {
 	uint32_t ports[POOL_N + 8];
@@ -997,125 +986,355 @@ static void expect_port_back(uint16_t port)
 	assert_int_equal(ports[n - 1], port);
 }
 
+/*
+ * The session of client port @cport on the TCP VIP: in @state with @flags
+ * at @version, and (full-NAT) its reverse entry still maps back to it.
+ */
+static void expect_session(uint16_t cport, uint8_t state, uint8_t flags,
+			   uint32_t version)
+{
+	struct xlb_flow_key k, rk, fk;
+	struct xlb_session s;
+
+	fwd_key(&k, DP_VIP_TCP, cport);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, state);
+	assert_int_equal(s.flags, flags);
+	assert_int_equal(s.version, version);
+	assert_int_equal(ntohs(s.snat_port), DP_POOL_FIRST);
+	rev_key(&rk, DP_POOL_FIRST);
+	assert_int_equal(dp_reverse_get(&env, &rk, &fk), 0);
+	assert_memory_equal(&fk, &k, sizeof(k));
+}
+
+/*
+ * Ends a test (empties the pool): the session's SNAT port was never given
+ * back by the data plane, and no other port was taken.
+ */
+static void expect_port_held(uint16_t port)
+{
+	uint32_t ports[POOL_N + 8];
+	int n = pool_ports(ports), i;
+
+	assert_int_equal(n, POOL_N - 1);
+	for (i = 0; i < n; i++)
+		assert_int_not_equal(ports[i], port);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_DELETE), 0);
+}
+
+/* One packet of a lifecycle: who sends it, what the session is after. */
+enum { CLI, SRV };
+
+/* step tables leave "reuse" zero when SESSION_REUSE is not counted */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+struct step {
+	int from;		/* CLI: client -> VIP, SRV: backend -> SNAT */
+	uint8_t tcp_flags;
+	uint16_t payload_len;
+	uint8_t state;		/* session after the packet */
+	uint8_t flags;
+	uint32_t version;
+	uint8_t reuse;		/* 1: SESSION_REUSE counted too */
+};
+
+/*
+ * Run @steps on the established flow of client port 40000 (SNAT port
+ * DP_POOL_FIRST): every packet is forwarded with the full rewrite of its
+ * direction and nothing but FWD_TX (+ REPLY, + REUSE) counted (no drop,
+ * no delete),
+ * the session is as the step says and its reverse entry is still there.
+ */
+static void run_steps(const struct step *st, size_t n)
+{
+	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
+	struct dp_pkt_spec p;
+	struct sent r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (st[i].from == CLI)
+			p = tcp_to(DP_VIP_TCP, 40000, st[i].tcp_flags);
+		else
+			p = reply_to(DP_POOL_FIRST, st[i].tcp_flags);
+		p.payload_len = st[i].payload_len;
+		p.seq = (uint32_t)i;
+		if (send_pkt(&p, &r) != XDP_TX)
+			fail_msg("step %zu: verdict %u", i, r.verdict);
+		if (st[i].from == CLI) {
+			expect_stats(&r, XLB_STAT_FWD_TX, 1,
+				     XLB_STAT_SESSION_REUSE, st[i].reuse, -1);
+			expect_rewrite(&r, &fx);
+		} else {
+			expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
+				     -1);
+			expect_rewrite(&r, &rx);
+		}
+		expect_session(40000, st[i].state, st[i].flags,
+			       st[i].version);
+	}
+}
+
+#define F_ACK	DP_TCP_ACK
+#define F_FIN	(DP_TCP_FIN | DP_TCP_ACK)
+#define F_RST	DP_TCP_RST
+#define F_RSTA	(DP_TCP_RST | DP_TCP_ACK)
+#define F_DATA	(DP_TCP_PSH | DP_TCP_ACK)
+#define SF	XLB_SF_FNAT
+#define SF_C	(XLB_SF_FNAT | XLB_SF_CLI_FIN)
+#define SF_S	(XLB_SF_FNAT | XLB_SF_SRV_FIN)
+#define SF_CS	(XLB_SF_FNAT | XLB_SF_CLI_FIN | XLB_SF_SRV_FIN)
+#define ESTAB	XLB_SS_ESTABLISHED
+#define CLSING	XLB_SS_CLOSING
+#define CLSD	XLB_SS_CLOSED
+
+/* Open the flow of client port 40000 and establish it (version 2). */
+static void open_established(void)
+{
+	static const struct step est[] = {
+		{ SRV, DP_TCP_SYN | DP_TCP_ACK, 0, XLB_SS_SYN, SF, 1 },
+		{ CLI, F_ACK, 0, ESTAB, SF, 2 },
+	};
+
+	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
+	run_steps(est, sizeof(est) / sizeof(est[0]));
+}
+
+/* Client closes first, then the backend; the last ACK and everything
+ * after it are still forwarded. */
 static void test_fin_close(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
-	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
-	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
-	struct xlb_flow_key k;
-	struct xlb_session s;
-	struct sent r;
+	static const struct step st[] = {
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },	/* retransmit: no write */
+		{ SRV, F_ACK, 0, CLSING, SF_C, 3 },
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },	/* last ACK */
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },	/* its ACK was lost */
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+	};
 
-	fwd_key(&k, DP_VIP_TCP, 40000);
-	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-
-	c.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	expect_rewrite(&r, &fx);
-	assert_int_equal(dp_session_get(&env, &k, &s), 0);
-	assert_int_equal(s.state, XLB_SS_CLOSING);
-	assert_int_equal(s.flags, XLB_SF_FNAT | XLB_SF_CLI_FIN);
-	assert_int_equal(s.version, 3);
-
-	b.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
-	expect_rewrite(&r, &rx);
-	assert_int_equal(dp_session_get(&env, &k, &s), 0);
-	assert_int_equal(s.flags,
-			 XLB_SF_FNAT | XLB_SF_CLI_FIN | XLB_SF_SRV_FIN);
-	assert_int_equal(s.version, 4);
-
-	/* final ACK: forwarded, then the session is gone */
-	c.tcp_flags = DP_TCP_ACK;
-	c.payload_len = 0;
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
-	expect_rewrite(&r, &fx);
-	expect_gone(40000, DP_POOL_FIRST);
-	expect_port_back(DP_POOL_FIRST);
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
 }
 
 static void test_fin_close_server_first(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
-	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_FIN | DP_TCP_ACK);
-	struct out_expect rx = to_client(40000);
+	static const struct step st[] = {
+		{ SRV, F_FIN, 11, CLSING, SF_S, 3 },
+		{ CLI, F_ACK, 0, CLSING, SF_S, 3 },
+		{ SRV, F_FIN, 11, CLSING, SF_S, 3 },	/* retransmit */
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },	/* last ACK */
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },	/* retransmit */
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },
+	};
+
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
+}
+
+/*
+ * Simultaneous close (both ends send FIN before seeing the other's, as
+ * with "Connection: close"): the final ACKs of both sides and the FIN
+ * retransmits after them all reach the other end.
+ */
+static void test_fin_close_simultaneous(void **state)
+{
+	static const struct step st[] = {
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },	/* crossed */
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },	/* ACK of backend FIN */
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },	/* ACK of client FIN */
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },	/* retransmits */
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+	};
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, F_ACK);
 	struct xlb_flow_key k;
 	struct xlb_session s;
+	uint64_t t0;
 	struct sent r;
 
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+
+	/* a closed session still has its last_seen refreshed in place
+	 * (both directions), with no lifecycle write */
 	fwd_key(&k, DP_VIP_TCP, 40000);
-	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
-	assert_int_equal(s.state, XLB_SS_CLOSING);
-	assert_int_equal(s.flags, XLB_SF_FNAT | XLB_SF_SRV_FIN);
-	c.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	b.tcp_flags = DP_TCP_ACK;
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
-		     XLB_STAT_SESSION_DELETE, 1, -1);
-	expect_rewrite(&r, &rx);
-	expect_gone(40000, DP_POOL_FIRST);
-	expect_port_back(DP_POOL_FIRST);
+	t0 = mono_ns();
+	s.last_seen_ns = t0 - OLD_NS;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.last_seen_ns > t0 - TICK_NS);
+	assert_int_equal(s.version, 4);
+	s.last_seen_ns = t0 - OLD_NS;
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
+					     BPF_EXIST), 0);
+	p = reply_to(DP_POOL_FIRST, F_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.last_seen_ns > t0 - TICK_NS);
+	assert_int_equal(s.version, 4);
+	expect_port_held(DP_POOL_FIRST);
+}
+
+/* Half-closed: data keeps flowing the other way (and ACKs this way). */
+static void test_half_close(void **state)
+{
+	static const struct step st[] = {
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ SRV, F_DATA, 1400, CLSING, SF_C, 3 },
+		{ CLI, F_ACK, 0, CLSING, SF_C, 3 },
+		{ SRV, F_DATA, 7, CLSING, SF_C, 3 },
+		{ SRV, F_DATA, 1000, CLSING, SF_C, 3 },
+		{ CLI, F_ACK, 0, CLSING, SF_C, 3 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },	/* retransmit */
+		{ SRV, F_FIN, 5, CLSD, SF_CS, 4 },
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+	};
+	static const struct step rev[] = {	/* backend closes first */
+		{ SRV, F_FIN, 0, CLSING, SF_S, 3 },
+		{ CLI, F_DATA, 1400, CLSING, SF_S, 3 },
+		{ SRV, F_ACK, 0, CLSING, SF_S, 3 },
+		{ CLI, F_DATA, 33, CLSING, SF_S, 3 },
+		{ SRV, F_ACK, 0, CLSING, SF_S, 3 },
+	};
+
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
+
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+	open_established();
+	run_steps(rev, sizeof(rev) / sizeof(rev[0]));
+	expect_port_held(DP_POOL_FIRST);
 }
 
 static void test_rst_client(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_RST);
-	struct out_expect fx = fwd_be1(DP_POOL_FIRST);
-	struct sent r;
+	static const struct step st[] = {
+		{ CLI, F_RST, 0, CLSD, SF, 3 },
+		{ CLI, F_RST, 0, CLSD, SF, 3 },		/* once */
+		{ SRV, F_DATA, 20, CLSD, SF, 3 },	/* late segments */
+		{ SRV, F_RSTA, 0, CLSD, SF, 3 },
+		{ CLI, F_ACK, 0, CLSD, SF, 3 },
+		{ CLI, F_FIN, 0, CLSD, SF, 3 },		/* no FIN after RST */
+		{ SRV, F_FIN, 0, CLSD, SF, 3 },
+	};
 
-	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
-	expect_rewrite(&r, &fx);
-	expect_gone(40000, DP_POOL_FIRST);
-	expect_port_back(DP_POOL_FIRST);
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
 }
 
 static void test_rst_server(void **state)
 {
-	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_RST | DP_TCP_ACK);
+	static const struct step st[] = {
+		{ SRV, F_RSTA, 0, CLSD, SF, 3 },
+		{ SRV, F_ACK, 11, CLSD, SF, 3 },	/* late, not to the stack */
+		{ CLI, F_DATA, 50, CLSD, SF, 3 },
+		{ SRV, F_RST, 0, CLSD, SF, 3 },
+	};
+	static const struct step closing[] = {	/* RST while half-closed */
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ SRV, F_RSTA, 0, CLSD, SF_C, 4 },
+		{ CLI, F_ACK, 0, CLSD, SF_C, 4 },
+	};
+
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
+
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+	open_established();
+	run_steps(closing, sizeof(closing) / sizeof(closing[0]));
+	expect_port_held(DP_POOL_FIRST);
+}
+
+/* A RST before the handshake completed closes the session too. */
+static void test_rst_syn(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct out_expect rx = to_client(40000);
 	struct sent r;
 
-	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
-		     XLB_STAT_SESSION_DELETE, 1, -1);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	p = reply_to(DP_POOL_FIRST, F_RSTA);	/* port closed on the backend */
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	expect_rewrite(&r, &rx);
-	expect_gone(40000, DP_POOL_FIRST);
-	expect_port_back(DP_POOL_FIRST);
-
-	/* a late segment of the deleted flow is not ours any more */
-	b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
-	assert_int_equal(send_pkt(&b, &r), XDP_PASS);
-	expect_stats(&r, XLB_STAT_PASS_NON_VIP, 1, -1);
+	expect_session(40000, CLSD, SF, 2);
+	expect_port_held(DP_POOL_FIRST);
 }
 
-static void test_syn_reopens_closing(void **state)
+/*
+ * A client SYN (no ACK) on a closed session reopens it: same backend and
+ * SNAT port, FIN flags cleared, version + 1, SESSION_REUSE; the new
+ * connection then goes through its own lifecycle.
+ */
+static void test_syn_reopens_closed(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_FIN | DP_TCP_ACK);
-	struct xlb_flow_key k;
-	struct xlb_session s;
-	struct sent r;
+	static const struct step close[] = {
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+	};
+	static const struct step again[] = {
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 },	/* reopen */
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 },	/* retransmit */
+		{ SRV, DP_TCP_SYN | DP_TCP_ACK, 0, XLB_SS_SYN, SF, 5 },
+		{ CLI, F_ACK, 0, ESTAB, SF, 6 },
+		{ CLI, F_DATA, 100, ESTAB, SF, 6 },
+		{ SRV, F_FIN, 0, CLSING, SF_S, 7 },	/* not CLOSED: flags
+							 * were cleared */
+		{ CLI, F_RST, 0, CLSD, SF_S, 8 },
+		/* closed by a RST: reopened the same way */
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 9, 1 },
+		{ CLI, F_ACK, 0, ESTAB, SF, 10 },
+	};
 
-	fwd_key(&k, DP_VIP_TCP, 40000);
-	open_flow(40000);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	c.tcp_flags = DP_TCP_SYN;
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_REUSE, 1, -1);
-	assert_int_equal(dp_session_get(&env, &k, &s), 0);
-	assert_int_equal(s.state, XLB_SS_SYN);
-	assert_int_equal(s.flags, XLB_SF_FNAT);
-	assert_int_equal(ntohs(s.snat_port), DP_POOL_FIRST);
+	open_established();
+	run_steps(close, sizeof(close) / sizeof(close[0]));
+	run_steps(again, sizeof(again) / sizeof(again[0]));
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env),
+				      sizeof(struct xlb_flow_key)), 1);
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env),
+				      sizeof(struct xlb_flow_key)), 1);
+	expect_port_held(DP_POOL_FIRST);
 }
+
+/* A client SYN on a half-closed session reopens it as well; on an
+ * established one it is counted and changes nothing; a backend SYN|ACK
+ * never reopens anything. */
+static void test_syn_reuse(void **state)
+{
+	static const struct step st[] = {
+		{ CLI, DP_TCP_SYN, 0, ESTAB, SF, 2, 1 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 4, 1 },
+		{ SRV, F_FIN, 0, CLSING, SF_S, 5 },
+		{ SRV, DP_TCP_SYN | DP_TCP_ACK, 0, CLSING, SF_S, 5 },
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 6 },
+		{ SRV, DP_TCP_SYN | DP_TCP_ACK, 0, CLSD, SF_CS, 6 },
+		{ CLI, DP_TCP_SYN | DP_TCP_ACK, 0, CLSD, SF_CS, 6 },
+	};
+
+	open_established();
+	run_steps(st, sizeof(st) / sizeof(st[0]));
+	expect_port_held(DP_POOL_FIRST);
+}
+#pragma GCC diagnostic pop
 
 static void test_pool_exhausted(void **state)
 {
@@ -1148,30 +1367,59 @@ static void test_pool_exhausted(void **state)
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 }
 
-static void test_dsr_session(void **state)
+/* DSR packet of client port 40000: only the MACs change. */
+static void dsr_step(uint8_t tcp_flags, uint16_t payload_len, int reuse,
+		     uint8_t state, uint8_t flags, uint32_t version)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, tcp_flags);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 	struct sent r;
 
-	fwd_key(&k, DP_VIP_DSR, 40000);
+	p.payload_len = payload_len;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
-	p.tcp_flags = DP_TCP_ACK;
-	assert_int_equal(send_pkt(&p, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_REUSE, reuse, -1);
+	assert_int_equal(r.out_len, r.in_len);
 	assert_memory_equal(r.out, dp_mac_be2, 6);
+	assert_memory_equal(r.out + 6, dp_mac_a, 6);
 	assert_memory_equal(r.out + 12, r.in + 12, r.in_len - 12);
+	fwd_key(&k, DP_VIP_DSR, 40000);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
-	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
+	assert_int_equal(s.state, state);
+	assert_int_equal(s.flags, flags);
+	assert_int_equal(s.version, version);
+	assert_int_equal(s.snat_port, 0);
 	assert_int_equal(ntohl(s.backend.w[0]), DP_BE2);
 	assert_int_equal(ntohs(s.backend_port), 80);
 	assert_int_equal(s.backend_id, 2);
-	p.tcp_flags = DP_TCP_RST;
+}
+
+/*
+ * DSR: the LB sees only the client side, so a client FIN closes the
+ * session at once; a RST too; both keep forwarding; a SYN reopens.
+ */
+static void test_dsr_session(void **state)
+{
+	uint32_t ports[POOL_N + 8];
+	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
+	struct sent r;
+
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
-	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_DELETE, 1, -1);
-	assert_int_equal(dp_session_get(&env, &k, &s), -ENOENT);
-	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)), 0);
+	dsr_step(F_ACK, 0, 0, ESTAB, 0, 2);
+	dsr_step(F_DATA, 100, 0, ESTAB, 0, 2);
+	dsr_step(F_FIN, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);
+	dsr_step(F_FIN, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);	/* retransmit */
+	dsr_step(F_ACK, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);	/* last ACK */
+	dsr_step(F_RST, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);
+	dsr_step(DP_TCP_SYN, 0, 1, XLB_SS_SYN, 0, 4);	/* reopen */
+	dsr_step(F_ACK, 0, 0, ESTAB, 0, 5);
+	dsr_step(F_RST, 0, 0, CLSD, 0, 6);
+	dsr_step(F_ACK, 10, 0, CLSD, 0, 6);
+	dsr_step(F_RST, 0, 0, CLSD, 0, 6);		/* once */
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env),
+				      sizeof(struct xlb_flow_key)), 0);
+	assert_int_equal(pool_ports(ports), POOL_N);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_DELETE), 0);
 }
 
 static void test_noneigh_keeps_port(void **state)
@@ -1232,9 +1480,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fin_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fin_close_server_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fin_close_simultaneous, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_client, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rst_server, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syn_reopens_closing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rst_syn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_reopens_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syn_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsr_session, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noneigh_keeps_port, setup, teardown),
