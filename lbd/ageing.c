@@ -30,7 +30,7 @@ struct ageing {
 		void *arg;
 	} hooks[AGEING_MAX_HOOKS];
 	struct ageing_stats st;
-	uint64_t last_err_log_ns;
+	struct xlb_ratelimit err_rl;	/* one line per 10 s; the count is in st */
 };
 
 static uint64_t mono_ns(void)
@@ -87,17 +87,19 @@ static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 	return now - s->last_seen_ns > to;
 }
 
-static void log_error(struct ageing *a, const char *what, int err)
+/* k: the session concerned, or NULL. */
+static void log_error(struct ageing *a, const char *what, const struct xlb_flow_key *k, int err)
 {
-	uint64_t now = mono_ns();
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], flow[128] = "";
 
 	a->st.errors++;
-	/* At most one line per 10 s; the count is in the stats. */
-	if (now - a->last_err_log_ns < 10 * NSEC_PER_SEC && a->last_err_log_ns)
-		return;
-	a->last_err_log_ns = now;
-	log_warn("ageing: %s: %s (%llu errors so far)", what, strerror(-err),
-		 (unsigned long long)a->st.errors);
+	if (k)
+		snprintf(flow, sizeof(flow), " %s:%u -> %s:%u/%s",
+			 cfg_format_addr(AF_INET, &k->saddr, s, sizeof(s)), ntohs(k->sport),
+			 cfg_format_addr(AF_INET, &k->daddr, d, sizeof(d)), ntohs(k->dport),
+			 k->proto == IPPROTO_UDP ? "udp" : "tcp");
+	log_warn_rl(&a->err_rl, "ageing: %s%s: %s (%llu errors so far)", what, flow,
+		    strerror(-err), (unsigned long long)a->st.errors);
 }
 
 static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now)
@@ -116,7 +118,7 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		if (errno == ENOENT)
 			a->st.delete_races++;
 		else
-			log_error(a, "cannot delete session", -errno);
+			log_error(a, "cannot delete session", k, -errno);
 		return;
 	}
 	a->st.aged++;
@@ -132,7 +134,7 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));
 
 			if (r < 0)
-				log_error(a, "cannot return SNAT port to the pool", r);
+				log_error(a, "cannot return its SNAT port to the pool", k, r);
 			else
 				a->st.ports_returned++;
 		}
@@ -158,7 +160,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 			a->pass_start_ns = now ? now : 1;
 		done = dp_walk_next(&a->walk, &n);
 		if (done < 0) {
-			log_error(a, "cannot read the sessions map", done);
+			log_error(a, "cannot read the sessions map", NULL, done);
 			dp_walk_reset(&a->walk);
 			a->pass_start_ns = 0;
 			return done;
@@ -210,6 +212,7 @@ struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lb
 		return NULL;
 	a->dp = dp;
 	a->cfg = cfg;
+	a->err_rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(10, 1);
 	if (dp_walk_init(&a->walk, dp->fd_sessions, sizeof(struct xlb_flow_key),
 			 sizeof(struct xlb_session), AGEING_CHUNK) < 0) {
 		free(a);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* lbd control socket: line-delimited JSON over a Unix stream socket. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <json-c/json.h>
 
@@ -19,6 +19,7 @@
 #include "health.h"
 #include "lbd.h"
 #include "log.h"
+#include "sock.h"
 
 #define CTL_READ_CHUNK		4096
 #define CTL_MAX_WRITE_QUEUE	(64u << 20)	/* a client not reading is dropped */
@@ -33,6 +34,7 @@ struct ctl {
 	bool closing;
 	uint64_t requests;
 	uint64_t errors;
+	struct xlb_ratelimit err_rl;	/* failed requests, refused clients */
 };
 
 struct ctl_client {
@@ -41,6 +43,7 @@ struct ctl_client {
 	struct ctl_client *next, **pprev;
 	char *buf;
 	size_t len, cap;
+	int pid;			/* peer process, for log lines; 0: unknown */
 	bool closing;
 };
 
@@ -118,6 +121,21 @@ range:
 	return -EINVAL;
 }
 
+/* Required IPv4 address field. */
+static int req_addr(struct json_object *req, const char *key, int *family, union xlb_addr *addr,
+		    char *err, size_t errlen)
+{
+	const char *s;
+
+	if (req_str(req, key, true, &s, err, errlen) < 0)
+		return -EINVAL;
+	if (cfg_parse_addr(s, family, addr) < 0) {
+		snprintf(err, errlen, "%s \"%.64s\" is not an IPv4 address", key, s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int req_bool(struct json_object *req, const char *key, bool *out, char *err,
 		    size_t errlen)
 {
@@ -162,14 +180,66 @@ static void jset_str(struct json_object *o, const char *key, const char *s)
 	json_object_object_add(o, key, s ? json_object_new_string(s) : NULL);
 }
 
-static const char *proto_name(uint8_t p)
+static void jset_bool(struct json_object *o, const char *key, bool v)
 {
-	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
+	json_object_object_add(o, key, json_object_new_boolean(v));
 }
 
-static const char *mode_name(int m)
+/* Names of protocol and forwarding-mode values, both ways. */
+struct name_val {
+	const char *name;
+	int val;
+};
+
+static const struct name_val protos[] = {
+	{ "tcp", IPPROTO_TCP },
+	{ "udp", IPPROTO_UDP },
+	{ NULL, 0 },
+};
+
+static const struct name_val modes[] = {
+	{ "fnat", XLB_MODE_FNAT },
+	{ "dsr", XLB_MODE_DSR },
+	{ NULL, 0 },
+};
+
+static const char *val_name(const struct name_val *t, int v)
 {
-	return m == XLB_MODE_FNAT ? "fnat" : m == XLB_MODE_DSR ? "dsr" : "?";
+	for (; t->name; t++)
+		if (t->val == v)
+			return t->name;
+	return "?";
+}
+
+/* Optional string field naming one of t's values; def when absent. */
+static int req_choice(struct json_object *req, const char *key, int def,
+		      const struct name_val *t, int *out, char *err, size_t errlen)
+{
+	const struct name_val *x;
+	const char *s;
+	int r, n;
+
+	r = req_str(req, key, false, &s, err, errlen);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		*out = def;
+		return 0;
+	}
+	for (x = t; x->name; x++) {
+		if (!strcmp(x->name, s)) {
+			*out = x->val;
+			return 0;
+		}
+	}
+	/* "mode \"x\" must be fnat or dsr" */
+	n = snprintf(err, errlen, "%s \"%.32s\" must be", key, s);
+	for (x = t; x->name && n >= 0 && (size_t)n < errlen; x++) {
+		const char *sep = x == t ? " " : x[1].name ? ", " : " or ";
+
+		n += snprintf(err + n, errlen - n, "%s%s", sep, x->name);
+	}
+	return -EINVAL;
 }
 
 static const char *hc_type_name(enum hc_type t)
@@ -197,23 +267,31 @@ static const char *state_name(uint8_t s)
 
 /* ---- commands ----------------------------------------------------------- */
 
+static int sessions_count(struct ctl *c, uint64_t *total, uint64_t *owned, uint64_t *held,
+			  char *err, size_t errlen)
+{
+	int r = dp_sessions_count(&c->l->dp, c->l->cfg, total, owned, held);
+
+	if (r < 0)
+		snprintf(err, errlen, "cannot read the sessions map: %s", strerror(-r));
+	return r;
+}
+
 static int cmd_status(struct ctl *c, struct json_object *req, struct json_object **res,
 		      char *err, size_t errlen)
 {
 	struct lbd *l = c->l;
 	struct lbd_config *cfg = l->cfg;
-	struct json_object *o = json_object_new_object(), *pool, *ag;
+	struct json_object *o, *pool, *ag;
 	uint64_t total = 0, owned = 0, held = 0, range;
 	struct ageing_stats st;
 	size_t i, nb = 0;
 	int r;
 
-	r = dp_sessions_count(&l->dp, cfg, &total, &owned, &held);
-	if (r < 0) {
-		json_object_put(o);
-		snprintf(err, errlen, "cannot read the sessions map: %s", strerror(-r));
+	r = sessions_count(c, &total, &owned, &held, err, errlen);
+	if (r < 0)
 		return r;
-	}
+	o = json_object_new_object();
 	for (i = 0; i < cfg->n_vips; i++)
 		if (lbd_vip_used(&cfg->vips[i]))
 			nb += cfg->vips[i].n_backends;
@@ -221,13 +299,13 @@ static int cmd_status(struct ctl *c, struct json_object *req, struct json_object
 	jset_u64(o, "node_id", cfg->node_id);
 	jset_str(o, "interface", cfg->interface);
 	jset_str(o, "xdp_mode", cfg->xdp_mode);
-	jset(o, "xdp_attached", json_object_new_boolean(l->dp.attached));
+	jset_bool(o, "xdp_attached", l->dp.attached);
 	jset_u64(o, "prog_id", l->dp.prog_id);
 	jset_u64(o, "pid", (uint64_t)getpid());
 	jset_u64(o, "uptime_s", (lbd_now_ns() - l->start_ns) / 1000000000ull);
 	jset_str(o, "config", cfg->path);
 	jset_str(o, "pin_dir", cfg->pin_dir);
-	jset(o, "maps_reused", json_object_new_boolean(l->dp.reused));
+	jset_bool(o, "maps_reused", l->dp.reused);
 	jset_str(o, "control_socket", cfg->control_socket);
 	jset_u64(o, "vips", lbd_vip_count(l));
 	jset_u64(o, "backends", nb);
@@ -269,8 +347,8 @@ static struct json_object *vip_json(struct lbd *l, struct cfg_vip *v)
 	jset_u64(o, "vip_id", v->vip_id);
 	jset(o, "address", jaddr(v->family, &v->addr));
 	jset_u64(o, "port", v->port);
-	jset_str(o, "protocol", proto_name(v->proto));
-	jset_str(o, "mode", mode_name(v->mode));
+	jset_str(o, "protocol", val_name(protos, v->proto));
+	jset_str(o, "mode", val_name(modes, v->mode));
 	jset_str(o, "healthcheck", hc_type_name(v->hc.type));
 	jset_u64(o, "backends", v->n_backends);
 	jset_u64(o, "backends_up", up);
@@ -297,44 +375,26 @@ static int cmd_vip_list(struct ctl *c, struct json_object *req, struct json_obje
 static int cmd_vip_add(struct ctl *c, struct json_object *req, struct json_object **res,
 		       char *err, size_t errlen)
 {
-	const char *name, *addr, *proto = "tcp", *mode = "fnat";
+	const char *name;
 	struct cfg_vip v;
 	uint64_t port;
-	int r;
+	int proto, mode, r;
 
-	if (req_str(req, "name", true, &name, err, errlen) < 0 ||
-	    req_str(req, "address", true, &addr, err, errlen) < 0 ||
-	    req_uint(req, "port", true, 1, 65535, &port, err, errlen) < 0 ||
-	    req_str(req, "protocol", false, &proto, err, errlen) < 0 ||
-	    req_str(req, "mode", false, &mode, err, errlen) < 0)
-		return -EINVAL;
 	memset(&v, 0, sizeof(v));
+	if (req_str(req, "name", true, &name, err, errlen) < 0 ||
+	    req_addr(req, "address", &v.family, &v.addr, err, errlen) < 0 ||
+	    req_uint(req, "port", true, 1, 65535, &port, err, errlen) < 0 ||
+	    req_choice(req, "protocol", IPPROTO_TCP, protos, &proto, err, errlen) < 0 ||
+	    req_choice(req, "mode", XLB_MODE_FNAT, modes, &mode, err, errlen) < 0)
+		return -EINVAL;
 	if (strlen(name) >= sizeof(v.name)) {
 		snprintf(err, errlen, "vip name must be 1-63 characters");
 		return -EINVAL;
 	}
 	snprintf(v.name, sizeof(v.name), "%s", name);
-	if (cfg_parse_addr(addr, &v.family, &v.addr) < 0) {
-		snprintf(err, errlen, "address \"%.64s\" is not an IPv4 address", addr);
-		return -EINVAL;
-	}
 	v.port = (uint16_t)port;
-	if (!strcmp(proto, "tcp")) {
-		v.proto = IPPROTO_TCP;
-	} else if (!strcmp(proto, "udp")) {
-		v.proto = IPPROTO_UDP;
-	} else {
-		snprintf(err, errlen, "protocol \"%.32s\" must be tcp or udp", proto);
-		return -EINVAL;
-	}
-	if (!strcmp(mode, "fnat")) {
-		v.mode = XLB_MODE_FNAT;
-	} else if (!strcmp(mode, "dsr")) {
-		v.mode = XLB_MODE_DSR;
-	} else {
-		snprintf(err, errlen, "mode \"%.32s\" must be fnat or dsr", mode);
-		return -EINVAL;
-	}
+	v.proto = (uint8_t)proto;
+	v.mode = mode;
 	/* The config file's healthcheck defaults: type none. */
 	v.hc.type = HC_NONE;
 	snprintf(v.hc.path, sizeof(v.hc.path), "/");
@@ -374,10 +434,10 @@ static struct json_object *backend_json(struct lbd *l, const struct cfg_vip *v,
 	jset_u64(o, "port", b->port ? b->port : v->port);
 	jset_u64(o, "weight", b->weight);
 	jset_str(o, "state", up ? "up" : "down");
-	jset(o, "up", json_object_new_boolean(up));
+	jset_bool(o, "up", up);
 	jset_str(o, "reason", reason ? reason : "not checked yet");
-	jset(o, "drained", json_object_new_boolean(b->drain));
-	jset(o, "in_table", json_object_new_boolean(lbd_backend_in_table(l, v->vip_id, b->id)));
+	jset_bool(o, "drained", b->drain);
+	jset_bool(o, "in_table", lbd_backend_in_table(l, v->vip_id, b->id));
 	if (b->has_mac) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b->mac[0], b->mac[1],
 			 b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
@@ -420,33 +480,37 @@ static int cmd_backend_list(struct ctl *c, struct json_object *req, struct json_
 	return 0;
 }
 
+static int vip_id_args(struct json_object *req, const char **vip, uint32_t *id, char *err,
+		       size_t errlen)
+{
+	uint64_t x;
+
+	if (req_str(req, "vip", true, vip, err, errlen) < 0 ||
+	    req_uint(req, "id", true, 1, XLB_MAX_BACKENDS - 1, &x, err, errlen) < 0)
+		return -EINVAL;
+	*id = (uint32_t)x;
+	return 0;
+}
+
 static int cmd_backend_add(struct ctl *c, struct json_object *req, struct json_object **res,
 			   char *err, size_t errlen)
 {
-	const char *vip, *addr, *mac = NULL;
+	const char *vip, *mac = NULL;
 	struct cfg_backend b;
-	uint64_t id, port = 0, weight = 1;
-	bool drain = false;
+	uint64_t port = 0, weight = 1;
 	struct cfg_vip *v;
 	int r;
 
-	if (req_str(req, "vip", true, &vip, err, errlen) < 0 ||
-	    req_uint(req, "id", true, 1, XLB_MAX_BACKENDS - 1, &id, err, errlen) < 0 ||
-	    req_str(req, "address", true, &addr, err, errlen) < 0 ||
+	memset(&b, 0, sizeof(b));
+	if (vip_id_args(req, &vip, &b.id, err, errlen) < 0 ||
+	    req_addr(req, "address", &b.family, &b.addr, err, errlen) < 0 ||
 	    req_uint(req, "port", false, 0, 65535, &port, err, errlen) < 0 ||
 	    req_uint(req, "weight", false, 0, 10000, &weight, err, errlen) < 0 ||
 	    req_str(req, "mac", false, &mac, err, errlen) < 0 ||
-	    req_bool(req, "drain", &drain, err, errlen) < 0)
+	    req_bool(req, "drain", &b.drain, err, errlen) < 0)
 		return -EINVAL;
-	memset(&b, 0, sizeof(b));
-	b.id = (uint32_t)id;
-	if (cfg_parse_addr(addr, &b.family, &b.addr) < 0) {
-		snprintf(err, errlen, "address \"%.64s\" is not an IPv4 address", addr);
-		return -EINVAL;
-	}
 	b.port = (uint16_t)port;
 	b.weight = (uint32_t)weight;
-	b.drain = drain;
 	if (mac) {
 		if (cfg_parse_mac(mac, b.mac) < 0) {
 			snprintf(err, errlen, "mac \"%.32s\" is not a MAC address "
@@ -460,18 +524,6 @@ static int cmd_backend_add(struct ctl *c, struct json_object *req, struct json_o
 		return r;
 	v = lbd_vip_by_name(c->l, vip);
 	*res = backend_json(c->l, v, &v->backends[v->n_backends - 1]);
-	return 0;
-}
-
-static int vip_id_args(struct json_object *req, const char **vip, uint32_t *id, char *err,
-		       size_t errlen)
-{
-	uint64_t x;
-
-	if (req_str(req, "vip", true, vip, err, errlen) < 0 ||
-	    req_uint(req, "id", true, 1, XLB_MAX_BACKENDS - 1, &x, err, errlen) < 0)
-		return -EINVAL;
-	*id = (uint32_t)x;
 	return 0;
 }
 
@@ -545,7 +597,7 @@ static struct json_object *session_json(struct lbd *l, const struct xlb_flow_key
 	jset(o, "vip", jaddr(k->family, &k->daddr));
 	jset_u64(o, "vip_port", ntohs(k->dport));
 	jset_str(o, "vip_name", v ? v->name : NULL);
-	jset_str(o, "protocol", proto_name(k->proto));
+	jset_str(o, "protocol", val_name(protos, k->proto));
 	jset(o, "backend", jaddr(k->family, &s->backend));
 	jset_u64(o, "backend_port", ntohs(s->backend_port));
 	jset_u64(o, "backend_id", s->backend_id);
@@ -564,41 +616,36 @@ static struct json_object *session_json(struct lbd *l, const struct xlb_flow_key
 	return o;
 }
 
+struct sessions_out {
+	struct lbd *l;
+	struct json_object *a;
+	uint64_t limit, now;
+};
+
+static int session_out(void *arg, const struct xlb_flow_key *k, const struct xlb_session *s)
+{
+	struct sessions_out *so = arg;
+
+	json_object_array_add(so->a, session_json(so->l, k, s, so->now));
+	return json_object_array_length(so->a) >= so->limit;
+}
+
 static int cmd_sessions_list(struct ctl *c, struct json_object *req, struct json_object **res,
 			     char *err, size_t errlen)
 {
-	struct lbd *l = c->l;
-	struct json_object *a;
-	struct dp_walk w;
-	uint64_t limit = CTL_SESSIONS_DEFAULT, now = lbd_now_ns(), n_out = 0;
-	int r, done;
+	struct sessions_out so = { .l = c->l, .limit = CTL_SESSIONS_DEFAULT, .now = lbd_now_ns() };
+	int r;
 
-	if (req_uint(req, "limit", false, 1, CTL_SESSIONS_MAX, &limit, err, errlen) < 0)
+	if (req_uint(req, "limit", false, 1, CTL_SESSIONS_MAX, &so.limit, err, errlen) < 0)
 		return -EINVAL;
-	r = dp_walk_init(&w, l->dp.fd_sessions, sizeof(struct xlb_flow_key),
-			 sizeof(struct xlb_session), 1024);
+	so.a = json_object_new_array();
+	r = dp_sessions_foreach(&c->l->dp, 1024, session_out, &so);
 	if (r < 0) {
-		snprintf(err, errlen, "out of memory");
+		snprintf(err, errlen, "cannot read the sessions map: %s", strerror(-r));
+		json_object_put(so.a);
 		return r;
 	}
-	a = json_object_new_array();
-	do {
-		const struct xlb_flow_key *keys = w.keys;
-		const struct xlb_session *vals = w.vals;
-		uint32_t i, n;
-
-		done = dp_walk_next(&w, &n);
-		if (done < 0) {
-			snprintf(err, errlen, "cannot read the sessions map: %s", strerror(-done));
-			dp_walk_free(&w);
-			json_object_put(a);
-			return done;
-		}
-		for (i = 0; i < n && n_out < limit; i++, n_out++)
-			json_object_array_add(a, session_json(l, &keys[i], &vals[i], now));
-	} while (!done && n_out < limit);
-	dp_walk_free(&w);
-	*res = a;
+	*res = so.a;
 	return 0;
 }
 
@@ -609,17 +656,56 @@ static int cmd_sessions_count(struct ctl *c, struct json_object *req,
 	uint64_t total, owned, held;
 	int r;
 
-	r = dp_sessions_count(&c->l->dp, c->l->cfg, &total, &owned, &held);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot read the sessions map: %s", strerror(-r));
+	r = sessions_count(c, &total, &owned, &held, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	o = json_object_new_object();
 	jset_u64(o, "count", total);
 	jset_u64(o, "owned", owned);
 	jset_u64(o, "snat_ports_in_use", held);
 	*res = o;
 	return 0;
+}
+
+/* Counters of a struct as JSON fields, in this order. */
+struct u64_field {
+	const char *name;
+	size_t off;
+};
+#define U64_FIELD(name, type, member)	{ name, offsetof(type, member) }
+
+static const struct u64_field vip_stat_fields[] = {
+	U64_FIELD("packets", struct xlb_vip_stats, packets),
+	U64_FIELD("bytes", struct xlb_vip_stats, bytes),
+	U64_FIELD("reply_packets", struct xlb_vip_stats, reply_packets),
+	U64_FIELD("reply_bytes", struct xlb_vip_stats, reply_bytes),
+	U64_FIELD("new_sessions", struct xlb_vip_stats, new_sessions),
+	U64_FIELD("drops", struct xlb_vip_stats, drops),
+	{ NULL, 0 },
+};
+
+static const struct u64_field ageing_stat_fields[] = {
+	U64_FIELD("ageing_ticks", struct ageing_stats, ticks),
+	U64_FIELD("ageing_passes", struct ageing_stats, passes),
+	U64_FIELD("ageing_scanned", struct ageing_stats, scanned),
+	U64_FIELD("sessions_aged", struct ageing_stats, aged),
+	U64_FIELD("reverse_aged", struct ageing_stats, reverse_deleted),
+	U64_FIELD("ports_returned", struct ageing_stats, ports_returned),
+	U64_FIELD("ageing_races", struct ageing_stats, delete_races),
+	U64_FIELD("ageing_errors", struct ageing_stats, errors),
+	U64_FIELD("user_deletes", struct ageing_stats, user_deletes),
+	U64_FIELD("ageing_last_pass_ms", struct ageing_stats, last_pass_ms),
+	{ NULL, 0 },
+};
+
+static void jset_u64_fields(struct json_object *o, const void *base, const struct u64_field *f)
+{
+	uint64_t v;
+
+	for (; f->name; f++) {
+		memcpy(&v, (const char *)base + f->off, sizeof(v));
+		jset_u64(o, f->name, v);
+	}
 }
 
 static int cmd_stats(struct ctl *c, struct json_object *req, struct json_object **res,
@@ -653,27 +739,13 @@ static int cmd_stats(struct ctl *c, struct json_object *req, struct json_object 
 		vo = json_object_new_object();
 		jset_str(vo, "name", v->name);
 		jset_u64(vo, "vip_id", v->vip_id);
-		jset_u64(vo, "packets", vs.packets);
-		jset_u64(vo, "bytes", vs.bytes);
-		jset_u64(vo, "reply_packets", vs.reply_packets);
-		jset_u64(vo, "reply_bytes", vs.reply_bytes);
-		jset_u64(vo, "new_sessions", vs.new_sessions);
-		jset_u64(vo, "drops", vs.drops);
+		jset_u64_fields(vo, &vs, vip_stat_fields);
 		json_object_array_add(vips, vo);
 	}
 	jset(o, "vips", vips);
 	ageing_get_stats(l->ageing, &as);
 	d = json_object_new_object();
-	jset_u64(d, "ageing_ticks", as.ticks);
-	jset_u64(d, "ageing_passes", as.passes);
-	jset_u64(d, "ageing_scanned", as.scanned);
-	jset_u64(d, "sessions_aged", as.aged);
-	jset_u64(d, "reverse_aged", as.reverse_deleted);
-	jset_u64(d, "ports_returned", as.ports_returned);
-	jset_u64(d, "ageing_races", as.delete_races);
-	jset_u64(d, "ageing_errors", as.errors);
-	jset_u64(d, "user_deletes", as.user_deletes);
-	jset_u64(d, "ageing_last_pass_ms", as.last_pass_ms);
+	jset_u64_fields(d, &as, ageing_stat_fields);
 	jset_u64(d, "maglev_rebuilds", l->maglev_rebuilds);
 	jset_u64(d, "ctl_requests", c->requests);
 	jset_u64(d, "ctl_errors", c->errors);
@@ -762,7 +834,13 @@ static void client_finish(struct ctl_client *cl)
 
 static void on_written(uv_write_t *req, int status)
 {
+	struct ctl_client *cl = req->handle->data;
+
 	free(req);	/* struct ctl_write: req is its first member */
+	/* The client went away mid-response: stop serving it. UV_ECANCELED
+	 * means the pipe is already closing. */
+	if (status < 0 && status != UV_ECANCELED)
+		client_close(cl);
 }
 
 static void client_send(struct ctl_client *cl, struct json_object *resp)
@@ -776,7 +854,9 @@ static void client_send(struct ctl_client *cl, struct json_object *resp)
 	if (cl->closing)
 		return;
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > CTL_MAX_WRITE_QUEUE) {
-		log_warn("control: client does not read its responses: dropped");
+		log_warn_rl(&cl->ctl->err_rl, "control: client pid %d does not read its "
+			    "responses (over %u MiB queued): dropped", cl->pid,
+			    CTL_MAX_WRITE_QUEUE >> 20);
 		client_close(cl);
 		return;
 	}
@@ -794,21 +874,36 @@ static void client_send(struct ctl_client *cl, struct json_object *resp)
 	}
 }
 
-static void send_error(struct ctl_client *cl, const char *msg)
+/* {"ok":true,"result":result} (result consumed; NULL: {}) or, with
+ * error set, {"ok":false,"error":error}. */
+static void respond(struct ctl_client *cl, struct json_object *result, const char *error)
 {
 	struct json_object *resp = json_object_new_object();
 
-	jset(resp, "ok", json_object_new_boolean(false));
-	jset_str(resp, "error", msg);
+	jset_bool(resp, "ok", !error);
+	if (error) {
+		jset_str(resp, "error", error);
+		json_object_put(result);
+	} else {
+		jset(resp, "result", result ? result : json_object_new_object());
+	}
 	client_send(cl, resp);
 	json_object_put(resp);
+}
+
+static void request_failed(struct ctl_client *cl, const char *cmd, const char *error)
+{
+	cl->ctl->errors++;
+	log_warn_rl(&cl->ctl->err_rl, "control: %s from client pid %d failed: %s",
+		    cmd ? cmd : "request", cl->pid, error);
+	respond(cl, NULL, error);
 }
 
 static void handle_request(struct ctl_client *cl, const char *line, size_t len)
 {
 	struct ctl *c = cl->ctl;
 	struct json_tokener *tok;
-	struct json_object *req, *cmdv, *resp, *result = NULL;
+	struct json_object *req, *cmdv, *result = NULL;
 	const char *cmd;
 	char err[512] = "";
 	size_t i;
@@ -817,7 +912,7 @@ static void handle_request(struct ctl_client *cl, const char *line, size_t len)
 	c->requests++;
 	tok = json_tokener_new();
 	if (!tok) {
-		send_error(cl, "out of memory");
+		request_failed(cl, NULL, "out of memory");
 		return;
 	}
 	req = json_tokener_parse_ex(tok, line, (int)len);
@@ -825,8 +920,7 @@ static void handle_request(struct ctl_client *cl, const char *line, size_t len)
 	    json_tokener_get_parse_end(tok) != len) {
 		json_tokener_free(tok);
 		json_object_put(req);
-		c->errors++;
-		send_error(cl, "request is not one JSON object");
+		request_failed(cl, NULL, "request is not one JSON object");
 		return;
 	}
 	json_tokener_free(tok);
@@ -834,33 +928,27 @@ static void handle_request(struct ctl_client *cl, const char *line, size_t len)
 	    !json_object_object_get_ex(req, "cmd", &cmdv) ||
 	    !json_object_is_type(cmdv, json_type_string)) {
 		json_object_put(req);
-		c->errors++;
-		send_error(cl, "request needs \"cmd\": a string");
+		request_failed(cl, NULL, "request needs \"cmd\": a string");
 		return;
 	}
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\"", cmd);
+	cmd = NULL;	/* from here the table's name, never the client's text */
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (strcmp(commands[i].name, cmd))
+		if (strcmp(commands[i].name, json_object_get_string(cmdv)))
 			continue;
+		cmd = commands[i].name;
 		err[0] = '\0';
 		r = commands[i].fn(c, req, &result, err, sizeof(err));
 		break;
 	}
-	resp = json_object_new_object();
 	if (r < 0) {
-		c->errors++;
-		jset(resp, "ok", json_object_new_boolean(false));
-		jset_str(resp, "error", err[0] ? err : strerror(-r));
 		json_object_put(result);
-		log_debug("control: %s: %s", cmd, err);
+		request_failed(cl, cmd, err[0] ? err : strerror(-r));
 	} else {
-		jset(resp, "ok", json_object_new_boolean(true));
-		jset(resp, "result", result ? result : json_object_new_object());
+		respond(cl, result, NULL);
 	}
 	json_object_put(req);
-	client_send(cl, resp);
-	json_object_put(resp);
 }
 
 static void process_lines(struct ctl_client *cl)
@@ -900,7 +988,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 			cl->cap = cap;
 		}
 	}
-	*buf = uv_buf_init(cl->buf + cl->len, cl->cap - cl->len);
+	if (cl->buf)
+		*buf = uv_buf_init(cl->buf + cl->len, cl->cap - cl->len);
+	else
+		*buf = uv_buf_init(NULL, 0);	/* on_read gets UV_ENOBUFS */
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -923,31 +1014,62 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	cl->len += nread;
 	process_lines(cl);
-	if (cl->len > CTL_MAX_REQUEST || cl->len == cl->cap) {
-		cl->ctl->errors++;
-		send_error(cl, "request longer than 65536 bytes");
+	/* (A read that just fills the buffer is not too long: on_alloc grows
+	 * it up to CTL_MAX_REQUEST + CTL_READ_CHUNK.) */
+	if (cl->len > CTL_MAX_REQUEST) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "request longer than %d bytes", CTL_MAX_REQUEST);
+		request_failed(cl, NULL, msg);
 		client_finish(cl);
 	}
+}
+
+static int peer_pid(uv_pipe_t *p)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)p, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return 0;
+	return cr.pid;
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct ctl *c = server->data;
 	struct ctl_client *cl;
+	int r;
 
-	if (status < 0 || c->closing)
+	if (c->closing)
 		return;
+	if (status < 0) {
+		log_warn_rl(&c->err_rl, "control: cannot accept a client on %s: %s", c->path,
+			    uv_strerror(status));
+		return;
+	}
 	cl = calloc(1, sizeof(*cl));
-	if (!cl)
+	if (!cl) {
+		/* libuv stops watching the listener until this connection is
+		 * accepted; the next one retries. */
+		log_warn_rl(&c->err_rl, "control: cannot accept a client on %s: %s", c->path,
+			    strerror(ENOMEM));
 		return;
+	}
 	cl->ctl = c;
 	uv_pipe_init(server->loop, &cl->pipe, 0);
 	cl->pipe.data = cl;
 	c->refs++;
-	if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0) {
+	r = uv_accept(server, (uv_stream_t *)&cl->pipe);
+	if (r < 0) {
+		log_warn_rl(&c->err_rl, "control: cannot accept a client on %s: %s", c->path,
+			    uv_strerror(r));
 		client_close(cl);
 		return;
 	}
+	cl->pid = peer_pid(&cl->pipe);
 	cl->next = c->clients;
 	if (cl->next)
 		cl->next->pprev = &cl->next;
@@ -955,7 +1077,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->clients = cl;
 	c->n_clients++;
 	if (c->n_clients > CTL_MAX_CLIENTS) {
-		send_error(cl, "too many control clients");
+		request_failed(cl, NULL, "too many control clients");
 		client_finish(cl);
 		return;
 	}
@@ -965,19 +1087,13 @@ static void on_connection(uv_stream_t *server, int status)
 /* Is someone accepting connections on path? */
 static int socket_in_use(const char *path)
 {
-	struct sockaddr_un sa;
-	int fd, r;
+	int fd = xlb_unix_connect(path);
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	r = r == 0 ? 1 : (errno == ECONNREFUSED || errno == ENOENT) ? 0 : -errno;
-	close(fd);
-	return r;
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	return fd == -ECONNREFUSED || fd == -ENOENT ? 0 : fd;
 }
 
 static void on_server_closed(uv_handle_t *h)
@@ -1025,14 +1141,18 @@ struct ctl *ctl_new(struct lbd *l, const char *path, char *err, size_t errlen)
 	}
 	c->l = l;
 	c->refs = 1;
+	c->err_rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(1, 10);
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	uv_pipe_init(&l->loop, &c->server, 0);
 	c->server.data = c;
 	old = umask(0177);	/* the socket is created 0600 */
 	r = uv_pipe_bind(&c->server, path);
 	umask(old);
-	if (r == 0)
+	if (r == 0) {
 		r = uv_listen((uv_stream_t *)&c->server, 64, on_connection);
+		if (r < 0)
+			unlink(path);
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "cannot listen on control socket %s: %s", path,
 			 uv_strerror(r));

@@ -108,8 +108,10 @@ int dp_check_privileges(char *err, size_t errlen)
 
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capget, &hdr, data) < 0) {
-		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot read capabilities: %s", strerror(e));
+		return -e;
 	}
 	if (!cap_has(data, CAP_BPF) && !cap_has(data, CAP_SYS_ADMIN)) {
 		snprintf(err, errlen, "missing CAP_BPF/CAP_SYS_ADMIN: run as root");
@@ -252,16 +254,18 @@ static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *
 			continue;
 		fd = bpf_obj_get(path);
 		if (fd < 0) {
-			snprintf(err, errlen, "cannot open pinned map %s: %s", path,
-				 strerror(errno));
-			return -errno;
+			int e = errno;
+
+			snprintf(err, errlen, "cannot open pinned map %s: %s", path, strerror(e));
+			return -e;
 		}
 		memset(&info, 0, sizeof(info));
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
-			snprintf(err, errlen, "cannot query pinned map %s: %s", path,
-				 strerror(errno));
+			int e = errno;
+
+			snprintf(err, errlen, "cannot query pinned map %s: %s", path, strerror(e));
 			close(fd);
-			return -errno;
+			return -e;
 		}
 		close(fd);
 		if (info.type != bpf_map__type(map))
@@ -366,8 +370,7 @@ void dp_close(struct dataplane *dp)
 			close(dp->maglev_inner[i]);
 		dp->maglev_inner[i] = -1;
 	}
-	if (dp->skel)
-		lb__destroy(dp->skel);
+	lb__destroy(dp->skel);
 	dp->skel = NULL;
 	free(maglev_keys);
 	maglev_keys = NULL;
@@ -569,59 +572,54 @@ int dp_port_pool_push(struct dataplane *dp, uint16_t port)
 	return 0;
 }
 
+struct pool_scan {
+	const struct lbd_config *cfg;
+	uint8_t used[65536 / 8];	/* bitmap of ports held by sessions */
+	unsigned int held;
+};
+
+static int pool_scan_one(void *arg, const struct xlb_flow_key *k, const struct xlb_session *s)
+{
+	struct pool_scan *ps = arg;
+	uint16_t port = ntohs(s->snat_port);
+
+	if (session_blocks_port(ps->cfg, s) && !(ps->used[port / 8] & (1u << (port % 8)))) {
+		ps->used[port / 8] |= 1u << (port % 8);
+		ps->held++;
+	}
+	return 0;
+}
+
 int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg,
 		      unsigned int *pushed, unsigned int *held)
 {
-	uint8_t *used;
-	struct dp_walk w;
-	unsigned int p, n_pushed = 0, n_held = 0;
+	struct pool_scan *ps;
+	unsigned int p;
 	__u32 v;
-	int r, done;
+	int r;
 
+	*pushed = *held = 0;
 	/* Drain first: a restart must not push ports a second time. */
 	while (bpf_map_lookup_and_delete_elem(dp->fd_pool, NULL, &v) == 0)
 		;
-	used = calloc(65536 / 8, 1);
-	if (!used)
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
 		return -ENOMEM;
-	r = dp_walk_init(&w, dp->fd_sessions, sizeof(struct xlb_flow_key),
-			 sizeof(struct xlb_session), 1024);
+	ps->cfg = cfg;
+	r = dp_sessions_foreach(dp, 1024, pool_scan_one, ps);
 	if (r < 0)
 		goto out;
-	do {
-		const struct xlb_session *s = w.vals;
-		uint32_t i, n;
-
-		done = dp_walk_next(&w, &n);
-		if (done < 0) {
-			r = done;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			uint16_t port = ntohs(s[i].snat_port);
-
-			if (session_blocks_port(cfg, &s[i]) && !(used[port / 8] & (1u << (port % 8)))) {
-				used[port / 8] |= 1u << (port % 8);
-				n_held++;
-			}
-		}
-	} while (!done);
-	dp_walk_free(&w);
-	if (r < 0)
-		goto out;
+	*held = ps->held;
 	for (p = cfg->snat_port_min; p <= cfg->snat_port_max; p++) {
-		if (used[p / 8] & (1u << (p % 8)))
+		if (ps->used[p / 8] & (1u << (p % 8)))
 			continue;
 		r = dp_port_pool_push(dp, p);
 		if (r < 0)
 			goto out;
-		n_pushed++;
+		(*pushed)++;
 	}
-	r = 0;
 out:
-	free(used);
-	*pushed = n_pushed;
-	*held = n_held;
+	free(ps);
 	return r;
 }
 
@@ -686,8 +684,10 @@ static int enable_forwarding(const char *ifname, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+		return -e;
 	}
 	n = read(fd, &cur, 1);
 	if (n == 1 && cur == '1') {
@@ -695,10 +695,12 @@ static int enable_forwarding(const char *ifname, char *err, size_t errlen)
 		return 0;
 	}
 	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		int e = errno ? errno : EIO;
+
 		snprintf(err, errlen, "cannot enable IPv4 forwarding on %s (%s): %s", ifname,
-			 path, strerror(errno));
+			 path, strerror(e));
 		close(fd);
-		return -EPERM;
+		return -e;
 	}
 	close(fd);
 	log_info("enabled IPv4 forwarding on %s (needed by the data plane's FIB lookups)",
@@ -910,6 +912,13 @@ static int walk_next_slow(struct dp_walk *w, uint32_t *n)
 	return 0;
 }
 
+/* EINVAL: a kernel before 5.6 without the command; ENOTSUPP (524, kernel
+ * internal): a map type without batch operations. */
+static bool batch_supported(int r)
+{
+	return r != -EINVAL && r != -EOPNOTSUPP && r != -524;
+}
+
 int dp_walk_next(struct dp_walk *w, uint32_t *n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -921,6 +930,12 @@ int dp_walk_next(struct dp_walk *w, uint32_t *n)
 
 	r = bpf_map_lookup_batch(w->fd, w->started ? &w->token : NULL, &out, w->keys, w->vals,
 				 &count, &opts);
+	if (r < 0 && r != -ENOENT && !w->started && !batch_supported(r)) {
+		log_info("the kernel has no BPF batch lookups (%s): maps are read one entry at "
+			 "a time", strerror(-r));
+		use_batch = false;
+		return walk_next_slow(w, n);
+	}
 	if (r < 0 && r != -ENOENT) {
 		*n = 0;
 		return r;
@@ -945,19 +960,18 @@ void dp_walk_free(struct dp_walk *w)
 	w->next_key = NULL;
 }
 
-int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
-		      uint64_t *total, uint64_t *owned, uint64_t *ports_held)
+int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg)
 {
 	struct dp_walk w;
-	int r, done;
+	int r, done = 0;
 
-	*total = *owned = *ports_held = 0;
 	r = dp_walk_init(&w, dp->fd_sessions, sizeof(struct xlb_flow_key),
-			 sizeof(struct xlb_session), 4096);
+			 sizeof(struct xlb_session), cap);
 	if (r < 0)
 		return r;
-	do {
-		const struct xlb_session *s = w.vals;
+	while (!done) {
+		const struct xlb_flow_key *keys = w.keys;
+		const struct xlb_session *vals = w.vals;
 		uint32_t i, n;
 
 		done = dp_walk_next(&w, &n);
@@ -965,15 +979,42 @@ int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
 			r = done;
 			break;
 		}
-		*total += n;
 		for (i = 0; i < n; i++) {
-			if (s[i].owner == cfg->node_id)
-				(*owned)++;
-			if (dp_session_holds_pool_port(cfg, &s[i]))
-				(*ports_held)++;
+			if (fn(arg, &keys[i], &vals[i])) {
+				done = 1;
+				break;
+			}
 		}
-	} while (!done);
+	}
 	dp_walk_free(&w);
+	return r;
+}
+
+struct sessions_count {
+	const struct lbd_config *cfg;
+	uint64_t total, owned, ports_held;
+};
+
+static int count_one(void *arg, const struct xlb_flow_key *k, const struct xlb_session *s)
+{
+	struct sessions_count *sc = arg;
+
+	sc->total++;
+	sc->owned += s->owner == sc->cfg->node_id;
+	sc->ports_held += dp_session_holds_pool_port(sc->cfg, s);
+	return 0;
+}
+
+int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
+		      uint64_t *total, uint64_t *owned, uint64_t *ports_held)
+{
+	struct sessions_count sc = { .cfg = cfg };
+	int r;
+
+	r = dp_sessions_foreach(dp, 4096, count_one, &sc);
+	*total = sc.total;
+	*owned = sc.owned;
+	*ports_held = sc.ports_held;
 	return r;
 }
 

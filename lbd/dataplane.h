@@ -111,6 +111,12 @@ void dp_walk_free(struct dp_walk *w);
  * first key of a hash map). Returns 0 or -errno (-ENOENT at the end). */
 int dp_get_next_key(int fd, const void *key, void *next);
 
+/* Call fn for each entry of the sessions map, read cap entries at a time;
+ * a non-zero return from fn stops the walk. Returns 0 or -errno. */
+typedef int (*dp_session_fn)(void *arg, const struct xlb_flow_key *k,
+			     const struct xlb_session *s);
+int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg);
+
 /* Counts of the sessions map and of SNAT ports of cfg's range in use. */
 int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
 		      uint64_t *total, uint64_t *owned, uint64_t *ports_held);

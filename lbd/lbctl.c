@@ -14,9 +14,10 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 
 #include <json-c/json.h>
+
+#include "sock.h"
 
 #define DEFAULT_DIR	"/run/xdplb"
 #define DEFAULT_SOCKET	DEFAULT_DIR "/lbd.sock"
@@ -36,7 +37,13 @@ struct cmd {
 	const char *word2;	/* NULL: one-word command */
 	const char *args;	/* usage after the command words */
 	const char *help;
+	/* Checks the arguments, asks lbd (request "word1[.word2]") and
+	 * prints; returns the exit code. */
 	int (*fn)(const struct opts *o, const struct cmd *c, int argc, char **argv);
+	/* Reads: the human form of the result (arg: what fn passes). */
+	void (*print)(struct json_object *res, const void *arg);
+	/* Writes on one backend: what the confirmation line says. */
+	const char *done;
 };
 
 static const struct cmd commands[];
@@ -79,22 +86,12 @@ static int usage_error(const struct cmd *c, const char *fmt, ...)
 
 static int connect_socket(const char *path)
 {
-	struct sockaddr_un sa;
 	struct timeval tv = { .tv_sec = TIMEOUT_S };
 	int fd;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = xlb_unix_connect(path);
 	if (fd < 0)
-		return -errno;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
+		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -220,10 +217,14 @@ static int call(const struct opts *o, const struct cmd *c, struct json_object *r
 	return 0;
 }
 
-static struct json_object *request(const char *cmd)
+/* {"cmd": "word1.word2"}: the daemon's name of command c. */
+static struct json_object *request(const struct cmd *c)
 {
 	struct json_object *req = json_object_new_object();
+	char cmd[64];
 
+	snprintf(cmd, sizeof(cmd), "%s%s%s", c->word1, c->word2 ? "." : "",
+		 c->word2 ? c->word2 : "");
 	json_object_object_add(req, "cmd", json_object_new_string(cmd));
 	return req;
 }
@@ -400,7 +401,9 @@ static int run_write(const struct opts *o, const struct cmd *c, struct json_obje
 	if (r)
 		return r;
 	if (o->json) {
-		print_json(res ? res : json_object_new_object());
+		if (!res)
+			res = json_object_new_object();
+		print_json(res);
 	} else {
 		va_start(ap, fmt);
 		vprintf(fmt, ap);
@@ -411,25 +414,46 @@ static int run_write(const struct opts *o, const struct cmd *c, struct json_obje
 	return 0;
 }
 
-/* ---- commands ----------------------------------------------------------- */
-
-static int do_status(const struct opts *o, const struct cmd *c, int argc, char **argv)
+/* Run a read request (consumed): the JSON result with --json, else what
+ * c->print makes of it. */
+static int show(const struct opts *o, const struct cmd *c, struct json_object *req,
+		const void *arg)
 {
-	struct json_object *res, *pool, *ag;
-	char b1[64];
+	struct json_object *res;
 	int r;
 
-	r = no_args(c, argc, argv);
+	r = call(o, c, req, &res);
 	if (r)
 		return r;
-	r = call(o, c, request("status"), &res);
-	if (r)
-		return r;
-	if (o->json) {
+	if (o->json)
 		print_json(res);
-		json_object_put(res);
-		return 0;
-	}
+	else
+		c->print(res, arg);
+	json_object_put(res);
+	return 0;
+}
+
+/* A read without arguments. */
+static int do_query(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	int r = no_args(c, argc, argv);
+
+	return r ? r : show(o, c, request(c), NULL);
+}
+
+/* Elements of an array result (0 if it is not one). */
+static size_t array_len(struct json_object *a)
+{
+	return json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void print_status(struct json_object *res, const void *arg)
+{
+	struct json_object *pool, *ag;
+	char b1[64];
+
 	printf("node         %s (id %lld)\n", gstr(res, "node"), (long long)gint(res, "node_id"));
 	printf("interface    %s (%s mode, xdp_lb prog id %lld, %s)\n", gstr(res, "interface"),
 	       gstr(res, "xdp_mode"), (long long)gint(res, "prog_id"),
@@ -456,32 +480,16 @@ static int do_status(const struct opts *o, const struct cmd *c, int argc, char *
 	       (long long)gint(ag, "interval_ms"), (long long)gint(ag, "passes"),
 	       (long long)gint(ag, "aged"));
 	printf("maglev       %lld table rebuilds\n", (long long)gint(res, "maglev_rebuilds"));
-	json_object_put(res);
-	return 0;
 }
 
-static int do_vip_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+static void print_vip_list(struct json_object *res, const void *arg)
 {
-	struct json_object *res;
 	struct table t = { .cols = 9 };
 	char b[5][32];
-	size_t i, n;
-	int r;
+	size_t i, n = array_len(res);
 
-	r = no_args(c, argc, argv);
-	if (r)
-		return r;
-	r = call(o, c, request("vip.list"), &res);
-	if (r)
-		return r;
-	if (o->json) {
-		print_json(res);
-		json_object_put(res);
-		return 0;
-	}
 	table_row(&t, "NAME", "ID", "ADDRESS", "PORT", "PROTO", "MODE", "HEALTHCHECK",
 		  "BACKENDS(UP)", "IN_TABLE");
-	n = json_object_array_length(res);
 	for (i = 0; i < n; i++) {
 		struct json_object *v = json_object_array_get_idx(res, i);
 
@@ -493,8 +501,6 @@ static int do_vip_list(const struct opts *o, const struct cmd *c, int argc, char
 			  num(b[4], sizeof(b[4]), gint(v, "in_table")));
 	}
 	table_print(&t);
-	json_object_put(res);
-	return 0;
 }
 
 static int do_vip_add(const struct opts *o, const struct cmd *c, int argc, char **argv)
@@ -508,7 +514,7 @@ static int do_vip_add(const struct opts *o, const struct cmd *c, int argc, char 
 		return usage_error(c, "protocol \"%s\" must be tcp or udp", argv[3]);
 	if (strcmp(argv[4], "fnat") && strcmp(argv[4], "dsr"))
 		return usage_error(c, "mode \"%s\" must be fnat or dsr", argv[4]);
-	req = request("vip.add");
+	req = request(c);
 	req_str(req, "name", argv[0]);
 	req_str(req, "address", argv[1]);
 	r = add_uint(req, c, "port", "port", argv[2], 65535);
@@ -528,38 +534,23 @@ static int do_vip_del(const struct opts *o, const struct cmd *c, int argc, char 
 
 	if (argc != 1)
 		return usage_error(c, "expected 1 argument, got %d", argc);
-	req = request("vip.del");
+	req = request(c);
 	req_str(req, "name", argv[0]);
 	return run_write(o, c, req, "vip %s deleted", argv[0]);
 }
 
-static int do_backend_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+static void print_backend_list(struct json_object *res, const void *arg)
 {
-	struct json_object *req, *res;
 	struct table t = { .cols = 9 };
 	char b[4][32];
 	size_t i, j;
-	int r;
 
-	if (argc > 1)
-		return usage_error(c, "unexpected argument \"%s\"", argv[1]);
-	req = request("backend.list");
-	if (argc)
-		req_str(req, "vip", argv[0]);
-	r = call(o, c, req, &res);
-	if (r)
-		return r;
-	if (o->json) {
-		print_json(res);
-		json_object_put(res);
-		return 0;
-	}
 	table_row(&t, "VIP", "ID", "ADDRESS", "PORT", "WEIGHT", "HEALTH", "DRAINED", "IN_TABLE",
 		  "REASON");
-	for (i = 0; i < json_object_array_length(res); i++) {
+	for (i = 0; i < array_len(res); i++) {
 		struct json_object *bl = get(json_object_array_get_idx(res, i), "backends");
 
-		for (j = 0; j < json_object_array_length(bl); j++) {
+		for (j = 0; j < array_len(bl); j++) {
 			struct json_object *be = json_object_array_get_idx(bl, j);
 
 			table_row(&t, gstr(be, "vip"), num(b[0], sizeof(b[0]), gint(be, "id")),
@@ -570,8 +561,18 @@ static int do_backend_list(const struct opts *o, const struct cmd *c, int argc, 
 		}
 	}
 	table_print(&t);
-	json_object_put(res);
-	return 0;
+}
+
+static int do_backend_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req;
+
+	if (argc > 1)
+		return usage_error(c, "unexpected argument \"%s\"", argv[1]);
+	req = request(c);
+	if (argc)
+		req_str(req, "vip", argv[0]);
+	return show(o, c, req, NULL);
 }
 
 static int do_backend_add(const struct opts *o, const struct cmd *c, int argc, char **argv)
@@ -580,7 +581,7 @@ static int do_backend_add(const struct opts *o, const struct cmd *c, int argc, c
 	const char *pos[4];
 	int i, npos = 0, r;
 
-	req = request("backend.add");
+	req = request(c);
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--weight") || !strcmp(argv[i], "--mac")) {
 			if (i + 1 >= argc) {
@@ -625,39 +626,22 @@ static int do_backend_add(const struct opts *o, const struct cmd *c, int argc, c
 			 npos == 4 ? ":" : "", npos == 4 ? pos[3] : "", pos[0]);
 }
 
-static int vip_id_cmd(const struct opts *o, const struct cmd *c, int argc, char **argv,
-		      const char *cmd, const char *done)
+/* backend del|drain|undrain VIP ID */
+static int do_backend_op(const struct opts *o, const struct cmd *c, int argc, char **argv)
 {
 	struct json_object *req;
 	int r;
 
 	if (argc != 2)
 		return usage_error(c, "expected VIP ID");
-	req = request(cmd);
+	req = request(c);
 	req_str(req, "vip", argv[0]);
 	r = add_uint(req, c, "id", "backend id", argv[1], 65535);
 	if (r) {
 		json_object_put(req);
 		return r;
 	}
-	return run_write(o, c, req, "backend %s of vip %s %s", argv[1], argv[0], done);
-}
-
-static int do_backend_del(const struct opts *o, const struct cmd *c, int argc, char **argv)
-{
-	return vip_id_cmd(o, c, argc, argv, "backend.del", "deleted");
-}
-
-static int do_backend_drain(const struct opts *o, const struct cmd *c, int argc, char **argv)
-{
-	return vip_id_cmd(o, c, argc, argv, "backend.drain",
-			  "drained (no new flows; its sessions are kept)");
-}
-
-static int do_backend_undrain(const struct opts *o, const struct cmd *c, int argc,
-			      char **argv)
-{
-	return vip_id_cmd(o, c, argc, argv, "backend.undrain", "undrained");
+	return run_write(o, c, req, "backend %s of vip %s %s", argv[1], argv[0], c->done);
 }
 
 static const char *endpoint(char *buf, size_t len, struct json_object *o, const char *a,
@@ -672,35 +656,15 @@ static const char *endpoint(char *buf, size_t len, struct json_object *o, const 
 	return buf;
 }
 
-static int do_sessions_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
+static void print_sessions(struct json_object *res, const void *arg)
 {
-	struct json_object *req, *res;
+	unsigned long limit = *(const unsigned long *)arg;
 	struct table t = { .cols = 9 };
 	char b[8][64];
-	unsigned long limit = 0;
-	size_t i, n;
-	int r;
+	size_t i, n = array_len(res);
 
-	if (argc == 2 && !strcmp(argv[0], "--limit")) {
-		if (parse_uint(argv[1], 1000000, &limit) < 0 || !limit)
-			return usage_error(c, "--limit \"%s\" must be 1-1000000", argv[1]);
-	} else if (argc) {
-		return usage_error(c, "unexpected argument \"%s\"", argv[0]);
-	}
-	req = request("sessions.list");
-	if (limit)
-		json_object_object_add(req, "limit", json_object_new_int64((int64_t)limit));
-	r = call(o, c, req, &res);
-	if (r)
-		return r;
-	if (o->json) {
-		print_json(res);
-		json_object_put(res);
-		return 0;
-	}
 	table_row(&t, "CLIENT", "VIP", "PROTO", "BACKEND", "SNAT", "STATE", "OWNER", "VERSION",
 		  "IDLE");
-	n = json_object_array_length(res);
 	for (i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(res, i);
 
@@ -715,61 +679,54 @@ static int do_sessions_list(const struct opts *o, const struct cmd *c, int argc,
 	table_print(&t);
 	if (n == (limit ? limit : 100))
 		printf("(first %zu sessions; --limit N for more)\n", n);
-	json_object_put(res);
-	return 0;
 }
 
-static int do_sessions_count(const struct opts *o, const struct cmd *c, int argc, char **argv)
+static int do_sessions_list(const struct opts *o, const struct cmd *c, int argc, char **argv)
 {
-	struct json_object *res;
-	int r;
+	struct json_object *req;
+	unsigned long limit = 0;
 
-	r = no_args(c, argc, argv);
-	if (r)
-		return r;
-	r = call(o, c, request("sessions.count"), &res);
-	if (r)
-		return r;
-	if (o->json)
-		print_json(res);
-	else
-		printf("%lld\n", (long long)gint(res, "count"));
-	json_object_put(res);
-	return 0;
+	if (argc == 2 && !strcmp(argv[0], "--limit")) {
+		if (parse_uint(argv[1], 1000000, &limit) < 0 || !limit)
+			return usage_error(c, "--limit \"%s\" must be 1-1000000", argv[1]);
+	} else if (argc) {
+		return usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	}
+	req = request(c);
+	if (limit)
+		json_object_object_add(req, "limit", json_object_new_int64((int64_t)limit));
+	return show(o, c, req, &limit);
 }
 
-static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **argv)
+static void print_sessions_count(struct json_object *res, const void *arg)
 {
-	struct json_object *res, *g, *vips, *d;
+	printf("%lld\n", (long long)gint(res, "count"));
+}
+
+static void print_stats(struct json_object *res, const void *arg)
+{
+	struct json_object *g, *vips, *d;
 	struct table t = { .cols = 7 };
 	char b[6][32];
 	size_t i;
-	int r;
 
-	r = no_args(c, argc, argv);
-	if (r)
-		return r;
-	r = call(o, c, request("stats"), &res);
-	if (r)
-		return r;
-	if (o->json) {
-		print_json(res);
-		json_object_put(res);
-		return 0;
-	}
 	g = get(res, "global");
 	printf("data plane (all CPUs):\n");
-	json_object_object_foreach(g, k1, v1)
-		printf("  %-22s %lld\n", k1, (long long)json_object_get_int64(v1));
+	if (g) {
+		json_object_object_foreach(g, k1, v1)
+			printf("  %-22s %lld\n", k1, (long long)json_object_get_int64(v1));
+	}
 	d = get(res, "lbd");
 	printf("lbd:\n");
-	json_object_object_foreach(d, k2, v2)
-		printf("  %-22s %lld\n", k2, (long long)json_object_get_int64(v2));
+	if (d) {
+		json_object_object_foreach(d, k2, v2)
+			printf("  %-22s %lld\n", k2, (long long)json_object_get_int64(v2));
+	}
 	vips = get(res, "vips");
 	printf("per VIP:\n");
 	table_row(&t, "  VIP", "PACKETS", "BYTES", "REPLY_PACKETS", "REPLY_BYTES",
 		  "NEW_SESSIONS", "DROPS");
-	for (i = 0; i < json_object_array_length(vips); i++) {
+	for (i = 0; i < array_len(vips); i++) {
 		struct json_object *v = json_object_array_get_idx(vips, i);
 		char name[72];
 
@@ -782,27 +739,33 @@ static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **
 			  num(b[5], sizeof(b[5]), gint(v, "drops")));
 	}
 	table_print(&t);
-	json_object_put(res);
-	return 0;
 }
 
+#define CMD(w1, w2, a, h, f, ...) \
+	{ .word1 = w1, .word2 = w2, .args = a, .help = h, .fn = f, __VA_ARGS__ }
+
 static const struct cmd commands[] = {
-	{ "status", NULL, "", "daemon, data plane and pool summary", do_status },
-	{ "vip", "list", "", "VIPs", do_vip_list },
-	{ "vip", "add", "NAME ADDRESS PORT tcp|udp fnat|dsr", "add a VIP", do_vip_add },
-	{ "vip", "del", "NAME", "delete a VIP and its backends", do_vip_del },
-	{ "backend", "list", "[VIP]", "backends with health, drain and table state",
-	  do_backend_list },
-	{ "backend", "add", "VIP ID ADDRESS [PORT] [--weight W] [--mac M]",
-	  "add a backend to a VIP", do_backend_add },
-	{ "backend", "del", "VIP ID", "remove a backend from a VIP", do_backend_del },
-	{ "backend", "drain", "VIP ID", "no new flows to the backend, keep its sessions",
-	  do_backend_drain },
-	{ "backend", "undrain", "VIP ID", "undo drain", do_backend_undrain },
-	{ "sessions", "list", "[--limit N]", "sessions (default 100)", do_sessions_list },
-	{ "sessions", "count", "", "number of sessions", do_sessions_count },
-	{ "stats", NULL, "", "data plane counters, per-VIP counters, lbd counters", do_stats },
-	{ NULL, NULL, NULL, NULL, NULL },
+	CMD("status", NULL, "", "daemon, data plane and pool summary", do_query,
+	    .print = print_status),
+	CMD("vip", "list", "", "VIPs", do_query, .print = print_vip_list),
+	CMD("vip", "add", "NAME ADDRESS PORT tcp|udp fnat|dsr", "add a VIP", do_vip_add),
+	CMD("vip", "del", "NAME", "delete a VIP and its backends", do_vip_del),
+	CMD("backend", "list", "[VIP]", "backends with health, drain and table state",
+	    do_backend_list, .print = print_backend_list),
+	CMD("backend", "add", "VIP ID ADDRESS [PORT] [--weight W] [--mac M]",
+	    "add a backend to a VIP", do_backend_add),
+	CMD("backend", "del", "VIP ID", "remove a backend from a VIP", do_backend_op,
+	    .done = "deleted"),
+	CMD("backend", "drain", "VIP ID", "no new flows to the backend, keep its sessions",
+	    do_backend_op, .done = "drained (no new flows; its sessions are kept)"),
+	CMD("backend", "undrain", "VIP ID", "undo drain", do_backend_op, .done = "undrained"),
+	CMD("sessions", "list", "[--limit N]", "sessions (default 100)", do_sessions_list,
+	    .print = print_sessions),
+	CMD("sessions", "count", "", "number of sessions", do_query,
+	    .print = print_sessions_count),
+	CMD("stats", NULL, "", "data plane counters, per-VIP counters, lbd counters", do_query,
+	    .print = print_stats),
+	{ .word1 = NULL },
 };
 
 static void usage(FILE *f)

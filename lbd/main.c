@@ -34,6 +34,8 @@
 /* After a restart a VIP keeps the table it had until its health checks
  * have all reported once, or this long. */
 #define LBD_STARTUP_HOLD_MS	10000
+/* A table that could not be installed is tried again this much later. */
+#define LBD_REBUILD_RETRY_MS	1000
 #define WEIGHT_MAX		10000
 
 static struct lbd lbd_state;
@@ -47,7 +49,8 @@ static struct {
 	bool hold[XLB_MAX_VIPS];	/* keeping a previous run's table */
 	char reason[XLB_MAX_VIPS][96];
 	unsigned int changes[XLB_MAX_VIPS];
-} rb;
+	struct xlb_ratelimit err_rl;	/* failed rebuilds */
+} rb = { .err_rl = XLB_RATELIMIT_INIT(10, 5) };
 
 uint64_t lbd_now_ns(void)
 {
@@ -132,6 +135,16 @@ static const struct cfg_backend *backend_elsewhere(struct lbd *l, uint32_t id,
 	return NULL;
 }
 
+/* Free backend id's slot in the data plane (no table points at it). */
+static void backend_slot_clear(struct lbd *l, const struct cfg_vip *v, uint32_t id)
+{
+	int r = dp_backend_clear(&l->dp, id);
+
+	if (r < 0)
+		log_warn("vip %s backend %u: cannot clear its slot in the backends map: %s",
+			 v->name, id, strerror(-r));
+}
+
 static const char *ep(const struct cfg_vip *v, const struct cfg_backend *b, char *buf,
 		      size_t len)
 {
@@ -207,7 +220,8 @@ static int vip_rebuild(struct lbd *l, struct cfg_vip *v, bool force, const char 
 		}
 		if (maglev_build(mb, n, table, XLB_MAGLEV_SIZE) < 0) {
 			r = -errno;
-			log_err("vip %s: cannot build maglev table: %s", v->name, strerror(errno));
+			log_err_rl(&rb.err_rl, "vip %s: cannot build maglev table (%s): %s",
+				   v->name, reason, strerror(-r));
 			free(table);
 			return r;
 		}
@@ -215,7 +229,8 @@ static int vip_rebuild(struct lbd *l, struct cfg_vip *v, bool force, const char 
 	r = dp_maglev_install(&l->dp, v->vip_id, table);
 	free(table);
 	if (r < 0) {
-		log_err("vip %s: cannot install maglev table: %s", v->name, strerror(-r));
+		log_err_rl(&rb.err_rl, "vip %s: cannot install maglev table (%s): %s", v->name,
+			   reason, strerror(-r));
 		return r;
 	}
 	rt->table_valid = true;
@@ -247,6 +262,7 @@ static bool vip_health_known(struct lbd *l, struct cfg_vip *v)
 static void on_rebuild(uv_timer_t *t)
 {
 	struct lbd *l = t->data;
+	bool retry = false;
 	size_t i;
 
 	for (i = 0; i < l->cfg->n_vips; i++) {
@@ -257,16 +273,35 @@ static void on_rebuild(uv_timer_t *t)
 			continue;
 		if (rb.hold[i] && !vip_health_known(l, v))
 			continue;	/* keep the previous run's table a little longer */
-		rb.dirty[i] = false;
 		if (rb.changes[i] > 1)
 			snprintf(reason, sizeof(reason), "%s and %u more health changes",
 				 rb.reason[i], rb.changes[i] - 1);
 		else
 			snprintf(reason, sizeof(reason), "%s", rb.reason[i]);
+		if (vip_rebuild(l, v, rb.hold[i], reason) < 0) {
+			/* The old table (with a backend that may be down) stays:
+			 * keep the VIP dirty and try again. */
+			retry = true;
+			continue;
+		}
+		rb.dirty[i] = false;
 		rb.changes[i] = 0;
-		vip_rebuild(l, v, rb.hold[i], reason);
 	}
+	if (retry && !l->stopping)
+		uv_timer_start(&rb.timer, on_rebuild, LBD_REBUILD_RETRY_MS, 0);
 }
+
+static void mark_dirty(struct lbd *l, uint32_t vip_id, const char *reason)
+{
+	if (!rb.changes[vip_id]++)
+		snprintf(rb.reason[vip_id], sizeof(rb.reason[vip_id]), "%s", reason);
+	rb.dirty[vip_id] = true;
+	/* Also cuts short a pending retry: a new change is worth a try now. */
+	if (!l->stopping)
+		uv_timer_start(&rb.timer, on_rebuild, 0, 0);
+}
+
+#define HOLD_EXPIRED	"health checks still incomplete after start-up"
 
 static void on_hold_expired(uv_timer_t *t)
 {
@@ -281,17 +316,9 @@ static void on_hold_expired(uv_timer_t *t)
 		rb.hold[i] = false;
 		rb.dirty[i] = false;
 		rb.changes[i] = 0;
-		vip_rebuild(l, v, true, "health checks still incomplete after start-up");
+		if (vip_rebuild(l, v, true, HOLD_EXPIRED) < 0)
+			mark_dirty(l, i, HOLD_EXPIRED);
 	}
-}
-
-static void mark_dirty(struct lbd *l, uint32_t vip_id, const char *reason)
-{
-	if (!rb.changes[vip_id]++)
-		snprintf(rb.reason[vip_id], sizeof(rb.reason[vip_id]), "%s", reason);
-	rb.dirty[vip_id] = true;
-	if (!l->stopping && !uv_is_active((uv_handle_t *)&rb.timer))
-		uv_timer_start(&rb.timer, on_rebuild, 0, 0);
 }
 
 static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up,
@@ -457,6 +484,40 @@ static int validate_backend(struct lbd *l, struct cfg_vip *v, const struct cfg_b
 
 /* ---- run-time changes --------------------------------------------------- */
 
+static struct cfg_vip *find_vip(struct lbd *l, const char *name, char *err, size_t errlen)
+{
+	struct cfg_vip *v = lbd_vip_by_name(l, name);
+
+	if (!v)
+		snprintf(err, errlen, "no vip %s", name ? name : "");
+	return v;
+}
+
+/* Backend id of the VIP named vip, its index in *idx; NULL with err set. */
+static struct cfg_backend *find_backend(struct lbd *l, const char *vip, uint32_t id,
+					struct cfg_vip **vp, size_t *idx, char *err,
+					size_t errlen)
+{
+	struct cfg_vip *v = find_vip(l, vip, err, errlen);
+	struct cfg_backend *b;
+
+	if (!v)
+		return NULL;
+	b = vip_backend(v, id, idx);
+	if (!b)
+		snprintf(err, errlen, "vip %s has no backend %u", v->name, id);
+	*vp = v;
+	return b;
+}
+
+/* Forget the run-time state of VIP slot id (free or about to be reused). */
+static void vip_slot_reset(struct lbd *l, uint32_t id)
+{
+	memset(&l->vrt[id], 0, sizeof(l->vrt[id]));
+	rb.dirty[id] = rb.hold[id] = false;
+	rb.changes[id] = 0;
+}
+
 int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errlen)
 {
 	struct lbd_config *cfg = l->cfg;
@@ -478,9 +539,7 @@ int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errle
 	*v = *in;
 	v->vip_id = slot;
 	v->n_backends = 0;
-	memset(&l->vrt[slot], 0, sizeof(l->vrt[slot]));
-	rb.dirty[slot] = rb.hold[slot] = false;
-	rb.changes[slot] = 0;
+	vip_slot_reset(l, slot);
 
 	r = dp_vip_stats_reset(&l->dp, slot);
 	if (r == 0)
@@ -492,6 +551,7 @@ int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errle
 			 strerror(-r));
 		dp_maglev_remove(&l->dp, slot);
 		memset(v, 0, sizeof(*v));
+		vip_slot_reset(l, slot);
 		return r;
 	}
 	if (slot == cfg->n_vips)
@@ -503,15 +563,13 @@ int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errle
 int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 {
 	struct lbd_config *cfg = l->cfg;
-	struct cfg_vip *v = lbd_vip_by_name(l, name);
+	struct cfg_vip *v = find_vip(l, name, err, errlen);
 	uint32_t id;
 	size_t i;
 	int r;
 
-	if (!v) {
-		snprintf(err, errlen, "no vip %s", name);
+	if (!v)
 		return -ENOENT;
-	}
 	id = v->vip_id;
 	/* New packets stop matching first, then the table goes. */
 	r = dp_vip_del(&l->dp, v);
@@ -520,19 +578,21 @@ int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 			 strerror(-r));
 		return r;
 	}
-	dp_maglev_remove(&l->dp, id);
+	/* Past the point of no return: what fails now leaves an unused slot. */
+	r = dp_maglev_remove(&l->dp, id);
+	if (r < 0)
+		log_warn("vip %s: cannot remove its maglev table (id %u): %s", name, id,
+			 strerror(-r));
 	for (i = 0; i < v->n_backends; i++) {
 		uint32_t bid = v->backends[i].id;
 
 		hc_remove(l->hc, id, bid);
 		if (!backend_elsewhere(l, bid, v))
-			dp_backend_clear(&l->dp, bid);
+			backend_slot_clear(l, v, bid);
 	}
 	log_info("vip %s deleted (%zu backends)", v->name, v->n_backends);
 	memset(v, 0, sizeof(*v));
-	memset(&l->vrt[id], 0, sizeof(l->vrt[id]));
-	rb.dirty[id] = rb.hold[id] = false;
-	rb.changes[id] = 0;
+	vip_slot_reset(l, id);
 	while (cfg->n_vips && !lbd_vip_used(&cfg->vips[cfg->n_vips - 1]))
 		cfg->n_vips--;
 	return 0;
@@ -541,14 +601,12 @@ int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b, char *err,
 		    size_t errlen)
 {
-	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	struct cfg_vip *v = find_vip(l, vip, err, errlen);
 	char e[64], why[64];
 	int r;
 
-	if (!v) {
-		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+	if (!v)
 		return -ENOENT;
-	}
 	r = validate_backend(l, v, b, err, errlen);
 	if (r < 0)
 		return r;
@@ -563,41 +621,52 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 		snprintf(err, errlen, "backend %u: cannot start its health check: %s", b->id,
 			 strerror(-r));
 		if (!backend_elsewhere(l, b->id, v))
-			dp_backend_clear(&l->dp, b->id);
+			backend_slot_clear(l, v, b->id);
 		return r;
 	}
 	v->backends[v->n_backends++] = *b;
 	log_info("vip %s backend %u (%s) added, weight %u", v->name, b->id,
 		 ep(v, b, e, sizeof(e)), b->weight);
+	/* Not in the table before its first health report: nothing to build
+	 * yet, and a failure is retried like a health change. */
 	snprintf(why, sizeof(why), "backend %u added", b->id);
-	vip_rebuild(l, v, false, why);
+	if (vip_rebuild(l, v, false, why) < 0)
+		mark_dirty(l, v->vip_id, why);
 	return 0;
 }
 
 int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size_t errlen)
 {
-	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	struct cfg_backend *b, saved;
+	struct cfg_vip *v;
 	char e[64], why[64];
 	size_t idx;
+	int r;
 
-	if (!v) {
-		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+	b = find_backend(l, vip, id, &v, &idx, err, errlen);
+	if (!b)
 		return -ENOENT;
-	}
-	if (!vip_backend(v, id, &idx)) {
-		snprintf(err, errlen, "vip %s has no backend %u", v->name, id);
-		return -ENOENT;
-	}
-	hc_remove(l->hc, v->vip_id, id);
-	ep(v, &v->backends[idx], e, sizeof(e));
+	saved = *b;
+	ep(v, b, e, sizeof(e));
 	memmove(&v->backends[idx], &v->backends[idx + 1],
 		(v->n_backends - idx - 1) * sizeof(v->backends[0]));
 	v->n_backends--;
 	snprintf(why, sizeof(why), "backend %u removed", id);
-	vip_rebuild(l, v, false, why);
+	r = vip_rebuild(l, v, false, why);
+	if (r < 0) {
+		/* The table still sends flows to it: keep everything. */
+		memmove(&v->backends[idx + 1], &v->backends[idx],
+			(v->n_backends - idx) * sizeof(v->backends[0]));
+		v->backends[idx] = saved;
+		v->n_backends++;
+		snprintf(err, errlen, "vip %s backend %u: cannot install the maglev table "
+			 "without it: %s", v->name, id, strerror(-r));
+		return r;
+	}
+	hc_remove(l->hc, v->vip_id, id);
 	/* The slot goes only once no table can point at it. */
 	if (!backend_elsewhere(l, id, NULL))
-		dp_backend_clear(&l->dp, id);
+		backend_slot_clear(l, v, id);
 	log_info("vip %s backend %u (%s) removed", v->name, id, e);
 	return 0;
 }
@@ -605,26 +674,28 @@ int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size
 int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, char *err,
 		      size_t errlen)
 {
-	struct cfg_vip *v = lbd_vip_by_name(l, vip);
 	struct cfg_backend *b;
+	struct cfg_vip *v;
 	char why[64];
+	int r;
 
-	if (!v) {
-		snprintf(err, errlen, "no vip %s", vip ? vip : "");
+	b = find_backend(l, vip, id, &v, NULL, err, errlen);
+	if (!b)
 		return -ENOENT;
-	}
-	b = vip_backend(v, id, NULL);
-	if (!b) {
-		snprintf(err, errlen, "vip %s has no backend %u", v->name, id);
-		return -ENOENT;
-	}
 	if (b->drain == drain)
 		return 0;
 	b->drain = drain;
+	snprintf(why, sizeof(why), "backend %u %s", id, drain ? "drained" : "undrained");
+	r = vip_rebuild(l, v, false, why);
+	if (r < 0) {
+		b->drain = !drain;
+		snprintf(err, errlen, "vip %s backend %u: cannot install the maglev table: %s",
+			 v->name, id, strerror(-r));
+		return r;
+	}
 	log_info("vip %s backend %u %s", v->name, id,
 		 drain ? "drained: no new flows, sessions kept" : "undrained");
-	snprintf(why, sizeof(why), "backend %u %s", id, drain ? "drained" : "undrained");
-	return vip_rebuild(l, v, false, why);
+	return 0;
 }
 
 /* ---- start-up ----------------------------------------------------------- */
@@ -674,9 +745,10 @@ static int lock_pin_dir(struct lbd *l, char *err, size_t errlen)
 
 	l->lock_fd = open(l->cfg->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->lock_fd < 0) {
-		snprintf(err, errlen, "cannot open pin dir %s: %s", l->cfg->pin_dir,
-			 strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "cannot open pin dir %s: %s", l->cfg->pin_dir, strerror(e));
+		return -e;
 	}
 	if (flock(l->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		int e = errno;
@@ -987,6 +1059,16 @@ int main(int argc, char **argv)
 	uv_signal_init(&l->loop, &l->sig_term);
 	uv_signal_init(&l->loop, &l->sig_int);
 	l->sig_term.data = l->sig_int.data = l;
+	/* From here a SIGTERM during start-up is not fatal on the spot (it
+	 * could leave XDP attached with no lbd): it is handled once the loop
+	 * runs, by the same clean shutdown. */
+	r = uv_signal_start(&l->sig_term, on_signal, SIGTERM);
+	if (r == 0)
+		r = uv_signal_start(&l->sig_int, on_signal, SIGINT);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot handle SIGTERM/SIGINT: %s", uv_strerror(r));
+		goto fail_msg;
+	}
 	l->start_ns = lbd_now_ns();
 
 	if (dp_open(&l->dp, l->cfg, err, sizeof(err)) < 0)
@@ -1015,8 +1097,6 @@ int main(int argc, char **argv)
 	l->ctl = ctl_new(l, l->cfg->control_socket, err, sizeof(err));
 	if (!l->ctl)
 		goto fail_msg;
-	uv_signal_start(&l->sig_term, on_signal, SIGTERM);
-	uv_signal_start(&l->sig_int, on_signal, SIGINT);
 	log_info("lbd ready: node %s (id %u), %zu VIPs, %zu backends, control socket %s",
 		 l->cfg->node_name, l->cfg->node_id, lbd_vip_count(l), nb,
 		 l->cfg->control_socket);

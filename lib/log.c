@@ -37,7 +37,7 @@ enum xlb_log_level xlb_log_get_level(void)
 
 void xlb_vlog(enum xlb_log_level level, const char *fmt, va_list ap)
 {
-	char msg[1024], ts[32];
+	char msg[1024], ts[32], *p;
 	struct timespec now;
 	struct tm tm;
 	size_t n;
@@ -48,11 +48,16 @@ void xlb_vlog(enum xlb_log_level level, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* One record, one line: a newline or escape a peer or a client put in
+	 * its text cannot start a record of its own. */
+	for (p = msg; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			*p = '?';
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s node=%s %s: %s\n", ts, now.tv_nsec / 1000000,
-		log_prog, log_node, level_names[level], msg);
+	fprintf(stderr, "%s.%03ldZ %s node=%s %s: %s\n", ts, now.tv_nsec / 1000000, log_prog,
+		log_node, level_names[level], msg);
 }
 
 void xlb_log(enum xlb_log_level level, const char *fmt, ...)
@@ -64,8 +69,40 @@ void xlb_log(enum xlb_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void xlb_log_rl(struct xlb_ratelimit *rl, enum xlb_log_level level, const char *fmt, ...)
+{
+	struct timespec ts;
+	uint64_t now;
+	char msg[1024];
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	if (!rl->start_ns || now - rl->start_ns >= rl->interval_ns) {
+		rl->start_ns = now ? now : 1;
+		rl->printed = 0;
+	}
+	if (rl->printed >= (rl->burst ? rl->burst : 1)) {
+		rl->suppressed++;
+		return;
+	}
+	rl->printed++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rl->suppressed)
+		xlb_log(level, "%s (%llu similar lines suppressed)", msg,
+			(unsigned long long)rl->suppressed);
+	else
+		xlb_log(level, "%s", msg);
+	rl->suppressed = 0;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	char buf[8192], *line, *nl;
 	enum xlb_log_level l;
 
 	switch (level) {
@@ -81,7 +118,15 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	if (l > log_level)
 		return 0;
-	xlb_vlog(l, fmt, ap);
+	/* libbpf's verifier log is many lines in one message: one record each. */
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	for (line = buf; line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		if (*line)
+			xlb_log(l, "%s", line);
+	}
 	return 0;
 }
 
