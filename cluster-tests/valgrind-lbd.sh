@@ -101,6 +101,7 @@ if ctl vip add bad 300.1.1.1 80 tcp fnat >/dev/null 2>&1; then echo "valgrind-lb
 run ctl sessions count
 run ctl --json sessions list --limit 10
 run ctl --json stats
+run ctl stats --prometheus
 # traffic through the data plane (no backend answers; sessions are created
 # and aged out again by the short timeouts)
 ip netns exec "$PEER" ip route add 198.18.100.0/24 via 198.18.3.1

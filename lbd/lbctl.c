@@ -741,6 +741,95 @@ static void print_stats(struct json_object *res, const void *arg)
 	table_print(&t);
 }
 
+/*
+ * stats --prometheus: the same counters in the Prometheus text exposition
+ * format (for node_exporter's textfile collector or a scrape wrapper),
+ * labelled with the node name from "status".
+ */
+static void prom_counter(const char *name, const char *help, const char *labels,
+			 const char *key, struct json_object *obj)
+{
+	size_t n;
+
+	if (!obj || !json_object_is_type(obj, json_type_object))
+		return;
+	printf("# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	json_object_object_foreach(obj, k, v) {
+		n = strlen(k);
+		if (n > 3 && !strcmp(k + n - 3, "_ms"))
+			continue;	/* a duration, not a counter */
+		printf("%s{%s,%s=\"%s\"} %lld\n", name, labels, key, k,
+		       (long long)json_object_get_int64(v));
+	}
+}
+
+static void prom_vip(const char *name, const char *field, const char *help,
+		     const char *node, struct json_object *vips)
+{
+	size_t i;
+
+	printf("# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (i = 0; i < array_len(vips); i++) {
+		struct json_object *v = json_object_array_get_idx(vips, i);
+
+		printf("%s{node=\"%s\",vip=\"%s\"} %lld\n", name, node, gstr(v, "name"),
+		       (long long)gint(v, field));
+	}
+}
+
+static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	static const struct cmd status_cmd = { .word1 = "status" };
+	struct json_object *st, *res, *vips, *pool;
+	char labels[160];
+	const char *node;
+	int r;
+
+	if (!argc)
+		return show(o, c, request(c), NULL);
+	if (argc != 1 || strcmp(argv[0], "--prometheus"))
+		return usage_error(c, "unexpected argument \"%s\"", argv[0]);
+	r = call(o, &status_cmd, request(&status_cmd), &st);
+	if (r)
+		return r;
+	r = call(o, c, request(c), &res);
+	if (r) {
+		json_object_put(st);
+		return r;
+	}
+	node = gstr(st, "node");
+	snprintf(labels, sizeof(labels), "node=\"%s\"", node);
+	prom_counter("xdplb_dataplane_packets_total",
+		     "data-plane packets by outcome, summed over CPUs", labels,
+		     "outcome", get(res, "global"));
+	prom_counter("xdplb_lbd_events_total", "lbd events (ageing, rebuilds, requests)",
+		     labels, "event", get(res, "lbd"));
+	vips = get(res, "vips");
+	prom_vip("xdplb_vip_packets_total", "packets", "client to VIP packets forwarded", node,
+		 vips);
+	prom_vip("xdplb_vip_bytes_total", "bytes", "client to VIP bytes forwarded", node, vips);
+	prom_vip("xdplb_vip_reply_packets_total", "reply_packets",
+		 "full-NAT reply packets to clients", node, vips);
+	prom_vip("xdplb_vip_reply_bytes_total", "reply_bytes", "full-NAT reply bytes to clients",
+		 node, vips);
+	prom_vip("xdplb_vip_new_sessions_total", "new_sessions", "sessions created", node, vips);
+	prom_vip("xdplb_vip_drops_total", "drops", "packets to the VIP dropped", node, vips);
+	printf("# HELP xdplb_sessions sessions in this node's map\n# TYPE xdplb_sessions gauge\n");
+	printf("xdplb_sessions{%s,owner=\"self\"} %lld\n", labels,
+	       (long long)gint(st, "sessions_owned"));
+	printf("xdplb_sessions{%s,owner=\"peers\"} %lld\n", labels,
+	       (long long)(gint(st, "sessions") - gint(st, "sessions_owned")));
+	pool = get(st, "port_pool");
+	if (pool) {
+		printf("# HELP xdplb_snat_ports_free free full-NAT ports of this node\n"
+		       "# TYPE xdplb_snat_ports_free gauge\n");
+		printf("xdplb_snat_ports_free{%s} %lld\n", labels, (long long)gint(pool, "free"));
+	}
+	json_object_put(res);
+	json_object_put(st);
+	return 0;
+}
+
 #define CMD(w1, w2, a, h, f, ...) \
 	{ .word1 = w1, .word2 = w2, .args = a, .help = h, .fn = f, __VA_ARGS__ }
 
@@ -763,7 +852,8 @@ static const struct cmd commands[] = {
 	    .print = print_sessions),
 	CMD("sessions", "count", "", "number of sessions", do_query,
 	    .print = print_sessions_count),
-	CMD("stats", NULL, "", "data plane counters, per-VIP counters, lbd counters", do_query,
+	CMD("stats", NULL, "[--prometheus]",
+	    "data plane counters, per-VIP counters, lbd counters", do_stats,
 	    .print = print_stats),
 	{ .word1 = NULL },
 };
