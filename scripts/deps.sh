@@ -13,6 +13,8 @@ PKGS=(
 	libcmocka-dev valgrind libclang-rt-14-dev
 	# testbed and benchmarks
 	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq
+	# stock-kernel VM harness (cluster-tests/vm)
+	qemu-system-x86 busybox-static cpio xz-utils
 )
 
 missing=()
