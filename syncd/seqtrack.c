@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Per-origin receive windows and the sender's retransmit ring. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seqtrack.h"
+
+#define WMASK	((uint64_t)SYNC_SEQ_WINDOW - 1)
+
+_Static_assert((SYNC_SEQ_WINDOW & (SYNC_SEQ_WINDOW - 1)) == 0 && SYNC_SEQ_WINDOW >= 64,
+	       "SYNC_SEQ_WINDOW must be a power of two >= 64");
+
+const char *sync_seq_verdict_str(enum sync_seq_verdict v)
+{
+	switch (v) {
+	case SYNC_SEQ_ACCEPT:
+		return "accept";
+	case SYNC_SEQ_GAP:
+		return "gap";
+	case SYNC_SEQ_LATE:
+		return "late";
+	case SYNC_SEQ_NEW_STREAM:
+		return "new-stream";
+	case SYNC_SEQ_DUPLICATE:
+		return "duplicate";
+	case SYNC_SEQ_STALE:
+		return "stale";
+	}
+	return "unknown";
+}
+
+static int bit_get(const struct sync_rxseq *st, uint64_t s)
+{
+	uint64_t i = s & WMASK;
+
+	return !!(st->bits[i / 64] & (1ull << (i % 64)));
+}
+
+static void bit_put(struct sync_rxseq *st, uint64_t s, int v)
+{
+	uint64_t i = s & WMASK;
+
+	if (v)
+		st->bits[i / 64] |= 1ull << (i % 64);
+	else
+		st->bits[i / 64] &= ~(1ull << (i % 64));
+}
+
+/*
+ * Starts tracking a stream at top: everything up to it counts as seen. A
+ * peer met for the first time is caught up by a snapshot, so its stream
+ * starts at the first sequence heard of; a restarted origin's new epoch
+ * starts at 0, so that its messages from 1 on are all accounted for.
+ */
+static void stream_start(struct sync_rxseq *st, uint64_t epoch, uint64_t top)
+{
+	st->epoch = epoch;
+	st->top = top;
+	memset(st->bits, 0xff, sizeof(st->bits));
+}
+
+/* Lowest sequence inside the window. */
+static uint64_t window_low(const struct sync_rxseq *st)
+{
+	return st->top >= SYNC_SEQ_WINDOW ? st->top - SYNC_SEQ_WINDOW + 1 : 1;
+}
+
+/* Moves top to seq (> top), counting holes pushed out of the window. */
+static uint64_t advance(struct sync_rxseq *st, uint64_t seq)
+{
+	uint64_t d = seq - st->top, lost = 0, s, from;
+
+	if (d >= SYNC_SEQ_WINDOW) {
+		/* every old slot leaves; so do new holes below the new window */
+		for (s = window_low(st); s <= st->top; s++)
+			lost += !bit_get(st, s);
+		lost += d - SYNC_SEQ_WINDOW;	/* (top, seq - WINDOW] never fit */
+		from = seq - SYNC_SEQ_WINDOW + 1;
+	} else {
+		/* slot of s held s - WINDOW, which leaves the window now */
+		for (s = st->top + 1; s <= seq; s++) {
+			if (s > SYNC_SEQ_WINDOW && !bit_get(st, s))
+				lost++;
+		}
+		from = st->top + 1;
+	}
+	for (s = from; s < seq; s++)
+		bit_put(st, s, 0);
+	bit_put(st, seq, 1);
+	st->top = seq;
+	st->lost += lost;
+	return lost;
+}
+
+void sync_rxseq_receive(struct sync_rxseq *st, uint64_t epoch, uint64_t seq,
+			struct sync_seq_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (!epoch || !seq || epoch < st->epoch) {
+		res->verdict = SYNC_SEQ_STALE;
+		return;
+	}
+	if (!st->epoch) {
+		stream_start(st, epoch, seq);
+		res->verdict = SYNC_SEQ_NEW_STREAM;
+		return;
+	}
+	if (epoch > st->epoch) {
+		/* restarted origin: its new numbering starts over at 1 */
+		stream_start(st, epoch, 0);
+		res->new_epoch = 1;
+	}
+	if (seq == st->top + 1) {
+		res->lost = advance(st, seq);
+		res->verdict = SYNC_SEQ_ACCEPT;
+		return;
+	}
+	if (seq > st->top) {
+		res->gap_from = st->top + 1;
+		res->gap_to = seq - 1;
+		res->lost = advance(st, seq);
+		res->verdict = SYNC_SEQ_GAP;
+		return;
+	}
+	if (seq < window_low(st)) {
+		res->verdict = SYNC_SEQ_STALE;
+		return;
+	}
+	if (bit_get(st, seq)) {
+		res->verdict = SYNC_SEQ_DUPLICATE;
+		return;
+	}
+	bit_put(st, seq, 1);
+	res->verdict = SYNC_SEQ_LATE;
+}
+
+int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq,
+			 struct sync_seq_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (!epoch || epoch < st->epoch)
+		return 0;
+	if (!st->epoch) {
+		/* first contact: what came before is the snapshot's business */
+		stream_start(st, epoch, last_seq);
+		res->verdict = SYNC_SEQ_NEW_STREAM;
+		return 0;
+	}
+	if (epoch > st->epoch) {
+		stream_start(st, epoch, 0);
+		res->new_epoch = 1;
+	}
+	if (last_seq <= st->top)
+		return 0;
+	res->gap_from = st->top + 1;
+	res->gap_to = last_seq;
+	return 1;
+}
+
+int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to)
+{
+	uint64_t s;
+
+	if (!st->epoch)
+		return 0;
+	for (s = window_low(st); s < st->top; s++) {
+		if (bit_get(st, s))
+			continue;
+		*from = s;
+		while (s + 1 < st->top && !bit_get(st, s + 1))
+			s++;
+		*to = s;
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- per-origin table ---- */
+
+int sync_seqtrack_init(struct sync_seqtrack *t, size_t max_origins)
+{
+	memset(t, 0, sizeof(*t));
+	if (!max_origins)
+		return -EINVAL;
+	t->origin = calloc(max_origins, sizeof(*t->origin));
+	t->st = calloc(max_origins, sizeof(*t->st));
+	if (!t->origin || !t->st) {
+		sync_seqtrack_free(t);
+		return -ENOMEM;
+	}
+	t->cap = max_origins;
+	return 0;
+}
+
+void sync_seqtrack_free(struct sync_seqtrack *t)
+{
+	free(t->origin);
+	free(t->st);
+	memset(t, 0, sizeof(*t));
+}
+
+struct sync_rxseq *sync_seqtrack_get(struct sync_seqtrack *t, uint32_t origin)
+{
+	size_t i;
+
+	if (!origin)
+		return NULL;
+	for (i = 0; i < t->n; i++) {
+		if (t->origin[i] == origin)
+			return &t->st[i];
+	}
+	if (t->n == t->cap)
+		return NULL;
+	t->origin[t->n] = origin;
+	memset(&t->st[t->n], 0, sizeof(t->st[t->n]));
+	return &t->st[t->n++];
+}
+
+int sync_seqtrack_receive(struct sync_seqtrack *t, uint32_t origin, uint64_t epoch, uint64_t seq,
+			  struct sync_seq_result *res)
+{
+	struct sync_rxseq *st = sync_seqtrack_get(t, origin);
+
+	if (!st)
+		return -ENOSPC;
+	sync_rxseq_receive(st, epoch, seq, res);
+	return 0;
+}
+
+/* ---- retransmit ring ---- */
+
+int sync_txring_init(struct sync_txring *r, size_t max_msgs, size_t max_bytes)
+{
+	memset(r, 0, sizeof(*r));
+	if (!max_msgs || !max_bytes)
+		return -EINVAL;
+	r->slot = calloc(max_msgs, sizeof(*r->slot));
+	if (!r->slot)
+		return -ENOMEM;
+	r->max_msgs = max_msgs;
+	r->max_bytes = max_bytes;
+	return 0;
+}
+
+static void evict_oldest(struct sync_txring *r)
+{
+	struct sync_txring_slot *sl = &r->slot[r->head];
+
+	r->bytes -= sl->len;
+	free(sl->data);
+	memset(sl, 0, sizeof(*sl));
+	r->head = (r->head + 1) % r->max_msgs;
+	r->n--;
+	r->evicted++;
+}
+
+void sync_txring_free(struct sync_txring *r)
+{
+	while (r->n)
+		evict_oldest(r);
+	free(r->slot);
+	memset(r, 0, sizeof(*r));
+}
+
+int sync_txring_put(struct sync_txring *r, uint64_t seq, const void *buf, size_t len)
+{
+	struct sync_txring_slot *sl;
+	uint8_t *copy;
+
+	if (!seq || (r->last_seq && seq != r->last_seq + 1))
+		return -EINVAL;
+	if (len > r->max_bytes)
+		return -EMSGSIZE;
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	while (r->n && (r->n == r->max_msgs || r->bytes + len > r->max_bytes))
+		evict_oldest(r);
+	sl = &r->slot[(r->head + r->n) % r->max_msgs];
+	sl->seq = seq;
+	sl->len = len;
+	sl->data = copy;
+	r->n++;
+	r->bytes += len;
+	r->last_seq = seq;
+	return 0;
+}
+
+uint64_t sync_txring_first(const struct sync_txring *r)
+{
+	return r->n ? r->slot[r->head].seq : 0;
+}
+
+enum sync_txr_lookup sync_txring_lookup(const struct sync_txring *r, uint64_t from, uint64_t to)
+{
+	if (!from || from > to || to > r->last_seq)
+		return SYNC_TXR_FUTURE;
+	if (!r->n || from < sync_txring_first(r))
+		return SYNC_TXR_GONE;
+	return SYNC_TXR_PRESENT;
+}
+
+int sync_txring_get(const struct sync_txring *r, uint64_t seq, const uint8_t **buf, size_t *len)
+{
+	const struct sync_txring_slot *sl;
+	uint64_t first = sync_txring_first(r);
+
+	if (!r->n || seq < first || seq > r->last_seq)
+		return -ENOENT;
+	/* stored sequences are contiguous */
+	sl = &r->slot[(r->head + (size_t)(seq - first)) % r->max_msgs];
+	*buf = sl->data;
+	*len = sl->len;
+	return 0;
+}
