@@ -224,4 +224,61 @@ struct xlb_vip_stats {
 	__u64 drops;
 };
 
+/*
+ * Map-change capture (syncd, DESIGN decision 6). The kprobe, fentry and
+ * inline captures all write this one record into a BPF ring buffer, so
+ * everything after the ring buffer is one code path. A watched map is one
+ * node's map instance, named by its kernel map id (decision 7). Key and
+ * value sizes beyond the record's capacity are refused when the map is
+ * registered, never truncated.
+ */
+#define XLB_SYNC_KEY_MAX	64
+#define XLB_SYNC_VALUE_MAX	256
+#define XLB_MAP_SYNC_EVENTS	"sync_events"	/* inline mode ring buffer */
+#define XLB_MAP_SYNC_CTL	"sync_ctl"	/* inline mode switch */
+#define XLB_MAP_NODE_STATE	"node_state"	/* peer liveness, for adoption */
+#define XLB_SYNC_RINGBUF_SIZE	(16u << 20)
+
+enum xlb_sync_op {
+	XLB_SYNC_OP_UPDATE = 1,
+	XLB_SYNC_OP_DELETE = 2,
+};
+
+enum xlb_sync_source {
+	XLB_SYNC_SRC_KPROBE = 1,
+	XLB_SYNC_SRC_FENTRY = 2,
+	XLB_SYNC_SRC_INLINE = 3,
+};
+
+struct xlb_sync_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() at capture */
+	__u32 map_id;		/* kernel id of the written map */
+	__u8 op;		/* enum xlb_sync_op */
+	__u8 source;		/* enum xlb_sync_source */
+	__u16 key_size;
+	__u16 value_size;	/* 0 for a DELETE whose value is not known */
+	__u16 pad;
+	__u32 pad2;
+	__u8 key[XLB_SYNC_KEY_MAX];
+	__u8 value[XLB_SYNC_VALUE_MAX];
+};
+
+/* sync_ctl: ARRAY with one element, written by syncd. While flags has
+ * XLB_SYNC_CTL_INLINE, the data plane pushes an event after each successful
+ * lifecycle write of a map whose id is listed here (0: not watched). */
+#define XLB_SYNC_CTL_INLINE	(1u << 0)
+
+struct xlb_sync_ctl {
+	__u32 flags;
+	__u32 sessions_id;	/* kernel id of this node's sessions map, or 0 */
+	__u32 reverse_id;	/* kernel id of this node's reverse map, or 0 */
+	__u32 pad;
+};
+
+/* node_state: ARRAY indexed by node id (XLB_MAX_NODES entries), written by
+ * syncd. A session owned by a node marked dead is adopted by the first
+ * packet of its flow on this node (DESIGN decision 3). */
+#define XLB_MAX_NODES		65536
+#define XLB_NODE_DEAD		(1u << 0)
+
 #endif /* XDPLB_H */

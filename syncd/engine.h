@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The replication engine: everything syncd does between the capture ring
+ * buffer and the network, with no I/O of its own. The daemon (main.c)
+ * feeds it local changes, messages from peers and the time, and gives it
+ * two ways out: send() (one envelope to every peer; dest inside says who
+ * must act on it) and the store (this node's watched maps). The unit tests
+ * drive several engines against each other through the same interface,
+ * with a lossy in-memory transport and in-memory maps.
+ *
+ * Protocol (DESIGN decision 8, proto/sync.proto):
+ *  - Local changes are queued into the current batch; a batch is sent when
+ *    it is full (max entries or max message size) or when
+ *    sync_engine_flush() is called (the daemon's flush timer, <= 1 ms after
+ *    the first queued entry: sync_engine_local() returns 1 when it queued
+ *    the first entry of an empty batch). Every BATCH gets the next sequence
+ *    of this node's stream (epoch = this incarnation) and is kept encoded
+ *    in the retransmit ring.
+ *  - Heartbeats every heartbeat_ms carry this node's last sequence, its
+ *    readiness and the last sequence held from every other origin. A peer
+ *    not heard from for dead_after_ms is declared dead (peer_state
+ *    callback); heard again, alive.
+ *  - Gaps (seqtrack.h), from a batch beyond the next sequence or from a
+ *    heartbeat's last sequence, are requested with a RESYNC_REQUEST to the
+ *    origin, re-requested on every tick while missing; the origin answers
+ *    from its ring, or with nothing if the range is gone, and the requester
+ *    then pulls a snapshot. Holes that leave the window pull a snapshot.
+ *  - At start the engine is not ready: it sends a SNAPSHOT_REQUEST of every
+ *    watched map to every peer and becomes ready when each peer that
+ *    answered has sent SNAPSHOT_END, or after ready_timeout_ms for the
+ *    peers that never answered (the first node of a cluster).
+ *  - Snapshots are served in slices (sync_engine_tick() walks at most
+ *    walk_budget entries per call) as SNAPSHOT_CHUNKs of every entry of the
+ *    requested maps, then SNAPSHOT_END with the sequence this node had sent
+ *    when the walk began.
+ *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
+ *    slices) and sends, per map with an owner field, one DIGEST per bucket
+ *    over the entries this node owns. A receiver computes the same digest
+ *    over its entries owned by the sender; on a mismatch it requests a
+ *    snapshot of that bucket from the sender (SnapshotRequest with bucket
+ *    and bucket_count), applies it, and deletes the entries of that bucket
+ *    owned by the sender that the snapshot did not contain.
+ *  - Apply: every entry is checked (mapspec.h: known map, exact sizes;
+ *    then the validate callback, e.g. the backend exists here), its
+ *    timestamp field rebased by (receiver clock - sender's mono_ns), and
+ *    decided by the conflict rule (conflict.h) against the local value or
+ *    tombstone. A DELETE whose version is 0 ("not known": a kprobe sees
+ *    only the key) deletes the local entry if that entry is owned by the
+ *    delete's origin (the owner is the authority over its entries), and is
+ *    recorded as a tombstone at the version it removed.
+ *  - Messages are authenticated when a key is set: HMAC-SHA256 (libsodium)
+ *    over the envelope encoded without auth_tag, appended as field 15. A
+ *    message with a missing or wrong tag is dropped and counted.
+ *  - Everything refused is counted by reason (sync_engine_stats) and logged
+ *    at a limited rate; nothing from the network can make the engine crash
+ *    or write a map with a value that failed a check.
+ */
+#ifndef SYNCD_ENGINE_H
+#define SYNCD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "mapspec.h"
+#include "store.h"
+
+#define SYNC_MAX_PEERS		16
+#define SYNC_MAX_MAPS		8
+#define SYNC_AUTH_KEY_MAX	64
+
+struct sync_io_ops {
+	/* One envelope for every peer (best effort: 0 or -errno, counted). */
+	int (*send)(void *ctx, const uint8_t *buf, size_t len);
+	/* A peer changed state (optional). */
+	void (*peer_state)(void *ctx, uint32_t node, bool alive);
+	/* This node became ready (optional). */
+	void (*ready)(void *ctx);
+};
+
+/*
+ * Optional extra check of an applied UPDATE (e.g. "backend_id is a
+ * backend of this node's config"). Return 0 to accept, else non-zero and
+ * set *why to a short static reason.
+ */
+typedef int (*sync_validate_fn)(void *arg, unsigned int map, const void *key,
+				const void *value, const char **why);
+
+struct sync_engine_cfg {
+	uint32_t node_id;		/* != 0 */
+	const char *node_name;		/* for logs */
+	uint64_t epoch;			/* this incarnation, != 0, grows on restart */
+	size_t n_maps;
+	const struct sync_mapspec *maps;	/* copied */
+	size_t n_peers;
+	const uint32_t *peers;		/* peer node ids (!= node_id), copied */
+	const char *const *peer_names;	/* for logs, may be NULL; copied */
+	struct sync_limits lim;
+	uint32_t batch_max_entries;	/* 0: lim.max_entries */
+	uint32_t heartbeat_ms;		/* default 100 */
+	uint32_t dead_after_ms;		/* default 1000 */
+	uint32_t ready_timeout_ms;	/* default 3000 */
+	uint32_t resync_retry_ms;	/* default 200 */
+	uint32_t antientropy_ms;	/* default 10000; 0 disables */
+	uint32_t digest_buckets;	/* default 64 */
+	uint32_t walk_budget;		/* entries per tick per job, default 16384 */
+	uint32_t tombstone_ms;		/* default 60000 */
+	size_t txring_msgs;		/* default 65536 */
+	size_t txring_bytes;		/* default 64 MiB */
+	size_t auth_key_len;		/* 0: no authentication */
+	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
+	sync_validate_fn validate;	/* optional */
+	void *validate_arg;
+};
+
+/* Fills the defaults above into every field left 0. */
+void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg);
+
+struct sync_peer_status {
+	uint32_t node;
+	bool alive;			/* heard within dead_after_ms */
+	bool ready;			/* its last heartbeat said ready */
+	bool snapshot_done;		/* our startup snapshot from it ended */
+	uint64_t last_heard_ns;		/* 0: never */
+	uint64_t rx_epoch, rx_top;	/* its stream as we hold it */
+	uint64_t acked_seq;		/* our last sequence it says it holds */
+	uint64_t rx_msgs, rx_entries;
+	uint64_t gaps, lost;		/* sequences reported missing / lost */
+};
+
+struct sync_engine_stats {
+	uint64_t local_updates, local_deletes;	/* queued local changes */
+	uint64_t local_rejected;	/* local change for an unknown map / bad size */
+	uint64_t tx_msgs, tx_batches, tx_entries, tx_bytes, tx_errors;
+	uint64_t rx_msgs, rx_bytes;
+	uint64_t rx_dropped;		/* messages dropped, sum of by_reason + auth + seq */
+	uint64_t rx_by_reason[SYNC_E__MAX];
+	uint64_t rx_auth_fail;
+	uint64_t rx_duplicate, rx_stale;	/* batches refused by sequence */
+	uint64_t rx_not_for_us;		/* dest set to another node */
+	uint64_t rx_unknown_origin;	/* origin is not a configured peer */
+	uint64_t applied_updates, applied_deletes;
+	uint64_t apply_skipped;		/* the local state won or was equal */
+	uint64_t apply_rejected;	/* entry failed mapspec / validate */
+	uint64_t apply_errors;		/* the store failed (map full ...) */
+	uint64_t resync_requests_sent, resync_requests_served, resync_gone;
+	uint64_t snapshots_requested, snapshots_served, snapshot_entries_sent;
+	uint64_t snapshot_entries_applied;
+	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
+	uint64_t tombstones;		/* live tombstones */
+	uint64_t seq;			/* last sequence sent */
+	bool ready;
+};
+
+struct sync_engine;
+
+/* NULL with *err filled (one line) for a bad configuration. */
+struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
+				    const struct sync_store_ops *store, void *store_ctx,
+				    const struct sync_io_ops *io, void *io_ctx,
+				    char *err, size_t errlen);
+void sync_engine_free(struct sync_engine *e);
+
+/* Starts the protocol (snapshot requests, first heartbeat). */
+void sync_engine_start(struct sync_engine *e, uint64_t now_ns);
+
+/*
+ * A change of this node's map `map` (index into cfg->maps) made by this
+ * node: captured from the data plane, or a delete handed over by lbd.
+ * value is NULL for a DELETE. version: for a DELETE the version of the
+ * value deleted if the caller knows it, else 0; ignored for an UPDATE
+ * (read from the value's version field). The entry's origin is this node.
+ * Returns 1 if this was the first entry of an empty batch (arm the flush
+ * timer), 0 if queued (or flushed because the batch was full), -errno if
+ * refused (counted in local_rejected).
+ */
+int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, const void *key,
+		      const void *value, uint64_t version, uint64_t now_ns);
+
+/* Map index of a watched map name, or -1. */
+int sync_engine_map_index(const struct sync_engine *e, const char *name);
+
+/* Sends the pending batch, if any. */
+void sync_engine_flush(struct sync_engine *e, uint64_t now_ns);
+
+/* One message from the network (any peer). Never fails: bad input is
+ * dropped and counted. */
+void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint64_t now_ns);
+
+/*
+ * Periodic work: heartbeats, liveness, resync re-requests, readiness
+ * timeout, snapshot and digest walks (bounded per call), tombstone expiry.
+ * Call every tick_ms (<= heartbeat_ms / 2); returns the milliseconds until
+ * it wants to be called again (always >= 1).
+ */
+uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns);
+
+/* The local capture lost events (ring buffer full): schedule an
+ * anti-entropy round for every map as soon as possible. */
+void sync_engine_capture_lost(struct sync_engine *e, uint64_t n);
+
+bool sync_engine_ready(const struct sync_engine *e);
+void sync_engine_get_stats(const struct sync_engine *e, struct sync_engine_stats *st);
+/* Peer i (< n_peers). */
+void sync_engine_get_peer(const struct sync_engine *e, size_t i, struct sync_peer_status *ps);
+size_t sync_engine_n_peers(const struct sync_engine *e);
+
+#endif /* SYNCD_ENGINE_H */

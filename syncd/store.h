@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The engine's view of this node's watched maps. syncd implements it on the
+ * pinned BPF maps (store_bpf.c); the unit tests implement it in memory.
+ * Maps are named by their index in the engine's mapspec array.
+ */
+#ifndef SYNCD_STORE_H
+#define SYNCD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYNC_STORE_KEY_MAX	512	/* == SYNC_LIMITS_DEFAULT.max_key */
+
+/* Position of a sliced walk over one map. Zero it to start. */
+struct sync_cursor {
+	uint64_t pos;		/* implementation-defined (BPF batch token) */
+	uint32_t key_len;
+	uint8_t key[SYNC_STORE_KEY_MAX];	/* implementation-defined */
+	int started;
+	int done;		/* set by walk() when the end was reached */
+};
+
+/* Return non-zero to stop the walk after this entry. */
+typedef int (*sync_walk_fn)(void *arg, const void *key, const void *value);
+
+struct sync_store_ops {
+	/* 0 (value filled, value_size bytes), -ENOENT, or -errno */
+	int (*lookup)(void *ctx, unsigned int map, const void *key, void *value);
+	/* create or replace: 0 or -errno (-E2BIG: map full) */
+	int (*update)(void *ctx, unsigned int map, const void *key, const void *value);
+	/* 0, -ENOENT, or -errno */
+	int (*remove)(void *ctx, unsigned int map, const void *key);
+	/*
+	 * Visits up to max entries from *cur on, in an order that is stable
+	 * while the map does not change, and sets cur->done at the end.
+	 * Entries added or removed during a walk may or may not be visited.
+	 * Returns the number of entries visited, or -errno.
+	 */
+	int (*walk)(void *ctx, unsigned int map, struct sync_cursor *cur, unsigned int max,
+		    sync_walk_fn fn, void *arg);
+};
+
+#endif /* SYNCD_STORE_H */

@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* syncd wire codec: round trips, size-bounded splitting, every rejection
+ * reason, and thousands of random and mutated buffers through the decoder. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "codec.h"
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: deterministic, good enough for test inputs */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ull;
+}
+
+static const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+
+static const struct sync_hdr hdr = {
+	.origin = 3, .epoch = 1700000000000000000ull, .seq = 42, .mono_ns = 123456789,
+};
+
+#define MAXN	600
+static uint8_t keys[MAXN][64];
+static uint8_t vals[MAXN][256];
+static char names[MAXN][16];
+static struct sync_entry ents[MAXN];
+
+/* Entry i: varied map names, sizes, ops and versions. */
+static void mk_entries(size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		struct sync_entry *e = &ents[i];
+
+		snprintf(names[i], sizeof(names[i]), i % 3 ? "sessions" : "map.%zu", i % 7);
+		for (j = 0; j < sizeof(keys[i]); j++)
+			keys[i][j] = (uint8_t)rnd();
+		for (j = 0; j < sizeof(vals[i]); j++)
+			vals[i][j] = (uint8_t)rnd();
+		e->map = names[i];
+		e->op = i % 5 == 4 ? SYNC_OP_DELETE : SYNC_OP_UPDATE;
+		e->key = keys[i];
+		e->key_len = 1 + (uint32_t)(rnd() % sizeof(keys[i]));
+		e->value = e->op == SYNC_OP_UPDATE ? vals[i] : NULL;
+		e->value_len = e->op == SYNC_OP_UPDATE ? 1 + (uint32_t)(rnd() % sizeof(vals[i])) : 0;
+		e->origin = 1 + (uint32_t)(i % 4);
+		e->version = i % 2 ? i : (uint64_t)i << 40;
+	}
+}
+
+static void assert_entry_eq(const struct sync_entry *a, const struct sync_entry *b)
+{
+	assert_string_equal(a->map, b->map);
+	assert_int_equal(a->op, b->op);
+	assert_int_equal(a->key_len, b->key_len);
+	assert_memory_equal(a->key, b->key, a->key_len);
+	assert_int_equal(a->value_len, b->value_len);
+	if (a->value_len)
+		assert_memory_equal(a->value, b->value, a->value_len);
+	else
+		assert_null(b->value);
+	assert_int_equal(a->origin, b->origin);
+	assert_true(a->version == b->version);
+}
+
+static void assert_hdr_eq(const struct sync_hdr *a, const struct sync_hdr *b)
+{
+	assert_int_equal(a->origin, b->origin);
+	assert_int_equal(a->dest, b->dest);
+	assert_true(a->epoch == b->epoch);
+	assert_true(a->seq == b->seq);
+	assert_true(a->mono_ns == b->mono_ns);
+}
+
+static uint8_t buf[1 << 20];
+
+static void test_roundtrip(void **state)
+{
+	struct sync_msg m;
+	struct sync_entry d;
+	size_t n, i, len;
+	int k;
+
+	mk_entries(MAXN);
+	for (n = 1; n <= 64; n++) {
+		k = sync_encode_batch(&hdr, ents, n, &lim, buf, sizeof(buf), &len);
+		assert_int_equal(k, (int)n);
+		assert_true(len <= lim.max_msg - SYNC_AUTH_TAG_ROOM);
+		assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+		assert_int_equal(m.type, SYNC_MSG_BATCH);
+		assert_hdr_eq(&hdr, &m.hdr);
+		assert_int_equal(m.n_entries, n);
+		for (i = 0; i < n; i++) {
+			sync_msg_entry(&m, i, &d);
+			assert_entry_eq(&ents[i], &d);
+		}
+		sync_msg_release(&m);
+		assert_int_equal(m.mem_used, 0);
+	}
+}
+
+/* The batcher's loop: as many as fit, the rest in the next message. */
+static void test_split(void **state)
+{
+	struct sync_limits l = lim;
+	struct sync_entry d;
+	struct sync_msg m;
+	size_t done = 0, len, i, msgs = 0;
+	int k;
+
+	mk_entries(MAXN);
+	l.max_msg = 2048;
+	while (done < MAXN) {
+		struct sync_limits big = l;
+		size_t len2;
+
+		k = sync_encode_batch(&hdr, ents + done, MAXN - done, &l, buf, sizeof(buf), &len);
+		assert_true(k >= 1);
+		assert_true(len <= l.max_msg - SYNC_AUTH_TAG_ROOM);
+		/* maximal: one more entry would not have fit */
+		if (done + (size_t)k < MAXN) {
+			big.max_msg = 1 << 20;
+			assert_int_equal(sync_encode_batch(&hdr, ents + done, (size_t)k + 1, &big, buf,
+							   sizeof(buf), &len2),
+					 k + 1);
+			assert_true(len2 > l.max_msg - SYNC_AUTH_TAG_ROOM);
+			k = sync_encode_batch(&hdr, ents + done, MAXN - done, &l, buf, sizeof(buf),
+					      &len);
+		}
+		assert_int_equal(sync_decode(&m, buf, len, &l), SYNC_OK);
+		assert_int_equal(m.n_entries, (size_t)k);
+		for (i = 0; i < (size_t)k; i++) {
+			sync_msg_entry(&m, i, &d);
+			assert_entry_eq(&ents[done + i], &d);
+		}
+		sync_msg_release(&m);
+		done += (size_t)k;
+		msgs++;
+	}
+	assert_true(msgs > 10);
+
+	/* the buffer's capacity bounds too */
+	k = sync_encode_batch(&hdr, ents, MAXN, &lim, buf, 700, &len);
+	assert_true(k >= 1 && len <= 700);
+
+	/* max_entries bounds the count */
+	l = lim;
+	l.max_entries = 7;
+	assert_int_equal(sync_encode_batch(&hdr, ents, MAXN, &l, buf, sizeof(buf), &len), 7);
+
+	/* a first entry that cannot fit at all */
+	l = lim;
+	l.max_msg = 64;
+	assert_int_equal(sync_encode_batch(&hdr, ents, MAXN, &l, buf, sizeof(buf), &len),
+			 -EMSGSIZE);
+}
+
+static void test_encode_refuses_bad(void **state)
+{
+	struct sync_entry e;
+	struct sync_hdr h = hdr;
+	size_t len;
+
+	mk_entries(4);
+	e = ents[0];
+	e.origin = 0;
+	assert_int_equal(sync_encode_batch(&hdr, &e, 1, &lim, buf, sizeof(buf), &len), -EINVAL);
+	e = ents[0];
+	e.map = "";
+	assert_int_equal(sync_encode_batch(&hdr, &e, 1, &lim, buf, sizeof(buf), &len), -EINVAL);
+	h.seq = 0;
+	assert_int_equal(sync_encode_batch(&h, ents, 1, &lim, buf, sizeof(buf), &len), -EINVAL);
+	h = hdr;
+	h.origin = 0;
+	assert_int_equal(sync_encode_batch(&h, ents, 1, &lim, buf, sizeof(buf), &len), -EINVAL);
+	/* seq only on batches */
+	assert_int_equal(sync_encode_resync_request(&hdr, 2, 1, 5, &lim, buf, sizeof(buf), &len),
+			 -EINVAL);
+	assert_int_equal(sync_encode_batch(&hdr, ents, 0, &lim, buf, sizeof(buf), &len), -EINVAL);
+}
+
+static void test_other_types(void **state)
+{
+	struct sync_hdr h = hdr;
+	struct sync_origin_seq os[3] = {
+		{ .origin = 3, .epoch = 9, .last_seq = 100 },
+		{ .origin = 1, .epoch = 8, .last_seq = 0 },
+		{ .origin = 2, .epoch = 7, .last_seq = UINT64_MAX },
+	};
+	const char *maps[] = { "sessions", "reverse" };
+	struct sync_digest dg = { .map = "sessions", .bucket = 5, .bucket_count = 256,
+				  .entries = 77, .hash = 0xdeadbeefcafef00dull };
+	struct sync_entry d;
+	struct sync_msg m;
+	size_t len, i;
+
+	h.seq = 0;
+	h.dest = 2;
+
+	assert_int_equal(sync_encode_heartbeat(&h, 1, os, 3, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_HEARTBEAT);
+	assert_hdr_eq(&h, &m.hdr);
+	assert_true(m.env->heartbeat->ready);
+	assert_int_equal(m.env->heartbeat->n_seqs, 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(m.env->heartbeat->seqs[i]->origin, os[i].origin);
+		assert_true(m.env->heartbeat->seqs[i]->epoch == os[i].epoch);
+		assert_true(m.env->heartbeat->seqs[i]->last_seq == os[i].last_seq);
+	}
+	sync_msg_release(&m);
+
+	assert_int_equal(sync_encode_resync_request(&h, 3, 10, 20, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_RESYNC_REQUEST);
+	assert_int_equal(m.env->resync_request->origin, 3);
+	assert_int_equal(m.env->resync_request->from_seq, 10);
+	assert_int_equal(m.env->resync_request->to_seq, 20);
+	sync_msg_release(&m);
+
+	assert_int_equal(sync_encode_snapshot_request(&h, 77, maps, 2, &lim, buf, sizeof(buf), &len),
+			 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_REQUEST);
+	assert_int_equal(m.env->snapshot_request->snapshot_id, 77);
+	assert_int_equal(m.env->snapshot_request->n_maps, 2);
+	assert_string_equal(m.env->snapshot_request->maps[1], "reverse");
+	sync_msg_release(&m);
+
+	mk_entries(10);
+	assert_int_equal(sync_encode_snapshot_chunk(&h, 77, 4, ents, 10, &lim, buf, sizeof(buf),
+						    &len),
+			 10);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_CHUNK);
+	assert_int_equal(m.env->snapshot_chunk->index, 4);
+	assert_int_equal(m.n_entries, 10);
+	for (i = 0; i < 10; i++) {
+		sync_msg_entry(&m, i, &d);
+		assert_entry_eq(&ents[i], &d);
+	}
+	sync_msg_release(&m);
+
+	assert_int_equal(sync_encode_snapshot_end(&h, 77, 5, 1234, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_END);
+	assert_int_equal(m.env->snapshot_end->chunks, 5);
+	assert_int_equal(m.env->snapshot_end->last_seq, 1234);
+	sync_msg_release(&m);
+
+	assert_int_equal(sync_encode_digest(&h, &dg, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_DIGEST);
+	assert_string_equal(m.env->digest->map, "sessions");
+	assert_true(m.env->digest->hash == dg.hash);
+	sync_msg_release(&m);
+	dg.bucket = 256;
+	assert_int_equal(sync_encode_digest(&h, &dg, &lim, buf, sizeof(buf), &len), -EINVAL);
+}
+
+/* ---- hand-built envelopes, one bad field at a time ---- */
+
+static uint8_t kbuf[1024], vbuf[8192];
+
+struct fixture {
+	Xlbsync__Envelope env;
+	Xlbsync__Batch batch;
+	Xlbsync__Entry ent;
+	Xlbsync__Entry *pent;
+	char map[80];
+};
+
+static void fx_init(struct fixture *f)
+{
+	xlbsync__envelope__init(&f->env);
+	xlbsync__batch__init(&f->batch);
+	xlbsync__entry__init(&f->ent);
+	strcpy(f->map, "sessions");
+	f->env.has_version = 1;
+	f->env.version = SYNC_WIRE_VERSION;
+	f->env.has_type = 1;
+	f->env.type = XLBSYNC__MSG_TYPE__MSG_BATCH;
+	f->env.has_origin = 1;
+	f->env.origin = 2;
+	f->env.has_epoch = 1;
+	f->env.epoch = 5;
+	f->env.has_seq = 1;
+	f->env.seq = 9;
+	f->env.has_mono_ns = 1;
+	f->env.mono_ns = 1000;
+	f->env.body_case = XLBSYNC__ENVELOPE__BODY_BATCH;
+	f->env.batch = &f->batch;
+	f->pent = &f->ent;
+	f->batch.n_entries = 1;
+	f->batch.entries = &f->pent;
+	f->ent.map = f->map;
+	f->ent.has_op = 1;
+	f->ent.op = XLBSYNC__OP__OP_UPDATE;
+	f->ent.has_key = 1;
+	f->ent.key.data = kbuf;
+	f->ent.key.len = 40;
+	f->ent.has_value = 1;
+	f->ent.value.data = vbuf;
+	f->ent.value.len = 64;
+	f->ent.has_origin = 1;
+	f->ent.origin = 2;
+	f->ent.has_version = 1;
+	f->ent.version = 1;
+}
+
+static enum sync_reason fx_decode(struct fixture *f, const struct sync_limits *l)
+{
+	struct sync_msg m;
+	enum sync_reason r;
+	size_t len;
+
+	assert_true(xlbsync__envelope__get_packed_size(&f->env) <= sizeof(buf));
+	len = xlbsync__envelope__pack(&f->env, buf);
+	r = sync_decode(&m, buf, len, l);
+	if (r == SYNC_OK) {
+		assert_non_null(m.env);
+		sync_msg_release(&m);
+	} else {
+		assert_null(m.env);
+	}
+	assert_int_equal(m.mem_used, 0);
+	return r;
+}
+
+static void test_reject_reasons(void **state)
+{
+	struct sync_limits l = lim;
+	struct fixture f;
+	Xlbsync__Heartbeat hb;
+	Xlbsync__OriginSeq os[2], *pos[2] = { &os[0], &os[1] };
+	Xlbsync__ResyncRequest rr;
+	size_t i;
+
+	fx_init(&f);
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+
+	/* wire version */
+	f.env.version = 2;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_VERSION);
+	f.env.has_version = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_VERSION);
+	fx_init(&f);
+
+	/* type: unknown, missing, not matching the body */
+	f.env.type = 99;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_TYPE);
+	f.env.type = XLBSYNC__MSG_TYPE__MSG_HEARTBEAT;
+	f.env.has_seq = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_TYPE);
+	fx_init(&f);
+	f.env.has_type = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_TYPE);
+	fx_init(&f);
+	f.env.body_case = XLBSYNC__ENVELOPE__BODY__NOT_SET;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_TYPE);
+	fx_init(&f);
+
+	/* zero or missing origin */
+	f.env.origin = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+	f.env.has_origin = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+	fx_init(&f);
+	f.ent.origin = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+	fx_init(&f);
+
+	/* sequence and epoch */
+	f.env.seq = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
+	f.env.has_seq = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
+	fx_init(&f);
+	f.env.epoch = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
+	fx_init(&f);
+	f.env.has_mono_ns = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_FIELD);
+	fx_init(&f);
+
+	/* entry count */
+	f.batch.n_entries = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ENTRIES);
+	fx_init(&f);
+	l.max_entries = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ENTRIES);
+	l = lim;
+
+	/* map name: empty, missing, bad characters, too long; 63 is fine */
+	f.map[0] = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_MAP_NAME);
+	f.ent.map = NULL;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_MAP_NAME);
+	fx_init(&f);
+	strcpy(f.map, "../etc");
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_MAP_NAME);
+	memset(f.map, 'a', 64);
+	f.map[64] = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_MAP_NAME);
+	f.map[63] = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+	fx_init(&f);
+
+	/* op */
+	f.ent.op = 3;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_OP);
+	f.ent.op = XLBSYNC__OP__OP_UNSPEC;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_OP);
+	f.ent.has_op = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_OP);
+	fx_init(&f);
+
+	/* key: oversized, empty, missing; exactly max is fine */
+	f.ent.key.len = l.max_key + 1;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_KEY);
+	f.ent.key.len = l.max_key;
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+	f.ent.key.len = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_KEY);
+	f.ent.has_key = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_KEY);
+	fx_init(&f);
+
+	/* value: oversized, missing on UPDATE, present on DELETE */
+	f.ent.value.len = l.max_value + 1;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_VALUE);
+	f.ent.has_value = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_VALUE);
+	fx_init(&f);
+	f.ent.op = XLBSYNC__OP__OP_DELETE;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_VALUE);
+	f.ent.has_value = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+	f.ent.has_version = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ENTRY_VERSION);
+	fx_init(&f);
+
+	/* the first bad entry of many is found */
+	{
+		Xlbsync__Entry e2[5], *pe[5];
+
+		for (i = 0; i < 5; i++) {
+			e2[i] = f.ent;
+			pe[i] = &e2[i];
+		}
+		e2[4].origin = 0;
+		f.batch.entries = pe;
+		f.batch.n_entries = 5;
+		assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+		fx_init(&f);
+	}
+
+	/* too big, before any parsing */
+	l.max_msg = 100;
+	f.ent.value.len = 200;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_TOO_BIG);
+	l = lim;
+	fx_init(&f);
+
+	/* decode memory budget */
+	l.max_decode_mem = 64;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_NOMEM);
+	l = lim;
+
+	/* heartbeat: duplicate origin, zero origin, missing epoch */
+	xlbsync__heartbeat__init(&hb);
+	hb.has_ready = 1;
+	for (i = 0; i < 2; i++) {
+		xlbsync__origin_seq__init(&os[i]);
+		os[i].has_origin = os[i].has_epoch = os[i].has_last_seq = 1;
+		os[i].origin = 4;
+		os[i].epoch = 1;
+	}
+	hb.n_seqs = 2;
+	hb.seqs = pos;
+	f.env.type = XLBSYNC__MSG_TYPE__MSG_HEARTBEAT;
+	f.env.has_seq = 0;
+	f.env.body_case = XLBSYNC__ENVELOPE__BODY_HEARTBEAT;
+	f.env.heartbeat = &hb;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_DUP_ORIGIN);
+	os[1].origin = 5;
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+	os[1].origin = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+	os[1].origin = 5;
+	os[1].has_epoch = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
+	os[1].has_epoch = 1;
+	l.max_list = 1;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_RANGE);
+	l = lim;
+	f.env.has_seq = 1;	/* seq only on batches */
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
+	f.env.has_seq = 0;
+	hb.has_ready = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_FIELD);
+
+	/* resync request: inverted or zero range */
+	xlbsync__resync_request__init(&rr);
+	rr.has_origin = rr.has_from_seq = rr.has_to_seq = 1;
+	rr.origin = 2;
+	rr.from_seq = 10;
+	rr.to_seq = 9;
+	f.env.type = XLBSYNC__MSG_TYPE__MSG_RESYNC_REQUEST;
+	f.env.body_case = XLBSYNC__ENVELOPE__BODY_RESYNC_REQUEST;
+	f.env.resync_request = &rr;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_RANGE);
+	rr.from_seq = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_RANGE);
+	rr.from_seq = 9;
+	assert_int_equal(fx_decode(&f, &l), SYNC_OK);
+	rr.origin = 0;
+	assert_int_equal(fx_decode(&f, &l), SYNC_E_ORIGIN);
+}
+
+static void test_reason_strings(void **state)
+{
+	int i, j;
+
+	for (i = 0; i < SYNC_E__MAX; i++) {
+		assert_string_not_equal(sync_reason_str(i), "unknown reason");
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(sync_reason_str(i), sync_reason_str(j));
+	}
+	assert_string_equal(sync_reason_str(SYNC_E__MAX), "unknown reason");
+	assert_string_equal(sync_reason_str(-1), "unknown reason");
+}
+
+/* ---- hostile input ---- */
+
+/* Whatever decodes must satisfy every limit. */
+static void check_decoded(const struct sync_msg *m, const struct sync_limits *l)
+{
+	struct sync_entry e;
+	size_t i;
+
+	assert_true(m->hdr.origin != 0);
+	assert_true(m->hdr.epoch != 0);
+	assert_true((m->type == SYNC_MSG_BATCH) == (m->hdr.seq != 0));
+	for (i = 0; i < m->n_entries; i++) {
+		sync_msg_entry(m, i, &e);
+		assert_int_equal(sync_entry_check(&e, l), SYNC_OK);
+	}
+}
+
+static void test_truncated(void **state)
+{
+	struct sync_msg m;
+	size_t len, cut;
+	unsigned int malformed = 0;
+
+	mk_entries(50);
+	assert_int_equal(sync_encode_batch(&hdr, ents, 50, &lim, buf, sizeof(buf), &len), 50);
+	for (cut = 0; cut < len; cut++) {
+		uint8_t *copy = malloc(cut ? cut : 1);	/* exact size: ASan sees overreads */
+		enum sync_reason r;
+
+		memcpy(copy, buf, cut);
+		r = sync_decode(&m, copy, cut, &lim);
+		assert_int_not_equal(r, SYNC_OK);
+		malformed += r == SYNC_E_MALFORMED;
+		sync_msg_release(&m);
+		free(copy);
+	}
+	/* cut inside the body: not even protobuf */
+	assert_true(malformed > len / 2);
+}
+
+static void test_random_garbage(void **state)
+{
+	unsigned int hist[SYNC_E__MAX] = { 0 };
+	struct sync_msg m;
+	size_t i, j, len;
+
+	for (i = 0; i < 20000; i++) {
+		uint8_t *g;
+		enum sync_reason r;
+
+		len = rnd() % 600;
+		g = malloc(len ? len : 1);
+		for (j = 0; j < len; j++)
+			g[j] = (uint8_t)rnd();
+		/* half of them: a plausible start (version, type, origin) */
+		if (i % 2 && len > 6)
+			memcpy(g, "\x08\x01\x10\x01\x18\x02", 6);
+		r = sync_decode(&m, g, len, &lim);
+		hist[r]++;
+		if (r == SYNC_OK)
+			check_decoded(&m, &lim);
+		sync_msg_release(&m);
+		free(g);
+	}
+	assert_true(hist[SYNC_E_MALFORMED] > 1000);
+	print_message("random: malformed %u, version %u, type %u, other %u, ok %u\n",
+		      hist[SYNC_E_MALFORMED], hist[SYNC_E_VERSION], hist[SYNC_E_TYPE],
+		      20000 - hist[SYNC_E_MALFORMED] - hist[SYNC_E_VERSION] - hist[SYNC_E_TYPE] -
+			      hist[SYNC_OK],
+		      hist[SYNC_OK]);
+}
+
+static void test_mutated(void **state)
+{
+	unsigned int ok = 0, bad = 0;
+	struct sync_limits l = lim;
+	struct sync_msg m;
+	size_t orig, i, j, len;
+	uint8_t *src;
+
+	l.max_key = 48;		/* so that mutated lengths hit the limits too */
+	l.max_value = 200;
+	mk_entries(8);
+	for (i = 0; i < 8; i++) {
+		ents[i].key_len = ents[i].key_len > 48 ? 48 : ents[i].key_len;
+		ents[i].value_len = ents[i].value_len > 200 ? 200 : ents[i].value_len;
+	}
+	assert_int_equal(sync_encode_batch(&hdr, ents, 8, &l, buf, sizeof(buf), &orig), 8);
+	src = malloc(orig);
+	memcpy(src, buf, orig);
+	for (i = 0; i < 20000; i++) {
+		uint8_t *g = malloc(orig + 16);
+		unsigned int flips = 1 + (unsigned int)(rnd() % 4);
+		enum sync_reason r;
+
+		memcpy(g, src, orig);
+		len = orig;
+		for (j = 0; j < flips; j++) {
+			size_t at = rnd() % len;
+
+			switch (rnd() % 4) {
+			case 0:		/* flip a bit */
+				g[at] ^= (uint8_t)(1u << (rnd() % 8));
+				break;
+			case 1:		/* random byte */
+				g[at] = (uint8_t)rnd();
+				break;
+			case 2:		/* drop the tail */
+				len = at + 1;
+				break;
+			default:	/* large varint-ish byte */
+				g[at] = 0xff;
+				break;
+			}
+		}
+		r = sync_decode(&m, g, len, &l);
+		if (r == SYNC_OK) {
+			check_decoded(&m, &l);
+			ok++;
+		} else {
+			bad++;
+		}
+		sync_msg_release(&m);
+		free(g);
+	}
+	free(src);
+	print_message("mutated: %u accepted (still valid), %u rejected\n", ok, bad);
+	assert_true(bad > 1000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_encode_refuses_bad),
+		cmocka_unit_test(test_other_types),
+		cmocka_unit_test(test_reject_reasons),
+		cmocka_unit_test(test_reason_strings),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_random_garbage),
+		cmocka_unit_test(test_mutated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
