@@ -44,8 +44,6 @@
 #define HC_INTERVAL_MS_MAX	3600000
 #define HC_COUNT_MAX		100
 #define WEIGHT_MAX		10000
-#define SYNC_MAPS_MAX		(sizeof(((struct cfg_sync *)0)->maps) / \
-				 sizeof(((struct cfg_sync *)0)->maps[0]))
 #define SUN_PATH_MAX		(sizeof(((struct sockaddr_un *)0)->sun_path))
 
 struct be_owner {
@@ -584,7 +582,18 @@ static const char *const be_keys[] = {
 	"id", "address", "port", "weight", "mac", "drain", NULL
 };
 static const char *const sync_keys[] = {
-	"enabled", "listen", "peers", "maps", NULL
+	"enabled", "listen", "peers", "maps", "capture", "key_file",
+	"local_socket", "control_socket", "heartbeat_ms", "dead_after_ms",
+	"antientropy_ms", "flush_us", NULL
+};
+static const char *const sync_map_keys[] = {
+	"name", "timestamp", "owner", "version", "backend", NULL
+};
+static const char *const sync_field_keys[] = {
+	"offset", "size", NULL
+};
+static const char *const capture_modes[] = {
+	"auto", "kprobe", "fentry", "inline", NULL
 };
 static const char *const peer_keys[] = {
 	"node_id", "address", NULL
@@ -1065,6 +1074,34 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 	return 0;
 }
 
+/* One {offset, size} field of a synced map's value. */
+static int parse_sync_field(struct pctx *c, yaml_node_t *mn, const char *path,
+			    const char *key, struct cfg_sync_field *f)
+{
+	char p[PATH_LEN];
+	yaml_node_t *fn;
+	int ret;
+
+	fn = get_section(c, mn, path, key, sync_field_keys, &ret);
+	if (ret)
+		return -1;
+	if (!fn)
+		return 0;
+	pjoin(p, sizeof(p), path, key);
+	if (get_u32(c, fn, p, "offset", true, 0, 4095, &f->off) < 0 ||
+	    get_u32(c, fn, p, "size", true, 2, 8, &f->size) < 0)
+		return -1;
+	if (f->size != 2 && f->size != 4 && f->size != 8)
+		return perr(c, map_get(c, fn, "size", NULL),
+			    "%s.size: %u is not 2, 4 or 8", p, f->size);
+	return 0;
+}
+
+static bool fields_overlap(const struct cfg_sync_field *a, const struct cfg_sync_field *b)
+{
+	return a->size && b->size && a->off < b->off + b->size && b->off < a->off + a->size;
+}
+
 static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 {
 	struct cfg_sync *s = &c->cfg->sync;
@@ -1074,29 +1111,80 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 	if (l->type != YAML_SEQUENCE_NODE)
 		return perr(c, l, "sync.maps: expected a list, got %s", kind(l));
 	n = l->data.sequence.items.top - l->data.sequence.items.start;
-	if (n > SYNC_MAPS_MAX)
-		return perr(c, l, "sync.maps: more than %zu maps", SYNC_MAPS_MAX);
+	if (n > CFG_SYNC_MAPS_MAX)
+		return perr(c, l, "sync.maps: more than %d maps", CFG_SYNC_MAPS_MAX);
 	s->n_maps = 0;
 	for (i = 0; i < n; i++) {
 		yaml_node_t *v = node_at(c, l->data.sequence.items.start[i]);
+		struct cfg_sync_map *o = &s->map_opts[i];
+		yaml_node_t *namev = v;
 
+		memset(o, 0, sizeof(*o));
 		pindex(p, sizeof(p), "sync.maps", i);
-		if (to_str(c, v, p, s->maps[i], sizeof(s->maps[i])) < 0)
-			return -1;
-		for (k = 0; sync_map_names[k]; k++)
-			if (!strcmp(sync_map_names[k], s->maps[i]))
-				break;
-		if (!sync_map_names[k])
-			return perr(c, v, "%s: \"%s\" is not a map that can be "
-				    "synced (%s, %s)", p,
-				    shown(s->maps[i], tmp, sizeof(tmp)),
-				    XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
+		if (v->type == YAML_MAPPING_NODE) {
+			const struct cfg_sync_field *f[4] = {
+				&o->timestamp, &o->owner, &o->version, &o->backend };
+			size_t a, b;
+
+			if (check_map(c, v, p, sync_map_keys) < 0 ||
+			    get_str(c, v, p, "name", true, s->maps[i],
+				    sizeof(s->maps[i]), &namev) < 0 ||
+			    parse_sync_field(c, v, p, "timestamp", &o->timestamp) < 0 ||
+			    parse_sync_field(c, v, p, "owner", &o->owner) < 0 ||
+			    parse_sync_field(c, v, p, "version", &o->version) < 0 ||
+			    parse_sync_field(c, v, p, "backend", &o->backend) < 0)
+				return -1;
+			for (a = 0; a < 4; a++)
+				for (b = a + 1; b < 4; b++)
+					if (fields_overlap(f[a], f[b]))
+						return perr(c, v, "%s: fields overlap "
+							    "(offsets %u and %u)", p,
+							    f[a]->off, f[b]->off);
+			if (!name_ok(s->maps[i]) || strchr(s->maps[i], '-'))
+				return perr(c, namev, "%s.name: \"%s\" must be 1-63 "
+					    "characters of A-Z a-z 0-9 _ .", p,
+					    shown(s->maps[i], tmp, sizeof(tmp)));
+		} else {
+			if (to_str(c, v, p, s->maps[i], sizeof(s->maps[i])) < 0)
+				return -1;
+			for (k = 0; sync_map_names[k]; k++)
+				if (!strcmp(sync_map_names[k], s->maps[i]))
+					break;
+			if (!sync_map_names[k])
+				return perr(c, v, "%s: \"%s\" is not a map that can be "
+					    "synced by name alone (%s, %s); give any other "
+					    "map as {name, timestamp, owner, version, backend}",
+					    p, shown(s->maps[i], tmp, sizeof(tmp)),
+					    XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
+			o->builtin = true;
+		}
 		for (j = 0; j < i; j++)
 			if (!strcmp(s->maps[j], s->maps[i]))
-				return perr(c, v, "%s: \"%s\" is listed twice",
+				return perr(c, namev, "%s: \"%s\" is listed twice",
 					    p, s->maps[i]);
 		s->n_maps = i + 1;
 	}
+	return 0;
+}
+
+static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char *out,
+			  size_t outlen, const char *suffix)
+{
+	char p[PATH_LEN];
+	yaml_node_t *v = NULL;
+	int ret = get_str(c, n, "sync", key, false, out, outlen, &v);
+
+	pjoin(p, sizeof(p), "sync", key);
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		snprintf(out, outlen, DEF_SOCK_DIR "/%s.%s", c->cfg->node_name, suffix);
+	else if (!path_ok(out))
+		return perr(c, v, "%s: \"%s\" must be an absolute path without "
+			    "empty, \".\" or \"..\" components", p, out);
+	if (strlen(out) >= SUN_PATH_MAX)
+		return perr(c, v ? v : n, "%s: %s is too long for a Unix socket "
+			    "(at most %zu characters)", p, out, SUN_PATH_MAX - 1);
 	return 0;
 }
 
@@ -1105,16 +1193,53 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	struct cfg_sync *s = &c->cfg->sync;
 	yaml_node_t *n, *v;
 	char tmp[48];
-	int ret;
+	int ret, mode = 0;
 
 	s->enabled = false;
 	s->n_maps = 2;
 	snprintf(s->maps[0], sizeof(s->maps[0]), "%s", XLB_MAP_SESSIONS);
 	snprintf(s->maps[1], sizeof(s->maps[1]), "%s", XLB_MAP_REVERSE);
+	memset(s->map_opts, 0, sizeof(s->map_opts));
+	s->map_opts[0].builtin = s->map_opts[1].builtin = true;
+	snprintf(s->capture, sizeof(s->capture), "auto");
+	s->heartbeat_ms = 100;
+	s->dead_after_ms = 1000;
+	s->antientropy_ms = 10000;
+	s->flush_us = 200;
+	snprintf(s->local_socket, sizeof(s->local_socket), DEF_SOCK_DIR "/%s.syncd-local.sock",
+		 c->cfg->node_name);
+	snprintf(s->control_socket, sizeof(s->control_socket), DEF_SOCK_DIR "/%s.syncd.sock",
+		 c->cfg->node_name);
 
 	n = get_section(c, root, "", "sync", sync_keys, &ret);
 	if (ret || !n)
 		return ret;
+	ret = get_enum(c, n, "sync", "capture", capture_modes, &mode);
+	if (ret < 0)
+		return -1;
+	if (!ret)
+		snprintf(s->capture, sizeof(s->capture), "%s", capture_modes[mode]);
+	ret = get_str(c, n, "sync", "key_file", false, s->key_file, sizeof(s->key_file), &v);
+	if (ret < 0)
+		return -1;
+	if (!ret && !path_ok(s->key_file))
+		return perr(c, v, "sync.key_file: \"%s\" must be an absolute path without "
+			    "empty, \".\" or \"..\" components", s->key_file);
+	if (sync_sock_path(c, n, "local_socket", s->local_socket, sizeof(s->local_socket),
+			   "syncd-local.sock") < 0 ||
+	    sync_sock_path(c, n, "control_socket", s->control_socket,
+			   sizeof(s->control_socket), "syncd.sock") < 0)
+		return -1;
+	if (get_u32(c, n, "sync", "heartbeat_ms", false, 10, 10000, &s->heartbeat_ms) < 0 ||
+	    get_u32(c, n, "sync", "dead_after_ms", false, 50, 600000, &s->dead_after_ms) < 0 ||
+	    get_u32(c, n, "sync", "antientropy_ms", false, 0, 86400000, &s->antientropy_ms) < 0 ||
+	    get_u32(c, n, "sync", "flush_us", false, 1, 1000, &s->flush_us) < 0)
+		return -1;
+	if (s->dead_after_ms < 2 * s->heartbeat_ms)
+		return perr(c, map_get(c, n, "dead_after_ms", NULL) ?
+			    map_get(c, n, "dead_after_ms", NULL) : n,
+			    "sync.dead_after_ms: %u must be at least twice "
+			    "heartbeat_ms (%u)", s->dead_after_ms, s->heartbeat_ms);
 	if (get_bool(c, n, "sync", "enabled", &s->enabled) < 0)
 		return -1;
 	ret = get_str(c, n, "sync", "listen", s->enabled, s->listen,

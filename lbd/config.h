@@ -70,13 +70,44 @@ struct cfg_peer {
 	char address[CFG_NAME_MAX];	/* "198.18.2.12:7400" */
 };
 
-struct cfg_sync {		/* for syncd; lbd only parses and validates it */
+/* A field inside a synced map's value: byte offset and size (2, 4 or 8);
+ * size 0 = the map has no such field. */
+struct cfg_sync_field {
+	uint32_t off;
+	uint32_t size;
+};
+
+/* Per-map options of a watched map. The built-in maps (sessions, reverse)
+ * need none: syncd knows their layout from bpf/xdplb.h. Any other map
+ * (another program's, synced by config alone) is given as a mapping
+ * {name, timestamp, owner, version, backend} with the fields it has. */
+struct cfg_sync_map {
+	bool builtin;			/* plain name of a built-in map */
+	struct cfg_sync_field timestamp; /* CLOCK_MONOTONIC ns, rebased on apply */
+	struct cfg_sync_field owner;	/* owning node id */
+	struct cfg_sync_field version;	/* per-key write version */
+	struct cfg_sync_field backend;	/* backend id: must exist in this config */
+};
+
+#define CFG_SYNC_MAPS_MAX 8
+
+struct cfg_sync {		/* for syncd; lbd parses and validates it and
+				 * hands its user-space deletes to local_socket */
 	bool enabled;
 	char listen[CFG_NAME_MAX];
+	char capture[16];		/* auto (default) | kprobe | fentry | inline */
+	char key_file[CFG_PATH_MAX];	/* shared secret for message authentication */
+	char local_socket[CFG_PATH_MAX]; /* lbd -> syncd deletes (datagrams) */
+	char control_socket[CFG_PATH_MAX]; /* syncd status (lbctl sync) */
+	uint32_t heartbeat_ms;		/* default 100 */
+	uint32_t dead_after_ms;		/* default 1000 */
+	uint32_t antientropy_ms;	/* default 10000, 0 = off */
+	uint32_t flush_us;		/* batch flush delay, default 200, max 1000 */
 	size_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	size_t n_maps;
-	char maps[8][CFG_NAME_MAX];	/* watched map names, default sessions+reverse */
+	char maps[CFG_SYNC_MAPS_MAX][CFG_NAME_MAX];	/* watched map names, default sessions+reverse */
+	struct cfg_sync_map map_opts[CFG_SYNC_MAPS_MAX];
 };
 
 struct lbd_config {

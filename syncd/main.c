@@ -1,0 +1,876 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * syncd: replicates this node's watched BPF hash maps to its peers.
+ *
+ *   capture ring buffer ──► engine (batch, sequence) ──► nanomsg bus ──► peers
+ *   lbd's deletes (local datagram socket) ──┘      ▲
+ *   peers ──► nanomsg bus ──► engine (validate, conflict rule) ──► store (pinned maps)
+ *
+ * One libuv loop runs everything: the ring buffer's epoll fd, the nanomsg
+ * descriptors, lbd's datagram socket, the status socket, the engine's
+ * timer and the signals. syncd reads the node's config file (the same one
+ * lbd reads) and knows the watched maps only by name, sizes and the
+ * per-map options of the config (engine.h, mapspec.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+#include <uv.h>
+
+#include "capture.h"
+#include "codec.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "mapspec.h"
+#include "store_bpf.h"
+#include "transport.h"
+#include "xdplb.h"
+
+#define SYNCD_RUN_DIR		"/run/xdplb"
+#define LOCAL_MAX_DGRAM		(64 * 1024)
+#define TX_QUEUE_MAX		(256u << 20)
+
+struct syncd {
+	uv_loop_t loop;
+	struct lbd_config *cfg;
+	enum sync_capture_mode mode;
+	struct sync_engine *eng;
+	struct sync_engine_cfg ecfg;
+	struct sync_mapspec specs[SYNC_MAX_MAPS];
+	struct store_bpf store;
+	struct sync_capture *cap;
+	struct transport *tr;
+	int node_state_fd;		/* pinned node_state, -1: no adoption */
+	int local_fd, lock_fd;
+	uv_poll_t cap_poll, local_poll;
+	uv_timer_t tick;
+	uv_pipe_t status_srv;
+	uv_signal_t sig_term, sig_int;
+	bool status_up, local_up, cap_up;
+	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
+	struct sync_field backend_field[SYNC_MAX_MAPS];
+	uint64_t cap_events, cap_unknown_map, cap_lost_seen;
+	uint64_t local_msgs, local_bad;
+	struct xlb_ratelimit rl;
+	bool stopping;
+	int exit_code;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *peer_addr(const struct syncd *d, uint32_t node)
+{
+	size_t i;
+
+	for (i = 0; i < d->cfg->sync.n_peers; i++)
+		if (d->cfg->sync.peers[i].node_id == node)
+			return d->cfg->sync.peers[i].address;
+	return "?";
+}
+
+/* ---- engine callbacks --------------------------------------------------- */
+
+static int io_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct syncd *d = ctx;
+
+	return transport_send(d->tr, buf, len);
+}
+
+static void io_peer_state(void *ctx, uint32_t node, bool alive)
+{
+	struct syncd *d = ctx;
+	__u32 v = alive ? 0 : XLB_NODE_DEAD, key = node;
+
+	if (alive)
+		log_info("peer node %u (%s): alive", node, peer_addr(d, node));
+	else
+		log_warn("peer node %u (%s): dead (silent for %u ms): its sessions become "
+			 "adoptable here", node, peer_addr(d, node), d->ecfg.dead_after_ms);
+	if (d->node_state_fd >= 0 && bpf_map_update_elem(d->node_state_fd, &key, &v, BPF_ANY))
+		log_err("peer node %u: cannot write node_state: %s", node, strerror(errno));
+}
+
+static void io_ready(void *ctx)
+{
+	log_info("ready: startup snapshots applied, replicating live changes");
+}
+
+static int validate(void *arg, unsigned int map, const void *key, const void *value,
+		    const char **why)
+{
+	struct syncd *d = arg;
+	const struct sync_field *f;
+	uint64_t id;
+
+	if (map >= SYNC_MAX_MAPS)
+		return 0;
+	f = &d->backend_field[map];
+	if (!f->size)
+		return 0;
+	id = sync_field_get(f, value);
+	if (id == XLB_NO_BACKEND || id >= XLB_MAX_BACKENDS || !d->backend_ok[id]) {
+		*why = "backend id not in this node's config";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- capture ------------------------------------------------------------ */
+
+static void on_event(void *arg, const struct xlb_sync_event *ev)
+{
+	struct syncd *d = arg;
+	size_t i;
+	int r;
+
+	d->cap_events++;
+	for (i = 0; i < d->store.n; i++)
+		if (d->store.maps[i].id == ev->map_id)
+			break;
+	if (i == d->store.n) {
+		d->cap_unknown_map++;
+		return;
+	}
+	if (ev->op == XLB_SYNC_OP_UPDATE)
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
+				      0, now_ns());
+	else
+		/* a delete with its value (inline) knows the version deleted */
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
+				      ev->value_size == d->specs[i].value_size ?
+				      sync_mapspec_version(&d->specs[i], ev->value) : 0,
+				      now_ns());
+	if (r < 0)
+		log_warn_rl(&d->rl, "map %s: local change refused: %s", d->specs[i].name,
+			    strerror(-r));
+}
+
+static void check_capture_lost(struct syncd *d)
+{
+	uint64_t lost = sync_capture_lost(d->cap);
+
+	if (lost > d->cap_lost_seen) {
+		log_warn_rl(&d->rl, "capture: %llu events lost (ring buffer full): "
+			    "anti-entropy scheduled", (unsigned long long)(lost - d->cap_lost_seen));
+		sync_engine_capture_lost(d->eng, lost - d->cap_lost_seen);
+		d->cap_lost_seen = lost;
+	}
+}
+
+static void on_capture(uv_poll_t *p, int status, int events)
+{
+	struct syncd *d = p->data;
+	int n = sync_capture_poll(d->cap, on_event, d);
+
+	if (n < 0)
+		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
+	/* the ring buffer is drained: send what it gave now, so a lone
+	 * change leaves at once and a burst leaves in full batches */
+	sync_engine_flush(d->eng, now_ns());
+}
+
+/* ---- lbd's user-space deletes ------------------------------------------- */
+
+static void on_local(uv_poll_t *p, int status, int events)
+{
+	struct syncd *d = p->data;
+	static uint8_t buf[LOCAL_MAX_DGRAM];
+	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		struct sync_msg m;
+		enum sync_reason why;
+		ssize_t n = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		size_t k;
+
+		if (n < 0)
+			break;
+		d->local_msgs++;
+		why = sync_decode(&m, buf, (size_t)n, &lim);
+		if (why != SYNC_OK || m.type != SYNC_MSG_BATCH || m.hdr.origin != d->cfg->node_id) {
+			d->local_bad++;
+			log_warn_rl(&d->rl, "local socket: message from lbd refused: %s",
+				    why != SYNC_OK ? sync_reason_str(why) :
+				    "not a batch of this node");
+			if (why == SYNC_OK)
+				sync_msg_release(&m);
+			continue;
+		}
+		for (k = 0; k < m.n_entries; k++) {
+			struct sync_entry e;
+			int mi, r;
+
+			sync_msg_entry(&m, k, &e);
+			mi = sync_engine_map_index(d->eng, e.map);
+			if (mi < 0)
+				continue;	/* not watched here */
+			if (e.key_len != d->specs[mi].key_size ||
+			    (e.op == SYNC_OP_UPDATE && e.value_len != d->specs[mi].value_size)) {
+				d->local_bad++;
+				continue;
+			}
+			r = sync_engine_local(d->eng, (unsigned int)mi, e.op, e.key,
+					      e.op == SYNC_OP_UPDATE ? e.value : NULL, e.version,
+					      now_ns());
+			if (r < 0)
+				d->local_bad++;
+		}
+		sync_msg_release(&m);
+	}
+	sync_engine_flush(d->eng, now_ns());
+}
+
+static int open_local_socket(struct syncd *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg->sync.local_socket;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "local socket: %s", strerror(errno));
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "sync.local_socket %s: cannot bind: %s", path,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	chmod(path, 0600);	/* lbd runs as root; nobody else may inject deletes */
+	d->local_fd = fd;
+	return 0;
+}
+
+/* ---- status socket ------------------------------------------------------ */
+
+static struct json_object *status_json(struct syncd *d)
+{
+	struct sync_engine_stats st;
+	struct transport_stats ts;
+	struct json_object *o = json_object_new_object(), *peers, *maps, *rej;
+	size_t i;
+
+	sync_engine_get_stats(d->eng, &st);
+	transport_get_stats(d->tr, &ts);
+	json_object_object_add(o, "node", json_object_new_string(d->cfg->node_name));
+	json_object_object_add(o, "node_id", json_object_new_int64(d->cfg->node_id));
+	json_object_object_add(o, "capture", json_object_new_string(sync_capture_mode_str(d->mode)));
+	json_object_object_add(o, "ready", json_object_new_boolean(st.ready));
+	json_object_object_add(o, "epoch", json_object_new_uint64(d->ecfg.epoch));
+	json_object_object_add(o, "seq", json_object_new_uint64(st.seq));
+	json_object_object_add(o, "authenticated", json_object_new_boolean(d->ecfg.auth_key_len > 0));
+	maps = json_object_new_array();
+	for (i = 0; i < d->store.n; i++) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "name", json_object_new_string(d->store.maps[i].name));
+		json_object_object_add(m, "id", json_object_new_int64(d->store.maps[i].id));
+		json_object_object_add(m, "key_size", json_object_new_int64(d->store.maps[i].key_size));
+		json_object_object_add(m, "value_size",
+				       json_object_new_int64(d->store.maps[i].value_size));
+		json_object_array_add(maps, m);
+	}
+	json_object_object_add(o, "maps", maps);
+	peers = json_object_new_array();
+	for (i = 0; i < sync_engine_n_peers(d->eng); i++) {
+		struct sync_peer_status ps;
+		struct json_object *p = json_object_new_object();
+		uint64_t now = now_ns();
+
+		sync_engine_get_peer(d->eng, i, &ps);
+		json_object_object_add(p, "node_id", json_object_new_int64(ps.node));
+		json_object_object_add(p, "address", json_object_new_string(d->cfg->sync.peers[i].address));
+		json_object_object_add(p, "alive", json_object_new_boolean(ps.alive));
+		json_object_object_add(p, "ready", json_object_new_boolean(ps.ready));
+		json_object_object_add(p, "snapshot_done", json_object_new_boolean(ps.snapshot_done));
+		json_object_object_add(p, "last_heard_ms",
+				       ps.last_heard_ns ?
+				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) / 1000000)) :
+				       NULL);
+		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
+		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
+		json_object_object_add(p, "acked_seq", json_object_new_uint64(ps.acked_seq));
+		json_object_object_add(p, "rx_msgs", json_object_new_uint64(ps.rx_msgs));
+		json_object_object_add(p, "rx_entries", json_object_new_uint64(ps.rx_entries));
+		json_object_object_add(p, "gaps", json_object_new_uint64(ps.gaps));
+		json_object_object_add(p, "lost", json_object_new_uint64(ps.lost));
+		json_object_array_add(peers, p);
+	}
+	json_object_object_add(o, "peers", peers);
+#define ADD(name, v) json_object_object_add(o, name, json_object_new_uint64(v))
+	ADD("capture_events", d->cap_events);
+	ADD("capture_unknown_map", d->cap_unknown_map);
+	ADD("capture_lost", d->cap_lost_seen);
+	ADD("local_msgs", d->local_msgs);
+	ADD("local_refused", d->local_bad);
+	ADD("local_updates", st.local_updates);
+	ADD("local_deletes", st.local_deletes);
+	ADD("local_rejected", st.local_rejected);
+	ADD("tx_msgs", st.tx_msgs);
+	ADD("tx_batches", st.tx_batches);
+	ADD("tx_entries", st.tx_entries);
+	ADD("tx_bytes", st.tx_bytes);
+	ADD("tx_errors", st.tx_errors);
+	ADD("tx_queued", ts.tx_queued);
+	ADD("tx_dropped", ts.tx_dropped);
+	ADD("rx_msgs", st.rx_msgs);
+	ADD("rx_bytes", st.rx_bytes);
+	ADD("rx_dropped", st.rx_dropped);
+	ADD("rx_auth_fail", st.rx_auth_fail);
+	ADD("rx_duplicate", st.rx_duplicate);
+	ADD("rx_stale", st.rx_stale);
+	ADD("rx_not_for_us", st.rx_not_for_us);
+	ADD("rx_unknown_origin", st.rx_unknown_origin);
+	ADD("applied_updates", st.applied_updates);
+	ADD("applied_deletes", st.applied_deletes);
+	ADD("apply_skipped", st.apply_skipped);
+	ADD("apply_rejected", st.apply_rejected);
+	ADD("apply_errors", st.apply_errors);
+	ADD("resync_requests_sent", st.resync_requests_sent);
+	ADD("resync_requests_served", st.resync_requests_served);
+	ADD("resync_gone", st.resync_gone);
+	ADD("snapshots_requested", st.snapshots_requested);
+	ADD("snapshots_served", st.snapshots_served);
+	ADD("snapshot_entries_sent", st.snapshot_entries_sent);
+	ADD("snapshot_entries_applied", st.snapshot_entries_applied);
+	ADD("digests_sent", st.digests_sent);
+	ADD("digest_mismatches", st.digest_mismatches);
+	ADD("antientropy_deletes", st.antientropy_deletes);
+	ADD("tombstones", st.tombstones);
+#undef ADD
+	rej = json_object_new_object();
+	for (i = 1; i < SYNC_E__MAX; i++)
+		if (st.rx_by_reason[i])
+			json_object_object_add(rej, sync_reason_str((enum sync_reason)i),
+					       json_object_new_uint64(st.rx_by_reason[i]));
+	json_object_object_add(o, "rx_refused_by_reason", rej);
+	return o;
+}
+
+struct status_write {
+	uv_write_t req;
+	uv_pipe_t *client;
+	char *data;
+};
+
+static void on_client_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_status_written(uv_write_t *req, int status)
+{
+	struct status_write *w = (struct status_write *)req;
+
+	uv_close((uv_handle_t *)w->client, on_client_closed);
+	free(w->data);
+	free(w);
+}
+
+/* Every connection gets the status as one JSON line, then EOF. */
+static void on_status_conn(uv_stream_t *srv, int status)
+{
+	struct syncd *d = srv->data;
+	uv_pipe_t *c = malloc(sizeof(*c));
+	struct status_write *w;
+	struct json_object *o;
+	const char *s;
+	uv_buf_t b;
+
+	if (!c)
+		return;
+	uv_pipe_init(&d->loop, c, 0);
+	if (status < 0 || uv_accept(srv, (uv_stream_t *)c)) {
+		uv_close((uv_handle_t *)c, on_client_closed);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	o = status_json(d);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (!w || asprintf(&w->data, "%s\n", s) < 0) {
+		json_object_put(o);
+		free(w);
+		uv_close((uv_handle_t *)c, on_client_closed);
+		return;
+	}
+	json_object_put(o);
+	w->client = c;
+	b = uv_buf_init(w->data, (unsigned int)strlen(w->data));
+	if (uv_write(&w->req, (uv_stream_t *)c, &b, 1, on_status_written)) {
+		free(w->data);
+		free(w);
+		uv_close((uv_handle_t *)c, on_client_closed);
+	}
+}
+
+static int open_status_socket(struct syncd *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg->sync.control_socket;
+	int r;
+
+	uv_pipe_init(&d->loop, &d->status_srv, 0);
+	d->status_srv.data = d;
+	d->status_up = true;
+	unlink(path);
+	r = uv_pipe_bind(&d->status_srv, path);
+	if (!r) {
+		chmod(path, 0600);
+		r = uv_listen((uv_stream_t *)&d->status_srv, 16, on_status_conn);
+	}
+	if (r) {
+		snprintf(err, errlen, "sync.control_socket %s: %s", path, uv_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- timers and signals ------------------------------------------------- */
+
+static void on_tick(uv_timer_t *t)
+{
+	struct syncd *d = t->data;
+	uint32_t next;
+
+	check_capture_lost(d);
+	next = sync_engine_tick(d->eng, now_ns());
+	uv_timer_start(&d->tick, on_tick, next ? next : 1, 0);
+}
+
+static void on_closed_noop(uv_handle_t *h)
+{
+}
+
+static void stop(struct syncd *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->eng)
+		sync_engine_flush(d->eng, now_ns());
+	uv_timer_stop(&d->tick);
+	uv_close((uv_handle_t *)&d->tick, on_closed_noop);
+	if (d->cap_up)
+		uv_close((uv_handle_t *)&d->cap_poll, on_closed_noop);
+	if (d->local_up)
+		uv_close((uv_handle_t *)&d->local_poll, on_closed_noop);
+	if (d->status_up)
+		uv_close((uv_handle_t *)&d->status_srv, on_closed_noop);
+	uv_close((uv_handle_t *)&d->sig_term, on_closed_noop);
+	uv_close((uv_handle_t *)&d->sig_int, on_closed_noop);
+	transport_close(d->tr);
+	d->tr = NULL;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct syncd *d = s->data;
+
+	log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	stop(d);
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static int read_key_file(struct syncd *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg->sync.key_file;
+	uint8_t buf[SYNC_AUTH_KEY_MAX + 2];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (!path[0])
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "sync.key_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+		log_warn("sync.key_file %s: readable by group or others (mode %03o)", path,
+			 (unsigned int)(sb.st_mode & 0777));
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n < 16 || n > SYNC_AUTH_KEY_MAX) {
+		snprintf(err, errlen, "sync.key_file %s: the key must be 16 to %d bytes, not %zd",
+			 path, SYNC_AUTH_KEY_MAX, n);
+		return -1;
+	}
+	memcpy(d->ecfg.auth_key, buf, (size_t)n);
+	d->ecfg.auth_key_len = (size_t)n;
+	return 0;
+}
+
+static struct sync_field cfield(const struct cfg_sync_field *f)
+{
+	return (struct sync_field){ f->off, f->size };
+}
+
+static int build_specs(struct syncd *d, char *err, size_t errlen)
+{
+	const struct cfg_sync *s = &d->cfg->sync;
+	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	size_t i, j, k;
+
+	for (i = 0; i < s->n_maps; i++) {
+		const struct cfg_sync_map *o = &s->map_opts[i];
+		const struct store_bpf_map *m = &d->store.maps[i];
+		struct sync_mapspec *ms = &d->specs[i];
+		const char *why = NULL;
+		int r;
+
+		if (o->builtin && !strcmp(s->maps[i], XLB_MAP_SESSIONS)) {
+			r = sync_mapspec_xdplb_sessions(ms);
+			d->backend_field[i] = (struct sync_field)SYNC_FIELD(struct xlb_session,
+									   backend_id);
+		} else if (o->builtin && !strcmp(s->maps[i], XLB_MAP_REVERSE)) {
+			r = sync_mapspec_xdplb_reverse(ms);
+		} else {
+			r = sync_mapspec_init(ms, s->maps[i], m->key_size, m->value_size,
+					      cfield(&o->timestamp), cfield(&o->owner),
+					      cfield(&o->version), &lim, &why);
+			d->backend_field[i] = cfield(&o->backend);
+			if (!r && d->backend_field[i].size &&
+			    d->backend_field[i].off + d->backend_field[i].size > m->value_size)
+				why = "backend field outside the value", r = -EINVAL;
+		}
+		if (r) {
+			snprintf(err, errlen, "%s: sync.maps[%zu] %s: %s", d->cfg->path, i,
+				 s->maps[i], why ? why : strerror(-r));
+			return -1;
+		}
+		if (ms->key_size != m->key_size || ms->value_size != m->value_size) {
+			snprintf(err, errlen, "map %s: pinned map has key %u / value %u bytes, "
+				 "syncd expects %u / %u (data plane and syncd from different "
+				 "builds?)", s->maps[i], m->key_size, m->value_size,
+				 ms->key_size, ms->value_size);
+			return -1;
+		}
+	}
+	for (i = 0; i < d->cfg->n_vips; i++)
+		for (j = 0; j < d->cfg->vips[i].n_backends; j++) {
+			k = d->cfg->vips[i].backends[j].id;
+			if (k < XLB_MAX_BACKENDS)
+				d->backend_ok[k] = 1;
+		}
+	return 0;
+}
+
+static int lock_node(struct syncd *d, char *err, size_t errlen)
+{
+	char path[CFG_PATH_MAX + 32];
+
+	mkdir(SYNCD_RUN_DIR, 0755);
+	snprintf(path, sizeof(path), SYNCD_RUN_DIR "/%s.syncd.lock", d->cfg->node_name);
+	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (d->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open lock file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(d->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "another syncd is running for node %s (lock %s held)",
+			 d->cfg->node_name, path);
+		return -1;
+	}
+	return 0;
+}
+
+static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
+{
+	struct syncd *d = arg;
+
+	sync_engine_rx(d->eng, buf, len, now_ns());
+	/* replies (resync, snapshot chunks) leave now too */
+	sync_engine_flush(d->eng, now_ns());
+}
+
+static int setup(struct syncd *d, char *err, size_t errlen)
+{
+	static const struct sync_io_ops io = {
+		.send = io_send, .peer_state = io_peer_state, .ready = io_ready,
+	};
+	const struct cfg_sync *s = &d->cfg->sync;
+	const char *names[CFG_SYNC_MAPS_MAX];
+	const char *connect[CFG_MAX_PEERS];
+	uint32_t peers[CFG_MAX_PEERS];
+	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
+	char path[CFG_PATH_MAX + 32];
+	size_t i, n_connect = 0;
+	struct timespec rt;
+
+	if (lock_node(d, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < s->n_maps; i++)
+		names[i] = s->maps[i];
+	if (store_bpf_open(&d->store, d->cfg->pin_dir, names, s->n_maps, err, errlen) < 0)
+		return -1;
+	if (build_specs(d, err, errlen) < 0)
+		return -1;
+	if (read_key_file(d, err, errlen) < 0)
+		return -1;
+	if (!d->ecfg.auth_key_len)
+		log_warn("sync.key_file not set: messages between nodes are not authenticated");
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg->pin_dir, XLB_MAP_NODE_STATE);
+	d->node_state_fd = bpf_obj_get(path);
+	if (d->node_state_fd < 0)
+		log_warn("%s: %s: dead peers' sessions will not be adopted", path,
+			 strerror(errno));
+
+	for (i = 0; i < s->n_peers; i++) {
+		peers[i] = s->peers[i].node_id;
+		if (peers[i] > d->cfg->node_id)
+			connect[n_connect++] = s->peers[i].address;
+	}
+	clock_gettime(CLOCK_REALTIME, &rt);
+	d->ecfg.node_id = d->cfg->node_id;
+	d->ecfg.node_name = d->cfg->node_name;
+	d->ecfg.epoch = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	d->ecfg.n_maps = s->n_maps;
+	d->ecfg.maps = d->specs;
+	d->ecfg.n_peers = s->n_peers;
+	d->ecfg.peers = peers;
+	d->ecfg.lim = (struct sync_limits)SYNC_LIMITS_DEFAULT;
+	d->ecfg.heartbeat_ms = s->heartbeat_ms;
+	d->ecfg.dead_after_ms = s->dead_after_ms;
+	d->ecfg.antientropy_ms = s->antientropy_ms;
+	d->ecfg.validate = validate;
+	d->ecfg.validate_arg = d;
+	sync_engine_cfg_defaults(&d->ecfg);
+	if (!s->antientropy_ms)
+		d->ecfg.antientropy_ms = 0;
+	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
+	if (!d->eng)
+		return -1;
+
+	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg,
+			       TX_QUEUE_MAX, on_transport_rx, d, err, errlen);
+	if (!d->tr)
+		return -1;
+
+	for (i = 0; i < s->n_maps; i++) {
+		cm[i].name = s->maps[i];
+		cm[i].id = d->store.maps[i].id;
+		cm[i].key_size = d->store.maps[i].key_size;
+		cm[i].value_size = d->store.maps[i].value_size;
+	}
+	d->cap = sync_capture_open(d->mode, d->cfg->pin_dir, cm, s->n_maps, err, errlen);
+	if (!d->cap)
+		return -1;
+	log_info("capture: %s (requested %s)", sync_capture_mode_str(sync_capture_mode(d->cap)),
+		 sync_capture_mode_str(d->mode));
+	d->mode = sync_capture_mode(d->cap);
+	d->cap_lost_seen = sync_capture_lost(d->cap);
+
+	if (uv_poll_init(&d->loop, &d->cap_poll, sync_capture_fd(d->cap))) {
+		snprintf(err, errlen, "libuv: cannot poll the capture ring buffer");
+		return -1;
+	}
+	d->cap_up = true;
+	d->cap_poll.data = d;
+	uv_poll_start(&d->cap_poll, UV_READABLE, on_capture);
+
+	if (open_local_socket(d, err, errlen) < 0)
+		return -1;
+	uv_poll_init(&d->loop, &d->local_poll, d->local_fd);
+	d->local_up = true;
+	d->local_poll.data = d;
+	uv_poll_start(&d->local_poll, UV_READABLE, on_local);
+
+	if (open_status_socket(d, err, errlen) < 0)
+		return -1;
+
+	sync_engine_start(d->eng, now_ns());
+	uv_timer_start(&d->tick, on_tick, 1, 0);
+	for (i = 0; i < s->n_maps; i++)
+		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
+			 d->store.maps[i].id, d->store.maps[i].key_size,
+			 d->store.maps[i].value_size);
+	for (i = 0; i < s->n_peers; i++)
+		log_info("peer node %u at %s (%s)", s->peers[i].node_id, s->peers[i].address,
+			 s->peers[i].node_id > d->cfg->node_id ? "we connect" : "it connects");
+	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in",
+		 s->listen, s->n_peers);
+	return 0;
+}
+
+static void teardown(struct syncd *d)
+{
+	sync_capture_close(d->cap);	/* turns inline capture off */
+	d->cap = NULL;
+	if (d->local_fd >= 0) {
+		close(d->local_fd);
+		unlink(d->cfg->sync.local_socket);
+	}
+	if (d->status_up)
+		unlink(d->cfg->sync.control_socket);
+	if (d->eng)
+		sync_engine_free(d->eng);
+	store_bpf_close(&d->store);
+	if (d->node_state_fd >= 0)
+		close(d->node_state_fd);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: syncd -c FILE [--capture auto|kprobe|fentry|inline] [-v] [--check]\n"
+		   "       syncd status -c FILE      print this node's sync status (JSON)\n"
+		   "  -c, --config FILE   the node's config file (the one lbd reads)\n"
+		   "      --capture MODE  map-change capture (default: sync.capture, auto)\n"
+		   "      --check         check the config and exit\n"
+		   "  -v, --verbose       debug logs\n");
+}
+
+static int print_status(const struct lbd_config *cfg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(sa.sun_path, cfg->sync.control_socket, strlen(cfg->sync.control_socket) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "syncd: %s: cannot connect: %s (is syncd running for node %s?)\n",
+			cfg->sync.control_socket, strerror(errno), cfg->node_name);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "capture", required_argument, NULL, 'm' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct syncd *d;
+	const char *cfg_path = NULL, *mode = NULL;
+	bool check = false, verbose = false, status = false;
+	char err[1024];
+	int c;
+
+	if (argc > 1 && !strcmp(argv[1], "status")) {
+		status = true;
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cfg_path = optarg; break;
+		case 'm': mode = optarg; break;
+		case 'k': check = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "syncd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!cfg_path) {
+		fprintf(stderr, "syncd: -c FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->cfg = calloc(1, sizeof(*d->cfg)))) {
+		fprintf(stderr, "syncd: out of memory\n");
+		return 1;
+	}
+	d->local_fd = d->lock_fd = d->node_state_fd = -1;
+	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(10, 10);
+	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "syncd: %s\n", err);
+		return 2;
+	}
+	if (status)
+		return print_status(d->cfg);
+	if (sync_capture_mode_parse(mode ? mode : d->cfg->sync.capture, &d->mode) < 0) {
+		fprintf(stderr, "syncd: --capture \"%s\": not one of auto, kprobe, fentry, inline\n",
+			mode);
+		return 2;
+	}
+	if (!d->cfg->sync.enabled) {
+		fprintf(stderr, "syncd: %s: sync.enabled is false: nothing to do\n", cfg_path);
+		return 2;
+	}
+	if (!d->cfg->sync.n_peers) {
+		fprintf(stderr, "syncd: %s: sync.peers is empty: nothing to replicate to\n",
+			cfg_path);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok\n", cfg_path);
+		return 0;
+	}
+	xlb_log_init("syncd", d->cfg->node_name, verbose ? XLB_LOG_DEBUG : XLB_LOG_INFO);
+	xlb_log_libbpf();
+	if (uv_loop_init(&d->loop)) {
+		fprintf(stderr, "syncd: libuv loop init failed\n");
+		return 1;
+	}
+	uv_signal_init(&d->loop, &d->sig_term);
+	uv_signal_init(&d->loop, &d->sig_int);
+	d->sig_term.data = d->sig_int.data = d;
+	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(&d->loop, &d->tick);
+	d->tick.data = d;
+
+	if (setup(d, err, sizeof(err)) < 0) {
+		log_err("cannot start: %s", err);
+		d->exit_code = 1;
+		stop(d);
+	}
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	teardown(d);
+	uv_loop_close(&d->loop);
+	if (!d->exit_code)
+		log_info("stopped");
+	c = d->exit_code;
+	free(d->cfg);
+	free(d);
+	return c;
+}

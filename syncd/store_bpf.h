@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The engine's store on this node's pinned BPF hash maps. */
+#ifndef SYNCD_STORE_BPF_H
+#define SYNCD_STORE_BPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define STORE_BPF_MAX_MAPS	8
+#define STORE_BPF_KEY_MAX	64	/* == XLB_SYNC_KEY_MAX */
+#define STORE_BPF_VALUE_MAX	256	/* == XLB_SYNC_VALUE_MAX */
+#define STORE_BPF_BATCH		1024	/* entries per BPF_MAP_LOOKUP_BATCH */
+
+struct store_bpf_map {
+	char name[64];
+	int fd;
+	uint32_t id, type, key_size, value_size, max_entries;
+	int use_batch;
+};
+
+struct store_bpf {
+	size_t n;
+	struct store_bpf_map maps[STORE_BPF_MAX_MAPS];
+	uint8_t *keys, *values;		/* batch buffers */
+};
+
+/* Opens pin_dir/NAME for every name (hash maps only). 0, or -errno with
+ * one line in err. */
+int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *names,
+		   size_t n, char *err, size_t errlen);
+void store_bpf_close(struct store_bpf *s);
+
+extern const struct sync_store_ops store_bpf_ops;
+
+#endif /* SYNCD_STORE_BPF_H */
