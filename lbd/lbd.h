@@ -40,6 +40,7 @@ struct lbd {
 	struct dataplane dp;
 	struct hc *hc;
 	struct ageing *ageing;
+	struct synclink *synclink;	/* deletes to syncd, NULL: sync off */
 	struct ctl *ctl;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;

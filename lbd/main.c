@@ -27,6 +27,7 @@
 #include "dataplane.h"
 #include "health.h"
 #include "lbd.h"
+#include "synclink.h"
 #include "log.h"
 #include "maglev.h"
 
@@ -935,6 +936,8 @@ static void lbd_shutdown(struct lbd *l, const char *why)
 	if (l->ageing)
 		ageing_free(l->ageing);
 	l->ageing = NULL;
+	synclink_free(l->synclink);
+	l->synclink = NULL;
 	if (l->hc)
 		hc_free(l->hc);
 	l->hc = NULL;
@@ -1089,6 +1092,12 @@ int main(int argc, char **argv)
 	if (!l->ageing || ageing_start(l->ageing) < 0) {
 		snprintf(err, sizeof(err), "cannot start session ageing");
 		goto fail_msg;
+	}
+	l->synclink = synclink_new(l->cfg);
+	if (l->synclink) {
+		ageing_add_hook(l->ageing, synclink_session_deleted, l->synclink);
+		log_info("sync enabled: aged sessions are handed to syncd at %s",
+			 l->cfg->sync.local_socket);
 	}
 	if (dp_attach(&l->dp, l->cfg, err, sizeof(err)) < 0)
 		goto fail_msg;
