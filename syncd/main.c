@@ -59,7 +59,10 @@ struct syncd {
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
 	uv_pipe_t status_srv;
-	uv_signal_t sig_term, sig_int;
+	uv_signal_t sig_term, sig_int, sig_usr1;
+	unsigned int fault_drop_pct;	/* test fault injection, see on_usr1 */
+	bool fault_on;
+	uint64_t fault_dropped;
 	bool status_up, local_up, cap_up;
 	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -323,6 +326,7 @@ static struct json_object *status_json(struct syncd *d)
 	}
 	json_object_object_add(o, "peers", peers);
 #define ADD(name, v) json_object_object_add(o, name, json_object_new_uint64(v))
+	ADD("fault_dropped", d->fault_dropped);
 	ADD("capture_events", d->cap_events);
 	ADD("capture_unknown_map", d->cap_unknown_map);
 	ADD("capture_lost", d->cap_lost_seen);
@@ -482,8 +486,27 @@ static void stop(struct syncd *d)
 		uv_close((uv_handle_t *)&d->status_srv, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_noop);
+	uv_close((uv_handle_t *)&d->sig_usr1, on_closed_noop);
 	transport_close(d->tr);
 	d->tr = NULL;
+}
+
+/*
+ * Fault injection for the cluster tests: with XLB_SYNCD_FAULT_DROP_PCT=N in
+ * the environment, SIGUSR1 toggles dropping N% of the messages received from
+ * peers (as if the network had lost them). Without the variable SIGUSR1 is
+ * ignored.
+ */
+static void on_usr1(uv_signal_t *s, int signum)
+{
+	struct syncd *d = s->data;
+
+	if (!d->fault_drop_pct)
+		return;
+	d->fault_on = !d->fault_on;
+	log_warn("fault injection %s: dropping %u%% of received sync messages "
+		 "(%llu dropped so far)", d->fault_on ? "ON" : "OFF", d->fault_drop_pct,
+		 (unsigned long long)d->fault_dropped);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -606,6 +629,10 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = arg;
 
+	if (d->fault_on && (unsigned int)(random() % 100) < d->fault_drop_pct) {
+		d->fault_dropped++;
+		return;
+	}
 	sync_engine_rx(d->eng, buf, len, now_ns());
 	/* replies (resync, snapshot chunks) leave now too */
 	sync_engine_flush(d->eng, now_ns());
@@ -855,6 +882,15 @@ int main(int argc, char **argv)
 	d->sig_term.data = d->sig_int.data = d;
 	uv_signal_start(&d->sig_term, on_signal, SIGTERM);
 	uv_signal_start(&d->sig_int, on_signal, SIGINT);
+	uv_signal_init(&d->loop, &d->sig_usr1);
+	d->sig_usr1.data = d;
+	uv_signal_start(&d->sig_usr1, on_usr1, SIGUSR1);
+	if (getenv("XLB_SYNCD_FAULT_DROP_PCT")) {
+		d->fault_drop_pct = (unsigned int)atoi(getenv("XLB_SYNCD_FAULT_DROP_PCT"));
+		if (d->fault_drop_pct > 100)
+			d->fault_drop_pct = 100;
+		srandom((unsigned int)getpid());
+	}
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
