@@ -81,12 +81,23 @@
  *  socket on the old 4-tuple. The only delete left in the data plane undoes
  *  its own insert of a session that never carried a packet (reverse insert
  *  failed, below).
+ *  Adoption (DESIGN decision 3): a packet of a session owned by another
+ *  node that syncd marked XLB_NODE_DEAD in node_state (forward or full-NAT
+ *  reply direction) rewrites it once with owner = this node and version + 1
+ *  (SESSION_ADOPT), in the same write as a state change on that packet.
+ *  From then on this node's lbd ages it.
+ *  Inline capture: while sync_ctl has XLB_SYNC_CTL_INLINE, every successful
+ *  lifecycle write of a watched map (session create/update/undo-delete,
+ *  reverse create) is followed by a struct xlb_sync_event in sync_events
+ *  (SYNC_EVENTS; ring buffer full: SYNC_LOST), identical to what the
+ *  kprobe capture reports, except that the undo-delete carries the
+ *  deleted value.
  *  Full-NAT: a new session pops a port from port_pool (empty: DROP
  *  PORTS_EXHAUSTED), inserts the session with BPF_NOEXIST (another CPU
  *  won: port back, use its session) and the reverse entry {backend, SNAT,
- *  backend port, SNAT port} -> forward key (fails: that session is deleted
- *  again, port back, DROP_SESSION_FULL). TCP non-SYN without session:
- *  DROP_NO_SESSION.
+ *  backend port, SNAT port} -> {forward key, owner, version 1} (fails:
+ *  that session is deleted again, port back, DROP_SESSION_FULL). TCP
+ *  non-SYN without session: DROP_NO_SESSION.
  *  DSR: same session without SNAT and without reverse entry; only the MACs
  *  change. TCP non-SYN without session is forwarded statelessly by Maglev
  *  (FWD_STATELESS), so flows survive a restart or a move between nodes.
@@ -156,7 +167,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XLB_DEFAULT_SESSIONS);
 	__type(key, struct xlb_flow_key);
-	__type(value, struct xlb_flow_key);
+	__type(value, struct xlb_reverse);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } reverse SEC(".maps");
 
@@ -191,6 +202,31 @@ struct {
 	__type(value, struct xlb_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } lb_config SEC(".maps");
+
+/* Inline capture: change records for syncd (read through the pin). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XLB_SYNC_RINGBUF_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sync_events SEC(".maps");
+
+/* Inline capture switch and the ids of the watched maps, set by syncd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_sync_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sync_ctl SEC(".maps");
+
+/* Peer liveness by node id (XLB_NODE_DEAD), set by syncd, for adoption. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_NODES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node_state SEC(".maps");
 
 /* Next-hop cache (see the header comment and xdplb.h): not pinned. */
 struct {
@@ -378,16 +414,112 @@ static __always_inline void port_put(__be16 port)
 }
 
 /*
- * TCP lifecycle of an existing session for one packet. @srv_side: the
- * packet comes from the backend (full-NAT reply). Called after the next hop
- * is resolved, before the rewrite. Never deletes: a closed session lingers,
+ * Inline capture (syncd --capture inline, DESIGN decision 6). After a
+ * successful lifecycle write of sessions or reverse, the data plane pushes
+ * the same record the kprobe/fentry capture would have produced. While
+ * sync_ctl is off this costs one array lookup per lifecycle write and
+ * nothing on packets that change no state.
+ */
+enum sync_map { SYNC_SESSIONS, SYNC_REVERSE };
+
+/* Kernel id of the map to report, or 0 when inline capture is off or the
+ * map is not watched. */
+static __always_inline __u32 sync_map_id(enum sync_map which)
+{
+	struct xlb_sync_ctl *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&sync_ctl, &zero);
+	if (!c || !(c->flags & XLB_SYNC_CTL_INLINE))
+		return 0;
+	return which == SYNC_SESSIONS ? c->sessions_id : c->reverse_id;
+}
+
+/*
+ * Push one record: *@k_ and *@v_ are copied with their compile-time
+ * sizes, exactly as they were written to the map. A full ring buffer loses
+ * the record (SYNC_LOST; syncd's anti-entropy repairs what it missed).
+ */
+#define sync_emit(id_, op_, k_, v_)					\
+	do {									\
+		struct xlb_sync_event *ev_;					\
+										\
+		_Static_assert(sizeof(*(k_)) <= XLB_SYNC_KEY_MAX,		\
+			       "key does not fit xlb_sync_event");		\
+		_Static_assert(sizeof(*(v_)) <= XLB_SYNC_VALUE_MAX,		\
+			       "value does not fit xlb_sync_event");		\
+		ev_ = bpf_ringbuf_reserve(&sync_events, sizeof(*ev_), 0);	\
+		if (!ev_) {							\
+			stat_inc(XLB_STAT_SYNC_LOST);				\
+			break;							\
+		}								\
+		ev_->ts_ns = bpf_ktime_get_ns();				\
+		ev_->map_id = (id_);						\
+		ev_->op = (op_);						\
+		ev_->source = XLB_SYNC_SRC_INLINE;				\
+		ev_->key_size = sizeof(*(k_));					\
+		ev_->value_size = sizeof(*(v_));				\
+		ev_->pad = 0;							\
+		ev_->pad2 = 0;							\
+		__builtin_memcpy(ev_->key, (k_), sizeof(*(k_)));		\
+		__builtin_memcpy(ev_->value, (v_), sizeof(*(v_)));		\
+		bpf_ringbuf_submit(ev_, 0);					\
+		stat_inc(XLB_STAT_SYNC_EVENTS);					\
+	} while (0)
+
+static __always_inline void sync_session(__u8 op, const struct xlb_flow_key *k,
+					 const struct xlb_session *s)
+{
+	__u32 id = sync_map_id(SYNC_SESSIONS);
+
+	if (id)
+		sync_emit(id, op, k, s);
+}
+
+static __always_inline void sync_reverse(const struct xlb_flow_key *rk,
+					 const struct xlb_reverse *rv)
+{
+	__u32 id = sync_map_id(SYNC_REVERSE);
+
+	if (id)
+		sync_emit(id, XLB_SYNC_OP_UPDATE, rk, rv);
+}
+
+/*
+ * Adoption (DESIGN decision 3): the owner an existing session should have
+ * after this packet. A session owned by a peer that syncd marked dead in
+ * node_state is taken over by this node; otherwise the owner stays. The
+ * node_state lookup happens only for sessions owned by another node.
+ */
+static __always_inline __u16 session_owner(const struct xlb_session *s)
+{
+	struct xlb_config *cfg;
+	__u32 zero = 0, peer = s->owner, *st;
+
+	cfg = bpf_map_lookup_elem(&lb_config, &zero);
+	if (!cfg || s->owner == cfg->node_id)
+		return s->owner;
+	st = bpf_map_lookup_elem(&node_state, &peer);
+	if (!st || !(*st & XLB_NODE_DEAD))
+		return s->owner;
+	return cfg->node_id;
+}
+
+/*
+ * Lifecycle of an existing session for one packet. @tcp_flags: the TCP
+ * flags (0 for UDP); @srv_side: the packet comes from the backend
+ * (full-NAT reply); @owner: from session_owner() (differs from sp->owner
+ * when this packet adopts the session). Called after the next hop is
+ * resolved, before the rewrite. Never deletes: a closed session lingers,
  * still forwarding late ACKs and retransmitted FINs, until lbd ages it out
  * and returns its SNAT port. One bpf_map_update_elem() (version + 1) when,
- * and only when, the state or the flags change.
+ * and only when, the state, the flags or the owner change, so an adoption
+ * and a state change on the same packet are one write.
  */
 static __always_inline void session_track(const struct xlb_flow_key *k,
 					  struct xlb_session *sp,
-					  __u8 tcp_flags, int srv_side)
+					  __u8 tcp_flags, int srv_side,
+					  __u16 owner)
 {
 	struct xlb_session s;
 	__u8 fin_flag = srv_side ? XLB_SF_SRV_FIN : XLB_SF_CLI_FIN;
@@ -417,13 +549,30 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 	}
 	if (state == XLB_SS_SYN && (tcp_flags & TCPF_ACK) && !srv_side)
 		state = XLB_SS_ESTABLISHED;
-	if (state == sp->state && flags == sp->flags)
+	if (state == sp->state && flags == sp->flags && owner == sp->owner)
 		return;
 	s = *sp;
 	s.state = state;
 	s.flags = flags;
+	s.owner = owner;
 	s.version++;
-	bpf_map_update_elem(&sessions, k, &s, BPF_EXIST);
+	if (bpf_map_update_elem(&sessions, k, &s, BPF_EXIST))
+		return;
+	if (owner != sp->owner)
+		stat_inc(XLB_STAT_SESSION_ADOPT);
+	sync_session(XLB_SYNC_OP_UPDATE, k, &s);
+}
+
+/* Does this TCP packet possibly change the state of session @s? */
+static __always_inline int tcp_tracks(const struct pkt *p,
+				      const struct xlb_session *s, int srv_side)
+{
+	if (p->proto != IPPROTO_TCP)
+		return 0;
+	if (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))
+		return 1;
+	/* client's first ACK: SYN -> ESTABLISHED */
+	return !srv_side && s->state == XLB_SS_SYN;
 }
 
 /* Send to @e (a cache entry or a fresh FIB result) from @in_if. */
@@ -595,6 +744,7 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	__be16 sport = p->sport, dport, snat_port;
 	__u32 be_id = s->backend_id;
 	__u64 now = xlb_now();
+	__u16 owner;
 	int fnat, err;
 
 	touch_session(s, now);
@@ -615,10 +765,9 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	if (err)
 		return vip_drop(vs, err);
 
-	if (p->proto == IPPROTO_TCP &&
-	    ((p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)) ||
-	     s->state == XLB_SS_SYN))
-		session_track(k, s, p->tcp_flags, 0);
+	owner = session_owner(s);
+	if (owner != s->owner || tcp_tracks(p, s, 0))
+		session_track(k, s, p->tcp_flags, 0, owner);
 
 	if (vs) {
 		vs->packets++;
@@ -636,6 +785,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 				       struct xlb_vip_stats *vs)
 {
 	struct xlb_session ns = {}, *s;
+	struct xlb_reverse rv = {};
 	struct xlb_flow_key rk;
 	struct xlb_backend *be;
 	struct xlb_config *cfg;
@@ -711,14 +861,22 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 			port_put(ns.snat_port);
 		return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
 	}
+	sync_session(XLB_SYNC_OP_UPDATE, k, &ns);
 	if (fnat) {
 		reverse_key(&rk, &ns, p->proto);
-		if (bpf_map_update_elem(&reverse, &rk, k, BPF_NOEXIST)) {
-			/* undo this packet's own insert: no packet used it */
-			bpf_map_delete_elem(&sessions, k);
+		rv.fwd = *k;
+		rv.owner = ns.owner;
+		rv.version = 1;
+		if (bpf_map_update_elem(&reverse, &rk, &rv, BPF_NOEXIST)) {
+			/* undo this packet's own insert: no packet used it.
+			 * The delete record carries the deleted value, so a
+			 * peer knows which version it removes. */
+			if (!bpf_map_delete_elem(&sessions, k))
+				sync_session(XLB_SYNC_OP_DELETE, k, &ns);
 			port_put(ns.snat_port);
 			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
 		}
+		sync_reverse(&rk, &rv);
 	}
 	stat_inc(XLB_STAT_SESSION_NEW);
 	if (vs) {
@@ -742,6 +900,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	struct xlb_flow_key fk = *rev;
 	struct xlb_session *s;
 	struct nexthop nh;
+	__u16 owner;
 	__u64 now;
 	int err;
 
@@ -763,9 +922,9 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 			      fk.saddr.w[0], fk.dport, fk.sport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
-	if (p->proto == IPPROTO_TCP &&
-	    (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST)))
-		session_track(&fk, s, p->tcp_flags, 1);
+	owner = session_owner(s);
+	if (owner != s->owner || tcp_tracks(p, s, 1))
+		session_track(&fk, s, p->tcp_flags, 1, owner);
 
 	stat_inc(XLB_STAT_REPLY);
 	if (vs) {
@@ -868,15 +1027,15 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		/* full-NAT reply? */
 		cfg = bpf_map_lookup_elem(&lb_config, &zero);
 		if (cfg && cfg->snat.w[0] == p.daddr) {
-			struct xlb_flow_key *fk;
+			struct xlb_reverse *rv;
 
 			flow_key(&k, p.saddr, p.daddr, p.sport, p.dport,
 				 p.proto);
-			fk = bpf_map_lookup_elem(&reverse, &k);
-			if (fk) {
+			rv = bpf_map_lookup_elem(&reverse, &k);
+			if (rv) {
 				if (bad)
 					return count(bad, XDP_DROP);
-				return reply(ctx, &p, fk);
+				return reply(ctx, &p, &rv->fwd);
 			}
 		}
 		return count(bad == XLB_STAT_DROP_MALFORMED ?

@@ -128,8 +128,21 @@ struct xlb_session {
 	__u64 last_seen_ns;	/* per-packet, in place */
 };
 
-/* Reverse map: backend-side flow key -> forward (client-side) flow key. */
-/* value type: struct xlb_flow_key */
+/*
+ * Reverse map value: backend-side flow key (backend -> SNAT address) ->
+ * forward (client-side) flow key of the full-NAT session. It carries an
+ * owner and a version like a session so that it is replicated and
+ * anti-entropy-checked the same way: version 1 and owner = the creating
+ * node at create; the entry is never rewritten by the data plane (it
+ * names a flow, not a state), so the version only grows if a future
+ * lifecycle write needs it.
+ */
+struct xlb_reverse {
+	struct xlb_flow_key fwd;	/* sessions map key of the flow */
+	__u16 owner;		/* node id that created (owns) the entry */
+	__u16 pad;
+	__u32 version;
+};
 
 /* Node configuration map: ARRAY with one element, written by lbd. */
 #define XLB_CFG_F_INLINE_CAPTURE	(1u << 0)	/* syncd inline mode */
@@ -211,6 +224,12 @@ enum xlb_stat {
 					 * forwarded by Maglev only */
 	XLB_STAT_PASS_FRAGMENT,		/* non-first IPv4 fragment (no ports
 					 * to match a VIP on): passed */
+	XLB_STAT_SYNC_EVENTS,		/* inline capture: events pushed to
+					 * sync_events */
+	XLB_STAT_SYNC_LOST,		/* inline capture: ring buffer full,
+					 * event lost (syncd resyncs) */
+	XLB_STAT_SESSION_ADOPT,		/* sessions of a dead peer taken over
+					 * by this node (owner, version + 1) */
 	XLB_STAT_MAX,
 };
 
@@ -267,6 +286,21 @@ struct xlb_sync_event {
  * XLB_SYNC_CTL_INLINE, the data plane pushes an event after each successful
  * lifecycle write of a map whose id is listed here (0: not watched). */
 #define XLB_SYNC_CTL_INLINE	(1u << 0)
+
+/*
+ * Bytes of key[] past key_size and of value[] past value_size are
+ * unspecified (the ring buffer slot is not cleared); pad and pad2 are 0.
+ *
+ * kprobe/fentry capture (bpf/mapsync.bpf.c): its "watch" map (HASH, map id
+ * -> struct xlb_sync_watch, at most XLB_SYNC_WATCH_MAX entries) names the
+ * watched maps; syncd fills it before attaching.
+ */
+#define XLB_SYNC_WATCH_MAX	64
+
+struct xlb_sync_watch {
+	__u32 key_size;		/* <= XLB_SYNC_KEY_MAX */
+	__u32 value_size;	/* <= XLB_SYNC_VALUE_MAX */
+};
 
 struct xlb_sync_ctl {
 	__u32 flags;

@@ -105,7 +105,8 @@ static void log_error(struct ageing *a, const char *what, const struct xlb_flow_
 static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now)
 {
 	struct xlb_session cur;
-	struct xlb_flow_key rk, rv;
+	struct xlb_flow_key rk;
+	struct xlb_reverse rv;
 	bool rev_deleted = false;
 	size_t i;
 
@@ -126,10 +127,18 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		dp_reverse_key(k, &cur, &rk);
 		/* Delete the reverse entry only if it still points to this flow. */
 		if (bpf_map_lookup_elem(a->dp->fd_reverse, &rk, &rv) == 0 &&
-		    !memcmp(&rv, k, sizeof(rv)) && bpf_map_delete_elem(a->dp->fd_reverse, &rk) == 0) {
+		    !memcmp(&rv.fwd, k, sizeof(rv.fwd)) &&
+		    bpf_map_delete_elem(a->dp->fd_reverse, &rk) == 0) {
 			rev_deleted = true;
 			a->st.reverse_deleted++;
 		}
+		/*
+		 * Only a port of this node's own range and SNAT address goes
+		 * back to this node's pool. A session adopted from a dead peer
+		 * (owner rewritten by the data plane) holds a port of the
+		 * peer's range: pushing it here would let this node hand out
+		 * a port of another node's partition (DESIGN decision 4).
+		 */
 		if (dp_session_holds_pool_port(a->cfg, &cur)) {
 			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));
 
@@ -137,6 +146,8 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 				log_error(a, "cannot return its SNAT port to the pool", k, r);
 			else
 				a->st.ports_returned++;
+		} else {
+			a->st.ports_foreign++;
 		}
 	}
 	a->st.user_deletes++;

@@ -33,6 +33,9 @@ struct ageing_stats {
 	uint64_t aged;			/* sessions deleted */
 	uint64_t reverse_deleted;	/* reverse entries deleted with them */
 	uint64_t ports_returned;	/* SNAT ports pushed back to the pool */
+	uint64_t ports_foreign;		/* SNAT ports of aged sessions outside this
+					 * node's range/address (adopted from a
+					 * peer): not pushed to this node's pool */
 	uint64_t delete_races;		/* session gone or refreshed before delete */
 	uint64_t errors;		/* map errors */
 	uint64_t user_deletes;		/* deletes offered to the hooks */

@@ -691,6 +691,7 @@ static const struct u64_field ageing_stat_fields[] = {
 	U64_FIELD("sessions_aged", struct ageing_stats, aged),
 	U64_FIELD("reverse_aged", struct ageing_stats, reverse_deleted),
 	U64_FIELD("ports_returned", struct ageing_stats, ports_returned),
+	U64_FIELD("ports_foreign", struct ageing_stats, ports_foreign),
 	U64_FIELD("ageing_races", struct ageing_stats, delete_races),
 	U64_FIELD("ageing_errors", struct ageing_stats, errors),
 	U64_FIELD("user_deletes", struct ageing_stats, user_deletes),

@@ -82,6 +82,9 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_DROP_MTU] = "drop_mtu",
 	[XLB_STAT_FWD_STATELESS] = "fwd_stateless",
 	[XLB_STAT_PASS_FRAGMENT] = "pass_fragment",
+	[XLB_STAT_SYNC_EVENTS] = "sync_events",
+	[XLB_STAT_SYNC_LOST] = "sync_lost",
+	[XLB_STAT_SESSION_ADOPT] = "session_adopt",
 };
 
 const char *dp_stat_name(unsigned int i)

@@ -619,9 +619,9 @@ int dp_session_get(struct dp_env *e, const struct xlb_flow_key *k,
 }
 
 int dp_reverse_get(struct dp_env *e, const struct xlb_flow_key *k,
-		   struct xlb_flow_key *fwd)
+		   struct xlb_reverse *rv)
 {
-	return bpf_map_lookup_elem(dp_fd_reverse(e), k, fwd) ? -errno : 0;
+	return bpf_map_lookup_elem(dp_fd_reverse(e), k, rv) ? -errno : 0;
 }
 
 int dp_map_count(int map_fd, size_t key_size)

@@ -154,7 +154,7 @@ void dp_flow_key(struct xlb_flow_key *k, uint32_t saddr, uint32_t daddr,
 int dp_session_get(struct dp_env *e, const struct xlb_flow_key *k,
 		   struct xlb_session *s);
 int dp_reverse_get(struct dp_env *e, const struct xlb_flow_key *k,
-		   struct xlb_flow_key *fwd);
+		   struct xlb_reverse *rv);
 int dp_map_count(int map_fd, size_t key_size);
 
 /* Map fds. */

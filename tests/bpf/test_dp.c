@@ -427,7 +427,8 @@ static void run_case(void **state)
 {
 	const struct dp_case *c = *state;
 	struct xlb_vip_stats vs0, vs1;
-	struct xlb_flow_key k, rk, fk;
+	struct xlb_flow_key k, rk;
+	struct xlb_reverse rv;
 	struct xlb_session s;
 	unsigned int vip = vip_of(&c->pkt);
 	struct sent r;
@@ -483,8 +484,11 @@ static void run_case(void **state)
 			assert_int_equal(ntohs(s.snat_port), c->x.sport);
 			dp_flow_key(&rk, c->x.daddr, DP_SNAT, c->x.dport,
 				    c->x.sport, c->pkt.proto);
-			assert_int_equal(dp_reverse_get(&env, &rk, &fk), 0);
-			assert_memory_equal(&fk, &k, sizeof(k));
+			assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+			assert_memory_equal(&rv.fwd, &k, sizeof(k));
+			assert_int_equal(rv.owner, DP_NODE_ID);
+			assert_int_equal(rv.version, 1);
+			assert_int_equal(rv.pad, 0);
 		} else {
 			assert_int_equal(s.flags, 0);
 			assert_int_equal(s.snat_port, 0);
@@ -993,7 +997,8 @@ static void expect_port_back(uint16_t port)
 static void expect_session(uint16_t cport, uint8_t state, uint8_t flags,
 			   uint32_t version)
 {
-	struct xlb_flow_key k, rk, fk;
+	struct xlb_flow_key k, rk;
+	struct xlb_reverse rv;
 	struct xlb_session s;
 
 	fwd_key(&k, DP_VIP_TCP, cport);
@@ -1003,8 +1008,11 @@ static void expect_session(uint16_t cport, uint8_t state, uint8_t flags,
 	assert_int_equal(s.version, version);
 	assert_int_equal(ntohs(s.snat_port), DP_POOL_FIRST);
 	rev_key(&rk, DP_POOL_FIRST);
-	assert_int_equal(dp_reverse_get(&env, &rk, &fk), 0);
-	assert_memory_equal(&fk, &k, sizeof(k));
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+	assert_memory_equal(&rv.fwd, &k, sizeof(k));
+	/* the reverse entry is written once, at create */
+	assert_int_equal(rv.owner, DP_NODE_ID);
+	assert_int_equal(rv.version, 1);
 }
 
 /*

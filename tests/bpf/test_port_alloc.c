@@ -82,7 +82,8 @@ static uint32_t flow_send(unsigned int i, uint8_t flags, uint16_t *port,
 static unsigned int check_live(unsigned int nflows)
 {
 	static uint8_t seen[65536];
-	struct xlb_flow_key k, nk, rk, fk;
+	struct xlb_flow_key k, nk, rk;
+	struct xlb_reverse rv;
 	struct xlb_session s;
 	unsigned int n = 0, i, live = 0;
 	int fd = dp_fd_sessions(&env);
@@ -104,8 +105,8 @@ static unsigned int check_live(unsigned int nflows)
 		seen[port] = 1;
 		dp_flow_key(&rk, ntohl(s.backend.w[0]), DP_SNAT,
 			    ntohs(s.backend_port), port, IPPROTO_TCP);
-		assert_int_equal(dp_reverse_get(&env, &rk, &fk), 0);
-		assert_memory_equal(&fk, &k, sizeof(k));
+		assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+		assert_memory_equal(&rv.fwd, &k, sizeof(k));
 		n++;
 	}
 	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)), n);

@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * syncd map-change capture: kprobe, fentry or inline (see capture.h).
+ *
+ * Each mode is a small table of operations (open, lost, close); whatever
+ * the mode, the records come out of one BPF ring buffer in the same layout
+ * (struct xlb_sync_event), so polling is one code path.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.h"
+#include "mapsync.skel.h"
+
+struct sync_capture {
+	enum sync_capture_mode mode;
+	struct ring_buffer *rb;
+	sync_capture_cb cb;		/* set for the duration of a poll */
+	void *cb_arg;
+	int ncpus;
+
+	/* kprobe / fentry */
+	struct mapsync *skel;
+	struct bpf_link *links[12];
+	size_t n_links;
+
+	/* inline */
+	int events_fd;
+	int ctl_fd;
+	int stats_fd;
+	uint64_t lost_base;		/* SYNC_LOST when we turned inline on */
+};
+
+static const char *const mode_names[] = {
+	[SYNC_CAPTURE_AUTO] = "auto",
+	[SYNC_CAPTURE_KPROBE] = "kprobe",
+	[SYNC_CAPTURE_FENTRY] = "fentry",
+	[SYNC_CAPTURE_INLINE] = "inline",
+};
+
+const char *sync_capture_mode_str(enum sync_capture_mode m)
+{
+	if ((unsigned int)m >= sizeof(mode_names) / sizeof(mode_names[0]))
+		return "?";
+	return mode_names[m];
+}
+
+int sync_capture_mode_parse(const char *s, enum sync_capture_mode *m)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (s && !strcmp(s, mode_names[i])) {
+			*m = (enum sync_capture_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- checks common to every mode ---------------------------------------- */
+
+static int check_maps(const struct sync_capture_map *maps, size_t n, char *err,
+		      size_t errlen)
+{
+	size_t i;
+
+	if (!n) {
+		seterr(err, errlen, "no map to watch");
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sync_capture_map *m = &maps[i];
+		const char *name = m->name ? m->name : "(unnamed)";
+
+		if (!m->id) {
+			seterr(err, errlen, "map %s: no kernel map id", name);
+			return -EINVAL;
+		}
+		if (!m->key_size || m->key_size > XLB_SYNC_KEY_MAX) {
+			seterr(err, errlen,
+			       "map %s: key of %u bytes does not fit the capture record "
+			       "(1..%d bytes)", name, m->key_size, XLB_SYNC_KEY_MAX);
+			return -E2BIG;
+		}
+		if (!m->value_size || m->value_size > XLB_SYNC_VALUE_MAX) {
+			seterr(err, errlen,
+			       "map %s: value of %u bytes does not fit the capture record "
+			       "(1..%d bytes)", name, m->value_size, XLB_SYNC_VALUE_MAX);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* ---- ring buffer ---------------------------------------------------------- */
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sync_capture *c = ctx;
+	const struct xlb_sync_event *ev = data;
+
+	/* A short record would be a build mismatch between BPF and syncd. */
+	if (size < sizeof(*ev))
+		return 0;
+	if (ev->key_size > XLB_SYNC_KEY_MAX || ev->value_size > XLB_SYNC_VALUE_MAX)
+		return 0;
+	if (c->cb)
+		c->cb(c->cb_arg, ev);
+	return 0;
+}
+
+static int open_ringbuf(struct sync_capture *c, int fd, char *err, size_t errlen)
+{
+	c->rb = ring_buffer__new(fd, on_record, c, NULL);
+	if (!c->rb) {
+		int e = errno ? errno : EINVAL;
+
+		seterr(err, errlen, "cannot map the capture ring buffer: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* ---- kprobe / fentry ------------------------------------------------------- */
+
+struct hook {
+	const char *func;	/* kernel function */
+	bool lru;		/* LRU variant: needed only for LRU maps */
+};
+
+/* Order matches the program arrays below. */
+static const struct hook hooks[4] = {
+	{ "htab_map_update_elem", false },
+	{ "htab_map_delete_elem", false },
+	{ "htab_lru_map_update_elem", true },
+	{ "htab_lru_map_delete_elem", true },
+};
+
+static void probe_progs(struct mapsync *s, struct bpf_program *kp[4],
+			struct bpf_program *kr[4], struct bpf_program *fx[4])
+{
+	kp[0] = s->progs.kp_update;
+	kr[0] = s->progs.kr_update;
+	kp[1] = s->progs.kp_delete;
+	kr[1] = s->progs.kr_delete;
+	kp[2] = s->progs.kp_lru_update;
+	kr[2] = s->progs.kr_lru_update;
+	kp[3] = s->progs.kp_lru_delete;
+	kr[3] = s->progs.kr_lru_delete;
+	fx[0] = s->progs.fx_update;
+	fx[1] = s->progs.fx_delete;
+	fx[2] = s->progs.fx_lru_update;
+	fx[3] = s->progs.fx_lru_delete;
+}
+
+/*
+ * The watched maps must be hash or LRU hash maps (the only ones whose
+ * writes go through the instrumented functions) with the sizes given.
+ * *need_lru is set when one of them is an LRU hash.
+ */
+static int check_map_types(const struct sync_capture_map *maps, size_t n, bool *need_lru,
+			   char *err, size_t errlen)
+{
+	size_t i;
+
+	*need_lru = false;
+	for (i = 0; i < n; i++) {
+		const struct sync_capture_map *m = &maps[i];
+		const char *name = m->name ? m->name : "(unnamed)";
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		int fd, r;
+
+		fd = bpf_map_get_fd_by_id(m->id);
+		if (fd < 0) {
+			int e = errno;
+
+			seterr(err, errlen, "map %s: cannot open map id %u: %s", name, m->id,
+			       strerror(e));
+			return -e;
+		}
+		memset(&info, 0, sizeof(info));
+		r = bpf_obj_get_info_by_fd(fd, &info, &len);
+		r = r < 0 ? -errno : 0;
+		close(fd);
+		if (r < 0) {
+			seterr(err, errlen, "map %s: cannot query map id %u: %s", name, m->id,
+			       strerror(-r));
+			return r;
+		}
+		if (info.type == BPF_MAP_TYPE_LRU_HASH) {
+			*need_lru = true;
+		} else if (info.type != BPF_MAP_TYPE_HASH) {
+			seterr(err, errlen,
+			       "map %s (id %u) is of type %s: only hash and LRU hash maps "
+			       "can be captured", name, m->id,
+			       libbpf_bpf_map_type_str(info.type) ?
+			       libbpf_bpf_map_type_str(info.type) : "?");
+			return -EOPNOTSUPP;
+		}
+		if (info.key_size != m->key_size || info.value_size != m->value_size) {
+			seterr(err, errlen,
+			       "map %s (id %u) has key/value sizes %u/%u, not %u/%u",
+			       name, m->id, info.key_size, info.value_size, m->key_size,
+			       m->value_size);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Does the running kernel's BTF describe function @name (fexit target)? */
+static bool kernel_has_func(struct btf *vmlinux, const char *name)
+{
+	return vmlinux && btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) > 0;
+}
+
+static int add_link(struct sync_capture *c, struct bpf_program *p, const char *what,
+		    const char *func, char *err, size_t errlen)
+{
+	struct bpf_link *l = bpf_program__attach(p);
+
+	if (!l) {
+		int e = errno ? errno : EINVAL;
+
+		seterr(err, errlen, "cannot attach %s to %s: %s%s", what, func, strerror(e),
+		       e == ENOENT && !strcmp(what, "kprobe") ?
+		       " (kernel without CONFIG_KPROBES, or the function is not probeable)" :
+		       e == EPERM || e == EACCES ?
+		       " (tracing locked down, or missing CAP_BPF/CAP_PERFMON)" : "");
+		return -e;
+	}
+	c->links[c->n_links++] = l;
+	return 0;
+}
+
+static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
+		       const struct sync_capture_map *maps, size_t n, char *err, size_t errlen)
+{
+	struct bpf_program *kp[4], *kr[4], *fx[4];
+	const char *what = mode == SYNC_CAPTURE_KPROBE ? "kprobe" : "fexit";
+	struct btf *vmlinux = NULL;
+	bool need_lru, lru_ok[4] = { true, true, true, true };
+	size_t i;
+	int r;
+
+	r = check_map_types(maps, n, &need_lru, err, errlen);
+	if (r < 0)
+		return r;
+
+	c->skel = mapsync__open();
+	if (!c->skel) {
+		r = -(errno ? errno : EINVAL);
+		seterr(err, errlen, "cannot open the mapsync BPF object: %s", strerror(-r));
+		return r;
+	}
+	probe_progs(c->skel, kp, kr, fx);
+	for (i = 0; i < 4; i++) {
+		bpf_program__set_autoload(kp[i], mode == SYNC_CAPTURE_KPROBE);
+		bpf_program__set_autoload(kr[i], mode == SYNC_CAPTURE_KPROBE);
+		bpf_program__set_autoload(fx[i], mode == SYNC_CAPTURE_FENTRY);
+	}
+	if (mode == SYNC_CAPTURE_FENTRY) {
+		/* fexit programs resolve their target at load time: leave out
+		 * a function the kernel does not have (or has inlined). */
+		vmlinux = btf__load_vmlinux_btf();
+		if (!vmlinux) {
+			r = -(errno ? errno : ENOENT);
+			seterr(err, errlen, "cannot read the kernel's BTF (needed by fexit): %s",
+			       strerror(-r));
+			return r;
+		}
+		for (i = 0; i < 4; i++) {
+			if (kernel_has_func(vmlinux, hooks[i].func))
+				continue;
+			if (!hooks[i].lru || need_lru) {
+				seterr(err, errlen, "the kernel's BTF has no function %s to "
+				       "attach fexit to", hooks[i].func);
+				btf__free(vmlinux);
+				return -ENOENT;
+			}
+			bpf_program__set_autoload(fx[i], false);
+			lru_ok[i] = false;
+		}
+		btf__free(vmlinux);
+		c->skel->rodata->self_tgid = (__u32)getpid();
+	}
+
+	r = mapsync__load(c->skel);
+	if (r < 0) {
+		seterr(err, errlen, "cannot load the %s capture programs: %s%s", what,
+		       strerror(-r), r == -EPERM ?
+		       " (function tracing locked down, or missing CAP_BPF/CAP_PERFMON)" : "");
+		return r;
+	}
+
+	for (i = 0; i < n; i++) {
+		struct xlb_sync_watch w = {
+			.key_size = maps[i].key_size,
+			.value_size = maps[i].value_size,
+		};
+
+		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.watch), &maps[i].id, &w,
+					BPF_ANY) < 0) {
+			r = -errno;
+			seterr(err, errlen, "cannot register map %s (id %u) for capture: %s%s",
+			       maps[i].name ? maps[i].name : "(unnamed)", maps[i].id,
+			       strerror(-r), r == -E2BIG ? " (too many watched maps)" : "");
+			return r;
+		}
+	}
+
+	/* The ring buffer first: no record may be produced before it is read. */
+	r = open_ringbuf(c, bpf_map__fd(c->skel->maps.events), err, errlen);
+	if (r < 0)
+		return r;
+
+	for (i = 0; i < 4; i++) {
+		char sub[256];
+
+		if (!lru_ok[i])
+			continue;
+		if (mode == SYNC_CAPTURE_KPROBE) {
+			/* return probe first: an entry without its return would
+			 * leave a slot pushed */
+			r = add_link(c, kr[i], "kretprobe", hooks[i].func, sub, sizeof(sub));
+			if (!r)
+				r = add_link(c, kp[i], "kprobe", hooks[i].func, sub, sizeof(sub));
+		} else {
+			r = add_link(c, fx[i], "fexit", hooks[i].func, sub, sizeof(sub));
+		}
+		if (r < 0 && (!hooks[i].lru || need_lru)) {
+			seterr(err, errlen, "%s", sub);
+			return r;
+		}
+		/* an LRU variant is optional while no LRU map is watched */
+	}
+	return 0;
+}
+
+static void close_probes(struct sync_capture *c)
+{
+	size_t i;
+
+	for (i = c->n_links; i > 0; i--)
+		bpf_link__destroy(c->links[i - 1]);
+	c->n_links = 0;
+	mapsync__destroy(c->skel);
+	c->skel = NULL;
+}
+
+static uint64_t lost_probes(const struct sync_capture *c)
+{
+	uint64_t *v, sum = 0;
+	__u32 zero = 0;
+	int i;
+
+	if (!c->skel || c->ncpus <= 0)
+		return 0;
+	v = calloc(c->ncpus, sizeof(*v));
+	if (!v)
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.lost), &zero, v) == 0)
+		for (i = 0; i < c->ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/* ---- inline --------------------------------------------------------------- */
+
+static int pin_open(const char *pin_dir, const char *name, int *fd, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= (int)sizeof(path)) {
+		seterr(err, errlen, "pin dir path too long: %s", pin_dir);
+		return -ENAMETOOLONG;
+	}
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		int e = errno;
+
+		seterr(err, errlen, "cannot open the data plane's pinned map %s: %s%s", path,
+		       strerror(e), e == ENOENT ?
+		       " (is lbd running with this pin dir, and new enough to have it?)" : "");
+		return -e;
+	}
+	return 0;
+}
+
+static int fd_map_id(int fd, uint32_t *id)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+static uint64_t stat_sum(const struct sync_capture *c, uint32_t idx)
+{
+	uint64_t *v, sum = 0;
+	int i;
+
+	if (c->stats_fd < 0 || c->ncpus <= 0)
+		return 0;
+	v = calloc(c->ncpus, sizeof(*v));
+	if (!v)
+		return 0;
+	if (bpf_map_lookup_elem(c->stats_fd, &idx, v) == 0)
+		for (i = 0; i < c->ncpus; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+/*
+ * Only the data plane's own maps can be emitted inline: each watched map
+ * must be this node's "sessions" or "reverse" (the very instance pinned in
+ * pin_dir).
+ */
+static int open_inline(struct sync_capture *c, const char *pin_dir,
+		       const struct sync_capture_map *maps, size_t n, char *err, size_t errlen)
+{
+	struct xlb_sync_ctl ctl = { .flags = XLB_SYNC_CTL_INLINE };
+	__u32 zero = 0;
+	size_t i;
+	int r;
+
+	if (!pin_dir || !*pin_dir) {
+		seterr(err, errlen, "inline capture needs the data plane's pin dir");
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = maps[i].name ? maps[i].name : "(unnamed)";
+		uint32_t pinned_id = 0;
+		__u32 *slot;
+		int fd;
+
+		if (!strcmp(name, XLB_MAP_SESSIONS)) {
+			slot = &ctl.sessions_id;
+		} else if (!strcmp(name, XLB_MAP_REVERSE)) {
+			slot = &ctl.reverse_id;
+		} else {
+			seterr(err, errlen,
+			       "map %s cannot be captured inline: the data plane emits only "
+			       "its own maps (%s, %s); use --capture kprobe or fentry for "
+			       "other maps", name, XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
+			return -EOPNOTSUPP;
+		}
+		r = pin_open(pin_dir, name, &fd, err, errlen);
+		if (r < 0)
+			return r;
+		r = fd_map_id(fd, &pinned_id);
+		close(fd);
+		if (r < 0) {
+			seterr(err, errlen, "cannot query the pinned map %s/%s: %s", pin_dir, name,
+			       strerror(-r));
+			return r;
+		}
+		if (pinned_id != maps[i].id) {
+			seterr(err, errlen,
+			       "map %s: id %u is not the data plane's map pinned at %s/%s "
+			       "(id %u)", name, maps[i].id, pin_dir, name, pinned_id);
+			return -EINVAL;
+		}
+		*slot = maps[i].id;
+	}
+
+	r = pin_open(pin_dir, XLB_MAP_SYNC_EVENTS, &c->events_fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = pin_open(pin_dir, XLB_MAP_SYNC_CTL, &c->ctl_fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = pin_open(pin_dir, XLB_MAP_STATS, &c->stats_fd, err, errlen);
+	if (r < 0)
+		return r;
+	r = open_ringbuf(c, c->events_fd, err, errlen);
+	if (r < 0)
+		return r;
+	c->lost_base = stat_sum(c, XLB_STAT_SYNC_LOST);
+	if (bpf_map_update_elem(c->ctl_fd, &zero, &ctl, BPF_ANY) < 0) {
+		r = -errno;
+		seterr(err, errlen, "cannot turn inline capture on in %s/%s: %s", pin_dir,
+		       XLB_MAP_SYNC_CTL, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void close_inline(struct sync_capture *c)
+{
+	struct xlb_sync_ctl off = { 0 };
+	__u32 zero = 0;
+
+	/* Best effort: if lbd is gone, so is the data plane writing here. */
+	if (c->ctl_fd >= 0)
+		bpf_map_update_elem(c->ctl_fd, &zero, &off, BPF_ANY);
+}
+
+/* ---- API ------------------------------------------------------------------ */
+
+static void capture_free(struct sync_capture *c)
+{
+	if (!c)
+		return;
+	if (c->mode == SYNC_CAPTURE_INLINE)
+		close_inline(c);
+	else
+		close_probes(c);
+	ring_buffer__free(c->rb);
+	if (c->events_fd >= 0)
+		close(c->events_fd);
+	if (c->ctl_fd >= 0)
+		close(c->ctl_fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	free(c);
+}
+
+static struct sync_capture *open_mode(enum sync_capture_mode mode, const char *pin_dir,
+				      const struct sync_capture_map *maps, size_t n,
+				      char *err, size_t errlen)
+{
+	struct sync_capture *c;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->mode = mode;
+	c->events_fd = c->ctl_fd = c->stats_fd = -1;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		seterr(err, errlen, "cannot count possible CPUs: %s", strerror(-c->ncpus));
+		free(c);
+		return NULL;
+	}
+	if (mode == SYNC_CAPTURE_INLINE)
+		r = open_inline(c, pin_dir, maps, n, err, errlen);
+	else
+		r = open_probes(c, mode, maps, n, err, errlen);
+	if (r < 0) {
+		/* Turning inline on is the last step of its open, so it is
+		 * still off: leave sync_ctl alone (another syncd may own it). */
+		if (c->ctl_fd >= 0) {
+			close(c->ctl_fd);
+			c->ctl_fd = -1;
+		}
+		capture_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *pin_dir,
+				       const struct sync_capture_map *maps, size_t n,
+				       char *err, size_t errlen)
+{
+	static const enum sync_capture_mode order[] = {
+		SYNC_CAPTURE_KPROBE, SYNC_CAPTURE_FENTRY, SYNC_CAPTURE_INLINE,
+	};
+	char why[3][256];
+	struct sync_capture *c;
+	size_t i;
+
+	if (err && errlen)
+		err[0] = 0;
+	if (check_maps(maps, n, err, errlen) < 0)
+		return NULL;
+	switch (mode) {
+	case SYNC_CAPTURE_KPROBE:
+	case SYNC_CAPTURE_FENTRY:
+	case SYNC_CAPTURE_INLINE:
+		return open_mode(mode, pin_dir, maps, n, err, errlen);
+	case SYNC_CAPTURE_AUTO:
+		break;
+	default:
+		seterr(err, errlen, "unknown capture mode %d", (int)mode);
+		return NULL;
+	}
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		why[i][0] = 0;
+		c = open_mode(order[i], pin_dir, maps, n, why[i], sizeof(why[i]));
+		if (c)
+			return c;
+	}
+	seterr(err, errlen, "no capture mode works: kprobe: %s; fentry: %s; inline: %s",
+	       why[0], why[1], why[2]);
+	return NULL;
+}
+
+enum sync_capture_mode sync_capture_mode(const struct sync_capture *c)
+{
+	return c->mode;
+}
+
+int sync_capture_fd(const struct sync_capture *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+int sync_capture_poll(struct sync_capture *c, sync_capture_cb cb, void *arg)
+{
+	int n;
+
+	c->cb = cb;
+	c->cb_arg = arg;
+	n = ring_buffer__consume(c->rb);
+	c->cb = NULL;
+	c->cb_arg = NULL;
+	return n;
+}
+
+uint64_t sync_capture_lost(const struct sync_capture *c)
+{
+	uint64_t now;
+
+	if (c->mode != SYNC_CAPTURE_INLINE)
+		return lost_probes(c);
+	now = stat_sum(c, XLB_STAT_SYNC_LOST);
+	return now >= c->lost_base ? now - c->lost_base : 0;
+}
+
+void sync_capture_close(struct sync_capture *c)
+{
+	capture_free(c);
+}
