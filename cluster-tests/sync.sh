@@ -1,0 +1,268 @@
+#!/bin/bash
+# Session sync between the two LB nodes of the testbed (syncd on lb1 and
+# lb2, the router sending every flow to lb1). What is checked is what an
+# operator would look at: the sessions and reverse maps of lb1 and lb2,
+# dumped with bpftool and compared entry by entry (every byte, except a
+# session's last_seen_ns, which syncd rebases to the receiver's clock).
+#
+# Phases (XLB_SYNC_PHASES, default all of them):
+#   basic      sessions made by real traffic through both VIPs appear on lb2
+#              identical, and disappear from lb2 after they end on lb1
+#   restart    control: with syncd stopped on lb2 the maps differ; syncd
+#              restarted there pulls a snapshot and they are identical again
+#              (deletes missed while it was down included)
+#   loss       lb2 drops 10% of the sync messages it receives while traffic
+#              runs; the loss is detected (gaps, resync requests: the control
+#              that it really happened) and repaired: identical afterwards
+#   partition  lb1 and lb2 cannot reach each other while flows start and
+#              end; after the heal the maps are identical
+#
+# Environment: XLB_BUILD, XLB_CAPTURE (syncd capture mode, default auto),
+# XLB_SYNC_PHASES. Prints one line per check and "N passed, M failed".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
+export XLB_TESTBED_SYNC=1
+TESTBED=$HERE/testbed
+SYNCD=$XLB_BUILD/syncd/syncd
+STATE=/run/xdplb/testbed
+PINS=/run/xdplb/bpf
+PHASES=${XLB_SYNC_PHASES:-basic restart loss partition}
+VIP_WEB=198.18.100.1
+VIP_DSR=198.18.100.2
+CONVERGE_S=${XLB_SYNC_CONVERGE_S:-30}
+
+pass=0 fail=0
+TMP=$(mktemp -d /tmp/xlb-sync.XXXXXX)
+UP=0
+HOLD_PIDS=()
+
+stop_holds() {
+	local p
+	for p in "${HOLD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	HOLD_PIDS=()
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	stop_holds
+	if [ "$UP" -eq 1 ]; then
+		if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+			echo "---- state at failure"
+			"$TESTBED" status 2>&1 | sed 's/^/  /'
+			for n in lb1 lb2; do
+				echo "---- $STATE/$n/syncd.log (tail)"
+				tail -25 "$STATE/$n/syncd.log" 2>/dev/null | sed 's/^/  /'
+			done
+		fi
+		"$TESTBED" down >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+		echo "PASS  $desc"
+	else
+		fail=$((fail + 1))
+		echo "FAIL  $desc"
+	fi
+}
+
+status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
+sfield() { status "$1" | jq -r "$2"; }
+
+# One line per entry, "KEY VALUE" in hex, sorted. A session's last 8 bytes
+# (last_seen_ns) are left out: they are rebased on the receiver.
+dump() {
+	local node=$1 map=$2 cut=0
+	[ "$map" = sessions ] && cut=8
+	bpftool -j map dump pinned "$PINS/$node/$map" |
+		jq -r --argjson cut "$cut" '.[] | (.key | join("")) + " " +
+			(.value | .[0:(length - $cut)] | join(""))' | sort
+}
+
+count() { dump "$1" "$2" | wc -l; }
+
+# Are both nodes' maps equal entry by entry? Leaves a diff in $TMP/diff.
+same() {
+	local m rc=0
+	: >"$TMP/diff"
+	for m in sessions reverse; do
+		dump lb1 "$m" >"$TMP/lb1.$m"
+		dump lb2 "$m" >"$TMP/lb2.$m"
+		if ! cmp -s "$TMP/lb1.$m" "$TMP/lb2.$m"; then
+			rc=1
+			{
+				echo "$m: lb1 $(wc -l <"$TMP/lb1.$m") entries, lb2 $(wc -l <"$TMP/lb2.$m")"
+				diff "$TMP/lb1.$m" "$TMP/lb2.$m" | head -6
+			} >>"$TMP/diff"
+		fi
+	done
+	return $rc
+}
+
+# converge SECONDS: poll until the maps are equal; on timeout print the diff.
+converge() {
+	local deadline=$((SECONDS + $1)) t0=$SECONDS
+	until same; do
+		if [ $SECONDS -ge "$deadline" ]; then
+			sed 's/^/      /' "$TMP/diff"
+			return 1
+		fi
+		sleep 0.5
+	done
+	echo "      (equal after $((SECONDS - t0)) s)"
+}
+
+differ() { ! same; }
+ge() { [ "$1" -ge "$2" ]; }
+gt() { [ "$1" -gt "$2" ]; }
+
+# hold N VIP SECONDS: N idle TCP connections to VIP:80 from the client,
+# each kept open by a shell for SECONDS (bounded).
+hold() {
+	local n=$1 vip=$2 secs=$3 i
+	for ((i = 0; i < n; i++)); do
+		ip netns exec xlb-client timeout "$secs" bash -c \
+			'exec 3<>"/dev/tcp/$1/80"; sleep "$2"' _ "$vip" "$secs" 2>/dev/null &
+		HOLD_PIDS+=($!)
+	done
+}
+
+# requests N URL: N short connections (bounded by curl's timeouts).
+requests() {
+	local n=$1 url=$2 i ok=0
+	for ((i = 0; i < n; i++)); do
+		ip netns exec xlb-client curl -s -m 2 -o /dev/null "$url" && ok=$((ok + 1))
+	done
+	echo "$ok"
+}
+
+# sessions of lb1 settle: wait until the count stops moving (bounded)
+settle() {
+	local prev=-1 cur i
+	for i in $(seq 1 40); do
+		cur=$(count lb1 sessions)
+		[ "$cur" -eq "$prev" ] && return 0
+		prev=$cur
+		sleep 0.5
+	done
+}
+
+# --------------------------------------------------------------------------
+"$TESTBED" up
+UP=1
+mode=$(sfield lb1 .capture)
+echo "sync: testbed up, capture mode $mode, phases: $PHASES"
+check "syncd ready on lb1 and lb2" test "$(sfield lb1 .ready)/$(sfield lb2 .ready)" = "true/true"
+check "syncd lb1 and lb2 see each other alive" \
+	test "$(sfield lb1 '.peers[0].alive')/$(sfield lb2 '.peers[0].alive')" = "true/true"
+check "messages are authenticated" test "$(sfield lb1 .authenticated)" = true
+[ -n "${XLB_CAPTURE:-}" ] && [ "$XLB_CAPTURE" != auto ] &&
+	check "capture mode is the requested $XLB_CAPTURE" test "$mode" = "$XLB_CAPTURE"
+
+phase() { [[ " $PHASES " == *" $1 "* ]]; }
+
+if phase basic; then
+	echo "-- basic: sessions made on lb1 by traffic appear on lb2, and leave with them"
+	hold 40 "$VIP_WEB" 60
+	hold 40 "$VIP_DSR" 60
+	ok=$(requests 50 "http://$VIP_WEB/")
+	check "50/50 requests through the full-NAT VIP answered" test "$ok" -eq 50
+	ok=$(requests 50 "http://$VIP_DSR/")
+	check "50/50 requests through the DSR VIP answered" test "$ok" -eq 50
+	settle
+	n1=$(count lb1 sessions)
+	check "lb1 holds the 80 open sessions and more (has $n1)" ge "$n1" 80
+	check "lb2's sessions and reverse maps equal lb1's, entry by entry" converge 10
+	check "lb2 has the same number of sessions ($(count lb2 sessions))" test "$(count lb2 sessions)" -eq "$n1"
+	check "lb2 has full-NAT reverse entries ($(count lb2 reverse))" ge "$(count lb2 reverse)" 40
+	check "lb2 applied updates from lb1" gt "$(sfield lb2 .applied_updates)" 0
+	check "lb1 sent them in batches (entries $(sfield lb1 .tx_entries) > batches $(sfield lb1 .tx_batches))" \
+		gt "$(sfield lb1 .tx_entries)" "$(sfield lb1 .tx_batches)"
+	stop_holds
+	# closed on lb1, aged there after tcp_closing (2 s): deleted on lb2
+	check "after the flows end, both nodes' maps are empty and equal" converge "$CONVERGE_S"
+	check "lb2 has no session left" test "$(count lb2 sessions)" -eq 0
+	check "lb2 applied deletes from lb1" gt "$(sfield lb2 .applied_deletes)" 0
+	check "no message refused on lb2" test "$(sfield lb2 .rx_dropped)" -eq 0
+fi
+
+if phase restart; then
+	echo "-- restart: syncd on lb2 is down while flows start and end, then restarts"
+	hold 30 "$VIP_WEB" 60
+	settle
+	"$TESTBED" syncd-kill lb2
+	hold 30 "$VIP_DSR" 60
+	hold 30 "$VIP_WEB" 60
+	requests 40 "http://$VIP_WEB/" >/dev/null
+	settle
+	check "control: with syncd down on lb2 the maps differ" differ
+	# end the first 30 flows: their deletes happen while lb2 cannot hear
+	for p in "${HOLD_PIDS[@]:0:30}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 4
+	"$TESTBED" syncd-start lb2
+	check "syncd on lb2 pulled a snapshot and is ready" test "$(sfield lb2 .ready)" = true
+	check "lb2 equals lb1 again (new flows in, ended flows out)" converge "$CONVERGE_S"
+	stop_holds
+	check "after the flows end, both are empty and equal" converge "$CONVERGE_S"
+fi
+
+if phase loss; then
+	echo "-- loss: lb2 drops 10% of the sync messages it receives for a while"
+	"$TESTBED" syncd-stop lb2
+	XLB_SYNCD_FAULT_DROP_PCT=10 "$TESTBED" syncd-start lb2
+	kill -USR1 "$(cat "$STATE/lb2/syncd.pid")"
+	hold 60 "$VIP_WEB" 60
+	hold 60 "$VIP_DSR" 60
+	requests 150 "http://$VIP_WEB/" >/dev/null
+	requests 150 "http://$VIP_DSR/" >/dev/null
+	stop_holds
+	hold 40 "$VIP_WEB" 60
+	settle
+	kill -USR1 "$(cat "$STATE/lb2/syncd.pid")"
+	dropped=$(sfield lb2 .fault_dropped)
+	detected=$(status lb2 | jq '[.peers[0].gaps, .resync_requests_sent, .snapshots_requested] | add')
+	echo "      lb2 dropped $dropped messages; gaps + resyncs + snapshots: $detected"
+	check "control: messages were really dropped on lb2 ($dropped)" gt "$dropped" 0
+	check "the loss was detected (gaps/resync requests: $detected)" gt "$detected" 0
+	check "lb2 equals lb1 after the loss stopped" converge "$CONVERGE_S"
+	stop_holds
+	check "after the flows end, both are empty and equal" converge "$CONVERGE_S"
+fi
+
+if phase partition; then
+	echo "-- partition: lb1 and lb2 cut off from each other, then healed"
+	hold 30 "$VIP_WEB" 90
+	settle
+	check "before the partition: equal" converge "$CONVERGE_S"
+	ip -n xlb-lb1 route add blackhole 198.18.2.12/32
+	ip -n xlb-lb2 route add blackhole 198.18.2.11/32
+	hold 30 "$VIP_DSR" 60
+	requests 60 "http://$VIP_WEB/" >/dev/null
+	for p in "${HOLD_PIDS[@]:0:15}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 4
+	settle
+	check "control: during the partition the maps differ" differ
+	check "during the partition lb2 declared lb1 dead" test "$(sfield lb2 '.peers[0].alive')" = false
+	ip -n xlb-lb1 route del blackhole 198.18.2.12/32
+	ip -n xlb-lb2 route del blackhole 198.18.2.11/32
+	check "after the heal lb2 equals lb1" converge "$CONVERGE_S"
+	check "lb1 and lb2 see each other alive again" \
+		test "$(sfield lb1 '.peers[0].alive')/$(sfield lb2 '.peers[0].alive')" = "true/true"
+	stop_holds
+	check "after the flows end, both are empty and equal" converge "$CONVERGE_S"
+fi
+
+echo "sync ($mode): $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
