@@ -170,14 +170,15 @@ int sync_mapspec_xdplb_sessions(struct sync_mapspec *ms)
 				 SYNC_FIELD(struct xlb_session, version), &lim, NULL);
 }
 
-/* Reverse entries (backend side -> client side flow key) hold no owner,
- * version or time: they are written and deleted together with their
- * session, by the session's owner. */
+/* Reverse entries (backend side -> client side flow key) carry the owner
+ * that created them and a version, like sessions; no time: they live and
+ * die with their session. */
 int sync_mapspec_xdplb_reverse(struct sync_mapspec *ms)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 
 	return sync_mapspec_init(ms, XLB_MAP_REVERSE, sizeof(struct xlb_flow_key),
-				 sizeof(struct xlb_flow_key), SYNC_FIELD_NONE, SYNC_FIELD_NONE,
-				 SYNC_FIELD_NONE, &lim, NULL);
+				 sizeof(struct xlb_reverse), SYNC_FIELD_NONE,
+				 SYNC_FIELD(struct xlb_reverse, owner),
+				 SYNC_FIELD(struct xlb_reverse, version), &lim, NULL);
 }
