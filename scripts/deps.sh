@@ -9,6 +9,7 @@ PKGS=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
 	libyaml-dev libjson-c-dev libuv1-dev libhttp-parser-dev libxxhash-dev
 	libprotobuf-c-dev protobuf-c-compiler libnanomsg-dev
+	libsodium-dev uthash-dev
 	# tests
 	libcmocka-dev valgrind libclang-rt-14-dev
 	# testbed and benchmarks

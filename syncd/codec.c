@@ -360,11 +360,22 @@ int sync_encode_snapshot_request(const struct sync_hdr *h, uint64_t snapshot_id,
 				 const char *const *maps, size_t n, const struct sync_limits *lim,
 				 uint8_t *buf, size_t cap, size_t *len)
 {
+	return sync_encode_snapshot_request_bucket(h, snapshot_id, maps, n, 0, 0, lim, buf, cap,
+						   len);
+}
+
+int sync_encode_snapshot_request_bucket(const struct sync_hdr *h, uint64_t snapshot_id,
+					const char *const *maps, size_t n, uint32_t bucket,
+					uint32_t bucket_count, const struct sync_limits *lim,
+					uint8_t *buf, size_t cap, size_t *len)
+{
 	Xlbsync__Envelope env;
 	Xlbsync__SnapshotRequest sr;
 	size_t i;
 
 	if (hdr_check(h, SYNC_MSG_SNAPSHOT_REQUEST) != SYNC_OK || !n || n > lim->max_list)
+		return -EINVAL;
+	if (bucket_count && bucket >= bucket_count)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (sync_map_name_check(maps[i]) != SYNC_OK)
@@ -376,6 +387,12 @@ int sync_encode_snapshot_request(const struct sync_hdr *h, uint64_t snapshot_id,
 	sr.snapshot_id = snapshot_id;
 	sr.n_maps = n;
 	sr.maps = (char **)maps;
+	if (bucket_count) {
+		sr.has_bucket = 1;
+		sr.bucket = bucket;
+		sr.has_bucket_count = 1;
+		sr.bucket_count = bucket_count;
+	}
 	env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_REQUEST;
 	env.snapshot_request = &sr;
 	return env_pack(&env, lim, buf, cap, len);
@@ -573,6 +590,11 @@ static enum sync_reason body_check(struct sync_msg *m, const struct sync_limits 
 			if (sync_map_name_check(sr->maps[i]) != SYNC_OK)
 				return SYNC_E_MAP_NAME;
 		}
+		/* a bucket snapshot names both, a full one neither */
+		if (sr->has_bucket != sr->has_bucket_count)
+			return SYNC_E_FIELD;
+		if (sr->has_bucket_count && (!sr->bucket_count || sr->bucket >= sr->bucket_count))
+			return SYNC_E_RANGE;
 		return SYNC_OK;
 	}
 	case XLBSYNC__ENVELOPE__BODY_SNAPSHOT_CHUNK: {

@@ -146,6 +146,12 @@ int sync_encode_resync_request(const struct sync_hdr *h, uint32_t origin, uint64
 int sync_encode_snapshot_request(const struct sync_hdr *h, uint64_t snapshot_id,
 				 const char *const *maps, size_t n, const struct sync_limits *lim,
 				 uint8_t *buf, size_t cap, size_t *len);
+/* The same for one digest bucket (bucket < bucket_count; bucket_count 0:
+ * every entry, as sync_encode_snapshot_request()). */
+int sync_encode_snapshot_request_bucket(const struct sync_hdr *h, uint64_t snapshot_id,
+					const char *const *maps, size_t n, uint32_t bucket,
+					uint32_t bucket_count, const struct sync_limits *lim,
+					uint8_t *buf, size_t cap, size_t *len);
 int sync_encode_snapshot_end(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t chunks,
 			     uint64_t last_seq, const struct sync_limits *lim, uint8_t *buf,
 			     size_t cap, size_t *len);
