@@ -249,7 +249,7 @@ static int add_link(struct sync_capture *c, struct bpf_program *p, const char *w
 		int e = errno ? errno : EINVAL;
 
 		seterr(err, errlen, "cannot attach %s to %s: %s%s", what, func, strerror(e),
-		       e == ENOENT && !strcmp(what, "kprobe") ?
+		       e == ENOENT && strstr(what, "kprobe") ?
 		       " (kernel without CONFIG_KPROBES, or the function is not probeable)" :
 		       e == EPERM || e == EACCES ?
 		       " (tracing locked down, or missing CAP_BPF/CAP_PERFMON)" : "");
