@@ -640,7 +640,9 @@ static enum sync_reason envelope_check(struct sync_msg *m, const struct sync_lim
 
 	if (!env->has_version || env->version != SYNC_WIRE_VERSION)
 		return SYNC_E_VERSION;
-	if (!env->has_type)
+	/* protobuf-c keeps unknown enum values as they came */
+	if (!env->has_type || env->type < XLBSYNC__MSG_TYPE__MSG_BATCH ||
+	    env->type > XLBSYNC__MSG_TYPE__MSG_DIGEST)
 		return SYNC_E_TYPE;
 	if (!env->has_origin || !env->origin)
 		return SYNC_E_ORIGIN;

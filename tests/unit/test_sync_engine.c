@@ -1,0 +1,1337 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The replication engine against itself: a simulated cluster of engines,
+ * each with in-memory maps (sync_store_ops over a small open-addressing
+ * table) and its own clock (a large per-node offset, so that timestamp
+ * rebasing is visible), joined by an in-memory transport that can lose a
+ * given fraction of messages, reorder them (random delays), partition
+ * nodes and drop chosen message types. Time is simulated: run() advances
+ * it in 1 ms steps, delivering due messages, firing flush timers and
+ * ticking engines when they asked to be ticked.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auth.h"
+#include "codec.h"
+#include "engine.h"
+#include "log.h"
+
+/* ------------------------------------------------------------ test maps */
+
+/* map 0 "sessions": owner, version and timestamp, like xdplb's sessions */
+struct tkey {
+	uint32_t a, b, c, d;
+};
+
+struct tval {
+	uint64_t ts;
+	uint32_t owner;
+	uint32_t version;
+	uint8_t payload[16];
+};
+
+/* map 1 "rev": no owner, version or timestamp (like the reverse map) */
+struct rkey {
+	uint64_t k;
+};
+
+struct rval {
+	uint64_t v;
+};
+
+#define MS	1000000ull
+#define NMAPS	2
+
+static struct sync_mapspec specs[NMAPS];
+
+static void specs_init(void)
+{
+	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+
+	assert_int_equal(sync_mapspec_init(&specs[0], "sessions", sizeof(struct tkey),
+					   sizeof(struct tval), SYNC_FIELD(struct tval, ts),
+					   SYNC_FIELD(struct tval, owner),
+					   SYNC_FIELD(struct tval, version), &lim, NULL), 0);
+	assert_int_equal(sync_mapspec_init(&specs[1], "rev", sizeof(struct rkey),
+					   sizeof(struct rval), SYNC_FIELD_NONE, SYNC_FIELD_NONE,
+					   SYNC_FIELD_NONE, &lim, NULL), 0);
+}
+
+/* -------------------------------------------------------- in-memory store */
+
+#define SLOTS	4096	/* per map; a power of two */
+
+struct slot {
+	uint8_t state;		/* 0 empty, 1 used, 2 deleted */
+	uint8_t key[32];
+	uint8_t val[64];
+};
+
+struct mstore {
+	struct slot *m[NMAPS];
+	size_t count[NMAPS];
+	uint64_t writes;	/* update + remove calls that changed something */
+	int fail_updates;	/* test hook: -E2BIG */
+};
+
+static uint32_t khash(const void *k, size_t n)
+{
+	const uint8_t *p = k;
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+static struct slot *ms_find(struct mstore *s, unsigned int map, const void *key, bool for_insert)
+{
+	size_t ks = specs[map].key_size, i, idx;
+	struct slot *free_slot = NULL;
+
+	idx = khash(key, ks) & (SLOTS - 1);
+	for (i = 0; i < SLOTS; i++, idx = (idx + 1) & (SLOTS - 1)) {
+		struct slot *sl = &s->m[map][idx];
+
+		if (sl->state == 0)
+			return for_insert ? (free_slot ? free_slot : sl) : NULL;
+		if (sl->state == 2) {
+			if (!free_slot)
+				free_slot = sl;
+			continue;
+		}
+		if (!memcmp(sl->key, key, ks))
+			return sl;
+	}
+	return for_insert ? free_slot : NULL;
+}
+
+static int ms_lookup(void *ctx, unsigned int map, const void *key, void *value)
+{
+	struct slot *sl;
+
+	assert_true(map < NMAPS);
+	sl = ms_find(ctx, map, key, false);
+	if (!sl)
+		return -ENOENT;
+	memcpy(value, sl->val, specs[map].value_size);
+	return 0;
+}
+
+static int ms_update(void *ctx, unsigned int map, const void *key, const void *value)
+{
+	struct mstore *s = ctx;
+	struct slot *sl;
+
+	assert_true(map < NMAPS);
+	if (s->fail_updates)
+		return -E2BIG;
+	sl = ms_find(s, map, key, false);
+	if (!sl) {
+		sl = ms_find(s, map, key, true);
+		if (!sl)
+			return -E2BIG;
+		sl->state = 1;
+		memcpy(sl->key, key, specs[map].key_size);
+		s->count[map]++;
+	}
+	memcpy(sl->val, value, specs[map].value_size);
+	s->writes++;
+	return 0;
+}
+
+static int ms_remove(void *ctx, unsigned int map, const void *key)
+{
+	struct mstore *s = ctx;
+	struct slot *sl;
+
+	assert_true(map < NMAPS);
+	sl = ms_find(s, map, key, false);
+	if (!sl)
+		return -ENOENT;
+	sl->state = 2;
+	s->count[map]--;
+	s->writes++;
+	return 0;
+}
+
+/* Slot order: stable while the map does not change; tolerant of changes
+ * between calls (the cursor is a slot index). */
+static int ms_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigned int max,
+		   sync_walk_fn fn, void *arg)
+{
+	struct mstore *s = ctx;
+	int n = 0;
+
+	assert_true(map < NMAPS);
+	cur->started = 1;
+	while (cur->pos < SLOTS && (unsigned int)n < max) {
+		struct slot *sl = &s->m[map][cur->pos++];
+
+		if (sl->state != 1)
+			continue;
+		n++;
+		if (fn(arg, sl->key, sl->val))
+			break;
+	}
+	if (cur->pos >= SLOTS)
+		cur->done = 1;
+	return n;
+}
+
+static const struct sync_store_ops mstore_ops = {
+	.lookup = ms_lookup, .update = ms_update, .remove = ms_remove, .walk = ms_walk,
+};
+
+static void mstore_init(struct mstore *s)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < NMAPS; i++) {
+		s->m[i] = calloc(SLOTS, sizeof(struct slot));
+		assert_non_null(s->m[i]);
+	}
+}
+
+static void mstore_clear(struct mstore *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < NMAPS; i++) {
+		memset(s->m[i], 0, SLOTS * sizeof(struct slot));
+		s->count[i] = 0;
+	}
+}
+
+static void mstore_free(struct mstore *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < NMAPS; i++)
+		free(s->m[i]);
+}
+
+/* ------------------------------------------------------------- cluster */
+
+#define MAXN	3
+
+struct tmsg {
+	struct tmsg *next;
+	int from, to;
+	uint64_t at;
+	size_t len;
+	uint8_t data[];
+};
+
+struct node {
+	int idx;
+	uint32_t id;
+	char name[16];
+	uint64_t epoch;
+	uint64_t clock_off;	/* node clock = sim time + offset */
+	struct sync_engine *e;
+	struct mstore store;
+	uint64_t flush_at;	/* 0: no flush timer armed */
+	uint64_t tick_at;
+	bool up;
+	int ready_calls;
+	int alive_calls, dead_calls;
+	uint32_t last_state_node;
+	bool reject_ee;		/* validate: refuse payload[0] == 0xEE */
+	int validate_refused;
+};
+
+struct cluster {
+	int n;
+	struct node nodes[MAXN];
+	uint64_t now;		/* simulated time, ns */
+	struct tmsg *q;		/* by delivery time */
+	unsigned int loss_pct;
+	uint64_t jitter_ns;	/* random extra delay: reordering */
+	bool cut[MAXN][MAXN];	/* partition: no delivery from i to j */
+	uint32_t drop_types;	/* bitmask of message types always dropped */
+	uint64_t sent, dropped, delivered;
+	uint64_t sent_by_type[8];
+	/* capture: a copy of the last BATCH node 0 sent */
+	uint8_t last_batch[65536];
+	size_t last_batch_len;
+	struct sync_engine_cfg base;
+};
+
+static struct cluster C;
+static uint64_t rng = 0x853c49e6748fea9bull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ull;
+}
+
+static uint64_t node_now(const struct node *nd)
+{
+	return C.now + nd->clock_off;
+}
+
+static int msg_type(const uint8_t *buf, size_t len)
+{
+	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	struct sync_msg m;
+	int t;
+
+	if (sync_decode(&m, buf, len, &lim) != SYNC_OK)
+		return 0;
+	t = m.type;
+	sync_msg_release(&m);
+	return t;
+}
+
+static int io_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct node *nd = ctx;
+	int t = msg_type(buf, len), j;
+
+	assert_true(t > 0);	/* everything an engine sends decodes */
+	C.sent++;
+	C.sent_by_type[t]++;
+	if (nd->idx == 0 && t == SYNC_MSG_BATCH && len <= sizeof(C.last_batch)) {
+		memcpy(C.last_batch, buf, len);
+		C.last_batch_len = len;
+	}
+	for (j = 0; j < C.n; j++) {
+		struct tmsg *m, **pp;
+
+		if (j == nd->idx)
+			continue;
+		if (C.cut[nd->idx][j] || (C.drop_types & (1u << t)) ||
+		    (C.loss_pct && rnd() % 100 < C.loss_pct)) {
+			C.dropped++;
+			continue;
+		}
+		m = malloc(sizeof(*m) + len);
+		assert_non_null(m);
+		m->from = nd->idx;
+		m->to = j;
+		m->len = len;
+		memcpy(m->data, buf, len);
+		m->at = C.now + MS / 2 + (C.jitter_ns ? rnd() % C.jitter_ns : 0);
+		for (pp = &C.q; *pp && (*pp)->at <= m->at; pp = &(*pp)->next)
+			;
+		m->next = *pp;
+		*pp = m;
+	}
+	return 0;
+}
+
+static void io_peer_state(void *ctx, uint32_t node, bool alive)
+{
+	struct node *nd = ctx;
+
+	nd->last_state_node = node;
+	if (alive)
+		nd->alive_calls++;
+	else
+		nd->dead_calls++;
+}
+
+static void io_ready(void *ctx)
+{
+	struct node *nd = ctx;
+
+	nd->ready_calls++;
+}
+
+static const struct sync_io_ops io_ops = {
+	.send = io_send, .peer_state = io_peer_state, .ready = io_ready,
+};
+
+static int validate(void *arg, unsigned int map, const void *key, const void *value,
+		    const char **why)
+{
+	struct node *nd = arg;
+	const struct tval *v = value;
+
+	if (map == 0 && nd->reject_ee && v->payload[0] == 0xEE) {
+		nd->validate_refused++;
+		*why = "payload refused by the test";
+		return 1;
+	}
+	return 0;
+}
+
+static void node_start(struct node *nd)
+{
+	struct sync_engine_cfg cfg = C.base;
+	uint32_t peers[MAXN];
+	char err[256];
+	int j, np = 0;
+
+	for (j = 0; j < C.n; j++) {
+		if (j != nd->idx)
+			peers[np++] = C.nodes[j].id;
+	}
+	cfg.node_id = nd->id;
+	cfg.node_name = nd->name;
+	cfg.epoch = nd->epoch;
+	cfg.n_maps = NMAPS;
+	cfg.maps = specs;
+	cfg.n_peers = (size_t)np;
+	cfg.peers = peers;
+	cfg.validate = validate;
+	cfg.validate_arg = nd;
+	nd->e = sync_engine_new(&cfg, &mstore_ops, &nd->store, &io_ops, nd, err, sizeof(err));
+	if (!nd->e)
+		fail_msg("sync_engine_new: %s", err);
+	nd->up = true;
+	nd->flush_at = 0;
+	nd->tick_at = C.now;
+	sync_engine_start(nd->e, node_now(nd));
+}
+
+/*
+ * A cluster of n nodes with the engine configuration cfg (0 fields:
+ * test defaults below). Engines are not started.
+ */
+static void cluster_init(int n, const struct sync_engine_cfg *cfg)
+{
+	int i;
+
+	memset(&C, 0, sizeof(C));
+	specs_init();
+	C.n = n;
+	C.now = 1000 * MS;
+	if (cfg)
+		C.base = *cfg;
+	if (!C.base.heartbeat_ms)
+		C.base.heartbeat_ms = 20;
+	if (!C.base.dead_after_ms)
+		C.base.dead_after_ms = 200;
+	if (!C.base.ready_timeout_ms)
+		C.base.ready_timeout_ms = 300;
+	if (!C.base.resync_retry_ms)
+		C.base.resync_retry_ms = 20;
+	if (!C.base.digest_buckets)
+		C.base.digest_buckets = 16;
+	if (!C.base.walk_budget)
+		C.base.walk_budget = 64;	/* exercise sliced walks */
+	for (i = 0; i < n; i++) {
+		struct node *nd = &C.nodes[i];
+
+		nd->idx = i;
+		nd->id = (uint32_t)(i + 1) * 10;	/* 10, 20, 30 */
+		snprintf(nd->name, sizeof(nd->name), "n%d", i + 1);
+		nd->epoch = 1000 + (uint64_t)i;
+		nd->clock_off = (uint64_t)(i + 1) * 1000000 * MS;	/* 1000 s apart */
+		mstore_init(&nd->store);
+	}
+}
+
+static void cluster_start(void)
+{
+	int i;
+
+	for (i = 0; i < C.n; i++)
+		node_start(&C.nodes[i]);
+}
+
+static void cluster_free(void)
+{
+	struct tmsg *m;
+	int i;
+
+	while ((m = C.q)) {
+		C.q = m->next;
+		free(m);
+	}
+	for (i = 0; i < C.n; i++) {
+		sync_engine_free(C.nodes[i].e);
+		C.nodes[i].e = NULL;
+		mstore_free(&C.nodes[i].store);
+	}
+}
+
+/* Advances simulated time by ms milliseconds. */
+static void run(unsigned int ms)
+{
+	uint64_t end = C.now + (uint64_t)ms * MS;
+
+	while (C.now < end) {
+		struct tmsg *m;
+		int i;
+
+		C.now += MS;
+		while ((m = C.q) && m->at <= C.now) {
+			struct node *to = &C.nodes[m->to];
+
+			C.q = m->next;
+			if (to->up) {
+				sync_engine_rx(to->e, m->data, m->len, node_now(to));
+				C.delivered++;
+			}
+			free(m);
+		}
+		for (i = 0; i < C.n; i++) {
+			struct node *nd = &C.nodes[i];
+
+			if (!nd->up)
+				continue;
+			if (nd->flush_at && C.now >= nd->flush_at) {
+				nd->flush_at = 0;
+				sync_engine_flush(nd->e, node_now(nd));
+			}
+			if (C.now >= nd->tick_at) {
+				uint32_t w = sync_engine_tick(nd->e, node_now(nd));
+
+				assert_true(w >= 1);
+				nd->tick_at = C.now + (uint64_t)w * MS;
+			}
+		}
+	}
+}
+
+static struct tkey tkey_of(uint32_t i)
+{
+	struct tkey k = { .a = i, .b = i * 7u + 1, .c = 0xc0ffee, .d = 42 };
+
+	return k;
+}
+
+static void local_changed(struct node *nd, unsigned int map, enum sync_op op, const void *key,
+			  const void *val, uint64_t version)
+{
+	int rc = sync_engine_local(nd->e, map, op, key, val, version, node_now(nd));
+
+	assert_true(rc >= 0);
+	if (rc == 1 && !nd->flush_at)
+		nd->flush_at = C.now + MS;	/* the daemon's 1 ms flush timer */
+}
+
+/* A session written by node nd as the data plane would: in its own map,
+ * then handed to the engine. owner 0: nd itself. */
+static void put_session(struct node *nd, uint32_t i, uint32_t version, uint32_t owner,
+			uint8_t tag)
+{
+	struct tkey k = tkey_of(i);
+	struct tval v;
+
+	memset(&v, 0, sizeof(v));
+	v.ts = node_now(nd) - 5 * MS;
+	v.owner = owner ? owner : nd->id;
+	v.version = version;
+	memset(v.payload, tag, sizeof(v.payload));
+	v.payload[1] = (uint8_t)i;
+	assert_int_equal(ms_update(&nd->store, 0, &k, &v), 0);
+	local_changed(nd, 0, SYNC_OP_UPDATE, &k, &v, 0);
+}
+
+/* lbd's ageing: delete with the version it read. */
+static void del_session(struct node *nd, uint32_t i)
+{
+	struct tkey k = tkey_of(i);
+	struct tval v;
+
+	if (ms_lookup(&nd->store, 0, &k, &v))
+		return;
+	assert_int_equal(ms_remove(&nd->store, 0, &k), 0);
+	local_changed(nd, 0, SYNC_OP_DELETE, &k, NULL, v.version);
+}
+
+static void put_rev(struct node *nd, uint64_t k, uint64_t val)
+{
+	struct rkey rk = { k };
+	struct rval rv = { val };
+
+	assert_int_equal(ms_update(&nd->store, 1, &rk, &rv), 0);
+	local_changed(nd, 1, SYNC_OP_UPDATE, &rk, &rv, 0);
+}
+
+static bool get_session(struct node *nd, uint32_t i, struct tval *v)
+{
+	struct tkey k = tkey_of(i);
+
+	return ms_lookup(&nd->store, 0, &k, v) == 0;
+}
+
+/* Keys present on one side only or with different values (timestamps
+ * excluded: they are rebased), over both maps. */
+static size_t diff_count(struct node *a, struct node *b)
+{
+	size_t d = 0, i;
+	unsigned int map;
+
+	for (map = 0; map < NMAPS; map++) {
+		size_t vs = specs[map].value_size;
+
+		for (i = 0; i < SLOTS; i++) {
+			struct slot *sl = &a->store.m[map][i];
+			uint8_t va[64], vb[64];
+
+			if (sl->state != 1)
+				continue;
+			memcpy(va, sl->val, vs);
+			if (ms_lookup(&b->store, map, sl->key, vb)) {
+				d++;
+				continue;
+			}
+			sync_field_set(&specs[map].ts, va, 0);
+			sync_field_set(&specs[map].ts, vb, 0);
+			if (memcmp(va, vb, vs))
+				d++;
+		}
+		for (i = 0; i < SLOTS; i++) {
+			struct slot *sl = &b->store.m[map][i];
+			uint8_t va[64];
+
+			if (sl->state == 1 && ms_lookup(&a->store, map, sl->key, va))
+				d++;
+		}
+	}
+	return d;
+}
+
+static size_t cluster_diff(void)
+{
+	size_t d = 0;
+	int i;
+
+	for (i = 1; i < C.n; i++)
+		d += diff_count(&C.nodes[0], &C.nodes[i]);
+	return d;
+}
+
+static void stats(struct node *nd, struct sync_engine_stats *st)
+{
+	sync_engine_get_stats(nd->e, st);
+}
+
+/* rx_dropped is exactly the sum of what it is made of. */
+static void assert_drop_sum(struct node *nd)
+{
+	struct sync_engine_stats st;
+	uint64_t sum = 0;
+	int r;
+
+	stats(nd, &st);
+	for (r = 0; r < SYNC_E__MAX; r++)
+		sum += st.rx_by_reason[r];
+	sum += st.rx_auth_fail + st.rx_duplicate + st.rx_stale;
+	assert_true(st.rx_dropped == sum);
+}
+
+static int setup(void **state)
+{
+	xlb_log_init("test", "-", XLB_LOG_ERR);	/* refusals log at warn */
+	return 0;
+}
+
+/* ----------------------------------------------------------- scenarios */
+
+/* (a) updates and deletes replicate with identical keys and values, the
+ * timestamp rebased to the receiver's clock; unversioned maps too. */
+static void test_replicate(void **state)
+{
+	struct sync_engine_stats st;
+	struct tval v0, v1;
+	uint32_t i;
+
+	cluster_init(3, NULL);
+	cluster_start();
+	run(400);	/* everyone ready (empty snapshots) */
+	for (i = 0; i < 3; i++)
+		assert_true(sync_engine_ready(C.nodes[i].e));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(C.nodes[i].ready_calls, 1);
+
+	for (i = 0; i < 100; i++)
+		put_session(&C.nodes[0], i, 1, 0, 0x11);
+	for (i = 0; i < 20; i++)
+		put_rev(&C.nodes[1], i, i * 3);
+	run(20);
+	assert_int_equal(C.nodes[1].store.count[0], 100);
+	assert_int_equal(C.nodes[2].store.count[0], 100);
+	assert_int_equal(C.nodes[0].store.count[1], 20);
+	assert_int_equal(cluster_diff(), 0);
+
+	/* timestamps: sender's value + (receiver clock - sender clock),
+	 * plus the transit time (0.5..1.5 ms here) */
+	assert_true(get_session(&C.nodes[0], 5, &v0));
+	assert_true(get_session(&C.nodes[2], 5, &v1));
+	{
+		int64_t d = (int64_t)(v1.ts - v0.ts) -
+			    (int64_t)(C.nodes[2].clock_off - C.nodes[0].clock_off);
+
+		assert_true(d >= 0 && d <= (int64_t)(2 * MS));
+	}
+	/* version bump and deletes */
+	put_session(&C.nodes[0], 5, 2, 0, 0x22);
+	for (i = 50; i < 60; i++)
+		del_session(&C.nodes[0], i);
+	run(20);
+	assert_true(get_session(&C.nodes[1], 5, &v1));
+	assert_int_equal(v1.version, 2);
+	assert_int_equal(v1.payload[0], 0x22);
+	assert_int_equal(C.nodes[1].store.count[0], 90);
+	assert_int_equal(cluster_diff(), 0);
+	stats(&C.nodes[1], &st);
+	assert_true(st.applied_deletes == 10);
+	assert_true(st.tombstones == 10);
+	assert_true(st.rx_dropped == 0);
+	assert_true(st.apply_rejected == 0);
+	cluster_free();
+}
+
+/* (b) many local changes leave in few messages; a lone change waits for
+ * the flush timer. */
+static void test_batching(void **state)
+{
+	struct sync_engine_stats st0, st1;
+	struct node *n1;
+	uint32_t i;
+	int rc;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	stats(n1, &st0);
+	for (i = 0; i < 2000; i++)
+		put_session(n1, i, 1, 0, 0x33);
+	sync_engine_flush(n1->e, node_now(n1));
+	n1->flush_at = 0;
+	stats(n1, &st1);
+	/* ~75 bytes an entry, 64 KiB messages: 3 batches, not 2000 */
+	assert_true(st1.tx_batches - st0.tx_batches <= 4);
+	assert_true(st1.tx_entries - st0.tx_entries == 2000);
+	run(10);
+	assert_int_equal(C.nodes[1].store.count[0], 2000);
+
+	/* a lone entry: first of an empty batch (1), not sent until flushed */
+	{
+		struct tkey k = tkey_of(5000);
+		struct tval v = { .ts = 1, .owner = n1->id, .version = 1 };
+
+		assert_int_equal(ms_update(&n1->store, 0, &k, &v), 0);
+		stats(n1, &st0);
+		rc = sync_engine_local(n1->e, 0, SYNC_OP_UPDATE, &k, &v, 0, node_now(n1));
+		assert_int_equal(rc, 1);
+		rc = sync_engine_local(n1->e, 0, SYNC_OP_UPDATE, &k, &v, 0, node_now(n1));
+		assert_int_equal(rc, 0);	/* already armed */
+		stats(n1, &st1);
+		assert_true(st1.tx_batches == st0.tx_batches);
+		sync_engine_flush(n1->e, node_now(n1));
+		stats(n1, &st1);
+		assert_true(st1.tx_batches == st0.tx_batches + 1);
+	}
+	/* batch_max_entries bounds a batch: the local call sends at once */
+	cluster_free();
+	cluster_init(2, &(struct sync_engine_cfg){ .batch_max_entries = 10 });
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	stats(n1, &st0);
+	for (i = 0; i < 25; i++)
+		put_session(n1, i, 1, 0, 0x33);
+	stats(n1, &st1);
+	assert_true(st1.tx_batches - st0.tx_batches == 2);
+	run(5);
+	assert_int_equal(C.nodes[1].store.count[0], 25);
+	/* refused local changes */
+	assert_true(sync_engine_local(n1->e, 7, SYNC_OP_UPDATE, "k", "v", 0, 0) < 0);
+	assert_true(sync_engine_local(n1->e, 0, SYNC_OP_UPDATE, "k", NULL, 0, 0) < 0);
+	stats(n1, &st1);
+	assert_true(st1.local_rejected == 2);
+	cluster_free();
+}
+
+/* A random workload on every node: new sessions, version bumps, deletes
+ * of its own sessions, reverse entries. */
+static void workload(unsigned int ms, unsigned int per_ms)
+{
+	unsigned int t, k;
+
+	for (t = 0; t < ms; t++) {
+		for (k = 0; k < per_ms; k++) {
+			struct node *nd = &C.nodes[rnd() % (uint64_t)C.n];
+			uint32_t i = (uint32_t)(nd->idx * 100000 + rnd() % 400);
+			struct tval v;
+			uint64_t r = rnd() % 10;
+
+			if (r < 6) {
+				uint32_t ver = get_session(nd, i, &v) ? v.version + 1 : 1;
+
+				put_session(nd, i, ver, 0, (uint8_t)rnd());
+			} else if (r < 9) {
+				del_session(nd, i);
+			} else {
+				put_rev(nd, rnd() % 300, rnd());
+			}
+		}
+		run(1);
+	}
+}
+
+/* (c) 10% loss for a while, then none: maps become identical entry by
+ * entry; the same run without the repair paths diverges. */
+static void loss_run(bool repair, size_t *diff_after)
+{
+	struct sync_engine_cfg cfg = { .antientropy_ms = 500, .tombstone_ms = 400 };
+	struct sync_engine_stats st;
+	int i;
+
+	rng = 0x1234567;
+	cluster_init(3, repair ? &cfg : NULL);
+	cluster_start();
+	run(400);
+	C.jitter_ns = 3 * MS;
+	C.loss_pct = 10;
+	if (!repair)
+		C.drop_types = 1u << SYNC_MSG_RESYNC_REQUEST | 1u << SYNC_MSG_SNAPSHOT_REQUEST |
+			       1u << SYNC_MSG_SNAPSHOT_CHUNK | 1u << SYNC_MSG_SNAPSHOT_END;
+	workload(2000, 3);
+	C.loss_pct = 0;
+	C.jitter_ns = 0;
+	run(3000);
+	*diff_after = cluster_diff();
+	for (i = 0; getenv("SYNC_TEST_VERBOSE") && i < C.n; i++) {
+		stats(&C.nodes[i], &st);
+		print_message("n%d: seq %" PRIu64 " resync sent %" PRIu64 " served %" PRIu64
+			      " gone %" PRIu64 " snap req %" PRIu64 " served %" PRIu64
+			      " dup %" PRIu64 " stale %" PRIu64 " skipped %" PRIu64
+			      " diff-vs-n1 %zu\n", i + 1, st.seq, st.resync_requests_sent,
+			      st.resync_requests_served, st.resync_gone, st.snapshots_requested,
+			      st.snapshots_served, st.rx_duplicate, st.rx_stale, st.apply_skipped,
+			      diff_count(&C.nodes[0], &C.nodes[i]));
+	}
+	if (repair) {
+		uint64_t gaps = 0;
+
+		for (i = 0; i < C.n; i++) {
+			struct sync_peer_status ps;
+			size_t p;
+
+			stats(&C.nodes[i], &st);
+			assert_true(st.resync_requests_sent > 0);
+			for (p = 0; p < sync_engine_n_peers(C.nodes[i].e); p++) {
+				sync_engine_get_peer(C.nodes[i].e, p, &ps);
+				gaps += ps.gaps;
+				assert_true(ps.alive);
+			}
+			assert_drop_sum(&C.nodes[i]);
+		}
+		assert_true(gaps > 0);
+	}
+	cluster_free();
+}
+
+static void test_loss_converges(void **state)
+{
+	size_t with, without;
+
+	loss_run(true, &with);
+	loss_run(false, &without);
+	print_message("loss: %zu differing entries with repair, %zu without\n", with, without);
+	assert_int_equal(with, 0);
+	assert_true(without > 50);	/* the repair is what converged */
+}
+
+/* (d) a node restarts (new engine, new epoch, empty maps), pulls a
+ * snapshot and becomes ready with identical maps. */
+static void test_restart(void **state)
+{
+	struct sync_engine_stats st;
+	struct sync_peer_status ps;
+	struct node *n2;
+	uint32_t i;
+
+	cluster_init(3, NULL);
+	cluster_start();
+	run(400);
+	for (i = 0; i < 300; i++) {
+		put_session(&C.nodes[0], i, 1, 0, 0x44);
+		put_session(&C.nodes[1], 1000 + i, 3, 0, 0x55);	/* n2's own */
+	}
+	for (i = 0; i < 50; i++)
+		put_rev(&C.nodes[2], i, i);
+	run(50);
+	assert_int_equal(cluster_diff(), 0);
+
+	n2 = &C.nodes[1];
+	sync_engine_free(n2->e);
+	n2->e = NULL;
+	n2->up = false;
+	mstore_clear(&n2->store);
+	run(300);	/* peers declare it dead */
+	assert_true(C.nodes[0].dead_calls >= 1);
+	assert_int_equal(C.nodes[0].last_state_node, n2->id);
+
+	n2->epoch += 1000;
+	n2->ready_calls = 0;
+	node_start(n2);
+	assert_false(sync_engine_ready(n2->e));
+	run(100);
+	assert_true(sync_engine_ready(n2->e));	/* well before ready_timeout */
+	assert_int_equal(n2->ready_calls, 1);
+	assert_int_equal(n2->store.count[0], 600);	/* its own sessions came back */
+	assert_int_equal(n2->store.count[1], 50);
+	assert_int_equal(cluster_diff(), 0);
+	stats(n2, &st);
+	assert_true(st.snapshot_entries_applied >= 650);
+	sync_engine_get_peer(n2->e, 0, &ps);
+	assert_true(ps.snapshot_done);
+
+	/* the restarted node's new stream is followed from sequence 1 */
+	put_session(n2, 7777, 1, 0, 0x66);
+	run(10);
+	assert_int_equal(cluster_diff(), 0);
+	sync_engine_get_peer(C.nodes[0].e, 0, &ps);	/* n1's view of n2 */
+	assert_true(ps.rx_epoch == n2->epoch);
+	assert_true(ps.alive);
+	cluster_free();
+}
+
+/* The first node of a cluster: nobody answers, ready after the timeout. */
+static void test_ready_timeout(void **state)
+{
+	cluster_init(3, NULL);
+	node_start(&C.nodes[0]);
+	C.nodes[1].up = C.nodes[2].up = false;
+	run(200);
+	assert_false(sync_engine_ready(C.nodes[0].e));
+	run(150);
+	assert_true(sync_engine_ready(C.nodes[0].e));
+	assert_int_equal(C.nodes[0].ready_calls, 1);
+	/* a peer appearing later is pulled from and followed */
+	put_session(&C.nodes[0], 1, 1, 0, 0x12);
+	run(5);
+	node_start(&C.nodes[1]);
+	put_session(&C.nodes[1], 2, 1, 0, 0x13);
+	run(100);
+	/* n1 answered; n3 never does: ready only after the timeout */
+	assert_false(sync_engine_ready(C.nodes[1].e));
+	run(250);
+	assert_true(sync_engine_ready(C.nodes[1].e));
+	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+	assert_int_equal(C.nodes[0].store.count[0], 2);
+	cluster_free();
+}
+
+/* (e) partition and heal, with a small retransmit ring so that the lost
+ * range is gone: a snapshot brings the changes, anti-entropy the deletes. */
+static void test_partition_heal(void **state)
+{
+	struct sync_engine_cfg cfg = { .antientropy_ms = 300, .txring_msgs = 4 };
+	struct sync_engine_stats st;
+	struct node *n1;
+	int j;
+	uint32_t i;
+
+	cluster_init(3, &cfg);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	for (i = 0; i < 200; i++)
+		put_session(n1, i, 1, 0, 0x70);
+	run(20);
+	assert_int_equal(cluster_diff(), 0);
+
+	for (j = 1; j < 3; j++)
+		C.cut[0][j] = C.cut[j][0] = true;
+	for (i = 0; i < 40; i++) {
+		put_session(n1, i, 2, 0, 0x71);	/* changed */
+		run(2);
+	}
+	for (i = 100; i < 130; i++) {
+		del_session(n1, i);		/* deleted */
+		run(2);
+	}
+	put_session(&C.nodes[1], 5000, 1, 0, 0x72);	/* the other side writes too */
+	run(500);
+	assert_true(C.nodes[1].dead_calls >= 1);
+	assert_true(cluster_diff() > 0);
+
+	memset(C.cut, 0, sizeof(C.cut));
+	run(3000);
+	assert_int_equal(cluster_diff(), 0);
+	assert_int_equal(C.nodes[2].store.count[0], 171);
+	for (j = 1; j < 3; j++) {
+		stats(&C.nodes[j], &st);
+		assert_true(st.antientropy_deletes > 0);	/* the lost deletes */
+		assert_true(st.digest_mismatches > 0);
+	}
+	stats(n1, &st);
+	assert_true(st.resync_gone > 0);	/* the ring no longer had it */
+	assert_true(st.digests_sent > 0);
+	cluster_free();
+}
+
+/* (f) concurrent conflicting writes resolve to the same entry everywhere. */
+static void test_conflicts(void **state)
+{
+	struct tval v[3];
+	int j;
+
+	cluster_init(3, &(struct sync_engine_cfg){ .antientropy_ms = 200 });
+	cluster_start();
+	run(400);
+	C.jitter_ns = 4 * MS;
+	/* same version, two owners (two survivors adopting one session):
+	 * the lower node id (10) wins everywhere */
+	put_session(&C.nodes[1], 1, 5, 0, 0xB2);
+	put_session(&C.nodes[0], 1, 5, 0, 0xA1);
+	/* a higher version wins whatever the node */
+	put_session(&C.nodes[0], 2, 3, 0, 0xA1);
+	put_session(&C.nodes[2], 2, 4, 0, 0xC3);
+	/* equal version and owner, different bytes (a writer bug): the
+	 * larger bytes win everywhere */
+	put_session(&C.nodes[1], 3, 7, C.nodes[0].id, 0x01);
+	put_session(&C.nodes[2], 3, 7, C.nodes[0].id, 0x09);
+	/* a delete against a concurrent older update: the delete stays */
+	put_session(&C.nodes[0], 4, 1, 0, 0x10);
+	run(20);
+	put_session(&C.nodes[0], 4, 2, 0, 0x11);
+	del_session(&C.nodes[0], 4);	/* delete of version 2 */
+	run(500);
+	for (j = 0; j < 3; j++) {
+		assert_true(get_session(&C.nodes[j], 1, &v[j]));
+		assert_int_equal(v[j].owner, C.nodes[0].id);
+		assert_int_equal(v[j].payload[0], 0xA1);
+		assert_true(get_session(&C.nodes[j], 2, &v[j]));
+		assert_int_equal(v[j].version, 4);
+		assert_int_equal(v[j].payload[0], 0xC3);
+		assert_true(get_session(&C.nodes[j], 3, &v[j]));
+		assert_int_equal(v[j].payload[0], 0x09);
+		assert_false(get_session(&C.nodes[j], 4, &v[j]));
+	}
+	assert_int_equal(cluster_diff(), 0);
+	cluster_free();
+}
+
+/* (f') version-0 deletes: only the owner's delete removes an entry. */
+static void test_delete_version0(void **state)
+{
+	struct sync_engine_stats st;
+	struct tkey k = tkey_of(9);
+	struct tval v;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	put_session(&C.nodes[0], 9, 3, 0, 0x20);	/* owned by n1 */
+	run(5);
+	/* n2 deletes it with version 0: not the owner, n1 keeps it */
+	assert_int_equal(ms_remove(&C.nodes[1].store, 0, &k), 0);
+	local_changed(&C.nodes[1], 0, SYNC_OP_DELETE, &k, NULL, 0);
+	run(5);
+	assert_true(get_session(&C.nodes[0], 9, &v));
+	stats(&C.nodes[0], &st);
+	assert_true(st.apply_skipped >= 1);
+	/* the owner deletes with version 0 (a kprobe capture): removed */
+	put_session(&C.nodes[1], 9, 3, C.nodes[0].id, 0x20);	/* restore n2's copy */
+	run(5);
+	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
+	local_changed(&C.nodes[0], 0, SYNC_OP_DELETE, &k, NULL, 0);
+	run(5);
+	assert_false(get_session(&C.nodes[1], 9, &v));
+	stats(&C.nodes[1], &st);
+	assert_true(st.applied_deletes == 1);
+	assert_true(st.tombstones == 1);	/* at the version it removed */
+	/* a late copy of the deleted write does not come back */
+	put_session(&C.nodes[0], 9, 3, 0, 0x20);
+	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
+	run(5);
+	assert_false(get_session(&C.nodes[1], 9, &v));
+	/* tombstones expire */
+	run(61000);
+	stats(&C.nodes[1], &st);
+	assert_true(st.tombstones == 0);
+	cluster_free();
+}
+
+/* Hand-made messages to n2 (index 1) from a sender of our choice. */
+static size_t mk_batch(uint8_t *buf, size_t cap, uint32_t origin, uint64_t epoch, uint64_t seq,
+		       const struct sync_entry *en, size_t n)
+{
+	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	struct sync_hdr h = { .origin = origin, .epoch = epoch, .seq = seq, .mono_ns = 1 };
+	size_t len;
+
+	assert_int_equal(sync_encode_batch(&h, en, n, &lim, buf, cap, &len), (int)n);
+	return len;
+}
+
+/* (g) bad input is dropped and counted and leaves the maps untouched. */
+static void test_bad_input(void **state)
+{
+	static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
+	struct sync_engine_cfg cfg = { .auth_key_len = 32 };
+	uint8_t buf[4096], other_key[32];
+	struct sync_engine_stats st0, st;
+	struct tkey k = tkey_of(77);
+	struct tval v = { .ts = 5, .owner = 30, .version = 1 };
+	struct sync_entry en = {
+		.map = "sessions", .op = SYNC_OP_UPDATE, .key = (const uint8_t *)&k,
+		.key_len = sizeof(k), .value = (const uint8_t *)&v, .value_len = sizeof(v),
+		.origin = 30, .version = 1,
+	};
+	struct node *n2;
+	uint64_t writes;
+	size_t len;
+	uint64_t seq = 1;
+
+	memcpy(cfg.auth_key, key, 32);
+	memset(other_key, 0x5a, sizeof(other_key));
+	cluster_init(3, &cfg);
+	cluster_start();
+	run(400);
+	/* authenticated traffic flows */
+	put_session(&C.nodes[0], 1, 1, 0, 0x01);
+	run(5);
+	n2 = &C.nodes[1];
+	assert_int_equal(n2->store.count[0], 1);
+	C.nodes[2].up = false;	/* n3 is silent: we speak for it */
+	writes = n2->store.writes;
+	stats(n2, &st0);
+
+#define RX(b, l)	sync_engine_rx(n2->e, (b), (l), node_now(n2))
+	/* a valid message from n3, but no tag */
+	len = mk_batch(buf, sizeof(buf), 30, 5000, seq, &en, 1);
+	RX(buf, len);
+	/* tagged with another key */
+	assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), other_key, 32), 0);
+	RX(buf, len);
+	/* right key, one bit flipped in the body */
+	len = mk_batch(buf, sizeof(buf), 30, 5000, seq, &en, 1);
+	assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+	buf[10] ^= 1;
+	RX(buf, len);
+	stats(n2, &st);
+	assert_true(st.rx_auth_fail - st0.rx_auth_fail == 3);
+	assert_true(n2->store.writes == writes);
+
+	/* replayed batch (captured from n1, tag and all) */
+	assert_true(C.last_batch_len > 0);
+	RX(C.last_batch, C.last_batch_len);
+	RX(C.last_batch, C.last_batch_len);
+	stats(n2, &st);
+	assert_true(st.rx_duplicate - st0.rx_duplicate == 2);
+
+	/* origin not a peer (properly tagged) */
+	len = mk_batch(buf, sizeof(buf), 99, 5000, seq, &en, 1);
+	assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+	RX(buf, len);
+	stats(n2, &st);
+	assert_true(st.rx_unknown_origin - st0.rx_unknown_origin == 1);
+
+	/* unknown map, wrong key size, wrong value size (from n3) */
+	{
+		struct sync_entry bad[3] = { en, en, en };
+		uint8_t big[64] = { 0 };
+
+		bad[0].map = "nosuch";
+		bad[1].key_len = sizeof(k) - 1;
+		memcpy(big, &v, sizeof(v));
+		bad[2].value = big;
+		bad[2].value_len = sizeof(v) + 4;
+		len = mk_batch(buf, sizeof(buf), 30, 5000, seq++, bad, 3);
+		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+		RX(buf, len);
+		stats(n2, &st);
+		assert_true(st.rx_by_reason[SYNC_E_UNKNOWN_MAP] ==
+			    st0.rx_by_reason[SYNC_E_UNKNOWN_MAP] + 1);
+		assert_true(st.rx_by_reason[SYNC_E_KEY_SIZE] == st0.rx_by_reason[SYNC_E_KEY_SIZE] + 1);
+		assert_true(st.rx_by_reason[SYNC_E_VALUE_SIZE] ==
+			    st0.rx_by_reason[SYNC_E_VALUE_SIZE] + 1);
+		assert_true(st.apply_rejected - st0.apply_rejected == 3);
+	}
+	/* an entry whose version disagrees with its value's */
+	{
+		struct sync_entry bad = en;
+
+		bad.version = 9;
+		len = mk_batch(buf, sizeof(buf), 30, 5000, seq++, &bad, 1);
+		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+		RX(buf, len);
+	}
+	/* a message for another node */
+	{
+		const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+		struct sync_hdr h = { .origin = 30, .epoch = 5000, .dest = 10, .mono_ns = 1 };
+
+		assert_int_equal(sync_encode_resync_request(&h, 10, 1, 5, &lim, buf, sizeof(buf),
+							    &len), 0);
+		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+		RX(buf, len);
+		stats(n2, &st);
+		assert_true(st.rx_not_for_us - st0.rx_not_for_us == 1);
+	}
+	/* garbage, and an oversized message */
+	{
+		static uint8_t huge[70000];
+		uint8_t g[200];
+		size_t i;
+
+		for (i = 0; i < sizeof(g); i++)
+			g[i] = (uint8_t)rnd();
+		len = sizeof(g) - SYNC_AUTH_TAG_ROOM;
+		assert_int_equal(sync_auth_append(g, &len, sizeof(g), key, 32), 0);
+		RX(g, len);
+		RX(huge, sizeof(huge));
+		stats(n2, &st);
+		assert_true(st.rx_by_reason[SYNC_E_MALFORMED] > st0.rx_by_reason[SYNC_E_MALFORMED]);
+		assert_true(st.rx_by_reason[SYNC_E_TOO_BIG] == st0.rx_by_reason[SYNC_E_TOO_BIG] + 1);
+	}
+	/* an older incarnation of n3 after a newer one */
+	{
+		len = mk_batch(buf, sizeof(buf), 30, 4999, 1, &en, 1);
+		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+		RX(buf, len);
+		stats(n2, &st);
+		assert_true(st.rx_stale - st0.rx_stale == 1);
+	}
+#undef RX
+	assert_true(n2->store.writes == writes);	/* nothing written */
+	assert_int_equal(n2->store.count[0], 1);
+	assert_drop_sum(n2);
+	/* and the engine carries on */
+	put_session(&C.nodes[0], 2, 1, 0, 0x02);
+	run(5);
+	assert_int_equal(n2->store.count[0], 2);
+	cluster_free();
+}
+
+/* (h) the validate callback's refusal is counted; nothing is written. */
+static void test_validate(void **state)
+{
+	struct sync_engine_stats st;
+	struct tval v;
+
+	cluster_init(2, NULL);
+	C.nodes[1].reject_ee = true;
+	cluster_start();
+	run(400);
+	put_session(&C.nodes[0], 1, 1, 0, 0xEE);
+	put_session(&C.nodes[0], 2, 1, 0, 0x01);
+	run(5);
+	assert_false(get_session(&C.nodes[1], 1, &v));
+	assert_true(get_session(&C.nodes[1], 2, &v));
+	stats(&C.nodes[1], &st);
+	assert_true(st.apply_rejected == 1);
+	assert_int_equal(C.nodes[1].validate_refused, 1);
+	cluster_free();
+}
+
+/* The store fails (map full): counted as an apply error, not fatal. */
+static void test_store_errors(void **state)
+{
+	struct sync_engine_stats st;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	C.nodes[1].store.fail_updates = 1;
+	put_session(&C.nodes[0], 1, 1, 0, 0x01);
+	run(5);
+	stats(&C.nodes[1], &st);
+	assert_true(st.apply_errors == 1);
+	cluster_free();
+}
+
+/* Liveness: a silent peer is declared dead, heard again alive. */
+static void test_liveness(void **state)
+{
+	struct sync_peer_status ps;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	assert_int_equal(C.nodes[0].alive_calls, 1);
+	sync_engine_get_peer(C.nodes[0].e, 0, &ps);
+	assert_true(ps.alive && ps.ready);
+	C.cut[1][0] = true;
+	run(250);
+	assert_int_equal(C.nodes[0].dead_calls, 1);
+	sync_engine_get_peer(C.nodes[0].e, 0, &ps);
+	assert_false(ps.alive);
+	C.cut[1][0] = false;
+	run(50);
+	assert_int_equal(C.nodes[0].alive_calls, 2);
+	/* acknowledgements: n2 says which of n1's sequences it holds */
+	put_session(&C.nodes[0], 1, 1, 0, 0x01);
+	run(50);
+	sync_engine_get_peer(C.nodes[0].e, 0, &ps);
+	assert_true(ps.acked_seq >= 1);
+	cluster_free();
+}
+
+/* Configuration errors are refused with a message. */
+static void test_bad_config(void **state)
+{
+	struct sync_engine_cfg cfg;
+	uint32_t peers[2] = { 2, 2 };
+	char err[128];
+
+	specs_init();
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_maps = NMAPS;
+	cfg.maps = specs;
+	cfg.epoch = 1;
+	err[0] = 0;
+	assert_null(sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err, sizeof(err)));
+	assert_true(strlen(err) > 0);
+	cfg.node_id = 1;
+	cfg.n_peers = 2;
+	cfg.peers = peers;
+	assert_null(sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err, sizeof(err)));
+	peers[1] = 1;
+	assert_null(sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err, sizeof(err)));
+	peers[1] = 3;
+	cfg.auth_key_len = 65;
+	assert_null(sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err, sizeof(err)));
+	cfg.auth_key_len = 0;
+	sync_engine_cfg_defaults(&cfg);
+	assert_int_equal(cfg.heartbeat_ms, 100);
+	assert_int_equal(cfg.antientropy_ms, 10000);
+	{
+		struct sync_engine *e = sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err,
+							sizeof(err));
+
+		assert_non_null(e);
+		assert_int_equal(sync_engine_map_index(e, "rev"), 1);
+		assert_int_equal(sync_engine_map_index(e, "nope"), -1);
+		assert_int_equal(sync_engine_n_peers(e), 2);
+		sync_engine_free(e);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_replicate),
+		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_loss_converges),
+		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_ready_timeout),
+		cmocka_unit_test(test_partition_heal),
+		cmocka_unit_test(test_conflicts),
+		cmocka_unit_test(test_delete_version0),
+		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_store_errors),
+		cmocka_unit_test(test_liveness),
+		cmocka_unit_test(test_bad_config),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
