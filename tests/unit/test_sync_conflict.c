@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* The conflict rule: each rule, a total antisymmetric order, tombstones. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "conflict.h"
+
+static struct sync_write upd(uint64_t v, uint32_t node, const char *val)
+{
+	struct sync_write w = {
+		.version = v, .node = node, .op = SYNC_OP_UPDATE,
+		.value = (const uint8_t *)val, .value_len = (uint32_t)strlen(val),
+	};
+	return w;
+}
+
+static struct sync_write del(uint64_t v, uint32_t node)
+{
+	struct sync_write w = { .version = v, .node = node, .op = SYNC_OP_DELETE };
+
+	return w;
+}
+
+static void both_ways(const struct sync_write *a, const struct sync_write *b, int want)
+{
+	assert_int_equal(sync_conflict_cmp(a, b), want);
+	assert_int_equal(sync_conflict_cmp(b, a), -want);
+	assert_ptr_equal(sync_conflict_resolve(a, b), want >= 0 ? a : b);
+	assert_ptr_equal(sync_conflict_resolve(b, a), want > 0 ? a : b);
+}
+
+static void test_rules(void **state)
+{
+	struct sync_write a, b;
+
+	/* 1: higher version, whatever the node or op */
+	a = upd(5, 9, "x");
+	b = upd(4, 1, "zzz");
+	both_ways(&a, &b, 1);
+	a = upd(5, 9, "x");
+	b = del(4, 1);
+	both_ways(&a, &b, 1);
+	a = del(6, 9);
+	b = upd(5, 1, "x");
+	both_ways(&a, &b, 1);
+	/* 2: equal versions, the lower node id */
+	a = upd(5, 1, "a");
+	b = upd(5, 2, "z");
+	both_ways(&a, &b, 1);
+	a = del(5, 1);
+	b = upd(5, 2, "z");
+	both_ways(&a, &b, 1);
+	a = upd(5, 1, "a");
+	b = del(5, 2);
+	both_ways(&a, &b, 1);
+	/* 3: equal version and node: the delete */
+	a = del(5, 3);
+	b = upd(5, 3, "q");
+	both_ways(&a, &b, 1);
+	/* 4: equal version and node, two values: larger bytes, then length */
+	a = upd(5, 3, "b");
+	b = upd(5, 3, "a");
+	both_ways(&a, &b, 1);
+	a = upd(5, 3, "ab");
+	b = upd(5, 3, "a");
+	both_ways(&a, &b, 1);
+	/* 5: identical */
+	a = upd(5, 3, "same");
+	b = upd(5, 3, "same");
+	both_ways(&a, &b, 0);
+	a = del(5, 3);
+	b = del(5, 3);
+	both_ways(&a, &b, 0);
+	/* versions are plain unsigned: no wrap-around */
+	a = upd(UINT64_MAX, 3, "x");
+	b = upd(0, 3, "x");
+	both_ways(&a, &b, 1);
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 2685821657736338717ull;
+}
+
+static const char *const vals[] = { "", "a", "b", "ab", "ba", "aa" };
+
+static struct sync_write rnd_write(void)
+{
+	/* small ranges: many ties, so every rule is reached */
+	if (rnd() % 3 == 0)
+		return del(rnd() % 3, 1 + (uint32_t)(rnd() % 3));
+	return upd(rnd() % 3, 1 + (uint32_t)(rnd() % 3), vals[rnd() % 6]);
+}
+
+static int sgn(int x)
+{
+	return (x > 0) - (x < 0);
+}
+
+/* A total order: antisymmetric, transitive, the same winner both ways. */
+static void test_total_order(void **state)
+{
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		struct sync_write a = rnd_write(), b = rnd_write(), c = rnd_write();
+		int ab = sgn(sync_conflict_cmp(&a, &b)), bc = sgn(sync_conflict_cmp(&b, &c));
+		int ac = sgn(sync_conflict_cmp(&a, &c));
+		const struct sync_write *w1 = sync_conflict_resolve(&a, &b);
+		const struct sync_write *w2 = sync_conflict_resolve(&b, &a);
+
+		assert_int_equal(ab, -sgn(sync_conflict_cmp(&b, &a)));
+		if (ab >= 0 && bc >= 0)
+			assert_true(ac >= 0);
+		if (ab == 0 && bc == 0)
+			assert_int_equal(ac, 0);
+		/* the same write (by content) whichever order */
+		assert_int_equal(sync_conflict_cmp(w1, w2), 0);
+	}
+}
+
+static void test_decide(void **state)
+{
+	struct sync_write in, loc;
+
+	/* nothing local */
+	in = upd(1, 1, "x");
+	assert_int_equal(sync_conflict_decide(&in, NULL), SYNC_APPLY_WRITE);
+	in = del(1, 1);
+	assert_int_equal(sync_conflict_decide(&in, NULL), SYNC_APPLY_SKIP);
+	/* a local value */
+	loc = upd(3, 1, "x");
+	in = upd(4, 2, "y");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_WRITE);
+	in = upd(2, 1, "y");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+	in = upd(3, 1, "x");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);	/* identical */
+	in = del(3, 1);
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_DELETE);
+	in = del(2, 1);
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+	/* a tombstone: a late copy of the deleted write stays deleted */
+	loc = del(3, 1);
+	in = upd(3, 1, "x");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+	in = upd(2, 1, "x");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+	in = upd(3, 2, "x");	/* same version, higher node: loses */
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+	/* a later write beats the tombstone */
+	in = upd(4, 1, "x");
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_WRITE);
+	/* a delete over a tombstone has nothing to delete */
+	in = del(5, 1);
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_total_order),
+		cmocka_unit_test(test_decide),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

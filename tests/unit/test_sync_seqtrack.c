@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Sequence tracking: receive windows per origin and the retransmit ring. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "seqtrack.h"
+
+static enum sync_seq_verdict rx(struct sync_rxseq *st, uint64_t epoch, uint64_t seq,
+				struct sync_seq_result *res)
+{
+	sync_rxseq_receive(st, epoch, seq, res);
+	return res->verdict;
+}
+
+static void test_in_order(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t s, f, t;
+
+	/* first contact starts the stream where it is */
+	assert_int_equal(rx(&st, 7, 40, &r), SYNC_SEQ_NEW_STREAM);
+	assert_int_equal(r.new_epoch, 0);
+	for (s = 41; s < 3000; s++) {
+		assert_int_equal(rx(&st, 7, s, &r), SYNC_SEQ_ACCEPT);
+		assert_true(r.lost == 0);
+	}
+	assert_true(st.top == 2999);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+	assert_true(sync_seq_accepted(SYNC_SEQ_LATE));
+	assert_false(sync_seq_accepted(SYNC_SEQ_DUPLICATE));
+	assert_string_equal(sync_seq_verdict_str(SYNC_SEQ_GAP), "gap");
+}
+
+static void test_gap_late_duplicate(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t f, t;
+
+	rx(&st, 1, 1, &r);
+	assert_int_equal(rx(&st, 1, 5, &r), SYNC_SEQ_GAP);
+	assert_true(r.gap_from == 2 && r.gap_to == 4);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 2 && t == 4);
+	/* a late fill in the middle splits the hole */
+	assert_int_equal(rx(&st, 1, 3, &r), SYNC_SEQ_LATE);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 2 && t == 2);
+	assert_int_equal(rx(&st, 1, 2, &r), SYNC_SEQ_LATE);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 4 && t == 4);
+	assert_int_equal(rx(&st, 1, 4, &r), SYNC_SEQ_LATE);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+	/* everything seen is a duplicate */
+	assert_int_equal(rx(&st, 1, 3, &r), SYNC_SEQ_DUPLICATE);
+	assert_int_equal(rx(&st, 1, 5, &r), SYNC_SEQ_DUPLICATE);
+	assert_int_equal(rx(&st, 1, 1, &r), SYNC_SEQ_DUPLICATE);
+	assert_int_equal(rx(&st, 1, 6, &r), SYNC_SEQ_ACCEPT);
+}
+
+static void test_stale(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t s;
+
+	assert_int_equal(rx(&st, 0, 1, &r), SYNC_SEQ_STALE);	/* no epoch */
+	assert_int_equal(rx(&st, 5, 0, &r), SYNC_SEQ_STALE);	/* no sequence */
+	for (s = 1; s <= 3000; s++)
+		rx(&st, 5, s, &r);
+	/* older than the window: cannot be told from a replay */
+	assert_int_equal(rx(&st, 5, 3000 - SYNC_SEQ_WINDOW, &r), SYNC_SEQ_STALE);
+	assert_int_equal(rx(&st, 5, 3001 - SYNC_SEQ_WINDOW, &r), SYNC_SEQ_DUPLICATE);
+	assert_int_equal(rx(&st, 5, 100, &r), SYNC_SEQ_STALE);
+	/* an older incarnation */
+	assert_int_equal(rx(&st, 4, 3001, &r), SYNC_SEQ_STALE);
+	assert_true(st.top == 3000);
+}
+
+static void test_epoch_change(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t f, t;
+
+	rx(&st, 10, 500, &r);
+	/* restarted origin: numbering starts over, from 1 */
+	assert_int_equal(rx(&st, 11, 1, &r), SYNC_SEQ_ACCEPT);
+	assert_int_equal(r.new_epoch, 1);
+	assert_true(st.epoch == 11 && st.top == 1);
+	/* a restart whose first messages were lost shows them as a gap */
+	assert_int_equal(rx(&st, 12, 3, &r), SYNC_SEQ_GAP);
+	assert_int_equal(r.new_epoch, 1);
+	assert_true(r.gap_from == 1 && r.gap_to == 2);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 1 && t == 2);
+	/* the old incarnation's stragglers are stale */
+	assert_int_equal(rx(&st, 11, 2, &r), SYNC_SEQ_STALE);
+}
+
+static void test_heartbeat(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+
+	/* first contact through a heartbeat: no gap (the snapshot's job) */
+	assert_int_equal(sync_rxseq_heartbeat(&st, 3, 100, &r), 0);
+	assert_int_equal(r.verdict, SYNC_SEQ_NEW_STREAM);
+	assert_true(st.top == 100);
+	assert_int_equal(rx(&st, 3, 101, &r), SYNC_SEQ_ACCEPT);
+	/* tail loss: 102..104 sent, none arrived */
+	assert_int_equal(sync_rxseq_heartbeat(&st, 3, 104, &r), 1);
+	assert_true(r.gap_from == 102 && r.gap_to == 104);
+	assert_int_equal(sync_rxseq_heartbeat(&st, 3, 101, &r), 0);
+	assert_int_equal(sync_rxseq_heartbeat(&st, 2, 999, &r), 0);	/* older epoch */
+	/* restarted: [1, last] is missing */
+	assert_int_equal(sync_rxseq_heartbeat(&st, 4, 3, &r), 1);
+	assert_int_equal(r.new_epoch, 1);
+	assert_true(r.gap_from == 1 && r.gap_to == 3);
+	/* restarted and silent so far */
+	assert_int_equal(sync_rxseq_heartbeat(&st, 5, 0, &r), 0);
+	assert_int_equal(r.new_epoch, 1);
+}
+
+static void test_window_loss(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t f, t, far = 1 + SYNC_SEQ_WINDOW + 10;
+
+	rx(&st, 1, 1, &r);
+	/* a jump beyond the window: 10 holes can never be held */
+	assert_int_equal(rx(&st, 1, far, &r), SYNC_SEQ_GAP);
+	assert_true(r.gap_from == 2 && r.gap_to == far - 1);
+	assert_true(r.lost == 10);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == far - SYNC_SEQ_WINDOW + 1 && t == far - 1);
+	/* each new sequence pushes one more hole out */
+	assert_int_equal(rx(&st, 1, far + 1, &r), SYNC_SEQ_ACCEPT);
+	assert_true(r.lost == 1);
+	assert_true(st.lost == 11);
+	/* filling holes stops the loss */
+	for (f = far - SYNC_SEQ_WINDOW + 2; f < far; f++)
+		assert_int_equal(rx(&st, 1, f, &r), SYNC_SEQ_LATE);
+	assert_int_equal(rx(&st, 1, far + 2, &r), SYNC_SEQ_ACCEPT);
+	assert_true(r.lost == 0);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+}
+
+static void test_table(void **state)
+{
+	struct sync_seqtrack t;
+	struct sync_seq_result r;
+	struct sync_rxseq *a;
+
+	assert_int_equal(sync_seqtrack_init(&t, 0), -EINVAL);
+	assert_int_equal(sync_seqtrack_init(&t, 2), 0);
+	assert_null(sync_seqtrack_get(&t, 0));
+	a = sync_seqtrack_get(&t, 7);
+	assert_non_null(a);
+	assert_ptr_equal(sync_seqtrack_get(&t, 7), a);
+	assert_int_equal(sync_seqtrack_receive(&t, 8, 1, 1, &r), 0);
+	assert_int_equal(r.verdict, SYNC_SEQ_NEW_STREAM);
+	assert_int_equal(sync_seqtrack_receive(&t, 9, 1, 1, &r), -ENOSPC);
+	assert_int_equal(sync_seqtrack_receive(&t, 8, 1, 2, &r), 0);
+	assert_int_equal(r.verdict, SYNC_SEQ_ACCEPT);
+	sync_seqtrack_free(&t);
+}
+
+static void test_txring(void **state)
+{
+	struct sync_txring r;
+	const uint8_t *b;
+	uint8_t msg[200];
+	size_t len;
+	uint64_t s;
+
+	assert_int_equal(sync_txring_init(&r, 0, 10), -EINVAL);
+	assert_int_equal(sync_txring_init(&r, 3, 1000), 0);
+	assert_true(sync_txring_first(&r) == 0);
+	assert_int_equal(sync_txring_lookup(&r, 1, 1), SYNC_TXR_FUTURE);
+	assert_int_equal(sync_txring_put(&r, 0, msg, 1), -EINVAL);
+	for (s = 1; s <= 5; s++) {
+		memset(msg, (int)s, sizeof(msg));
+		assert_int_equal(sync_txring_put(&r, s, msg, 10 * s), 0);
+	}
+	/* count bound: 3 kept */
+	assert_true(sync_txring_first(&r) == 3);
+	assert_true(r.evicted == 2);
+	assert_int_equal(sync_txring_lookup(&r, 3, 5), SYNC_TXR_PRESENT);
+	assert_int_equal(sync_txring_lookup(&r, 2, 4), SYNC_TXR_GONE);
+	assert_int_equal(sync_txring_lookup(&r, 4, 6), SYNC_TXR_FUTURE);
+	assert_int_equal(sync_txring_lookup(&r, 5, 4), SYNC_TXR_FUTURE);
+	assert_int_equal(sync_txring_lookup(&r, 0, 4), SYNC_TXR_FUTURE);
+	assert_int_equal(sync_txring_get(&r, 4, &b, &len), 0);
+	assert_int_equal(len, 40);
+	assert_int_equal(b[0], 4);
+	assert_int_equal(b[39], 4);
+	assert_int_equal(sync_txring_get(&r, 2, &b, &len), -ENOENT);
+	assert_int_equal(sync_txring_get(&r, 6, &b, &len), -ENOENT);
+	/* sequences must follow on */
+	assert_int_equal(sync_txring_put(&r, 7, msg, 1), -EINVAL);
+	assert_int_equal(sync_txring_put(&r, 5, msg, 1), -EINVAL);
+	sync_txring_free(&r);
+
+	/* byte bound */
+	assert_int_equal(sync_txring_init(&r, 100, 150), 0);
+	assert_int_equal(sync_txring_put(&r, 1, msg, 100), 0);
+	assert_int_equal(sync_txring_put(&r, 2, msg, 40), 0);
+	assert_true(r.bytes == 140);
+	assert_int_equal(sync_txring_put(&r, 3, msg, 60), 0);	/* evicts 1 */
+	assert_true(sync_txring_first(&r) == 2);
+	assert_true(r.bytes == 100);
+	assert_int_equal(sync_txring_put(&r, 4, msg, 151), -EMSGSIZE);
+	assert_int_equal(sync_txring_put(&r, 4, msg, 150), 0);	/* evicts all else */
+	assert_true(sync_txring_first(&r) == 4 && r.n == 1);
+	/* wrap around many times */
+	for (s = 5; s < 1000; s++)
+		assert_int_equal(sync_txring_put(&r, s, msg, 1 + s % 7), 0);
+	assert_int_equal(sync_txring_lookup(&r, sync_txring_first(&r), 999), SYNC_TXR_PRESENT);
+	for (s = sync_txring_first(&r); s < 1000; s++) {
+		assert_int_equal(sync_txring_get(&r, s, &b, &len), 0);
+		assert_int_equal(len, 1 + s % 7);
+	}
+	sync_txring_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_in_order),
+		cmocka_unit_test(test_gap_late_duplicate),
+		cmocka_unit_test(test_stale),
+		cmocka_unit_test(test_epoch_change),
+		cmocka_unit_test(test_heartbeat),
+		cmocka_unit_test(test_window_loss),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_txring),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
