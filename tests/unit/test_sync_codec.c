@@ -11,7 +11,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "auth.h"
 #include "codec.h"
+#include "mapspec.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -673,6 +675,137 @@ static void test_mutated(void **state)
 	assert_true(bad > 1000);
 }
 
+/* Bucket snapshot requests (anti-entropy repair): round trip and refusals. */
+static void test_bucket_request(void **state)
+{
+	const char *maps[] = { "sessions" };
+	struct sync_hdr h = hdr;
+	Xlbsync__SnapshotRequest *sr;
+	struct sync_msg m;
+	size_t len;
+
+	h.seq = 0;
+	assert_int_equal(sync_encode_snapshot_request_bucket(&h, 9, maps, 1, 3, 64, &lim, buf,
+							     sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	sr = m.env->snapshot_request;
+	assert_true(sr->has_bucket && sr->has_bucket_count);
+	assert_int_equal(sr->bucket, 3);
+	assert_int_equal(sr->bucket_count, 64);
+	sync_msg_release(&m);
+	/* a full one carries neither */
+	assert_int_equal(sync_encode_snapshot_request(&h, 9, maps, 1, &lim, buf, sizeof(buf), &len),
+			 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_false(m.env->snapshot_request->has_bucket);
+	assert_false(m.env->snapshot_request->has_bucket_count);
+	sync_msg_release(&m);
+	assert_int_equal(sync_encode_snapshot_request_bucket(&h, 9, maps, 1, 64, 64, &lim, buf,
+							     sizeof(buf), &len), -EINVAL);
+
+	/* hand-built: one of the two, bucket out of range, count 0 */
+	{
+		Xlbsync__Envelope env;
+		Xlbsync__SnapshotRequest r;
+		char *mnames[] = { (char *)"sessions" };
+		struct { int hb, hc; uint32_t b, c; enum sync_reason want; } cases[] = {
+			{ 1, 0, 1, 0, SYNC_E_FIELD }, { 0, 1, 0, 8, SYNC_E_FIELD },
+			{ 1, 1, 8, 8, SYNC_E_RANGE }, { 1, 1, 0, 0, SYNC_E_RANGE },
+			{ 1, 1, 7, 8, SYNC_OK },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			xlbsync__envelope__init(&env);
+			xlbsync__snapshot_request__init(&r);
+			env.has_version = env.has_type = env.has_origin = env.has_epoch = 1;
+			env.has_mono_ns = 1;
+			env.version = SYNC_WIRE_VERSION;
+			env.type = XLBSYNC__MSG_TYPE__MSG_SNAPSHOT_REQUEST;
+			env.origin = 1;
+			env.epoch = 1;
+			env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_REQUEST;
+			env.snapshot_request = &r;
+			r.has_snapshot_id = 1;
+			r.n_maps = 1;
+			r.maps = mnames;
+			r.has_bucket = cases[i].hb;
+			r.bucket = cases[i].b;
+			r.has_bucket_count = cases[i].hc;
+			r.bucket_count = cases[i].c;
+			len = xlbsync__envelope__pack(&env, buf);
+			assert_int_equal(sync_decode(&m, buf, len, &lim), cases[i].want);
+			sync_msg_release(&m);
+		}
+	}
+}
+
+/* Apply-time reasons: the map is not watched, the sizes are not its own. */
+static void test_apply_checks(void **state)
+{
+	struct sync_mapspec ms;
+	uint8_t k[40] = { 0 }, v[64] = { 0 };
+	struct sync_entry e = {
+		.map = "sessions", .op = SYNC_OP_UPDATE, .key = k, .key_len = 40,
+		.value = v, .value_len = 64, .origin = 1, .version = 1,
+	};
+
+	assert_int_equal(sync_mapspec_init(&ms, "sessions", 40, 64, SYNC_FIELD_NONE,
+					   SYNC_FIELD_NONE, SYNC_FIELD_NONE, &lim, NULL), 0);
+	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_OK);
+	e.map = "reverse";
+	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_E_UNKNOWN_MAP);
+	e.map = "sessions";
+	e.key_len = 39;
+	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_E_KEY_SIZE);
+	e.key_len = 40;
+	e.value_len = 63;
+	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_E_VALUE_SIZE);
+	e.op = SYNC_OP_DELETE;
+	e.value = NULL;
+	e.value_len = 0;
+	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_OK);
+}
+
+/* The HMAC tag: appended as field 15, verified, refused when altered. */
+static void test_auth_tag(void **state)
+{
+	uint8_t key[32], key2[32];
+	struct sync_hdr h = hdr;
+	struct sync_msg m;
+	size_t len, plen, i;
+
+	assert_int_equal(sync_auth_init(), 0);
+	memset(key, 1, sizeof(key));
+	memset(key2, 2, sizeof(key2));
+	h.seq = 0;
+	assert_int_equal(sync_encode_snapshot_end(&h, 1, 2, 3, &lim, buf, sizeof(buf), &len), 0);
+	plen = len;
+	assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, sizeof(key)), 0);
+	assert_int_equal(len, plen + SYNC_AUTH_TAG_ROOM);
+	/* still one valid envelope, with auth_tag set */
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_true(m.env->has_auth_tag);
+	assert_int_equal(m.env->auth_tag.len, SYNC_AUTH_MAC_LEN);
+	sync_msg_release(&m);
+	i = 0;
+	assert_int_equal(sync_auth_verify(buf, len, key, sizeof(key), &i), 0);
+	assert_int_equal(i, plen);
+	assert_int_equal(sync_auth_verify(buf, len, key2, sizeof(key2), &i), -EBADMSG);
+	assert_int_equal(sync_auth_verify(buf, plen, key, sizeof(key), &i), -EBADMSG);
+	assert_int_equal(sync_auth_verify(buf, 3, key, sizeof(key), &i), -EBADMSG);
+	for (i = 0; i < len; i++) {
+		size_t pl;
+
+		buf[i] ^= 0x40;
+		assert_int_equal(sync_auth_verify(buf, len, key, sizeof(key), &pl), -EBADMSG);
+		buf[i] ^= 0x40;
+	}
+	/* no room left for the tag */
+	len = plen;
+	assert_int_equal(sync_auth_append(buf, &len, plen + 10, key, sizeof(key)), -EMSGSIZE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +818,9 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_random_garbage),
 		cmocka_unit_test(test_mutated),
+		cmocka_unit_test(test_bucket_request),
+		cmocka_unit_test(test_apply_checks),
+		cmocka_unit_test(test_auth_tag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
