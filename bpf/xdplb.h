@@ -143,6 +143,8 @@ struct xlb_reverse {
 	__u16 pad;
 	__u32 version;
 };
+_Static_assert(sizeof(struct xlb_reverse) == sizeof(struct xlb_flow_key) + 8,
+	       "struct xlb_reverse must have no implicit padding");
 
 /* Node configuration map: ARRAY with one element, written by lbd. */
 #define XLB_CFG_F_INLINE_CAPTURE	(1u << 0)	/* syncd inline mode */
@@ -281,6 +283,8 @@ struct xlb_sync_event {
 	__u8 key[XLB_SYNC_KEY_MAX];
 	__u8 value[XLB_SYNC_VALUE_MAX];
 };
+/* Bytes of key[] past key_size and of value[] past value_size are
+ * unspecified (the ring buffer slot is not cleared); pad and pad2 are 0. */
 
 /* sync_ctl: ARRAY with one element, written by syncd. While flags has
  * XLB_SYNC_CTL_INLINE, the data plane pushes an event after each successful
@@ -288,9 +292,6 @@ struct xlb_sync_event {
 #define XLB_SYNC_CTL_INLINE	(1u << 0)
 
 /*
- * Bytes of key[] past key_size and of value[] past value_size are
- * unspecified (the ring buffer slot is not cleared); pad and pad2 are 0.
- *
  * kprobe/fentry capture (bpf/mapsync.bpf.c): its "watch" map (HASH, map id
  * -> struct xlb_sync_watch, at most XLB_SYNC_WATCH_MAX entries) names the
  * watched maps; syncd fills it before attaching.

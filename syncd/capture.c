@@ -644,6 +644,13 @@ int sync_capture_poll(struct sync_capture *c, sync_capture_cb cb, void *arg)
 	return n;
 }
 
+/*
+ * kprobe/fentry: the capture's own counter (records that found the ring
+ * buffer full, plus kprobe entry/return pairs that could not be matched).
+ * inline: the data plane's SYNC_LOST counter counts since the data plane
+ * was loaded; this reports what was lost since this capture turned inline
+ * on, so the figure means the same in every mode.
+ */
 uint64_t sync_capture_lost(const struct sync_capture *c)
 {
 	uint64_t now;
