@@ -219,6 +219,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sync_ctl SEC(".maps");
 
+/* Scratch space for reverse_adopt(), off the stack. Not pinned. */
+struct adopt_scratch {
+	struct xlb_flow_key rk;
+	struct xlb_reverse rv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct adopt_scratch);
+} adopt_scratch SEC(".maps");
+
 /* Peer liveness by node id (XLB_NODE_DEAD), set by syncd, for adoption. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -506,6 +519,35 @@ static __always_inline __u16 session_owner(const struct xlb_session *s)
 }
 
 /*
+ * An adopted full-NAT session's reverse entry changes owner with it
+ * (version + 1), so that the adopter's ageing deletes it with a version
+ * that wins on every peer, and the dead node's copy cannot come back
+ * through anti-entropy once it is alive again.
+ */
+static __always_inline void reverse_adopt(const struct xlb_flow_key *k,
+					  const struct xlb_session *s, __u16 owner)
+{
+	struct adopt_scratch *sc;
+	struct xlb_reverse *rp;
+	__u32 zero = 0;
+
+	/* the forward path's stack is near the 512-byte limit: work in a
+	 * per-CPU scratch slot (rare path: once per adopted session) */
+	sc = bpf_map_lookup_elem(&adopt_scratch, &zero);
+	if (!sc)
+		return;
+	reverse_key(&sc->rk, s, k->proto);
+	rp = bpf_map_lookup_elem(&reverse, &sc->rk);
+	if (!rp || rp->owner == owner)
+		return;
+	sc->rv = *rp;
+	sc->rv.owner = owner;
+	sc->rv.version++;
+	if (!bpf_map_update_elem(&reverse, &sc->rk, &sc->rv, BPF_EXIST))
+		sync_reverse(&sc->rk, &sc->rv);
+}
+
+/*
  * Lifecycle of an existing session for one packet. @tcp_flags: the TCP
  * flags (0 for UDP); @srv_side: the packet comes from the backend
  * (full-NAT reply); @owner: from session_owner() (differs from sp->owner
@@ -558,9 +600,12 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 	s.version++;
 	if (bpf_map_update_elem(&sessions, k, &s, BPF_EXIST))
 		return;
-	if (owner != sp->owner)
-		stat_inc(XLB_STAT_SESSION_ADOPT);
 	sync_session(XLB_SYNC_OP_UPDATE, k, &s);
+	if (owner != sp->owner) {
+		stat_inc(XLB_STAT_SESSION_ADOPT);
+		if (s.flags & XLB_SF_FNAT)
+			reverse_adopt(k, &s, owner);
+	}
 }
 
 /* Does this TCP packet possibly change the state of session @s? */

@@ -152,7 +152,7 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 	}
 	a->st.user_deletes++;
 	for (i = 0; i < a->n_hooks; i++)
-		a->hooks[i].fn(a->hooks[i].arg, k, &cur, rev_deleted);
+		a->hooks[i].fn(a->hooks[i].arg, k, &cur, rev_deleted ? &rv : NULL);
 }
 
 int ageing_tick(struct ageing *a, uint64_t now)

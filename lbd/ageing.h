@@ -21,10 +21,10 @@
 
 struct ageing;
 
-/* Called after a session was deleted by user space. rev_deleted: its
- * reverse entry was deleted too. */
+/* Called after a session was deleted by user space. rev: its reverse
+ * entry as it was when deleted with it, or NULL if none was deleted. */
 typedef void (*ageing_delete_hook)(void *arg, const struct xlb_flow_key *key,
-				   const struct xlb_session *s, bool rev_deleted);
+				   const struct xlb_session *s, const struct xlb_reverse *rev);
 
 struct ageing_stats {
 	uint64_t ticks;

@@ -56,7 +56,7 @@ void synclink_free(struct synclink *s)
 }
 
 void synclink_session_deleted(void *arg, const struct xlb_flow_key *key,
-			      const struct xlb_session *sess, bool rev_deleted)
+			      const struct xlb_session *sess, const struct xlb_reverse *rev)
 {
 	struct synclink *s = arg;
 	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
@@ -75,14 +75,14 @@ void synclink_session_deleted(void *arg, const struct xlb_flow_key *key,
 	e[0].key_len = sizeof(*key);
 	e[0].origin = s->node_id;
 	e[0].version = sess->version;	/* the tombstone covers what we deleted */
-	if (rev_deleted) {
+	if (rev) {
 		dp_reverse_key(key, sess, &rk);
 		e[1].map = XLB_MAP_REVERSE;
 		e[1].op = SYNC_OP_DELETE;
 		e[1].key = (const uint8_t *)&rk;
 		e[1].key_len = sizeof(rk);
 		e[1].origin = s->node_id;
-		e[1].version = 0;	/* not known: the owner's delete */
+		e[1].version = rev->version;
 		n = 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);

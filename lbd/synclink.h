@@ -27,7 +27,7 @@ struct synclink *synclink_new(const struct lbd_config *cfg);
 void synclink_free(struct synclink *s);
 /* An ageing hook (ageing_delete_hook): one datagram per deleted session. */
 void synclink_session_deleted(void *arg, const struct xlb_flow_key *key,
-			      const struct xlb_session *s, bool rev_deleted);
+			      const struct xlb_session *s, const struct xlb_reverse *rev);
 void synclink_get_stats(const struct synclink *s, struct synclink_stats *st);
 
 #endif
