@@ -149,6 +149,30 @@ static void expect_one_session_update(uint16_t cport, uint32_t version)
 	assert_int_equal(s.version, version);
 }
 
+
+/* An adoption: the session record at @version, then its reverse entry's
+ * record, adopted too (owner this node, version 2). */
+static void expect_adoption(uint16_t cport, uint16_t snat_port, uint32_t version)
+{
+	struct xlb_flow_key k, rk;
+	struct xlb_session s;
+	struct xlb_reverse rv;
+
+	cap_fwd_key(&k, cport);
+	cap_rev_key(&rk, snat_port);
+	assert_int_equal(cap_drain(cap, &ce), 2);
+	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
+			   sizeof(s));
+	memcpy(&s, ce.ev[0].value, sizeof(s));
+	assert_int_equal(s.version, version);
+	assert_int_equal(s.owner, DP_NODE_ID);
+	cap_expect_current(&ce.ev[1], fd_reverse(), XLB_SYNC_SRC_INLINE, &rk, sizeof(rk),
+			   sizeof(rv));
+	memcpy(&rv, ce.ev[1].value, sizeof(rv));
+	assert_int_equal(rv.owner, DP_NODE_ID);
+	assert_int_equal(rv.version, 2);
+}
+
 /* ------------------------------------------------------------------ */
 
 /* sync_ctl off: no record and no ring-buffer work; on after open, off
@@ -364,7 +388,7 @@ static void test_adopt_forward(void **state)
 
 	set_node_state(PEER, XLB_NODE_DEAD);
 	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
-	expect_one_session_update(41000, 6);
+	expect_adoption(41000, 30500, 6);
 	s = session_of(41000);
 	assert_int_equal(s.owner, DP_NODE_ID);
 	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
@@ -386,7 +410,7 @@ static void test_adopt_reply(void **state)
 	capture_on();
 	assert_int_equal(server(30500, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(dp_stat(&env, XLB_STAT_REPLY), 1);
-	expect_one_session_update(41000, 6);
+	expect_adoption(41000, 30500, 6);
 	s = session_of(41000);
 	assert_int_equal(s.owner, DP_NODE_ID);
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_ADOPT), 1);
@@ -403,7 +427,7 @@ static void test_adopt_with_fin(void **state)
 	set_node_state(PEER, XLB_NODE_DEAD);
 	capture_on();
 	assert_int_equal(client(41000, DP_TCP_FIN | DP_TCP_ACK), XDP_TX);
-	expect_one_session_update(41000, 6);
+	expect_adoption(41000, 30500, 6);
 	s = session_of(41000);
 	assert_int_equal(s.owner, DP_NODE_ID);
 	assert_int_equal(s.state, XLB_SS_CLOSING);
