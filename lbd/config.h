@@ -102,7 +102,6 @@ struct cfg_sync {		/* for syncd; lbd parses and validates it and
 	uint32_t heartbeat_ms;		/* default 100 */
 	uint32_t dead_after_ms;		/* default 1000 */
 	uint32_t antientropy_ms;	/* default 10000, 0 = off */
-	uint32_t flush_us;		/* batch flush delay, default 200, max 1000 */
 	size_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	size_t n_maps;
