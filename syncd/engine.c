@@ -63,7 +63,9 @@ static _Thread_local int uthash_oom;
 #define NS_PER_MS		1000000ull
 #define RESYNC_MAX_TRIES	5	/* re-requests of one range before a snapshot */
 #define RESYNC_MAX_SPAN		SYNC_SEQ_WINDOW	/* messages served per request */
-#define SERVE_MAX_PER_PEER	8	/* snapshot walks in progress per requester */
+#define SERVE_MAX_PER_PEER	32	/* snapshot walks in progress per requester */
+#define BUCKET_PULLS_PER_PEER	16	/* outstanding repairs asked of one peer; the
+					 * rest wait for the next digest round */
 #define PULL_MAX		256	/* snapshot pulls in progress */
 #define DIGEST_BUCKETS_MAX	1024
 #define HDR_RESERVE		96	/* envelope header + list prefixes, generous */
@@ -1590,17 +1592,22 @@ static bool peer_has_pending_repair(const struct sync_engine *e, size_t pi)
 	       sync_rxseq_missing(&p->rx, &f, &t);
 }
 
-static bool pull_bucket_pending(const struct sync_engine *e, size_t pi, unsigned int map,
-				uint32_t bucket)
+/* 1: this bucket is being repaired already; 2: too many repairs pending
+ * from that peer; 0: go. */
+static int pull_bucket_pending(const struct sync_engine *e, size_t pi, unsigned int map,
+			       uint32_t bucket)
 {
 	const struct pull *pl;
+	unsigned int n = 0;
 
 	for (pl = e->pulls; pl; pl = pl->next) {
-		if (pl->kind == PULL_BUCKET && pl->peer == pi && pl->map == map &&
-		    pl->bucket == bucket)
-			return true;
+		if (pl->kind != PULL_BUCKET || pl->peer != pi)
+			continue;
+		if (pl->map == map && pl->bucket == bucket)
+			return 1;
+		n++;
 	}
-	return false;
+	return n >= BUCKET_PULLS_PER_PEER ? 2 : 0;
 }
 
 /* End of a digest walk of map mi: send ours, compare the peers'. */
