@@ -3,7 +3,7 @@
  * lbd -> syncd: the deletes lbd makes from user space (session ageing) are
  * invisible to the map-change capture (DESIGN decision 3), so lbd hands
  * each one to this node's syncd over a Unix datagram socket
- * (sync.local_socket), as a sync BATCH envelope of DELETE entries; syncd
+ * (sync.local_socket), as sync BATCH envelopes of DELETE entries; syncd
  * replicates them like any captured change. If syncd is not running the
  * datagram is refused and counted; anti-entropy repairs the peers later.
  */
@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "config.h"
 #include "xdplb.h"
@@ -22,10 +23,11 @@ struct synclink_stats {
 	uint64_t sent, entries, refused;
 };
 
-/* NULL if sync is disabled in cfg (or out of memory). */
-struct synclink *synclink_new(const struct lbd_config *cfg);
+/* NULL if sync is disabled in cfg (or out of memory). Runs on loop. */
+struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg);
 void synclink_free(struct synclink *s);
-/* An ageing hook (ageing_delete_hook): one datagram per deleted session. */
+/* An ageing hook (ageing_delete_hook): queues the session and its reverse
+ * entry; they leave at the end of the loop iteration. */
 void synclink_session_deleted(void *arg, const struct xlb_flow_key *key,
 			      const struct xlb_session *s, const struct xlb_reverse *rev);
 void synclink_get_stats(const struct synclink *s, struct synclink_stats *st);

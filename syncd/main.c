@@ -116,7 +116,7 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 
 static void io_ready(void *ctx)
 {
-	log_info("ready: startup snapshots applied, replicating live changes");
+	/* the engine logs it */
 }
 
 static int validate(void *arg, unsigned int map, const void *key, const void *value,
