@@ -605,6 +605,20 @@ static const struct bad bad_cfgs[] = {
 	  "sync.maps[1]: \"vips\" is not a map that can be synced" },
 	{ "sync map twice", NODE "sync: {maps: [reverse, reverse]}\n", "2:24",
 	  "sync.maps[1]: \"reverse\" is listed twice" },
+	{ "sync bad capture", NODE "sync: {capture: kprob}\n", "2:17",
+	  "sync.capture: \"kprob\" is not one of auto | kprobe | fentry | inline" },
+	{ "sync dead_after too short", NODE "sync: {heartbeat_ms: 100, dead_after_ms: 150}\n",
+	  "2:42", "sync.dead_after_ms: 150 must be at least twice heartbeat_ms (100)" },
+	{ "sync key_file relative", NODE "sync: {key_file: sync.key}\n", "2:18",
+	  "sync.key_file: \"sync.key\" must be an absolute path" },
+	{ "sync map field size", NODE
+	  "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
+	  "sync.maps[0].owner.size: 3 is not 2, 4 or 8" },
+	{ "sync map fields overlap", NODE
+	  "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 4}, version: {offset: 2, size: 4}}\n",
+	  "4:7", "sync.maps[0]: fields overlap" },
+	{ "sync map without name", NODE "sync:\n  maps:\n    - {owner: {offset: 0, size: 4}}\n",
+	  "4:7", "sync.maps[0].name: required key is missing" },
 	{ "bool as string in JSON",
 	  "{\"node\": {\"id\": 1, \"interface\": \"eth0\"}, \"sync\": {\"enabled\": \"true\"}}",
 	  "1:62", "sync.enabled: expected true or false, got \"true\"" },
@@ -612,6 +626,64 @@ static const struct bad bad_cfgs[] = {
 	  "{\"node\": {\"id\": 1, \"interface\": \"eth0\", \"nmae\": \"x\"}}", "1:41",
 	  "node.nmae: unknown key" },
 };
+
+/* The sync options syncd reads: capture, key, sockets, timers, and a map
+ * synced by config alone with its value fields. */
+static void test_sync_options(void **state)
+{
+	static const char text[] = NODE
+		"sync:\n"
+		"  enabled: true\n"
+		"  listen: 198.18.2.11:7400\n"
+		"  capture: kprobe\n"
+		"  key_file: /etc/xdplb/sync.key\n"
+		"  local_socket: /run/x/l.sock\n"
+		"  control_socket: /run/x/c.sock\n"
+		"  heartbeat_ms: 50\n"
+		"  dead_after_ms: 300\n"
+		"  antientropy_ms: 0\n"
+		"  peers: [{node_id: 2, address: \"198.18.2.12:7400\"}]\n"
+		"  maps:\n"
+		"    - sessions\n"
+		"    - name: conn_table\n"
+		"      timestamp: {offset: 24, size: 8}\n"
+		"      owner: {offset: 32, size: 2}\n"
+		"      version: {offset: 36, size: 4}\n"
+		"      backend: {offset: 40, size: 4}\n";
+	struct lbd_config *c = cfg_alloc();
+	char err[256] = "";
+	const struct cfg_sync *y = &c->sync;
+
+	assert_int_equal(load("s.yaml", text, c, err, sizeof(err)), 0);
+	assert_string_equal(y->capture, "kprobe");
+	assert_string_equal(y->key_file, "/etc/xdplb/sync.key");
+	assert_string_equal(y->local_socket, "/run/x/l.sock");
+	assert_string_equal(y->control_socket, "/run/x/c.sock");
+	assert_int_equal(y->heartbeat_ms, 50);
+	assert_int_equal(y->dead_after_ms, 300);
+	assert_int_equal(y->antientropy_ms, 0);
+	assert_int_equal(y->n_maps, 2);
+	assert_true(y->map_opts[0].builtin);
+	assert_string_equal(y->maps[1], "conn_table");
+	assert_false(y->map_opts[1].builtin);
+	assert_int_equal(y->map_opts[1].timestamp.off, 24);
+	assert_int_equal(y->map_opts[1].timestamp.size, 8);
+	assert_int_equal(y->map_opts[1].owner.off, 32);
+	assert_int_equal(y->map_opts[1].owner.size, 2);
+	assert_int_equal(y->map_opts[1].version.off, 36);
+	assert_int_equal(y->map_opts[1].backend.off, 40);
+
+	/* defaults */
+	assert_int_equal(load("d.yaml", NODE, c, err, sizeof(err)), 0);
+	assert_string_equal(y->capture, "auto");
+	assert_string_equal(y->key_file, "");
+	assert_string_equal(y->local_socket, "/run/xdplb/node1.syncd-local.sock");
+	assert_string_equal(y->control_socket, "/run/xdplb/node1.syncd.sock");
+	assert_int_equal(y->heartbeat_ms, 100);
+	assert_int_equal(y->dead_after_ms, 1000);
+	assert_int_equal(y->antientropy_ms, 10000);
+	free(c);
+}
 
 static void test_bad(void **state)
 {
@@ -713,6 +785,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_sync_options),
 		cmocka_unit_test(test_json_equivalent),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_vip_defaults),
