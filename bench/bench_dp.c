@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 			strerror(-err));
 		return 1;
 	}
+	dp_birth_fixed = 0;	/* the real new-flow path: wall-clock birth version */
 	err = dp_env_open(&env, 1u << 16);
 	err = err ?: dp_std_config(&env, 60000);
 	err = err ?: bench_open();

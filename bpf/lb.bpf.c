@@ -519,6 +519,26 @@ static __always_inline __u16 session_owner(const struct xlb_session *s)
 }
 
 /*
+ * The first version of a new session (and of its reverse entry): the
+ * cluster's wall clock (CLOCK_TAI, kept in step across nodes by NTP/PTP) in
+ * units of 2^20 ns (~1 ms), odd. Each lifecycle write then adds 1. A key
+ * that is reused after its entry was deleted (a client reusing its source
+ * port after lbd aged the old session) therefore starts above every version
+ * the earlier incarnation reached, so the peers' tombstone of that
+ * incarnation, or its copy if the delete was lost, cannot win over the new
+ * one (syncd/conflict.h: the higher version wins). Wraps after ~52 days;
+ * versions of one key are compared only across seconds to minutes.
+ */
+const volatile __u32 xlb_birth_fixed = 0;	/* tests only: != 0 pins it */
+
+static __always_inline __u32 birth_version(void)
+{
+	if (xlb_birth_fixed)
+		return xlb_birth_fixed;
+	return (__u32)(bpf_ktime_get_tai_ns() >> 20) | 1;
+}
+
+/*
  * An adopted full-NAT session's reverse entry changes owner with it
  * (version + 1), so that the adopter's ageing deletes it with a version
  * that wins on every peer, and the dead node's copy cannot come back
@@ -860,7 +880,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	ns.backend_id = be_id;
 	ns.owner = cfg->node_id;
 	ns.state = p->proto == IPPROTO_TCP ? XLB_SS_SYN : XLB_SS_UDP;
-	ns.version = 1;
+	ns.version = birth_version();
 	now = xlb_now();
 	if (fnat) {
 		if (bpf_map_pop_elem(&port_pool, &port))
@@ -911,7 +931,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		reverse_key(&rk, &ns, p->proto);
 		rv.fwd = *k;
 		rv.owner = ns.owner;
-		rv.version = 1;
+		rv.version = ns.version;
 		if (bpf_map_update_elem(&reverse, &rk, &rv, BPF_NOEXIST)) {
 			/* undo this packet's own insert: no packet used it.
 			 * The delete record carries the deleted value, so a

@@ -123,7 +123,8 @@ struct xlb_session {
 	__u16 owner;		/* node id that owns (ages) this session */
 	__u8 state;		/* enum xlb_sess_state */
 	__u8 flags;		/* XLB_SF_* */
-	__u32 version;		/* bumped on every lifecycle write */
+	__u32 version;		/* starts at the wall-clock birth version (lb.bpf.c
+				 * birth_version()), + 1 on every lifecycle write */
 	__u32 pad;
 	__u64 last_seen_ns;	/* per-packet, in place */
 };
@@ -132,10 +133,9 @@ struct xlb_session {
  * Reverse map value: backend-side flow key (backend -> SNAT address) ->
  * forward (client-side) flow key of the full-NAT session. It carries an
  * owner and a version like a session so that it is replicated and
- * anti-entropy-checked the same way: version 1 and owner = the creating
- * node at create; the entry is never rewritten by the data plane (it
- * names a flow, not a state), so the version only grows if a future
- * lifecycle write needs it.
+ * anti-entropy-checked the same way: the session's birth version and
+ * owner = the creating node at create; the data plane rewrites it only when
+ * a node adopts the session (owner = the adopter, version + 1).
  */
 struct xlb_reverse {
 	struct xlb_flow_key fwd;	/* sessions map key of the flow */

@@ -86,6 +86,8 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+uint32_t dp_birth_fixed = 1;
+
 int dp_env_open(struct dp_env *e, uint32_t max_sessions)
 {
 	struct bpf_map *m;
@@ -103,6 +105,7 @@ int dp_env_open(struct dp_env *e, uint32_t max_sessions)
 		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(e->skel->maps.sessions, max_sessions);
 	bpf_map__set_max_entries(e->skel->maps.reverse, max_sessions);
+	e->skel->rodata->xlb_birth_fixed = dp_birth_fixed;
 	err = lb__load(e->skel);
 	if (err) {
 		lb__destroy(e->skel);

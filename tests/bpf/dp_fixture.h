@@ -54,6 +54,11 @@ struct dp_env {
 
 /* Open and load the lb skeleton with pinning off and sessions/reverse
  * sized @max_sessions. */
+/* First version of new sessions in envs opened from now on: 1 (default,
+ * so tests can name versions 1, 2, ...), or 0 for the data plane's real
+ * wall-clock birth version. */
+extern uint32_t dp_birth_fixed;
+
 int dp_env_open(struct dp_env *e, uint32_t max_sessions);
 void dp_env_close(struct dp_env *e);
 

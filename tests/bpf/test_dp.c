@@ -51,6 +51,17 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The data plane's own birth version: CLOCK_TAI in 2^20 ns units, odd. */
+static int setup_wallclock(void **state)
+{
+	int r;
+
+	dp_birth_fixed = 0;
+	r = setup(state);
+	dp_birth_fixed = 1;
+	return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* helpers */
 
@@ -519,6 +530,56 @@ static uint16_t open_flow(uint16_t cport)
 	fwd_key(&k, DP_VIP_TCP, cport);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	return ntohs(s.snat_port);
+}
+
+static uint32_t tai_version(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_TAI, &ts);
+	return (uint32_t)((((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) >> 20) | 1);
+}
+
+/*
+ * A new session and its reverse entry start at the wall-clock birth
+ * version, so a key reused after its session was deleted starts above the
+ * old incarnation (and its peers' tombstone); later writes add 1.
+ */
+static void test_birth_version(void **state)
+{
+	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct xlb_flow_key k, rk;
+	struct xlb_session s;
+	struct xlb_reverse rv;
+	uint32_t before, after, first;
+	struct sent r;
+
+	before = tai_version();
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	after = tai_version();
+	fwd_key(&k, DP_VIP_TCP, 40000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.version & 1);
+	assert_in_range(s.version, before, after);
+	rev_key(&rk, ntohs(s.snat_port));
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+	assert_int_equal(rv.version, s.version);
+	first = s.version;
+
+	p.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.version, first + 1);
+
+	/* the key comes back after a delete (lbd's ageing), a little later:
+	 * the new incarnation starts above everything the old one reached */
+	assert_int_equal(bpf_map_delete_elem(dp_fd_sessions(&env), &k), 0);
+	assert_int_equal(bpf_map_delete_elem(dp_fd_reverse(&env), &rk), 0);
+	usleep(5000);
+	p.tcp_flags = DP_TCP_SYN;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_true(s.version > first + 1);
 }
 
 static void test_established(void **state)
@@ -1483,6 +1544,7 @@ static void test_maglev_spread(void **state)
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test_setup_teardown(test_birth_version, setup_wallclock, teardown),
 		cmocka_unit_test_setup_teardown(test_established, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_syn_retransmit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply, setup, teardown),
