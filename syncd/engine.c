@@ -63,8 +63,8 @@ static _Thread_local int uthash_oom;
 #define NS_PER_MS		1000000ull
 #define RESYNC_MAX_TRIES	5	/* re-requests of one range before a snapshot */
 #define RESYNC_MAX_SPAN		SYNC_SEQ_WINDOW	/* messages served per request */
-#define SERVE_MAX_PER_PEER	32	/* snapshot walks in progress per requester */
-#define BUCKET_PULLS_PER_PEER	16	/* outstanding repairs asked of one peer; the
+#define SERVE_MAX_PER_PEER	160	/* snapshot walks in progress per requester */
+#define BUCKET_PULLS_PER_PEER	64	/* outstanding repairs asked of one peer; the
 					 * rest wait for the next digest round */
 #define PULL_MAX		256	/* snapshot pulls in progress */
 #define DIGEST_BUCKETS_MAX	1024
@@ -1265,6 +1265,10 @@ static void rx_snapshot_end(struct sync_engine *e, struct rx *x)
 		x->p->snapshot_done = true;
 		x->p->need_snapshot = false;
 		x->p->resync_tries = 0;
+		/* a full snapshot adds what we missed but cannot tell what
+		 * was deleted meanwhile: compare digests right away instead
+		 * of at the next round */
+		e->ae_next_ns = x->now_ns;
 	} else {
 		start_prune(e, pl);
 	}
