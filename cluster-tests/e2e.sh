@@ -30,13 +30,6 @@ TMP=$(mktemp -d /tmp/xlb-e2e.XXXXXX)
 UP=0
 HOLD_PIDS=()
 
-stop_holds() {
-	local p
-	for p in "${HOLD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	HOLD_PIDS=()
-}
-
 cleanup() {
 	local rc=$?
 	set +e
@@ -57,18 +50,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-
-check() {
-	local desc=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-		echo "PASS  $desc"
-	else
-		fail=$((fail + 1))
-		echo "FAIL  $desc"
-	fi
-}
 
 lbctl() { "$LBCTL" "$@"; }
 

@@ -31,3 +31,26 @@ jq_sessions() {
 jq_count() {
 	jq -r '.count'
 }
+
+# ---- shared by the cluster tests (they keep pass, fail and HOLD_PIDS) ----
+
+# check DESCRIPTION COMMAND...: one PASS/FAIL line, counted in pass/fail.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+		echo "PASS  $desc"
+	else
+		fail=$((fail + 1))
+		echo "FAIL  $desc"
+	fi
+}
+
+# Ends the connection holders started by a test (their pids in HOLD_PIDS).
+stop_holds() {
+	local p
+	for p in "${HOLD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	HOLD_PIDS=()
+}

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=cluster-tests/lib.sh
+. "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
 export XLB_TESTBED_SYNC=1
@@ -38,13 +40,6 @@ pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-sync.XXXXXX)
 UP=0
 HOLD_PIDS=()
-
-stop_holds() {
-	local p
-	for p in "${HOLD_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	HOLD_PIDS=()
-}
 
 cleanup() {
 	local rc=$?
@@ -65,18 +60,6 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-
-check() {
-	local desc=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-		echo "PASS  $desc"
-	else
-		fail=$((fail + 1))
-		echo "FAIL  $desc"
-	fi
-}
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
 sfield() { status "$1" | jq -r "$2"; }
