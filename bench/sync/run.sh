@@ -1,0 +1,107 @@
+#!/bin/bash
+# Session sync benchmarks, one run (bench/BENCHMARKS.md, "Session sync"):
+#   1. bench_sync_capture: the data plane's per-packet cost of a new flow with
+#      the inline capture on vs off (private netns, no testbed needed);
+#   2. bench_sync_repl on the testbed (cluster-tests/testbed: lbd and syncd on
+#      lb1 and lb2, inline capture): entries/s replicated lb1 -> lb2 at
+#      saturation with zero loss, then the replication lag at paced rates.
+# Brings the testbed up and always down again (trap); refuses to run if it
+# is already up (someone else's). Root. Bounded: about a minute.
+#
+# Environment: XLB_BUILD (default <repo>/build), SYNC_BENCH_N (entries of the
+# saturation phase, default 300000), SYNC_BENCH_RATES (default 10000,100000),
+# SYNC_BENCH_LAG_S (seconds per rate, default 3), SYNC_BENCH_CAP_N (calls per
+# cell of the capture-cost bench, default 100000).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
+export XLB_TESTBED_SYNC=1 XLB_CAPTURE=inline
+TESTBED=$ROOT/cluster-tests/testbed
+STATE=/run/xdplb/testbed
+PINS=/run/xdplb/bpf
+REPL=$XLB_BUILD/bench/bench_sync_repl
+CAP=$XLB_BUILD/bench/bench_sync_capture
+SYNCD=$XLB_BUILD/syncd/syncd
+LBCTL=$XLB_BUILD/lbd/lbctl
+N=${SYNC_BENCH_N:-300000}
+RATES=${SYNC_BENCH_RATES:-10000,100000}
+LAG_S=${SYNC_BENCH_LAG_S:-3}
+CAP_N=${SYNC_BENCH_CAP_N:-100000}
+
+die() { echo "sync bench: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root"
+for b in "$REPL" "$CAP" "$SYNCD" "$LBCTL"; do
+	[ -x "$b" ] || die "$b missing: cmake -S . -B build && cmake --build build -j2"
+done
+[ -e "$STATE" ] && die "the testbed is already up ($STATE): not touching it"
+
+TMP=$(mktemp -d /tmp/xlb-syncbench.XXXXXX)
+UP=0
+cleanup() {
+	local rc=$?
+	set +e
+	if [ "$UP" -eq 1 ]; then
+		"$TESTBED" down >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
+
+echo "== sync bench: $(nproc) CPUs, kernel $(uname -r), $(date -u +%FT%TZ)"
+echo "== 1/2 capture cost (bench_sync_capture -n $CAP_N)"
+"$CAP" -n "$CAP_N" | tee "$TMP/cap.out"
+
+echo "== 2/2 replication lb1 -> lb2 (testbed, inline capture)"
+"$TESTBED" up
+UP=1
+mode=$(status lb1 | jq -r .capture)
+[ "$mode" = inline ] || die "syncd capture mode is $mode, not inline"
+for n in lb1 lb2; do status "$n" >"$TMP/$n.before"; done
+pid() { cat "$STATE/$1/$2.pid"; }
+ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
+	-r "$RATES" -d "$LAG_S" \
+	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
+	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
+	tee "$TMP/repl.out"
+for n in lb1 lb2; do status "$n" >"$TMP/$n.after"; done
+
+echo "-- syncd counters moved during the run"
+delta() {
+	jq -n --slurpfile a "$TMP/$1.before" --slurpfile b "$TMP/$1.after" -r '
+		[ "tx_entries", "tx_batches", "tx_errors", "tx_dropped",
+		  "applied_updates", "apply_errors", "apply_rejected",
+		  "rx_dropped", "resync_requests_sent", "snapshots_requested",
+		  "digest_mismatches", "capture_lost" ] as $k
+		| $k[] | "\(.)=\(($b[0][.] // 0) - ($a[0][.] // 0))"' | paste -sd' '
+}
+echo "   lb1: $(delta lb1) gaps=$(jq '.peers[0].gaps' "$TMP/lb1.after")"
+echo "   lb2: $(delta lb2) gaps=$(jq '.peers[0].gaps' "$TMP/lb2.after")"
+echo "   lb1 data plane: $("$LBCTL" -n lb1 --json stats | jq -r '.global | "sync_events=\(.sync_events) sync_lost=\(.sync_lost) drop_fib=\(.drop_fib) drop_session_full=\(.drop_session_full)"')"
+
+# ---- summary against the issue's goals
+get() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+sat=$(grep '^RESULT phase=sat' "$TMP/repl.out")
+echo
+echo "== summary (one run; goals from the issue, never tuned)"
+printf '%-52s %-28s %s\n' "figure" "measured" "goal"
+rate=$(get "$sat" rate) missing=$(get "$sat" missing)
+printf '%-52s %-28s %s\n' "replicated entries/s at saturation (lb1 -> lb2)" \
+	"$rate/s, missing $missing (generator alone-equivalent $(get "$sat" gen_rate)/s)" ">= 1000000/s, zero loss: $(awk -v r="$rate" -v m="$missing" 'BEGIN{print (r >= 1000000 && m == 0) ? "met" : "not met"}')"
+while read -r line; do
+	off=$(get "$line" offered) p50=$(get "$line" p50_us) p99=$(get "$line" p99_us)
+	miss=$(get "$line" missing)
+	goal="-"
+	[ "$off" = 100000 ] && goal="p99 < 1000 us: $(awk -v p="$p99" 'BEGIN{print (p < 1000) ? "met" : "not met"}')"
+	printf '%-52s %-28s %s\n' "replication lag at $off/s (p50 / p99)" \
+		"$p50 / $p99 us, missing $miss" "$goal"
+done < <(grep '^RESULT phase=lag' "$TMP/repl.out")
+while read -r line; do
+	sc=$(get "$line" scenario) r=$(get "$line" ratio) nw=$(get "$line" nowake_ratio)
+	printf '%-52s %-28s %s\n' "new flow $sc, capture on/off (no-wake-up on/off)" \
+		"$r ($nw)" "<= 1.02: $(awk -v r="$r" 'BEGIN{print (r <= 1.02) ? "met" : "not met"}')"
+done < <(grep '^RESULT scenario=' "$TMP/cap.out")
