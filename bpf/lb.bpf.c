@@ -448,6 +448,13 @@ static __always_inline __u32 sync_map_id(enum sync_map which)
 	return which == SYNC_SESSIONS ? c->sessions_id : c->reverse_id;
 }
 
+/* See XLB_SYNC_WAKEUP_BYTES. */
+static __always_inline __u64 sync_wakeup(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /*
  * Push one record: *@k_ and *@v_ are copied with their compile-time
  * sizes, exactly as they were written to the map. A full ring buffer loses
@@ -466,7 +473,7 @@ static __always_inline __u32 sync_map_id(enum sync_map which)
 			stat_inc(XLB_STAT_SYNC_LOST);				\
 			break;							\
 		}								\
-		ev_->ts_ns = bpf_ktime_get_ns();				\
+		ev_->ts_ns = xlb_now();					\
 		ev_->map_id = (id_);						\
 		ev_->op = (op_);						\
 		ev_->source = XLB_SYNC_SRC_INLINE;				\
@@ -476,7 +483,7 @@ static __always_inline __u32 sync_map_id(enum sync_map which)
 		ev_->pad2 = 0;							\
 		__builtin_memcpy(ev_->key, (k_), sizeof(*(k_)));		\
 		__builtin_memcpy(ev_->value, (v_), sizeof(*(v_)));		\
-		bpf_ringbuf_submit(ev_, 0);					\
+		bpf_ringbuf_submit(ev_, sync_wakeup(&sync_events));		\
 		stat_inc(XLB_STAT_SYNC_EVENTS);					\
 	} while (0)
 

@@ -161,7 +161,9 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source,
 		if (bpf_probe_read_kernel(ev->value, value_size, (const void *)value))
 			goto fail;
 	}
-	bpf_ringbuf_submit(ev, 0);
+	/* see XLB_SYNC_WAKEUP_BYTES: syncd drains every millisecond */
+	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+			       XLB_SYNC_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return;
 fail:
 	/* unreadable key or value: nothing trustworthy to report */

@@ -259,6 +259,14 @@ struct xlb_vip_stats {
 #define XLB_MAP_SYNC_CTL	"sync_ctl"	/* inline mode switch */
 #define XLB_MAP_NODE_STATE	"node_state"	/* peer liveness, for adoption */
 #define XLB_SYNC_RINGBUF_SIZE	(16u << 20)
+/*
+ * Consumer wake-ups: a record is submitted without waking syncd unless the
+ * ring holds at least this many bytes; syncd also drains the ring every
+ * millisecond (its flush timer), so a lone record waits at most ~1 ms and a
+ * burst costs one wake-up per XLB_SYNC_WAKEUP_BYTES instead of one per
+ * record (a wake-up costs several times the record itself).
+ */
+#define XLB_SYNC_WAKEUP_BYTES	(32u << 10)
 
 enum xlb_sync_op {
 	XLB_SYNC_OP_UPDATE = 1,
@@ -272,7 +280,8 @@ enum xlb_sync_source {
 };
 
 struct xlb_sync_event {
-	__u64 ts_ns;		/* bpf_ktime_get_ns() at capture */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC at capture (inline: the data
+				 * plane's per-jiffy clock, <= 1 tick old) */
 	__u32 map_id;		/* kernel id of the written map */
 	__u8 op;		/* enum xlb_sync_op */
 	__u8 source;		/* enum xlb_sync_source */

@@ -188,6 +188,7 @@ struct peer {
 };
 
 struct sync_engine {
+	unsigned int budget;	/* entries all walks may still visit this tick */
 	struct sync_engine_cfg cfg;
 	struct sync_mapspec maps[SYNC_MAX_MAPS];
 	uint32_t peer_ids[SYNC_MAX_PEERS];
@@ -1514,7 +1515,7 @@ static int serve_cb(void *arg, const void *key, const void *value)
 static bool serve_step(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 {
 	struct serve_walk w = { e, s, now_ns };
-	unsigned int budget = e->cfg.walk_budget;
+	unsigned int budget = e->budget;
 	struct sync_hdr h;
 	size_t len;
 	int n;
@@ -1528,6 +1529,7 @@ static bool serve_step(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 			break;
 		}
 		budget = (unsigned int)n >= budget ? 0 : budget - (unsigned int)n;
+		e->budget = budget;
 		if (!s->cur.done && !n)
 			break;
 		if (s->cur.done) {
@@ -1697,7 +1699,11 @@ static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 		memset(a->tsum, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tsum));
 		memset(a->tcnt, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tcnt));
 	}
-	n = e->store->walk(e->store_ctx, mi, &a->cur, e->cfg.walk_budget, ae_cb, &w);
+	if (!e->budget)
+		return;		/* this tick's walking is used up */
+	n = e->store->walk(e->store_ctx, mi, &a->cur, e->budget, ae_cb, &w);
+	if (n > 0)
+		e->budget = (unsigned int)n >= e->budget ? 0 : e->budget - (unsigned int)n;
 	if (n < 0) {
 		xlb_log_rl(&e->rl, XLB_LOG_ERR, "sync %s: digest walk of %s failed: %s",
 			   e->cfg.node_name, e->maps[mi].name, strerror(-n));
@@ -1736,7 +1742,11 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 	struct kent *k, *tmp;
 	int n;
 
-	n = e->store->walk(e->store_ctx, pr->map, &pr->cur, e->cfg.walk_budget, prune_cb, &w);
+	if (!e->budget)
+		return false;	/* this tick's walking is used up */
+	n = e->store->walk(e->store_ctx, pr->map, &pr->cur, e->budget, prune_cb, &w);
+	if (n > 0)
+		e->budget = (unsigned int)n >= e->budget ? 0 : e->budget - (unsigned int)n;
 	/* delete after the slice, not under the walk */
 	HASH_ITER(hh, pr->doomed, k, tmp) {
 		/* re-check: the stream may have rewritten it meanwhile */
@@ -1796,6 +1806,10 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 	if (!e->started)
 		return e->cfg.heartbeat_ms / 2 ? e->cfg.heartbeat_ms / 2 : 1;
 	e->last_tick_ns = now_ns;
+	/* one budget for every walk of this tick (snapshots served, digests,
+	 * prunes), so that many jobs at once cannot stall the live stream:
+	 * a busy engine asks for the next tick 1 ms later */
+	e->budget = e->cfg.walk_budget;
 
 	/* liveness and gap repair */
 	for (i = 0; i < e->cfg.n_peers; i++) {
@@ -1959,7 +1973,7 @@ static void cfg_fill(struct sync_engine_cfg *cfg, bool antientropy)
 	if (!cfg->digest_buckets)
 		cfg->digest_buckets = 64;
 	if (!cfg->walk_budget)
-		cfg->walk_budget = 16384;
+		cfg->walk_budget = 4096;
 	if (!cfg->tombstone_ms)
 		cfg->tombstone_ms = 60000;
 	if (!cfg->txring_msgs)

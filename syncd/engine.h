@@ -30,8 +30,8 @@
  *    answered has sent SNAPSHOT_END, or after ready_timeout_ms for the
  *    peers that never answered (the first node of a cluster).
  *  - Snapshots are served in slices (sync_engine_tick() walks at most
- *    walk_budget entries per call) as SNAPSHOT_CHUNKs of every entry of the
- *    requested maps, then SNAPSHOT_END with the sequence this node had sent
+ *    walk_budget entries per call, all walks together) as SNAPSHOT_CHUNKs
+ *    of every entry of the requested maps, then SNAPSHOT_END with the sequence this node had sent
  *    when the walk began.
  *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
  *    slices) and sends, per map with an owner field, one DIGEST per bucket
@@ -104,7 +104,8 @@ struct sync_engine_cfg {
 	uint32_t resync_retry_ms;	/* default 200 */
 	uint32_t antientropy_ms;	/* default 10000; 0 disables */
 	uint32_t digest_buckets;	/* default 64 */
-	uint32_t walk_budget;		/* entries per tick per job, default 16384 */
+	uint32_t walk_budget;		/* entries walked per tick, all jobs together,
+					 * default 4096 */
 	uint32_t tombstone_ms;		/* default 60000 */
 	size_t txring_msgs;		/* default 65536 */
 	size_t txring_bytes;		/* default 64 MiB */

@@ -58,6 +58,7 @@ struct syncd {
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
+	uv_timer_t drain;		/* 1 ms: records submitted without wake-up */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	unsigned int fault_drop_pct;	/* test fault injection, see on_usr1 */
@@ -181,16 +182,29 @@ static void check_capture_lost(struct syncd *d)
 	}
 }
 
-static void on_capture(uv_poll_t *p, int status, int events)
+static void drain_capture(struct syncd *d)
 {
-	struct syncd *d = p->data;
 	int n = sync_capture_poll(d->cap, on_event, d);
 
 	if (n < 0)
 		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
 	/* the ring buffer is drained: send what it gave now, so a lone
 	 * change leaves at once and a burst leaves in full batches */
-	sync_engine_flush(d->eng, now_ns());
+	if (n > 0)
+		sync_engine_flush(d->eng, now_ns());
+}
+
+/* A burst filled XLB_SYNC_WAKEUP_BYTES of the ring buffer. */
+static void on_capture(uv_poll_t *p, int status, int events)
+{
+	drain_capture(p->data);
+}
+
+/* The data plane submits records without waking us below
+ * XLB_SYNC_WAKEUP_BYTES: collect them every millisecond. */
+static void on_drain(uv_timer_t *t)
+{
+	drain_capture(t->data);
 }
 
 /* ---- lbd's user-space deletes ------------------------------------------- */
@@ -478,6 +492,8 @@ static void stop(struct syncd *d)
 		sync_engine_flush(d->eng, now_ns());
 	uv_timer_stop(&d->tick);
 	uv_close((uv_handle_t *)&d->tick, on_closed_noop);
+	uv_timer_stop(&d->drain);
+	uv_close((uv_handle_t *)&d->drain, on_closed_noop);
 	if (d->cap_up)
 		uv_close((uv_handle_t *)&d->cap_poll, on_closed_noop);
 	if (d->local_up)
@@ -723,6 +739,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->cap_up = true;
 	d->cap_poll.data = d;
 	uv_poll_start(&d->cap_poll, UV_READABLE, on_capture);
+	uv_timer_start(&d->drain, on_drain, 1, 1);
 
 	if (open_local_socket(d, err, errlen) < 0)
 		return -1;
@@ -894,6 +911,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
+	uv_timer_init(&d->loop, &d->drain);
+	d->drain.data = d;
 
 	if (setup(d, err, sizeof(err)) < 0) {
 		log_err("cannot start: %s", err);
