@@ -263,10 +263,10 @@ struct xlb_vip_stats {
  * Consumer wake-ups: a record is submitted without waking syncd unless the
  * ring holds at least this many bytes; syncd also drains the ring every
  * millisecond (its flush timer), so a lone record waits at most ~1 ms and a
- * burst costs one wake-up per XLB_SYNC_WAKEUP_BYTES instead of one per
+ * burst costs one wake-up per XLB_SYNC_WAKEUP_BYTES (~24 records) instead of one per
  * record (a wake-up costs several times the record itself).
  */
-#define XLB_SYNC_WAKEUP_BYTES	(32u << 10)
+#define XLB_SYNC_WAKEUP_BYTES	(8u << 10)
 
 enum xlb_sync_op {
 	XLB_SYNC_OP_UPDATE = 1,

@@ -1040,13 +1040,25 @@ struct rx {
 	uint64_t now_ns;
 };
 
-/* While a bucket snapshot from p is pending, remember the keys its live
- * stream touched: they are current, whatever the snapshot missed. */
+/* While a bucket snapshot from p is pending, or its prune is running,
+ * remember the keys its live stream touched: they are current, whatever
+ * the snapshot missed, and must not be pruned. */
 static void note_stream_key(struct sync_engine *e, size_t pi, const struct sync_entry *en)
 {
+	struct prune *pr;
 	struct pull *pl;
 	int mi;
 
+	for (pr = e->prunes; pr; pr = pr->next) {
+		if (pr->peer != pi)
+			continue;
+		mi = find_map(e, en->map);
+		if (mi < 0 || (unsigned int)mi != pr->map ||
+		    en->key_len != e->maps[mi].key_size ||
+		    bucket_of(en->key, en->key_len, pr->bucket_count) != pr->bucket)
+			continue;
+		kset_add(&pr->keys, en->key, en->key_len);
+	}
 	for (pl = e->pulls; pl; pl = pl->next) {
 		if (pl->kind != PULL_BUCKET || pl->peer != pi)
 			continue;
@@ -1076,7 +1088,7 @@ static void rx_batch(struct sync_engine *e, struct rx *x)
 	}
 	for (i = 0; i < x->m->n_entries; i++) {
 		sync_msg_entry(x->m, i, &en);
-		if (e->pulls)
+		if (e->pulls || e->prunes)
 			note_stream_key(e, x->pi, &en);
 		apply_entry(e, x->p, &en, x->delta, SRC_BATCH, x->now_ns);
 	}
@@ -1750,7 +1762,8 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 	/* delete after the slice, not under the walk */
 	HASH_ITER(hh, pr->doomed, k, tmp) {
 		/* re-check: the stream may have rewritten it meanwhile */
-		if (e->store->lookup(e->store_ctx, pr->map, k->key, e->vloc) == 0 &&
+		if (!kset_has(pr->keys, k->key, k->len) &&
+		    e->store->lookup(e->store_ctx, pr->map, k->key, e->vloc) == 0 &&
 		    sync_mapspec_owner(ms, e->vloc) == e->peers[pr->peer].node &&
 		    e->store->remove(e->store_ctx, pr->map, k->key) == 0) {
 			if (sync_mapspec_has_version(ms))
