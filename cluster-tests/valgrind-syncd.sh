@@ -33,6 +33,7 @@ command -v valgrind >/dev/null || { echo "valgrind-syncd: valgrind missing"; exi
 UP=1
 "$TESTBED" syncd-stop lb2
 ip netns exec xlb-lb2 valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--suppressions="$ROOT/lbd/valgrind.supp" \
 	--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
 	--log-file="$TMP/valgrind.log" "$SYNCD" -c "$STATE/lb2/lbd.yaml" \
 	>"$TMP/syncd.log" 2>&1 </dev/null &
@@ -64,7 +65,10 @@ rc=0
 wait "$VG_PID" || rc=$?
 VG_PID=
 echo "valgrind-syncd: syncd exit status $rc; sessions lb1 $n1, lb2 $n2"
-if [ "$rc" -ne 0 ] || [ -s "$TMP/valgrind.log" ]; then
+# Memcheck's notes about bpf() commands it does not model ("--PID--
+# WARNING: unhandled eBPF command N") are not findings; everything else is.
+if [ "$rc" -ne 0 ] ||
+	grep -v -- '^--[0-9]*-- WARNING: unhandled eBPF command' "$TMP/valgrind.log" | grep -q .; then
 	echo "valgrind-syncd: valgrind reported:"
 	cat "$TMP/valgrind.log"
 	tail -20 "$TMP/syncd.log"

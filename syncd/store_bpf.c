@@ -184,8 +184,10 @@ static int st_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigne
 	if (cur->done)
 		return 0;
 	if (!s->keys) {
-		s->keys = malloc((size_t)STORE_BPF_BATCH * STORE_BPF_KEY_MAX);
-		s->values = malloc((size_t)STORE_BPF_BATCH * STORE_BPF_VALUE_MAX);
+		/* calloc: the kernel fills them, and memcheck, which does not
+		 * know BPF_MAP_LOOKUP_BATCH, must not think them undefined */
+		s->keys = calloc(STORE_BPF_BATCH, STORE_BPF_KEY_MAX);
+		s->values = calloc(STORE_BPF_BATCH, STORE_BPF_VALUE_MAX);
 		if (!s->keys || !s->values)
 			return -ENOMEM;
 	}
