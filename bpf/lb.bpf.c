@@ -241,6 +241,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } node_state SEC(".maps");
 
+/* FIB lookup parameters of bounce_to_owner(), off the stack (the main
+ * path leaves it no room). Not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} bounce_fib SEC(".maps");
+
+/* SNAT port -> node that allocates it (xdplb.h), written by lbd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct xlb_port_owner);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} port_owner SEC(".maps");
+
 /* Next-hop cache (see the header comment and xdplb.h): not pinned. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -782,6 +800,53 @@ static __always_inline int transmit(struct pkt *p, const struct nexthop *nh)
 	return bpf_redirect(nh->ifindex, 0);
 }
 
+/*
+ * A full-NAT reply with no reverse entry here: if its SNAT port belongs to
+ * another live node, send the frame, unchanged but for the MACs, to that
+ * node (see struct xlb_port_owner). Returns -1 when it is not for a bounce
+ * (the caller passes it to the stack as before), else the XDP verdict.
+ */
+static __always_inline int bounce_to_owner(struct xdp_md *ctx, __u32 self, __be16 dport,
+				      __u32 in_if, __u16 tot_len)
+{
+	void *data, *end;
+	struct bpf_fib_lookup *fib;
+	struct xlb_port_owner *po;
+	struct ethhdr *eth;
+	__u32 port = bpf_ntohs(dport), owner, zero = 0;
+	__u32 *st;
+
+	po = bpf_map_lookup_elem(&port_owner, &port);
+	if (!po || !po->node || po->node == self || !po->node_addr)
+		return -1;
+	owner = po->node;
+	st = bpf_map_lookup_elem(&node_state, &owner);
+	if (st && (*st & XLB_NODE_DEAD))
+		return -1;
+	fib = bpf_map_lookup_elem(&bounce_fib, &zero);
+	if (!fib)
+		return -1;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = XLB_AF_INET;
+	fib->ifindex = in_if;
+	fib->tot_len = tot_len;
+	fib->ipv4_dst = po->node_addr;
+	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib->ifindex != in_if) {
+		stat_inc(XLB_STAT_DROP_FIB);
+		return XDP_DROP;
+	}
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > end)
+		return XDP_DROP;
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	stat_inc(XLB_STAT_FWD_BOUNCE);
+	return XDP_TX;
+}
+
 /* Maglev: backend for a new flow of @vip, or NULL. */
 static __always_inline struct xlb_backend *
 pick_backend(const struct pkt *p, __u32 vip_id, __u32 *be_id)
@@ -1108,6 +1173,13 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 				if (bad)
 					return count(bad, XDP_DROP);
 				return reply(ctx, &p, &rv->fwd);
+			}
+			if (!bad) {
+				int v = bounce_to_owner(ctx, cfg->node_id, p.dport,
+							ctx->ingress_ifindex, p.tot_len);
+
+				if (v >= 0)
+					return v;
 			}
 		}
 		return count(bad == XLB_STAT_DROP_MALFORMED ?

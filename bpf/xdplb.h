@@ -232,6 +232,9 @@ enum xlb_stat {
 					 * event lost (syncd resyncs) */
 	XLB_STAT_SESSION_ADOPT,		/* sessions of a dead peer taken over
 					 * by this node (owner, version + 1) */
+	XLB_STAT_FWD_BOUNCE,		/* full-NAT reply without a reverse entry
+					 * here, sent on to the node whose port
+					 * range holds its SNAT port */
 	XLB_STAT_MAX,
 };
 
@@ -258,6 +261,7 @@ struct xlb_vip_stats {
 #define XLB_MAP_SYNC_EVENTS	"sync_events"	/* inline mode ring buffer */
 #define XLB_MAP_SYNC_CTL	"sync_ctl"	/* inline mode switch */
 #define XLB_MAP_NODE_STATE	"node_state"	/* peer liveness, for adoption */
+#define XLB_MAP_PORT_OWNER	"port_owner"	/* SNAT port -> allocating node */
 #define XLB_SYNC_RINGBUF_SIZE	(16u << 20)
 /*
  * Consumer wake-ups: a record is submitted without waking syncd unless the
@@ -324,5 +328,22 @@ struct xlb_sync_ctl {
  * packet of its flow on this node (DESIGN decision 3). */
 #define XLB_MAX_NODES		65536
 #define XLB_NODE_DEAD		(1u << 0)
+
+/*
+ * port_owner: ARRAY indexed by SNAT port (host order, 65536 entries),
+ * written by lbd from its own and its sync peers' port ranges (DESIGN
+ * decision 4: the ranges partition the shared SNAT address). With ECMP in
+ * front of the nodes, a backend's reply can reach a node before the
+ * session's reverse entry has been replicated to it (the SYN-ACK of a
+ * flow another node just opened): instead of dropping it, the data plane
+ * sends it, unchanged, to the node that allocated the port (node_addr, its
+ * address on the segment, resolved with bpf_fib_lookup()), unless that
+ * node is marked dead. node 0: nobody's port.
+ */
+struct xlb_port_owner {
+	__u16 node;
+	__u16 pad;
+	__be32 node_addr;	/* IPv4 address of that node on this segment */
+};
 
 #endif /* XDPLB_H */

@@ -596,7 +596,7 @@ static const char *const capture_modes[] = {
 	"auto", "kprobe", "fentry", "inline", NULL
 };
 static const char *const peer_keys[] = {
-	"node_id", "address", NULL
+	"node_id", "address", "snat_port_min", "snat_port_max", NULL
 };
 static const char *const sync_map_names[] = {
 	XLB_MAP_SESSIONS, XLB_MAP_REVERSE, NULL
@@ -1030,6 +1030,50 @@ static int parse_vips(struct pctx *c, yaml_node_t *root)
 	return 0;
 }
 
+static bool ranges_overlap(uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1)
+{
+	return a0 <= b1 && b0 <= a1;
+}
+
+/* A peer's SNAT port range (both bounds or neither): it must not overlap
+ * this node's range or another peer's (DESIGN decision 4). */
+static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
+			    struct cfg_peer *peer, size_t idx)
+{
+	const struct lbd_config *cfg = c->cfg;
+	yaml_node_t *vmin = map_get(c, pn, "snat_port_min", NULL);
+	yaml_node_t *vmax = map_get(c, pn, "snat_port_max", NULL);
+	size_t j;
+
+	if (!vmin && !vmax)
+		return 0;
+	if (!vmin || !vmax)
+		return perr(c, vmin ? vmin : vmax, "%s: give both snat_port_min and "
+			    "snat_port_max, or neither", p);
+	if (get_u16(c, pn, p, "snat_port_min", true, 1, 65535, &peer->snat_port_min) < 0 ||
+	    get_u16(c, pn, p, "snat_port_max", true, 1, 65535, &peer->snat_port_max) < 0)
+		return -1;
+	if (peer->snat_port_max < peer->snat_port_min)
+		return perr(c, vmax, "%s.snat_port_max: %u is below snat_port_min %u", p,
+			    peer->snat_port_max, peer->snat_port_min);
+	if (ranges_overlap(peer->snat_port_min, peer->snat_port_max, cfg->snat_port_min,
+			   cfg->snat_port_max))
+		return perr(c, vmin, "%s: ports %u-%u overlap this node's snat ports %u-%u: "
+			    "the nodes' ranges must partition the shared SNAT address", p,
+			    peer->snat_port_min, peer->snat_port_max, cfg->snat_port_min,
+			    cfg->snat_port_max);
+	for (j = 0; j < idx; j++) {
+		const struct cfg_peer *o = &cfg->sync.peers[j];
+
+		if (o->snat_port_min &&
+		    ranges_overlap(peer->snat_port_min, peer->snat_port_max,
+				   o->snat_port_min, o->snat_port_max))
+			return perr(c, vmin, "%s: ports %u-%u overlap sync.peers[%zu]'s", p,
+				    peer->snat_port_min, peer->snat_port_max, j);
+	}
+	return 0;
+}
+
 static int parse_peers(struct pctx *c, yaml_node_t *l)
 {
 	struct cfg_sync *s = &c->cfg->sync;
@@ -1069,6 +1113,8 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 			if (!strcmp(s->peers[j].address, peer->address))
 				return perr(c, v, "%s.address: %s is already "
 					    "sync.peers[%zu]", p, peer->address, j);
+		if (parse_peer_ports(c, pn, p, peer, i) < 0)
+			return -1;
 		s->n_peers = i + 1;
 	}
 	return 0;

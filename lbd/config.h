@@ -68,6 +68,8 @@ struct cfg_timeouts {		/* seconds */
 struct cfg_peer {
 	uint32_t node_id;
 	char address[CFG_NAME_MAX];	/* "198.18.2.12:7400" */
+	uint16_t snat_port_min;		/* its SNAT port range (host order), 0: */
+	uint16_t snat_port_max;		/* not given (no reply bounce to it) */
 };
 
 /* A field inside a synced map's value: byte offset and size (2, 4 or 8);

@@ -81,6 +81,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_REPLY] = "reply",
 	[XLB_STAT_DROP_MTU] = "drop_mtu",
 	[XLB_STAT_FWD_STATELESS] = "fwd_stateless",
+	[XLB_STAT_FWD_BOUNCE] = "fwd_bounce",
 	[XLB_STAT_PASS_FRAGMENT] = "pass_fragment",
 	[XLB_STAT_SYNC_EVENTS] = "sync_events",
 	[XLB_STAT_SYNC_LOST] = "sync_lost",
@@ -396,6 +397,62 @@ int dp_write_config(struct dataplane *dp, const struct lbd_config *cfg)
 	if (bpf_map_update_elem(dp->fd_config, &key, &c, BPF_ANY) < 0)
 		return -errno;
 	return 0;
+}
+
+/* IPv4 address of a "[tcp://]a.b.c.d:port" endpoint, 0 if not one. */
+static __be32 endpoint_addr(const char *ep)
+{
+	char buf[64], *colon;
+	struct in_addr a;
+
+	if (!strncmp(ep, "tcp://", 6))
+		ep += 6;
+	snprintf(buf, sizeof(buf), "%s", ep);
+	colon = strrchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	return inet_pton(AF_INET, buf, &a) == 1 ? a.s_addr : 0;
+}
+
+int dp_write_port_owner(struct dataplane *dp, const struct lbd_config *cfg)
+{
+	int fd = bpf_map__fd(dp->skel->maps.port_owner);
+	struct xlb_port_owner *v;
+	__u32 *keys, count = 65536, i;
+	size_t p;
+	int r = 0;
+
+	keys = calloc(65536, sizeof(*keys));
+	v = calloc(65536, sizeof(*v));
+	if (!keys || !v) {
+		free(keys);
+		free(v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < 65536; i++)
+		keys[i] = i;
+	for (i = cfg->snat_port_min; i <= cfg->snat_port_max; i++)
+		v[i].node = (__u16)cfg->node_id;
+	for (p = 0; p < cfg->sync.n_peers; p++) {
+		const struct cfg_peer *pe = &cfg->sync.peers[p];
+		__be32 a = endpoint_addr(pe->address);
+
+		if (!pe->snat_port_min || !cfg->sync.enabled)
+			continue;
+		for (i = pe->snat_port_min; i <= pe->snat_port_max; i++) {
+			v[i].node = (__u16)pe->node_id;
+			v[i].node_addr = a;
+		}
+	}
+	if (bpf_map_update_batch(fd, keys, v, &count, NULL) < 0) {
+		/* no batch ops: one by one */
+		for (i = 0; i < 65536 && !r; i++)
+			if (bpf_map_update_elem(fd, &keys[i], &v[i], BPF_ANY) < 0)
+				r = -errno;
+	}
+	free(keys);
+	free(v);
+	return r;
 }
 
 static void vip_key(const struct cfg_vip *v, struct xlb_vip_key *k)

@@ -56,6 +56,8 @@ int dp_open(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_
 void dp_close(struct dataplane *dp);
 
 int dp_write_config(struct dataplane *dp, const struct lbd_config *cfg);
+/* port_owner: this node's and its sync peers' SNAT port ranges. */
+int dp_write_port_owner(struct dataplane *dp, const struct lbd_config *cfg);
 
 int dp_vip_set(struct dataplane *dp, const struct cfg_vip *v);
 int dp_vip_del(struct dataplane *dp, const struct cfg_vip *v);

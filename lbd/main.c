@@ -830,6 +830,11 @@ static int populate(struct lbd *l, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot write lb_config: %s", strerror(-r));
 		return r;
 	}
+	r = dp_write_port_owner(&l->dp, cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write port_owner: %s", strerror(-r));
+		return r;
+	}
 	if (l->dp.reused)
 		prune_stale(l);
 	for (i = 0; i < cfg->n_vips; i++) {

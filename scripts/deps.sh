@@ -16,6 +16,8 @@ PKGS=(
 	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq
 	# stock-kernel VM harness (cluster-tests/vm)
 	qemu-system-x86 busybox-static cpio xz-utils
+	# failover: BGP + BFD (active/active) and VRRP (active/standby)
+	bird2 keepalived
 )
 
 missing=()
@@ -36,7 +38,10 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx-light's package starts a system nginx on port 80 of the host
 # namespace; the testbed runs its own instances, so stop the system one.
+# bird2 and keepalived likewise: the testbed runs its own, per namespace.
 if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
+	systemctl disable --now nginx bird keepalived >/dev/null 2>&1 || true
 fi
 pkill -x nginx 2>/dev/null || true
+pkill -x bird 2>/dev/null || true
+pkill -x keepalived 2>/dev/null || true
