@@ -8,6 +8,9 @@
 #include <netinet/in.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lb.skel.h"
 
 #include "ageing.h"
 #include "log.h"
@@ -31,6 +34,8 @@ struct ageing {
 	} hooks[AGEING_MAX_HOOKS];
 	struct ageing_stats st;
 	struct xlb_ratelimit err_rl;	/* one line per 10 s; the count is in st */
+	uint32_t dead[CFG_MAX_PEERS];	/* sync peers marked dead, this tick */
+	size_t n_dead;
 };
 
 static uint64_t mono_ns(void)
@@ -74,13 +79,43 @@ static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_k
 	return (uint64_t)sec * NSEC_PER_SEC;
 }
 
+static bool owner_dead(const struct ageing *a, uint32_t owner)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_dead; i++)
+		if (a->dead[i] == owner)
+			return true;
+	return false;
+}
+
+/* The sync peers syncd marked dead in node_state: their sessions are aged
+ * here too (adopted ones are ours anyway; this covers flows that ended
+ * while their owner was down and so never sent a packet here). */
+static void refresh_dead(struct ageing *a)
+{
+	int fd = bpf_map__fd(a->dp->skel->maps.node_state);
+	size_t i;
+
+	a->n_dead = 0;
+	if (!a->cfg->sync.enabled || fd < 0)
+		return;
+	for (i = 0; i < a->cfg->sync.n_peers; i++) {
+		__u32 k = a->cfg->sync.peers[i].node_id, v = 0;
+
+		if (bpf_map_lookup_elem(fd, &k, &v) == 0 && (v & XLB_NODE_DEAD))
+			a->dead[a->n_dead++] = k;
+	}
+}
+
 static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 		    const struct xlb_session *s, uint64_t now)
 {
 	uint64_t to;
 
-	if (s->owner != a->cfg->node_id)
-		return false;	/* a node ages only what it owns */
+	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
+		return false;	/* a node ages only what it owns, and what
+				 * nobody can age any more (DESIGN decision 3) */
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
 		return false;
@@ -162,6 +197,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 
 	a->st.ticks++;
 	a->pass_done = false;
+	refresh_dead(a);
 	while (scanned < AGEING_BUDGET && mono_ns() - now < AGEING_SLICE_NS) {
 		const struct xlb_flow_key *keys = a->walk.keys;
 		const struct xlb_session *vals = a->walk.vals;
