@@ -106,9 +106,7 @@ report() {
 adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
 
 be_up() { lbctl -n "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
-wait_adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
-
-be_up() {
+wait_be_up() {
 	local i
 	for i in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
 	return 1
