@@ -103,6 +103,7 @@ report() {
 	esac
 }
 
+carries() { "$TESTBED" carriers | grep -qx "$1"; }
 adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
 
 be_up() { lbctl -n "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
@@ -142,7 +143,8 @@ fail_case() {
 	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
 	sleep 1
 	"$TESTBED" fail lb1 >/dev/null
-	echo "      lb1 failed at $(date +%T); traffic now to $("$TESTBED" carriers | xargs)"
+	sleep 1
+	echo "      lb1 failed at $(date +%T); a second later traffic goes to $("$TESTBED" carriers | xargs)"
 	wait_flows
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
@@ -160,10 +162,11 @@ for mode in $MODES; do
 		flows "$mode-back" "$DUR"
 		sleep 5
 		"$TESTBED" recover lb1 >"$TMP/$mode-recover" 2>&1 || tail -5 "$TMP/$mode-recover"
-		echo "      lb1 recovered at $(date +%T); traffic now to $("$TESTBED" carriers | xargs)"
+		sleep 1
+		echo "      lb1 recovered at $(date +%T); a second later traffic goes to $("$TESTBED" carriers | xargs)"
 		wait_flows
 		report "$mode-back.fnat"; report "$mode-back.dsr"; report "$mode-back.udp"
-		check "$mode: failback: lb1 takes traffic again" "$TESTBED" carriers
+		check "$mode: failback: lb1 takes traffic again" carries lb1
 		[ "$mode" = active-standby ] &&
 			check "$mode: failback: lb1 (higher priority) holds the VIP again" test "$("$TESTBED" carriers)" = lb1
 		[ "$mode" = active-active ] &&
