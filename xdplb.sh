@@ -1,6 +1,7 @@
 #!/bin/bash
 # xdplb developer entry point. On a fresh Debian 12 machine, as root:
-#   ./xdplb.sh demo   install, build, bring up the netns testbed and show it
+#   ./xdplb.sh demo   install, build, bring up the active/active netns testbed,
+#                     fail a node under traffic, recover it, show what happened
 #   ./xdplb.sh test   install, build, run every test
 # Other sub-commands: deps, build, unit, e2e, down.
 set -euo pipefail
@@ -59,8 +60,10 @@ demo)
 	need_root
 	deps
 	build
-	step "testbed up"
-	XLB_BUILD=$BUILD "$ROOT/cluster-tests/testbed" up
+	step "testbed up (active-active: BGP + BFD, ECMP over lb1 and lb2, syncd on both)"
+	XLB_BUILD=$BUILD "$ROOT/cluster-tests/testbed" down >/dev/null 2>&1 || true
+	XLB_BUILD=$BUILD "$ROOT/cluster-tests/testbed" up --mode active-active
+	step "traffic, a node failure and its recovery"
 	XLB_BUILD=$BUILD "$ROOT/cluster-tests/demo"
 	;;
 test)
@@ -73,7 +76,7 @@ test)
 	step "all tests passed"
 	;;
 *)
-	sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 	[ -z "$cmd" ] && exit 2
 	die "unknown command '$cmd'"
 	;;
