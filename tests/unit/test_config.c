@@ -619,6 +619,12 @@ static const struct bad bad_cfgs[] = {
 	  "4:7", "sync.maps[0]: fields overlap" },
 	{ "sync map without name", NODE "sync:\n  maps:\n    - {owner: {offset: 0, size: 4}}\n",
 	  "4:7", "sync.maps[0].name: required key is missing" },
+	{ "sync peer ports overlap ours", NODE SNAT
+	  "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: 59000, snat_port_max: 60000}]\n",
+	  "4:67", "sync.peers[0]: ports 59000-60000 overlap this node's snat ports 10000-59999" },
+	{ "sync peer ports half given", NODE
+	  "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: 100}]\n",
+	  "3:67", "sync.peers[0]: give both snat_port_min and snat_port_max, or neither" },
 	{ "bool as string in JSON",
 	  "{\"node\": {\"id\": 1, \"interface\": \"eth0\"}, \"sync\": {\"enabled\": \"true\"}}",
 	  "1:62", "sync.enabled: expected true or false, got \"true\"" },
@@ -642,7 +648,7 @@ static void test_sync_options(void **state)
 		"  heartbeat_ms: 50\n"
 		"  dead_after_ms: 300\n"
 		"  antientropy_ms: 0\n"
-		"  peers: [{node_id: 2, address: \"198.18.2.12:7400\"}]\n"
+		"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", snat_port_min: 60000, snat_port_max: 61000}]\n"
 		"  maps:\n"
 		"    - sessions\n"
 		"    - name: conn_table\n"
@@ -662,6 +668,8 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->heartbeat_ms, 50);
 	assert_int_equal(y->dead_after_ms, 300);
 	assert_int_equal(y->antientropy_ms, 0);
+	assert_int_equal(y->peers[0].snat_port_min, 60000);
+	assert_int_equal(y->peers[0].snat_port_max, 61000);
 	assert_int_equal(y->n_maps, 2);
 	assert_true(y->map_opts[0].builtin);
 	assert_string_equal(y->maps[1], "conn_table");
