@@ -103,7 +103,7 @@ report() {
 	esac
 }
 
-carries() { "$TESTBED" carriers | grep -qx "$1"; }
+carries() { [[ " $("$TESTBED" carriers | xargs) " == *" $1 "* ]]; }
 adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
 
 be_up() { lbctl -n "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
