@@ -149,6 +149,46 @@ fail_case() {
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
 
+# ms until the router sends VIP traffic to exactly N nodes (within MAX ms),
+# or nothing printed and false.
+until_carriers() {
+	local n=$1 max=$2 t0 now
+	t0=$(date +%s%N)
+	while :; do
+		now=$(date +%s%N)
+		if [ "$("$TESTBED" carriers | wc -l)" -eq "$n" ]; then
+			echo $(( (now - t0) / 1000000 ))
+			return 0
+		fi
+		[ $(( (now - t0) / 1000000 )) -lt "$max" ] || return 1
+		sleep 0.02
+	done
+}
+
+# Active-active only: the route follows the node's health. lb2's lbd dies:
+# its announcement is withdrawn; lbd back: announced again. Then lb2's
+# control plane goes silent while its link stays up (it can no longer
+# reach the router): BFD withdraws it, well under a second.
+route_health() {
+	local ms
+	echo "-- active-active: route health"
+	kill -KILL "$(cat /run/xdplb/testbed/lb2/lbd.pid)"
+	ms=$(until_carriers 1 3000) || ms=-1
+	check "lbd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
+	"$TESTBED" lbd-start lb2 >/dev/null
+	ms=$(until_carriers 2 15000) || ms=-1
+	check "lbd back on lb2: announced again ($ms ms after lbd answered)" test "$ms" -ge 0
+	# every frame lb2 sends is dropped where it enters the router; the
+	# link stays up
+	ip -force -n xlb-router link set dev lb2 xdpdrv obj "$XLB_BUILD/bpf/xdp_drop.bpf.o" sec xdp
+	ms=$(until_carriers 1 3000) || ms=-1
+	check "lb2 silent with its link up: BFD withdraws it within 1 s ($ms ms)" \
+		test "$ms" -ge 0 -a "$ms" -lt 1000
+	ip -force -n xlb-router link set dev lb2 xdpdrv obj "$XLB_BUILD/bpf/xdp_pass.bpf.o" sec xdp
+	ms=$(until_carriers 2 20000) || ms=-1
+	check "lb2 reachable again: announced again ($ms ms)" test "$ms" -ge 0
+}
+
 [ -x "$FLOWS" ] || { echo "failover: $FLOWS not built" >&2; exit 1; }
 for mode in $MODES; do
 	echo "-- $mode, syncd on: $CONNS + $CONNS TCP connections and 100 UDP flows, lb1 fails"
@@ -174,6 +214,7 @@ for mode in $MODES; do
 		check "$mode: failback: no full-NAT connection broke (longest gap $(j "$mode-back.fnat" .longest_gap_ms) ms)" passed "$mode-back.fnat"
 		check "$mode: failback: no DSR connection broke (longest gap $(j "$mode-back.dsr" .longest_gap_ms) ms)" passed "$mode-back.dsr"
 		check "$mode: failback: every UDP flow kept its backend" passed "$mode-back.udp"
+		[ "$mode" = active-active ] && route_health
 	else
 		check "$mode: testbed up" false
 	fi
