@@ -208,11 +208,12 @@ for vip in "$VIP_WEB" "$VIP_DSR"; do
 		HOLD_PIDS+=($!)
 	done
 done
-fnat_established() {
+holds_established() {
 	lbctl -n lb1 --json sessions list --limit 100000 2>/dev/null | jq_sessions >"$TMP/sessions" || true
-	[ "$(awk -v v="$VIP_WEB:80" '$2 == v && $6 == "established"' "$TMP/sessions" | wc -l)" -ge "$HOLD" ]
+	[ "$(awk -v v="$VIP_WEB:80" '$2 == v && $6 == "established"' "$TMP/sessions" | wc -l)" -ge "$HOLD" ] &&
+		[ "$(awk -v v="$VIP_DSR:80" '$2 == v && $6 == "established"' "$TMP/sessions" | wc -l)" -ge "$HOLD" ]
 }
-poll 5 fnat_established || true
+poll 5 holds_established || true
 count=$(lbctl -n lb1 --json sessions count 2>/dev/null | jq_count || echo 0)
 echo "      lb1 sessions count: $count"
 check "sessions: lbctl -n lb1 sessions count > 0" positive "${count:-0}"
