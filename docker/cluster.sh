@@ -1,0 +1,220 @@
+#!/bin/bash
+# The xdplb testbed on Docker (active-active: bird2 BGP + BFD, ECMP).
+#
+#   docker/cluster.sh up       install docker.io/docker-compose if missing, start
+#                              dockerd if not running, build the image, bring the
+#                              cluster up and wait until the router has an ECMP
+#                              route over lb1 and lb2
+#   docker/cluster.sh down     remove containers, networks and bpffs volumes
+#                              (the image xdplb-node:latest stays; and a dockerd
+#                              this script started stays running: see README)
+#   docker/cluster.sh status   containers, the router's VIP route, each LB's
+#                              lbd/syncd state
+#   docker/cluster.sh fail NODE      docker kill NODE (lb1|lb2): a power cut
+#   docker/cluster.sh recover NODE   docker start NODE: fresh maps, syncd pulls
+#                                    the peer's snapshot, then it announces
+#   docker/cluster.sh carriers       LB nodes the router sends VIP traffic to
+#
+# Environment: XLB_BUILD (default <repo>/build), XLB_SYNC (1 = syncd on, the
+# default; 0 = sync.enabled false), XLB_CAPTURE (syncd capture, default auto),
+# XLB_DOCKER_WAIT (seconds for the cluster to come up, default 90).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
+export XLB_SYNC=${XLB_SYNC:-1}
+export XLB_CAPTURE=${XLB_CAPTURE:-auto}
+WAIT_S=${XLB_DOCKER_WAIT:-90}
+PROJECT=xdplb
+IMAGE=xdplb-node:latest
+COMPOSE_FILE=$HERE/docker-compose.yml
+STATE=/run/xdplb-docker
+DOCKERD_PID=/run/xdplb-dockerd.pid
+DOCKERD_LOG=/var/log/xdplb-dockerd.log
+DOCKER_ROOT=${XLB_DOCKER_ROOT:-/var/lib/docker}
+LBS=(lb1 lb2)
+VIP_NET=198.19.100.0/24
+declare -A ADDR=([lb1]=198.19.2.11 [lb2]=198.19.2.12)
+
+say() { echo "cluster: $*"; }
+die() { echo "cluster: $*" >&2; exit 1; }
+
+# docker: the Debian client if present (any client talks to the daemon)
+DOCKER=docker
+[ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
+dk() { "$DOCKER" "$@"; }
+compose() { docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
+
+# ------------------------------------------------------------------ docker
+ensure_docker() {
+	if ! command -v dockerd >/dev/null || ! command -v docker-compose >/dev/null; then
+		say "installing docker.io and docker-compose (apt-get)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose >/dev/null 2>&1 || {
+			apt-get update -q >/dev/null 2>&1 || true
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose >/dev/null
+		} || return 1
+	fi
+	dk version >/dev/null 2>&1 && return 0
+	say "starting dockerd (data root $DOCKER_ROOT, pid file $DOCKERD_PID, log $DOCKERD_LOG)"
+	mkdir -p "$DOCKER_ROOT"
+	# No iptables rules, no forwarding or bridge on the host: the testbed's
+	# networks are plain bridges and nothing leaves the machine; this leaves
+	# the host's packet filter (and whoever else uses it) alone.
+	setsid dockerd --data-root "$DOCKER_ROOT" --pidfile "$DOCKERD_PID" \
+		--iptables=false --ip-forward=false --bridge=none \
+		</dev/null >>"$DOCKERD_LOG" 2>&1 &
+	local i
+	for i in $(seq 1 150); do
+		[ -S /var/run/docker.sock ] && dk version >/dev/null 2>&1 && return 0
+		kill -0 $! 2>/dev/null || break
+		sleep 0.2
+	done
+	tail -5 "$DOCKERD_LOG" >&2
+	return 1
+}
+
+ensure_built() {
+	local f
+	for f in lbd/lbd lbd/lbctl syncd/syncd cluster-tests/tools/xlb-flows bpf/xdp_pass.bpf.o; do
+		[ -e "$XLB_BUILD/$f" ] && continue
+		say "building in $XLB_BUILD"
+		cmake -S "$ROOT" -B "$XLB_BUILD" >/dev/null && cmake --build "$XLB_BUILD" -j2 >/dev/null
+		break
+	done
+}
+
+build_image() {
+	ensure_built
+	"$HERE/mkrootfs.sh" "$IMAGE"
+}
+
+# ------------------------------------------------------------------ host side
+# The host-side veth of a container's eth0.
+host_peer() {
+	local c=$1 idx
+	idx=$(dk exec "$c" cat /sys/class/net/eth0/iflink) || return 1
+	ip -o link show | awk -F': ' -v i="$idx" '$1 == i { sub(/@.*/, "", $2); print $2; exit }'
+}
+
+# XDP_TX on the LB's eth0 hands frames to the host-side peer, which drops
+# them unless NAPI runs there: an XDP program on the peer turns it on (the
+# netns testbed does the same on the router's side). Checksum offload off
+# so the data plane sees complete checksums.
+prepare_lb_link() {
+	local n=$1 c=xdplb-$1 peer i
+	for i in $(seq 1 50); do
+		peer=$(host_peer "$c" 2>/dev/null) && [ -n "$peer" ] && break
+		sleep 0.2
+	done
+	[ -n "${peer:-}" ] || die "no host-side veth for $c"
+	ethtool -K "$peer" tx off rx off >/dev/null 2>&1 || true
+	ip link set dev "$peer" xdpdrv obj "$XLB_BUILD/bpf/xdp_pass.bpf.o" sec xdp ||
+		die "cannot attach xdp_pass to $peer (host side of $c)"
+	dk exec "$c" touch /run/xdplb/hostside-ready
+	echo "$peer" >"$STATE/$n.peer"
+}
+
+# ------------------------------------------------------------------ state
+carriers() {
+	dk exec xdplb-router ip route show "$VIP_NET" 2>/dev/null | grep -o 'via [0-9.]*' |
+		awk '{print $2}' | while read -r a; do
+			for n in "${LBS[@]}"; do [ "${ADDR[$n]}" = "$a" ] && echo "$n"; done
+		done
+	return 0
+}
+
+wait_carriers() {	# wait_carriers N SECS
+	local deadline=$((SECONDS + $2))
+	until [ "$(carriers | wc -l)" -eq "$1" ]; do
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+lbctl_on() { local n=$1; shift; dk exec "xdplb-$n" lbctl -n "$n" "$@"; }
+
+do_up() {
+	ensure_docker || { echo "cluster: Docker cannot be started on this machine" >&2; exit 77; }
+	if [ -n "$(compose ps -q 2>/dev/null)" ]; then die "cluster already up ('$0 down' first)"; fi
+	build_image
+	mkdir -p "$STATE"
+	[ -s "$STATE/sync.key" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/sync.key")
+	export XLB_SYNC_KEY
+	XLB_SYNC_KEY=$(cat "$STATE/sync.key")
+	echo "$XLB_SYNC" >"$STATE/sync"
+	compose up -d --force-recreate >"$STATE/compose-up.log" 2>&1 || { cat "$STATE/compose-up.log" >&2; die "docker-compose up failed"; }
+	local n
+	for n in "${LBS[@]}"; do prepare_lb_link "$n"; done
+	say "containers up; waiting for lbd, syncd and the BGP announcements"
+	if ! wait_carriers 2 "$WAIT_S"; then
+		for n in "${LBS[@]}"; do dk logs --tail 10 "xdplb-$n" 2>&1 | sed "s/^/  $n: /" >&2; done
+		die "no ECMP route over lb1 and lb2 on the router within ${WAIT_S}s"
+	fi
+	say "up: active-active, syncd $([ "$XLB_SYNC" = 1 ] && echo on || echo off), router sends $VIP_NET to $(carriers | xargs)"
+	say "VIPs 198.19.100.1:80 (full NAT), 198.19.100.2:80 (DSR), 198.19.100.1:5353/udp; client: docker exec xdplb-client ..."
+}
+
+do_down() {
+	if ! dk version >/dev/null 2>&1; then say "dockerd not running: nothing to take down"; rm -rf "$STATE"; return 0; fi
+	compose down -v --remove-orphans >/dev/null 2>&1 || true
+	# anything left by name (e.g. after a compose file change)
+	local c
+	for c in router lb1 lb2 be1 be2 be3 client; do dk rm -f "xdplb-$c" >/dev/null 2>&1 || true; done
+	dk network rm "${PROJECT}_front" "${PROJECT}_lan" >/dev/null 2>&1 || true
+	dk volume rm "${PROJECT}_bpf-lb1" "${PROJECT}_bpf-lb2" >/dev/null 2>&1 || true
+	rm -rf "$STATE"
+	say "down: containers, networks and bpffs volumes removed (image $IMAGE kept; dockerd left running)"
+}
+
+do_status() {
+	dk version >/dev/null 2>&1 || { echo "dockerd not running"; return 0; }
+	compose ps
+	[ -n "$(compose ps -q 2>/dev/null)" ] || return 0
+	echo "router sends $VIP_NET to: $(carriers | xargs)"
+	dk exec xdplb-router ip route show "$VIP_NET" | sed 's/^/  /'
+	local n
+	for n in "${LBS[@]}"; do
+		echo "== $n"
+		if [ "$(dk inspect -f '{{.State.Running}}' "xdplb-$n" 2>/dev/null)" != true ]; then echo "  not running"; continue; fi
+		lbctl_on "$n" status 2>&1 | sed 's/^/  /' || echo "  lbd: no answer"
+		echo "  sessions: $(lbctl_on "$n" sessions count 2>&1)"
+		dk exec "xdplb-$n" syncd status -c /run/xdplb/lbd.yaml 2>/dev/null |
+			jq -r '"  syncd: capture \(.capture), ready \(.ready), sent \(.tx_entries), applied \(.applied_updates)/\(.applied_deletes)",
+			(.peers[] | "  peer \(.node_id): \(if .alive then "alive" else "dead" end), gaps \(.gaps)")' 2>/dev/null ||
+			echo "  syncd: not running"
+	done
+}
+
+do_fail() {
+	local n=$1
+	dk kill "xdplb-$n" >/dev/null
+	date +%s.%N >"$STATE/$n.failed"
+	say "$n failed (docker kill: every process SIGKILLed, its link gone)"
+}
+
+do_recover() {
+	local n=$1
+	[ "$(dk inspect -f '{{.State.Running}}' "xdplb-$n")" = true ] && die "$n is running"
+	[ -s "$STATE/sync.key" ] || die "no $STATE/sync.key: was the cluster brought up by this script?"
+	dk start "xdplb-$n" >/dev/null
+	prepare_lb_link "$n"
+	local deadline=$((SECONDS + WAIT_S))
+	until carriers | grep -qx "$n"; do
+		[ $SECONDS -lt "$deadline" ] || { dk logs --tail 10 "xdplb-$n" >&2; die "$n not announcing within ${WAIT_S}s"; }
+		sleep 0.2
+	done
+	rm -f "$STATE/$n.failed"
+	say "$n recovered; traffic goes to $(carriers | xargs)"
+}
+
+case "${1:-}" in
+up) do_up ;;
+down) do_down ;;
+status) do_status ;;
+fail) [[ "${2:-}" =~ ^lb[12]$ ]] || die "fail lb1|lb2"; do_fail "$2" ;;
+recover) [[ "${2:-}" =~ ^lb[12]$ ]] || die "recover lb1|lb2"; do_recover "$2" ;;
+carriers) carriers ;;
+build) ensure_docker || exit 77; build_image ;;
+*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
