@@ -127,8 +127,7 @@ sessions() { lbctl "$1" sessions count 2>/dev/null | awk '{print $1; exit}'; }
 
 be_up() { lbctl "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
 wait_be_up() {
-	local i
-	for i in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
+	for _ in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
 	return 1
 }
 

@@ -64,8 +64,7 @@ ensure_docker() {
 	setsid dockerd --data-root "$DOCKER_ROOT" --pidfile "$DOCKERD_PID" \
 		--iptables=false --ip-forward=false --bridge=none \
 		</dev/null >>"$DOCKERD_LOG" 2>&1 &
-	local i
-	for i in $(seq 1 150); do
+	for _ in $(seq 1 150); do
 		[ -S /var/run/docker.sock ] && dk version >/dev/null 2>&1 && return 0
 		kill -0 $! 2>/dev/null || break
 		sleep 0.2
@@ -102,8 +101,8 @@ host_peer() {
 # netns testbed does the same on the router's side). Checksum offload off
 # so the data plane sees complete checksums.
 prepare_lb_link() {
-	local n=$1 c=xdplb-$1 peer i
-	for i in $(seq 1 50); do
+	local n=$1 c=xdplb-$1 peer
+	for _ in $(seq 1 50); do
 		peer=$(host_peer "$c" 2>/dev/null) && [ -n "$peer" ] && break
 		sleep 0.2
 	done

@@ -32,8 +32,9 @@ for b in ip ethtool; do
 done
 for f in "${PROJECT_BINS[@]}"; do [ -x "$f" ] || die "$f not built (cmake -S . -B build && cmake --build build -j2)"; done
 for f in "${DEBIAN_BINS[@]}"; do [ -x "$f" ] || die "$f missing (apt-get install nginx bird2 keepalived jq curl)"; done
-[ -x /usr/bin/busybox ] && file -L /usr/bin/busybox | grep -q 'statically linked' ||
+if [ ! -x /usr/bin/busybox ] || ldd /usr/bin/busybox >/dev/null 2>&1; then
 	die "busybox-static missing (apt-get install busybox-static)"
+fi
 
 R=$(mktemp -d /tmp/xdplb-rootfs.XXXXXX)
 trap 'rm -rf "$R"' EXIT
