@@ -104,8 +104,12 @@ for b in /usr/local/bin/lbd /usr/local/bin/syncd /usr/local/bin/lbctl /usr/local
 done
 
 echo "mkrootfs: root file system $(du -sh "$R" | cut -f1) in $R; importing as $IMAGE"
+old=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 tar -C "$R" -c . | docker import \
 	--change 'ENTRYPOINT ["/usr/local/bin/xlb-entry"]' \
 	--change 'ENV PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
 	--message "xdplb node image (docker/mkrootfs.sh)" - "$IMAGE" >/dev/null
+# the image this one replaces, unless a container still uses it
+new=$(docker image inspect -f '{{.Id}}' "$IMAGE")
+if [ -n "$old" ] && [ "$old" != "$new" ]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
 echo "mkrootfs: $IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.1f MB", $1/1e6}')"
