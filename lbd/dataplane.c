@@ -742,17 +742,25 @@ static int enable_forwarding(const char *ifname, char *err, size_t errlen)
 	int fd, n;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	/* read first: already on needs no write access (a container's
+	 * /proc/sys is read-only unless its runtime remounts it) */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, &cur, 1);
+		close(fd);
+		if (n == 1 && cur == '1')
+			return 0;
+	}
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
+		snprintf(err, errlen, "cannot open %s to turn forwarding on: %s%s", path,
+			 strerror(e), e == EROFS ? " (set net.ipv4.conf." : "");
+		if (e == EROFS)
+			snprintf(err + strlen(err), errlen - strlen(err),
+				 "%s.forwarding=1 before starting lbd)", ifname);
 		return -e;
-	}
-	n = read(fd, &cur, 1);
-	if (n == 1 && cur == '1') {
-		close(fd);
-		return 0;
 	}
 	if (pwrite(fd, "1\n", 2, 0) != 2) {
 		int e = errno ? errno : EIO;
