@@ -52,29 +52,11 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One test_run call; returns the kernel-reported duration in ns. */
+/* One test_run call; the kernel-reported duration in ns in *duration. */
 static int run_once(int prog_fd, int ifindex, const uint8_t *in, size_t len,
 		    uint32_t repeat, uint32_t *verdict, uint32_t *duration)
 {
-	uint8_t out[DP_PKT_MAX];
-	struct xdp_md ctx;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.data_end = (uint32_t)len;
-	ctx.ingress_ifindex = ifindex;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx;
-	o.ctx_size_in = sizeof(ctx);
-	o.repeat = repeat;
-	if (bpf_prog_test_run_opts(prog_fd, &o))
-		return -errno;
-	*verdict = o.retval;
-	*duration = o.duration;
-	return 0;
+	return dp_test_run(prog_fd, ifindex, in, len, NULL, NULL, repeat, verdict, duration);
 }
 
 typedef void (*between_fn)(unsigned int i, uint8_t *pkt, size_t *len);

@@ -147,11 +147,10 @@ _Static_assert(sizeof(struct xlb_reverse) == sizeof(struct xlb_flow_key) + 8,
 	       "struct xlb_reverse must have no implicit padding");
 
 /* Node configuration map: ARRAY with one element, written by lbd. */
-#define XLB_CFG_F_INLINE_CAPTURE	(1u << 0)	/* syncd inline mode */
 
 struct xlb_config {
 	__u32 node_id;
-	__u32 flags;		/* XLB_CFG_F_* */
+	__u32 flags;		/* reserved, 0 (syncd's switch is sync_ctl) */
 	union xlb_addr snat;	/* this node's SNAT address */
 	__u8 snat_family;
 	__u8 pad[7];

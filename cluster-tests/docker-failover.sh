@@ -41,6 +41,8 @@ pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-docker-failover.XXXXXX)
 UP=0
 FLOW_PIDS=()
+# docker exec stays attached: stopping it stops the flows
+FLOW_CLIENT=("$DOCKER" exec xdplb-client xlb-flows)
 
 # Docker first: 77 (skipped) if it cannot run here
 rc=0
@@ -55,13 +57,6 @@ elif [ "$rc" -ne 0 ]; then
 	exit 1
 fi
 grep '^mkrootfs: xdplb' "$TMP/build" | sed 's/^/      /'
-
-stop_flows() {
-	local p
-	for p in "${FLOW_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	FLOW_PIDS=()
-}
 
 down() {
 	stop_flows
@@ -83,43 +78,6 @@ cleanup() {
 trap cleanup EXIT
 
 lbctl() { local n=$1; shift; "$DOCKER" exec "xdplb-$n" lbctl -n "$n" "$@"; }
-cx() { "$DOCKER" exec xdplb-client "$@"; }
-
-# flows TAG DUR: the three flow groups in the background, JSON into $TMP/TAG.*
-# (docker exec -i keeps the exec attached: stopping it stops the flows)
-flows() {
-	local tag=$1 dur=$2
-	cx xlb-flows tcp --target "$VIP_WEB:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
-	FLOW_PIDS+=($!)
-	cx xlb-flows tcp --target "$VIP_DSR:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
-	FLOW_PIDS+=($!)
-	cx xlb-flows udp --target "$VIP_WEB:$UDP_PORT" --flows 100 \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
-	FLOW_PIDS+=($!)
-}
-
-wait_flows() {
-	local p
-	for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	FLOW_PIDS=()
-}
-
-j() { jq -r "$2" "$TMP/$1" 2>/dev/null || echo "?"; }
-passed() { [ "$(j "$1" .pass)" = true ]; }
-broken() { [ "$(j "$1" .failed)" != "?" ] && [ "$(j "$1" .failed)" -gt 0 ]; }
-report() {
-	local f=$1
-	if [ ! -s "$TMP/$f" ]; then
-		echo "      $f: no result; stderr: $(tail -3 "$TMP/$f.err" 2>/dev/null | tr '\n' ' ')"
-		return 0
-	fi
-	case "$f" in
-	*.udp) echo "      $f: $(j "$f" '"\(.ok)/\(.flows) flows ok, worst loss \(.worst_flow_loss_pct)%, failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
-	*) echo "      $f: $(j "$f" '"\(.ok)/\(.conns) ok, \(.requests) requests, longest gap \(.longest_gap_ms) ms (p99 \(.gap_p99_ms) ms), failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
-	esac
-}
 
 carriers() { "$CLUSTER" carriers | xargs; }
 adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }

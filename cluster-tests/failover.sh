@@ -43,13 +43,7 @@ pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-failover.XXXXXX)
 UP=0
 FLOW_PIDS=()
-
-stop_flows() {
-	local p
-	for p in "${FLOW_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	FLOW_PIDS=()
-}
+FLOW_CLIENT=(ip netns exec xlb-client "$FLOWS")	# execs in place: $! is xlb-flows
 
 down() {
 	stop_flows
@@ -71,37 +65,6 @@ cleanup() {
 trap cleanup EXIT
 
 lbctl() { "$LBCTL" "$@"; }
-
-# flows TAG: the three flow groups in the background, JSON into $TMP/TAG.*
-flows() {
-	local tag=$1 dur=$2
-	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
-	FLOW_PIDS+=($!)
-	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
-	FLOW_PIDS+=($!)
-	ip netns exec xlb-client "$FLOWS" udp --target "$VIP_WEB:$UDP_PORT" --flows 100 \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
-	FLOW_PIDS+=($!)
-}
-
-wait_flows() {
-	local p
-	for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	FLOW_PIDS=()
-}
-
-j() { jq -r "$2" "$TMP/$1" 2>/dev/null || echo "?"; }
-passed() { [ "$(j "$1" .pass)" = true ]; }
-broken() { [ "$(j "$1" .failed)" != "?" ] && [ "$(j "$1" .failed)" -gt 0 ]; }
-report() {
-	local f=$1
-	case "$f" in
-	*.udp) echo "      $f: $(j "$f" '"\(.ok)/\(.flows) flows ok, worst loss \(.worst_flow_loss_pct)%, failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
-	*) echo "      $f: $(j "$f" '"\(.ok)/\(.conns) ok, \(.requests) requests, longest gap \(.longest_gap_ms) ms (p99 \(.gap_p99_ms) ms), failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
-	esac
-}
 
 carries() { [[ " $("$TESTBED" carriers | xargs) " == *" $1 "* ]]; }
 adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }

@@ -54,3 +54,50 @@ stop_holds() {
 	for p in "${HOLD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	HOLD_PIDS=()
 }
+
+# ---- the failover tests' traffic (failover.sh on the netns testbed,
+# docker-failover.sh on the containers). They set FLOW_CLIENT (the command
+# that runs xlb-flows on the client), VIP_WEB, VIP_DSR, UDP_PORT, CONNS,
+# TMP and FLOW_PIDS=().
+
+# flows TAG DUR: full-NAT and DSR TCP connections and UDP flows in the
+# background, JSON results in $TMP/TAG.{fnat,dsr,udp}
+flows() {
+	local tag=$1 dur=$2
+	"${FLOW_CLIENT[@]}" tcp --target "$VIP_WEB:80" --conns "$CONNS" \
+		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
+	FLOW_PIDS+=($!)
+	"${FLOW_CLIENT[@]}" tcp --target "$VIP_DSR:80" --conns "$CONNS" \
+		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
+	FLOW_PIDS+=($!)
+	"${FLOW_CLIENT[@]}" udp --target "$VIP_WEB:$UDP_PORT" --flows 100 \
+		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
+	FLOW_PIDS+=($!)
+}
+
+wait_flows() {
+	local p
+	for p in "${FLOW_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	FLOW_PIDS=()
+}
+
+stop_flows() {
+	local p
+	for p in "${FLOW_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	wait_flows
+}
+
+j() { jq -r "$2" "$TMP/$1" 2>/dev/null || echo "?"; }
+passed() { [ "$(j "$1" .pass)" = true ]; }
+broken() { [ "$(j "$1" .failed)" != "?" ] && [ "$(j "$1" .failed)" -gt 0 ]; }
+report() {
+	local f=$1
+	if [ ! -s "$TMP/$f" ]; then
+		echo "      $f: no result; stderr: $(tail -3 "$TMP/$f.err" 2>/dev/null | tr '\n' ' ')"
+		return 0
+	fi
+	case "$f" in
+	*.udp) echo "      $f: $(j "$f" '"\(.ok)/\(.flows) flows ok, worst loss \(.worst_flow_loss_pct)%, failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
+	*) echo "      $f: $(j "$f" '"\(.ok)/\(.conns) ok, \(.requests) requests, longest gap \(.longest_gap_ms) ms (p99 \(.gap_p99_ms) ms), failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
+	esac
+}

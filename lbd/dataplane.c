@@ -388,7 +388,7 @@ int dp_write_config(struct dataplane *dp, const struct lbd_config *cfg)
 	__u32 key = 0;
 
 	memset(&c, 0, sizeof(c));
-	/* Flags belong to syncd (capture mode): keep what is there. */
+	/* Reserved flags: keep what is there. */
 	if (bpf_map_lookup_elem(dp->fd_config, &key, &old) == 0)
 		c.flags = old.flags;
 	c.node_id = cfg->node_id;

@@ -115,11 +115,6 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 		log_err("peer node %u: cannot write node_state: %s", node, strerror(errno));
 }
 
-static void io_ready(void *ctx)
-{
-	/* the engine logs it */
-}
-
 static int validate(void *arg, unsigned int map, const void *key, const void *value,
 		    const char **why)
 {
@@ -657,7 +652,7 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 static int setup(struct syncd *d, char *err, size_t errlen)
 {
 	static const struct sync_io_ops io = {
-		.send = io_send, .peer_state = io_peer_state, .ready = io_ready,
+		.send = io_send, .peer_state = io_peer_state,	/* .ready: the engine logs it */
 	};
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *names[CFG_SYNC_MAPS_MAX];

@@ -68,25 +68,8 @@ struct cell {
 static int run_once(int prog_fd, const uint8_t *in, size_t len,
 		    uint32_t repeat, uint32_t *verdict, uint32_t *duration)
 {
-	uint8_t out[DP_PKT_MAX];
-	struct xdp_md ctx;
-	LIBBPF_OPTS(bpf_test_run_opts, o);
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.data_end = (uint32_t)len;
-	ctx.ingress_ifindex = env.ifindex_a;
-	o.data_in = in;
-	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = sizeof(out);
-	o.ctx_in = &ctx;
-	o.ctx_size_in = sizeof(ctx);
-	o.repeat = repeat;
-	if (bpf_prog_test_run_opts(prog_fd, &o))
-		return -errno;
-	*verdict = o.retval;
-	*duration = o.duration;
-	return 0;
+	return dp_test_run(prog_fd, env.ifindex_a, in, len, NULL, NULL, repeat, verdict,
+			   duration);
 }
 
 static int on_record(void *ctx, void *data, size_t size)

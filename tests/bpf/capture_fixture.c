@@ -64,35 +64,13 @@ void cap_lb_maps(struct dp_env *e, struct sync_capture_map m[2])
 	m[1].value_size = sizeof(struct xlb_reverse);
 }
 
-struct dp_pkt_spec cap_tcp_to(unsigned int vip, uint16_t sport, uint8_t flags)
-{
-	struct dp_pkt_spec s;
-
-	memset(&s, 0, sizeof(s));
-	s.saddr = DP_CLIENT;
-	s.daddr = dp_vip_addr(vip);
-	s.proto = dp_vip_proto(vip);
-	s.sport = sport;
-	s.dport = dp_vip_port(vip);
-	s.tcp_flags = flags;
-	s.ip_id = 0x1234;
-	s.ttl = 61;
-	return s;
-}
-
+/* dp_reply_to() without payload and IP id */
 struct dp_pkt_spec cap_reply_to(uint16_t snat_port, uint8_t flags)
 {
-	struct dp_pkt_spec s;
+	struct dp_pkt_spec s = dp_reply_to(snat_port, flags);
 
-	memset(&s, 0, sizeof(s));
-	s.smac = dp_mac_be1;
-	s.saddr = DP_BE1;
-	s.daddr = DP_SNAT;
-	s.proto = IPPROTO_TCP;
-	s.sport = 8080;
-	s.dport = snat_port;
-	s.tcp_flags = flags;
-	s.ttl = 63;
+	s.ip_id = 0;
+	s.payload_len = 0;
 	return s;
 }
 
@@ -208,4 +186,22 @@ void cap_unpin(const char *dir)
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned[i]);
 		unlink(path);
 	}
+}
+
+int cap_env_setup(struct dp_env *e, uint32_t max_sessions, uint32_t pool_n, char *pin_dir,
+		  struct sync_capture_map maps[2])
+{
+	int err = dp_env_open(e, max_sessions);
+
+	if (err) {
+		fprintf(stderr, "failed to load lb: %s\n", strerror(-err));
+		return -1;
+	}
+	if (dp_std_config(e, pool_n) || cap_pin(e, pin_dir)) {
+		fprintf(stderr, "failed to configure or pin lb\n");
+		dp_env_close(e);
+		return -1;
+	}
+	cap_lb_maps(e, maps);
+	return 0;
 }

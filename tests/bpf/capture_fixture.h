@@ -33,7 +33,6 @@ uint32_t cap_map_id(int fd);
 void cap_lb_maps(struct dp_env *e, struct sync_capture_map m[2]);
 
 /* Client -> standard VIP packet and backend 1 -> SNAT reply. */
-struct dp_pkt_spec cap_tcp_to(unsigned int vip, uint16_t sport, uint8_t flags);
 struct dp_pkt_spec cap_reply_to(uint16_t snat_port, uint8_t flags);
 /* One BPF_PROG_TEST_RUN pass; returns the verdict (fails the test on a
  * test-run error). */
@@ -66,5 +65,11 @@ int cap_bpffs(char *dir, size_t len);
 int cap_pin(struct dp_env *e, const char *dir);
 void cap_unpin(const char *dir);
 void cap_bpffs_done(const char *dir);
+
+/* Loads the data plane with the standard test config (pool of pool_n
+ * ports), pins its maps under a new pin_dir and fills maps[] with its
+ * sessions and reverse maps. 0, or -1 with the reason on stderr. */
+int cap_env_setup(struct dp_env *e, uint32_t max_sessions, uint32_t pool_n, char *pin_dir,
+		  struct sync_capture_map maps[2]);
 
 #endif

@@ -524,27 +524,72 @@ int dp_parse(const uint8_t *buf, size_t len, struct dp_parsed *p)
 	return 0;
 }
 
-int dp_run_if(struct dp_env *e, int ifindex, const uint8_t *in, size_t len,
-	      uint8_t *out, size_t *out_len, uint32_t *retval)
+int dp_test_run(int prog_fd, int ifindex, const uint8_t *in, size_t len, uint8_t *out,
+		size_t *out_len, uint32_t repeat, uint32_t *retval, uint32_t *duration)
 {
+	uint8_t scratch[DP_PKT_MAX];
 	struct xdp_md ctx;
 	LIBBPF_OPTS(bpf_test_run_opts, o);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.data_end = (uint32_t)len;
-	ctx.ingress_ifindex = ifindex ? ifindex : e->ifindex_a;
+	ctx.ingress_ifindex = ifindex;
 	o.data_in = in;
 	o.data_size_in = (uint32_t)len;
-	o.data_out = out;
-	o.data_size_out = (uint32_t)*out_len;
+	o.data_out = out ? out : scratch;
+	o.data_size_out = out ? (uint32_t)*out_len : sizeof(scratch);
 	o.ctx_in = &ctx;
 	o.ctx_size_in = sizeof(ctx);
-	o.repeat = 1;
-	if (bpf_prog_test_run_opts(e->prog_fd, &o))
+	o.repeat = repeat;
+	if (bpf_prog_test_run_opts(prog_fd, &o))
 		return -errno;
-	*out_len = o.data_size_out;
+	if (out_len)
+		*out_len = o.data_size_out;
 	*retval = o.retval;
+	if (duration)
+		*duration = o.duration;
 	return 0;
+}
+
+int dp_run_if(struct dp_env *e, int ifindex, const uint8_t *in, size_t len,
+	      uint8_t *out, size_t *out_len, uint32_t *retval)
+{
+	return dp_test_run(e->prog_fd, ifindex ? ifindex : e->ifindex_a, in, len, out, out_len,
+			   1, retval, NULL);
+}
+
+struct dp_pkt_spec dp_tcp_to(unsigned int vip, uint16_t sport, uint8_t flags)
+{
+	struct dp_pkt_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.saddr = DP_CLIENT;
+	s.daddr = dp_vip_addr(vip);
+	s.proto = dp_vip_proto(vip);
+	s.sport = sport;
+	s.dport = dp_vip_port(vip);
+	s.tcp_flags = flags;
+	s.ip_id = 0x1234;
+	s.ttl = 61;
+	return s;
+}
+
+struct dp_pkt_spec dp_reply_to(uint16_t snat_port, uint8_t flags)
+{
+	struct dp_pkt_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.smac = dp_mac_be1;
+	s.saddr = DP_BE1;
+	s.daddr = DP_SNAT;
+	s.proto = IPPROTO_TCP;
+	s.sport = 8080;
+	s.dport = snat_port;
+	s.tcp_flags = flags;
+	s.ip_id = 0x4321;
+	s.ttl = 63;
+	s.payload_len = 11;
+	return s;
 }
 
 int dp_run(struct dp_env *e, const uint8_t *in, size_t len, uint8_t *out,

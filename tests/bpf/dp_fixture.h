@@ -145,6 +145,15 @@ int dp_parse(const uint8_t *buf, size_t len, struct dp_parsed *p);
  * when @ifindex is nonzero). Returns 0 or -errno; verdict in *retval. */
 int dp_run(struct dp_env *e, const uint8_t *in, size_t len, uint8_t *out,
 	   size_t *out_len, uint32_t *retval);
+/* One BPF_PROG_TEST_RUN of any XDP program: @repeat passes on @in from
+ * @ifindex; @out may be NULL (output discarded); @duration (may be NULL)
+ * gets the kernel's mean ns per pass. */
+int dp_test_run(int prog_fd, int ifindex, const uint8_t *in, size_t len, uint8_t *out,
+		size_t *out_len, uint32_t repeat, uint32_t *retval, uint32_t *duration);
+/* Client -> VIP @vip TCP segment from client port @sport; backend 1
+ * (:8080) -> SNAT address:@snat_port reply with 11 payload bytes. */
+struct dp_pkt_spec dp_tcp_to(unsigned int vip, uint16_t sport, uint8_t flags);
+struct dp_pkt_spec dp_reply_to(uint16_t snat_port, uint8_t flags);
 int dp_run_if(struct dp_env *e, int ifindex, const uint8_t *in, size_t len,
 	      uint8_t *out, size_t *out_len, uint32_t *retval);
 

@@ -68,18 +68,8 @@ static void capture_on(void)
 
 static int setup(void **state)
 {
-	int err = dp_env_open(&env, SESS_MAX);
-
-	if (err) {
-		fprintf(stderr, "failed to load lb: %s\n", strerror(-err));
+	if (cap_env_setup(&env, SESS_MAX, POOL_N, pin_dir, lbmaps))
 		return -1;
-	}
-	if (dp_std_config(&env, POOL_N) || cap_pin(&env, pin_dir)) {
-		fprintf(stderr, "failed to configure or pin lb\n");
-		dp_env_close(&env);
-		return -1;
-	}
-	cap_lb_maps(&env, lbmaps);
 	cap = NULL;
 	return 0;
 }
@@ -111,7 +101,7 @@ static void set_node_state(uint32_t node, uint32_t st)
 /* SYN of client port @cport on the TCP VIP; returns its SNAT port. */
 static uint16_t syn(uint16_t cport)
 {
-	struct dp_pkt_spec p = cap_tcp_to(DP_VIP_TCP, cport, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, cport, DP_TCP_SYN);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 
@@ -123,7 +113,7 @@ static uint16_t syn(uint16_t cport)
 
 static uint32_t client(uint16_t cport, uint8_t flags)
 {
-	struct dp_pkt_spec p = cap_tcp_to(DP_VIP_TCP, cport, flags);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, cport, flags);
 
 	return cap_send(&env, &p);
 }
@@ -278,7 +268,7 @@ static void test_lifecycle(void **state)
 /* DSR and UDP flows: a session record, no reverse entry. */
 static void test_dsr_udp(void **state)
 {
-	struct dp_pkt_spec p = cap_tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
 	struct xlb_flow_key k;
 
 	capture_on();
@@ -289,7 +279,7 @@ static void test_dsr_udp(void **state)
 	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
 			   sizeof(struct xlb_session));
 
-	p = cap_tcp_to(DP_VIP_UDP, 40001, 0);
+	p = dp_tcp_to(DP_VIP_UDP, 40001, 0);
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
 	/* the second datagram changes nothing */
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
@@ -304,7 +294,7 @@ static void test_undo_delete(void **state)
 {
 	struct xlb_flow_key k, fill;
 	struct xlb_reverse rv;
-	struct dp_pkt_spec p = cap_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	uint8_t created[sizeof(struct xlb_session)];
 	int i;
 

@@ -66,18 +66,8 @@ static struct cap_events ce;
 
 static int setup(void **state)
 {
-	int err = dp_env_open(&env, SESS_MAX);
-
-	if (err) {
-		fprintf(stderr, "failed to load lb: %s\n", strerror(-err));
+	if (cap_env_setup(&env, SESS_MAX, POOL_N, pin_dir, lbmaps))
 		return -1;
-	}
-	if (dp_std_config(&env, POOL_N) || cap_pin(&env, pin_dir)) {
-		fprintf(stderr, "failed to configure or pin lb\n");
-		dp_env_close(&env);
-		return -1;
-	}
-	cap_lb_maps(&env, lbmaps);
 	cap = cap_inline = NULL;
 	return 0;
 }
@@ -135,7 +125,7 @@ static uint32_t send_child(const struct dp_pkt_spec *p)
 
 static uint32_t client(uint16_t cport, uint8_t flags)
 {
-	struct dp_pkt_spec p = cap_tcp_to(DP_VIP_TCP, cport, flags);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, cport, flags);
 
 	return send_child(&p);
 }

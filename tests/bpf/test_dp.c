@@ -171,41 +171,6 @@ static void expect_rewrite(const struct sent *r, const struct out_expect *x)
 	assert_memory_equal(r->out + hdr, r->in + hdr, r->in_len - hdr);
 }
 
-static struct dp_pkt_spec tcp_to(unsigned int vip, uint16_t sport,
-				 uint8_t flags)
-{
-	struct dp_pkt_spec s;
-
-	memset(&s, 0, sizeof(s));
-	s.saddr = DP_CLIENT;
-	s.daddr = dp_vip_addr(vip);
-	s.proto = dp_vip_proto(vip);
-	s.sport = sport;
-	s.dport = dp_vip_port(vip);
-	s.tcp_flags = flags;
-	s.ip_id = 0x1234;
-	s.ttl = 61;
-	return s;
-}
-
-/* Reply from backend 1 (:8080) to the SNAT address. */
-static struct dp_pkt_spec reply_to(uint16_t snat_port, uint8_t flags)
-{
-	struct dp_pkt_spec s;
-
-	memset(&s, 0, sizeof(s));
-	s.smac = dp_mac_be1;
-	s.saddr = DP_BE1;
-	s.daddr = DP_SNAT;
-	s.proto = IPPROTO_TCP;
-	s.sport = 8080;
-	s.dport = snat_port;
-	s.tcp_flags = flags;
-	s.ip_id = 0x4321;
-	s.ttl = 63;
-	s.payload_len = 11;
-	return s;
-}
 
 static struct out_expect fwd_be1(uint16_t snat_port)
 {
@@ -521,7 +486,7 @@ static void run_case(void **state)
 
 static uint16_t open_flow(uint16_t cport)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, cport, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, cport, DP_TCP_SYN);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 	struct sent r;
@@ -547,7 +512,7 @@ static uint32_t tai_version(void)
  */
 static void test_birth_version(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct xlb_flow_key k, rk;
 	struct xlb_session s;
 	struct xlb_reverse rv;
@@ -584,7 +549,7 @@ static void test_birth_version(void **state)
 
 static void test_established(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct out_expect x = fwd_be1(DP_POOL_FIRST);
 	struct xlb_flow_key k;
 	struct xlb_session s1, s2;
@@ -632,7 +597,7 @@ static uint64_t mono_ns(void)
 /* last_seen_ns is not rewritten within XLB_LAST_SEEN_GRAN_NS. */
 static void test_last_seen_granularity(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 	uint64_t t0, t1;
@@ -664,7 +629,7 @@ static void test_last_seen_granularity(void **state)
 	s.last_seen_ns = t0 - OLD_NS;
 	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
 					     BPF_EXIST), 0);
-	p = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	p = dp_reply_to(DP_POOL_FIRST, DP_TCP_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns > t0 - TICK_NS);
@@ -757,8 +722,8 @@ static void expect_entry(const struct xlb_nh_entry *e, int in_if,
  */
 static void test_nh_cache_hit(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
-	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	struct dp_pkt_spec c = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = dp_reply_to(DP_POOL_FIRST, DP_TCP_ACK);
 	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
 	int fwd = dp_fd_nh_fwd(&env), rep = dp_fd_nh_reply(&env);
 	struct xlb_nh_entry e, planted;
@@ -846,7 +811,7 @@ static void test_nh_cache_hit(void **state)
  * on link A is redirected, whatever link A's traffic cached. */
 static void test_nh_cache_ingress(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec c = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
 	struct out_expect fx = fwd_be1(DP_POOL_FIRST);
 	struct xlb_nh_entry e;
 	uint32_t be = 1, verdict;
@@ -873,7 +838,7 @@ static void test_nh_cache_ingress(void **state)
 /* A packet over the egress MTU is dropped on a hit as by the FIB. */
 static void test_nh_cache_mtu(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec c = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
 	struct xlb_nh_entry e;
 	uint32_t be = 1;
 	struct sent r;
@@ -913,8 +878,8 @@ static void sleep_ttl(void)
 /* A neighbour change is picked up once the entry expired (both ways). */
 static void test_nh_cache_neigh_change(void **state)
 {
-	struct dp_pkt_spec c = tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
-	struct dp_pkt_spec b = reply_to(DP_POOL_FIRST, DP_TCP_ACK);
+	struct dp_pkt_spec c = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_ACK);
+	struct dp_pkt_spec b = dp_reply_to(DP_POOL_FIRST, DP_TCP_ACK);
 	struct out_expect fx = fwd_be1(DP_POOL_FIRST), rx = to_client(40000);
 	uint64_t t0;
 	struct sent r;
@@ -951,7 +916,7 @@ static void test_nh_cache_neigh_change(void **state)
  */
 static void test_nh_cache_noneigh(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
 	static const uint8_t mac_be5[6] = { 0x02, 0, 0, 0, 0x0b, 0x05 };
 	struct out_expect x = {
 		.dmac = mac_be5, .smac = dp_mac_a,
@@ -997,7 +962,7 @@ static void test_nh_cache_noneigh(void **state)
 
 static void test_syn_retransmit(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct out_expect x = fwd_be1(DP_POOL_FIRST);
 	struct xlb_flow_key k;
 	struct xlb_session s;
@@ -1025,7 +990,7 @@ static void test_reply(void **state)
 	struct sent r;
 
 	assert_int_equal(open_flow(40000), DP_POOL_FIRST);
-	p = reply_to(DP_POOL_FIRST, DP_TCP_SYN | DP_TCP_ACK);
+	p = dp_reply_to(DP_POOL_FIRST, DP_TCP_SYN | DP_TCP_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	expect_rewrite(&r, &x);
@@ -1035,7 +1000,7 @@ static void test_reply(void **state)
 	assert_int_equal(vs.packets, 1);
 
 	/* a reply for an unknown SNAT port is not ours */
-	p = reply_to(DP_POOL_FIRST + 5, DP_TCP_ACK);
+	p = dp_reply_to(DP_POOL_FIRST + 5, DP_TCP_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_PASS);
 	expect_stats(&r, XLB_STAT_PASS_NON_VIP, 1, -1);
 	expect_identical(&r);
@@ -1124,9 +1089,9 @@ static void run_steps(const struct step *st, size_t n)
 
 	for (i = 0; i < n; i++) {
 		if (st[i].from == CLI)
-			p = tcp_to(DP_VIP_TCP, 40000, st[i].tcp_flags);
+			p = dp_tcp_to(DP_VIP_TCP, 40000, st[i].tcp_flags);
 		else
-			p = reply_to(DP_POOL_FIRST, st[i].tcp_flags);
+			p = dp_reply_to(DP_POOL_FIRST, st[i].tcp_flags);
 		p.payload_len = st[i].payload_len;
 		p.seq = (uint32_t)i;
 		if (send_pkt(&p, &r) != XDP_TX)
@@ -1224,7 +1189,7 @@ static void test_fin_close_simultaneous(void **state)
 		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },
 		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, F_ACK);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, F_ACK);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 	uint64_t t0;
@@ -1248,7 +1213,7 @@ static void test_fin_close_simultaneous(void **state)
 	s.last_seen_ns = t0 - OLD_NS;
 	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
 					     BPF_EXIST), 0);
-	p = reply_to(DP_POOL_FIRST, F_ACK);
+	p = dp_reply_to(DP_POOL_FIRST, F_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns > t0 - TICK_NS);
@@ -1334,12 +1299,12 @@ static void test_rst_server(void **state)
 /* A RST before the handshake completed closes the session too. */
 static void test_rst_syn(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct out_expect rx = to_client(40000);
 	struct sent r;
 
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
-	p = reply_to(DP_POOL_FIRST, F_RSTA);	/* port closed on the backend */
+	p = dp_reply_to(DP_POOL_FIRST, F_RSTA);	/* port closed on the backend */
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	expect_rewrite(&r, &rx);
@@ -1407,7 +1372,7 @@ static void test_syn_reuse(void **state)
 
 static void test_pool_exhausted(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 41000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_SYN);
 	struct xlb_vip_stats vs;
 	struct xlb_flow_key k;
 	struct xlb_session s;
@@ -1432,7 +1397,7 @@ static void test_pool_exhausted(void **state)
 	expect_identical(&r);
 
 	/* DSR needs no port */
-	p = tcp_to(DP_VIP_DSR, 41000, DP_TCP_SYN);
+	p = dp_tcp_to(DP_VIP_DSR, 41000, DP_TCP_SYN);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 }
 
@@ -1440,7 +1405,7 @@ static void test_pool_exhausted(void **state)
 static void dsr_step(uint8_t tcp_flags, uint16_t payload_len, int reuse,
 		     uint8_t state, uint8_t flags, uint32_t version)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, tcp_flags);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_DSR, 40000, tcp_flags);
 	struct xlb_flow_key k;
 	struct xlb_session s;
 	struct sent r;
@@ -1470,7 +1435,7 @@ static void dsr_step(uint8_t tcp_flags, uint16_t payload_len, int reuse,
 static void test_dsr_session(void **state)
 {
 	uint32_t ports[POOL_N + 8];
-	struct dp_pkt_spec p = tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_DSR, 40000, DP_TCP_SYN);
 	struct sent r;
 
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
@@ -1493,7 +1458,7 @@ static void test_dsr_session(void **state)
 
 static void test_noneigh_keeps_port(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
 	struct sent r;
 
 	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
@@ -1507,7 +1472,7 @@ static void test_noneigh_keeps_port(void **state)
 
 static void test_inactive_backend(void **state)
 {
-	struct dp_pkt_spec p = tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, DP_TCP_SYN);
 	struct sent r;
 
 	assert_int_equal(dp_add_backend(&env, 1, DP_BE1, 8080, 0, NULL), 0);
@@ -1528,7 +1493,7 @@ static void test_maglev_spread(void **state)
 
 	assert_int_equal(dp_set_maglev(&env, DP_VIP_DSR, ids, 2), 0);
 	for (i = 0; i < 200; i++) {
-		p = tcp_to(DP_VIP_DSR, (uint16_t)(30000 + i), DP_TCP_SYN);
+		p = dp_tcp_to(DP_VIP_DSR, (uint16_t)(30000 + i), DP_TCP_SYN);
 		assert_int_equal(send_pkt(&p, &r), XDP_TX);
 		fwd_key(&k, DP_VIP_DSR, (uint16_t)(30000 + i));
 		assert_int_equal(dp_session_get(&env, &k, &s), 0);
