@@ -1,27 +1,33 @@
 #!/bin/bash
-# Failover without dropped connections, on the testbed, in both HA modes:
+# Failover without dropped connections, in both HA modes:
 #   active-active   bird2 BGP + BFD, ECMP on the router (L4 hash)
 #   active-standby  keepalived VRRP moves the next hop of the VIPs
+# on either testbed, with the same test code (XLB_FAILOVER_TARGET):
+#   netns   cluster-tests/testbed: network namespaces (the default)
+#   docker  docker/cluster.sh: one container per node (docker-failover.sh);
+#           exit 77 if Docker cannot be started on this machine
 #
 # For each mode, with syncd on:
 #   1. 500 long-lived TCP connections through the full-NAT VIP and 500
 #      through the DSR VIP (xlb-flows: each sends a request and reads the
 #      answer every 50 ms), and 100 UDP flows through the UDP VIP;
 #   2. a backend is added to the pool on lb2 only (so the two nodes' Maglev
-#      tables differ), then lb1 is failed hard (links down, every process
-#      killed) while they run;
+#      tables differ), then lb1 is failed hard (netns: links down, every
+#      process killed; docker: docker kill) while they run;
 #   3. pass: every connection completes its run with no reset, no error, no
 #      gap over 2 s (the longest gap is reported); every UDP flow keeps its
-#      one backend;
+#      one backend; lb2 adopted lb1's sessions;
 #   4. failback: new flows, lb1 recovers during them (fresh maps, snapshot
-#      from lb2, then BGP announce / VRRP priority), again nothing breaks.
+#      from lb2, then BGP announce / VRRP priority), again nothing breaks;
+#   5. active-active: the route follows the node's health (lbd killed, node
+#      silent with its link up: BFD).
 # Control, each mode: the same failure with syncd off must break
 # connections (the test asserts it does), so a pass comes from sync.
 #
-# Environment: XLB_BUILD, XLB_FAILOVER_MODES (default "active-active
-# active-standby"), XLB_FAILOVER_CONNS (per TCP VIP, default 500),
-# XLB_FAILOVER_S (flow duration, default 20). Prints one line per check and
-# "N passed, M failed".
+# Environment: XLB_BUILD, XLB_FAILOVER_TARGET (netns|docker),
+# XLB_FAILOVER_MODES (default "active-active active-standby"),
+# XLB_FAILOVER_CONNS (per TCP VIP, default 500), XLB_FAILOVER_S (flow
+# duration, default 20). Prints one line per check and "N passed, M failed".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,25 +35,67 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 ROOT=$(cd "$HERE/.." && pwd)
 export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
-TESTBED=$HERE/testbed
-LBCTL=$XLB_BUILD/lbd/lbctl
-FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
+TARGET=${XLB_FAILOVER_TARGET:-netns}
 MODES=${XLB_FAILOVER_MODES:-active-active active-standby}
 CONNS=${XLB_FAILOVER_CONNS:-500}
 DUR=${XLB_FAILOVER_S:-20}
-VIP_WEB=198.18.100.1
-VIP_DSR=198.18.100.2
 UDP_PORT=5353
-
+NAME=failover
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-failover.XXXXXX)
 UP=0
 FLOW_PIDS=()
-FLOW_CLIENT=(ip netns exec xlb-client "$FLOWS")	# execs in place: $! is xlb-flows
+
+# ---- the target: TB (the testbed's command: up, down, status, fail,
+# recover, carriers, lbd-kill, lbd-start, isolate), tb_up MODE SYNC, lbctl
+# NODE ARGS..., FLOW_CLIENT (the command that runs xlb-flows on the client,
+# in place: $! is its pid), NET (the first two octets of every address)
+case "$TARGET" in
+netns)
+	TB=$HERE/testbed
+	NET=198.18
+	FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
+	[ -x "$FLOWS" ] || { echo "failover: $FLOWS not built" >&2; exit 1; }
+	FLOW_CLIENT=(ip netns exec xlb-client "$FLOWS")
+	FAILURE="links down, every process killed"
+	tb_up() { XLB_TESTBED_SYNC=$2 "$TB" up --mode "$1"; }
+	lbctl() { local n=$1; shift; "$XLB_BUILD/lbd/lbctl" -n "$n" "$@"; }
+	;;
+docker)
+	TB=$ROOT/docker/cluster.sh
+	NET=198.19
+	NAME=docker-failover
+	DOCKER=docker
+	[ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
+	# docker exec stays attached: stopping it stops the flows
+	FLOW_CLIENT=("$DOCKER" exec xdplb-client xlb-flows)
+	FAILURE="docker kill"
+	tb_up() { XLB_SYNC=$2 "$TB" up --mode "$1"; }
+	lbctl() { local n=$1; shift; "$DOCKER" exec "xdplb-$n" lbctl -n "$n" "$@"; }
+	# Docker first (installed and started if need be), and the image
+	rc=0
+	"$TB" build >"$TMP/build" 2>&1 || rc=$?
+	if [ "$rc" -eq 77 ]; then
+		echo "$NAME: Docker cannot be started on this machine: skipped"
+		rm -rf "$TMP"
+		exit 77
+	elif [ "$rc" -ne 0 ]; then
+		cat "$TMP/build" >&2
+		echo "$NAME: image build failed" >&2
+		rm -rf "$TMP"
+		exit 1
+	fi
+	grep '^mkrootfs: xdplb' "$TMP/build" | sed 's/^/      /'
+	;;
+*) echo "failover: XLB_FAILOVER_TARGET: netns or docker, not '$TARGET'" >&2; exit 2 ;;
+esac
+VIP_WEB=$NET.100.1
+VIP_DSR=$NET.100.2
+BE3=$NET.2.23
 
 down() {
 	stop_flows
-	[ "$UP" -eq 1 ] && "$TESTBED" down >/dev/null 2>&1
+	[ "$UP" -eq 1 ] && "$TB" down >/dev/null 2>&1
 	UP=0
 }
 
@@ -56,7 +104,7 @@ cleanup() {
 	set +e
 	if [ "$UP" -eq 1 ] && { [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; }; then
 		echo "---- state at failure"
-		"$TESTBED" status 2>&1 | sed 's/^/  /'
+		"$TB" status 2>&1 | sed 's/^/  /'
 	fi
 	down
 	rm -rf "$TMP"
@@ -64,15 +112,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-lbctl() { "$LBCTL" "$@"; }
+carriers() { "$TB" carriers | xargs; }
+adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
+sessions() { lbctl "$1" --json sessions count 2>/dev/null | jq_count 2>/dev/null || echo "?"; }
 
-carries() { [[ " $("$TESTBED" carriers | xargs) " == *" $1 "* ]]; }
-adopted() { lbctl -n "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
-
-be_up() { lbctl -n "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
+be_up() { lbctl "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
 wait_be_up() {
-	local i
-	for i in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
+	for _ in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
 	return 1
 }
 
@@ -80,46 +126,30 @@ wait_be_up() {
 pool_without_be3() {
 	local n
 	for n in lb1 lb2; do
-		lbctl -n "$n" backend del web 3 >/dev/null
-		lbctl -n "$n" backend del web-dsr 3 >/dev/null
+		lbctl "$n" backend del web 3 >/dev/null
+		lbctl "$n" backend del web-dsr 3 >/dev/null
 	done
 }
 
 # ... and is added on lb2 only, just before lb1 fails: lb2's Maglev tables
 # now differ from the ones the flows were hashed with.
 add_be3_on_lb2() {
-	lbctl -n lb2 backend add web 3 198.18.2.23 80 >/dev/null
-	lbctl -n lb2 backend add web-dsr 3 198.18.2.23 80 >/dev/null
+	lbctl lb2 backend add web 3 "$BE3" 80 >/dev/null
+	lbctl lb2 backend add web-dsr 3 "$BE3" 80 >/dev/null
 	wait_be_up lb2 web-dsr 3 && wait_be_up lb2 web 3
 }
 
-# fail_case MODE SYNC: returns after the flows of the failure phase ended
-fail_case() {
-	local mode=$1 sync=$2 tag=$3
-	XLB_TESTBED_SYNC=$sync "$TESTBED" up --mode "$mode" >"$TMP/$tag.up" 2>&1 ||
-		{ tail -20 "$TMP/$tag.up"; return 1; }
-	UP=1
-	echo "      testbed up, $mode, syncd $([ "$sync" = 1 ] && echo on || echo off), traffic to $("$TESTBED" carriers | xargs)"
-	pool_without_be3
-	flows "$tag" "$DUR"
-	sleep 5
-	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
-	sleep 1
-	"$TESTBED" fail lb1 >/dev/null
-	sleep 1
-	echo "      lb1 failed at $(date +%T); a second later traffic goes to $("$TESTBED" carriers | xargs)"
-	wait_flows
-	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
-}
-
-# ms until the router sends VIP traffic to exactly N nodes (within MAX ms),
-# or nothing printed and false.
+# ms until the router sends VIP traffic to exactly the nodes WANT ("lb2",
+# "lb1 lb2", within MAX ms), or nothing printed and false. Measured when the
+# poll that saw it returned: an upper bound by one poll (a docker exec on
+# the Docker testbed).
 until_carriers() {
-	local n=$1 max=$2 t0 now
+	local want=$1 max=$2 t0 now c
 	t0=$(date +%s%N)
 	while :; do
+		c=$(carriers)
 		now=$(date +%s%N)
-		if [ "$("$TESTBED" carriers | wc -l)" -eq "$n" ]; then
+		if [ "$c" = "$want" ]; then
 			echo $(( (now - t0) / 1000000 ))
 			return 0
 		fi
@@ -128,52 +158,67 @@ until_carriers() {
 	done
 }
 
+# fail_case MODE SYNC TAG: returns after the flows of the failure phase ended
+fail_case() {
+	local mode=$1 sync=$2 tag=$3 ms
+	tb_up "$mode" "$sync" >"$TMP/$tag.up" 2>&1 || { tail -20 "$TMP/$tag.up"; return 1; }
+	UP=1
+	echo "      $TARGET testbed up, $mode, syncd $([ "$sync" = 1 ] && echo on || echo off), traffic to $(carriers)"
+	pool_without_be3
+	flows "$tag" "$DUR"
+	sleep 5
+	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
+	sleep 1
+	echo "      sessions before the failure: lb1 $(sessions lb1), lb2 $(sessions lb2)"
+	"$TB" fail lb1 >/dev/null
+	ms=$(until_carriers lb2 5000) || ms="more than 5000"
+	echo "      lb1 failed ($FAILURE) at $(date +%T); the router's traffic left it within $ms ms"
+	wait_flows
+	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
+}
+
 # Active-active only: the route follows the node's health. lb2's lbd dies:
-# its announcement is withdrawn; lbd back: announced again. Then lb2's
-# control plane goes silent while its link stays up (it can no longer
-# reach the router): BFD withdraws it, well under a second.
+# its announcement is withdrawn; lbd back: announced again. Then lb2 goes
+# silent while its link stays up (every frame it sends is dropped on the
+# way to the router): BFD withdraws it, well under a second.
 route_health() {
 	local ms
 	echo "-- active-active: route health"
-	kill -KILL "$(cat /run/xdplb/testbed/lb2/lbd.pid)"
-	ms=$(until_carriers 1 3000) || ms=-1
+	"$TB" lbd-kill lb2 >/dev/null
+	ms=$(until_carriers lb1 3000) || ms=-1
 	check "lbd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
-	"$TESTBED" lbd-start lb2 >/dev/null
-	ms=$(until_carriers 2 15000) || ms=-1
+	"$TB" lbd-start lb2 >/dev/null
+	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
 	check "lbd back on lb2: announced again ($ms ms after lbd answered)" test "$ms" -ge 0
-	# every frame lb2 sends is dropped where it enters the router; the
-	# link stays up
-	ip -force -n xlb-router link set dev lb2 xdpdrv obj "$XLB_BUILD/bpf/xdp_drop.bpf.o" sec xdp
-	ms=$(until_carriers 1 3000) || ms=-1
+	"$TB" isolate lb2 on >/dev/null
+	ms=$(until_carriers lb1 3000) || ms=-1
 	check "lb2 silent with its link up: BFD withdraws it within 1 s ($ms ms)" \
 		test "$ms" -ge 0 -a "$ms" -lt 1000
-	ip -force -n xlb-router link set dev lb2 xdpdrv obj "$XLB_BUILD/bpf/xdp_pass.bpf.o" sec xdp
-	ms=$(until_carriers 2 20000) || ms=-1
+	"$TB" isolate lb2 off >/dev/null
+	ms=$(until_carriers "lb1 lb2" 20000) || ms=-1
 	check "lb2 reachable again: announced again ($ms ms)" test "$ms" -ge 0
 }
 
-[ -x "$FLOWS" ] || { echo "failover: $FLOWS not built" >&2; exit 1; }
 for mode in $MODES; do
-	echo "-- $mode, syncd on: $CONNS + $CONNS TCP connections and 100 UDP flows, lb1 fails"
+	echo "-- $TARGET, $mode, syncd on: $CONNS + $CONNS TCP connections and 100 UDP flows, lb1 fails"
 	if fail_case "$mode" 1 "$mode-on"; then
 		check "$mode: every full-NAT connection survived lb1's failure (longest gap $(j "$mode-on.fnat" .longest_gap_ms) ms)" passed "$mode-on.fnat"
 		check "$mode: every DSR connection survived, backends kept though lb2's Maglev changed (longest gap $(j "$mode-on.dsr" .longest_gap_ms) ms)" passed "$mode-on.dsr"
 		check "$mode: every UDP flow kept its backend" passed "$mode-on.udp"
 		check "$mode: lb2 adopted lb1's sessions ($(adopted lb2))" test "$(adopted lb2)" -gt 0
 
-		echo "-- $mode: failback: lb1 recovers while new flows run"
+		echo "-- $TARGET, $mode: failback: lb1 recovers while new flows run"
 		flows "$mode-back" "$DUR"
 		sleep 5
-		"$TESTBED" recover lb1 >"$TMP/$mode-recover" 2>&1 || tail -5 "$TMP/$mode-recover"
+		"$TB" recover lb1 >"$TMP/$mode-recover" 2>&1 || tail -5 "$TMP/$mode-recover"
 		sleep 1
-		echo "      lb1 recovered at $(date +%T); a second later traffic goes to $("$TESTBED" carriers | xargs)"
+		echo "      lb1 recovered at $(date +%T); a second later traffic goes to $(carriers)"
 		wait_flows
 		report "$mode-back.fnat"; report "$mode-back.dsr"; report "$mode-back.udp"
-		check "$mode: failback: lb1 takes traffic again" carries lb1
 		[ "$mode" = active-standby ] &&
-			check "$mode: failback: lb1 (higher priority) holds the VIP again" test "$("$TESTBED" carriers)" = lb1
+			check "$mode: failback: lb1 (higher priority) holds the VIP again" test "$(carriers)" = lb1
 		[ "$mode" = active-active ] &&
-			check "$mode: failback: both nodes carry traffic again" test "$("$TESTBED" carriers | wc -l)" -eq 2
+			check "$mode: failback: both nodes carry traffic again" test "$(carriers)" = "lb1 lb2"
 		check "$mode: failback: no full-NAT connection broke (longest gap $(j "$mode-back.fnat" .longest_gap_ms) ms)" passed "$mode-back.fnat"
 		check "$mode: failback: no DSR connection broke (longest gap $(j "$mode-back.dsr" .longest_gap_ms) ms)" passed "$mode-back.dsr"
 		check "$mode: failback: every UDP flow kept its backend" passed "$mode-back.udp"
@@ -183,7 +228,7 @@ for mode in $MODES; do
 	fi
 	down
 
-	echo "-- $mode, control: the same failure with syncd off"
+	echo "-- $TARGET, $mode, control: the same failure with syncd off"
 	if fail_case "$mode" 0 "$mode-off"; then
 		check "$mode control: without sync, full-NAT connections break ($(j "$mode-off.fnat" .failed) of $CONNS)" broken "$mode-off.fnat"
 		check "$mode control: without sync, DSR connections moved by lb2's new Maglev table break ($(j "$mode-off.dsr" .failed) of $CONNS)" broken "$mode-off.dsr"
@@ -193,5 +238,5 @@ for mode in $MODES; do
 	down
 done
 
-echo "failover: $pass passed, $fail failed"
+echo "$NAME: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,10 +1,14 @@
 #!/bin/bash
-# The xdplb testbed on Docker (active-active: bird2 BGP + BFD, ECMP).
+# The xdplb testbed on Docker, in either HA mode:
+#   active-active   bird2 BGP + BFD, ECMP on the router (the default)
+#   active-standby  keepalived VRRP moves the router's next hop
 #
-#   docker/cluster.sh up       install docker.io/docker-compose if missing, start
+#   docker/cluster.sh up [--mode active-active|active-standby]
+#                              install docker.io/docker-compose if missing, start
 #                              dockerd if not running, build the image, bring the
-#                              cluster up and wait until the router has an ECMP
-#                              route over lb1 and lb2
+#                              cluster up and wait until the router sends VIP
+#                              traffic to both LB nodes (active-active) or to
+#                              the VRRP master lb1 (active-standby)
 #   docker/cluster.sh down     remove containers, networks and bpffs volumes
 #                              (the image xdplb-node:latest stays; and a dockerd
 #                              this script started stays running: see README)
@@ -14,6 +18,12 @@
 #   docker/cluster.sh recover NODE   docker start NODE: fresh maps, syncd pulls
 #                                    the peer's snapshot, then it announces
 #   docker/cluster.sh carriers       LB nodes the router sends VIP traffic to
+#   docker/cluster.sh lbd-kill NODE  SIGKILL lbd in NODE (a crash)
+#   docker/cluster.sh lbd-start NODE start lbd in NODE again
+#   docker/cluster.sh isolate NODE on|off   on: every frame NODE sends is
+#                                    dropped where it enters the bridge, its
+#                                    link stays up (silent node); off: back
+#   docker/cluster.sh lbctl NODE ARGS...    lbctl -n NODE ARGS in NODE
 #
 # Environment: XLB_BUILD (default <repo>/build), XLB_SYNC (1 = syncd on, the
 # default; 0 = sync.enabled false), XLB_CAPTURE (syncd capture, default auto),
@@ -35,6 +45,7 @@ DOCKERD_LOG=/var/log/xdplb-dockerd.log
 DOCKER_ROOT=${XLB_DOCKER_ROOT:-/var/lib/docker}
 LBS=(lb1 lb2)
 VIP_NET=198.19.100.0/24
+VRRP_ADDR=198.19.2.10
 declare -A ADDR=([lb1]=198.19.2.11 [lb2]=198.19.2.12)
 
 say() { echo "cluster: $*"; }
@@ -115,11 +126,26 @@ prepare_lb_link() {
 }
 
 # ------------------------------------------------------------------ state
+mode() { cat "$STATE/mode" 2>/dev/null || echo active-active; }
+running() { [ "$(dk inspect -f '{{.State.Running}}' "xdplb-$1" 2>/dev/null)" = true ]; }
+
+# Which LB nodes the router sends VIP traffic to right now: the next hops of
+# its ECMP route, or the node holding the VRRP address.
 carriers() {
-	dk exec xdplb-router ip route show "$VIP_NET" 2>/dev/null | grep -o 'via [0-9.]*' |
-		awk '{print $2}' | while read -r a; do
-			for n in "${LBS[@]}"; do [ "${ADDR[$n]}" = "$a" ] && echo "$n"; done
+	local n
+	case "$(mode)" in
+	active-standby)
+		for n in "${LBS[@]}"; do
+			dk exec "xdplb-$n" ip -4 addr show dev eth0 2>/dev/null | grep -q " $VRRP_ADDR/" && echo "$n"
 		done
+		;;
+	*)
+		dk exec xdplb-router ip route show "$VIP_NET" 2>/dev/null | grep -o 'via [0-9.]*' |
+			awk '{print $2}' | while read -r a; do
+				for n in "${LBS[@]}"; do [ "${ADDR[$n]}" = "$a" ] && echo "$n"; done
+			done
+		;;
+	esac
 	return 0
 }
 
@@ -134,6 +160,15 @@ wait_carriers() {	# wait_carriers N SECS
 lbctl_on() { local n=$1; shift; dk exec "xdplb-$n" lbctl -n "$n" "$@"; }
 
 do_up() {
+	local m=active-active
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--mode) m=${2:-}; shift 2 || die "up: --mode needs a value" ;;
+		--mode=*) m=${1#--mode=}; shift ;;
+		*) die "up: unknown argument '$1' (up [--mode active-active|active-standby])" ;;
+		esac
+	done
+	case "$m" in active-active | active-standby) ;; *) die "--mode: active-active or active-standby, not '$m'" ;; esac
 	ensure_docker || { echo "cluster: Docker cannot be started on this machine" >&2; exit 77; }
 	if [ -n "$(compose ps -q 2>/dev/null)" ]; then die "cluster already up ('$0 down' first)"; fi
 	build_image
@@ -142,15 +177,19 @@ do_up() {
 	export XLB_SYNC_KEY
 	XLB_SYNC_KEY=$(cat "$STATE/sync.key")
 	echo "$XLB_SYNC" >"$STATE/sync"
+	echo "$m" >"$STATE/mode"
+	export XLB_MODE=$m
 	compose up -d --force-recreate >"$STATE/compose-up.log" 2>&1 || { cat "$STATE/compose-up.log" >&2; die "docker-compose up failed"; }
 	local n
 	for n in "${LBS[@]}"; do prepare_lb_link "$n"; done
-	say "containers up; waiting for lbd, syncd and the BGP announcements"
-	if ! wait_carriers 2 "$WAIT_S"; then
+	local want=2 what="an ECMP route over lb1 and lb2 on the router"
+	[ "$m" = active-standby ] && want=1 what="a VRRP master holding $VRRP_ADDR"
+	say "containers up; waiting for lbd, syncd and $what"
+	if ! wait_carriers "$want" "$WAIT_S"; then
 		for n in "${LBS[@]}"; do dk logs --tail 10 "xdplb-$n" 2>&1 | sed "s/^/  $n: /" >&2; done
-		die "no ECMP route over lb1 and lb2 on the router within ${WAIT_S}s"
+		die "no $what within ${WAIT_S}s"
 	fi
-	say "up: active-active, syncd $([ "$XLB_SYNC" = 1 ] && echo on || echo off), router sends $VIP_NET to $(carriers | xargs)"
+	say "up: $m, syncd $([ "$XLB_SYNC" = 1 ] && echo on || echo off), router sends $VIP_NET to $(carriers | xargs)"
 	say "VIPs 198.19.100.1:80 (full NAT), 198.19.100.2:80 (DSR), 198.19.100.1:5353/udp; client: docker exec xdplb-client ..."
 }
 
@@ -170,12 +209,14 @@ do_status() {
 	dk version >/dev/null 2>&1 || { echo "dockerd not running"; return 0; }
 	compose ps
 	[ -n "$(compose ps -q 2>/dev/null)" ] || return 0
-	echo "router sends $VIP_NET to: $(carriers | xargs)"
+	echo "mode $(mode); router sends $VIP_NET to: $(carriers | xargs)"
 	dk exec xdplb-router ip route show "$VIP_NET" | sed 's/^/  /'
 	local n
 	for n in "${LBS[@]}"; do
 		echo "== $n"
-		if [ "$(dk inspect -f '{{.State.Running}}' "xdplb-$n" 2>/dev/null)" != true ]; then echo "  not running"; continue; fi
+		if ! running "$n"; then echo "  not running"; continue; fi
+		[ "$(mode)" = active-standby ] &&
+			echo "  VRRP: $(carriers | grep -qx "$n" && echo "master, holds $VRRP_ADDR" || echo "not master")"
 		lbctl_on "$n" status 2>&1 | sed 's/^/  /' || echo "  lbd: no answer"
 		echo "  sessions: $(lbctl_on "$n" sessions count 2>&1)"
 		dk exec "xdplb-$n" syncd status -c /run/xdplb/lbd.yaml 2>/dev/null |
@@ -194,26 +235,56 @@ do_fail() {
 
 do_recover() {
 	local n=$1
-	[ "$(dk inspect -f '{{.State.Running}}' "xdplb-$n")" = true ] && die "$n is running"
+	running "$n" && die "$n is running"
 	[ -s "$STATE/sync.key" ] || die "no $STATE/sync.key: was the cluster brought up by this script?"
 	dk start "xdplb-$n" >/dev/null
 	prepare_lb_link "$n"
+	# back when it takes traffic again: active-active, its own route; active-
+	# standby, ready (lb1, the higher VRRP priority, also takes the address)
 	local deadline=$((SECONDS + WAIT_S))
-	until carriers | grep -qx "$n"; do
-		[ $SECONDS -lt "$deadline" ] || { dk logs --tail 10 "xdplb-$n" >&2; die "$n not announcing within ${WAIT_S}s"; }
+	until node_back "$n"; do
+		[ $SECONDS -lt "$deadline" ] || { dk logs --tail 10 "xdplb-$n" >&2; die "$n not back within ${WAIT_S}s"; }
 		sleep 0.2
 	done
 	rm -f "$STATE/$n.failed"
 	say "$n recovered; traffic goes to $(carriers | xargs)"
 }
 
+node_back() {
+	local n=$1
+	case "$(mode)" in
+	active-standby)
+		dk exec "xdplb-$n" xlb-entry node-ready >/dev/null 2>&1 || return 1
+		[ "$n" != lb1 ] || carriers | grep -qx "$n"
+		;;
+	*) carriers | grep -qx "$n" ;;
+	esac
+}
+
+# isolate NODE on|off: XDP drop (or pass, as prepare_lb_link left it) on the
+# host-side veth of NODE's eth0: what NODE sends never reaches the bridge
+do_isolate() {
+	local n=$1 on=$2 peer obj=xdp_pass
+	peer=$(cat "$STATE/$n.peer" 2>/dev/null) || die "$n: no host-side veth recorded (is the cluster up?)"
+	[ "$on" = on ] && obj=xdp_drop
+	ip -force link set dev "$peer" xdpdrv obj "$XLB_BUILD/bpf/$obj.bpf.o" sec xdp ||
+		die "cannot attach $obj to $peer (host side of xdplb-$n)"
+	say "$n isolated: $on ($obj on $peer)"
+}
+
+lb_arg() { [[ "${2:-}" =~ ^lb[12]$ ]] || die "$1 lb1|lb2"; }
+
 case "${1:-}" in
-up) do_up ;;
+up) shift; do_up "$@" ;;
 down) do_down ;;
 status) do_status ;;
 fail) [[ "${2:-}" =~ ^lb[12]$ ]] || die "fail lb1|lb2"; do_fail "$2" ;;
 recover) [[ "${2:-}" =~ ^lb[12]$ ]] || die "recover lb1|lb2"; do_recover "$2" ;;
 carriers) carriers ;;
+lbd-kill) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry lbd-kill ;;
+lbd-start) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry lbd-start ;;
+isolate) lb_arg "$@"; [[ "${3:-}" =~ ^(on|off)$ ]] || die "isolate lb1|lb2 on|off"; do_isolate "$2" "$3" ;;
+lbctl) lb_arg "$@"; n=$2; shift 2; lbctl_on "$n" "$@" ;;
 build) ensure_docker || exit 77; build_image ;;
-*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
