@@ -44,6 +44,7 @@ NAME=failover
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-failover.XXXXXX)
 UP=0
+TB_KEEP=
 FLOW_PIDS=()
 
 # ---- the target: TB (the testbed's command: up, down, status, fail,
@@ -70,6 +71,7 @@ docker)
 	# docker exec stays attached: stopping it stops the flows
 	FLOW_CLIENT=("$DOCKER" exec xdplb-client xlb-flows)
 	FAILURE="docker kill"
+	TB_KEEP=--keep
 	tb_up() { XLB_SYNC=$2 "$TB" up --mode "$1"; }
 	lbctl() { local n=$1; shift; "$DOCKER" exec "xdplb-$n" lbctl -n "$n" "$@"; }
 	# Docker first (installed and started if need be), and the image
@@ -82,10 +84,15 @@ docker)
 	elif [ "$rc" -ne 0 ]; then
 		cat "$TMP/build" >&2
 		echo "$NAME: image build failed" >&2
+		"$TB" down >/dev/null 2>&1
 		rm -rf "$TMP"
 		exit 1
 	fi
 	grep '^mkrootfs: xdplb' "$TMP/build" | sed 's/^/      /'
+	rc=0
+	"$TB" config >"$TMP/config" 2>&1 || rc=$?
+	sed 's/^/      /' "$TMP/config"
+	check "the compose file is accepted by every Compose implementation installed" test "$rc" -eq 0
 	;;
 *) echo "failover: XLB_FAILOVER_TARGET: netns or docker, not '$TARGET'" >&2; exit 2 ;;
 esac
@@ -93,9 +100,11 @@ VIP_WEB=$NET.100.1
 VIP_DSR=$NET.100.2
 BE3=$NET.2.23
 
+# between cases (the Docker testbed keeps its image and daemon); the last
+# down, in cleanup, takes everything down
 down() {
 	stop_flows
-	[ "$UP" -eq 1 ] && "$TB" down >/dev/null 2>&1
+	[ "$UP" -eq 1 ] && "$TB" down $TB_KEEP >/dev/null 2>&1
 	UP=0
 }
 
@@ -107,6 +116,7 @@ cleanup() {
 		"$TB" status 2>&1 | sed 's/^/  /'
 	fi
 	down
+	"$TB" down >/dev/null 2>&1
 	rm -rf "$TMP"
 	exit "$rc"
 }
@@ -139,13 +149,12 @@ add_be3_on_lb2() {
 	wait_be_up lb2 web-dsr 3 && wait_be_up lb2 web 3
 }
 
-# ms until the router sends VIP traffic to exactly the nodes WANT ("lb2",
-# "lb1 lb2", within MAX ms), or nothing printed and false. Measured when the
-# poll that saw it returned: an upper bound by one poll (a docker exec on
-# the Docker testbed).
+# ms from T0 (date +%s%N, default now) until the router sends VIP traffic
+# to exactly the nodes WANT ("lb2", "lb1 lb2"; within MAX ms), or nothing
+# printed and false. Measured when the poll that saw it returned: an upper
+# bound by one poll (a docker exec on the Docker testbed).
 until_carriers() {
-	local want=$1 max=$2 t0 now c
-	t0=$(date +%s%N)
+	local want=$1 max=$2 t0=${3:-$(date +%s%N)} now c
 	while :; do
 		c=$(carriers)
 		now=$(date +%s%N)
@@ -160,7 +169,7 @@ until_carriers() {
 
 # fail_case MODE SYNC TAG: returns after the flows of the failure phase ended
 fail_case() {
-	local mode=$1 sync=$2 tag=$3 ms
+	local mode=$1 sync=$2 tag=$3 ms t0
 	tb_up "$mode" "$sync" >"$TMP/$tag.up" 2>&1 || { tail -20 "$TMP/$tag.up"; return 1; }
 	UP=1
 	echo "      $TARGET testbed up, $mode, syncd $([ "$sync" = 1 ] && echo on || echo off), traffic to $(carriers)"
@@ -170,9 +179,10 @@ fail_case() {
 	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
 	sleep 1
 	echo "      sessions before the failure: lb1 $(sessions lb1), lb2 $(sessions lb2)"
+	t0=$(date +%s%N)
 	"$TB" fail lb1 >/dev/null
-	ms=$(until_carriers lb2 5000) || ms="more than 5000"
-	echo "      lb1 failed ($FAILURE) at $(date +%T); the router's traffic left it within $ms ms"
+	ms=$(until_carriers lb2 5000 "$t0") || ms="more than 5000"
+	echo "      lb1 failed ($FAILURE) at $(date +%T); the router's traffic left it within $ms ms of the command"
 	wait_flows
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
@@ -182,16 +192,18 @@ fail_case() {
 # silent while its link stays up (every frame it sends is dropped on the
 # way to the router): BFD withdraws it, well under a second.
 route_health() {
-	local ms
+	local ms t0
 	echo "-- active-active: route health"
+	t0=$(date +%s%N)
 	"$TB" lbd-kill lb2 >/dev/null
-	ms=$(until_carriers lb1 3000) || ms=-1
+	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
 	check "lbd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
 	"$TB" lbd-start lb2 >/dev/null
 	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
 	check "lbd back on lb2: announced again ($ms ms after lbd answered)" test "$ms" -ge 0
+	t0=$(date +%s%N)
 	"$TB" isolate lb2 on >/dev/null
-	ms=$(until_carriers lb1 3000) || ms=-1
+	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
 	check "lb2 silent with its link up: BFD withdraws it within 1 s ($ms ms)" \
 		test "$ms" -ge 0 -a "$ms" -lt 1000
 	"$TB" isolate lb2 off >/dev/null

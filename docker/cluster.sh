@@ -9,9 +9,12 @@
 #                              cluster up and wait until the router sends VIP
 #                              traffic to both LB nodes (active-active) or to
 #                              the VRRP master lb1 (active-standby)
-#   docker/cluster.sh down     remove containers, networks and bpffs volumes
-#                              (the image xdplb-node:latest stays; and a dockerd
-#                              this script started stays running: see README)
+#   docker/cluster.sh down [--keep]
+#                              remove the containers, networks and bpffs
+#                              volumes, the image xdplb-node:latest, and stop
+#                              the dockerd this script started (one that was
+#                              running before is left alone); --keep keeps the
+#                              image and the daemon for the next `up`
 #   docker/cluster.sh status   containers, the router's VIP route, each LB's
 #                              lbd/syncd state
 #   docker/cluster.sh fail NODE      docker kill NODE (lb1|lb2): a power cut
@@ -24,6 +27,9 @@
 #                                    dropped where it enters the bridge, its
 #                                    link stays up (silent node); off: back
 #   docker/cluster.sh lbctl NODE ARGS...    lbctl -n NODE ARGS in NODE
+#   docker/cluster.sh config         check the compose file with every Compose
+#                                    implementation installed (docker-compose
+#                                    v1, `docker compose` v2)
 #
 # Environment: XLB_BUILD (default <repo>/build), XLB_SYNC (1 = syncd on, the
 # default; 0 = sync.enabled false), XLB_CAPTURE (syncd capture, default auto),
@@ -193,16 +199,62 @@ do_up() {
 	say "VIPs 198.19.100.1:80 (full NAT), 198.19.100.2:80 (DSR), 198.19.100.1:5353/udp; client: docker exec xdplb-client ..."
 }
 
+# the dockerd ensure_docker started, if it still runs
+our_dockerd() {
+	local pid
+	pid=$(cat "$DOCKERD_PID" 2>/dev/null) || return 1
+	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && echo "$pid"
+}
+
 do_down() {
-	if ! dk version >/dev/null 2>&1; then say "dockerd not running: nothing to take down"; rm -rf "$STATE"; return 0; fi
+	local keep=0 c pid left
+	case "${1:-}" in
+	--keep) keep=1 ;;
+	"") ;;
+	*) die "down: unknown argument '$1' (down [--keep])" ;;
+	esac
+	rm -rf "$STATE"
+	if ! dk version >/dev/null 2>&1; then say "dockerd not running: nothing to take down"; return 0; fi
 	compose down -v --remove-orphans >/dev/null 2>&1 || true
 	# anything left by name (e.g. after a compose file change)
-	local c
 	for c in router lb1 lb2 be1 be2 be3 client; do dk rm -f "xdplb-$c" >/dev/null 2>&1 || true; done
 	dk network rm "${PROJECT}_front" "${PROJECT}_lan" >/dev/null 2>&1 || true
 	dk volume rm "${PROJECT}_bpf-lb1" "${PROJECT}_bpf-lb2" >/dev/null 2>&1 || true
-	rm -rf "$STATE"
-	say "down: containers, networks and bpffs volumes removed (image $IMAGE kept; dockerd left running)"
+	left=$(dk ps -aq --filter "name=^xdplb-" | wc -l)
+	[ "$left" -eq 0 ] || die "down: $left xdplb-* containers could not be removed"
+	if [ "$keep" = 1 ]; then
+		say "down: containers, networks and bpffs volumes removed (--keep: image $IMAGE and dockerd kept)"
+		return 0
+	fi
+	dk rmi "$IMAGE" >/dev/null 2>&1 || true
+	if pid=$(our_dockerd); then
+		kill -TERM "$pid"
+		for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && die "down: dockerd $pid still running 15 s after SIGTERM"
+		rm -f "$DOCKERD_PID"
+		say "down: containers, networks, bpffs volumes and image $IMAGE removed; the dockerd this script started stopped"
+	else
+		say "down: containers, networks, bpffs volumes and image $IMAGE removed (dockerd was not started by this script: left running)"
+	fi
+}
+
+# config: the compose file as every Compose implementation here reads it
+do_config() {
+	local n=0
+	if command -v docker-compose >/dev/null; then
+		compose config -q || die "config: docker-compose $(docker-compose version --short 2>/dev/null) refuses $COMPOSE_FILE"
+		say "config: docker-compose $(docker-compose version --short 2>/dev/null) (v1) accepts $COMPOSE_FILE"
+		n=$((n + 1))
+	fi
+	if dk compose version >/dev/null 2>&1; then
+		dk compose -p "$PROJECT" -f "$COMPOSE_FILE" config -q ||
+			die "config: docker compose $(dk compose version --short 2>/dev/null) refuses $COMPOSE_FILE"
+		say "config: docker compose $(dk compose version --short 2>/dev/null) (v2) accepts $COMPOSE_FILE"
+		n=$((n + 1))
+	else
+		say "config: no \`docker compose\` (v2) plugin installed (Debian 12 has none): not checked"
+	fi
+	[ "$n" -gt 0 ] || die "config: no Compose implementation installed"
 }
 
 do_status() {
@@ -276,7 +328,8 @@ lb_arg() { [[ "${2:-}" =~ ^lb[12]$ ]] || die "$1 lb1|lb2"; }
 
 case "${1:-}" in
 up) shift; do_up "$@" ;;
-down) do_down ;;
+down) shift; do_down "$@" ;;
+config) do_config ;;
 status) do_status ;;
 fail) [[ "${2:-}" =~ ^lb[12]$ ]] || die "fail lb1|lb2"; do_fail "$2" ;;
 recover) [[ "${2:-}" =~ ^lb[12]$ ]] || die "recover lb1|lb2"; do_recover "$2" ;;
@@ -286,5 +339,5 @@ lbd-start) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry lbd-start ;;
 isolate) lb_arg "$@"; [[ "${3:-}" =~ ^(on|off)$ ]] || die "isolate lb1|lb2 on|off"; do_isolate "$2" "$3" ;;
 lbctl) lb_arg "$@"; n=$2; shift 2; lbctl_on "$n" "$@" ;;
 build) ensure_docker || exit 77; build_image ;;
-*) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,/^set -euo/{/^set/d;p}' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
