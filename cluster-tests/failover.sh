@@ -88,7 +88,7 @@ docker)
 		rm -rf "$TMP"
 		exit 1
 	fi
-	grep '^mkrootfs: xdplb' "$TMP/build" | sed 's/^/      /'
+	grep -E '^cluster: (installing|starting)|^mkrootfs: xdplb' "$TMP/build" | sed 's/^/      /'
 	rc=0
 	"$TB" config >"$TMP/config" 2>&1 || rc=$?
 	sed 's/^/      /' "$TMP/config"
