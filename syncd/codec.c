@@ -440,6 +440,8 @@ int sync_encode_digest(const struct sync_hdr *h, const struct sync_digest *d,
 	dg.entries = d->entries;
 	dg.has_hash = 1;
 	dg.hash = d->hash;
+	dg.has_version_before = d->has_version_before;
+	dg.version_before = d->version_before;
 	env.body_case = XLBSYNC__ENVELOPE__BODY_DIGEST;
 	env.digest = &dg;
 	return env_pack(&env, lim, buf, cap, len);

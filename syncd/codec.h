@@ -12,6 +12,7 @@
 #ifndef SYNCD_CODEC_H
 #define SYNCD_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -162,6 +163,8 @@ struct sync_digest {
 	uint32_t bucket_count;
 	uint32_t entries;
 	uint64_t hash;
+	bool has_version_before;	/* only versions before version_before counted */
+	uint32_t version_before;
 };
 
 int sync_encode_digest(const struct sync_hdr *h, const struct sync_digest *d,

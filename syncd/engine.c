@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xxhash.h>
 
@@ -170,6 +171,10 @@ struct ae_map {
 	uint64_t *rsum;		/* peers' digests [peer][bucket] */
 	uint32_t *rcnt;
 	uint64_t *rarr;		/* arrival time, 0: none pending */
+	uint32_t *rcut;		/* their version_before [peer][bucket] */
+	uint8_t *rcut_on;	/* 0: they counted every entry */
+	bool cut_on;		/* this walk counts our entries born before cut */
+	uint32_t cut;
 };
 
 struct peer {
@@ -1309,7 +1314,10 @@ static void rx_digest(struct sync_engine *e, struct rx *x)
 	a->rsum[idx] = d->hash;
 	a->rcnt[idx] = d->entries;
 	a->rarr[idx] = x->now_ns ? x->now_ns : 1;
-	/* compared after a walk of ours that starts from now on */
+	a->rcut_on[idx] = d->has_version_before;
+	a->rcut[idx] = d->version_before;
+	/* compared after a walk of ours that starts from now on, which counts
+	 * the sender's entries as the sender did (version_before) */
 }
 
 static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns)
@@ -1572,6 +1580,24 @@ struct ae_walk {
 	unsigned int map;
 };
 
+/* Birth versions in serial order (they wrap after ~52 days): is a before b? */
+static bool version_before(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+/* Now on the birth-version clock (lb.bpf.c birth_version()). */
+static uint32_t version_now(const struct sync_engine *e)
+{
+	struct timespec ts;
+
+	if (e->cfg.version_clock)
+		return e->cfg.version_clock(e->cfg.version_clock_arg);
+	if (clock_gettime(CLOCK_TAI, &ts))
+		return 0;
+	return (uint32_t)((((uint64_t)ts.tv_sec * 1000000000ull) + (uint64_t)ts.tv_nsec) >> 20);
+}
+
 static int ae_cb(void *arg, const void *key, const void *value)
 {
 	struct ae_walk *w = arg;
@@ -1579,6 +1605,7 @@ static int ae_cb(void *arg, const void *key, const void *value)
 	const struct sync_mapspec *ms = &e->maps[w->map];
 	struct ae_map *a = &e->ae[w->map];
 	uint64_t owner = sync_mapspec_owner(ms, value);
+	uint64_t version;
 	size_t oi, idx;
 	uint32_t b;
 	int pi;
@@ -1595,8 +1622,11 @@ static int ae_cb(void *arg, const void *key, const void *value)
 	}
 	b = bucket_of(key, ms->key_size, e->nb);
 	idx = oi * e->nb + b;
-	a->tsum[idx] += entry_hash(key, ms->key_size, sync_mapspec_version(ms, value),
-				   (uint32_t)owner);
+	version = sync_mapspec_version(ms, value);
+	if (oi == 0 ? a->cut_on && !version_before((uint32_t)version, a->cut)
+		    : a->rcut_on[idx - e->nb] && !version_before((uint32_t)version, a->rcut[idx - e->nb]))
+		return 0;	/* born too recently: in flight, not compared */
+	a->tsum[idx] += entry_hash(key, ms->key_size, version, (uint32_t)owner);
 	a->tcnt[idx]++;
 	return 0;
 }
@@ -1643,6 +1673,7 @@ static void ae_walk_done(struct sync_engine *e, unsigned int mi, uint64_t now_ns
 			struct sync_digest d = {
 				.map = ms->name, .bucket = b, .bucket_count = e->nb,
 				.entries = a->tcnt[b], .hash = a->tsum[b],
+				.has_version_before = a->cut_on, .version_before = a->cut,
 			};
 			struct sync_hdr h;
 			size_t len;
@@ -1699,6 +1730,7 @@ static bool ae_compare_pending(const struct sync_engine *e, unsigned int mi)
 static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 {
 	struct ae_map *a = &e->ae[mi];
+	const struct sync_mapspec *ms = &e->maps[mi];
 	struct ae_walk w = { e, mi };
 	int n;
 
@@ -1707,6 +1739,11 @@ static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 			return;
 		a->walking = true;
 		a->walk_start_ns = now_ns;
+		/* entries born within digest_settle_ms are still in flight */
+		a->cut_on = ms->version_clock;
+		if (a->cut_on)
+			a->cut = version_now(e) -
+				 (uint32_t)(((uint64_t)e->cfg.digest_settle_ms * NS_PER_MS) >> 20);
 		memset(&a->cur, 0, sizeof(a->cur));
 		memset(a->tsum, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tsum));
 		memset(a->tcnt, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tcnt));
@@ -1985,6 +2022,8 @@ static void cfg_fill(struct sync_engine_cfg *cfg, bool antientropy)
 		cfg->antientropy_ms = 10000;
 	if (!cfg->digest_buckets)
 		cfg->digest_buckets = 64;
+	if (!cfg->digest_settle_ms)
+		cfg->digest_settle_ms = 5000;
 	if (!cfg->walk_budget)
 		cfg->walk_budget = 4096;
 	if (!cfg->tombstone_ms)
@@ -2027,6 +2066,7 @@ static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg,
 		if (sync_mapspec_init(&e->maps[i], m->name, m->key_size, m->value_size, m->ts,
 				      m->owner, m->version, lim, why))
 			return -EINVAL;
+		e->maps[i].version_clock = m->version_clock;
 		if (m->value_size + m->key_size + strlen(m->name) + ENTRY_OVERHEAD >
 		    lim->max_msg - SYNC_AUTH_TAG_ROOM - HDR_RESERVE)
 			return *why = "an entry does not fit in a message", -EINVAL;
@@ -2114,7 +2154,10 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 		a->rsum = calloc(tab, sizeof(*a->rsum));
 		a->rcnt = calloc(tab, sizeof(*a->rcnt));
 		a->rarr = calloc(tab, sizeof(*a->rarr));
-		if (!a->tsum || !a->tcnt || !a->rsum || !a->rcnt || !a->rarr)
+		a->rcut = calloc(tab, sizeof(*a->rcut));
+		a->rcut_on = calloc(tab, sizeof(*a->rcut_on));
+		if (!a->tsum || !a->tcnt || !a->rsum || !a->rcnt || !a->rarr || !a->rcut ||
+		    !a->rcut_on)
 			goto nomem;
 	}
 	return e;
@@ -2157,6 +2200,8 @@ void sync_engine_free(struct sync_engine *e)
 		free(e->ae[i].rsum);
 		free(e->ae[i].rcnt);
 		free(e->ae[i].rarr);
+		free(e->ae[i].rcut);
+		free(e->ae[i].rcut_on);
 	}
 	ebuf_free(&e->batch);
 	sync_txring_free(&e->ring);

@@ -35,7 +35,11 @@
  *    when the walk began.
  *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
  *    slices) and sends, per map with an owner field, one DIGEST per bucket
- *    over the entries this node owns. A receiver computes the same digest
+ *    over the entries this node owns. In a map whose versions are birth
+ *    times (mapspec version_clock) the digest counts only the entries born
+ *    more than digest_settle_ms before the walk began, and says so
+ *    (version_before): under a steady stream of new sessions the newest
+ *    ones are always in flight and would make every bucket differ. A receiver computes the same digest
  *    over its entries owned by the sender; on a mismatch it requests a
  *    snapshot of that bucket from the sender (SnapshotRequest with bucket
  *    and bucket_count), applies it, and deletes the entries of that bucket
@@ -104,6 +108,14 @@ struct sync_engine_cfg {
 	uint32_t resync_retry_ms;	/* default 200 */
 	uint32_t antientropy_ms;	/* default 10000; 0 disables */
 	uint32_t digest_buckets;	/* default 64 */
+	uint32_t digest_settle_ms;	/* default 5000: in maps whose versions are
+					 * birth times (mapspec version_clock),
+					 * digests leave out the entries born this
+					 * recently (still in flight) */
+	/* Now on the birth-version clock (CLOCK_TAI ns >> 20); NULL: the
+	 * system's CLOCK_TAI. Tests set their own. */
+	uint32_t (*version_clock)(void *arg);
+	void *version_clock_arg;
 	uint32_t walk_budget;		/* entries walked per tick, all jobs together,
 					 * default 4096 */
 	uint32_t tombstone_ms;		/* default 60000 */

@@ -162,12 +162,15 @@ _Static_assert(sizeof(struct xlb_session) == 64, "xlb_session layout changed");
 int sync_mapspec_xdplb_sessions(struct sync_mapspec *ms)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	int r;
 
-	return sync_mapspec_init(ms, XLB_MAP_SESSIONS, sizeof(struct xlb_flow_key),
-				 sizeof(struct xlb_session),
-				 SYNC_FIELD(struct xlb_session, last_seen_ns),
-				 SYNC_FIELD(struct xlb_session, owner),
-				 SYNC_FIELD(struct xlb_session, version), &lim, NULL);
+	r = sync_mapspec_init(ms, XLB_MAP_SESSIONS, sizeof(struct xlb_flow_key),
+			      sizeof(struct xlb_session),
+			      SYNC_FIELD(struct xlb_session, last_seen_ns),
+			      SYNC_FIELD(struct xlb_session, owner),
+			      SYNC_FIELD(struct xlb_session, version), &lim, NULL);
+	ms->version_clock = r == 0;	/* birth_version() */
+	return r;
 }
 
 /* Reverse entries (backend side -> client side flow key) carry the owner
@@ -176,9 +179,12 @@ int sync_mapspec_xdplb_sessions(struct sync_mapspec *ms)
 int sync_mapspec_xdplb_reverse(struct sync_mapspec *ms)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	int r;
 
-	return sync_mapspec_init(ms, XLB_MAP_REVERSE, sizeof(struct xlb_flow_key),
-				 sizeof(struct xlb_reverse), SYNC_FIELD_NONE,
-				 SYNC_FIELD(struct xlb_reverse, owner),
-				 SYNC_FIELD(struct xlb_reverse, version), &lim, NULL);
+	r = sync_mapspec_init(ms, XLB_MAP_REVERSE, sizeof(struct xlb_flow_key),
+			      sizeof(struct xlb_reverse), SYNC_FIELD_NONE,
+			      SYNC_FIELD(struct xlb_reverse, owner),
+			      SYNC_FIELD(struct xlb_reverse, version), &lim, NULL);
+	ms->version_clock = r == 0;	/* the session's birth version */
+	return r;
 }

@@ -15,6 +15,7 @@
 #ifndef SYNCD_MAPSPEC_H
 #define SYNCD_MAPSPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,13 @@ struct sync_mapspec {
 	struct sync_field ts;
 	struct sync_field owner;
 	struct sync_field version;
+	/* The version field starts at a wall-clock birth value (CLOCK_TAI ns
+	 * >> 20, lb.bpf.c birth_version()) and grows by one per write, so a
+	 * version also says when the entry was born: anti-entropy leaves the
+	 * entries born in the last moments (still in flight) out of its
+	 * digests. Set for the data plane's own maps; false from
+	 * sync_mapspec_init(). */
+	bool version_clock;
 };
 
 #define SYNC_FIELD_NONE		((struct sync_field){ 0, 0 })

@@ -203,7 +203,8 @@ static void test_other_types(void **state)
 	};
 	const char *maps[] = { "sessions", "reverse" };
 	struct sync_digest dg = { .map = "sessions", .bucket = 5, .bucket_count = 256,
-				  .entries = 77, .hash = 0xdeadbeefcafef00dull };
+				  .entries = 77, .hash = 0xdeadbeefcafef00dull,
+				  .has_version_before = true, .version_before = 0xfffffff1u };
 	struct sync_entry d;
 	struct sync_msg m;
 	size_t len, i;
@@ -267,6 +268,13 @@ static void test_other_types(void **state)
 	assert_int_equal(m.type, SYNC_MSG_DIGEST);
 	assert_string_equal(m.env->digest->map, "sessions");
 	assert_true(m.env->digest->hash == dg.hash);
+	assert_true(m.env->digest->has_version_before);
+	assert_int_equal(m.env->digest->version_before, 0xfffffff1u);
+	sync_msg_release(&m);
+	dg.has_version_before = false;	/* absent: every entry counted */
+	assert_int_equal(sync_encode_digest(&h, &dg, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_false(m.env->digest->has_version_before);
 	sync_msg_release(&m);
 	dg.bucket = 256;
 	assert_int_equal(sync_encode_digest(&h, &dg, &lim, buf, sizeof(buf), &len), -EINVAL);
