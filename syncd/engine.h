@@ -39,7 +39,10 @@
  *    times (mapspec version_clock) the digest counts only the entries born
  *    more than digest_settle_ms before the walk began, and says so
  *    (version_before): under a steady stream of new sessions the newest
- *    ones are always in flight and would make every bucket differ. A receiver computes the same digest
+ *    ones are always in flight and would make every bucket differ. Birth
+ *    versions wrap (32 bits of ~1 ms), so an entry older than ~24 days
+ *    reads as born after the cut and is left out too: such sessions are
+ *    still replicated by the stream, only not re-checked by digests. A receiver computes the same digest
  *    over its entries owned by the sender; on a mismatch it requests a
  *    snapshot of that bucket from the sender (SnapshotRequest with bucket
  *    and bucket_count), applies it, and deletes the entries of that bucket
