@@ -40,7 +40,7 @@
  *    more than digest_settle_ms before the walk began, and says so
  *    (version_before): under a steady stream of new sessions the newest
  *    ones are always in flight and would make every bucket differ. Birth
- *    versions wrap (32 bits of ~1 ms), so an entry older than ~24 days
+ *    versions wrap (32 bits of ~1.05 ms), so an entry born over ~26 days ago
  *    reads as born after the cut and is left out too: such sessions are
  *    still replicated by the stream, only not re-checked by digests. A receiver computes the same digest
  *    over its entries owned by the sender; on a mismatch it requests a
