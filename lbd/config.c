@@ -584,7 +584,7 @@ static const char *const be_keys[] = {
 static const char *const sync_keys[] = {
 	"enabled", "listen", "peers", "maps", "capture", "key_file",
 	"local_socket", "control_socket", "heartbeat_ms", "dead_after_ms",
-	"antientropy_ms", NULL
+	"antientropy_ms", "digest_settle_ms", NULL
 };
 static const char *const sync_map_keys[] = {
 	"name", "timestamp", "owner", "version", "backend", NULL
@@ -1251,6 +1251,7 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	s->heartbeat_ms = 100;
 	s->dead_after_ms = 1000;
 	s->antientropy_ms = 10000;
+	s->digest_settle_ms = 5000;
 	snprintf(s->local_socket, sizeof(s->local_socket), DEF_SOCK_DIR "/%s.syncd-local.sock",
 		 c->cfg->node_name);
 	snprintf(s->control_socket, sizeof(s->control_socket), DEF_SOCK_DIR "/%s.syncd.sock",
@@ -1277,7 +1278,9 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 		return -1;
 	if (get_u32(c, n, "sync", "heartbeat_ms", false, 10, 10000, &s->heartbeat_ms) < 0 ||
 	    get_u32(c, n, "sync", "dead_after_ms", false, 50, 600000, &s->dead_after_ms) < 0 ||
-	    get_u32(c, n, "sync", "antientropy_ms", false, 0, 86400000, &s->antientropy_ms) < 0)
+	    get_u32(c, n, "sync", "antientropy_ms", false, 0, 86400000, &s->antientropy_ms) < 0 ||
+	    get_u32(c, n, "sync", "digest_settle_ms", false, 100, 600000,
+		    &s->digest_settle_ms) < 0)
 		return -1;
 	if (s->dead_after_ms < 2 * s->heartbeat_ms)
 		return perr(c, map_get(c, n, "dead_after_ms", NULL) ?

@@ -104,6 +104,7 @@ struct cfg_sync {		/* for syncd; lbd parses and validates it and
 	uint32_t heartbeat_ms;		/* default 100 */
 	uint32_t dead_after_ms;		/* default 1000 */
 	uint32_t antientropy_ms;	/* default 10000, 0 = off */
+	uint32_t digest_settle_ms;	/* default 5000: younger sessions not in digests */
 	size_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	size_t n_maps;

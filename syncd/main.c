@@ -699,6 +699,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.heartbeat_ms = s->heartbeat_ms;
 	d->ecfg.dead_after_ms = s->dead_after_ms;
 	d->ecfg.antientropy_ms = s->antientropy_ms;
+	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
 	sync_engine_cfg_defaults(&d->ecfg);

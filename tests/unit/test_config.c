@@ -609,6 +609,8 @@ static const struct bad bad_cfgs[] = {
 	  "sync.capture: \"kprob\" is not one of auto | kprobe | fentry | inline" },
 	{ "sync dead_after too short", NODE "sync: {heartbeat_ms: 100, dead_after_ms: 150}\n",
 	  "2:42", "sync.dead_after_ms: 150 must be at least twice heartbeat_ms (100)" },
+	{ "sync digest_settle_ms too short", NODE "sync: {digest_settle_ms: 50}\n", "2:26",
+	  "sync.digest_settle_ms: 50 is out of range 100-600000" },
 	{ "sync key_file relative", NODE "sync: {key_file: sync.key}\n", "2:18",
 	  "sync.key_file: \"sync.key\" must be an absolute path" },
 	{ "sync map field size", NODE
@@ -648,6 +650,7 @@ static void test_sync_options(void **state)
 		"  heartbeat_ms: 50\n"
 		"  dead_after_ms: 300\n"
 		"  antientropy_ms: 0\n"
+		"  digest_settle_ms: 2500\n"
 		"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", snat_port_min: 60000, snat_port_max: 61000}]\n"
 		"  maps:\n"
 		"    - sessions\n"
@@ -668,6 +671,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->heartbeat_ms, 50);
 	assert_int_equal(y->dead_after_ms, 300);
 	assert_int_equal(y->antientropy_ms, 0);
+	assert_int_equal(y->digest_settle_ms, 2500);
 	assert_int_equal(y->peers[0].snat_port_min, 60000);
 	assert_int_equal(y->peers[0].snat_port_max, 61000);
 	assert_int_equal(y->n_maps, 2);
@@ -690,6 +694,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->heartbeat_ms, 100);
 	assert_int_equal(y->dead_after_ms, 1000);
 	assert_int_equal(y->antientropy_ms, 10000);
+	assert_int_equal(y->digest_settle_ms, 5000);
 	free(c);
 }
 
