@@ -19,8 +19,8 @@
 #      one backend; lb2 adopted lb1's sessions;
 #   4. failback: new flows, lb1 recovers during them (fresh maps, snapshot
 #      from lb2, then BGP announce / VRRP priority), again nothing breaks;
-#   5. active-active: the route follows the node's health (lbd killed, node
-#      silent with its link up: BFD).
+#   5. active-active: the route follows the node's health (lbd or syncd
+#      killed, node silent with its link up: BFD).
 # Control, each mode: the same failure with syncd off must break
 # connections (the test asserts it does), so a pass comes from sync.
 #
@@ -188,7 +188,8 @@ fail_case() {
 }
 
 # Active-active only: the route follows the node's health. lb2's lbd dies:
-# its announcement is withdrawn; lbd back: announced again. Then lb2 goes
+# its announcement is withdrawn; lbd back: announced again. The same for its
+# syncd (back = ready: its peer's snapshot is in). Then lb2 goes
 # silent while its link stays up (every frame it sends is dropped on the
 # way to the router): BFD withdraws it, well under a second.
 route_health() {
@@ -201,6 +202,14 @@ route_health() {
 	"$TB" lbd-start lb2 >/dev/null
 	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
 	check "lbd back on lb2: announced again ($ms ms after lbd answered)" test "$ms" -ge 0
+	# a node whose syncd is down would serve flows it knows nothing of
+	t0=$(date +%s%N)
+	"$TB" syncd-kill lb2 >/dev/null
+	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
+	check "syncd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
+	"$TB" syncd-start lb2 >/dev/null
+	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
+	check "syncd back on lb2: announced again ($ms ms after it was ready)" test "$ms" -ge 0
 	t0=$(date +%s%N)
 	"$TB" isolate lb2 on >/dev/null
 	ms=$(until_carriers lb1 3000 "$t0") || ms=-1

@@ -40,11 +40,11 @@ ip netns exec xlb-lb2 valgrind --quiet --error-exitcode=99 --leak-check=full \
 VG_PID=$!
 status() { "$SYNCD" status -c "$STATE/lb2/lbd.yaml" 2>/dev/null; }
 for _ in $(seq 1 300); do
-	status | jq -e '.ready == true' >/dev/null 2>&1 && break
+	status | jq -n -e 'input.ready == true' >/dev/null 2>&1 && break
 	kill -0 "$VG_PID" 2>/dev/null || { cat "$TMP/syncd.log"; echo "valgrind-syncd: syncd exited"; exit 1; }
 	sleep 0.2
 done
-status | jq -e '.ready == true' >/dev/null || { echo "valgrind-syncd: not ready in 60 s"; exit 1; }
+status | jq -n -e 'input.ready == true' >/dev/null || { echo "valgrind-syncd: not ready in 60 s"; exit 1; }
 
 # flows through lb1: created, replicated, closed, aged, deletes replicated
 for i in $(seq 1 30); do

@@ -23,6 +23,8 @@
 #   docker/cluster.sh carriers       LB nodes the router sends VIP traffic to
 #   docker/cluster.sh lbd-kill NODE  SIGKILL lbd in NODE (a crash)
 #   docker/cluster.sh lbd-start NODE start lbd in NODE again
+#   docker/cluster.sh syncd-kill NODE    SIGKILL syncd in NODE (a crash)
+#   docker/cluster.sh syncd-start NODE   start syncd in NODE again (until ready)
 #   docker/cluster.sh isolate NODE on|off   on: every frame NODE sends is
 #                                    dropped where it enters the bridge, its
 #                                    link stays up (silent node); off: back
@@ -336,6 +338,8 @@ recover) [[ "${2:-}" =~ ^lb[12]$ ]] || die "recover lb1|lb2"; do_recover "$2" ;;
 carriers) carriers ;;
 lbd-kill) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry lbd-kill ;;
 lbd-start) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry lbd-start ;;
+syncd-kill) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry syncd-kill ;;
+syncd-start) lb_arg "$@"; dk exec "xdplb-$2" xlb-entry syncd-start ;;
 isolate) lb_arg "$@"; [[ "${3:-}" =~ ^(on|off)$ ]] || die "isolate lb1|lb2 on|off"; do_isolate "$2" "$3" ;;
 lbctl) lb_arg "$@"; n=$2; shift 2; lbctl_on "$n" "$@" ;;
 build) ensure_docker || exit 77; build_image ;;
