@@ -30,26 +30,7 @@ TMP=$(mktemp -d /tmp/xlb-e2e.XXXXXX)
 UP=0
 HOLD_PIDS=()
 
-cleanup() {
-	local rc=$?
-	set +e
-	stop_holds
-	if [ "$UP" -eq 1 ]; then
-		if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
-			# what an engineer wants to see before it is gone
-			echo "---- state at failure"
-			"$TESTBED" status 2>&1 | sed 's/^/  /'
-			for n in lb1 lb2; do
-				echo "---- /run/xdplb/testbed/$n/lbd.log (tail)"
-				tail -15 "/run/xdplb/testbed/$n/lbd.log" 2>/dev/null | sed 's/^/  /'
-			done
-		fi
-		"$TESTBED" down >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
+trap 'testbed_test_exit $? lbd.log 15' EXIT
 
 lbctl() { "$LBCTL" "$@"; }
 

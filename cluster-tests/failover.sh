@@ -187,37 +187,36 @@ fail_case() {
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
 
+# route_check WANT MAX_MS FROM DESC CMD...: runs CMD; passes if the router
+# then sends VIP traffic to exactly WANT within MAX_MS, counted from just
+# before CMD (FROM=cmd) or from when it returned (FROM=after).
+route_check() {
+	local want=$1 max=$2 from=$3 desc=$4 t0 ms
+	shift 4
+	t0=$(date +%s%N)
+	"$@" >/dev/null
+	[ "$from" = after ] && t0=$(date +%s%N)
+	ms=$(until_carriers "$want" "$max" "$t0") || ms=-1
+	check "$desc ($ms ms)" test "$ms" -ge 0 -a "$ms" -lt "$max"
+}
+
 # Active-active only: the route follows the node's health. lb2's lbd dies:
 # its announcement is withdrawn; lbd back: announced again. The same for its
-# syncd (back = ready: its peer's snapshot is in). Then lb2 goes
-# silent while its link stays up (every frame it sends is dropped on the
-# way to the router): BFD withdraws it, well under a second.
+# syncd (a node whose syncd is down would serve flows it knows nothing of;
+# back = ready: its peer's snapshot is in). Then lb2 goes silent while its
+# link stays up (every frame it sends is dropped on the way to the router):
+# BFD withdraws it, well under a second.
 route_health() {
-	local ms t0
 	echo "-- active-active: route health"
-	t0=$(date +%s%N)
-	"$TB" lbd-kill lb2 >/dev/null
-	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
-	check "lbd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
-	"$TB" lbd-start lb2 >/dev/null
-	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
-	check "lbd back on lb2: announced again ($ms ms after lbd answered)" test "$ms" -ge 0
-	# a node whose syncd is down would serve flows it knows nothing of
-	t0=$(date +%s%N)
-	"$TB" syncd-kill lb2 >/dev/null
-	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
-	check "syncd killed on lb2: its routes are withdrawn ($ms ms)" test "$ms" -ge 0
-	"$TB" syncd-start lb2 >/dev/null
-	ms=$(until_carriers "lb1 lb2" 15000) || ms=-1
-	check "syncd back on lb2: announced again ($ms ms after it was ready)" test "$ms" -ge 0
-	t0=$(date +%s%N)
-	"$TB" isolate lb2 on >/dev/null
-	ms=$(until_carriers lb1 3000 "$t0") || ms=-1
-	check "lb2 silent with its link up: BFD withdraws it within 1 s ($ms ms)" \
-		test "$ms" -ge 0 -a "$ms" -lt 1000
-	"$TB" isolate lb2 off >/dev/null
-	ms=$(until_carriers "lb1 lb2" 20000) || ms=-1
-	check "lb2 reachable again: announced again ($ms ms)" test "$ms" -ge 0
+	route_check lb1 3000 cmd "lbd killed on lb2: its routes are withdrawn" "$TB" lbd-kill lb2
+	route_check "lb1 lb2" 15000 after "lbd back on lb2: announced again, counted from when lbd answered" \
+		"$TB" lbd-start lb2
+	route_check lb1 3000 cmd "syncd killed on lb2: its routes are withdrawn" "$TB" syncd-kill lb2
+	route_check "lb1 lb2" 15000 after "syncd back on lb2: announced again, counted from when it was ready" \
+		"$TB" syncd-start lb2
+	route_check lb1 1000 cmd "lb2 silent with its link up: BFD withdraws it within 1 s" \
+		"$TB" isolate lb2 on
+	route_check "lb1 lb2" 20000 after "lb2 reachable again: announced again" "$TB" isolate lb2 off
 }
 
 for mode in $MODES; do

@@ -47,6 +47,30 @@ check() {
 	fi
 }
 
+# testbed_test_exit RC LOG LINES: the EXIT trap of a test on the netns
+# testbed (it keeps UP, fail, TMP, HOLD_PIDS and TESTBED). Ends the holders;
+# if anything failed while the testbed was up, shows its state and the last
+# LINES of each LB node's LOG (lbd.log, syncd.log) before they are gone;
+# takes the testbed down and exits with RC.
+testbed_test_exit() {
+	local rc=$1 log=$2 lines=$3 n
+	set +e
+	stop_holds
+	if [ "$UP" -eq 1 ]; then
+		if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+			echo "---- state at failure"
+			"$TESTBED" status 2>&1 | sed 's/^/  /'
+			for n in lb1 lb2; do
+				echo "---- /run/xdplb/testbed/$n/$log (tail)"
+				tail -"$lines" "/run/xdplb/testbed/$n/$log" 2>/dev/null | sed 's/^/  /'
+			done
+		fi
+		"$TESTBED" down >/dev/null 2>&1
+	fi
+	rm -rf "$TMP"
+	exit "$rc"
+}
+
 # Ends the connection holders started by a test (their pids in HOLD_PIDS).
 stop_holds() {
 	local p

@@ -41,25 +41,7 @@ TMP=$(mktemp -d /tmp/xlb-sync.XXXXXX)
 UP=0
 HOLD_PIDS=()
 
-cleanup() {
-	local rc=$?
-	set +e
-	stop_holds
-	if [ "$UP" -eq 1 ]; then
-		if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
-			echo "---- state at failure"
-			"$TESTBED" status 2>&1 | sed 's/^/  /'
-			for n in lb1 lb2; do
-				echo "---- $STATE/$n/syncd.log (tail)"
-				tail -25 "$STATE/$n/syncd.log" 2>/dev/null | sed 's/^/  /'
-			done
-		fi
-		"$TESTBED" down >/dev/null 2>&1
-	fi
-	rm -rf "$TMP"
-	exit "$rc"
-}
-trap cleanup EXIT
+trap 'testbed_test_exit $? syncd.log 25' EXIT
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
 sfield() { status "$1" | jq -r "$2"; }

@@ -153,6 +153,22 @@ int cap_bpffs(char *dir, size_t len)
 	return 0;
 }
 
+int cap_test_prepare(char *dir, size_t len)
+{
+	int err = dp_netns_setup();
+
+	if (err) {
+		fprintf(stderr, "skip: cannot set up a network namespace: %s\n", strerror(-err));
+		return 77;
+	}
+	err = cap_bpffs(dir, len);
+	if (err) {
+		fprintf(stderr, "skip: cannot mount a private bpffs: %s\n", strerror(-err));
+		return 77;
+	}
+	return 0;
+}
+
 void cap_bpffs_done(const char *dir)
 {
 	umount(dir);

@@ -65,6 +65,10 @@ int cap_bpffs(char *dir, size_t len);
 int cap_pin(struct dp_env *e, const char *dir);
 void cap_unpin(const char *dir);
 void cap_bpffs_done(const char *dir);
+/* What every capture test's main() does first: a private network namespace
+ * (dp_netns_setup()) and cap_bpffs(). 0, or 77 (skip) with one line on
+ * stderr saying which could not be set up. */
+int cap_test_prepare(char *dir, size_t len);
 
 /* Loads the data plane with the standard test config (pool of pool_n
  * ports), pins its maps under a new pin_dir and fills maps[] with its

@@ -548,16 +548,9 @@ int main(void)
 	cpu_set_t one;
 	int err, rc;
 
-	err = dp_netns_setup();
-	if (err) {
-		fprintf(stderr, "skip: cannot set up a network namespace: %s\n", strerror(-err));
-		return 77;
-	}
-	err = cap_bpffs(pin_dir, sizeof(pin_dir));
-	if (err) {
-		fprintf(stderr, "skip: cannot mount a private bpffs: %s\n", strerror(-err));
-		return 77;
-	}
+	err = cap_test_prepare(pin_dir, sizeof(pin_dir));
+	if (err)
+		return err;
 	/* one CPU: per-CPU counters and caches are read back consistently */
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu() >= 0 ? sched_getcpu() : 0, &one);

@@ -369,16 +369,9 @@ int main(void)
 	bool in_vm = getenv("XLB_VM") != NULL;
 	int err, rc;
 
-	err = dp_netns_setup();
-	if (err) {
-		fprintf(stderr, "skip: cannot set up a network namespace: %s\n", strerror(-err));
-		return 77;
-	}
-	err = cap_bpffs(pin_dir, sizeof(pin_dir));
-	if (err) {
-		fprintf(stderr, "skip: cannot mount a private bpffs: %s\n", strerror(-err));
-		return 77;
-	}
+	err = cap_test_prepare(pin_dir, sizeof(pin_dir));
+	if (err)
+		return err;
 	probe_mode(&kprobe);
 	probe_mode(&fentry);
 	if (!kprobe.usable) {
