@@ -5,6 +5,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "clock.h"
 #include "log.h"
 
 static char log_prog[32] = "xdplb";
@@ -71,15 +72,13 @@ void xlb_log(enum xlb_log_level level, const char *fmt, ...)
 
 void xlb_log_rl(struct xlb_ratelimit *rl, enum xlb_log_level level, const char *fmt, ...)
 {
-	struct timespec ts;
 	uint64_t now;
 	char msg[1024];
 	va_list ap;
 
 	if (level > log_level)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	now = xlb_mono_ns();
 	if (!rl->start_ns || now - rl->start_ns >= rl->interval_ns) {
 		rl->start_ns = now ? now : 1;
 		rl->printed = 0;
