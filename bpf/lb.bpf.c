@@ -510,6 +510,9 @@ static __always_inline void sync_session(__u8 op, const struct xlb_flow_key *k,
 {
 	__u32 id = sync_map_id(SYNC_SESSIONS);
 
+	/* whatever the capture mode, syncd checks it got one record per
+	 * write against this count */
+	stat_inc(XLB_STAT_SYNC_WRITES);
 	if (id)
 		sync_emit(id, op, k, s);
 }
@@ -519,6 +522,7 @@ static __always_inline void sync_reverse(const struct xlb_flow_key *rk,
 {
 	__u32 id = sync_map_id(SYNC_REVERSE);
 
+	stat_inc(XLB_STAT_SYNC_WRITES);
 	if (id)
 		sync_emit(id, XLB_SYNC_OP_UPDATE, rk, rv);
 }

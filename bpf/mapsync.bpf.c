@@ -15,8 +15,10 @@
  *  kprobe  kprobe + kretprobe on htab_map_update_elem, htab_map_delete_elem
  *          and their LRU variants. The entry probe sees the arguments, the
  *          return probe the result: the entry pushes what it saw on a small
- *          per-CPU stack, the return pops it and emits only if the write
- *          succeeded (ret == 0) and the map is watched. kprobes do not fire
+ *          per-CPU stack, the return finds its own slot by stack pointer and
+ *          emits only if the write succeeded (ret == 0) and the map is
+ *          watched; a probe the kernel skipped is counted, never mispaired
+ *          (see "slots" below). kprobes do not fire
  *          for writes made through the bpf() syscall (the kernel disables
  *          BPF instrumentation there), so syncd's own applies never echo.
  *  fentry  fexit on the same functions: arguments and return value in one
@@ -27,6 +29,13 @@
  * Key and value bytes are read with bpf_probe_read_kernel(), bounded by the
  * sizes registered in "watch" (syncd refuses a map whose key or value does
  * not fit the record). A delete reports value_size 0.
+ *
+ * What could not be reported is counted in "cap_stats" (enum xlb_cap_stat).
+ * Those counters cannot see a probe whose program the kernel did not run at
+ * all (on Linux 6.1 a BPF program is skipped without a trace while another
+ * one runs on the CPU, e.g. a bpf() syscall's map write interrupted by the
+ * XDP program); syncd catches those by comparing the records it received
+ * with the data plane's own count of its writes (XLB_STAT_SYNC_WRITES).
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
@@ -62,33 +71,45 @@ struct {
 	__uint(max_entries, XLB_SYNC_RINGBUF_SIZE);
 } events SEC(".maps");
 
-/* Records that found the ring buffer full (or, kprobe mode, whose entry
- * and return probes could not be paired), per CPU. */
+/* Capture counters per CPU, indexed by enum xlb_cap_stat (xdplb.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, XLB_CAP_STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} lost SEC(".maps");
+} cap_stats SEC(".maps");
 
 /*
  * kprobe mode: arguments saved by an entry probe for its return probe.
  *
- * Hash-map writes nest on one CPU (an XDP program's update interrupted by
- * a tracing program that updates a hash map in an NMI, ...), so the slots
- * form a stack. Every entry pushes, watched or not, so that the return
- * probe of a nested unwatched write pops its own slot and not the outer
- * one. Nesting deeper than SLOT_DEPTH only counts (depth goes on rising
- * and falling), those writes are not reported. A slot records the task
- * that pushed it: a return probe that finds another task's slot on top
- * (preemptible callers interleaving on one CPU) pops it without
- * reporting and counts the record as lost, so a pairing error can lose an
- * event but never report a wrong one.
+ * The entry and the return of one call are two separate probes, and the
+ * kernel may run one without the other: a kretprobe whose instances are
+ * all in use, a probe that hit while another kprobe ran on the CPU, a BPF
+ * program skipped because another one was running on the CPU. So the
+ * return probe never trusts a position: each slot records the task and the
+ * stack pointer of its entry, and a return probe takes the slot whose
+ * entry stack pointer sits right below its own (the return address was
+ * popped in between). On the way it finds what went wrong and counts it:
+ *
+ *  - slots above the matching one belong to calls whose return probe never
+ *    ran: dropped (LOST_STALE when their map was watched);
+ *  - no matching slot: the entry probe of this call never ran, so the
+ *    written map is unknown: LOST_UNPAIRED (syncd treats it as a loss);
+ *  - an entry whose stack pointer equals a slot's means that slot's call
+ *    has returned (a live outer call's frame cannot be at the same depth of
+ *    the same stack): that slot and those above it are stale.
+ *
+ * So a missed probe costs a counted loss, never a wrong record and never a
+ * stack that stays out of step.
  */
-#define SLOT_DEPTH	4
+#define SLOT_DEPTH	8
+/* The return probe's stack pointer is its entry's plus the popped return
+ * address; allow for an architecture or kernel that reports either. */
+#define SP_SLACK	16
 
 struct slot {
 	__u64 task;		/* bpf_get_current_task() of the entry probe */
+	__u64 sp;		/* stack pointer at entry */
 	__u64 key;		/* kernel address of the key */
 	__u64 value;		/* kernel address of the value (update) */
 	__u32 map_id;		/* 0: not watched */
@@ -111,10 +132,9 @@ struct {
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void count_lost(void)
+static __always_inline void count(__u32 what)
 {
-	__u32 zero = 0;
-	__u64 *v = bpf_map_lookup_elem(&lost, &zero);
+	__u64 *v = bpf_map_lookup_elem(&cap_stats, &what);
 
 	if (v)
 		*v += 1;
@@ -132,12 +152,12 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source,
 	struct xlb_sync_event *ev;
 
 	if (key_size > XLB_SYNC_KEY_MAX || value_size > XLB_SYNC_VALUE_MAX) {
-		count_lost();
+		count(XLB_CAP_LOST_READ);
 		return;
 	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
-		count_lost();
+		count(XLB_CAP_LOST_RINGBUF);
 		return;
 	}
 	ev->ts_ns = bpf_ktime_get_ns();
@@ -164,11 +184,12 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source,
 	/* see XLB_SYNC_WAKEUP_BYTES: syncd drains every millisecond */
 	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
 			       XLB_SYNC_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	count(XLB_CAP_EMITTED);
 	return;
 fail:
 	/* unreadable key or value: nothing trustworthy to report */
 	bpf_ringbuf_discard(ev, 0);
-	count_lost();
+	count(XLB_CAP_LOST_READ);
 }
 
 /* The watch entry of @map, or NULL; *id is set either way. */
@@ -181,22 +202,51 @@ static __always_inline struct xlb_sync_watch *watched(struct bpf_map *map,
 
 /* ---- kprobe mode --------------------------------------------------------- */
 
-static __always_inline void slot_push(struct bpf_map *map, __u64 key,
-				      __u64 value, int is_update)
+/* Drops slots [from, depth) of @st as stale; counts the watched ones. */
+static __always_inline void slots_drop(struct slot_stack *st, __u32 from)
+{
+	__u32 i;
+
+	for (i = 0; i < SLOT_DEPTH; i++) {
+		if (i < from || i >= st->depth)
+			continue;
+		if (st->s[i].map_id)
+			count(XLB_CAP_LOST_STALE);
+	}
+	if (from < st->depth)
+		st->depth = from;
+}
+
+static __always_inline void slot_push(struct pt_regs *ctx, struct bpf_map *map,
+				      __u64 key, __u64 value, int is_update)
 {
 	struct xlb_sync_watch *w;
 	struct slot_stack *st;
 	struct slot *sl;
-	__u32 zero = 0, id, d;
+	__u64 task = bpf_get_current_task(), sp = PT_REGS_SP(ctx);
+	__u32 zero = 0, id, d, i;
 
 	st = bpf_map_lookup_elem(&slots, &zero);
 	if (!st)
 		return;
-	d = st->depth++;
+	if (st->depth > SLOT_DEPTH)
+		st->depth = SLOT_DEPTH;
+	/* a slot at this very stack position has returned unseen */
+	for (i = 0; i < SLOT_DEPTH; i++) {
+		if (i < st->depth && st->s[i].sp == sp) {
+			slots_drop(st, i);
+			break;
+		}
+	}
+	if (st->depth >= SLOT_DEPTH)
+		slots_drop(st, 0);	/* deeper than any real nesting: stale */
+	d = st->depth;
 	if (d >= SLOT_DEPTH)
-		return;		/* too deep: counted, not reported */
+		return;
 	sl = &st->s[d];
-	sl->task = bpf_get_current_task();
+	st->depth = d + 1;
+	sl->task = task;
+	sl->sp = sp;
 	sl->map_id = 0;
 	w = watched(map, &id);
 	if (!w)
@@ -208,23 +258,46 @@ static __always_inline void slot_push(struct bpf_map *map, __u64 key,
 	sl->value_size = is_update ? w->value_size : 0;
 }
 
-static __always_inline void slot_pop(long ret, __u8 op)
+static __always_inline void slot_pop(struct pt_regs *ctx, long ret, __u8 op)
 {
+	__u64 task = bpf_get_current_task(), sp = PT_REGS_SP(ctx);
 	struct slot_stack *st;
 	struct slot *sl;
-	__u32 zero = 0, d;
+	__u32 zero = 0, i, d;
+	int found = -1;
 
 	st = bpf_map_lookup_elem(&slots, &zero);
-	if (!st || !st->depth)
-		return;		/* entry probe missed (attached mid-call) */
-	d = --st->depth;
-	if (d >= SLOT_DEPTH)
+	if (!st)
 		return;
-	sl = &st->s[d];
+	d = st->depth;
+	if (d > SLOT_DEPTH)
+		d = SLOT_DEPTH;
+	/* the topmost slot of this call: its entry sp just below ours */
+	for (i = 0; i < SLOT_DEPTH; i++) {
+		__u32 j = SLOT_DEPTH - 1 - i;
+		__u64 esp;
+
+		if (j >= d)
+			continue;
+		esp = st->s[j].sp;
+		if (esp <= sp && sp - esp <= SP_SLACK) {
+			found = j;
+			break;
+		}
+	}
+	if (found < 0) {
+		count(XLB_CAP_LOST_UNPAIRED);
+		return;
+	}
+	slots_drop(st, found + 1);	/* calls above it never returned */
+	st->depth = found;
+	if (found >= SLOT_DEPTH)
+		return;
+	sl = &st->s[found];
 	if (!sl->map_id)
 		return;
-	if (sl->task != bpf_get_current_task()) {
-		count_lost();
+	if (sl->task != task) {
+		count(XLB_CAP_LOST_FOREIGN);
 		return;
 	}
 	if (ret == 0)
@@ -235,56 +308,56 @@ static __always_inline void slot_pop(long ret, __u8 op)
 SEC("kprobe/htab_map_update_elem")
 int BPF_KPROBE(kp_update, struct bpf_map *map, void *key, void *value)
 {
-	slot_push(map, (__u64)key, (__u64)value, 1);
+	slot_push(ctx, map, (__u64)key, (__u64)value, 1);
 	return 0;
 }
 
 SEC("kretprobe/htab_map_update_elem")
 int BPF_KRETPROBE(kr_update, long ret)
 {
-	slot_pop((int)ret, XLB_SYNC_OP_UPDATE);
+	slot_pop(ctx, (int)ret, XLB_SYNC_OP_UPDATE);
 	return 0;
 }
 
 SEC("kprobe/htab_map_delete_elem")
 int BPF_KPROBE(kp_delete, struct bpf_map *map, void *key)
 {
-	slot_push(map, (__u64)key, 0, 0);
+	slot_push(ctx, map, (__u64)key, 0, 0);
 	return 0;
 }
 
 SEC("kretprobe/htab_map_delete_elem")
 int BPF_KRETPROBE(kr_delete, long ret)
 {
-	slot_pop((int)ret, XLB_SYNC_OP_DELETE);
+	slot_pop(ctx, (int)ret, XLB_SYNC_OP_DELETE);
 	return 0;
 }
 
 SEC("kprobe/htab_lru_map_update_elem")
 int BPF_KPROBE(kp_lru_update, struct bpf_map *map, void *key, void *value)
 {
-	slot_push(map, (__u64)key, (__u64)value, 1);
+	slot_push(ctx, map, (__u64)key, (__u64)value, 1);
 	return 0;
 }
 
 SEC("kretprobe/htab_lru_map_update_elem")
 int BPF_KRETPROBE(kr_lru_update, long ret)
 {
-	slot_pop((int)ret, XLB_SYNC_OP_UPDATE);
+	slot_pop(ctx, (int)ret, XLB_SYNC_OP_UPDATE);
 	return 0;
 }
 
 SEC("kprobe/htab_lru_map_delete_elem")
 int BPF_KPROBE(kp_lru_delete, struct bpf_map *map, void *key)
 {
-	slot_push(map, (__u64)key, 0, 0);
+	slot_push(ctx, map, (__u64)key, 0, 0);
 	return 0;
 }
 
 SEC("kretprobe/htab_lru_map_delete_elem")
 int BPF_KRETPROBE(kr_lru_delete, long ret)
 {
-	slot_pop((int)ret, XLB_SYNC_OP_DELETE);
+	slot_pop(ctx, (int)ret, XLB_SYNC_OP_DELETE);
 	return 0;
 }
 

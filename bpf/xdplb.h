@@ -234,6 +234,10 @@ enum xlb_stat {
 	XLB_STAT_FWD_BOUNCE,		/* full-NAT reply without a reverse entry
 					 * here, sent on to the node whose port
 					 * range holds its SNAT port */
+	XLB_STAT_SYNC_WRITES,		/* successful lifecycle writes of the
+					 * sessions and reverse maps: every
+					 * capture mode owes syncd one record
+					 * per write (syncd's loss check) */
 	XLB_STAT_MAX,
 };
 
@@ -297,6 +301,24 @@ struct xlb_sync_event {
 };
 /* Bytes of key[] past key_size and of value[] past value_size are
  * unspecified (the ring buffer slot is not cleared); pad and pad2 are 0. */
+
+/*
+ * kprobe/fentry capture counters (bpf/mapsync.bpf.c "cap_stats", PERCPU_ARRAY
+ * indexed by enum xlb_cap_stat). Every LOST_* is a record that a watched
+ * write may have owed syncd and did not get; syncd repairs after any of them.
+ */
+enum xlb_cap_stat {
+	XLB_CAP_EMITTED = 0,	/* records submitted to the ring buffer */
+	XLB_CAP_LOST_RINGBUF,	/* ring buffer full */
+	XLB_CAP_LOST_READ,	/* key or value unreadable */
+	XLB_CAP_LOST_UNPAIRED,	/* kprobe: a return probe whose entry probe
+				 * did not run (the write's map is unknown) */
+	XLB_CAP_LOST_STALE,	/* kprobe: a watched write whose return
+				 * probe never ran (its slot found stale) */
+	XLB_CAP_LOST_FOREIGN,	/* kprobe: the return probe ran in another
+				 * task than its entry */
+	XLB_CAP_STAT_MAX,
+};
 
 /* sync_ctl: ARRAY with one element, written by syncd. While flags has
  * XLB_SYNC_CTL_INLINE, the data plane pushes an event after each successful

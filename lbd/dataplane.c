@@ -86,6 +86,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SYNC_EVENTS] = "sync_events",
 	[XLB_STAT_SYNC_LOST] = "sync_lost",
 	[XLB_STAT_SESSION_ADOPT] = "session_adopt",
+	[XLB_STAT_SYNC_WRITES] = "sync_writes",
 };
 
 const char *dp_stat_name(unsigned int i)

@@ -22,23 +22,57 @@
 #include "capture.h"
 #include "mapsync.skel.h"
 
+struct capture_ops;
+
 struct sync_capture {
 	enum sync_capture_mode mode;
+	const struct capture_ops *ops;
 	struct ring_buffer *rb;
 	sync_capture_cb cb;		/* set for the duration of a poll */
 	void *cb_arg;
 	int ncpus;
+	uint8_t source;			/* enum xlb_sync_source of this mode's records */
 
 	/* kprobe / fentry */
 	struct mapsync *skel;
 	struct bpf_link *links[12];
 	size_t n_links;
+	uint64_t cap_base[XLB_CAP_STAT_MAX];	/* cap_stats when opened */
+	uint64_t misses_base;		/* fentry: programs' recursion misses */
 
-	/* inline */
+	/* the data plane's pinned maps (inline; kprobe/fentry when found) */
 	int events_fd;
 	int ctl_fd;
 	int stats_fd;
 	uint64_t lost_base;		/* SYNC_LOST when we turned inline on */
+
+	/*
+	 * The write count check: the data plane counts its lifecycle writes of
+	 * sessions and reverse (XLB_STAT_SYNC_WRITES); this capture owes one
+	 * record per write. dp_maps are the kernel ids of those two maps
+	 * (watched ones only; the check is off when neither is watched).
+	 */
+	uint32_t dp_maps[2];
+	bool write_check;
+	uint64_t writes_base;		/* SYNC_WRITES when opened */
+	uint64_t writes_prev;		/* SYNC_WRITES at the previous check */
+	uint64_t dp_records;		/* records received for dp_maps */
+	uint64_t unseen;		/* writes with neither a record nor a count */
+
+	struct sync_capture_loss loss;	/* malformed counted here, the rest
+					 * filled by sync_capture_get_loss */
+};
+
+/*
+ * A capture mode: open (attach, turn on), the losses it counts on its own
+ * side, close. The ring buffer, the record checks and the write count
+ * check are common to every mode.
+ */
+struct capture_ops {
+	int (*open)(struct sync_capture *c, const char *pin_dir,
+		    const struct sync_capture_map *maps, size_t n, char *err, size_t errlen);
+	void (*loss)(const struct sync_capture *c, struct sync_capture_loss *l);
+	void (*close)(struct sync_capture *c);
 };
 
 static const char *const mode_names[] = {
@@ -124,11 +158,16 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct sync_capture *c = ctx;
 	const struct xlb_sync_event *ev = data;
 
-	/* A short record would be a build mismatch between BPF and syncd. */
-	if (size < sizeof(*ev))
+	/* A short or oversized record would be a build mismatch between the
+	 * BPF side and syncd: a record lost, counted as such. */
+	if (size < sizeof(*ev) || ev->key_size > XLB_SYNC_KEY_MAX ||
+	    ev->value_size > XLB_SYNC_VALUE_MAX) {
+		c->loss.malformed++;
 		return 0;
-	if (ev->key_size > XLB_SYNC_KEY_MAX || ev->value_size > XLB_SYNC_VALUE_MAX)
-		return 0;
+	}
+	if (ev->source == c->source && ev->map_id &&
+	    (ev->map_id == c->dp_maps[0] || ev->map_id == c->dp_maps[1]))
+		c->dp_records++;
 	if (c->cb)
 		c->cb(c->cb_arg, ev);
 	return 0;
@@ -374,25 +413,84 @@ static void close_probes(struct sync_capture *c)
 	c->skel = NULL;
 }
 
-static uint64_t lost_probes(const struct sync_capture *c)
+/* cap_stats summed over CPUs into v[XLB_CAP_STAT_MAX]. */
+static void cap_stats_read(const struct sync_capture *c, uint64_t *v)
 {
-	uint64_t *v, sum = 0;
-	__u32 zero = 0;
+	uint64_t *pc;
+	__u32 k;
 	int i;
 
+	memset(v, 0, XLB_CAP_STAT_MAX * sizeof(*v));
 	if (!c->skel || c->ncpus <= 0)
-		return 0;
-	v = calloc(c->ncpus, sizeof(*v));
-	if (!v)
-		return 0;
-	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.lost), &zero, v) == 0)
+		return;
+	pc = calloc(c->ncpus, sizeof(*pc));
+	if (!pc)
+		return;
+	for (k = 0; k < XLB_CAP_STAT_MAX; k++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.cap_stats), &k, pc))
+			continue;
 		for (i = 0; i < c->ncpus; i++)
-			sum += v[i];
-	free(v);
+			v[k] += pc[i];
+	}
+	free(pc);
+}
+
+/*
+ * Runs of the capture programs that the kernel skipped and counted
+ * (bpf_prog_info.recursion_misses): a trampoline (fexit) program entered
+ * while it already runs on the CPU; since Linux 6.7 also a kprobe program
+ * skipped because another BPF program was running on the CPU (older
+ * kernels skip those without a count: the write count check covers them).
+ */
+static uint64_t probe_misses(const struct sync_capture *c)
+{
+	struct bpf_program *p;
+	uint64_t sum = 0;
+
+	if (!c->skel)
+		return 0;
+	bpf_object__for_each_program(p, c->skel->obj) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+			sum += info.recursion_misses;
+	}
 	return sum;
 }
 
-/* ---- inline --------------------------------------------------------------- */
+static int open_kprobe(struct sync_capture *c, const char *pin_dir,
+		       const struct sync_capture_map *maps, size_t n, char *err, size_t errlen)
+{
+	int r = open_probes(c, c->mode, maps, n, err, errlen);
+
+	if (r < 0)
+		return r;
+	cap_stats_read(c, c->cap_base);
+	c->misses_base = probe_misses(c);
+	return 0;
+}
+
+static void loss_probes(const struct sync_capture *c, struct sync_capture_loss *l)
+{
+	uint64_t v[XLB_CAP_STAT_MAX], m = probe_misses(c);
+
+	cap_stats_read(c, v);
+#define DELTA(i) (v[i] >= c->cap_base[i] ? v[i] - c->cap_base[i] : 0)
+	l->ringbuf = DELTA(XLB_CAP_LOST_RINGBUF);
+	l->unreadable = DELTA(XLB_CAP_LOST_READ);
+	l->unpaired = DELTA(XLB_CAP_LOST_UNPAIRED);
+	l->stale = DELTA(XLB_CAP_LOST_STALE);
+	l->foreign = DELTA(XLB_CAP_LOST_FOREIGN);
+#undef DELTA
+	l->skipped = m >= c->misses_base ? m - c->misses_base : 0;
+}
+
+/* ---- the data plane's pinned maps ------------------------------------------ */
 
 static int pin_open(const char *pin_dir, const char *name, int *fd, char *err, size_t errlen)
 {
@@ -442,6 +540,37 @@ static uint64_t stat_sum(const struct sync_capture *c, uint32_t idx)
 	free(v);
 	return sum;
 }
+
+/*
+ * The write count check needs the data plane's stats and both of its synced
+ * maps among the watched ones (their ids are what the records name). Off
+ * when either is missing, and in fentry mode, whose trampolines also report
+ * writes made through the bpf() syscall by other processes (lbd), which the
+ * data plane does not count. Returns whether the check is on.
+ */
+static bool open_write_check(struct sync_capture *c, const char *pin_dir,
+			     const struct sync_capture_map *maps, size_t n)
+{
+	char why[256];
+	size_t i;
+
+	if (c->mode == SYNC_CAPTURE_FENTRY || !pin_dir || !*pin_dir)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (maps[i].name && !strcmp(maps[i].name, XLB_MAP_SESSIONS))
+			c->dp_maps[0] = maps[i].id;
+		else if (maps[i].name && !strcmp(maps[i].name, XLB_MAP_REVERSE))
+			c->dp_maps[1] = maps[i].id;
+	}
+	if (!c->dp_maps[0] || !c->dp_maps[1])
+		return false;
+	if (c->stats_fd < 0 && pin_open(pin_dir, XLB_MAP_STATS, &c->stats_fd, why, sizeof(why)) < 0)
+		return false;
+	c->writes_base = c->writes_prev = stat_sum(c, XLB_STAT_SYNC_WRITES);
+	return true;
+}
+
+/* ---- inline --------------------------------------------------------------- */
 
 /*
  * Only the data plane's own maps can be emitted inline: each watched map
@@ -528,16 +657,52 @@ static void close_inline(struct sync_capture *c)
 		bpf_map_update_elem(c->ctl_fd, &zero, &off, BPF_ANY);
 }
 
+/* The data plane's SYNC_LOST counts since it was loaded; this is what was
+ * lost since this capture turned inline on. */
+static void loss_inline(const struct sync_capture *c, struct sync_capture_loss *l)
+{
+	uint64_t now = stat_sum(c, XLB_STAT_SYNC_LOST);
+
+	l->ringbuf = now >= c->lost_base ? now - c->lost_base : 0;
+}
+
+static int open_inline_mode(struct sync_capture *c, const char *pin_dir,
+			    const struct sync_capture_map *maps, size_t n, char *err,
+			    size_t errlen)
+{
+	return open_inline(c, pin_dir, maps, n, err, errlen);
+}
+
+static const struct capture_ops ops_probes = {
+	.open = open_kprobe,
+	.loss = loss_probes,
+	.close = close_probes,
+};
+
+static const struct capture_ops ops_inline = {
+	.open = open_inline_mode,
+	.loss = loss_inline,
+	.close = close_inline,
+};
+
+static const struct {
+	enum sync_capture_mode mode;
+	const struct capture_ops *ops;
+	uint8_t source;
+} modes[] = {
+	{ SYNC_CAPTURE_KPROBE, &ops_probes, XLB_SYNC_SRC_KPROBE },
+	{ SYNC_CAPTURE_FENTRY, &ops_probes, XLB_SYNC_SRC_FENTRY },
+	{ SYNC_CAPTURE_INLINE, &ops_inline, XLB_SYNC_SRC_INLINE },
+};
+
 /* ---- API ------------------------------------------------------------------ */
 
 static void capture_free(struct sync_capture *c)
 {
 	if (!c)
 		return;
-	if (c->mode == SYNC_CAPTURE_INLINE)
-		close_inline(c);
-	else
-		close_probes(c);
+	if (c->ops)
+		c->ops->close(c);
 	ring_buffer__free(c->rb);
 	if (c->events_fd >= 0)
 		close(c->events_fd);
@@ -548,7 +713,7 @@ static void capture_free(struct sync_capture *c)
 	free(c);
 }
 
-static struct sync_capture *open_mode(enum sync_capture_mode mode, const char *pin_dir,
+static struct sync_capture *open_mode(size_t mi, const char *pin_dir,
 				      const struct sync_capture_map *maps, size_t n,
 				      char *err, size_t errlen)
 {
@@ -560,7 +725,8 @@ static struct sync_capture *open_mode(enum sync_capture_mode mode, const char *p
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
-	c->mode = mode;
+	c->mode = modes[mi].mode;
+	c->source = modes[mi].source;
 	c->events_fd = c->ctl_fd = c->stats_fd = -1;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0) {
@@ -568,10 +734,7 @@ static struct sync_capture *open_mode(enum sync_capture_mode mode, const char *p
 		free(c);
 		return NULL;
 	}
-	if (mode == SYNC_CAPTURE_INLINE)
-		r = open_inline(c, pin_dir, maps, n, err, errlen);
-	else
-		r = open_probes(c, mode, maps, n, err, errlen);
+	r = modes[mi].ops->open(c, pin_dir, maps, n, err, errlen);
 	if (r < 0) {
 		/* Turning inline on is the last step of its open, so it is
 		 * still off: leave sync_ctl alone (another syncd may own it). */
@@ -579,9 +742,12 @@ static struct sync_capture *open_mode(enum sync_capture_mode mode, const char *p
 			close(c->ctl_fd);
 			c->ctl_fd = -1;
 		}
+		c->ops = c->mode == SYNC_CAPTURE_INLINE ? NULL : modes[mi].ops;
 		capture_free(c);
 		return NULL;
 	}
+	c->ops = modes[mi].ops;
+	c->write_check = open_write_check(c, pin_dir, maps, n);
 	return c;
 }
 
@@ -589,9 +755,6 @@ struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *
 				       const struct sync_capture_map *maps, size_t n,
 				       char *err, size_t errlen)
 {
-	static const enum sync_capture_mode order[] = {
-		SYNC_CAPTURE_KPROBE, SYNC_CAPTURE_FENTRY, SYNC_CAPTURE_INLINE,
-	};
 	char why[3][256];
 	struct sync_capture *c;
 	size_t i;
@@ -600,20 +763,17 @@ struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *
 		err[0] = 0;
 	if (check_maps(maps, n, err, errlen) < 0)
 		return NULL;
-	switch (mode) {
-	case SYNC_CAPTURE_KPROBE:
-	case SYNC_CAPTURE_FENTRY:
-	case SYNC_CAPTURE_INLINE:
-		return open_mode(mode, pin_dir, maps, n, err, errlen);
-	case SYNC_CAPTURE_AUTO:
-		break;
-	default:
+	if (mode != SYNC_CAPTURE_AUTO) {
+		for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (modes[i].mode == mode)
+				return open_mode(i, pin_dir, maps, n, err, errlen);
 		seterr(err, errlen, "unknown capture mode %d", (int)mode);
 		return NULL;
 	}
-	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	/* auto: in the order of the table, the first that works */
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		why[i][0] = 0;
-		c = open_mode(order[i], pin_dir, maps, n, why[i], sizeof(why[i]));
+		c = open_mode(i, pin_dir, maps, n, why[i], sizeof(why[i]));
 		if (c)
 			return c;
 	}
@@ -644,21 +804,52 @@ int sync_capture_poll(struct sync_capture *c, sync_capture_cb cb, void *arg)
 	return n;
 }
 
+static uint64_t counted(const struct sync_capture_loss *l)
+{
+	return l->ringbuf + l->unreadable + l->unpaired + l->stale + l->foreign + l->skipped +
+	       l->malformed;
+}
+
+void sync_capture_get_loss(const struct sync_capture *c, struct sync_capture_loss *l)
+{
+	memset(l, 0, sizeof(*l));
+	c->ops->loss(c, l);
+	l->malformed = c->loss.malformed;
+	l->unseen = c->unseen;
+	l->write_check = c->write_check;
+	l->total = counted(l) + l->unseen;
+}
+
 /*
- * kprobe/fentry: the capture's own counter (records that found the ring
- * buffer full, plus kprobe entry/return pairs that could not be matched).
- * inline: the data plane's SYNC_LOST counter counts since the data plane
- * was loaded; this reports what was lost since this capture turned inline
- * on, so the figure means the same in every mode.
+ * The write count check. The data plane bumps SYNC_WRITES after the write
+ * returned, so by then the write's record is in the ring buffer (a kprobe's
+ * return probe, the inline push) or counted lost. Records of the writes
+ * counted at the previous check have therefore been drained by now (the
+ * caller drains first; a record another CPU was still filling then is
+ * complete long since): whatever is still owed is a record the capture
+ * lost without knowing it.
  */
+void sync_capture_check(struct sync_capture *c)
+{
+	struct sync_capture_loss l;
+	uint64_t owed, have;
+
+	if (!c->write_check)
+		return;
+	sync_capture_get_loss(c, &l);
+	owed = c->writes_prev - c->writes_base;
+	have = c->dp_records + counted(&l);
+	if (owed > have && owed - have > c->unseen)
+		c->unseen = owed - have;
+	c->writes_prev = stat_sum(c, XLB_STAT_SYNC_WRITES);
+}
+
 uint64_t sync_capture_lost(const struct sync_capture *c)
 {
-	uint64_t now;
+	struct sync_capture_loss l;
 
-	if (c->mode != SYNC_CAPTURE_INLINE)
-		return lost_probes(c);
-	now = stat_sum(c, XLB_STAT_SYNC_LOST);
-	return now >= c->lost_base ? now - c->lost_base : 0;
+	sync_capture_get_loss(c, &l);
+	return l.total;
 }
 
 void sync_capture_close(struct sync_capture *c)

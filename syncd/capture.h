@@ -18,6 +18,7 @@
 #ifndef SYNCD_CAPTURE_H
 #define SYNCD_CAPTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,8 +61,34 @@ enum sync_capture_mode sync_capture_mode(const struct sync_capture *c);
 int sync_capture_fd(const struct sync_capture *c);
 /* Consumes every waiting event through cb. Returns the count or -errno. */
 int sync_capture_poll(struct sync_capture *c, sync_capture_cb cb, void *arg);
-/* Events the BPF side could not reserve room for (ring buffer full). */
+/*
+ * Records this capture owed syncd and did not deliver, since it was opened,
+ * by reason. Every one of them is a change a peer may not have heard of.
+ */
+struct sync_capture_loss {
+	uint64_t ringbuf;	/* the ring buffer was full */
+	uint64_t unreadable;	/* kprobe/fentry: key or value unreadable */
+	uint64_t unpaired;	/* kprobe: return probe without its entry */
+	uint64_t stale;		/* kprobe: entry probe without its return */
+	uint64_t foreign;	/* kprobe: return in another task than entry */
+	uint64_t skipped;	/* program runs the kernel skipped and counted */
+	uint64_t malformed;	/* records of a wrong size (build mismatch) */
+	uint64_t unseen;	/* the write count check: data plane writes
+				 * with neither a record nor a count above */
+	uint64_t total;		/* the sum */
+	bool write_check;	/* the write count check is on */
+};
+
+void sync_capture_get_loss(const struct sync_capture *c, struct sync_capture_loss *l);
+/* The loss total (sync_capture_get_loss().total). */
 uint64_t sync_capture_lost(const struct sync_capture *c);
+/*
+ * Compares the records received for the data plane's sessions and reverse
+ * maps with the data plane's own count of its writes of them and counts
+ * the shortfall as unseen. Call it periodically (every few ms at least),
+ * right after draining the ring buffer with sync_capture_poll().
+ */
+void sync_capture_check(struct sync_capture *c);
 /* Detaches / turns inline off, frees. NULL is fine. */
 void sync_capture_close(struct sync_capture *c);
 

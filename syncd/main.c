@@ -165,16 +165,37 @@ static void on_event(void *arg, const struct xlb_sync_event *ev)
 			    strerror(-r));
 }
 
+/*
+ * Every record the capture owed and did not deliver is a change a peer may
+ * not have: log it with its reasons and have the engine repair (an
+ * anti-entropy round now, see sync_engine_capture_lost()).
+ */
 static void check_capture_lost(struct syncd *d)
 {
-	uint64_t lost = sync_capture_lost(d->cap);
+	struct sync_capture_loss l;
+	char maps[256] = "";
+	size_t i, off = 0;
 
-	if (lost > d->cap_lost_seen) {
-		log_warn_rl(&d->rl, "capture: %llu events lost (ring buffer full): "
-			    "anti-entropy scheduled", (unsigned long long)(lost - d->cap_lost_seen));
-		sync_engine_capture_lost(d->eng, lost - d->cap_lost_seen);
-		d->cap_lost_seen = lost;
-	}
+	sync_capture_check(d->cap);
+	sync_capture_get_loss(d->cap, &l);
+	if (l.total <= d->cap_lost_seen)
+		return;
+	for (i = 0; i < d->store.n && off < sizeof(maps); i++)
+		off += (size_t)snprintf(maps + off, sizeof(maps) - off, "%s%s", i ? "," : "",
+					d->specs[i].name);
+	log_warn_rl(&d->rl,
+		    "node %s: capture (%s) lost %llu records of maps %s: ring buffer full %llu, "
+		    "unreadable %llu, entry probe missed %llu, return probe missed %llu, "
+		    "other task %llu, skipped by the kernel %llu, malformed %llu, "
+		    "unseen by the write count %llu: repairing",
+		    d->cfg->node_name, sync_capture_mode_str(d->mode),
+		    (unsigned long long)(l.total - d->cap_lost_seen), maps,
+		    (unsigned long long)l.ringbuf, (unsigned long long)l.unreadable,
+		    (unsigned long long)l.unpaired, (unsigned long long)l.stale,
+		    (unsigned long long)l.foreign, (unsigned long long)l.skipped,
+		    (unsigned long long)l.malformed, (unsigned long long)l.unseen);
+	sync_engine_capture_lost(d->eng, l.total - d->cap_lost_seen);
+	d->cap_lost_seen = l.total;
 }
 
 static void drain_capture(struct syncd *d)
@@ -339,6 +360,24 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("capture_events", d->cap_events);
 	ADD("capture_unknown_map", d->cap_unknown_map);
 	ADD("capture_lost", d->cap_lost_seen);
+	{
+		struct sync_capture_loss l;
+		struct json_object *c = json_object_new_object();
+
+		sync_capture_get_loss(d->cap, &l);
+#define CADD(name, v) json_object_object_add(c, name, json_object_new_uint64(v))
+		CADD("ringbuf", l.ringbuf);
+		CADD("unreadable", l.unreadable);
+		CADD("entry_missed", l.unpaired);
+		CADD("return_missed", l.stale);
+		CADD("other_task", l.foreign);
+		CADD("skipped", l.skipped);
+		CADD("malformed", l.malformed);
+		CADD("unseen", l.unseen);
+#undef CADD
+		json_object_object_add(c, "write_check", json_object_new_boolean(l.write_check));
+		json_object_object_add(o, "capture_loss", c);
+	}
 	ADD("local_msgs", d->local_msgs);
 	ADD("local_refused", d->local_bad);
 	ADD("local_updates", st.local_updates);
@@ -469,6 +508,7 @@ static void on_tick(uv_timer_t *t)
 	struct syncd *d = t->data;
 	uint32_t next;
 
+	drain_capture(d);
 	check_capture_lost(d);
 	next = sync_engine_tick(d->eng, now_ns());
 	uv_timer_start(&d->tick, on_tick, next ? next : 1, 0);
