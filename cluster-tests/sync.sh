@@ -18,7 +18,8 @@
 #              end; after the heal the maps are identical
 #
 # Environment: XLB_BUILD, XLB_CAPTURE (syncd capture mode, default auto),
-# XLB_SYNC_PHASES. Prints one line per check and "N passed, M failed".
+# XLB_SYNC_PHASES, XLB_SYNC_CONVERGE_S (how long the maps may take to become
+# equal, default 30), XLB_SYNC_HOLD_S (bound on held connections, 600). Prints one line per check and "N passed, M failed".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +36,9 @@ PHASES=${XLB_SYNC_PHASES:-basic restart loss partition}
 VIP_WEB=198.18.100.1
 VIP_DSR=198.18.100.2
 CONVERGE_S=${XLB_SYNC_CONVERGE_S:-30}
+# Held connections stay open until the test ends them (stop_holds or a kill);
+# this only bounds them should the test itself die.
+HOLD_S=${XLB_SYNC_HOLD_S:-600}
 
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-sync.XXXXXX)
@@ -155,8 +159,8 @@ phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
 if phase basic; then
 	echo "-- basic: sessions made on lb1 by traffic appear on lb2, and leave with them"
-	hold 40 "$VIP_WEB" 60
-	hold 40 "$VIP_DSR" 60
+	hold 40 "$VIP_WEB" "$HOLD_S"
+	hold 40 "$VIP_DSR" "$HOLD_S"
 	ok=$(requests 50 "http://$VIP_WEB/")
 	check "50/50 requests through the full-NAT VIP answered" test "$ok" -eq 50
 	ok=$(requests 50 "http://$VIP_DSR/")
@@ -164,7 +168,7 @@ if phase basic; then
 	settle
 	n1=$(count lb1 sessions)
 	check "lb1 holds the 80 open sessions and more (has $n1)" ge "$n1" 80
-	check "lb2's sessions and reverse maps equal lb1's, entry by entry" converge 10
+	check "lb2's sessions and reverse maps equal lb1's, entry by entry" converge "$CONVERGE_S"
 	# Counts from the dumps that converge compared (one moment): lbd ages
 	# closed flows on lb1 all the while, so a count taken earlier differs.
 	c1=$(wc -l <"$TMP/lb1.sessions") c2=$(wc -l <"$TMP/lb2.sessions")
@@ -184,11 +188,11 @@ fi
 
 if phase restart; then
 	echo "-- restart: syncd on lb2 is down while flows start and end, then restarts"
-	hold 30 "$VIP_WEB" 60
+	hold 30 "$VIP_WEB" "$HOLD_S"
 	settle
 	"$TESTBED" syncd-kill lb2
-	hold 30 "$VIP_DSR" 60
-	hold 30 "$VIP_WEB" 60
+	hold 30 "$VIP_DSR" "$HOLD_S"
+	hold 30 "$VIP_WEB" "$HOLD_S"
 	requests 40 "http://$VIP_WEB/" >/dev/null
 	settle
 	check "control: with syncd down on lb2 the maps differ" differ
@@ -207,12 +211,12 @@ if phase loss; then
 	"$TESTBED" syncd-stop lb2
 	XLB_SYNCD_FAULT_DROP_PCT=10 "$TESTBED" syncd-start lb2
 	kill -USR1 "$(cat "$STATE/lb2/syncd.pid")"
-	hold 60 "$VIP_WEB" 60
-	hold 60 "$VIP_DSR" 60
+	hold 60 "$VIP_WEB" "$HOLD_S"
+	hold 60 "$VIP_DSR" "$HOLD_S"
 	requests 150 "http://$VIP_WEB/" >/dev/null
 	requests 150 "http://$VIP_DSR/" >/dev/null
 	stop_holds
-	hold 40 "$VIP_WEB" 60
+	hold 40 "$VIP_WEB" "$HOLD_S"
 	settle
 	kill -USR1 "$(cat "$STATE/lb2/syncd.pid")"
 	dropped=$(sfield lb2 .fault_dropped)
@@ -227,12 +231,12 @@ fi
 
 if phase partition; then
 	echo "-- partition: lb1 and lb2 cut off from each other, then healed"
-	hold 30 "$VIP_WEB" 90
+	hold 30 "$VIP_WEB" "$HOLD_S"
 	settle
 	check "before the partition: equal" converge "$CONVERGE_S"
 	ip -n xlb-lb1 route add blackhole 198.18.2.12/32
 	ip -n xlb-lb2 route add blackhole 198.18.2.11/32
-	hold 30 "$VIP_DSR" 60
+	hold 30 "$VIP_DSR" "$HOLD_S"
 	requests 60 "http://$VIP_WEB/" >/dev/null
 	for p in "${HOLD_PIDS[@]:0:15}"; do kill -TERM "$p" 2>/dev/null || true; done
 	sleep 4
