@@ -16,6 +16,17 @@
 #              that it really happened) and repaired: identical afterwards
 #   partition  lb1 and lb2 cannot reach each other while flows start and
 #              end; after the heal the maps are identical
+#   churn      XLB_SYNC_CHURN (default 5000) short connections through both
+#              VIPs: each session is created, established, closed and aged
+#              on lb1; the maps are equal entry by entry while the closed
+#              sessions linger and again once all are gone, and lb1's
+#              capture reports no record lost (its write count agrees)
+#   churn-loss the same churn while lb1's syncd throws away every 50th
+#              capture record before anything counts it (what a probe the
+#              kernel skipped does), and in kprobe/fentry mode also with a
+#              ring buffer too small for the bursts: every lost record is
+#              detected and the maps become equal (the time is printed);
+#              control: the same with the repair off leaves them different
 #
 # Environment: XLB_BUILD, XLB_CAPTURE (syncd capture mode, default auto),
 # XLB_SYNC_PHASES, XLB_SYNC_CONVERGE_S (how long the maps may take to become
@@ -32,7 +43,9 @@ TESTBED=$HERE/testbed
 SYNCD=$XLB_BUILD/syncd/syncd
 STATE=/run/xdplb/testbed
 PINS=/run/xdplb/bpf
-PHASES=${XLB_SYNC_PHASES:-basic restart loss partition}
+PHASES=${XLB_SYNC_PHASES:-basic restart loss partition churn churn-loss}
+FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
+CHURN=${XLB_SYNC_CHURN:-5000}
 VIP_WEB=198.18.100.1
 VIP_DSR=198.18.100.2
 CONVERGE_S=${XLB_SYNC_CONVERGE_S:-30}
@@ -45,7 +58,15 @@ TMP=$(mktemp -d /tmp/xlb-sync.XXXXXX)
 UP=0
 HOLD_PIDS=()
 
-trap 'testbed_test_exit $? syncd.log 25' EXIT
+LONG_PIDS=()
+stop_long() {
+	local p
+	for p in "${LONG_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${LONG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	LONG_PIDS=()
+}
+# the long-lived connections of churn-loss (xlb-flows), ended on any exit
+trap 'rc=$?; stop_long; testbed_test_exit $rc syncd.log 25' EXIT
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
 sfield() { status "$1" | jq -r "$2"; }
@@ -250,6 +271,102 @@ if phase partition; then
 		test "$(sfield lb1 '.peers[0].alive')/$(sfield lb2 '.peers[0].alive')" = "true/true"
 	stop_holds
 	check "after the flows end, both are empty and equal" drained "$CONVERGE_S"
+fi
+
+# churn TAG: CHURN short connections, half through each VIP, at most 250
+# connecting at a time; each sends requests for ~2 s and closes. Prints the
+# connections that were served.
+churn() {
+	local tag=$1 half=$((CHURN / 2)) ok
+	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$half" \
+		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.web" 2>/dev/null &
+	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$half" \
+		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.dsr" 2>/dev/null
+	wait $! 2>/dev/null || true
+	wait 2>/dev/null || true
+	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null)
+	echo "${ok:-0}"
+}
+
+# lost_report NODE: one line of what NODE's capture lost, by reason
+lost_report() {
+	status "$1" | jq -r '"capture_lost \(.capture_lost) (\(.capture_loss | to_entries |
+		map(select(.value != 0 and .value != false)) | map("\(.key) \(.value)") | join(", ")));
+		fault-dropped records \(.capture_fault_dropped // 0)"'
+}
+
+if phase churn; then
+	echo "-- churn: $CHURN connections through both VIPs: sessions created, established, closed, aged"
+	lost0=$(sfield lb1 .capture_lost)
+	new0=$(sfield lb1 .local_updates)
+	ok=$(churn churn)
+	check "at least 95% of the $CHURN connections were served ($ok)" ge "$ok" $((CHURN * 95 / 100))
+	check "lb1 published their lifecycle ($(( $(sfield lb1 .local_updates) - new0 )) updates)" \
+		ge "$(( $(sfield lb1 .local_updates) - new0 ))" "$CHURN"
+	check "while the closed sessions linger, lb2 equals lb1 entry by entry" converge "$CONVERGE_S"
+	check "once all are aged, both are empty and equal" drained "$CONVERGE_S"
+	echo "      lb1: $(lost_report lb1)"
+	check "lb1's capture lost no record (write count check on: $(sfield lb1 .capture_loss.write_check))" \
+		test "$(sfield lb1 .capture_lost)" -eq "$lost0"
+fi
+
+# churn_fault TAG ENV...: lb1's syncd restarted under ENV (fault
+# injection), then LONG long-lived connections (their sessions get no write
+# after they are established, so nothing but a repair fixes a lost record of
+# theirs) and the churn. Leaves the ms from the churn's end until the maps
+# are equal in $TMP/TAG.ms (-1: not within CONVERGE_S); the long-lived
+# connections stay open until stop_long.
+LONG=${XLB_SYNC_LONG:-1000}
+churn_fault() {
+	local tag=$1 t0 v
+	shift
+	"$TESTBED" syncd-stop lb1
+	env "$@" "$TESTBED" syncd-start lb1
+	converge "$CONVERGE_S" >/dev/null || true
+	for v in "$VIP_WEB" "$VIP_DSR"; do
+		ip netns exec xlb-client "$FLOWS" tcp --target "$v:80" --conns $((LONG / 2)) \
+			--interval-ms 2000 --duration-s "$HOLD_S" --ramp 250 >/dev/null 2>&1 &
+		LONG_PIDS+=($!)
+	done
+	churn "$tag" >/dev/null
+	t0=$(date +%s%N)
+	if converge "$CONVERGE_S" >/dev/null; then
+		echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$TMP/$tag.ms"
+	else
+		echo -1 >"$TMP/$tag.ms"
+	fi
+}
+
+if phase churn-loss; then
+	echo "-- churn-loss: lb1's syncd loses capture records on purpose ($CHURN short + $LONG long connections)"
+	churn_fault drop XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY=50
+	dropped=$(sfield lb1 .capture_fault_dropped)
+	unseen=$(sfield lb1 .capture_loss.unseen)
+	echo "      lb1: $(lost_report lb1); equal $(cat "$TMP/drop.ms") ms after the churn ended"
+	check "control: lb1 threw away capture records ($dropped)" gt "$dropped" 0
+	check "every one was detected by the write count ($unseen of $dropped)" test "$unseen" -eq "$dropped"
+	check "the loss was repaired: lb2 equals lb1, long-lived sessions included" \
+		test "$(cat "$TMP/drop.ms")" -ge 0
+	stop_long
+	check "after the flows end and are aged, both are empty and equal" drained "$CONVERGE_S"
+	if [ "$mode" = kprobe ] || [ "$mode" = fentry ]; then
+		churn_fault ring XLB_SYNCD_FAULT_RINGBUF_BYTES=8192
+		lost=$(sfield lb1 .capture_loss.ringbuf)
+		echo "      lb1: $(lost_report lb1); equal $(cat "$TMP/ring.ms") ms after the churn ended"
+		check "control: records found lb1's small ring buffer full ($lost)" gt "$lost" 0
+		check "the loss was repaired: lb2 equals lb1" test "$(cat "$TMP/ring.ms")" -ge 0
+		stop_long
+		check "after the flows end and are aged, both are empty and equal" drained "$CONVERGE_S"
+	fi
+	# control: the same loss without repair (no capture-loss repair, no
+	# anti-entropy): the long-lived sessions whose records were lost stay
+	# different
+	churn_fault norepair XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY=50 XLB_SYNCD_FAULT_NO_REPAIR=1
+	sleep 3
+	check "control: without the repair lb2 still differs from lb1 ($(sfield lb1 .capture_loss.unseen) records unseen)" differ
+	stop_long
+	"$TESTBED" syncd-stop lb1
+	"$TESTBED" syncd-start lb1
 fi
 
 echo "sync ($mode): $pass passed, $fail failed"

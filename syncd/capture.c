@@ -61,7 +61,16 @@ struct sync_capture {
 
 	struct sync_capture_loss loss;	/* malformed counted here, the rest
 					 * filled by sync_capture_get_loss */
+	uint64_t fault_seen, fault_dropped;
 };
+
+/* Test-only fault injection (sync_capture_set_fault), applied at open. */
+static struct sync_capture_fault fault;
+
+void sync_capture_set_fault(const struct sync_capture_fault *f)
+{
+	fault = *f;
+}
 
 /*
  * A capture mode: open (attach, turn on), the losses it counts on its own
@@ -163,6 +172,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev) || ev->key_size > XLB_SYNC_KEY_MAX ||
 	    ev->value_size > XLB_SYNC_VALUE_MAX) {
 		c->loss.malformed++;
+		return 0;
+	}
+	/* a record lost without a trace, as a skipped probe loses it */
+	if (fault.drop_every && ++c->fault_seen % fault.drop_every == 0) {
+		c->fault_dropped++;
 		return 0;
 	}
 	if (ev->source == c->source && ev->map_id &&
@@ -350,6 +364,12 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 		c->skel->rodata->self_tgid = (__u32)getpid();
 	}
 
+	if (fault.ringbuf_bytes &&
+	    bpf_map__set_max_entries(c->skel->maps.events, fault.ringbuf_bytes) < 0) {
+		seterr(err, errlen, "fault injection: cannot size the ring buffer to %u bytes",
+		       fault.ringbuf_bytes);
+		return -EINVAL;
+	}
 	r = mapsync__load(c->skel);
 	if (r < 0) {
 		seterr(err, errlen, "cannot load the %s capture programs: %s%s", what,
@@ -842,6 +862,11 @@ void sync_capture_check(struct sync_capture *c)
 	if (owed > have && owed - have > c->unseen)
 		c->unseen = owed - have;
 	c->writes_prev = stat_sum(c, XLB_STAT_SYNC_WRITES);
+}
+
+uint64_t sync_capture_fault_dropped(const struct sync_capture *c)
+{
+	return c->fault_dropped;
 }
 
 uint64_t sync_capture_lost(const struct sync_capture *c)

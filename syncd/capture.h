@@ -89,6 +89,22 @@ uint64_t sync_capture_lost(const struct sync_capture *c);
  * right after draining the ring buffer with sync_capture_poll().
  */
 void sync_capture_check(struct sync_capture *c);
+/*
+ * Fault injection for tests, applied by the next sync_capture_open():
+ * ringbuf_bytes (kprobe/fentry: the ring buffer's size, a power of 2 and a
+ * multiple of the page size; 0 = XLB_SYNC_RINGBUF_SIZE) makes records find
+ * it full; drop_every N (0 = off) throws away every Nth record as it
+ * arrives, before any count sees it, as a probe the kernel skipped would.
+ */
+struct sync_capture_fault {
+	uint32_t ringbuf_bytes;
+	uint32_t drop_every;
+};
+
+void sync_capture_set_fault(const struct sync_capture_fault *f);
+/* Records thrown away by drop_every. */
+uint64_t sync_capture_fault_dropped(const struct sync_capture *c);
+
 /* Detaches / turns inline off, frees. NULL is fine. */
 void sync_capture_close(struct sync_capture *c);
 
