@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* lbd node configuration: parsed from YAML or JSON with libyaml. */
-#ifndef LBD_CONFIG_H
-#define LBD_CONFIG_H
+/*
+ * The node configuration, one file read by lbd and syncd alike: parsed from
+ * YAML or JSON with libyaml (lib/config.c).
+ */
+#ifndef XLB_CONFIG_H
+#define XLB_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -157,4 +160,4 @@ int cfg_parse_mac(const char *s, uint8_t mac[6]);
 /* Look up helpers. */
 struct cfg_vip *cfg_find_vip(struct lbd_config *cfg, const char *name);
 
-#endif
+#endif /* XLB_CONFIG_H */

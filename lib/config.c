@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * lbd config file parser.
+ * Node config file parser, shared by lbd and syncd.
  *
  * The file is loaded with libyaml's document API (yaml_parser_load), so every
  * node keeps the line and column it came from and every error can point at
