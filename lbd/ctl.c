@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "ageing.h"
+#include "clock.h"
 #include "ctl.h"
 #include "dataplane.h"
 #include "health.h"
@@ -302,7 +303,7 @@ static int cmd_status(struct ctl *c, struct json_object *req, struct json_object
 	jset_bool(o, "xdp_attached", l->dp.attached);
 	jset_u64(o, "prog_id", l->dp.prog_id);
 	jset_u64(o, "pid", (uint64_t)getpid());
-	jset_u64(o, "uptime_s", (lbd_now_ns() - l->start_ns) / 1000000000ull);
+	jset_u64(o, "uptime_s", (xlb_mono_ns() - l->start_ns) / XLB_NSEC_PER_SEC);
 	jset_str(o, "config", cfg->path);
 	jset_str(o, "pin_dir", cfg->pin_dir);
 	jset_bool(o, "maps_reused", l->dp.reused);
@@ -612,7 +613,7 @@ static struct json_object *session_json(struct lbd *l, const struct xlb_flow_key
 	jset_u64(o, "flags", s->flags);
 	jset_u64(o, "owner", s->owner);
 	jset_u64(o, "version", s->version);
-	jset(o, "age", json_object_new_double((double)(idle / 1000000) / 1000.0));
+	jset(o, "age", json_object_new_double((double)(idle / XLB_NSEC_PER_MSEC) / 1000.0));
 	return o;
 }
 
@@ -633,7 +634,7 @@ static int session_out(void *arg, const struct xlb_flow_key *k, const struct xlb
 static int cmd_sessions_list(struct ctl *c, struct json_object *req, struct json_object **res,
 			     char *err, size_t errlen)
 {
-	struct sessions_out so = { .l = c->l, .limit = CTL_SESSIONS_DEFAULT, .now = lbd_now_ns() };
+	struct sessions_out so = { .l = c->l, .limit = CTL_SESSIONS_DEFAULT, .now = xlb_mono_ns() };
 	int r;
 
 	if (req_uint(req, "limit", false, 1, CTL_SESSIONS_MAX, &so.limit, err, errlen) < 0)

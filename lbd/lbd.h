@@ -57,8 +57,6 @@ static inline bool lbd_vip_used(const struct cfg_vip *v)
 	return v->name[0] != '\0';
 }
 
-uint64_t lbd_now_ns(void);
-
 /* Run-time changes. Each validates like the config parser, changes nothing
  * on error and writes a one-line reason into err. Return 0 or -errno. */
 int lbd_vip_add(struct lbd *l, const struct cfg_vip *v, char *err, size_t errlen);

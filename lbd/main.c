@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -22,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "ageing.h"
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
@@ -52,14 +52,6 @@ static struct {
 	unsigned int changes[XLB_MAX_VIPS];
 	struct xlb_ratelimit err_rl;	/* failed rebuilds */
 } rb = { .err_rl = XLB_RATELIMIT_INIT(10, 5) };
-
-uint64_t lbd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id)
 {
@@ -1077,7 +1069,7 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot handle SIGTERM/SIGINT: %s", uv_strerror(r));
 		goto fail_msg;
 	}
-	l->start_ns = lbd_now_ns();
+	l->start_ns = xlb_mono_ns();
 
 	if (dp_open(&l->dp, l->cfg, err, sizeof(err)) < 0)
 		goto fail_msg;
