@@ -224,7 +224,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 
 static uint64_t interval_ms(const struct ageing *a)
 {
-	return a->cfg->timeouts.ageing_interval_ms ? a->cfg->timeouts.ageing_interval_ms : 1000;
+	return a->cfg->timeouts.ageing_interval_ms;
 }
 
 /* A pass over a big table runs in slices with short pauses for the rest of
