@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -13,11 +12,11 @@
 #include "lb.skel.h"
 
 #include "ageing.h"
+#include "clock.h"
 #include "log.h"
 
-#define NSEC_PER_SEC	1000000000ull
 #define AGEING_CHUNK	1024
-#define AGEING_SLICE_NS	(20 * 1000000ull)	/* loop time one tick may take */
+#define AGEING_SLICE_NS	(20 * XLB_NSEC_PER_MSEC)	/* loop time one tick may take */
 #define AGEING_RESUME_MS 10			/* pause between slices of a pass */
 
 struct ageing {
@@ -37,14 +36,6 @@ struct ageing {
 	uint32_t dead[CFG_MAX_PEERS];	/* sync peers marked dead, this tick */
 	size_t n_dead;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
 
 /* Idle timeout of a session in ns; 0 = never ages. */
 static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_key *k,
@@ -76,7 +67,7 @@ static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_k
 		sec = k->proto == IPPROTO_UDP ? t->udp : t->tcp_established;
 		break;
 	}
-	return (uint64_t)sec * NSEC_PER_SEC;
+	return (uint64_t)sec * XLB_NSEC_PER_SEC;
 }
 
 static bool owner_dead(const struct ageing *a, uint32_t owner)
@@ -198,7 +189,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 	a->st.ticks++;
 	a->pass_done = false;
 	refresh_dead(a);
-	while (scanned < AGEING_BUDGET && mono_ns() - now < AGEING_SLICE_NS) {
+	while (scanned < AGEING_BUDGET && xlb_mono_ns() - now < AGEING_SLICE_NS) {
 		const struct xlb_flow_key *keys = a->walk.keys;
 		const struct xlb_session *vals = a->walk.vals;
 		uint32_t i, n;
@@ -218,10 +209,10 @@ int ageing_tick(struct ageing *a, uint64_t now)
 		}
 		scanned += n;
 		if (done) {
-			uint64_t end = mono_ns();
+			uint64_t end = xlb_mono_ns();
 
 			a->st.passes++;
-			a->st.last_pass_ms = (end - a->pass_start_ns) / 1000000;
+			a->st.last_pass_ms = (end - a->pass_start_ns) / XLB_NSEC_PER_MSEC;
 			a->pass_start_ns = 0;
 			a->pass_done = true;
 			break;
@@ -233,7 +224,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 
 static uint64_t interval_ms(const struct ageing *a)
 {
-	return a->cfg->timeouts.ageing_interval_ms ? a->cfg->timeouts.ageing_interval_ms : 1000;
+	return a->cfg->timeouts.ageing_interval_ms;
 }
 
 /* A pass over a big table runs in slices with short pauses for the rest of
@@ -243,7 +234,7 @@ static void on_timer(uv_timer_t *t)
 	struct ageing *a = t->data;
 	uint64_t next;
 
-	if (ageing_tick(a, mono_ns()) < 0 || a->pass_done)
+	if (ageing_tick(a, xlb_mono_ns()) < 0 || a->pass_done)
 		next = interval_ms(a);
 	else
 		next = AGEING_RESUME_MS < interval_ms(a) ? AGEING_RESUME_MS : interval_ms(a);

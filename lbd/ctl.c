@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* lbd control socket: line-delimited JSON over a Unix stream socket. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <json-c/json.h>
 
 #include "ageing.h"
+#include "clock.h"
+#include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
 #include "health.h"
@@ -77,12 +80,13 @@ static int req_str(struct json_object *req, const char *key, bool required, cons
 	return 0;
 }
 
-static int req_uint(struct json_object *req, const char *key, bool required, uint64_t min,
-		    uint64_t max, uint64_t *out, char *err, size_t errlen)
+/* A number within l (the config file's limits for the fields it has). */
+static int req_uint(struct json_object *req, const char *key, bool required,
+		    const struct cfg_limit *l, uint64_t *out, char *err, size_t errlen)
 {
 	struct json_object *v;
+	char why[96], *end;
 	const char *s;
-	char *end;
 	uint64_t x;
 
 	if (!json_object_object_get_ex(req, key, &v) || json_object_is_type(v, json_type_null)) {
@@ -94,8 +98,11 @@ static int req_uint(struct json_object *req, const char *key, bool required, uin
 	if (json_object_is_type(v, json_type_int)) {
 		int64_t i = json_object_get_int64(v);
 
-		if (i < 0)
-			goto range;
+		if (i < 0) {
+			snprintf(err, errlen, "%s: %" PRId64 " is out of range %" PRIu64
+				 "-%" PRIu64, key, i, l->min, l->max);
+			return -EINVAL;
+		}
 		x = (uint64_t)i;
 	} else if (json_object_is_type(v, json_type_string)) {
 		s = json_object_get_string(v);
@@ -108,17 +115,32 @@ static int req_uint(struct json_object *req, const char *key, bool required, uin
 	} else {
 		goto bad;
 	}
-	if (x < min || x > max)
-		goto range;
+	if (!cfg_in_limit(l, x, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", key, why);
+		return -EINVAL;
+	}
 	*out = x;
 	return 0;
 bad:
 	snprintf(err, errlen, "\"%s\" must be an integer", key);
 	return -EINVAL;
-range:
-	snprintf(err, errlen, "\"%s\" must be %llu-%llu", key, (unsigned long long)min,
-		 (unsigned long long)max);
-	return -EINVAL;
+}
+
+/* A string field copied into buf (len bytes, the config struct's). */
+static int req_strcpy(struct json_object *req, const char *key, bool required, char *buf,
+		      size_t len, char *err, size_t errlen)
+{
+	const char *s;
+	int r = req_str(req, key, required, &s, err, errlen);
+
+	if (r)
+		return r;
+	if (strlen(s) >= len) {
+		snprintf(err, errlen, "%s: too long (at most %zu characters)", key, len - 1);
+		return -EINVAL;
+	}
+	memcpy(buf, s, strlen(s) + 1);
+	return 0;
 }
 
 /* Required IPv4 address field. */
@@ -185,53 +207,28 @@ static void jset_bool(struct json_object *o, const char *key, bool v)
 	json_object_object_add(o, key, json_object_new_boolean(v));
 }
 
-/* Names of protocol and forwarding-mode values, both ways. */
-struct name_val {
-	const char *name;
-	int val;
-};
-
-static const struct name_val protos[] = {
-	{ "tcp", IPPROTO_TCP },
-	{ "udp", IPPROTO_UDP },
-	{ NULL, 0 },
-};
-
-static const struct name_val modes[] = {
-	{ "fnat", XLB_MODE_FNAT },
-	{ "dsr", XLB_MODE_DSR },
-	{ NULL, 0 },
-};
-
-static const char *val_name(const struct name_val *t, int v)
+/* The config file's word for value v of table t. */
+static const char *word(const struct cfg_word *t, int v)
 {
-	for (; t->name; t++)
-		if (t->val == v)
-			return t->name;
-	return "?";
+	const char *s = cfg_word_name(t, v);
+
+	return s ? s : "?";
 }
 
-/* Optional string field naming one of t's values; def when absent. */
-static int req_choice(struct json_object *req, const char *key, int def,
-		      const struct name_val *t, int *out, char *err, size_t errlen)
+/* Optional string field naming one of t's values; *out untouched (its
+ * default) when absent. */
+static int req_choice(struct json_object *req, const char *key, const struct cfg_word *t,
+		      int *out, char *err, size_t errlen)
 {
-	const struct name_val *x;
+	const struct cfg_word *x;
 	const char *s;
 	int r, n;
 
 	r = req_str(req, key, false, &s, err, errlen);
-	if (r < 0)
-		return r;
-	if (r > 0) {
-		*out = def;
+	if (r)
+		return r < 0 ? r : 0;
+	if (!cfg_word_value(t, s, out))
 		return 0;
-	}
-	for (x = t; x->name; x++) {
-		if (!strcmp(x->name, s)) {
-			*out = x->val;
-			return 0;
-		}
-	}
 	/* "mode \"x\" must be fnat or dsr" */
 	n = snprintf(err, errlen, "%s \"%.32s\" must be", key, s);
 	for (x = t; x->name && n >= 0 && (size_t)n < errlen; x++) {
@@ -240,11 +237,6 @@ static int req_choice(struct json_object *req, const char *key, int def,
 		n += snprintf(err + n, errlen - n, "%s%s", sep, x->name);
 	}
 	return -EINVAL;
-}
-
-static const char *hc_type_name(enum hc_type t)
-{
-	return t == HC_TCP ? "tcp" : t == HC_HTTP ? "http" : "none";
 }
 
 static const char *state_name(uint8_t s)
@@ -302,7 +294,7 @@ static int cmd_status(struct ctl *c, struct json_object *req, struct json_object
 	jset_bool(o, "xdp_attached", l->dp.attached);
 	jset_u64(o, "prog_id", l->dp.prog_id);
 	jset_u64(o, "pid", (uint64_t)getpid());
-	jset_u64(o, "uptime_s", (lbd_now_ns() - l->start_ns) / 1000000000ull);
+	jset_u64(o, "uptime_s", (xlb_mono_ns() - l->start_ns) / XLB_NSEC_PER_SEC);
 	jset_str(o, "config", cfg->path);
 	jset_str(o, "pin_dir", cfg->pin_dir);
 	jset_bool(o, "maps_reused", l->dp.reused);
@@ -347,9 +339,9 @@ static struct json_object *vip_json(struct lbd *l, struct cfg_vip *v)
 	jset_u64(o, "vip_id", v->vip_id);
 	jset(o, "address", jaddr(v->family, &v->addr));
 	jset_u64(o, "port", v->port);
-	jset_str(o, "protocol", val_name(protos, v->proto));
-	jset_str(o, "mode", val_name(modes, v->mode));
-	jset_str(o, "healthcheck", hc_type_name(v->hc.type));
+	jset_str(o, "protocol", word(cfg_protocols, v->proto));
+	jset_str(o, "mode", word(cfg_modes, v->mode));
+	jset_str(o, "healthcheck", word(cfg_hc_types, v->hc.type));
 	jset_u64(o, "backends", v->n_backends);
 	jset_u64(o, "backends_up", up);
 	jset_u64(o, "in_table", l->vrt[v->vip_id].n);
@@ -372,37 +364,28 @@ static int cmd_vip_list(struct ctl *c, struct json_object *req, struct json_obje
 	return 0;
 }
 
+/* A VIP as the config file would give it, with the file's defaults for the
+ * keys the request leaves out (the health check's among them); lbd_vip_add()
+ * checks it with the file's rules. */
 static int cmd_vip_add(struct ctl *c, struct json_object *req, struct json_object **res,
 		       char *err, size_t errlen)
 {
-	const char *name;
 	struct cfg_vip v;
 	uint64_t port;
 	int proto, mode, r;
 
-	memset(&v, 0, sizeof(v));
-	if (req_str(req, "name", true, &name, err, errlen) < 0 ||
+	cfg_vip_init(&v);
+	proto = v.proto;
+	mode = v.mode;
+	if (req_strcpy(req, "name", true, v.name, sizeof(v.name), err, errlen) < 0 ||
 	    req_addr(req, "address", &v.family, &v.addr, err, errlen) < 0 ||
-	    req_uint(req, "port", true, 1, 65535, &port, err, errlen) < 0 ||
-	    req_choice(req, "protocol", IPPROTO_TCP, protos, &proto, err, errlen) < 0 ||
-	    req_choice(req, "mode", XLB_MODE_FNAT, modes, &mode, err, errlen) < 0)
+	    req_uint(req, "port", true, &cfg_lim_vip_port, &port, err, errlen) < 0 ||
+	    req_choice(req, "protocol", cfg_protocols, &proto, err, errlen) < 0 ||
+	    req_choice(req, "mode", cfg_modes, &mode, err, errlen) < 0)
 		return -EINVAL;
-	if (strlen(name) >= sizeof(v.name)) {
-		snprintf(err, errlen, "vip name must be 1-63 characters");
-		return -EINVAL;
-	}
-	snprintf(v.name, sizeof(v.name), "%s", name);
 	v.port = (uint16_t)port;
 	v.proto = (uint8_t)proto;
 	v.mode = mode;
-	/* The config file's healthcheck defaults: type none. */
-	v.hc.type = HC_NONE;
-	snprintf(v.hc.path, sizeof(v.hc.path), "/");
-	v.hc.expect_status = 200;
-	v.hc.interval_ms = 1000;
-	v.hc.timeout_ms = 500;
-	v.hc.rise = 2;
-	v.hc.fall = 3;
 	r = lbd_vip_add(c->l, &v, err, errlen);
 	if (r < 0)
 		return r;
@@ -431,7 +414,7 @@ static struct json_object *backend_json(struct lbd *l, const struct cfg_vip *v,
 	jset_str(o, "vip", v->name);
 	jset_u64(o, "id", b->id);
 	jset(o, "address", jaddr(b->family, &b->addr));
-	jset_u64(o, "port", b->port ? b->port : v->port);
+	jset_u64(o, "port", cfg_backend_port(v, b));
 	jset_u64(o, "weight", b->weight);
 	jset_str(o, "state", up ? "up" : "down");
 	jset_bool(o, "up", up);
@@ -486,26 +469,30 @@ static int vip_id_args(struct json_object *req, const char **vip, uint32_t *id, 
 	uint64_t x;
 
 	if (req_str(req, "vip", true, vip, err, errlen) < 0 ||
-	    req_uint(req, "id", true, 1, XLB_MAX_BACKENDS - 1, &x, err, errlen) < 0)
+	    req_uint(req, "id", true, &cfg_lim_backend_id, &x, err, errlen) < 0)
 		return -EINVAL;
 	*id = (uint32_t)x;
 	return 0;
 }
 
+/* A backend as the config file would give it (its defaults for the keys the
+ * request leaves out); lbd_backend_add() checks it with the file's rules. */
 static int cmd_backend_add(struct ctl *c, struct json_object *req, struct json_object **res,
 			   char *err, size_t errlen)
 {
 	const char *vip, *mac = NULL;
 	struct cfg_backend b;
-	uint64_t port = 0, weight = 1;
+	uint64_t port, weight;
 	struct cfg_vip *v;
 	int r;
 
-	memset(&b, 0, sizeof(b));
+	cfg_backend_init(&b);
+	port = b.port;
+	weight = b.weight;
 	if (vip_id_args(req, &vip, &b.id, err, errlen) < 0 ||
 	    req_addr(req, "address", &b.family, &b.addr, err, errlen) < 0 ||
-	    req_uint(req, "port", false, 0, 65535, &port, err, errlen) < 0 ||
-	    req_uint(req, "weight", false, 0, 10000, &weight, err, errlen) < 0 ||
+	    req_uint(req, "port", false, &cfg_lim_backend_port, &port, err, errlen) < 0 ||
+	    req_uint(req, "weight", false, &cfg_lim_weight, &weight, err, errlen) < 0 ||
 	    req_str(req, "mac", false, &mac, err, errlen) < 0 ||
 	    req_bool(req, "drain", &b.drain, err, errlen) < 0)
 		return -EINVAL;
@@ -597,7 +584,7 @@ static struct json_object *session_json(struct lbd *l, const struct xlb_flow_key
 	jset(o, "vip", jaddr(k->family, &k->daddr));
 	jset_u64(o, "vip_port", ntohs(k->dport));
 	jset_str(o, "vip_name", v ? v->name : NULL);
-	jset_str(o, "protocol", val_name(protos, k->proto));
+	jset_str(o, "protocol", word(cfg_protocols, k->proto));
 	jset(o, "backend", jaddr(k->family, &s->backend));
 	jset_u64(o, "backend_port", ntohs(s->backend_port));
 	jset_u64(o, "backend_id", s->backend_id);
@@ -612,7 +599,7 @@ static struct json_object *session_json(struct lbd *l, const struct xlb_flow_key
 	jset_u64(o, "flags", s->flags);
 	jset_u64(o, "owner", s->owner);
 	jset_u64(o, "version", s->version);
-	jset(o, "age", json_object_new_double((double)(idle / 1000000) / 1000.0));
+	jset(o, "age", json_object_new_double((double)(idle / XLB_NSEC_PER_MSEC) / 1000.0));
 	return o;
 }
 
@@ -633,10 +620,11 @@ static int session_out(void *arg, const struct xlb_flow_key *k, const struct xlb
 static int cmd_sessions_list(struct ctl *c, struct json_object *req, struct json_object **res,
 			     char *err, size_t errlen)
 {
-	struct sessions_out so = { .l = c->l, .limit = CTL_SESSIONS_DEFAULT, .now = lbd_now_ns() };
+	static const struct cfg_limit lim = { 1, CTL_SESSIONS_MAX };
+	struct sessions_out so = { .l = c->l, .limit = CTL_SESSIONS_DEFAULT, .now = xlb_mono_ns() };
 	int r;
 
-	if (req_uint(req, "limit", false, 1, CTL_SESSIONS_MAX, &so.limit, err, errlen) < 0)
+	if (req_uint(req, "limit", false, &lim, &so.limit, err, errlen) < 0)
 		return -EINVAL;
 	so.a = json_object_new_array();
 	r = dp_sessions_foreach(&c->l->dp, 1024, session_out, &so);

@@ -377,6 +377,12 @@ int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
 
 	if (!h || !be || h->dead)
 		return -EINVAL;
+	/* The config file's rules hold (lib/config.c applies its defaults):
+	 * no zero here stands for a default. */
+	if (cfg && cfg->type != HC_NONE &&
+	    (!cfg->interval_ms || !cfg->timeout_ms || cfg->timeout_ms >= cfg->interval_ms ||
+	     !cfg->rise || !cfg->fall))
+		return -EINVAL;
 	if (be->family != AF_INET)
 		return -EAFNOSUPPORT;
 	slot = find_slot(h, vip_id, be->id);
@@ -388,25 +394,12 @@ int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
 	t->h = h;
 	t->vip_id = vip_id;
 	t->backend_id = be->id;
-	if (cfg) {
+	if (cfg)
 		t->cfg = *cfg;
-	} else {
+	else
 		t->cfg.type = HC_NONE;
-	}
-	if (t->cfg.type != HC_NONE) {
-		if (!t->cfg.interval_ms)
-			t->cfg.interval_ms = 1000;
-		if (!t->cfg.timeout_ms || t->cfg.timeout_ms >= t->cfg.interval_ms)
-			t->cfg.timeout_ms = t->cfg.interval_ms > 1 ?
-					    t->cfg.interval_ms - 1 : 1;
-		if (!t->cfg.rise)
-			t->cfg.rise = 1;
-		if (!t->cfg.fall)
-			t->cfg.fall = 1;
-		if (!t->cfg.expect_status)
-			t->cfg.expect_status = 200;
-	}
-	port = t->cfg.port ? t->cfg.port : be->port ? be->port : vip_port;
+	port = t->cfg.port != CFG_PORT_INHERIT ? t->cfg.port :
+	       be->port != CFG_PORT_INHERIT ? be->port : vip_port;
 	t->addr.sin_family = AF_INET;
 	t->addr.sin_port = htons(port);
 	t->addr.sin_addr.s_addr = be->addr.w[0];

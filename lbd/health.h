@@ -26,9 +26,10 @@ typedef void (*hc_state_cb)(void *arg, uint32_t vip_id, uint32_t backend_id,
 struct hc *hc_new(uv_loop_t *loop, hc_state_cb cb, void *arg);
 
 /* Start checking backend be of VIP vip_id (vip_port: the VIP's port, used
- * when neither hc->port nor be->port is set). HC_NONE targets are up at
- * once (the callback fires from the loop, not from inside hc_add).
- * Returns 0 or -errno (-EEXIST if already present). */
+ * when neither hc->port nor be->port is set) as cfg says (NULL: HC_NONE);
+ * cfg is a health check the config file allows, -EINVAL otherwise. HC_NONE
+ * targets are up at once (the callback fires from the loop, not from inside
+ * hc_add). Returns 0 or -errno (-EEXIST if already present). */
 int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
 	   uint16_t vip_port, const struct cfg_healthcheck *cfg);
 

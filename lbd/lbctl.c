@@ -17,10 +17,11 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "sock.h"
 
-#define DEFAULT_DIR	"/run/xdplb"
-#define DEFAULT_SOCKET	DEFAULT_DIR "/lbd.sock"
+/* -n NODE: the node's default control socket (config.h) */
+#define DEFAULT_SOCKET	CFG_DEF_RUN_DIR "/lbd.sock"
 #define TIMEOUT_S	30
 #define MAX_RESPONSE	(512u << 20)
 
@@ -589,7 +590,8 @@ static int do_backend_add(const struct opts *o, const struct cmd *c, int argc, c
 				return usage_error(c, "%s needs a value", argv[i]);
 			}
 			if (argv[i][2] == 'w') {
-				r = add_uint(req, c, "weight", "weight", argv[i + 1], 10000);
+				r = add_uint(req, c, "weight", "weight", argv[i + 1],
+					     CFG_WEIGHT_MAX);
 				if (r) {
 					json_object_put(req);
 					return r;
@@ -865,7 +867,7 @@ static void usage(FILE *f)
 
 	fprintf(f, "usage: lbctl [-s SOCKET | -n NODE] [--json] COMMAND [ARGS]\n"
 		   "  -s, --socket SOCKET  lbd control socket\n"
-		   "  -n, --node NODE      socket " DEFAULT_DIR "/NODE.sock\n"
+		   "  -n, --node NODE      socket " CFG_DEF_RUN_DIR "/NODE.sock\n"
 		   "                       (default: $XLB_SOCKET or " DEFAULT_SOCKET ")\n"
 		   "  -j, --json           print the daemon's JSON result\n"
 		   "commands:\n");
@@ -920,7 +922,7 @@ int main(int argc, char **argv)
 	if (sock)
 		n = snprintf(o.socket, sizeof(o.socket), "%s", sock);
 	else if (node)
-		n = snprintf(o.socket, sizeof(o.socket), DEFAULT_DIR "/%s.sock", node);
+		n = snprintf(o.socket, sizeof(o.socket), CFG_DEF_CONTROL_SOCKET_FMT, node);
 	else if ((env = getenv("XLB_SOCKET")) && *env)
 		n = snprintf(o.socket, sizeof(o.socket), "%s", env);
 	else

@@ -57,10 +57,9 @@ static inline bool lbd_vip_used(const struct cfg_vip *v)
 	return v->name[0] != '\0';
 }
 
-uint64_t lbd_now_ns(void);
-
-/* Run-time changes. Each validates like the config parser, changes nothing
- * on error and writes a one-line reason into err. Return 0 or -errno. */
+/* Run-time changes. Each validates with the config parser's own checks
+ * (cfg_check_vip(), cfg_check_backend()), changes nothing on error and
+ * writes a one-line reason into err. Return 0 or -errno. */
 int lbd_vip_add(struct lbd *l, const struct cfg_vip *v, char *err, size_t errlen);
 int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen);
 int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -22,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "ageing.h"
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
@@ -37,7 +37,6 @@
 #define LBD_STARTUP_HOLD_MS	10000
 /* A table that could not be installed is tried again this much later. */
 #define LBD_REBUILD_RETRY_MS	1000
-#define WEIGHT_MAX		10000
 
 static struct lbd lbd_state;
 
@@ -52,14 +51,6 @@ static struct {
 	unsigned int changes[XLB_MAX_VIPS];
 	struct xlb_ratelimit err_rl;	/* failed rebuilds */
 } rb = { .err_rl = XLB_RATELIMIT_INIT(10, 5) };
-
-uint64_t lbd_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id)
 {
@@ -117,9 +108,10 @@ bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id)
 	return false;
 }
 
-/* Is backend id used by a VIP other than skip? */
+/* Is backend id used by a VIP other than skip? Which one in *vp (if given). */
 static const struct cfg_backend *backend_elsewhere(struct lbd *l, uint32_t id,
-						   const struct cfg_vip *skip)
+						   const struct cfg_vip *skip,
+						   const struct cfg_vip **vp)
 {
 	const struct cfg_backend *b;
 	size_t i;
@@ -130,8 +122,11 @@ static const struct cfg_backend *backend_elsewhere(struct lbd *l, uint32_t id,
 		if (v == skip || !lbd_vip_used(v))
 			continue;
 		b = vip_backend(v, id, NULL);
-		if (b)
+		if (b) {
+			if (vp)
+				*vp = v;
 			return b;
+		}
 	}
 	return NULL;
 }
@@ -152,7 +147,7 @@ static const char *ep(const struct cfg_vip *v, const struct cfg_backend *b, char
 	char a[INET6_ADDRSTRLEN];
 
 	snprintf(buf, len, "%s:%u", cfg_format_addr(b->family, &b->addr, a, sizeof(a)),
-		 b->port ? b->port : v->port);
+		 cfg_backend_port(v, b));
 	return buf;
 }
 
@@ -341,144 +336,52 @@ static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up,
 	mark_dirty(l, vip_id, why);
 }
 
-/* ---- validation (the config parser's rules) ----------------------------- */
+/* ---- validation: the config file's rules (lib/config.c) ----------------- */
 
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
-			return false;
-	return true;
-}
-
-static bool unicast_ok(int family, const union xlb_addr *a)
-{
-	uint32_t x = ntohl(a->w[0]);
-
-	return family == AF_INET && x != 0 && x != 0xffffffffu && (x >> 28) != 0xe;
-}
-
+/* "vip web address: ..."; "vip name: ..." when the name is what is wrong. */
 static int validate_vip(struct lbd *l, const struct cfg_vip *v, char *err, size_t errlen)
 {
-	char a[INET6_ADDRSTRLEN];
-	size_t i;
+	struct cfg_fault f;
+	const char *key;
+	int r;
 
-	if (!name_ok(v->name)) {
-		snprintf(err, errlen, "vip name \"%s\" must be 1-63 characters of "
-			 "A-Z a-z 0-9 _ . -", v->name);
-		return -EINVAL;
+	r = cfg_check_vip(l->cfg, v, &f);
+	if (r < 0) {
+		key = cfg_field_key(f.field);
+		if (f.field == CFG_F_NAME)
+			snprintf(err, errlen, "vip name: %s", f.why);
+		else
+			snprintf(err, errlen, "vip %s%s%s: %s", v->name, key ? " " : "",
+				 key ? key : "", f.why);
 	}
-	if (lbd_vip_by_name(l, v->name)) {
-		snprintf(err, errlen, "vip %s already exists", v->name);
-		return -EEXIST;
-	}
-	if (!unicast_ok(v->family, &v->addr)) {
-		snprintf(err, errlen, "vip %s: %s is not a unicast IPv4 address", v->name,
-			 cfg_format_addr(v->family, &v->addr, a, sizeof(a)));
-		return -EINVAL;
-	}
-	if (!v->port) {
-		snprintf(err, errlen, "vip %s: port must be 1-65535", v->name);
-		return -EINVAL;
-	}
-	if (v->proto != IPPROTO_TCP && v->proto != IPPROTO_UDP) {
-		snprintf(err, errlen, "vip %s: protocol must be tcp or udp", v->name);
-		return -EINVAL;
-	}
-	if (v->mode != XLB_MODE_FNAT && v->mode != XLB_MODE_DSR) {
-		snprintf(err, errlen, "vip %s: mode must be fnat or dsr", v->name);
-		return -EINVAL;
-	}
-	if (v->mode == XLB_MODE_FNAT && !l->cfg->snat_family) {
-		snprintf(err, errlen, "vip %s: fnat needs snat.address in the node config",
-			 v->name);
-		return -EINVAL;
-	}
-	for (i = 0; i < l->cfg->n_vips; i++) {
-		const struct cfg_vip *o = &l->cfg->vips[i];
-
-		if (lbd_vip_used(o) && o->family == v->family && o->port == v->port &&
-		    o->proto == v->proto && !memcmp(&o->addr, &v->addr, sizeof(o->addr))) {
-			snprintf(err, errlen, "vip %s: %s:%u/%s is already vip %s", v->name,
-				 cfg_format_addr(v->family, &v->addr, a, sizeof(a)), v->port,
-				 v->proto == IPPROTO_TCP ? "tcp" : "udp", o->name);
-			return -EEXIST;
-		}
-	}
-	return 0;
+	return r;
 }
 
+/* "vip web backend 5 weight: ..." */
 static int validate_backend(struct lbd *l, struct cfg_vip *v, const struct cfg_backend *b,
 			    char *err, size_t errlen)
 {
+	const struct cfg_vip *ov = NULL;
 	const struct cfg_backend *o;
-	char a[INET6_ADDRSTRLEN], e1[64], e2[64];
-	size_t i;
+	char at[CFG_NAME_MAX + 8] = "";
+	struct cfg_fault f;
+	const char *key;
+	int r;
 
-	if (b->id < 1 || b->id >= XLB_MAX_BACKENDS) {
-		snprintf(err, errlen, "backend id %u out of range 1-%u", b->id,
-			 XLB_MAX_BACKENDS - 1);
-		return -EINVAL;
-	}
-	if (!unicast_ok(b->family, &b->addr)) {
-		snprintf(err, errlen, "backend %u: %s is not a unicast IPv4 address", b->id,
-			 cfg_format_addr(b->family, &b->addr, a, sizeof(a)));
-		return -EINVAL;
-	}
-	if (b->weight > WEIGHT_MAX) {
-		snprintf(err, errlen, "backend %u: weight %u out of range 0-%u", b->id,
-			 b->weight, WEIGHT_MAX);
-		return -EINVAL;
-	}
-	if (b->has_mac && ((b->mac[0] & 1) || !(b->mac[0] | b->mac[1] | b->mac[2] |
-						b->mac[3] | b->mac[4] | b->mac[5]))) {
-		snprintf(err, errlen, "backend %u: mac is not a unicast MAC address", b->id);
-		return -EINVAL;
-	}
-	if (v->mode == XLB_MODE_DSR && b->port && b->port != v->port) {
-		snprintf(err, errlen, "backend %u: port %u differs from the VIP port %u: a DSR "
-			 "backend cannot change the port (use 0 or %u)", b->id, b->port,
-			 v->port, v->port);
-		return -EINVAL;
+	o = backend_elsewhere(l, b->id, v, &ov);
+	if (o)
+		snprintf(at, sizeof(at), "vip %s", ov->name);
+	r = cfg_check_backend(v, b, o, at, &f);
+	if (r < 0) {
+		key = cfg_field_key(f.field);
+		snprintf(err, errlen, "vip %s backend %u%s%s: %s", v->name, b->id, key ? " " : "",
+			 key ? key : "", f.why);
+		return r;
 	}
 	if (v->n_backends >= CFG_MAX_BACKENDS_PER_VIP) {
 		snprintf(err, errlen, "vip %s already has %d backends", v->name,
 			 CFG_MAX_BACKENDS_PER_VIP);
 		return -ENOSPC;
-	}
-	for (i = 0; i < v->n_backends; i++) {
-		const struct cfg_backend *x = &v->backends[i];
-
-		if (x->id == b->id) {
-			snprintf(err, errlen, "backend id %u is already in vip %s", b->id, v->name);
-			return -EEXIST;
-		}
-		if (x->family == b->family &&
-		    (x->port ? x->port : v->port) == (b->port ? b->port : v->port) &&
-		    !memcmp(&x->addr, &b->addr, sizeof(x->addr))) {
-			snprintf(err, errlen, "backend %u: %s is already backend %u of vip %s",
-				 b->id, ep(v, b, e1, sizeof(e1)), x->id, v->name);
-			return -EEXIST;
-		}
-	}
-	/* Backend ids are cluster-wide: same id, same address, port and mac. */
-	o = backend_elsewhere(l, b->id, v);
-	if (o && (o->family != b->family || o->port != b->port ||
-		  memcmp(&o->addr, &b->addr, sizeof(o->addr)) || o->has_mac != b->has_mac ||
-		  (b->has_mac && memcmp(o->mac, b->mac, 6)))) {
-		snprintf(e1, sizeof(e1), "%s:%u",
-			 cfg_format_addr(b->family, &b->addr, a, sizeof(a)), b->port);
-		snprintf(e2, sizeof(e2), "%s:%u",
-			 cfg_format_addr(o->family, &o->addr, a, sizeof(a)), o->port);
-		snprintf(err, errlen, "backend id %u is %s here but %s in another VIP (backend "
-			 "ids are cluster-wide: same id, same address, port and mac)", b->id, e1,
-			 e2);
-		return -EEXIST;
 	}
 	return 0;
 }
@@ -588,7 +491,7 @@ int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 		uint32_t bid = v->backends[i].id;
 
 		hc_remove(l->hc, id, bid);
-		if (!backend_elsewhere(l, bid, v))
+		if (!backend_elsewhere(l, bid, v, NULL))
 			backend_slot_clear(l, v, bid);
 	}
 	log_info("vip %s deleted (%zu backends)", v->name, v->n_backends);
@@ -621,7 +524,7 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 	if (r < 0) {
 		snprintf(err, errlen, "backend %u: cannot start its health check: %s", b->id,
 			 strerror(-r));
-		if (!backend_elsewhere(l, b->id, v))
+		if (!backend_elsewhere(l, b->id, v, NULL))
 			backend_slot_clear(l, v, b->id);
 		return r;
 	}
@@ -666,7 +569,7 @@ int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size
 	}
 	hc_remove(l->hc, v->vip_id, id);
 	/* The slot goes only once no table can point at it. */
-	if (!backend_elsewhere(l, id, NULL))
+	if (!backend_elsewhere(l, id, NULL, NULL))
 		backend_slot_clear(l, v, id);
 	log_info("vip %s backend %u (%s) removed", v->name, id, e);
 	return 0;
@@ -1077,7 +980,7 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot handle SIGTERM/SIGINT: %s", uv_strerror(r));
 		goto fail_msg;
 	}
-	l->start_ns = lbd_now_ns();
+	l->start_ns = xlb_mono_ns();
 
 	if (dp_open(&l->dp, l->cfg, err, sizeof(err)) < 0)
 		goto fail_msg;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Config parser: a full valid config, its JSON twin, defaults, the example
- * files, and a table of bad configs with the exact error position. */
+ * files, and a table of bad configs with the exact error position; the
+ * validators lbd's control socket shares with the parser, which must
+ * refuse what the file refuses, with the same reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -794,6 +796,299 @@ static void test_helpers(void **state)
 	assert_int_equal(cfg_parse_mac("0g:ab:cd:00:ff:10", mac), -1);
 }
 
+/* ---------------------------------------------------------------------- */
+/* the rules lbd's control socket shares with the parser */
+
+/* A VIP and a backend built like lbd's vip add and backend add build them
+ * carry the parser's defaults: byte for byte what the file gives. */
+static void test_entry_defaults(void **state)
+{
+	static const char text[] = NODE SNAT
+		"vips: [{name: w, address: 198.18.100.1, port: 443,\n"
+		"        backends: [{id: 9, address: 198.18.2.9}]}]\n";
+	struct lbd_config *c = cfg_alloc();
+	struct cfg_vip *v = malloc(sizeof(*v));
+	struct cfg_backend b;
+	struct cfg_fault f;
+	char err[256];
+
+	assert_non_null(v);
+	assert_int_equal(load("e.yaml", text, c, err, sizeof(err)), 0);
+	cfg_vip_init(v);
+	snprintf(v->name, sizeof(v->name), "w");
+	assert_int_equal(cfg_parse_addr("198.18.100.1", &v->family, &v->addr), 0);
+	v->port = 443;
+	cfg_backend_init(&b);
+	b.id = 9;
+	assert_int_equal(cfg_parse_addr("198.18.2.9", &b.family, &b.addr), 0);
+	assert_memory_equal(&b, &c->vips[0].backends[0], sizeof(b));
+	v->backends[0] = b;
+	v->n_backends = 1;
+	assert_memory_equal(v, &c->vips[0], sizeof(*v));
+
+	/* and pass the checks: v is c's VIP itself, b its backend */
+	assert_int_equal(cfg_check_vip(c, &c->vips[0], &f), 0);
+	assert_int_equal(cfg_check_backend(&c->vips[0], &c->vips[0].backends[0], NULL, "",
+					   &f), 0);
+	free(v);
+	free(c);
+}
+
+#define RT_BASE NODE SNAT \
+	"vips:\n" \
+	"  - {name: a, address: 198.18.100.1, port: 80,\n" \
+	"     backends: [{id: 1, address: 198.18.2.1}%s]}\n" \
+	"  - {name: d, address: 198.18.100.2, port: 81, mode: dsr,\n" \
+	"     backends: [{id: 2, address: 198.18.2.2}%s]}\n"
+
+/* One backend more for vips[vip] of RT_BASE: both ways must agree. */
+struct be_case {
+	const char *what;
+	size_t vip;
+	uint32_t id;
+	const char *address;
+	int port;		/* -1: not given */
+	int64_t weight;		/* -1: not given */
+	const char *mac;	/* NULL: not given */
+	enum cfg_field field;	/* 0: accepted */
+};
+
+static const struct be_case be_cases[] = {
+	{ "fine", 0, 3, "198.18.2.3", -1, -1, NULL, 0 },
+	{ "fine: same id, same backend elsewhere", 1, 1, "198.18.2.1", -1, -1, NULL, 0 },
+	{ "fine: DSR on the VIP port", 1, 3, "198.18.2.3", 81, 0, NULL, 0 },
+	{ "id 0", 0, 0, "198.18.2.3", -1, -1, NULL, CFG_F_ID },
+	{ "id 4096", 0, 4096, "198.18.2.3", -1, -1, NULL, CFG_F_ID },
+	{ "id twice in a VIP", 0, 1, "198.18.2.3", -1, -1, NULL, CFG_F_ID },
+	{ "id elsewhere, other address", 1, 1, "198.18.2.9", -1, -1, NULL, CFG_F_ID },
+	{ "id elsewhere, other mac", 1, 1, "198.18.2.1", -1, -1, "02:00:00:00:00:01",
+	  CFG_F_ID },
+	{ "address 0.0.0.0", 0, 3, "0.0.0.0", -1, -1, NULL, CFG_F_ADDRESS },
+	{ "multicast address", 0, 3, "239.1.1.1", -1, -1, NULL, CFG_F_ADDRESS },
+	{ "weight 10001", 0, 3, "198.18.2.3", -1, 10001, NULL, CFG_F_WEIGHT },
+	{ "multicast mac", 0, 3, "198.18.2.3", -1, -1, "01:00:5e:00:00:01", CFG_F_MAC },
+	{ "zero mac", 0, 3, "198.18.2.3", -1, -1, "00:00:00:00:00:00", CFG_F_MAC },
+	{ "same endpoint", 0, 3, "198.18.2.1", 80, -1, NULL, CFG_F_ENDPOINT },
+	{ "DSR port change", 1, 3, "198.18.2.3", 8080, -1, NULL, CFG_F_PORT },
+};
+
+/* One VIP more after RT_BASE's (or the only one, without snat). */
+struct vip_case {
+	const char *what;
+	bool no_snat;
+	const char *name;
+	const char *address;
+	unsigned int port;
+	const char *mode;	/* NULL: not given */
+	enum cfg_field field;
+};
+
+static const struct vip_case vip_cases[] = {
+	{ "fine", false, "b", "198.18.100.3", 80, NULL, 0 },
+	{ "fine: same address and port, other name", false, "b", "198.18.100.1", 81, NULL, 0 },
+	{ "bad name", false, "b c", "198.18.100.3", 80, NULL, CFG_F_NAME },
+	{ "name too long", false,
+	  "a234567890123456789012345678901234567890123456789012345678901234", "198.18.100.3",
+	  80, NULL, CFG_F_NAME },
+	{ "name taken", false, "d", "198.18.100.3", 80, NULL, CFG_F_NAME },
+	{ "broadcast address", false, "b", "255.255.255.255", 80, NULL, CFG_F_ADDRESS },
+	{ "port 0", false, "b", "198.18.100.3", 0, NULL, CFG_F_PORT },
+	{ "same endpoint", false, "b", "198.18.100.2", 81, "dsr", CFG_F_ENDPOINT },
+	{ "fnat without snat", true, "b", "198.18.100.3", 80, "fnat", CFG_F_MODE },
+	{ "default fnat without snat", true, "b", "198.18.100.3", 80, NULL, CFG_F_MODE },
+};
+
+/* The parser's error for a fault of entry path, from its why. */
+static void assert_same_fault(const char *what, const char *err, const char *path,
+			      const struct cfg_fault *f)
+{
+	const char *key = cfg_field_key(f->field);
+	char want[512];
+
+	snprintf(want, sizeof(want), "%s%s%s: %s", path, key ? "." : "", key ? key : "",
+		 f->why);
+	if (!strstr(err, want))
+		fail_msg("case \"%s\": the file says \"%s\", lbd would say \"%s\"", what, err,
+			 want);
+}
+
+static void test_runtime_backend(void **state)
+{
+	struct lbd_config *base = cfg_alloc(), *c = cfg_alloc();
+	char text[1024], entry[256], err[512], at[64], path[64];
+	size_t i, j, k;
+
+	snprintf(text, sizeof(text), RT_BASE, "", "");
+	if (load("base.yaml", text, base, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (i = 0; i < sizeof(be_cases) / sizeof(be_cases[0]); i++) {
+		const struct be_case *bc = &be_cases[i];
+		const struct cfg_backend *same_id = NULL;
+		struct cfg_vip *v = &base->vips[bc->vip];
+		struct cfg_backend b;
+		struct cfg_fault f;
+		int off, r, rf;
+
+		/* the file's way */
+		off = snprintf(entry, sizeof(entry), ", {id: %u, address: %s", bc->id,
+			       bc->address);
+		if (bc->port >= 0)
+			off += snprintf(entry + off, sizeof(entry) - off, ", port: %d", bc->port);
+		if (bc->weight >= 0)
+			off += snprintf(entry + off, sizeof(entry) - off, ", weight: %lld",
+					(long long)bc->weight);
+		if (bc->mac)
+			off += snprintf(entry + off, sizeof(entry) - off, ", mac: \"%s\"",
+					bc->mac);
+		snprintf(entry + off, sizeof(entry) - off, "}");
+		snprintf(text, sizeof(text), RT_BASE, bc->vip ? "" : entry, bc->vip ? entry : "");
+		err[0] = '\0';
+		rf = load("t.yaml", text, c, err, sizeof(err));
+
+		/* lbd's way: the backend ctl builds, checked against the running
+		 * config like lbd_backend_add() does */
+		cfg_backend_init(&b);
+		b.id = bc->id;
+		assert_int_equal(cfg_parse_addr(bc->address, &b.family, &b.addr), 0);
+		if (bc->port >= 0)
+			b.port = (uint16_t)bc->port;
+		if (bc->weight >= 0)
+			b.weight = (uint32_t)bc->weight;
+		if (bc->mac) {
+			assert_int_equal(cfg_parse_mac(bc->mac, b.mac), 0);
+			b.has_mac = true;
+		}
+		for (j = 0; j < base->n_vips && !same_id; j++)
+			for (k = 0; j != bc->vip && k < base->vips[j].n_backends; k++)
+				if (base->vips[j].backends[k].id == b.id) {
+					same_id = &base->vips[j].backends[k];
+					snprintf(at, sizeof(at), "vips[%zu].backends[%zu]", j, k);
+					break;
+				}
+		r = cfg_check_backend(v, &b, same_id, at, &f);
+
+		if (!bc->field) {
+			if (rf || r)
+				fail_msg("case \"%s\": file %d (%s), lbd %d (%s)", bc->what, rf,
+					 err, r, r ? f.why : "");
+			continue;
+		}
+		if (rf != -1 || r >= 0)
+			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", bc->what, rf,
+				 r);
+		assert_int_equal(f.field, bc->field);
+		snprintf(path, sizeof(path), "vips[%zu].backends[1]", bc->vip);
+		assert_same_fault(bc->what, err, path, &f);
+		assert_null(strchr(f.why, '\n'));
+	}
+	free(base);
+	free(c);
+}
+
+static void test_runtime_vip(void **state)
+{
+	struct lbd_config *base = cfg_alloc(), *nosnat = cfg_alloc(), *c = cfg_alloc();
+	struct cfg_vip *v = malloc(sizeof(*v));
+	char text[1024], err[512], path[16];
+	int proto, mode;
+	size_t i;
+
+	assert_non_null(v);
+	snprintf(text, sizeof(text), RT_BASE, "", "");
+	assert_int_equal(load("base.yaml", text, base, err, sizeof(err)), 0);
+	assert_int_equal(load("nosnat.yaml", NODE, nosnat, err, sizeof(err)), 0);
+	for (i = 0; i < sizeof(vip_cases) / sizeof(vip_cases[0]); i++) {
+		const struct vip_case *vc = &vip_cases[i];
+		const struct lbd_config *running = vc->no_snat ? nosnat : base;
+		struct cfg_fault f;
+		int r, rf, off;
+
+		off = snprintf(text, sizeof(text), vc->no_snat ? NODE "vips:\n" : RT_BASE, "", "");
+		snprintf(text + off, sizeof(text) - off,
+			 "  - {name: \"%s\", address: %s, port: %u%s%s}\n", vc->name, vc->address,
+			 vc->port, vc->mode ? ", mode: " : "", vc->mode ? vc->mode : "");
+		err[0] = '\0';
+		rf = load("t.yaml", text, c, err, sizeof(err));
+
+		cfg_vip_init(v);
+		snprintf(v->name, sizeof(v->name), "%.*s", (int)sizeof(v->name) - 1, vc->name);
+		if (strlen(vc->name) >= sizeof(v->name))
+			v->name[0] = '\0';	/* ctl refuses it before: no name */
+		assert_int_equal(cfg_parse_addr(vc->address, &v->family, &v->addr), 0);
+		v->port = (uint16_t)vc->port;
+		if (vc->mode) {
+			assert_int_equal(cfg_word_value(cfg_modes, vc->mode, &mode), 0);
+			v->mode = mode;
+		}
+		r = cfg_check_vip(running, v, &f);
+
+		if (!vc->field) {
+			if (rf || r)
+				fail_msg("case \"%s\": file %d (%s), lbd %d (%s)", vc->what, rf,
+					 err, r, r ? f.why : "");
+			continue;
+		}
+		if (rf != -1 || r >= 0)
+			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", vc->what, rf,
+				 r);
+		assert_int_equal(f.field, vc->field);
+		if (strlen(vc->name) >= sizeof(v->name))
+			continue;	/* the file: too long; lbd: the empty name */
+		snprintf(path, sizeof(path), "vips[%zu]", vc->no_snat ? 0 : running->n_vips);
+		assert_same_fault(vc->what, err, path, &f);
+	}
+
+	/* the words lbctl sends are the file's */
+	assert_int_equal(cfg_word_value(cfg_protocols, "udp", &proto), 0);
+	assert_int_equal(proto, IPPROTO_UDP);
+	assert_int_equal(cfg_word_value(cfg_protocols, "sctp", &proto), -1);
+	assert_string_equal(cfg_word_name(cfg_modes, XLB_MODE_DSR), "dsr");
+	assert_null(cfg_word_name(cfg_modes, 0));
+	assert_string_equal(cfg_word_name(cfg_hc_types, HC_HTTP), "http");
+	free(v);
+	free(base);
+	free(nosnat);
+	free(c);
+}
+
+static void test_validators(void **state)
+{
+	static const uint8_t ucast[6] = { 2, 0, 0, 0, 0, 1 }, mcast[6] = { 1, 0, 0x5e, 0, 0, 1 };
+	static const uint8_t zero[6] = { 0 };
+	union xlb_addr a;
+	char why[96];
+	int fam;
+
+	assert_true(cfg_valid_name("lb-1.a_B9"));
+	assert_false(cfg_valid_name(""));
+	assert_false(cfg_valid_name("a b"));
+	assert_false(cfg_valid_name("a/b"));
+	assert_false(cfg_valid_name("\xc3\xa9"));
+	assert_true(cfg_valid_name("a234567890123456789012345678901234567890"
+				   "12345678901234567890123"));		/* 63 */
+	assert_false(cfg_valid_name("a234567890123456789012345678901234567890"
+				    "123456789012345678901234"));	/* 64 */
+
+	assert_int_equal(cfg_parse_addr("198.18.0.1", &fam, &a), 0);
+	assert_true(cfg_valid_unicast(fam, &a));
+	assert_false(cfg_valid_unicast(AF_INET6, &a));
+	assert_int_equal(cfg_parse_addr("224.0.0.1", &fam, &a), 0);
+	assert_false(cfg_valid_unicast(fam, &a));
+
+	assert_true(cfg_valid_mac(ucast));
+	assert_false(cfg_valid_mac(mcast));
+	assert_false(cfg_valid_mac(zero));
+
+	assert_true(cfg_in_limit(&cfg_lim_weight, 0, NULL, 0));
+	assert_true(cfg_in_limit(&cfg_lim_weight, CFG_WEIGHT_MAX, why, sizeof(why)));
+	assert_false(cfg_in_limit(&cfg_lim_weight, CFG_WEIGHT_MAX + 1, why, sizeof(why)));
+	assert_string_equal(why, "10001 is out of range 0-10000");
+	assert_false(cfg_in_limit(&cfg_lim_vip_port, 0, why, sizeof(why)));
+	assert_string_equal(why, "0 is out of range 1-65535");
+	assert_true(cfg_in_limit(&cfg_lim_backend_port, CFG_PORT_INHERIT, NULL, 0));
+	assert_false(cfg_in_limit(&cfg_lim_backend_id, XLB_MAX_BACKENDS, NULL, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +1102,10 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_entry_defaults),
+		cmocka_unit_test(test_runtime_backend),
+		cmocka_unit_test(test_runtime_vip),
+		cmocka_unit_test(test_validators),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

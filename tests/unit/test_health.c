@@ -476,6 +476,28 @@ static void test_none(void **state)
 	assert_int_equal(n_evs, 2);
 }
 
+/* Zeros are not defaults: a check the config file would refuse is refused,
+ * and the VIP's defaults (cfg_vip_init()) are a valid check. */
+static void test_invalid(void **state)
+{
+	struct cfg_backend be = backend(15, 80);
+	struct cfg_healthcheck hc;
+	struct cfg_vip v;
+
+	hc = check(HC_TCP, 0, 0, 0, 0);
+	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
+	hc = check(HC_HTTP, 100, 100, 1, 1);	/* timeout not below interval */
+	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
+	hc = check(HC_TCP, 100, 50, 0, 1);
+	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
+	assert_false(hc_is_up(H, 0, 15));
+	cfg_vip_init(&v);
+	v.hc.type = HC_TCP;
+	assert_int_equal(hc_add(H, 0, &be, 80, &v.hc), 0);
+	assert_int_equal(hc_remove(H, 0, 15), 0);
+	assert_int_equal(n_evs, 0);
+}
+
 static void test_remove_from_callback(void **state)
 {
 	struct cfg_healthcheck hc = check(HC_TCP, 30, 20, 1, 1);
@@ -547,6 +569,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),

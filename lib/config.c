@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * lbd config file parser.
+ * Node config file parser, shared by lbd and syncd.
  *
  * The file is loaded with libyaml's document API (yaml_parser_load), so every
  * node keeps the line and column it came from and every error can point at
@@ -12,6 +12,13 @@
  * and converted. Cross-checks that need more than one node (unique VIPs,
  * cluster-wide backend ids, fnat needing snat.address...) run as soon as the
  * nodes they compare have been parsed, so they can still name a position.
+ *
+ * Every number is read through its limit (one table below), every optional
+ * key starts at its default (config.h: set_defaults(), cfg_vip_init(),
+ * cfg_backend_init(), and the defaults derived from the node's name where
+ * that is known). A VIP or backend, once read, goes through cfg_check_vip()
+ * or cfg_check_backend(): the same checks lbd runs on the ones lbctl adds,
+ * which say what is wrong and leave where to the caller.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -29,22 +36,50 @@
 #include "config.h"
 
 #define CFG_FILE_MAX		(4u << 20)	/* refuse bigger config files */
-
-#define DEF_BPFFS		"/run/xdplb/bpf"
-#define DEF_SOCK_DIR		"/run/xdplb"
-#define DEF_SNAT_PORT_MIN	10000
-#define DEF_SNAT_PORT_MAX	59999
-#define SNAT_PORT_FLOOR		1024
-#define SESSIONS_MIN		1024
-#define SESSIONS_MAX		(1u << 24)
-#define TIMEOUT_MAX		604800		/* one week, in seconds */
-#define AGEING_MS_MIN		10
-#define AGEING_MS_MAX		60000
-#define HC_INTERVAL_MS_MIN	10
-#define HC_INTERVAL_MS_MAX	3600000
-#define HC_COUNT_MAX		100
-#define WEIGHT_MAX		10000
 #define SUN_PATH_MAX		(sizeof(((struct sockaddr_un *)0)->sun_path))
+#define NAME_RULE		"1-63 characters of A-Z a-z 0-9 _ . -"
+
+/* Limits: the inclusive range of every number in the file (defaults are in
+ * config.h). */
+const struct cfg_limit cfg_lim_vip_port = { 1, 65535 };
+const struct cfg_limit cfg_lim_backend_port = { CFG_PORT_INHERIT, 65535 };
+const struct cfg_limit cfg_lim_backend_id = { 1, XLB_MAX_BACKENDS - 1 };
+const struct cfg_limit cfg_lim_weight = { 0, CFG_WEIGHT_MAX };
+static const struct cfg_limit lim_node_id = { 1, 65535 };
+static const struct cfg_limit lim_snat_port = { 1024, 65535 };
+static const struct cfg_limit lim_sessions = { 1024, 1u << 24 };
+static const struct cfg_limit lim_ageing_ms = { 10, 60000 };
+static const struct cfg_limit lim_timeout = { 1, 604800 };	/* a week, in seconds */
+static const struct cfg_limit lim_hc_port = { CFG_PORT_INHERIT, 65535 };
+static const struct cfg_limit lim_hc_interval_ms = { 10, 3600000 };
+static const struct cfg_limit lim_hc_timeout_ms = { 1, 3600000 };
+static const struct cfg_limit lim_hc_count = { 1, 100 };	/* rise, fall */
+static const struct cfg_limit lim_hc_status = { 100, 599 };
+static const struct cfg_limit lim_heartbeat_ms = { 10, 10000 };
+static const struct cfg_limit lim_dead_after_ms = { 50, 600000 };
+static const struct cfg_limit lim_antientropy_ms = { CFG_SYNC_ANTIENTROPY_OFF, 86400000 };
+static const struct cfg_limit lim_digest_settle_ms = { 100, 600000 };
+static const struct cfg_limit lim_peer_node_id = { 1, 65535 };
+static const struct cfg_limit lim_peer_port = { 1, 65535 };
+static const struct cfg_limit lim_field_offset = { 0, 4095 };
+static const struct cfg_limit lim_field_size = { 2, 8 };
+
+/* The words of the file and what they stand for. */
+const struct cfg_word cfg_protocols[] = {
+	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { NULL, 0 },
+};
+const struct cfg_word cfg_modes[] = {
+	{ "fnat", XLB_MODE_FNAT }, { "dsr", XLB_MODE_DSR }, { NULL, 0 },
+};
+const struct cfg_word cfg_hc_types[] = {
+	{ "none", HC_NONE }, { "tcp", HC_TCP }, { "http", HC_HTTP }, { NULL, 0 },
+};
+static const struct cfg_word xdp_modes[] = {
+	{ "native", 0 }, { "generic", 1 }, { NULL, 0 },
+};
+static const struct cfg_word capture_modes[] = {
+	{ "auto", 0 }, { "kprobe", 1 }, { "fentry", 2 }, { "inline", 3 }, { NULL, 0 },
+};
 
 struct be_owner {
 	uint16_t vip;		/* vip index + 1; 0 = id not used yet */
@@ -246,9 +281,9 @@ static int missing(struct pctx *c, yaml_node_t *map, yaml_node_t *keyn,
 /* Scalar conversion ---------------------------------------------------- */
 
 static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
-		   uint64_t min, uint64_t max, uint64_t *out)
+		   const struct cfg_limit *l, uint64_t *out)
 {
-	char tmp[48];
+	char tmp[48], why[96];
 	const char *s, *d;
 	unsigned long long x;
 	char *end;
@@ -273,9 +308,11 @@ static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
 			goto bad;
 	errno = 0;
 	x = strtoull(d, &end, 10);
-	if (errno == ERANGE || (neg && x) || x < min || x > max)
+	if (errno == ERANGE || (neg && x))
 		return perr(c, v, "%s: %s is out of range %" PRIu64 "-%" PRIu64,
-			    path, shown(s, tmp, sizeof(tmp)), min, max);
+			    path, shown(s, tmp, sizeof(tmp)), l->min, l->max);
+	if (!cfg_in_limit(l, x, why, sizeof(why)))
+		return perr(c, v, "%s: %s", path, why);
 	*out = x;
 	return 0;
 bad:
@@ -328,7 +365,7 @@ bad:
  * output is then left alone: it holds the default), -1 on error. */
 
 static int get_uint(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, bool required, uint64_t min, uint64_t max,
+		    const char *key, bool required, const struct cfg_limit *l,
 		    uint64_t *out)
 {
 	char p[PATH_LEN];
@@ -337,15 +374,16 @@ static int get_uint(struct pctx *c, yaml_node_t *map, const char *path,
 	pjoin(p, sizeof(p), path, key);
 	if (!v)
 		return required ? missing(c, map, kn, p) : 1;
-	return to_uint(c, v, p, min, max, out);
+	return to_uint(c, v, p, l, out);
 }
 
+/* (The limits of the u32 and u16 fields fit their types.) */
 static int get_u32(struct pctx *c, yaml_node_t *map, const char *path,
-		   const char *key, bool required, uint32_t min, uint32_t max,
+		   const char *key, bool required, const struct cfg_limit *l,
 		   uint32_t *out)
 {
 	uint64_t x;
-	int ret = get_uint(c, map, path, key, required, min, max, &x);
+	int ret = get_uint(c, map, path, key, required, l, &x);
 
 	if (!ret)
 		*out = (uint32_t)x;
@@ -353,11 +391,11 @@ static int get_u32(struct pctx *c, yaml_node_t *map, const char *path,
 }
 
 static int get_u16(struct pctx *c, yaml_node_t *map, const char *path,
-		   const char *key, bool required, uint16_t min, uint16_t max,
+		   const char *key, bool required, const struct cfg_limit *l,
 		   uint16_t *out)
 {
 	uint64_t x;
-	int ret = get_uint(c, map, path, key, required, min, max, &x);
+	int ret = get_uint(c, map, path, key, required, l, &x);
 
 	if (!ret)
 		*out = (uint16_t)x;
@@ -390,26 +428,35 @@ static int get_bool(struct pctx *c, yaml_node_t *map, const char *path,
 	return to_bool(c, v, pjoin(p, sizeof(p), path, key), out);
 }
 
-/* One of a fixed set of words; returns its index in *out. */
-static int get_enum(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, const char *const *words, int *out)
+/* "tcp | udp" */
+static const char *word_list(const struct cfg_word *t, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (; t->name && off < len; t++)
+		off += snprintf(buf + off, len - off, "%s%s", off ? " | " : "", t->name);
+	return buf;
+}
+
+/* One of the words of t: *out is its entry. */
+static int get_word(struct pctx *c, yaml_node_t *map, const char *path,
+		    const char *key, const struct cfg_word *t, const struct cfg_word **out)
 {
 	char p[PATH_LEN], tmp[48], expect[128];
 	yaml_node_t *v = map_get(c, map, key, NULL);
-	size_t off = 0;
-	int i;
+	const struct cfg_word *w;
 
 	if (!v)
 		return 1;
 	pjoin(p, sizeof(p), path, key);
-	for (i = 0; words[i]; i++) {
-		if (v->type == YAML_SCALAR_NODE && !strcmp(sval(v), words[i])) {
-			*out = i;
+	for (w = t; w->name; w++) {
+		if (v->type == YAML_SCALAR_NODE && !strcmp(sval(v), w->name)) {
+			*out = w;
 			return 0;
 		}
-		off += snprintf(expect + off, sizeof(expect) - off, "%s%s",
-				i ? " | " : "", words[i]);
 	}
+	word_list(t, expect, sizeof(expect));
 	if (v->type != YAML_SCALAR_NODE)
 		return perr(c, v, "%s: expected one of %s, got %s", p, expect,
 			    kind(v));
@@ -436,13 +483,13 @@ static yaml_node_t *get_section(struct pctx *c, yaml_node_t *map,
 
 /* Value checks ------------------------------------------------------------ */
 
-static int check_addr(struct pctx *c, yaml_node_t *map, const char *path,
-		      const char *key, bool required, int *family,
-		      union xlb_addr *addr, yaml_node_t **vout)
+/* An IPv4 address (any: the rules of where it is used come later). */
+static int get_addr(struct pctx *c, yaml_node_t *map, const char *path,
+		    const char *key, bool required, int *family,
+		    union xlb_addr *addr, yaml_node_t **vout)
 {
 	char s[64], p[PATH_LEN], tmp[48];
 	yaml_node_t *v;
-	uint32_t a;
 	int ret;
 
 	ret = get_str(c, map, path, key, required, s, sizeof(s), &v);
@@ -450,26 +497,10 @@ static int check_addr(struct pctx *c, yaml_node_t *map, const char *path,
 		*vout = v;
 	if (ret)
 		return ret;
-	pjoin(p, sizeof(p), path, key);
 	if (cfg_parse_addr(s, family, addr))
-		return perr(c, v, "%s: \"%s\" is not an IPv4 address", p,
-			    shown(s, tmp, sizeof(tmp)));
-	a = ntohl(addr->w[0]);
-	if (a == 0 || a == 0xffffffffu || (a >> 28) == 0xe)
-		return perr(c, v, "%s: %s is not a unicast address", p, s);
+		return perr(c, v, "%s: \"%s\" is not an IPv4 address",
+			    pjoin(p, sizeof(p), path, key), shown(s, tmp, sizeof(tmp)));
 	return 0;
-}
-
-static bool name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-			return false;
-	return true;
 }
 
 /* The kernel's dev_valid_name(), restricted to printable ASCII. */
@@ -552,6 +583,261 @@ static bool endpoint_ok(const char *s)
 }
 
 /* ---------------------------------------------------------------------- */
+/* rules of a VIP and a backend: the parser's and lbd's run-time changes' */
+
+bool cfg_in_limit(const struct cfg_limit *l, uint64_t x, char *why, size_t len)
+{
+	if (x >= l->min && x <= l->max)
+		return true;
+	if (why && len)
+		snprintf(why, len, "%" PRIu64 " is out of range %" PRIu64 "-%" PRIu64,
+			 x, l->min, l->max);
+	return false;
+}
+
+const char *cfg_word_name(const struct cfg_word *t, int val)
+{
+	for (; t->name; t++)
+		if (t->val == val)
+			return t->name;
+	return NULL;
+}
+
+int cfg_word_value(const struct cfg_word *t, const char *s, int *val)
+{
+	for (; t->name; t++) {
+		if (!strcmp(t->name, s)) {
+			*val = t->val;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ASCII whatever the locale. */
+bool cfg_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= CFG_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+bool cfg_valid_unicast(int family, const union xlb_addr *a)
+{
+	uint32_t x = ntohl(a->w[0]);
+
+	return family == AF_INET && x != 0 && x != 0xffffffffu && (x >> 28) != 0xe;
+}
+
+bool cfg_valid_mac(const uint8_t mac[6])
+{
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+void cfg_vip_init(struct cfg_vip *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->proto = CFG_DEF_VIP_PROTO;
+	v->mode = CFG_DEF_VIP_MODE;
+	v->hc.type = CFG_DEF_HC_TYPE;
+	v->hc.port = CFG_DEF_HC_PORT;
+	snprintf(v->hc.path, sizeof(v->hc.path), "%s", CFG_DEF_HC_PATH);
+	v->hc.expect_status = CFG_DEF_HC_EXPECT_STATUS;
+	v->hc.interval_ms = CFG_DEF_HC_INTERVAL_MS;
+	v->hc.timeout_ms = CFG_DEF_HC_TIMEOUT_MS;
+	v->hc.rise = CFG_DEF_HC_RISE;
+	v->hc.fall = CFG_DEF_HC_FALL;
+}
+
+void cfg_backend_init(struct cfg_backend *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->port = CFG_DEF_BACKEND_PORT;
+	b->weight = CFG_DEF_WEIGHT;
+	b->drain = CFG_DEF_DRAIN;
+}
+
+const char *cfg_field_key(enum cfg_field f)
+{
+	switch (f) {
+	case CFG_F_NAME:
+		return "name";
+	case CFG_F_ADDRESS:
+		return "address";
+	case CFG_F_PORT:
+		return "port";
+	case CFG_F_PROTOCOL:
+		return "protocol";
+	case CFG_F_MODE:
+		return "mode";
+	case CFG_F_ID:
+		return "id";
+	case CFG_F_WEIGHT:
+		return "weight";
+	case CFG_F_MAC:
+		return "mac";
+	case CFG_F_ENDPOINT:
+		break;
+	}
+	return NULL;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+fault(struct cfg_fault *f, enum cfg_field field, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->field = field;
+	va_start(ap, fmt);
+	vsnprintf(f->why, sizeof(f->why), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
+		   uint16_t port)
+{
+	char ab[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s:%u", cfg_format_addr(family, a, ab, sizeof(ab)), port);
+}
+
+static void fmt_mac(char *buf, size_t len, const uint8_t mac[6])
+{
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+		 mac[3], mac[4], mac[5]);
+}
+
+/* "a.b.c.d:port" or "a.b.c.d:port mac aa:bb:cc:dd:ee:ff" */
+static void fmt_be(char *buf, size_t len, const struct cfg_backend *b)
+{
+	char ep[64], mac[18];
+
+	fmt_ep(ep, sizeof(ep), b->family, &b->addr, b->port);
+	if (!b->has_mac) {
+		snprintf(buf, len, "%s", ep);
+		return;
+	}
+	fmt_mac(mac, sizeof(mac), b->mac);
+	snprintf(buf, len, "%s mac %s", ep, mac);
+}
+
+int cfg_check_vip(const struct lbd_config *cfg, const struct cfg_vip *v, struct cfg_fault *f)
+{
+	char name[CFG_NAME_MAX + 4], a[INET6_ADDRSTRLEN], why[96], e[64];
+	const char *proto;
+	size_t i;
+
+	if (!cfg_valid_name(v->name))
+		return fault(f, CFG_F_NAME, -EINVAL, "\"%s\" must be " NAME_RULE,
+			     shown(v->name, name, sizeof(name)));
+	for (i = 0; i < cfg->n_vips; i++)
+		if (&cfg->vips[i] != v && !strcmp(cfg->vips[i].name, v->name))
+			return fault(f, CFG_F_NAME, -EEXIST, "\"%s\" is already the name "
+				     "of vips[%zu]", v->name, i);
+	if (!cfg_valid_unicast(v->family, &v->addr))
+		return fault(f, CFG_F_ADDRESS, -EINVAL, "%s is not a unicast address",
+			     cfg_format_addr(v->family, &v->addr, a, sizeof(a)));
+	if (!cfg_in_limit(&cfg_lim_vip_port, v->port, why, sizeof(why)))
+		return fault(f, CFG_F_PORT, -EINVAL, "%s", why);
+	proto = cfg_word_name(cfg_protocols, v->proto);
+	if (!proto)
+		return fault(f, CFG_F_PROTOCOL, -EINVAL, "%u is not one of %s", v->proto,
+			     word_list(cfg_protocols, why, sizeof(why)));
+	if (!cfg_word_name(cfg_modes, v->mode))
+		return fault(f, CFG_F_MODE, -EINVAL, "%d is not one of %s", (int)v->mode,
+			     word_list(cfg_modes, why, sizeof(why)));
+	for (i = 0; i < cfg->n_vips; i++) {
+		const struct cfg_vip *o = &cfg->vips[i];
+
+		if (o != v && o->name[0] && o->family == v->family && o->port == v->port &&
+		    o->proto == v->proto && !memcmp(&o->addr, &v->addr, sizeof(o->addr))) {
+			fmt_ep(e, sizeof(e), v->family, &v->addr, v->port);
+			return fault(f, CFG_F_ENDPOINT, -EEXIST, "%s/%s is already vips[%zu] (%s)",
+				     e, proto, i, o->name);
+		}
+	}
+	if (v->mode == XLB_MODE_FNAT && cfg->snat_family == AF_UNSPEC)
+		return fault(f, CFG_F_MODE, -EINVAL, "fnat (the default mode) needs snat.address");
+	return 0;
+}
+
+int cfg_check_backend(const struct cfg_vip *v, const struct cfg_backend *b,
+		      const struct cfg_backend *same_id, const char *same_id_at,
+		      struct cfg_fault *f)
+{
+	char a[INET6_ADDRSTRLEN], why[96], e1[96], e2[96];
+	uint16_t port = cfg_backend_port(v, b);
+	size_t i;
+
+	if (!cfg_in_limit(&cfg_lim_backend_id, b->id, why, sizeof(why)))
+		return fault(f, CFG_F_ID, -EINVAL, "%s", why);
+	if (!cfg_valid_unicast(b->family, &b->addr))
+		return fault(f, CFG_F_ADDRESS, -EINVAL, "%s is not a unicast address",
+			     cfg_format_addr(b->family, &b->addr, a, sizeof(a)));
+	if (!cfg_in_limit(&cfg_lim_backend_port, b->port, why, sizeof(why)))
+		return fault(f, CFG_F_PORT, -EINVAL, "%s", why);
+	if (!cfg_in_limit(&cfg_lim_weight, b->weight, why, sizeof(why)))
+		return fault(f, CFG_F_WEIGHT, -EINVAL, "%s", why);
+	if (b->has_mac && !cfg_valid_mac(b->mac)) {
+		fmt_mac(e1, sizeof(e1), b->mac);
+		return fault(f, CFG_F_MAC, -EINVAL, "%s is not a unicast MAC address", e1);
+	}
+	if (v->mode == XLB_MODE_DSR && port != v->port)
+		return fault(f, CFG_F_PORT, -EINVAL, "%u differs from the VIP port %u: a DSR "
+			     "backend cannot change the port (use %u or %u)", b->port, v->port,
+			     CFG_PORT_INHERIT, v->port);
+
+	for (i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *o = &v->backends[i];
+
+		if (o == b)
+			continue;
+		if (o->id == b->id)
+			return fault(f, CFG_F_ID, -EEXIST, "backend id %u is used twice in this "
+				     "VIP (also backends[%zu])", b->id, i);
+		if (o->family == b->family && cfg_backend_port(v, o) == port &&
+		    !memcmp(&o->addr, &b->addr, sizeof(o->addr))) {
+			fmt_ep(e1, sizeof(e1), b->family, &b->addr, port);
+			return fault(f, CFG_F_ENDPOINT, -EEXIST, "%s is already backends[%zu] of "
+				     "this VIP", e1, i);
+		}
+	}
+
+	/* Backend ids are cluster-wide and index one backends map: the same
+	 * id must describe the same backend in every VIP. */
+	if (same_id && (same_id->family != b->family || same_id->port != b->port ||
+			memcmp(&same_id->addr, &b->addr, sizeof(b->addr)) ||
+			same_id->has_mac != b->has_mac ||
+			(b->has_mac && memcmp(same_id->mac, b->mac, 6)))) {
+		fmt_be(e1, sizeof(e1), b);
+		fmt_be(e2, sizeof(e2), same_id);
+		return fault(f, CFG_F_ID, -EEXIST, "backend id %u is %s here but %s in %s "
+			     "(backend ids are cluster-wide: same id, same address, port and "
+			     "mac)", b->id, e1, e2, same_id_at);
+	}
+	return 0;
+}
+
+/* A fault of the entry at node n (path): at the field's value, or at the
+ * entry when that key is absent; CFG_F_ENDPOINT at the address. */
+static int perr_fault(struct pctx *c, yaml_node_t *n, const char *path,
+		      const struct cfg_fault *f)
+{
+	const char *key = cfg_field_key(f->field);
+	yaml_node_t *v = map_get(c, n, key ? key : "address", NULL);
+
+	return perr(c, v ? v : n, "%s%s%s: %s", path, key ? "." : "", key ? key : "",
+		    f->why);
+}
+
+/* ---------------------------------------------------------------------- */
 /* sections */
 
 static const char *const top_keys[] = {
@@ -592,9 +878,6 @@ static const char *const sync_map_keys[] = {
 static const char *const sync_field_keys[] = {
 	"offset", "size", NULL
 };
-static const char *const capture_modes[] = {
-	"auto", "kprobe", "fentry", "inline", NULL
-};
 static const char *const peer_keys[] = {
 	"node_id", "address", "snat_port_min", "snat_port_max", NULL
 };
@@ -604,29 +887,29 @@ static const char *const sync_map_names[] = {
 
 static int parse_node(struct pctx *c, yaml_node_t *root)
 {
-	static const char *const modes[] = { "native", "generic", NULL };
 	struct lbd_config *cfg = c->cfg;
-	char ifname[64], tmp[48];
+	const struct cfg_word *mode;
+	char ifname[64], tmp[48], name[CFG_NAME_MAX + 4];
 	yaml_node_t *n, *v;
-	int ret, mode = 0;
+	int ret;
 
 	n = get_section(c, root, "", "node", node_keys, &ret);
 	if (ret)
 		return ret;
 	if (!n)
 		return perr(c, root, "node: required section is missing");
-	if (get_u32(c, n, "node", "id", true, 1, 65535, &cfg->node_id) < 0)
+	if (get_u32(c, n, "node", "id", true, &lim_node_id, &cfg->node_id) < 0)
 		return -1;
 	ret = get_str(c, n, "node", "name", false, cfg->node_name,
 		      sizeof(cfg->node_name), &v);
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
-		snprintf(cfg->node_name, sizeof(cfg->node_name), "node%u",
+		snprintf(cfg->node_name, sizeof(cfg->node_name), CFG_DEF_NODE_NAME_FMT,
 			 cfg->node_id);
-	else if (!name_ok(cfg->node_name))
-		return perr(c, v, "node.name: \"%s\" must be 1-63 characters "
-			    "of A-Z a-z 0-9 _ . -", cfg->node_name);
+	else if (!cfg_valid_name(cfg->node_name))
+		return perr(c, v, "node.name: \"%s\" must be " NAME_RULE,
+			    shown(cfg->node_name, name, sizeof(name)));
 	if (get_str(c, n, "node", "interface", true, ifname, sizeof(ifname),
 		    &v) < 0)
 		return -1;
@@ -635,9 +918,11 @@ static int parse_node(struct pctx *c, yaml_node_t *root)
 			    "interface name (1-%d characters, no / : or spaces)",
 			    shown(ifname, tmp, sizeof(tmp)), IF_NAMESIZE - 1);
 	memcpy(cfg->interface, ifname, strlen(ifname) + 1);
-	if (get_enum(c, n, "node", "xdp_mode", modes, &mode) < 0)
+	ret = get_word(c, n, "node", "xdp_mode", xdp_modes, &mode);
+	if (ret < 0)
 		return -1;
-	snprintf(cfg->xdp_mode, sizeof(cfg->xdp_mode), "%s", modes[mode]);
+	if (!ret)
+		snprintf(cfg->xdp_mode, sizeof(cfg->xdp_mode), "%s", mode->name);
 	return 0;
 }
 
@@ -648,7 +933,6 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 	size_t bl;
 	int ret;
 
-	snprintf(cfg->bpffs, sizeof(cfg->bpffs), "%s", DEF_BPFFS);
 	if (get_path(c, root, "bpffs", cfg->bpffs, sizeof(cfg->bpffs), &v) < 0)
 		return -1;
 	bl = strlen(cfg->bpffs);
@@ -659,8 +943,8 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 	if (ret < 0)
 		return -1;
 	if (ret == 1) {
-		if ((size_t)snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), "%.*s/%s",
-				     (int)bl, cfg->bpffs, cfg->node_name) >=
+		if ((size_t)snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), CFG_DEF_PIN_DIR_FMT,
+				     bl ? cfg->bpffs : "", cfg->node_name) >=
 		    sizeof(cfg->pin_dir))
 			return perr(c, map_get(c, root, "bpffs", NULL),
 				    "pin_dir: default %s/%s is too long",
@@ -677,7 +961,7 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 		return -1;
 	if (ret == 1)
 		snprintf(cfg->control_socket, sizeof(cfg->control_socket),
-			 DEF_SOCK_DIR "/%s.sock", cfg->node_name);
+			 CFG_DEF_CONTROL_SOCKET_FMT, cfg->node_name);
 	if (strlen(cfg->control_socket) >= SUN_PATH_MAX)
 		return perr(c, v ? v : root, "control_socket: %s is too long for "
 			    "a Unix socket (at most %zu characters)",
@@ -688,23 +972,23 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 static int parse_snat(struct pctx *c, yaml_node_t *root)
 {
 	struct lbd_config *cfg = c->cfg;
-	yaml_node_t *n, *vmax;
+	yaml_node_t *n, *v, *vmax;
+	char a[INET6_ADDRSTRLEN];
 	int ret;
 
-	cfg->snat_port_min = DEF_SNAT_PORT_MIN;
-	cfg->snat_port_max = DEF_SNAT_PORT_MAX;
 	n = get_section(c, root, "", "snat", snat_keys, &ret);
 	if (ret)
 		return ret;
 	if (!n)
 		return 0;
-	if (check_addr(c, n, "snat", "address", false, &cfg->snat_family,
-		       &cfg->snat_addr, NULL) < 0)
+	ret = get_addr(c, n, "snat", "address", false, &cfg->snat_family, &cfg->snat_addr, &v);
+	if (ret < 0)
 		return -1;
-	if (get_u16(c, n, "snat", "port_min", false, SNAT_PORT_FLOOR, 65535,
-		    &cfg->snat_port_min) < 0 ||
-	    get_u16(c, n, "snat", "port_max", false, SNAT_PORT_FLOOR, 65535,
-		    &cfg->snat_port_max) < 0)
+	if (!ret && !cfg_valid_unicast(cfg->snat_family, &cfg->snat_addr))
+		return perr(c, v, "snat.address: %s is not a unicast address",
+			    cfg_format_addr(cfg->snat_family, &cfg->snat_addr, a, sizeof(a)));
+	if (get_u16(c, n, "snat", "port_min", false, &lim_snat_port, &cfg->snat_port_min) < 0 ||
+	    get_u16(c, n, "snat", "port_max", false, &lim_snat_port, &cfg->snat_port_max) < 0)
 		return -1;
 	if (cfg->snat_port_min > cfg->snat_port_max) {
 		vmax = map_get(c, n, "port_max", NULL);
@@ -726,67 +1010,52 @@ static int parse_sessions(struct pctx *c, yaml_node_t *root)
 	yaml_node_t *n, *tn;
 	int ret;
 
-	cfg->max_sessions = XLB_DEFAULT_SESSIONS;
-	t->tcp_syn = 30;
-	t->tcp_established = 900;
-	t->tcp_closing = 10;
-	t->udp = 60;
-	t->ageing_interval_ms = 1000;
-
 	n = get_section(c, root, "", "sessions", sess_keys, &ret);
 	if (ret || !n)
 		return ret;
-	if (get_u32(c, n, "sessions", "max", false, SESSIONS_MIN, SESSIONS_MAX,
-		    &cfg->max_sessions) < 0 ||
-	    get_u32(c, n, "sessions", "ageing_interval_ms", false, AGEING_MS_MIN,
-		    AGEING_MS_MAX, &t->ageing_interval_ms) < 0)
+	if (get_u32(c, n, "sessions", "max", false, &lim_sessions, &cfg->max_sessions) < 0 ||
+	    get_u32(c, n, "sessions", "ageing_interval_ms", false, &lim_ageing_ms,
+		    &t->ageing_interval_ms) < 0)
 		return -1;
 	tn = get_section(c, n, "sessions", "timeouts", timeout_keys, &ret);
 	if (ret || !tn)
 		return ret;
-	if (get_u32(c, tn, "sessions.timeouts", "tcp_syn", false, 1, TIMEOUT_MAX,
+	if (get_u32(c, tn, "sessions.timeouts", "tcp_syn", false, &lim_timeout,
 		    &t->tcp_syn) < 0 ||
-	    get_u32(c, tn, "sessions.timeouts", "tcp_established", false, 1,
-		    TIMEOUT_MAX, &t->tcp_established) < 0 ||
-	    get_u32(c, tn, "sessions.timeouts", "tcp_closing", false, 1,
-		    TIMEOUT_MAX, &t->tcp_closing) < 0 ||
-	    get_u32(c, tn, "sessions.timeouts", "udp", false, 1, TIMEOUT_MAX,
-		    &t->udp) < 0)
+	    get_u32(c, tn, "sessions.timeouts", "tcp_established", false, &lim_timeout,
+		    &t->tcp_established) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "tcp_closing", false, &lim_timeout,
+		    &t->tcp_closing) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "udp", false, &lim_timeout, &t->udp) < 0)
 		return -1;
 	return 0;
 }
 
+/* The health check of a VIP: its defaults are in place (cfg_vip_init()). */
 static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
 		    struct cfg_healthcheck *hc)
 {
-	static const char *const types[] = { "none", "tcp", "http", NULL };
+	const struct cfg_word *type;
 	yaml_node_t *n, *v;
 	char path[PATH_LEN], p2[PATH_LEN];
-	int ret, type = HC_NONE;
-
-	hc->type = HC_NONE;
-	hc->port = 0;
-	snprintf(hc->path, sizeof(hc->path), "/");
-	hc->expect_status = 200;
-	hc->interval_ms = 1000;
-	hc->timeout_ms = 500;
-	hc->rise = 2;
-	hc->fall = 3;
+	int ret;
 
 	pjoin(path, sizeof(path), vpath, "healthcheck");
 	n = get_section(c, vn, vpath, "healthcheck", hc_keys, &ret);
 	if (ret || !n)
 		return ret;
-	if (get_enum(c, n, path, "type", types, &type) < 0)
+	ret = get_word(c, n, path, "type", cfg_hc_types, &type);
+	if (ret < 0)
 		return -1;
-	hc->type = type;
-	if (get_u16(c, n, path, "port", false, 0, 65535, &hc->port) < 0 ||
-	    get_u32(c, n, path, "interval_ms", false, HC_INTERVAL_MS_MIN,
-		    HC_INTERVAL_MS_MAX, &hc->interval_ms) < 0 ||
-	    get_u32(c, n, path, "timeout_ms", false, 1, HC_INTERVAL_MS_MAX,
+	if (!ret)
+		hc->type = type->val;
+	if (get_u16(c, n, path, "port", false, &lim_hc_port, &hc->port) < 0 ||
+	    get_u32(c, n, path, "interval_ms", false, &lim_hc_interval_ms,
+		    &hc->interval_ms) < 0 ||
+	    get_u32(c, n, path, "timeout_ms", false, &lim_hc_timeout_ms,
 		    &hc->timeout_ms) < 0 ||
-	    get_u32(c, n, path, "rise", false, 1, HC_COUNT_MAX, &hc->rise) < 0 ||
-	    get_u32(c, n, path, "fall", false, 1, HC_COUNT_MAX, &hc->fall) < 0)
+	    get_u32(c, n, path, "rise", false, &lim_hc_count, &hc->rise) < 0 ||
+	    get_u32(c, n, path, "fall", false, &lim_hc_count, &hc->fall) < 0)
 		return -1;
 	if (hc->timeout_ms >= hc->interval_ms) {
 		v = map_get(c, n, "timeout_ms", NULL);
@@ -818,59 +1087,32 @@ static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
 		uint64_t x;
 
 		if (to_uint(c, v, pjoin(p2, sizeof(p2), path, "expect_status"),
-			    100, 599, &x) < 0)
+			    &lim_hc_status, &x) < 0)
 			return -1;
 		hc->expect_status = (int)x;
 	}
 	return 0;
 }
 
-static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
-		   uint16_t port)
-{
-	char ab[INET6_ADDRSTRLEN];
-
-	snprintf(buf, len, "%s:%u", cfg_format_addr(family, a, ab, sizeof(ab)), port);
-}
-
-/* "a.b.c.d:port" or "a.b.c.d:port mac aa:bb:cc:dd:ee:ff" */
-static void fmt_be(char *buf, size_t len, const struct cfg_backend *b)
-{
-	char ep[64];
-
-	fmt_ep(ep, sizeof(ep), b->family, &b->addr, b->port);
-	if (b->has_mac)
-		snprintf(buf, len, "%s mac %02x:%02x:%02x:%02x:%02x:%02x", ep,
-			 b->mac[0], b->mac[1], b->mac[2], b->mac[3], b->mac[4],
-			 b->mac[5]);
-	else
-		snprintf(buf, len, "%s", ep);
-}
-
 static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 			 struct cfg_vip *vip, size_t bi)
 {
 	struct cfg_backend *be = &vip->backends[bi];
-	yaml_node_t *idn, *portn, *macn, *addrn;
-	char mac[32], tmp[48], e1[96], e2[96];
+	const struct cfg_backend *same_id = NULL;
 	struct be_owner *o;
-	size_t i;
+	struct cfg_fault f;
+	char mac[32], tmp[48], at[48] = "";
+	yaml_node_t *macn;
 	int ret;
 
-	if (check_map(c, bn, bpath, be_keys) < 0)
-		return -1;
-	be->weight = 1;
-	if (get_u32(c, bn, bpath, "id", true, 1, XLB_MAX_BACKENDS - 1, &be->id) < 0)
-		return -1;
-	idn = map_get(c, bn, "id", NULL);
-	if (check_addr(c, bn, bpath, "address", true, &be->family, &be->addr,
-		       &addrn) < 0)
-		return -1;
-	if (get_u16(c, bn, bpath, "port", false, 0, 65535, &be->port) < 0 ||
-	    get_u32(c, bn, bpath, "weight", false, 0, WEIGHT_MAX, &be->weight) < 0 ||
+	cfg_backend_init(be);
+	if (check_map(c, bn, bpath, be_keys) < 0 ||
+	    get_u32(c, bn, bpath, "id", true, &cfg_lim_backend_id, &be->id) < 0 ||
+	    get_addr(c, bn, bpath, "address", true, &be->family, &be->addr, NULL) < 0 ||
+	    get_u16(c, bn, bpath, "port", false, &cfg_lim_backend_port, &be->port) < 0 ||
+	    get_u32(c, bn, bpath, "weight", false, &cfg_lim_weight, &be->weight) < 0 ||
 	    get_bool(c, bn, bpath, "drain", &be->drain) < 0)
 		return -1;
-	portn = map_get(c, bn, "port", NULL);
 	ret = get_str(c, bn, bpath, "mac", false, mac, sizeof(mac), &macn);
 	if (ret < 0)
 		return -1;
@@ -879,56 +1121,18 @@ static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 			return perr(c, macn, "%s.mac: \"%s\" is not a MAC address "
 				    "(aa:bb:cc:dd:ee:ff)", bpath,
 				    shown(mac, tmp, sizeof(tmp)));
-		if (be->mac[0] & 1 ||
-		    !(be->mac[0] | be->mac[1] | be->mac[2] | be->mac[3] |
-		      be->mac[4] | be->mac[5]))
-			return perr(c, macn, "%s.mac: %s is not a unicast MAC "
-				    "address", bpath, mac);
 		be->has_mac = true;
 	}
 
-	if (vip->mode == XLB_MODE_DSR && be->port && be->port != vip->port)
-		return perr(c, portn, "%s.port: %u differs from the VIP port %u: "
-			    "a DSR backend cannot change the port (use 0 or %u)",
-			    bpath, be->port, vip->port, vip->port);
-
-	for (i = 0; i < bi; i++) {
-		const struct cfg_backend *b = &vip->backends[i];
-		uint16_t p1 = b->port ? b->port : vip->port;
-		uint16_t p2 = be->port ? be->port : vip->port;
-
-		if (b->id == be->id)
-			return perr(c, idn, "%s.id: backend id %u is used twice "
-				    "in this VIP (also backends[%zu])", bpath,
-				    be->id, i);
-		if (b->family == be->family && p1 == p2 &&
-		    !memcmp(&b->addr, &be->addr, sizeof(b->addr)))
-			return perr(c, addrn, "%s: %s is already backends[%zu] "
-				    "of this VIP", bpath,
-				    (fmt_ep(e1, sizeof(e1), be->family, &be->addr, p2), e1),
-				    i);
-	}
-
-	/* Backend ids are cluster-wide and index one backends map: the same
-	 * id must describe the same backend in every VIP. */
+	/* The first backend with this id, which every other must equal. */
 	o = &c->owner[be->id];
 	if (o->vip) {
-		const struct cfg_vip *ov = &c->cfg->vips[o->vip - 1];
-		const struct cfg_backend *ob = &ov->backends[o->be];
-
-		if (ob->family != be->family || ob->port != be->port ||
-		    memcmp(&ob->addr, &be->addr, sizeof(be->addr)) ||
-		    ob->has_mac != be->has_mac ||
-		    (be->has_mac && memcmp(ob->mac, be->mac, 6))) {
-			fmt_be(e1, sizeof(e1), be);
-			fmt_be(e2, sizeof(e2), ob);
-			return perr(c, idn, "%s.id: backend id %u is %s here but %s "
-				    "in vips[%u].backends[%u] (backend ids are "
-				    "cluster-wide: same id, same address, port "
-				    "and mac)", bpath, be->id, e1, e2,
-				    o->vip - 1, o->be);
-		}
-	} else {
+		same_id = &c->cfg->vips[o->vip - 1].backends[o->be];
+		snprintf(at, sizeof(at), "vips[%u].backends[%u]", o->vip - 1, o->be);
+	}
+	if (cfg_check_backend(vip, be, same_id, at, &f) < 0)
+		return perr_fault(c, bn, bpath, &f);
+	if (!o->vip) {
 		o->vip = (uint16_t)(vip->vip_id + 1);
 		o->be = (uint16_t)bi;
 	}
@@ -938,50 +1142,30 @@ static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath,
 		     struct cfg_vip *vip)
 {
-	static const char *const protos[] = { "tcp", "udp", NULL };
-	static const char *const modes[] = { "fnat", "dsr", NULL };
-	struct lbd_config *cfg = c->cfg;
-	yaml_node_t *v, *addrn, *bl;
-	char p[PATH_LEN], bp[PATH_LEN], e[64];
-	int proto = 0, mode = 0;
+	const struct cfg_word *proto, *mode;
+	yaml_node_t *bl;
+	struct cfg_fault f;
+	char p[PATH_LEN], bp[PATH_LEN];
 	size_t i;
+	int ret;
 
-	if (check_map(c, vn, vpath, vip_keys) < 0)
+	if (check_map(c, vn, vpath, vip_keys) < 0 ||
+	    get_str(c, vn, vpath, "name", true, vip->name, sizeof(vip->name), NULL) < 0 ||
+	    get_addr(c, vn, vpath, "address", true, &vip->family, &vip->addr, NULL) < 0 ||
+	    get_u16(c, vn, vpath, "port", true, &cfg_lim_vip_port, &vip->port) < 0)
 		return -1;
-	if (get_str(c, vn, vpath, "name", true, vip->name, sizeof(vip->name), &v) < 0)
+	ret = get_word(c, vn, vpath, "protocol", cfg_protocols, &proto);
+	if (ret < 0)
 		return -1;
-	if (!name_ok(vip->name))
-		return perr(c, v, "%s.name: \"%s\" must be 1-63 characters of "
-			    "A-Z a-z 0-9 _ . -", vpath, vip->name);
-	for (i = 0; i < vip->vip_id; i++)
-		if (!strcmp(cfg->vips[i].name, vip->name))
-			return perr(c, v, "%s.name: \"%s\" is already the name of "
-				    "vips[%zu]", vpath, vip->name, i);
-	if (check_addr(c, vn, vpath, "address", true, &vip->family, &vip->addr,
-		       &addrn) < 0 ||
-	    get_u16(c, vn, vpath, "port", true, 1, 65535, &vip->port) < 0 ||
-	    get_enum(c, vn, vpath, "protocol", protos, &proto) < 0 ||
-	    get_enum(c, vn, vpath, "mode", modes, &mode) < 0)
+	if (!ret)
+		vip->proto = (uint8_t)proto->val;
+	ret = get_word(c, vn, vpath, "mode", cfg_modes, &mode);
+	if (ret < 0)
 		return -1;
-	vip->proto = proto ? IPPROTO_UDP : IPPROTO_TCP;
-	vip->mode = mode ? XLB_MODE_DSR : XLB_MODE_FNAT;
-
-	for (i = 0; i < vip->vip_id; i++) {
-		const struct cfg_vip *o = &cfg->vips[i];
-
-		if (o->family == vip->family && o->port == vip->port &&
-		    o->proto == vip->proto &&
-		    !memcmp(&o->addr, &vip->addr, sizeof(o->addr))) {
-			fmt_ep(e, sizeof(e), vip->family, &vip->addr, vip->port);
-			return perr(c, addrn, "%s: %s/%s is already vips[%zu] (%s)",
-				    vpath, e, protos[proto], i, o->name);
-		}
-	}
-	if (vip->mode == XLB_MODE_FNAT && !cfg->snat_family) {
-		v = map_get(c, vn, "mode", NULL);
-		return perr(c, v ? v : vn, "%s.mode: fnat (the default mode) "
-			    "needs snat.address", vpath);
-	}
+	if (!ret)
+		vip->mode = mode->val;
+	if (cfg_check_vip(c->cfg, vip, &f) < 0)
+		return perr_fault(c, vn, vpath, &f);
 	if (parse_hc(c, vn, vpath, &vip->hc) < 0)
 		return -1;
 
@@ -1022,6 +1206,7 @@ static int parse_vips(struct pctx *c, yaml_node_t *root)
 	for (i = 0; i < n; i++) {
 		yaml_node_t *vn = node_at(c, l->data.sequence.items.start[i]);
 
+		cfg_vip_init(&cfg->vips[i]);
 		cfg->vips[i].vip_id = (uint32_t)i;
 		if (parse_vip(c, vn, pindex(p, sizeof(p), "vips", i), &cfg->vips[i]) < 0)
 			return -1;
@@ -1050,8 +1235,8 @@ static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
 	if (!vmin || !vmax)
 		return perr(c, vmin ? vmin : vmax, "%s: give both snat_port_min and "
 			    "snat_port_max, or neither", p);
-	if (get_u16(c, pn, p, "snat_port_min", true, 1, 65535, &peer->snat_port_min) < 0 ||
-	    get_u16(c, pn, p, "snat_port_max", true, 1, 65535, &peer->snat_port_max) < 0)
+	if (get_u16(c, pn, p, "snat_port_min", true, &lim_peer_port, &peer->snat_port_min) < 0 ||
+	    get_u16(c, pn, p, "snat_port_max", true, &lim_peer_port, &peer->snat_port_max) < 0)
 		return -1;
 	if (peer->snat_port_max < peer->snat_port_min)
 		return perr(c, vmax, "%s.snat_port_max: %u is below snat_port_min %u", p,
@@ -1092,7 +1277,7 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 
 		pindex(p, sizeof(p), "sync.peers", i);
 		if (check_map(c, pn, p, peer_keys) < 0 ||
-		    get_u32(c, pn, p, "node_id", true, 1, 65535, &peer->node_id) < 0)
+		    get_u32(c, pn, p, "node_id", true, &lim_peer_node_id, &peer->node_id) < 0)
 			return -1;
 		v = map_get(c, pn, "node_id", NULL);
 		if (peer->node_id == c->cfg->node_id)
@@ -1134,8 +1319,8 @@ static int parse_sync_field(struct pctx *c, yaml_node_t *mn, const char *path,
 	if (!fn)
 		return 0;
 	pjoin(p, sizeof(p), path, key);
-	if (get_u32(c, fn, p, "offset", true, 0, 4095, &f->off) < 0 ||
-	    get_u32(c, fn, p, "size", true, 2, 8, &f->size) < 0)
+	if (get_u32(c, fn, p, "offset", true, &lim_field_offset, &f->off) < 0 ||
+	    get_u32(c, fn, p, "size", true, &lim_field_size, &f->size) < 0)
 		return -1;
 	if (f->size != 2 && f->size != 4 && f->size != 8)
 		return perr(c, map_get(c, fn, "size", NULL),
@@ -1186,7 +1371,7 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 						return perr(c, v, "%s: fields overlap "
 							    "(offsets %u and %u)", p,
 							    f[a]->off, f[b]->off);
-			if (!name_ok(s->maps[i]) || strchr(s->maps[i], '-'))
+			if (!cfg_valid_name(s->maps[i]) || strchr(s->maps[i], '-'))
 				return perr(c, namev, "%s.name: \"%s\" must be 1-63 "
 					    "characters of A-Z a-z 0-9 _ .", p,
 					    shown(s->maps[i], tmp, sizeof(tmp)));
@@ -1213,19 +1398,19 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 	return 0;
 }
 
+/* A socket of syncd's: given in section n (NULL: there is none), or the
+ * default already in out. */
 static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char *out,
-			  size_t outlen, const char *suffix)
+			  size_t outlen)
 {
 	char p[PATH_LEN];
 	yaml_node_t *v = NULL;
-	int ret = get_str(c, n, "sync", key, false, out, outlen, &v);
+	int ret = n ? get_str(c, n, "sync", key, false, out, outlen, &v) : 1;
 
 	pjoin(p, sizeof(p), "sync", key);
 	if (ret < 0)
 		return -1;
-	if (ret == 1)
-		snprintf(out, outlen, DEF_SOCK_DIR "/%s.%s", c->cfg->node_name, suffix);
-	else if (!path_ok(out))
+	if (ret == 0 && !path_ok(out))
 		return perr(c, v, "%s: \"%s\" must be an absolute path without "
 			    "empty, \".\" or \"..\" components", p, out);
 	if (strlen(out) >= SUN_PATH_MAX)
@@ -1237,49 +1422,47 @@ static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char 
 static int parse_sync(struct pctx *c, yaml_node_t *root)
 {
 	struct cfg_sync *s = &c->cfg->sync;
+	const struct cfg_word *mode;
 	yaml_node_t *n, *v;
 	char tmp[48];
-	int ret, mode = 0;
-
-	s->enabled = false;
-	s->n_maps = 2;
-	snprintf(s->maps[0], sizeof(s->maps[0]), "%s", XLB_MAP_SESSIONS);
-	snprintf(s->maps[1], sizeof(s->maps[1]), "%s", XLB_MAP_REVERSE);
-	memset(s->map_opts, 0, sizeof(s->map_opts));
-	s->map_opts[0].builtin = s->map_opts[1].builtin = true;
-	snprintf(s->capture, sizeof(s->capture), "auto");
-	s->heartbeat_ms = 100;
-	s->dead_after_ms = 1000;
-	s->antientropy_ms = 10000;
-	s->digest_settle_ms = 5000;
-	snprintf(s->local_socket, sizeof(s->local_socket), DEF_SOCK_DIR "/%s.syncd-local.sock",
-		 c->cfg->node_name);
-	snprintf(s->control_socket, sizeof(s->control_socket), DEF_SOCK_DIR "/%s.syncd.sock",
-		 c->cfg->node_name);
+	int ret;
 
 	n = get_section(c, root, "", "sync", sync_keys, &ret);
-	if (ret || !n)
+	if (ret)
 		return ret;
-	ret = get_enum(c, n, "sync", "capture", capture_modes, &mode);
-	if (ret < 0)
-		return -1;
-	if (!ret)
-		snprintf(s->capture, sizeof(s->capture), "%s", capture_modes[mode]);
-	ret = get_str(c, n, "sync", "key_file", false, s->key_file, sizeof(s->key_file), &v);
-	if (ret < 0)
-		return -1;
-	if (!ret && !path_ok(s->key_file))
-		return perr(c, v, "sync.key_file: \"%s\" must be an absolute path without "
-			    "empty, \".\" or \"..\" components", s->key_file);
-	if (sync_sock_path(c, n, "local_socket", s->local_socket, sizeof(s->local_socket),
-			   "syncd-local.sock") < 0 ||
+	if (n) {
+		ret = get_word(c, n, "sync", "capture", capture_modes, &mode);
+		if (ret < 0)
+			return -1;
+		if (!ret)
+			snprintf(s->capture, sizeof(s->capture), "%s", mode->name);
+		ret = get_str(c, n, "sync", "key_file", false, s->key_file,
+			      sizeof(s->key_file), &v);
+		if (ret < 0)
+			return -1;
+		if (!ret && !path_ok(s->key_file))
+			return perr(c, v, "sync.key_file: \"%s\" must be an absolute path "
+				    "without empty, \".\" or \"..\" components", s->key_file);
+	}
+	/* Defaults under the node's name, for the keys not given. */
+	snprintf(s->local_socket, sizeof(s->local_socket), CFG_DEF_SYNC_LOCAL_SOCKET_FMT,
+		 c->cfg->node_name);
+	snprintf(s->control_socket, sizeof(s->control_socket), CFG_DEF_SYNC_CONTROL_SOCKET_FMT,
+		 c->cfg->node_name);
+	if (sync_sock_path(c, n, "local_socket", s->local_socket,
+			   sizeof(s->local_socket)) < 0 ||
 	    sync_sock_path(c, n, "control_socket", s->control_socket,
-			   sizeof(s->control_socket), "syncd.sock") < 0)
+			   sizeof(s->control_socket)) < 0)
 		return -1;
-	if (get_u32(c, n, "sync", "heartbeat_ms", false, 10, 10000, &s->heartbeat_ms) < 0 ||
-	    get_u32(c, n, "sync", "dead_after_ms", false, 50, 600000, &s->dead_after_ms) < 0 ||
-	    get_u32(c, n, "sync", "antientropy_ms", false, 0, 86400000, &s->antientropy_ms) < 0 ||
-	    get_u32(c, n, "sync", "digest_settle_ms", false, 100, 600000,
+	if (!n)
+		return 0;
+	if (get_u32(c, n, "sync", "heartbeat_ms", false, &lim_heartbeat_ms,
+		    &s->heartbeat_ms) < 0 ||
+	    get_u32(c, n, "sync", "dead_after_ms", false, &lim_dead_after_ms,
+		    &s->dead_after_ms) < 0 ||
+	    get_u32(c, n, "sync", "antientropy_ms", false, &lim_antientropy_ms,
+		    &s->antientropy_ms) < 0 ||
+	    get_u32(c, n, "sync", "digest_settle_ms", false, &lim_digest_settle_ms,
 		    &s->digest_settle_ms) < 0)
 		return -1;
 	if (s->dead_after_ms < 2 * s->heartbeat_ms)
@@ -1305,11 +1488,45 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	return 0;
 }
 
+/* The defaults (config.h) of every key that does not derive from another
+ * one; the parser overwrites those the file gives. */
+static void set_defaults(struct lbd_config *cfg)
+{
+	static const char *const sync_maps[] = CFG_DEF_SYNC_MAPS;
+	struct cfg_timeouts *t = &cfg->timeouts;
+	struct cfg_sync *s = &cfg->sync;
+	size_t i;
+
+	snprintf(cfg->xdp_mode, sizeof(cfg->xdp_mode), "%s", CFG_DEF_XDP_MODE);
+	snprintf(cfg->bpffs, sizeof(cfg->bpffs), "%s", CFG_DEF_BPFFS);
+	cfg->snat_family = AF_UNSPEC;
+	cfg->snat_port_min = CFG_DEF_SNAT_PORT_MIN;
+	cfg->snat_port_max = CFG_DEF_SNAT_PORT_MAX;
+	cfg->max_sessions = CFG_DEF_MAX_SESSIONS;
+	t->tcp_syn = CFG_DEF_TIMEOUT_TCP_SYN;
+	t->tcp_established = CFG_DEF_TIMEOUT_TCP_ESTABLISHED;
+	t->tcp_closing = CFG_DEF_TIMEOUT_TCP_CLOSING;
+	t->udp = CFG_DEF_TIMEOUT_UDP;
+	t->ageing_interval_ms = CFG_DEF_AGEING_INTERVAL_MS;
+	s->enabled = CFG_DEF_SYNC_ENABLED;
+	snprintf(s->capture, sizeof(s->capture), "%s", CFG_DEF_SYNC_CAPTURE);
+	s->heartbeat_ms = CFG_DEF_SYNC_HEARTBEAT_MS;
+	s->dead_after_ms = CFG_DEF_SYNC_DEAD_AFTER_MS;
+	s->antientropy_ms = CFG_DEF_SYNC_ANTIENTROPY_MS;
+	s->digest_settle_ms = CFG_DEF_SYNC_DIGEST_SETTLE_MS;
+	s->n_maps = sizeof(sync_maps) / sizeof(sync_maps[0]);
+	for (i = 0; i < s->n_maps; i++) {
+		snprintf(s->maps[i], sizeof(s->maps[i]), "%s", sync_maps[i]);
+		s->map_opts[i].builtin = true;
+	}
+}
+
 static int parse_root(struct pctx *c, yaml_node_t *root)
 {
 	if (root->type != YAML_MAPPING_NODE)
 		return perr(c, root, "top level: expected a mapping, got %s",
 			    kind(root));
+	set_defaults(c->cfg);
 	if (check_map(c, root, "", top_keys) < 0 ||
 	    parse_node(c, root) < 0 ||
 	    parse_paths(c, root) < 0 ||
