@@ -123,8 +123,9 @@ struct xlb_session {
 	__u16 owner;		/* node id that owns (ages) this session */
 	__u8 state;		/* enum xlb_sess_state */
 	__u8 flags;		/* XLB_SF_* */
-	__u32 version;		/* starts at the wall-clock birth version (lb.bpf.c
-				 * birth_version()), + 1 on every lifecycle write */
+	__u32 version;		/* starts at the wall-clock birth version
+				 * (lb_session.h birth_version()), + 1 on
+				 * every lifecycle write */
 	__u32 pad;
 	__u64 last_seen_ns;	/* per-packet, in place */
 };
@@ -157,7 +158,7 @@ struct xlb_config {
 };
 
 /*
- * Next-hop cache (bpf/lb.bpf.c): node-local, never synced and not pinned,
+ * Next-hop cache (bpf/lb_nexthop.h): node-local, never synced and not pinned,
  * so unlike every other layout here it holds node-local data (interface
  * indexes, MACs, a CLOCK_MONOTONIC deadline) and may change freely.
  * bpf_fib_lookup() stays the source of truth: an entry is its result for
