@@ -70,8 +70,8 @@
  *    multipath are honoured only at refresh). The cache is node-local,
  *    never synced, not pinned, and never part of a session.
  *
- * Sessions (DESIGN decision 1)
- * ----------------------------
+ * Sessions (docs/design.md decision 1)
+ * -------------------------------------
  *  Key = {client, VIP, client port, VIP port, proto, AF_INET}. Per-packet
  *  data (last_seen_ns) is written in place through the lookup pointer, and
  *  only when it moved forward by XLB_LAST_SEEN_GRAN_NS (1 ms) or more; the
@@ -100,11 +100,11 @@
  *  socket on the old 4-tuple. The only delete left in the data plane undoes
  *  its own insert of a session that never carried a packet (reverse insert
  *  failed, below).
- *  Adoption (DESIGN decision 3): a packet of a session owned by another
- *  node that syncd marked XLB_NODE_DEAD in node_state (forward or full-NAT
- *  reply direction) rewrites it once with owner = this node and version + 1
- *  (SESSION_ADOPT), in the same write as a state change on that packet.
- *  From then on this node's lbd ages it.
+ *  Adoption (docs/design.md decision 3): a packet of a session owned by
+ *  another node that syncd marked XLB_NODE_DEAD in node_state (forward or
+ *  full-NAT reply direction) rewrites it once with owner = this node and
+ *  version + 1 (SESSION_ADOPT), in the same write as a state change on
+ *  that packet. From then on this node's lbd ages it.
  *  Inline capture: while sync_ctl has XLB_SYNC_CTL_INLINE, every successful
  *  lifecycle write of a watched map (session create/update/undo-delete,
  *  reverse create) is followed by a struct xlb_sync_event in sync_events

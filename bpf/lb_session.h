@@ -65,10 +65,11 @@ static __always_inline void port_put(__be16 port)
 }
 
 /*
- * Adoption (DESIGN decision 3): the owner an existing session should have
- * after this packet. A session owned by a peer that syncd marked dead in
- * node_state is taken over by this node; otherwise the owner stays. The
- * node_state lookup happens only for sessions owned by another node.
+ * Adoption (docs/design.md decision 3): the owner an existing session
+ * should have after this packet. A session owned by a peer that syncd
+ * marked dead in node_state is taken over by this node; otherwise the
+ * owner stays. The node_state lookup happens only for sessions owned by
+ * another node.
  */
 static __always_inline __u16 session_owner(const struct xlb_session *s)
 {

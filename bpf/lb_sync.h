@@ -15,10 +15,10 @@
 #include "lb_common.h"
 
 /*
- * Inline capture (syncd --capture inline, DESIGN decision 6). After a
- * successful lifecycle write of sessions or reverse, the data plane pushes
- * the same record the kprobe/fentry capture would have produced. While
- * sync_ctl is off this costs one array lookup per lifecycle write and
+ * Inline capture (syncd --capture inline, docs/design.md decision 6).
+ * After a successful lifecycle write of sessions or reverse, the data plane
+ * pushes the same record the kprobe/fentry capture would have produced.
+ * While sync_ctl is off this costs one array lookup per lifecycle write and
  * nothing on packets that change no state.
  */
 enum sync_map { SYNC_SESSIONS, SYNC_REVERSE };
