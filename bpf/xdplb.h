@@ -3,10 +3,10 @@
  * xdplb: the one header shared by the BPF programs and user space.
  *
  * Every map key and value layout lives here. Layouts are fixed-size, carry
- * no pointers and no node-local absolute data (DESIGN decision 2), and use
- * 16-byte addresses with a family field so that IPv6 can be added without
- * changing any layout. IPv4 addresses are stored in addr.w[0] (network byte
- * order) with the remaining 12 bytes zero.
+ * no pointers and no node-local absolute data (docs/design.md decision 2),
+ * and use 16-byte addresses with a family field so that IPv6 can be added
+ * without changing any layout. IPv4 addresses are stored in addr.w[0]
+ * (network byte order) with the remaining 12 bytes zero.
  *
  * Multi-byte fields marked __be are in network byte order; all others are
  * in host byte order.
@@ -109,10 +109,11 @@ enum xlb_sess_state {
 
 /*
  * Session value. Lifecycle fields (everything except last_seen_ns) change
- * only through bpf_map_update_elem()/bpf_map_delete_elem() (DESIGN decision
- * 1). last_seen_ns is written in place through the lookup pointer on every
- * packet; it is bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the writing node and
- * is rebased to the receiver's clock when a peer applies the entry.
+ * only through bpf_map_update_elem()/bpf_map_delete_elem()
+ * (docs/design.md decision 1). last_seen_ns is written in place through
+ * the lookup pointer on every packet; it is bpf_ktime_get_ns()
+ * (CLOCK_MONOTONIC) of the writing node and is rebased to the receiver's
+ * clock when a peer applies the entry.
  */
 struct xlb_session {
 	union xlb_addr backend;	/* backend address (== backends[backend_id]) */
@@ -123,8 +124,9 @@ struct xlb_session {
 	__u16 owner;		/* node id that owns (ages) this session */
 	__u8 state;		/* enum xlb_sess_state */
 	__u8 flags;		/* XLB_SF_* */
-	__u32 version;		/* starts at the wall-clock birth version (lb.bpf.c
-				 * birth_version()), + 1 on every lifecycle write */
+	__u32 version;		/* starts at the wall-clock birth version
+				 * (lb_session.h birth_version()), + 1 on
+				 * every lifecycle write */
 	__u32 pad;
 	__u64 last_seen_ns;	/* per-packet, in place */
 };
@@ -157,7 +159,7 @@ struct xlb_config {
 };
 
 /*
- * Next-hop cache (bpf/lb.bpf.c): node-local, never synced and not pinned,
+ * Next-hop cache (bpf/lb_nexthop.h): node-local, never synced and not pinned,
  * so unlike every other layout here it holds node-local data (interface
  * indexes, MACs, a CLOCK_MONOTONIC deadline) and may change freely.
  * bpf_fib_lookup() stays the source of truth: an entry is its result for
@@ -252,12 +254,12 @@ struct xlb_vip_stats {
 };
 
 /*
- * Map-change capture (syncd, DESIGN decision 6). The kprobe, fentry and
- * inline captures all write this one record into a BPF ring buffer, so
- * everything after the ring buffer is one code path. A watched map is one
- * node's map instance, named by its kernel map id (decision 7). Key and
- * value sizes beyond the record's capacity are refused when the map is
- * registered, never truncated.
+ * Map-change capture (syncd, docs/design.md decision 6). The kprobe,
+ * fentry and inline captures all write this one record into a BPF ring
+ * buffer, so everything after the ring buffer is one code path. A watched
+ * map is one node's map instance, named by its kernel map id (decision 7).
+ * Key and value sizes beyond the record's capacity are refused when the
+ * map is registered, never truncated.
  */
 #define XLB_SYNC_KEY_MAX	64
 #define XLB_SYNC_VALUE_MAX	256
@@ -346,13 +348,13 @@ struct xlb_sync_ctl {
 
 /* node_state: ARRAY indexed by node id (XLB_MAX_NODES entries), written by
  * syncd. A session owned by a node marked dead is adopted by the first
- * packet of its flow on this node (DESIGN decision 3). */
+ * packet of its flow on this node (docs/design.md decision 3). */
 #define XLB_MAX_NODES		65536
 #define XLB_NODE_DEAD		(1u << 0)
 
 /*
  * port_owner: ARRAY indexed by SNAT port (host order, 65536 entries),
- * written by lbd from its own and its sync peers' port ranges (DESIGN
+ * written by lbd from its own and its sync peers' port ranges (docs/design.md
  * decision 4: the ranges partition the shared SNAT address). With ECMP in
  * front of the nodes, a backend's reply can reach a node before the
  * session's reverse entry has been replicated to it (the SYN-ACK of a
