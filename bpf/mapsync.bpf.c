@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * mapsync: the generic, map-agnostic change capture of syncd (DESIGN
+ * mapsync: the generic, map-agnostic change capture of syncd (docs/design.md
  * decisions 6 and 7). It instruments the kernel's hash-map update and
  * delete functions and reports every successful write of a watched map as
  * one struct xlb_sync_event in the "events" ring buffer.

@@ -106,7 +106,7 @@ static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 
 	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
 		return false;	/* a node ages only what it owns, and what
-				 * nobody can age any more (DESIGN decision 3) */
+				 * nobody can age any more (docs/design.md decision 3) */
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
 		return false;
@@ -163,7 +163,7 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		 * back to this node's pool. A session adopted from a dead peer
 		 * (owner rewritten by the data plane) holds a port of the
 		 * peer's range: pushing it here would let this node hand out
-		 * a port of another node's partition (DESIGN decision 4).
+		 * a port of another node's partition (docs/design.md decision 4).
 		 */
 		if (dp_session_holds_pool_port(a->cfg, &cur)) {
 			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));

@@ -5,7 +5,7 @@
  * of their state, with their reverse entry, returning the SNAT port to the
  * pool.
  *
- * User-space deletes are not seen by the data plane's capture (DESIGN
+ * User-space deletes are not seen by the data plane's capture (docs/design.md
  * decision 3), so every delete is offered to the registered hooks; syncd
  * integration publishes them to the peers from there.
  */

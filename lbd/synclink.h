@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * lbd -> syncd: the deletes lbd makes from user space (session ageing) are
- * invisible to the map-change capture (DESIGN decision 3), so lbd hands
+ * invisible to the map-change capture (docs/design.md decision 3), so lbd hands
  * each one to this node's syncd over a Unix datagram socket
  * (sync.local_socket), as sync BATCH envelopes of DELETE entries; syncd
  * replicates them like any captured change. If syncd is not running the

@@ -1221,7 +1221,7 @@ static bool ranges_overlap(uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1)
 }
 
 /* A peer's SNAT port range (both bounds or neither): it must not overlap
- * this node's range or another peer's (DESIGN decision 4). */
+ * this node's range or another peer's (docs/design.md decision 4). */
 static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
 			    struct cfg_peer *peer, size_t idx)
 {

@@ -12,7 +12,7 @@
  *  - a failed write (reverse map full) is not reported, the data plane's
  *    undo delete is (value_size 0);
  *  - adoption of a dead peer's session is seen like any lifecycle write;
- *  - the records equal the inline capture's for the same packets (DESIGN
+ *  - the records equal the inline capture's for the same packets (docs/design.md
  *    decision 6: one record, whatever the mode).
  *
  * Packets are sent from a child process: in fentry mode the capture drops
