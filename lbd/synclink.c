@@ -12,11 +12,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "dataplane.h"
 #include "log.h"
@@ -49,14 +49,6 @@ struct synclink {
 	struct synclink_stats st;
 	struct xlb_ratelimit rl;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void drop_queue(struct synclink *s, const char *why)
 {
@@ -124,7 +116,7 @@ static void flush(struct synclink *s)
 		h.origin = s->node_id;
 		h.epoch = s->epoch;
 		h.seq = s->seq + 1;
-		h.mono_ns = mono_ns();
+		h.mono_ns = xlb_mono_ns();
 		r = sync_encode_batch(&h, e, n, &lim, s->buf, sizeof(s->buf), &len);
 		if (r <= 0) {
 			s->st.refused += n;
@@ -180,7 +172,7 @@ struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg)
 	s->sa.sun_family = AF_UNIX;
 	memcpy(s->sa.sun_path, cfg->sync.local_socket, strlen(cfg->sync.local_socket) + 1);
 	s->node_id = cfg->node_id;
-	s->epoch = mono_ns() | 1;
+	s->epoch = xlb_mono_ns() | 1;
 	s->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(60, 1);
 	uv_check_init(loop, &s->check);
 	uv_poll_init(loop, &s->poll, s->fd);

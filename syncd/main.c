@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "codec.h"
 #include "config.h"
 #include "engine.h"
@@ -73,14 +74,6 @@ struct syncd {
 	bool stopping;
 	int exit_code;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static const char *peer_addr(const struct syncd *d, uint32_t node)
 {
@@ -153,13 +146,13 @@ static void on_event(void *arg, const struct xlb_sync_event *ev)
 	}
 	if (ev->op == XLB_SYNC_OP_UPDATE)
 		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
-				      0, now_ns());
+				      0, xlb_mono_ns());
 	else
 		/* a delete with its value (inline) knows the version deleted */
 		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
 				      ev->value_size == d->specs[i].value_size ?
 				      sync_mapspec_version(&d->specs[i], ev->value) : 0,
-				      now_ns());
+				      xlb_mono_ns());
 	if (r < 0)
 		log_warn_rl(&d->rl, "map %s: local change refused: %s", d->specs[i].name,
 			    strerror(-r));
@@ -186,7 +179,7 @@ static void drain_capture(struct syncd *d)
 	/* the ring buffer is drained: send what it gave now, so a lone
 	 * change leaves at once and a burst leaves in full batches */
 	if (n > 0)
-		sync_engine_flush(d->eng, now_ns());
+		sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 /* A burst filled XLB_SYNC_WAKEUP_BYTES of the ring buffer. */
@@ -245,13 +238,13 @@ static void on_local(uv_poll_t *p, int status, int events)
 			}
 			r = sync_engine_local(d->eng, (unsigned int)mi, e.op, e.key,
 					      e.op == SYNC_OP_UPDATE ? e.value : NULL, e.version,
-					      now_ns());
+					      xlb_mono_ns());
 			if (r < 0)
 				d->local_bad++;
 		}
 		sync_msg_release(&m);
 	}
-	sync_engine_flush(d->eng, now_ns());
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int open_local_socket(struct syncd *d, char *err, size_t errlen)
@@ -312,7 +305,7 @@ static struct json_object *status_json(struct syncd *d)
 	for (i = 0; i < sync_engine_n_peers(d->eng); i++) {
 		struct sync_peer_status ps;
 		struct json_object *p = json_object_new_object();
-		uint64_t now = now_ns();
+		uint64_t now = xlb_mono_ns();
 
 		sync_engine_get_peer(d->eng, i, &ps);
 		json_object_object_add(p, "node_id", json_object_new_int64(ps.node));
@@ -322,7 +315,7 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "snapshot_done", json_object_new_boolean(ps.snapshot_done));
 		json_object_object_add(p, "last_heard_ms",
 				       ps.last_heard_ns ?
-				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) / 1000000)) :
+				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) / XLB_NSEC_PER_MSEC)) :
 				       NULL);
 		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
 		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
@@ -470,7 +463,7 @@ static void on_tick(uv_timer_t *t)
 	uint32_t next;
 
 	check_capture_lost(d);
-	next = sync_engine_tick(d->eng, now_ns());
+	next = sync_engine_tick(d->eng, xlb_mono_ns());
 	uv_timer_start(&d->tick, on_tick, next ? next : 1, 0);
 }
 
@@ -484,7 +477,7 @@ static void stop(struct syncd *d)
 		return;
 	d->stopping = true;
 	if (d->eng)
-		sync_engine_flush(d->eng, now_ns());
+		sync_engine_flush(d->eng, xlb_mono_ns());
 	uv_timer_stop(&d->tick);
 	uv_close((uv_handle_t *)&d->tick, on_closed_noop);
 	uv_timer_stop(&d->drain);
@@ -644,9 +637,9 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 		d->fault_dropped++;
 		return;
 	}
-	sync_engine_rx(d->eng, buf, len, now_ns());
+	sync_engine_rx(d->eng, buf, len, xlb_mono_ns());
 	/* replies (resync, snapshot chunks) leave now too */
-	sync_engine_flush(d->eng, now_ns());
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int setup(struct syncd *d, char *err, size_t errlen)
@@ -690,7 +683,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d->ecfg.node_id = d->cfg->node_id;
 	d->ecfg.node_name = d->cfg->node_name;
-	d->ecfg.epoch = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	d->ecfg.epoch = (uint64_t)rt.tv_sec * XLB_NSEC_PER_SEC + (uint64_t)rt.tv_nsec;
 	d->ecfg.n_maps = s->n_maps;
 	d->ecfg.maps = d->specs;
 	d->ecfg.n_peers = s->n_peers;
@@ -747,7 +740,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	if (open_status_socket(d, err, errlen) < 0)
 		return -1;
 
-	sync_engine_start(d->eng, now_ns());
+	sync_engine_start(d->eng, xlb_mono_ns());
 	uv_timer_start(&d->tick, on_tick, 1, 0);
 	for (i = 0; i < s->n_maps; i++)
 		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
