@@ -38,11 +38,12 @@
 #include "log.h"
 #include "mapspec.h"
 #include "store_bpf.h"
+#include "synclocal.h"
 #include "transport.h"
 #include "xdplb.h"
 
 #define SYNCD_RUN_DIR		"/run/xdplb"
-#define LOCAL_MAX_DGRAM		(64 * 1024)
+#define LOCAL_FRAMES_PER_WAKEUP	256	/* lbd frames per readable event, then yield */
 #define TX_QUEUE_MAX		(256u << 20)
 
 struct syncd {
@@ -128,34 +129,53 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 	return 0;
 }
 
+/* ---- this node's changes ------------------------------------------------ */
+
+/*
+ * One change of this node's watched map, as the capture records it: from
+ * the capture ring buffer (on_event) or handed over by lbd (on_local), so
+ * both are replicated alike. Returns 0, -ENOENT if the map is not watched
+ * here, -EINVAL if the record's sizes are not the map's, or the engine's
+ * -errno.
+ */
+static int local_change(struct syncd *d, const struct xlb_sync_event *ev)
+{
+	const struct sync_mapspec *ms;
+	size_t i;
+	int r;
+
+	for (i = 0; i < d->store.n; i++)
+		if (d->store.maps[i].id == ev->map_id)
+			break;
+	if (i == d->store.n)
+		return -ENOENT;
+	ms = &d->specs[i];
+	if (ev->key_size != ms->key_size ||
+	    (ev->op == XLB_SYNC_OP_UPDATE && ev->value_size != ms->value_size))
+		r = -EINVAL;
+	else if (ev->op == XLB_SYNC_OP_UPDATE)
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
+				      0, xlb_mono_ns());
+	else
+		/* a delete with its value (inline, lbd) knows the version deleted */
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
+				      ev->value_size == ms->value_size ?
+				      sync_mapspec_version(ms, ev->value) : 0,
+				      xlb_mono_ns());
+	if (r < 0)
+		log_warn_rl(&d->rl, "map %s: local change refused: %s", ms->name, strerror(-r));
+	return r < 0 ? r : 0;
+}
+
 /* ---- capture ------------------------------------------------------------ */
 
 static void on_event(void *arg, const struct xlb_sync_event *ev)
 {
 	struct syncd *d = arg;
-	size_t i;
-	int r;
 
 	d->cap_events++;
-	for (i = 0; i < d->store.n; i++)
-		if (d->store.maps[i].id == ev->map_id)
-			break;
-	if (i == d->store.n) {
+	if (local_change(d, ev) == -ENOENT)
 		d->cap_unknown_map++;
-		return;
-	}
-	if (ev->op == XLB_SYNC_OP_UPDATE)
-		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
-				      0, xlb_mono_ns());
-	else
-		/* a delete with its value (inline) knows the version deleted */
-		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
-				      ev->value_size == d->specs[i].value_size ?
-				      sync_mapspec_version(&d->specs[i], ev->value) : 0,
-				      xlb_mono_ns());
-	if (r < 0)
-		log_warn_rl(&d->rl, "map %s: local change refused: %s", d->specs[i].name,
-			    strerror(-r));
 }
 
 static void check_capture_lost(struct syncd *d)
@@ -197,52 +217,42 @@ static void on_drain(uv_timer_t *t)
 
 /* ---- lbd's user-space deletes ------------------------------------------- */
 
+/*
+ * Frames of capture records (lib/synclocal.h). A frame that fails the
+ * check is dropped whole; a record of a map not watched here is skipped;
+ * both ways of refusing count in local_refused.
+ */
 static void on_local(uv_poll_t *p, int status, int events)
 {
 	struct syncd *d = p->data;
-	static uint8_t buf[LOCAL_MAX_DGRAM];
-	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	static uint8_t buf[XLB_SYNCLOCAL_FRAME_MAX];
 	int i;
 
-	for (i = 0; i < 256; i++) {
-		struct sync_msg m;
-		enum sync_reason why;
-		ssize_t n = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT);
-		size_t k;
+	for (i = 0; i < LOCAL_FRAMES_PER_WAKEUP; i++) {
+		struct xlb_sync_event ev;
+		const char *why;
+		size_t k, n;
+		/* MSG_TRUNC: the real length, so a frame too long is seen */
+		ssize_t len = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 
-		if (n < 0)
+		if (len < 0)
 			break;
 		d->local_msgs++;
-		why = sync_decode(&m, buf, (size_t)n, &lim);
-		if (why != SYNC_OK || m.type != SYNC_MSG_BATCH || m.hdr.origin != d->cfg->node_id) {
+		why = xlb_synclocal_check(buf, (size_t)len, &n);
+		if (why) {
 			d->local_bad++;
-			log_warn_rl(&d->rl, "local socket: message from lbd refused: %s",
-				    why != SYNC_OK ? sync_reason_str(why) :
-				    "not a batch of this node");
-			if (why == SYNC_OK)
-				sync_msg_release(&m);
+			log_warn_rl(&d->rl, "local socket: frame from lbd dropped (%zd bytes): %s",
+				    len, why);
 			continue;
 		}
-		for (k = 0; k < m.n_entries; k++) {
-			struct sync_entry e;
-			int mi, r;
+		for (k = 0; k < n; k++) {
+			int r;
 
-			sync_msg_entry(&m, k, &e);
-			mi = sync_engine_map_index(d->eng, e.map);
-			if (mi < 0)
-				continue;	/* not watched here */
-			if (e.key_len != d->specs[mi].key_size ||
-			    (e.op == SYNC_OP_UPDATE && e.value_len != d->specs[mi].value_size)) {
-				d->local_bad++;
-				continue;
-			}
-			r = sync_engine_local(d->eng, (unsigned int)mi, e.op, e.key,
-					      e.op == SYNC_OP_UPDATE ? e.value : NULL, e.version,
-					      xlb_mono_ns());
-			if (r < 0)
+			xlb_synclocal_get_record(buf, k, &ev);
+			r = local_change(d, &ev);
+			if (r < 0 && r != -ENOENT)	/* -ENOENT: not watched here */
 				d->local_bad++;
 		}
-		sync_msg_release(&m);
 	}
 	sync_engine_flush(d->eng, xlb_mono_ns());
 }
