@@ -35,6 +35,7 @@
 #include "codec.h"
 #include "config.h"
 #include "engine.h"
+#include "fault.h"
 #include "log.h"
 #include "mapspec.h"
 #include "store_bpf.h"
@@ -44,7 +45,6 @@
 
 #define SYNCD_RUN_DIR		"/run/xdplb"
 #define LOCAL_FRAMES_PER_WAKEUP	256	/* lbd frames per readable event, then yield */
-#define TX_QUEUE_MAX		(256u << 20)
 
 struct syncd {
 	uv_loop_t loop;
@@ -63,9 +63,7 @@ struct syncd {
 	uv_timer_t drain;		/* 1 ms: records submitted without wake-up */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
-	unsigned int fault_drop_pct;	/* test fault injection, see on_usr1 */
-	bool fault_on;
-	uint64_t fault_dropped;
+	struct fault *fault;		/* test-only loss on receive, or NULL */
 	bool status_up, local_up, cap_up;
 	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -338,7 +336,7 @@ static struct json_object *status_json(struct syncd *d)
 	}
 	json_object_object_add(o, "peers", peers);
 #define ADD(name, v) json_object_object_add(o, name, json_object_new_uint64(v))
-	ADD("fault_dropped", d->fault_dropped);
+	ADD("fault_dropped", fault_dropped(d->fault));
 	ADD("capture_events", d->cap_events);
 	ADD("capture_unknown_map", d->cap_unknown_map);
 	ADD("capture_lost", d->cap_lost_seen);
@@ -352,7 +350,6 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("tx_entries", st.tx_entries);
 	ADD("tx_bytes", st.tx_bytes);
 	ADD("tx_errors", st.tx_errors);
-	ADD("tx_queued", ts.tx_queued);
 	ADD("tx_dropped", ts.tx_dropped);
 	ADD("rx_msgs", st.rx_msgs);
 	ADD("rx_bytes", st.rx_bytes);
@@ -505,22 +502,13 @@ static void stop(struct syncd *d)
 	d->tr = NULL;
 }
 
-/*
- * Fault injection for the cluster tests: with XLB_SYNCD_FAULT_DROP_PCT=N in
- * the environment, SIGUSR1 toggles dropping N% of the messages received from
- * peers (as if the network had lost them). Without the variable SIGUSR1 is
- * ignored.
- */
+/* Fault injection for the cluster tests (fault.h): SIGUSR1 toggles it;
+ * without XLB_SYNCD_FAULT_DROP_PCT in the environment it is ignored. */
 static void on_usr1(uv_signal_t *s, int signum)
 {
 	struct syncd *d = s->data;
 
-	if (!d->fault_drop_pct)
-		return;
-	d->fault_on = !d->fault_on;
-	log_warn("fault injection %s: dropping %u%% of received sync messages "
-		 "(%llu dropped so far)", d->fault_on ? "ON" : "OFF", d->fault_drop_pct,
-		 (unsigned long long)d->fault_dropped);
+	fault_toggle(d->fault);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -643,10 +631,6 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = arg;
 
-	if (d->fault_on && (unsigned int)(random() % 100) < d->fault_drop_pct) {
-		d->fault_dropped++;
-		return;
-	}
 	sync_engine_rx(d->eng, buf, len, xlb_mono_ns());
 	/* replies (resync, snapshot chunks) leave now too */
 	sync_engine_flush(d->eng, xlb_mono_ns());
@@ -664,7 +648,9 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
 	size_t i, n_connect = 0;
+	transport_rx_fn rx;
 	struct timespec rt;
+	void *rx_arg;
 
 	if (lock_node(d, err, errlen) < 0)
 		return -1;
@@ -712,8 +698,13 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	if (!d->eng)
 		return -1;
 
+	/* messages from peers go to on_transport_rx, through the test-only
+	 * fault injection if the environment asks for it */
+	rx = on_transport_rx;
+	rx_arg = d;
+	fault_wrap(d->fault, &rx, &rx_arg);
 	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg,
-			       TX_QUEUE_MAX, on_transport_rx, d, err, errlen);
+			       rx, rx_arg, err, errlen);
 	if (!d->tr)
 		return -1;
 
@@ -901,12 +892,7 @@ int main(int argc, char **argv)
 	uv_signal_init(&d->loop, &d->sig_usr1);
 	d->sig_usr1.data = d;
 	uv_signal_start(&d->sig_usr1, on_usr1, SIGUSR1);
-	if (getenv("XLB_SYNCD_FAULT_DROP_PCT")) {
-		d->fault_drop_pct = (unsigned int)atoi(getenv("XLB_SYNCD_FAULT_DROP_PCT"));
-		if (d->fault_drop_pct > 100)
-			d->fault_drop_pct = 100;
-		srandom((unsigned int)getpid());
-	}
+	d->fault = fault_from_env();
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
@@ -924,6 +910,7 @@ int main(int argc, char **argv)
 	if (!d->exit_code)
 		log_info("stopped");
 	c = d->exit_code;
+	fault_free(d->fault);
 	free(d->cfg);
 	free(d);
 	return c;
