@@ -158,6 +158,21 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 	return 1;
 }
 
+void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq)
+{
+	uint64_t s;
+
+	if (epoch < st->epoch)
+		return;
+	if (epoch > st->epoch || last_seq >= st->top) {
+		/* everything up to last_seq is held: restart the window there */
+		stream_start(st, epoch, last_seq);
+		return;
+	}
+	for (s = window_low(st); s <= last_seq; s++)
+		bit_put(st, s, 1);
+}
+
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to)
 {
 	uint64_t s;

@@ -83,6 +83,13 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 			 struct sync_seq_result *res);
 
 /*
+ * A snapshot of the origin's maps covers its stream of epoch up to
+ * last_seq: the holes at or below it need no resync any more. A newer
+ * epoch, or a last_seq at or beyond top, restarts the stream there.
+ */
+void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq);
+
+/*
  * The oldest still-missing range inside the window, for re-requesting on
  * a timer: returns 1 and [*from, *to], or 0 if nothing is missing.
  */
