@@ -6,20 +6,11 @@
  * the store as the conflict rule (conflict.h) decides, with tombstones
  * against late copies of deleted writes.
  *
+ * Which write wins, and how a value's write is identified, is the
+ * conflict rule's business alone (conflict.h).
+ *
  * Choices this file makes where engine.h leaves room (all deliberate):
  *
- *  - Write identity. The conflict rule compares (version, node). For an
- *    UPDATE of a map with an owner field the node is the value's owner
- *    field (falling back to the entry origin when it is 0), on both sides
- *    of the comparison; a DELETE's node is its origin. Using the same
- *    definition for the incoming and the local value keeps the order total
- *    when a node rewrites a session it does not own. For a map with a
- *    version but no owner field, the local value's node is taken to be the
- *    incoming writer, so equal versions are settled by the value bytes.
- *    Value bytes are compared with the timestamp field zeroed: the same
- *    write carries different (rebased) timestamps on different nodes.
- *  - Unversioned maps (no version field): an UPDATE always applies and a
- *    DELETE always deletes (last writer wins by arrival); no tombstones.
  *  - "Answered with nothing": a requester that re-requests the same
  *    missing range RESYNC_MAX_TRIES times without it arriving assumes the
  *    range is gone and pulls a full snapshot from the origin.
@@ -127,32 +118,21 @@ void eng_tombs_free(struct sync_engine *e)
 
 /* -------------------------------------------------------------- apply */
 
-/* The node of a value's write (see the top of the file). */
-uint32_t eng_value_node(const struct sync_mapspec *ms, const void *value, uint32_t fallback)
-{
-	uint64_t o;
-
-	if (!sync_mapspec_has_owner(ms))
-		return fallback;
-	o = sync_mapspec_owner(ms, value);
-	return o && o <= UINT32_MAX ? (uint32_t)o : fallback;
-}
-
 /*
  * Applies one decoded entry from peer p. Returns 1 if the map changed,
- * 0 if not (skipped or refused; counted).
+ * 0 if not (skipped or refused; counted). The conflict rule (conflict.h)
+ * decides; this gathers what the key holds and acts.
  */
 int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
 		    int64_t delta, enum apply_src src, uint64_t now_ns)
 {
 	const struct sync_mapspec *ms;
-	struct sync_write win = { 0 }, wloc = { 0 }, wt = { 0 };
-	const struct sync_write *local = NULL;
+	struct sync_write win, wloc, wt;
 	enum sync_apply act;
 	enum sync_reason r;
 	const char *why = NULL;
+	bool present, keep_tomb;
 	struct tomb *t;
-	bool present;
 	int mi, rc;
 
 	mi = eng_find_map(e, en->map);
@@ -190,28 +170,24 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 	present = rc == 0;
 
 	if (!sync_mapspec_has_version(ms)) {
-		/* last writer wins by arrival */
-		if (en->op == SYNC_OP_UPDATE) {
+		act = sync_conflict_decide_unversioned(en->op, present);
+		if (act == SYNC_APPLY_WRITE)
 			sync_mapspec_rebase_ts(ms, e->vin, delta);
-			act = SYNC_APPLY_WRITE;
-		} else {
-			act = present ? SYNC_APPLY_DELETE : SYNC_APPLY_SKIP;
-		}
 		t = NULL;
 		goto act;
 	}
 
-	memset(&win, 0, sizeof(win));
-	win.op = en->op;
-	win.version = en->version;
-	win.node = en->op == SYNC_OP_UPDATE ? eng_value_node(ms, e->vin, en->origin) : en->origin;
-	if (present) {
-		memset(&wloc, 0, sizeof(wloc));
-		wloc.op = SYNC_OP_UPDATE;
-		wloc.version = sync_mapspec_version(ms, e->vloc);
-		wloc.node = eng_value_node(ms, e->vloc, win.node);
-		local = &wloc;
+	/* the writes as the conflict rule compares them */
+	if (en->op == SYNC_OP_UPDATE) {
+		sync_conflict_value_write(&win, ms, e->vin, en->origin, e->vmask_a);
+	} else {
+		memset(&win, 0, sizeof(win));
+		win.op = SYNC_OP_DELETE;
+		win.version = en->version;
+		win.node = en->origin;
 	}
+	if (present)
+		sync_conflict_value_write(&wloc, ms, e->vloc, win.node, e->vmask_b);
 	t = tomb_find(e, (unsigned int)mi, en->key, en->key_len);
 	if (t) {
 		memset(&wt, 0, sizeof(wt));
@@ -221,10 +197,8 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 	}
 
 	if (en->op == SYNC_OP_DELETE && en->version == 0) {
-		/* "version not known": the owner is the authority over its
-		 * entries; delete the present one if it is the deleter's */
-		if (!present || (sync_mapspec_has_owner(ms) &&
-				 sync_mapspec_owner(ms, e->vloc) != en->origin)) {
+		/* "version not known" */
+		if (!present || !sync_conflict_owner_deletes(ms, e->vloc, en->origin)) {
 			e->st.apply_skipped++;
 			return 0;
 		}
@@ -234,36 +208,13 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 		goto act;
 	}
 
-	if (present && t && sync_conflict_cmp(&wt, &wloc) > 0)
-		local = &wt;	/* a value older than its tombstone: the tombstone rules */
-	else if (!present && t)
-		local = &wt;
-	if (local && local->op == SYNC_OP_UPDATE && en->op == SYNC_OP_UPDATE) {
-		/* compare values without their (rebased, node-local) timestamps */
-		memcpy(e->vmask_a, e->vin, ms->value_size);
-		memcpy(e->vmask_b, e->vloc, ms->value_size);
-		sync_field_set(&ms->ts, e->vmask_a, 0);
-		sync_field_set(&ms->ts, e->vmask_b, 0);
-		win.value = e->vmask_a;
-		win.value_len = ms->value_size;
-		wloc.value = e->vmask_b;
-		wloc.value_len = ms->value_size;
-	}
-	if (en->op == SYNC_OP_DELETE) {
-		if (local && sync_conflict_cmp(&win, local) <= 0) {
-			act = SYNC_APPLY_SKIP;
-		} else if (!present) {
-			/* a winning delete with nothing to delete: keep its
-			 * tombstone against a late copy of what it deleted */
-			eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version,
-				     win.node, now_ns);
-			e->st.apply_skipped++;
-			return 0;
-		} else {
-			act = SYNC_APPLY_DELETE;
-		}
-	} else {
-		act = sync_conflict_decide(&win, local);
+	act = sync_conflict_decide_key(&win, present ? &wloc : NULL, t ? &wt : NULL, &keep_tomb);
+	if (act == SYNC_APPLY_SKIP && keep_tomb) {
+		/* a winning delete with nothing to delete */
+		eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version, win.node,
+			     now_ns);
+		e->st.apply_skipped++;
+		return 0;
 	}
 	if (act == SYNC_APPLY_WRITE)
 		sync_mapspec_rebase_ts(ms, e->vin, delta);

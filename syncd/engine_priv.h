@@ -240,7 +240,6 @@ void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t fro
 void eng_rx_resync_request(struct sync_engine *e, struct rx *x);
 
 /* engine_apply.c */
-uint32_t eng_value_node(const struct sync_mapspec *ms, const void *value, uint32_t fallback);
 int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
 		    int64_t delta, enum apply_src src, uint64_t now_ns);
 void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conflict.h"
 #include "engine_priv.h"
 
 #define PULL_MAX		256	/* snapshot pulls in progress */
@@ -353,7 +354,7 @@ static int serve_cb(void *arg, const void *key, const void *value)
 			s->eb.n >= e->cfg.batch_max_entries))
 		send_chunks(e, s, w->now_ns);
 	if (eng_ebuf_add(&s->eb, ms, s->cur_map, SYNC_OP_UPDATE,
-			 eng_value_node(ms, value, e->cfg.node_id),
+			 sync_conflict_value_node(ms, value, e->cfg.node_id),
 			 sync_mapspec_version(ms, value), key, value))
 		s->failed = true;
 	return s->failed;
