@@ -15,6 +15,9 @@
 #include "engine_priv.h"
 
 #define DIGEST_BUCKETS_MAX	1024
+#define TICKS_PER_HEARTBEAT	2
+#define LOG_RL_SECONDS		1	/* refusals and errors: at most */
+#define LOG_RL_LINES		20	/* 20 lines a second */
 
 _Thread_local int eng_uthash_oom;
 
@@ -105,13 +108,22 @@ void eng_kset_add(struct kent **set, const void *key, uint32_t len)
 
 /* --------------------------------------------------------------- tick */
 
+/* The longest wait between ticks: liveness and heartbeats are checked
+ * TICKS_PER_HEARTBEAT times per heartbeat_ms. */
+static uint32_t tick_max_ms(const struct sync_engine *e)
+{
+	uint32_t ms = e->cfg.heartbeat_ms / TICKS_PER_HEARTBEAT;
+
+	return ms ? ms : 1;
+}
+
 uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 {
 	bool busy = false;
 	uint64_t wait;
 
 	if (!e->started)
-		return e->cfg.heartbeat_ms / 2 ? e->cfg.heartbeat_ms / 2 : 1;
+		return tick_max_ms(e);
 	/* one budget for every walk of this tick (snapshots served, digests,
 	 * prunes), so that many jobs at once cannot stall the live stream:
 	 * a busy engine asks for the next tick 1 ms later */
@@ -131,8 +143,8 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 	if (busy)
 		return 1;
 	wait = e->next_hb_ns > now_ns ? (e->next_hb_ns - now_ns) / XLB_NSEC_PER_MSEC : 0;
-	if (wait > e->cfg.heartbeat_ms / 2)
-		wait = e->cfg.heartbeat_ms / 2;
+	if (wait > tick_max_ms(e))
+		wait = tick_max_ms(e);
 	return wait ? (uint32_t)wait : 1;
 }
 
@@ -154,12 +166,7 @@ void sync_engine_start(struct sync_engine *e, uint64_t now_ns)
 
 /* ----------------------------------------------------- setup, queries */
 
-/*
- * sync_engine_cfg_defaults() fills every default; sync_engine_new() fills
- * the same ones except antientropy_ms, whose 0 there means "disabled" (a
- * caller takes the defaults first, then may turn anti-entropy off).
- */
-static void cfg_fill(struct sync_engine_cfg *cfg, bool antientropy)
+void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
 {
 	const struct sync_limits dl = SYNC_LIMITS_DEFAULT;
 
@@ -176,32 +183,27 @@ static void cfg_fill(struct sync_engine_cfg *cfg, bool antientropy)
 	if (!cfg->batch_max_entries)
 		cfg->batch_max_entries = cfg->lim.max_entries;
 	if (!cfg->heartbeat_ms)
-		cfg->heartbeat_ms = 100;
+		cfg->heartbeat_ms = SYNC_DEFAULT_HEARTBEAT_MS;
 	if (!cfg->dead_after_ms)
-		cfg->dead_after_ms = 1000;
+		cfg->dead_after_ms = SYNC_DEFAULT_DEAD_AFTER_MS;
 	if (!cfg->ready_timeout_ms)
-		cfg->ready_timeout_ms = 3000;
+		cfg->ready_timeout_ms = SYNC_DEFAULT_READY_TIMEOUT_MS;
 	if (!cfg->resync_retry_ms)
-		cfg->resync_retry_ms = 200;
-	if (antientropy && !cfg->antientropy_ms)
-		cfg->antientropy_ms = 10000;
+		cfg->resync_retry_ms = SYNC_DEFAULT_RESYNC_RETRY_MS;
+	if (!cfg->antientropy_ms)
+		cfg->antientropy_ms = SYNC_DEFAULT_ANTIENTROPY_MS;
 	if (!cfg->digest_buckets)
-		cfg->digest_buckets = 64;
+		cfg->digest_buckets = SYNC_DEFAULT_DIGEST_BUCKETS;
 	if (!cfg->digest_settle_ms)
-		cfg->digest_settle_ms = 5000;
+		cfg->digest_settle_ms = SYNC_DEFAULT_DIGEST_SETTLE_MS;
 	if (!cfg->walk_budget)
-		cfg->walk_budget = 4096;
+		cfg->walk_budget = SYNC_DEFAULT_WALK_BUDGET;
 	if (!cfg->tombstone_ms)
-		cfg->tombstone_ms = 60000;
+		cfg->tombstone_ms = SYNC_DEFAULT_TOMBSTONE_MS;
 	if (!cfg->txring_msgs)
-		cfg->txring_msgs = 65536;
+		cfg->txring_msgs = SYNC_DEFAULT_TXRING_MSGS;
 	if (!cfg->txring_bytes)
-		cfg->txring_bytes = 64ull << 20;
-}
-
-void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
-{
-	cfg_fill(cfg, true);
+		cfg->txring_bytes = SYNC_DEFAULT_TXRING_BYTES;
 }
 
 static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg,
@@ -275,7 +277,7 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 		return NULL;
 	}
 	e->cfg = *cfg;
-	cfg_fill(&e->cfg, false);
+	sync_engine_cfg_defaults(&e->cfg);
 	if (cfg_check(e, cfg, &why)) {
 		snprintf(err, errlen, "sync engine: %s", why ? why : "bad configuration");
 		free(e);
@@ -300,7 +302,7 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	e->io = *io;
 	e->io_ctx = io_ctx;
 	e->nb = e->cfg.digest_buckets;
-	e->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(1, 20);
+	e->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	vmax = e->cfg.lim.max_value;
 	e->txbuf = malloc(e->cfg.lim.max_msg);
 	e->vin = malloc(vmax);

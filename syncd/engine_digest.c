@@ -240,7 +240,7 @@ void eng_rx_digest(struct sync_engine *e, struct rx *x)
 	size_t idx;
 	int mi;
 
-	if (!e->ready || !e->cfg.antientropy_ms)
+	if (!e->ready || !ae_enabled(e))
 		return;
 	mi = eng_find_map(e, d->map);
 	if (mi < 0 || !sync_mapspec_has_owner(&e->maps[mi]))
@@ -378,7 +378,7 @@ bool eng_digest_tick(struct sync_engine *e, uint64_t now_ns)
 	bool busy = false;
 	unsigned int m;
 
-	if (e->ready && e->cfg.antientropy_ms) {
+	if (e->ready && ae_enabled(e)) {
 		if (now_ns >= e->ae_next_ns) {
 			for (m = 0; m < e->cfg.n_maps; m++) {
 				if (sync_mapspec_has_owner(&e->maps[m]))

@@ -208,6 +208,11 @@ static inline uint64_t ms2ns(uint32_t ms)
 	return (uint64_t)ms * XLB_NSEC_PER_MSEC;
 }
 
+static inline bool ae_enabled(const struct sync_engine *e)
+{
+	return e->cfg.antientropy_ms != SYNC_ANTIENTROPY_OFF;
+}
+
 static inline uint32_t bucket_of(const void *key, uint32_t key_len, uint32_t nb)
 {
 	return (uint32_t)(XXH64(key, key_len, SEED_BUCKET) % nb);

@@ -13,6 +13,9 @@
 #include "auth.h"
 #include "engine_priv.h"
 
+#define EBUF_MIN_ENTRIES	64	/* first allocation of a batch or chunk, */
+#define EBUF_MIN_BYTES		16384	/* then doubled as needed */
+
 /* --------------------------------------------------------------- ebuf */
 
 void eng_ebuf_reset(struct ebuf *b)
@@ -38,7 +41,7 @@ int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map
 	struct pent *p;
 
 	if (b->n == b->cap) {
-		size_t nc = b->cap ? 2 * b->cap : 64;
+		size_t nc = b->cap ? 2 * b->cap : EBUF_MIN_ENTRIES;
 		struct pent *ne = realloc(b->ent, nc * sizeof(*ne));
 
 		if (!ne)
@@ -47,7 +50,7 @@ int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map
 		b->cap = nc;
 	}
 	if (b->dcap - b->used < need) {
-		size_t nc = b->dcap ? 2 * b->dcap : 16384;
+		size_t nc = b->dcap ? 2 * b->dcap : EBUF_MIN_BYTES;
 		uint8_t *nd;
 
 		while (nc - b->used < need)

@@ -45,6 +45,11 @@
 
 #define SYNCD_RUN_DIR		"/run/xdplb"
 #define LOCAL_FRAMES_PER_WAKEUP	256	/* lbd frames per readable event, then yield */
+#define CAPTURE_DRAIN_MS	1	/* ring buffer drained at least this often */
+#define FIRST_TICK_MS		1	/* the engine's first tick; then when it asks */
+#define STATUS_BACKLOG		16	/* status clients waiting to be accepted */
+#define LOG_RL_SECONDS		10	/* repeated warnings: at most */
+#define LOG_RL_LINES		10	/* 10 lines per 10 s */
 
 struct syncd {
 	uv_loop_t loop;
@@ -453,7 +458,7 @@ static int open_status_socket(struct syncd *d, char *err, size_t errlen)
 	r = uv_pipe_bind(&d->status_srv, path);
 	if (!r) {
 		chmod(path, 0600);
-		r = uv_listen((uv_stream_t *)&d->status_srv, 16, on_status_conn);
+		r = uv_listen((uv_stream_t *)&d->status_srv, STATUS_BACKLOG, on_status_conn);
 	}
 	if (r) {
 		snprintf(err, errlen, "sync.control_socket %s: %s", path, uv_strerror(r));
@@ -470,8 +475,8 @@ static void on_tick(uv_timer_t *t)
 	uint32_t next;
 
 	check_capture_lost(d);
-	next = sync_engine_tick(d->eng, xlb_mono_ns());
-	uv_timer_start(&d->tick, on_tick, next ? next : 1, 0);
+	next = sync_engine_tick(d->eng, xlb_mono_ns());	/* >= 1 */
+	uv_timer_start(&d->tick, on_tick, next, 0);
 }
 
 static void on_closed_noop(uv_handle_t *h)
@@ -543,9 +548,9 @@ static int read_key_file(struct syncd *d, char *err, size_t errlen)
 	close(fd);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (n < 16 || n > SYNC_AUTH_KEY_MAX) {
-		snprintf(err, errlen, "sync.key_file %s: the key must be 16 to %d bytes, not %zd",
-			 path, SYNC_AUTH_KEY_MAX, n);
+	if (n < SYNC_AUTH_KEY_MIN || n > SYNC_AUTH_KEY_MAX) {
+		snprintf(err, errlen, "sync.key_file %s: the key must be %d to %d bytes, not %zd",
+			 path, SYNC_AUTH_KEY_MIN, SYNC_AUTH_KEY_MAX, n);
 		return -1;
 	}
 	memcpy(d->ecfg.auth_key, buf, (size_t)n);
@@ -687,13 +692,12 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.lim = (struct sync_limits)SYNC_LIMITS_DEFAULT;
 	d->ecfg.heartbeat_ms = s->heartbeat_ms;
 	d->ecfg.dead_after_ms = s->dead_after_ms;
-	d->ecfg.antientropy_ms = s->antientropy_ms;
+	/* the config's 0 turns anti-entropy off */
+	d->ecfg.antientropy_ms = s->antientropy_ms ? s->antientropy_ms : SYNC_ANTIENTROPY_OFF;
 	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
 	sync_engine_cfg_defaults(&d->ecfg);
-	if (!s->antientropy_ms)
-		d->ecfg.antientropy_ms = 0;
 	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
 	if (!d->eng)
 		return -1;
@@ -729,7 +733,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->cap_up = true;
 	d->cap_poll.data = d;
 	uv_poll_start(&d->cap_poll, UV_READABLE, on_capture);
-	uv_timer_start(&d->drain, on_drain, 1, 1);
+	uv_timer_start(&d->drain, on_drain, CAPTURE_DRAIN_MS, CAPTURE_DRAIN_MS);
 
 	if (open_local_socket(d, err, errlen) < 0)
 		return -1;
@@ -742,7 +746,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		return -1;
 
 	sync_engine_start(d->eng, xlb_mono_ns());
-	uv_timer_start(&d->tick, on_tick, 1, 0);
+	uv_timer_start(&d->tick, on_tick, FIRST_TICK_MS, 0);
 	for (i = 0; i < s->n_maps; i++)
 		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
 			 d->store.maps[i].id, d->store.maps[i].key_size,
@@ -853,7 +857,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->local_fd = d->lock_fd = d->node_state_fd = -1;
-	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(10, 10);
+	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "syncd: %s\n", err);
 		return 2;
