@@ -31,8 +31,8 @@
  *    peers that never answered (the first node of a cluster).
  *  - Snapshots are served in slices (sync_engine_tick() walks at most
  *    walk_budget entries per call, all walks together) as SNAPSHOT_CHUNKs
- *    of every entry of the requested maps, then SNAPSHOT_END with the sequence this node had sent
- *    when the walk began.
+ *    of every entry of the requested maps, then SNAPSHOT_END with the
+ *    sequence this node had sent when the walk began.
  *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
  *    slices) and sends, per map with an owner field, one DIGEST per bucket
  *    over the entries this node owns. In a map whose versions are birth
@@ -42,11 +42,12 @@
  *    ones are always in flight and would make every bucket differ. Birth
  *    versions wrap (32 bits of ~1.05 ms), so an entry born over ~26 days ago
  *    reads as born after the cut and is left out too: such sessions are
- *    still replicated by the stream, only not re-checked by digests. A receiver computes the same digest
- *    over its entries owned by the sender; on a mismatch it requests a
- *    snapshot of that bucket from the sender (SnapshotRequest with bucket
- *    and bucket_count), applies it, and deletes the entries of that bucket
- *    owned by the sender that the snapshot did not contain.
+ *    still replicated by the stream, only not re-checked by digests. A
+ *    receiver computes the same digest over its entries owned by the
+ *    sender; on a mismatch it requests a snapshot of that bucket from the
+ *    sender (SnapshotRequest with bucket and bucket_count), applies it,
+ *    and deletes the entries of that bucket owned by the sender that the
+ *    snapshot did not contain.
  *  - Apply: every entry is checked (mapspec.h: known map, exact sizes;
  *    then the validate callback, e.g. the backend exists here), its
  *    timestamp field rebased by (receiver clock - sender's mono_ns), and

@@ -169,7 +169,6 @@ struct sync_engine {
 	uint64_t start_ns;
 	uint64_t next_hb_ns;
 	uint64_t ae_next_ns;
-	uint64_t last_tick_ns;
 
 	uint64_t tx_seq;
 	struct sync_txring ring;
