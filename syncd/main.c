@@ -328,7 +328,8 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "snapshot_done", json_object_new_boolean(ps.snapshot_done));
 		json_object_object_add(p, "last_heard_ms",
 				       ps.last_heard_ns ?
-				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) / XLB_NSEC_PER_MSEC)) :
+				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) /
+								       XLB_NSEC_PER_MSEC)) :
 				       NULL);
 		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
 		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
