@@ -286,6 +286,8 @@ enum xlb_sync_source {
 	XLB_SYNC_SRC_KPROBE = 1,
 	XLB_SYNC_SRC_FENTRY = 2,
 	XLB_SYNC_SRC_INLINE = 3,
+	XLB_SYNC_SRC_LBD = 4,	/* a user-space delete of lbd, handed to syncd
+				 * over sync.local_socket (lib/synclocal.h) */
 };
 
 struct xlb_sync_event {

@@ -1001,7 +1001,7 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot start session ageing");
 		goto fail_msg;
 	}
-	l->synclink = synclink_new(&l->loop, l->cfg);
+	l->synclink = synclink_new(&l->loop, l->cfg, &l->dp);
 	if (l->synclink) {
 		ageing_add_hook(l->ageing, synclink_session_deleted, l->synclink);
 		log_info("sync enabled: aged sessions are handed to syncd at %s",

@@ -3,33 +3,43 @@
  * lbd -> syncd hand-over of user-space deletes; see synclink.h.
  *
  * Deletes are queued as they happen and sent once per loop iteration (a
- * libuv check handle), packed into as few datagrams as fit, on a socket
- * connected to syncd's local socket. A full receive queue (EAGAIN) keeps
- * them queued until the socket is writable again; a syncd that is not
- * running (ENOENT, ECONNREFUSED) drops them, counted: the peers' anti-entropy
- * repairs what they miss. The queue is bounded (SYNCLINK_QUEUE_MAX).
+ * libuv check handle), packed into as few frames (lib/synclocal.h) as they
+ * need, on a socket connected to syncd's local socket. A full receive
+ * queue (EAGAIN) keeps them queued until the socket is writable again; a
+ * syncd that is not running (ENOENT, ECONNREFUSED) drops them, logged: the
+ * peers' anti-entropy repairs what they miss. The queue is bounded
+ * (SYNCLINK_QUEUE_MAX).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "codec.h"
-#include "dataplane.h"
+#include <bpf/bpf.h>
+
+#include "clock.h"
 #include "log.h"
 #include "synclink.h"
+#include "synclocal.h"
 
 #define SYNCLINK_QUEUE_MAX	(1u << 20)	/* entries */
-#define SYNCLINK_DGRAM_MAX	(60 * 1024)
-#define SYNCLINK_PER_DGRAM	256
+#define SYNCLINK_QUEUE_MIN	1024		/* entries allocated at first */
+#define SYNCLINK_RL_SECONDS	60		/* drop warnings: one a minute */
 
+enum sl_map { SL_SESSIONS, SL_REVERSE, SL_MAPS };
+
+/* A delete waiting to be sent: what its record needs, smaller than the
+ * record itself (whose key and value have room for any watched map). */
 struct sl_entry {
+	uint64_t ts_ns;		/* CLOCK_MONOTONIC when lbd deleted it */
 	struct xlb_flow_key key;
-	uint32_t version;
-	uint8_t map;		/* 0: sessions, 1: reverse */
+	union {
+		struct xlb_session sess;
+		struct xlb_reverse rev;
+	} v;			/* the value deleted, as lbd read it */
+	uint8_t map;		/* enum sl_map */
 };
 
 struct synclink {
@@ -40,29 +50,17 @@ struct synclink {
 	bool connected, polling, closing;
 	int handles;
 	struct sockaddr_un sa;
-	uint32_t node_id;
-	uint64_t epoch;
-	uint64_t seq;
+	uint32_t map_id[SL_MAPS];	/* kernel ids of sessions and reverse */
 	struct sl_entry *q;
 	size_t qn, qcap, qhead;
-	uint8_t buf[SYNCLINK_DGRAM_MAX];
-	struct synclink_stats st;
+	uint8_t buf[XLB_SYNCLOCAL_FRAME_MAX];
 	struct xlb_ratelimit rl;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void drop_queue(struct synclink *s, const char *why)
 {
 	size_t n = s->qn - s->qhead;
 
-	s->st.refused += n;
 	log_warn_rl(&s->rl, "sync: %zu deletes not handed to syncd (%s): %s; peers catch up "
 		    "by anti-entropy", n, s->sa.sun_path, why);
 	s->qn = s->qhead = 0;
@@ -86,13 +84,27 @@ static void set_polling(struct synclink *s, bool on)
 		uv_poll_stop(&s->poll);
 }
 
+/* The capture record of queued delete q. */
+static void record_of(const struct synclink *s, const struct sl_entry *q,
+		      struct xlb_sync_event *ev)
+{
+	size_t vlen = q->map == SL_SESSIONS ? sizeof(q->v.sess) : sizeof(q->v.rev);
+
+	memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = q->ts_ns;
+	ev->map_id = s->map_id[q->map];
+	ev->op = XLB_SYNC_OP_DELETE;
+	ev->source = XLB_SYNC_SRC_LBD;
+	ev->key_size = sizeof(q->key);
+	ev->value_size = (uint16_t)vlen;
+	memcpy(ev->key, &q->key, sizeof(q->key));
+	memcpy(ev->value, &q->v, vlen);
+}
+
 static void flush(struct synclink *s)
 {
-	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
-	struct sync_entry e[SYNCLINK_PER_DGRAM];
-	struct sync_hdr h;
-	size_t i, n, len;
-	int r;
+	struct xlb_sync_event ev;
+	size_t i, n;
 
 	if (s->qhead == s->qn) {
 		set_polling(s, false);
@@ -107,33 +119,14 @@ static void flush(struct synclink *s)
 	}
 	while (s->qhead < s->qn) {
 		n = s->qn - s->qhead;
-		if (n > SYNCLINK_PER_DGRAM)
-			n = SYNCLINK_PER_DGRAM;
-		memset(e, 0, sizeof(e[0]) * n);
+		if (n > XLB_SYNCLOCAL_MAX_RECORDS)
+			n = XLB_SYNCLOCAL_MAX_RECORDS;
+		xlb_synclocal_put_hdr(s->buf, n);
 		for (i = 0; i < n; i++) {
-			const struct sl_entry *q = &s->q[s->qhead + i];
-
-			e[i].map = q->map ? XLB_MAP_REVERSE : XLB_MAP_SESSIONS;
-			e[i].op = SYNC_OP_DELETE;
-			e[i].key = (const uint8_t *)&q->key;
-			e[i].key_len = sizeof(q->key);
-			e[i].origin = s->node_id;
-			e[i].version = q->version;
+			record_of(s, &s->q[s->qhead + i], &ev);
+			xlb_synclocal_put_record(s->buf, i, &ev);
 		}
-		memset(&h, 0, sizeof(h));
-		h.origin = s->node_id;
-		h.epoch = s->epoch;
-		h.seq = s->seq + 1;
-		h.mono_ns = mono_ns();
-		r = sync_encode_batch(&h, e, n, &lim, s->buf, sizeof(s->buf), &len);
-		if (r <= 0) {
-			s->st.refused += n;
-			s->qhead += n;
-			log_warn_rl(&s->rl, "sync: cannot encode deletes for syncd: %s",
-				    strerror(r < 0 ? -r : EINVAL));
-			continue;
-		}
-		if (send(s->fd, s->buf, len, MSG_DONTWAIT) < 0) {
+		if (send(s->fd, s->buf, xlb_synclocal_frame_size(n), MSG_DONTWAIT) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 				set_polling(s, true);	/* syncd is busy: later */
 				return;
@@ -145,10 +138,7 @@ static void flush(struct synclink *s)
 			drop_queue(s, strerror(errno));
 			return;
 		}
-		s->seq++;
-		s->qhead += (size_t)r;
-		s->st.sent++;
-		s->st.entries += (uint64_t)r;
+		s->qhead += n;
 	}
 	s->qn = s->qhead = 0;
 	set_polling(s, false);
@@ -162,26 +152,49 @@ static void on_check(uv_check_t *c)
 		flush(s);
 }
 
-struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg)
+static int map_id(int fd, uint32_t *id)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg,
+			      const struct dataplane *dp)
 {
 	struct synclink *s;
+	int r;
 
 	if (!cfg->sync.enabled)
 		return NULL;
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		log_err("sync: out of memory: deletes will not be handed to syncd");
 		return NULL;
+	}
+	if ((r = map_id(dp->fd_sessions, &s->map_id[SL_SESSIONS])) < 0 ||
+	    (r = map_id(dp->fd_reverse, &s->map_id[SL_REVERSE])) < 0) {
+		log_err("sync: cannot read the session maps' ids: %s: deletes will not be "
+			"handed to syncd", strerror(-r));
+		free(s);
+		return NULL;
+	}
 	s->loop = loop;
 	s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0) {
+		log_err("sync: socket: %s: deletes will not be handed to syncd",
+			strerror(errno));
 		free(s);
 		return NULL;
 	}
 	s->sa.sun_family = AF_UNIX;
 	memcpy(s->sa.sun_path, cfg->sync.local_socket, strlen(cfg->sync.local_socket) + 1);
-	s->node_id = cfg->node_id;
-	s->epoch = mono_ns() | 1;
-	s->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(60, 1);
+	s->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(SYNCLINK_RL_SECONDS, 1);
 	uv_check_init(loop, &s->check);
 	uv_poll_init(loop, &s->poll, s->fd);
 	s->check.data = s->poll.data = s;
@@ -213,50 +226,47 @@ void synclink_free(struct synclink *s)
 	uv_close((uv_handle_t *)&s->poll, on_closed);
 }
 
-static void enqueue(struct synclink *s, const struct xlb_flow_key *k, uint32_t version,
-		    uint8_t map)
+static struct sl_entry *enqueue(struct synclink *s)
 {
 	struct sl_entry *q;
 
 	if (s->qn >= SYNCLINK_QUEUE_MAX) {
-		s->st.refused++;
 		log_warn_rl(&s->rl, "sync: delete queue for syncd full (%u entries): delete "
 			    "dropped; peers catch up by anti-entropy", SYNCLINK_QUEUE_MAX);
-		return;
+		return NULL;
 	}
 	if (s->qn == s->qcap) {
-		size_t cap = s->qcap ? 2 * s->qcap : 1024;
+		size_t cap = s->qcap ? 2 * s->qcap : SYNCLINK_QUEUE_MIN;
 
 		q = realloc(s->q, cap * sizeof(*q));
-		if (!q) {
-			s->st.refused++;
-			return;
-		}
+		if (!q)
+			return NULL;
 		s->q = q;
 		s->qcap = cap;
 	}
 	q = &s->q[s->qn++];
 	memset(q, 0, sizeof(*q));
-	q->key = *k;
-	q->version = version;
-	q->map = map;
+	q->ts_ns = xlb_mono_ns();
+	return q;
 }
 
 void synclink_session_deleted(void *arg, const struct xlb_flow_key *key,
 			      const struct xlb_session *sess, const struct xlb_reverse *rev)
 {
 	struct synclink *s = arg;
-	struct xlb_flow_key rk;
+	struct sl_entry *q;
 
-	/* the tombstone covers the version deleted */
-	enqueue(s, key, sess->version, 0);
-	if (rev) {
-		dp_reverse_key(key, sess, &rk);
-		enqueue(s, &rk, rev->version, 1);
+	/* the record carries the value deleted: its version is the
+	 * tombstone's, so the delete beats exactly that write and older */
+	q = enqueue(s);
+	if (q) {
+		q->map = SL_SESSIONS;
+		q->key = *key;
+		q->v.sess = *sess;
 	}
-}
-
-void synclink_get_stats(const struct synclink *s, struct synclink_stats *st)
-{
-	*st = s->st;
+	if (rev && (q = enqueue(s))) {
+		q->map = SL_REVERSE;
+		dp_reverse_key(key, sess, &q->key);
+		q->v.rev = *rev;
+	}
 }

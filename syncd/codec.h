@@ -25,8 +25,9 @@
 /* Map names: BPF object name characters [A-Za-z0-9_.], 1..63 bytes. */
 #define SYNC_MAP_NAME_MAX	63
 
-/* Bytes kept free in every message for the future authentication tag
- * (field 15: tag byte, length byte, 32-byte HMAC-SHA256). */
+/* Bytes kept free in every message for the authentication tag that
+ * auth.h appends when a key is set (field 15: tag byte, length byte,
+ * 32-byte HMAC-SHA256). */
 #define SYNC_AUTH_TAG_ROOM	34
 
 enum sync_msg_type {

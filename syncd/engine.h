@@ -31,8 +31,8 @@
  *    peers that never answered (the first node of a cluster).
  *  - Snapshots are served in slices (sync_engine_tick() walks at most
  *    walk_budget entries per call, all walks together) as SNAPSHOT_CHUNKs
- *    of every entry of the requested maps, then SNAPSHOT_END with the sequence this node had sent
- *    when the walk began.
+ *    of every entry of the requested maps, then SNAPSHOT_END with the
+ *    sequence this node had sent when the walk began.
  *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
  *    slices) and sends, per map with an owner field, one DIGEST per bucket
  *    over the entries this node owns. In a map whose versions are birth
@@ -42,11 +42,12 @@
  *    ones are always in flight and would make every bucket differ. Birth
  *    versions wrap (32 bits of ~1.05 ms), so an entry born over ~26 days ago
  *    reads as born after the cut and is left out too: such sessions are
- *    still replicated by the stream, only not re-checked by digests. A receiver computes the same digest
- *    over its entries owned by the sender; on a mismatch it requests a
- *    snapshot of that bucket from the sender (SnapshotRequest with bucket
- *    and bucket_count), applies it, and deletes the entries of that bucket
- *    owned by the sender that the snapshot did not contain.
+ *    still replicated by the stream, only not re-checked by digests. A
+ *    receiver computes the same digest over its entries owned by the
+ *    sender; on a mismatch it requests a snapshot of that bucket from the
+ *    sender (SnapshotRequest with bucket and bucket_count), applies it,
+ *    and deletes the entries of that bucket owned by the sender that the
+ *    snapshot did not contain.
  *  - Apply: every entry is checked (mapspec.h: known map, exact sizes;
  *    then the validate callback, e.g. the backend exists here), its
  *    timestamp field rebased by (receiver clock - sender's mono_ns), and
@@ -75,7 +76,27 @@
 
 #define SYNC_MAX_PEERS		16
 #define SYNC_MAX_MAPS		8
+#define SYNC_AUTH_KEY_MIN	16	/* bytes of the shared key */
 #define SYNC_AUTH_KEY_MAX	64
+
+/*
+ * Defaults of struct sync_engine_cfg. A tunable left 0 takes its default,
+ * whether sync_engine_cfg_defaults() fills it or sync_engine_new() does;
+ * 0 never means "off". Anti-entropy alone can be turned off, and says so:
+ * antientropy_ms = SYNC_ANTIENTROPY_OFF.
+ */
+#define SYNC_DEFAULT_HEARTBEAT_MS	100
+#define SYNC_DEFAULT_DEAD_AFTER_MS	1000
+#define SYNC_DEFAULT_READY_TIMEOUT_MS	3000
+#define SYNC_DEFAULT_RESYNC_RETRY_MS	200
+#define SYNC_DEFAULT_ANTIENTROPY_MS	10000
+#define SYNC_DEFAULT_DIGEST_BUCKETS	64
+#define SYNC_DEFAULT_DIGEST_SETTLE_MS	5000
+#define SYNC_DEFAULT_WALK_BUDGET	4096
+#define SYNC_DEFAULT_TOMBSTONE_MS	60000
+#define SYNC_DEFAULT_TXRING_MSGS	65536
+#define SYNC_DEFAULT_TXRING_BYTES	(64u << 20)
+#define SYNC_ANTIENTROPY_OFF		UINT32_MAX
 
 struct sync_io_ops {
 	/* One envelope for every peer (best effort: 0 or -errno, counted). */
@@ -103,13 +124,13 @@ struct sync_engine_cfg {
 	size_t n_peers;
 	const uint32_t *peers;		/* peer node ids (!= node_id), copied */
 	const char *const *peer_names;	/* for logs, may be NULL; copied */
-	struct sync_limits lim;
-	uint32_t batch_max_entries;	/* 0: lim.max_entries */
+	struct sync_limits lim;		/* each field 0: SYNC_LIMITS_DEFAULT's */
+	uint32_t batch_max_entries;	/* default lim.max_entries */
 	uint32_t heartbeat_ms;		/* default 100 */
 	uint32_t dead_after_ms;		/* default 1000 */
 	uint32_t ready_timeout_ms;	/* default 3000 */
 	uint32_t resync_retry_ms;	/* default 200 */
-	uint32_t antientropy_ms;	/* default 10000; 0 disables */
+	uint32_t antientropy_ms;	/* default 10000; SYNC_ANTIENTROPY_OFF: none */
 	uint32_t digest_buckets;	/* default 64 */
 	uint32_t digest_settle_ms;	/* default 5000: in maps whose versions are
 					 * birth times (mapspec version_clock),
@@ -130,7 +151,8 @@ struct sync_engine_cfg {
 	void *validate_arg;
 };
 
-/* Fills the defaults above into every field left 0. */
+/* Fills the defaults (SYNC_DEFAULT_*) into every tunable left 0, as
+ * sync_engine_new() does: for a caller that wants to see them. */
 void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg);
 
 struct sync_peer_status {

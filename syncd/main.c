@@ -31,18 +31,25 @@
 #include <uv.h>
 
 #include "capture.h"
+#include "clock.h"
 #include "codec.h"
 #include "config.h"
 #include "engine.h"
+#include "fault.h"
 #include "log.h"
 #include "mapspec.h"
 #include "store_bpf.h"
+#include "synclocal.h"
 #include "transport.h"
 #include "xdplb.h"
 
 #define SYNCD_RUN_DIR		"/run/xdplb"
-#define LOCAL_MAX_DGRAM		(64 * 1024)
-#define TX_QUEUE_MAX		(256u << 20)
+#define LOCAL_FRAMES_PER_WAKEUP	256	/* lbd frames per readable event, then yield */
+#define CAPTURE_DRAIN_MS	1	/* ring buffer drained at least this often */
+#define FIRST_TICK_MS		1	/* the engine's first tick; then when it asks */
+#define STATUS_BACKLOG		16	/* status clients waiting to be accepted */
+#define LOG_RL_SECONDS		10	/* repeated warnings: at most */
+#define LOG_RL_LINES		10	/* 10 lines per 10 s */
 
 struct syncd {
 	uv_loop_t loop;
@@ -61,9 +68,7 @@ struct syncd {
 	uv_timer_t drain;		/* 1 ms: records submitted without wake-up */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
-	unsigned int fault_drop_pct;	/* test fault injection, see on_usr1 */
-	bool fault_on;
-	uint64_t fault_dropped;
+	struct fault *fault;		/* test-only loss on receive, or NULL */
 	bool status_up, local_up, cap_up;
 	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -73,14 +78,6 @@ struct syncd {
 	bool stopping;
 	int exit_code;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static const char *peer_addr(const struct syncd *d, uint32_t node)
 {
@@ -135,34 +132,53 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 	return 0;
 }
 
+/* ---- this node's changes ------------------------------------------------ */
+
+/*
+ * One change of this node's watched map, as the capture records it: from
+ * the capture ring buffer (on_event) or handed over by lbd (on_local), so
+ * both are replicated alike. Returns 0, -ENOENT if the map is not watched
+ * here, -EINVAL if the record's sizes are not the map's, or the engine's
+ * -errno.
+ */
+static int local_change(struct syncd *d, const struct xlb_sync_event *ev)
+{
+	const struct sync_mapspec *ms;
+	size_t i;
+	int r;
+
+	for (i = 0; i < d->store.n; i++)
+		if (d->store.maps[i].id == ev->map_id)
+			break;
+	if (i == d->store.n)
+		return -ENOENT;
+	ms = &d->specs[i];
+	if (ev->key_size != ms->key_size ||
+	    (ev->op == XLB_SYNC_OP_UPDATE && ev->value_size != ms->value_size))
+		r = -EINVAL;
+	else if (ev->op == XLB_SYNC_OP_UPDATE)
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
+				      0, xlb_mono_ns());
+	else
+		/* a delete with its value (inline, lbd) knows the version deleted */
+		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
+				      ev->value_size == ms->value_size ?
+				      sync_mapspec_version(ms, ev->value) : 0,
+				      xlb_mono_ns());
+	if (r < 0)
+		log_warn_rl(&d->rl, "map %s: local change refused: %s", ms->name, strerror(-r));
+	return r < 0 ? r : 0;
+}
+
 /* ---- capture ------------------------------------------------------------ */
 
 static void on_event(void *arg, const struct xlb_sync_event *ev)
 {
 	struct syncd *d = arg;
-	size_t i;
-	int r;
 
 	d->cap_events++;
-	for (i = 0; i < d->store.n; i++)
-		if (d->store.maps[i].id == ev->map_id)
-			break;
-	if (i == d->store.n) {
+	if (local_change(d, ev) == -ENOENT)
 		d->cap_unknown_map++;
-		return;
-	}
-	if (ev->op == XLB_SYNC_OP_UPDATE)
-		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_UPDATE, ev->key, ev->value,
-				      0, now_ns());
-	else
-		/* a delete with its value (inline) knows the version deleted */
-		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
-				      ev->value_size == d->specs[i].value_size ?
-				      sync_mapspec_version(&d->specs[i], ev->value) : 0,
-				      now_ns());
-	if (r < 0)
-		log_warn_rl(&d->rl, "map %s: local change refused: %s", d->specs[i].name,
-			    strerror(-r));
 }
 
 /*
@@ -207,7 +223,7 @@ static void drain_capture(struct syncd *d)
 	/* the ring buffer is drained: send what it gave now, so a lone
 	 * change leaves at once and a burst leaves in full batches */
 	if (n > 0)
-		sync_engine_flush(d->eng, now_ns());
+		sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 /* A burst filled XLB_SYNC_WAKEUP_BYTES of the ring buffer. */
@@ -225,54 +241,44 @@ static void on_drain(uv_timer_t *t)
 
 /* ---- lbd's user-space deletes ------------------------------------------- */
 
+/*
+ * Frames of capture records (lib/synclocal.h). A frame that fails the
+ * check is dropped whole; a record of a map not watched here is skipped;
+ * both ways of refusing count in local_refused.
+ */
 static void on_local(uv_poll_t *p, int status, int events)
 {
 	struct syncd *d = p->data;
-	static uint8_t buf[LOCAL_MAX_DGRAM];
-	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	static uint8_t buf[XLB_SYNCLOCAL_FRAME_MAX];
 	int i;
 
-	for (i = 0; i < 256; i++) {
-		struct sync_msg m;
-		enum sync_reason why;
-		ssize_t n = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT);
-		size_t k;
+	for (i = 0; i < LOCAL_FRAMES_PER_WAKEUP; i++) {
+		struct xlb_sync_event ev;
+		const char *why;
+		size_t k, n;
+		/* MSG_TRUNC: the real length, so a frame too long is seen */
+		ssize_t len = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 
-		if (n < 0)
+		if (len < 0)
 			break;
 		d->local_msgs++;
-		why = sync_decode(&m, buf, (size_t)n, &lim);
-		if (why != SYNC_OK || m.type != SYNC_MSG_BATCH || m.hdr.origin != d->cfg->node_id) {
+		why = xlb_synclocal_check(buf, (size_t)len, &n);
+		if (why) {
 			d->local_bad++;
-			log_warn_rl(&d->rl, "local socket: message from lbd refused: %s",
-				    why != SYNC_OK ? sync_reason_str(why) :
-				    "not a batch of this node");
-			if (why == SYNC_OK)
-				sync_msg_release(&m);
+			log_warn_rl(&d->rl, "local socket: frame from lbd dropped (%zd bytes): %s",
+				    len, why);
 			continue;
 		}
-		for (k = 0; k < m.n_entries; k++) {
-			struct sync_entry e;
-			int mi, r;
+		for (k = 0; k < n; k++) {
+			int r;
 
-			sync_msg_entry(&m, k, &e);
-			mi = sync_engine_map_index(d->eng, e.map);
-			if (mi < 0)
-				continue;	/* not watched here */
-			if (e.key_len != d->specs[mi].key_size ||
-			    (e.op == SYNC_OP_UPDATE && e.value_len != d->specs[mi].value_size)) {
-				d->local_bad++;
-				continue;
-			}
-			r = sync_engine_local(d->eng, (unsigned int)mi, e.op, e.key,
-					      e.op == SYNC_OP_UPDATE ? e.value : NULL, e.version,
-					      now_ns());
-			if (r < 0)
+			xlb_synclocal_get_record(buf, k, &ev);
+			r = local_change(d, &ev);
+			if (r < 0 && r != -ENOENT)	/* -ENOENT: not watched here */
 				d->local_bad++;
 		}
-		sync_msg_release(&m);
 	}
-	sync_engine_flush(d->eng, now_ns());
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int open_local_socket(struct syncd *d, char *err, size_t errlen)
@@ -333,7 +339,7 @@ static struct json_object *status_json(struct syncd *d)
 	for (i = 0; i < sync_engine_n_peers(d->eng); i++) {
 		struct sync_peer_status ps;
 		struct json_object *p = json_object_new_object();
-		uint64_t now = now_ns();
+		uint64_t now = xlb_mono_ns();
 
 		sync_engine_get_peer(d->eng, i, &ps);
 		json_object_object_add(p, "node_id", json_object_new_int64(ps.node));
@@ -343,7 +349,8 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "snapshot_done", json_object_new_boolean(ps.snapshot_done));
 		json_object_object_add(p, "last_heard_ms",
 				       ps.last_heard_ns ?
-				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) / 1000000)) :
+				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) /
+								       XLB_NSEC_PER_MSEC)) :
 				       NULL);
 		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
 		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
@@ -356,7 +363,7 @@ static struct json_object *status_json(struct syncd *d)
 	}
 	json_object_object_add(o, "peers", peers);
 #define ADD(name, v) json_object_object_add(o, name, json_object_new_uint64(v))
-	ADD("fault_dropped", d->fault_dropped);
+	ADD("fault_dropped", fault_dropped(d->fault));
 	ADD("capture_events", d->cap_events);
 	ADD("capture_unknown_map", d->cap_unknown_map);
 	ADD("capture_lost", d->cap_lost_seen);
@@ -388,7 +395,6 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("tx_entries", st.tx_entries);
 	ADD("tx_bytes", st.tx_bytes);
 	ADD("tx_errors", st.tx_errors);
-	ADD("tx_queued", ts.tx_queued);
 	ADD("tx_dropped", ts.tx_dropped);
 	ADD("rx_msgs", st.rx_msgs);
 	ADD("rx_bytes", st.rx_bytes);
@@ -492,7 +498,7 @@ static int open_status_socket(struct syncd *d, char *err, size_t errlen)
 	r = uv_pipe_bind(&d->status_srv, path);
 	if (!r) {
 		chmod(path, 0600);
-		r = uv_listen((uv_stream_t *)&d->status_srv, 16, on_status_conn);
+		r = uv_listen((uv_stream_t *)&d->status_srv, STATUS_BACKLOG, on_status_conn);
 	}
 	if (r) {
 		snprintf(err, errlen, "sync.control_socket %s: %s", path, uv_strerror(r));
@@ -510,8 +516,8 @@ static void on_tick(uv_timer_t *t)
 
 	drain_capture(d);
 	check_capture_lost(d);
-	next = sync_engine_tick(d->eng, now_ns());
-	uv_timer_start(&d->tick, on_tick, next ? next : 1, 0);
+	next = sync_engine_tick(d->eng, xlb_mono_ns());	/* >= 1 */
+	uv_timer_start(&d->tick, on_tick, next, 0);
 }
 
 static void on_closed_noop(uv_handle_t *h)
@@ -524,7 +530,7 @@ static void stop(struct syncd *d)
 		return;
 	d->stopping = true;
 	if (d->eng)
-		sync_engine_flush(d->eng, now_ns());
+		sync_engine_flush(d->eng, xlb_mono_ns());
 	uv_timer_stop(&d->tick);
 	uv_close((uv_handle_t *)&d->tick, on_closed_noop);
 	uv_timer_stop(&d->drain);
@@ -542,22 +548,13 @@ static void stop(struct syncd *d)
 	d->tr = NULL;
 }
 
-/*
- * Fault injection for the cluster tests: with XLB_SYNCD_FAULT_DROP_PCT=N in
- * the environment, SIGUSR1 toggles dropping N% of the messages received from
- * peers (as if the network had lost them). Without the variable SIGUSR1 is
- * ignored.
- */
+/* Fault injection for the cluster tests (fault.h): SIGUSR1 toggles it;
+ * without XLB_SYNCD_FAULT_DROP_PCT in the environment it is ignored. */
 static void on_usr1(uv_signal_t *s, int signum)
 {
 	struct syncd *d = s->data;
 
-	if (!d->fault_drop_pct)
-		return;
-	d->fault_on = !d->fault_on;
-	log_warn("fault injection %s: dropping %u%% of received sync messages "
-		 "(%llu dropped so far)", d->fault_on ? "ON" : "OFF", d->fault_drop_pct,
-		 (unsigned long long)d->fault_dropped);
+	fault_toggle(d->fault);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -592,9 +589,9 @@ static int read_key_file(struct syncd *d, char *err, size_t errlen)
 	close(fd);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (n < 16 || n > SYNC_AUTH_KEY_MAX) {
-		snprintf(err, errlen, "sync.key_file %s: the key must be 16 to %d bytes, not %zd",
-			 path, SYNC_AUTH_KEY_MAX, n);
+	if (n < SYNC_AUTH_KEY_MIN || n > SYNC_AUTH_KEY_MAX) {
+		snprintf(err, errlen, "sync.key_file %s: the key must be %d to %d bytes, not %zd",
+			 path, SYNC_AUTH_KEY_MIN, SYNC_AUTH_KEY_MAX, n);
 		return -1;
 	}
 	memcpy(d->ecfg.auth_key, buf, (size_t)n);
@@ -680,13 +677,9 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = arg;
 
-	if (d->fault_on && (unsigned int)(random() % 100) < d->fault_drop_pct) {
-		d->fault_dropped++;
-		return;
-	}
-	sync_engine_rx(d->eng, buf, len, now_ns());
+	sync_engine_rx(d->eng, buf, len, xlb_mono_ns());
 	/* replies (resync, snapshot chunks) leave now too */
-	sync_engine_flush(d->eng, now_ns());
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int setup(struct syncd *d, char *err, size_t errlen)
@@ -701,7 +694,9 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
 	size_t i, n_connect = 0;
+	transport_rx_fn rx;
 	struct timespec rt;
+	void *rx_arg;
 
 	if (lock_node(d, err, errlen) < 0)
 		return -1;
@@ -730,7 +725,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d->ecfg.node_id = d->cfg->node_id;
 	d->ecfg.node_name = d->cfg->node_name;
-	d->ecfg.epoch = (uint64_t)rt.tv_sec * 1000000000ull + (uint64_t)rt.tv_nsec;
+	d->ecfg.epoch = (uint64_t)rt.tv_sec * XLB_NSEC_PER_SEC + (uint64_t)rt.tv_nsec;
 	d->ecfg.n_maps = s->n_maps;
 	d->ecfg.maps = d->specs;
 	d->ecfg.n_peers = s->n_peers;
@@ -738,19 +733,23 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.lim = (struct sync_limits)SYNC_LIMITS_DEFAULT;
 	d->ecfg.heartbeat_ms = s->heartbeat_ms;
 	d->ecfg.dead_after_ms = s->dead_after_ms;
-	d->ecfg.antientropy_ms = s->antientropy_ms;
+	/* the config's 0 turns anti-entropy off */
+	d->ecfg.antientropy_ms = s->antientropy_ms ? s->antientropy_ms : SYNC_ANTIENTROPY_OFF;
 	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
 	sync_engine_cfg_defaults(&d->ecfg);
-	if (!s->antientropy_ms)
-		d->ecfg.antientropy_ms = 0;
 	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
 	if (!d->eng)
 		return -1;
 
+	/* messages from peers go to on_transport_rx, through the test-only
+	 * fault injection if the environment asks for it */
+	rx = on_transport_rx;
+	rx_arg = d;
+	fault_wrap(d->fault, &rx, &rx_arg);
 	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg,
-			       TX_QUEUE_MAX, on_transport_rx, d, err, errlen);
+			       rx, rx_arg, err, errlen);
 	if (!d->tr)
 		return -1;
 
@@ -775,7 +774,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->cap_up = true;
 	d->cap_poll.data = d;
 	uv_poll_start(&d->cap_poll, UV_READABLE, on_capture);
-	uv_timer_start(&d->drain, on_drain, 1, 1);
+	uv_timer_start(&d->drain, on_drain, CAPTURE_DRAIN_MS, CAPTURE_DRAIN_MS);
 
 	if (open_local_socket(d, err, errlen) < 0)
 		return -1;
@@ -787,8 +786,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	if (open_status_socket(d, err, errlen) < 0)
 		return -1;
 
-	sync_engine_start(d->eng, now_ns());
-	uv_timer_start(&d->tick, on_tick, 1, 0);
+	sync_engine_start(d->eng, xlb_mono_ns());
+	uv_timer_start(&d->tick, on_tick, FIRST_TICK_MS, 0);
 	for (i = 0; i < s->n_maps; i++)
 		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
 			 d->store.maps[i].id, d->store.maps[i].key_size,
@@ -899,7 +898,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->local_fd = d->lock_fd = d->node_state_fd = -1;
-	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(10, 10);
+	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "syncd: %s\n", err);
 		return 2;
@@ -938,12 +937,7 @@ int main(int argc, char **argv)
 	uv_signal_init(&d->loop, &d->sig_usr1);
 	d->sig_usr1.data = d;
 	uv_signal_start(&d->sig_usr1, on_usr1, SIGUSR1);
-	if (getenv("XLB_SYNCD_FAULT_DROP_PCT")) {
-		d->fault_drop_pct = (unsigned int)atoi(getenv("XLB_SYNCD_FAULT_DROP_PCT"));
-		if (d->fault_drop_pct > 100)
-			d->fault_drop_pct = 100;
-		srandom((unsigned int)getpid());
-	}
+	d->fault = fault_from_env();
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
@@ -961,6 +955,7 @@ int main(int argc, char **argv)
 	if (!d->exit_code)
 		log_info("stopped");
 	c = d->exit_code;
+	fault_free(d->fault);
 	free(d->cfg);
 	free(d);
 	return c;

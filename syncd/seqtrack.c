@@ -11,25 +11,6 @@
 _Static_assert((SYNC_SEQ_WINDOW & (SYNC_SEQ_WINDOW - 1)) == 0 && SYNC_SEQ_WINDOW >= 64,
 	       "SYNC_SEQ_WINDOW must be a power of two >= 64");
 
-const char *sync_seq_verdict_str(enum sync_seq_verdict v)
-{
-	switch (v) {
-	case SYNC_SEQ_ACCEPT:
-		return "accept";
-	case SYNC_SEQ_GAP:
-		return "gap";
-	case SYNC_SEQ_LATE:
-		return "late";
-	case SYNC_SEQ_NEW_STREAM:
-		return "new-stream";
-	case SYNC_SEQ_DUPLICATE:
-		return "duplicate";
-	case SYNC_SEQ_STALE:
-		return "stale";
-	}
-	return "unknown";
-}
-
 static int bit_get(const struct sync_rxseq *st, uint64_t s)
 {
 	uint64_t i = s & WMASK;
@@ -89,7 +70,6 @@ static uint64_t advance(struct sync_rxseq *st, uint64_t seq)
 		bit_put(st, s, 0);
 	bit_put(st, seq, 1);
 	st->top = seq;
-	st->lost += lost;
 	return lost;
 }
 
@@ -158,6 +138,21 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 	return 1;
 }
 
+void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq)
+{
+	uint64_t s;
+
+	if (epoch < st->epoch)
+		return;
+	if (epoch > st->epoch || last_seq >= st->top) {
+		/* everything up to last_seq is held: restart the window there */
+		stream_start(st, epoch, last_seq);
+		return;
+	}
+	for (s = window_low(st); s <= last_seq; s++)
+		bit_put(st, s, 1);
+}
+
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to)
 {
 	uint64_t s;
@@ -173,58 +168,6 @@ int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to
 		*to = s;
 		return 1;
 	}
-	return 0;
-}
-
-/* ---- per-origin table ---- */
-
-int sync_seqtrack_init(struct sync_seqtrack *t, size_t max_origins)
-{
-	memset(t, 0, sizeof(*t));
-	if (!max_origins)
-		return -EINVAL;
-	t->origin = calloc(max_origins, sizeof(*t->origin));
-	t->st = calloc(max_origins, sizeof(*t->st));
-	if (!t->origin || !t->st) {
-		sync_seqtrack_free(t);
-		return -ENOMEM;
-	}
-	t->cap = max_origins;
-	return 0;
-}
-
-void sync_seqtrack_free(struct sync_seqtrack *t)
-{
-	free(t->origin);
-	free(t->st);
-	memset(t, 0, sizeof(*t));
-}
-
-struct sync_rxseq *sync_seqtrack_get(struct sync_seqtrack *t, uint32_t origin)
-{
-	size_t i;
-
-	if (!origin)
-		return NULL;
-	for (i = 0; i < t->n; i++) {
-		if (t->origin[i] == origin)
-			return &t->st[i];
-	}
-	if (t->n == t->cap)
-		return NULL;
-	t->origin[t->n] = origin;
-	memset(&t->st[t->n], 0, sizeof(t->st[t->n]));
-	return &t->st[t->n++];
-}
-
-int sync_seqtrack_receive(struct sync_seqtrack *t, uint32_t origin, uint64_t epoch, uint64_t seq,
-			  struct sync_seq_result *res)
-{
-	struct sync_rxseq *st = sync_seqtrack_get(t, origin);
-
-	if (!st)
-		return -ENOSPC;
-	sync_rxseq_receive(st, epoch, seq, res);
 	return 0;
 }
 
@@ -252,7 +195,6 @@ static void evict_oldest(struct sync_txring *r)
 	memset(sl, 0, sizeof(*sl));
 	r->head = (r->head + 1) % r->max_msgs;
 	r->n--;
-	r->evicted++;
 }
 
 void sync_txring_free(struct sync_txring *r)

@@ -55,16 +55,8 @@ struct sync_seq_result {
 struct sync_rxseq {
 	uint64_t epoch;		/* 0: nothing received yet */
 	uint64_t top;		/* highest accepted sequence */
-	uint64_t lost;		/* total declared lost */
 	uint64_t bits[SYNC_SEQ_WINDOW / 64];	/* bit (s % WINDOW): s seen */
 };
-
-static inline int sync_seq_accepted(enum sync_seq_verdict v)
-{
-	return v <= SYNC_SEQ_NEW_STREAM;
-}
-
-const char *sync_seq_verdict_str(enum sync_seq_verdict v);
 
 /* Classifies BATCH seq of epoch (both != 0) and records it if accepted. */
 void sync_rxseq_receive(struct sync_rxseq *st, uint64_t epoch, uint64_t seq,
@@ -83,27 +75,17 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 			 struct sync_seq_result *res);
 
 /*
+ * A snapshot of the origin's maps covers its stream of epoch up to
+ * last_seq: the holes at or below it need no resync any more. A newer
+ * epoch, or a last_seq at or beyond top, restarts the stream there.
+ */
+void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq);
+
+/*
  * The oldest still-missing range inside the window, for re-requesting on
  * a timer: returns 1 and [*from, *to], or 0 if nothing is missing.
  */
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to);
-
-/*
- * Per-origin table for a small full mesh (linear search; origin != 0).
- * Returns the origin's state, adding it if there is room, else NULL.
- */
-struct sync_seqtrack {
-	size_t n, cap;
-	uint32_t *origin;
-	struct sync_rxseq *st;
-};
-
-int sync_seqtrack_init(struct sync_seqtrack *t, size_t max_origins);
-void sync_seqtrack_free(struct sync_seqtrack *t);
-struct sync_rxseq *sync_seqtrack_get(struct sync_seqtrack *t, uint32_t origin);
-/* Returns -ENOSPC if a new origin does not fit, else 0. */
-int sync_seqtrack_receive(struct sync_seqtrack *t, uint32_t origin, uint64_t epoch, uint64_t seq,
-			  struct sync_seq_result *res);
 
 /* ---- sender side: retransmit ring ---- */
 
@@ -124,7 +106,6 @@ struct sync_txring {
 	size_t head, n;		/* oldest slot, slots in use */
 	size_t bytes;
 	uint64_t last_seq;	/* last stored; 0: none yet */
-	uint64_t evicted;	/* messages evicted so far */
 	struct sync_txring_slot *slot;
 };
 

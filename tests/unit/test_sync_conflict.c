@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* The conflict rule: each rule, a total antisymmetric order, tombstones. */
+/* The conflict rule: each rule, a total antisymmetric order, tombstones,
+ * write identity, and the rules without versions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -165,12 +166,113 @@ static void test_decide(void **state)
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
 }
 
+/* The key's local state is the newer of its value and its tombstone. */
+static void test_decide_key(void **state)
+{
+	struct sync_write in, val, tomb;
+	bool keep;
+
+	/* a value older than its tombstone: the tombstone rules */
+	val = upd(3, 1, "x");
+	tomb = del(4, 1);
+	in = upd(4, 1, "y");
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_SKIP);
+	assert_false(keep);
+	in = upd(5, 1, "y");
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_WRITE);
+	assert_false(keep);
+	/* a delete beating that tombstone deletes the stale value */
+	in = del(5, 2);
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_DELETE);
+	assert_true(keep);
+	in = del(4, 2);	/* loses to the tombstone (node) */
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_SKIP);
+	assert_false(keep);
+	/* a value newer than its tombstone: the value rules */
+	val = upd(6, 1, "x");
+	in = del(5, 1);
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_SKIP);
+	assert_false(keep);
+	in = del(6, 1);
+	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_DELETE);
+	assert_true(keep);
+	/* a winning delete with nothing to delete is still kept */
+	in = del(7, 1);
+	assert_int_equal(sync_conflict_decide_key(&in, NULL, &tomb, &keep), SYNC_APPLY_SKIP);
+	assert_true(keep);
+	assert_int_equal(sync_conflict_decide_key(&in, NULL, NULL, &keep), SYNC_APPLY_SKIP);
+	assert_true(keep);
+	in = upd(1, 1, "x");
+	assert_int_equal(sync_conflict_decide_key(&in, NULL, NULL, &keep), SYNC_APPLY_WRITE);
+	assert_false(keep);
+}
+
+struct tv {
+	uint64_t ts;
+	uint32_t version;
+	uint16_t owner;
+	uint8_t payload[2];
+};
+
+/* A value's write: version and owner fields, timestamp left out of rule 4. */
+static void test_value_write(void **state)
+{
+	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	struct sync_mapspec owned, unowned;
+	struct tv a = { .ts = 111, .version = 9, .owner = 3, .payload = { 1, 2 } };
+	struct tv b = a;
+	struct sync_write wa, wb;
+	uint8_t sa[sizeof(struct tv)], sb[sizeof(struct tv)];
+
+	assert_int_equal(sync_mapspec_init(&owned, "m", 4, sizeof(struct tv),
+					   SYNC_FIELD(struct tv, ts), SYNC_FIELD(struct tv, owner),
+					   SYNC_FIELD(struct tv, version), &lim, NULL), 0);
+	assert_int_equal(sync_mapspec_init(&unowned, "u", 4, sizeof(struct tv),
+					   SYNC_FIELD(struct tv, ts), SYNC_FIELD_NONE,
+					   SYNC_FIELD(struct tv, version), &lim, NULL), 0);
+	sync_conflict_value_write(&wa, &owned, &a, 7, sa);
+	assert_int_equal(wa.op, SYNC_OP_UPDATE);
+	assert_int_equal(wa.version, 9);
+	assert_int_equal(wa.node, 3);		/* the owner field */
+	/* the same write with another (rebased) timestamp is identical */
+	b.ts = 222;
+	sync_conflict_value_write(&wb, &owned, &b, 7, sb);
+	assert_int_equal(sync_conflict_cmp(&wa, &wb), 0);
+	assert_int_equal(a.ts, 111);		/* the value itself is left alone */
+	b.payload[1] = 3;
+	sync_conflict_value_write(&wb, &owned, &b, 7, sb);
+	assert_int_equal(sync_conflict_cmp(&wb, &wa), 1);
+	/* no owner: the fallback, from either kind of map */
+	a.owner = 0;
+	assert_int_equal(sync_conflict_value_node(&owned, &a, 7), 7);
+	a.owner = 3;
+	assert_int_equal(sync_conflict_value_node(&unowned, &a, 7), 7);
+
+	/* a delete whose version is not known: only the owner's */
+	assert_true(sync_conflict_owner_deletes(&owned, &a, 3));
+	assert_false(sync_conflict_owner_deletes(&owned, &a, 4));
+	assert_true(sync_conflict_owner_deletes(&unowned, &a, 4));
+	a.owner = 0;
+	assert_false(sync_conflict_owner_deletes(&owned, &a, 4));
+}
+
+static void test_unversioned(void **state)
+{
+	assert_int_equal(sync_conflict_decide_unversioned(SYNC_OP_UPDATE, false), SYNC_APPLY_WRITE);
+	assert_int_equal(sync_conflict_decide_unversioned(SYNC_OP_UPDATE, true), SYNC_APPLY_WRITE);
+	assert_int_equal(sync_conflict_decide_unversioned(SYNC_OP_DELETE, true), SYNC_APPLY_DELETE);
+	assert_int_equal(sync_conflict_decide_unversioned(SYNC_OP_DELETE, false), SYNC_APPLY_SKIP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_total_order),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_decide_key),
+		cmocka_unit_test(test_value_write),
+		cmocka_unit_test(test_unversioned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

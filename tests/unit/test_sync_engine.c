@@ -426,6 +426,8 @@ static void cluster_init(int n, const struct sync_engine_cfg *cfg)
 		C.base.digest_buckets = 16;
 	if (!C.base.walk_budget)
 		C.base.walk_budget = 64;	/* exercise sliced walks */
+	if (!C.base.antientropy_ms)
+		C.base.antientropy_ms = SYNC_ANTIENTROPY_OFF;	/* unless a test asks */
 	for (i = 0; i < n; i++) {
 		struct node *nd = &C.nodes[i];
 
@@ -1452,6 +1454,14 @@ static void test_bad_config(void **state)
 	sync_engine_cfg_defaults(&cfg);
 	assert_int_equal(cfg.heartbeat_ms, 100);
 	assert_int_equal(cfg.antientropy_ms, 10000);
+	{
+		/* off is said, and stays said */
+		struct sync_engine_cfg off = cfg;
+
+		off.antientropy_ms = SYNC_ANTIENTROPY_OFF;
+		sync_engine_cfg_defaults(&off);
+		assert_true(off.antientropy_ms == SYNC_ANTIENTROPY_OFF);
+	}
 	{
 		struct sync_engine *e = sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err,
 							sizeof(err));

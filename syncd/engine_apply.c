@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The engine's receiving side (engine.h): every message is authenticated,
+ * decoded and checked, its sequence tracked (seqtrack.h) and gaps repaired,
+ * its sender's liveness noted, and its entries validated and applied to
+ * the store as the conflict rule (conflict.h) decides, with tombstones
+ * against late copies of deleted writes.
+ *
+ * Which write wins, and how a value's write is identified, is the
+ * conflict rule's business alone (conflict.h).
+ *
+ * Choices this file makes where engine.h leaves room (all deliberate):
+ *
+ *  - "Answered with nothing": a requester that re-requests the same
+ *    missing range RESYNC_MAX_TRIES times without it arriving assumes the
+ *    range is gone and pulls a full snapshot from the origin.
+ *  - Counting: rx_dropped is the sum of rx_by_reason[], rx_auth_fail,
+ *    rx_duplicate and rx_stale. A refused entry inside an accepted message
+ *    (apply-time mapspec reasons) counts in rx_by_reason[] and rx_dropped
+ *    as well as in apply_rejected; a validate refusal only in
+ *    apply_rejected. Messages from a node that is not a peer
+ *    (rx_unknown_origin) and messages for another node (rx_not_for_us) are
+ *    counted apart. A message of an older incarnation of a peer than one
+ *    already heard is stale.
+ *  - Timestamps are rebased with the mono_ns of the envelope as it was
+ *    encoded: a retransmitted batch makes its entries look younger by the
+ *    retransmission delay (the safe direction for ageing).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conflict.h"
+#include "engine_priv.h"
+
+#define RESYNC_MAX_TRIES	5	/* re-requests of one range before a snapshot */
+
+/* --------------------------------------------------------- tombstones */
+
+static size_t tomb_key(struct sync_engine *e, unsigned int map, const void *key,
+		       uint32_t key_len)
+{
+	uint32_t m = map;
+
+	memcpy(e->kbuf, &m, sizeof(m));
+	memcpy(e->kbuf + sizeof(m), key, key_len);
+	return sizeof(m) + key_len;
+}
+
+static struct tomb *tomb_find(struct sync_engine *e, unsigned int map, const void *key,
+			      uint32_t key_len)
+{
+	size_t kl = tomb_key(e, map, key, key_len);
+	struct tomb *t = NULL;
+
+	HASH_FIND(hh, e->tombs, e->kbuf, kl, t);
+	return t;
+}
+
+static void tomb_del(struct sync_engine *e, struct tomb *t)
+{
+	HASH_DEL(e->tombs, t);
+	free(t);
+	e->st.tombstones--;
+}
+
+/* Records (or raises) the tombstone of key at (version, node). Re-added
+ * at the end of the table, so the table stays in expiry order. */
+void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key,
+		  uint32_t key_len, uint64_t version, uint32_t node, uint64_t now_ns)
+{
+	struct tomb *t = tomb_find(e, map, key, key_len);
+	size_t kl = 4 + key_len;
+
+	if (t)
+		tomb_del(e, t);
+	t = malloc(sizeof(*t) + kl);
+	if (!t)
+		return;
+	t->version = version;
+	t->node = node;
+	t->expire_ns = now_ns + ms2ns(e->cfg.tombstone_ms);
+	t->klen = (uint32_t)kl;
+	tomb_key(e, map, key, key_len);
+	memcpy(t->k, e->kbuf, kl);
+	eng_uthash_oom = 0;
+	HASH_ADD_KEYPTR(hh, e->tombs, t->k, t->klen, t);
+	if (eng_uthash_oom) {
+		free(t);
+		return;
+	}
+	e->st.tombstones++;
+}
+
+void eng_tomb_expire(struct sync_engine *e, uint64_t now_ns)
+{
+	struct tomb *t, *tmp;
+
+	HASH_ITER(hh, e->tombs, t, tmp) {
+		if (t->expire_ns > now_ns)
+			break;		/* insertion order is expiry order */
+		tomb_del(e, t);
+	}
+}
+
+void eng_tombs_free(struct sync_engine *e)
+{
+	struct tomb *t, *tt;
+
+	HASH_ITER(hh, e->tombs, t, tt) {
+		HASH_DEL(e->tombs, t);
+		free(t);
+	}
+}
+
+/* -------------------------------------------------------------- apply */
+
+/*
+ * Applies one decoded entry from peer p. Returns 1 if the map changed,
+ * 0 if not (skipped or refused; counted). The conflict rule (conflict.h)
+ * decides; this gathers what the key holds and acts.
+ */
+int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
+		    int64_t delta, enum apply_src src, uint64_t now_ns)
+{
+	const struct sync_mapspec *ms;
+	struct sync_write win, wloc, wt;
+	enum sync_apply act;
+	enum sync_reason r;
+	const char *why = NULL;
+	bool present, keep_tomb;
+	struct tomb *t;
+	int mi, rc;
+
+	mi = eng_find_map(e, en->map);
+	if (mi < 0) {
+		r = SYNC_E_UNKNOWN_MAP;
+		goto refuse;
+	}
+	ms = &e->maps[mi];
+	r = sync_mapspec_check_entry(ms, en);
+	if (r != SYNC_OK)
+		goto refuse;
+	if (en->op == SYNC_OP_UPDATE) {
+		memcpy(e->vin, en->value, ms->value_size);
+		if (sync_mapspec_has_version(ms) &&
+		    sync_mapspec_version(ms, e->vin) != en->version) {
+			e->st.apply_rejected++;
+			eng_log_refused(e, p->node, "entry", ms->name,
+					"entry version differs from the value's");
+			return 0;
+		}
+		if (e->cfg.validate &&
+		    e->cfg.validate(e->cfg.validate_arg, (unsigned int)mi, en->key, e->vin, &why)) {
+			e->st.apply_rejected++;
+			eng_log_refused(e, p->node, "entry", ms->name,
+					why ? why : "validation failed");
+			return 0;
+		}
+	}
+
+	rc = e->store->lookup(e->store_ctx, (unsigned int)mi, en->key, e->vloc);
+	if (rc && rc != -ENOENT) {
+		e->st.apply_errors++;
+		return 0;
+	}
+	present = rc == 0;
+
+	if (!sync_mapspec_has_version(ms)) {
+		act = sync_conflict_decide_unversioned(en->op, present);
+		if (act == SYNC_APPLY_WRITE)
+			sync_mapspec_rebase_ts(ms, e->vin, delta);
+		t = NULL;
+		goto act;
+	}
+
+	/* the writes as the conflict rule compares them */
+	if (en->op == SYNC_OP_UPDATE) {
+		sync_conflict_value_write(&win, ms, e->vin, en->origin, e->vmask_a);
+	} else {
+		memset(&win, 0, sizeof(win));
+		win.op = SYNC_OP_DELETE;
+		win.version = en->version;
+		win.node = en->origin;
+	}
+	if (present)
+		sync_conflict_value_write(&wloc, ms, e->vloc, win.node, e->vmask_b);
+	t = tomb_find(e, (unsigned int)mi, en->key, en->key_len);
+	if (t) {
+		memset(&wt, 0, sizeof(wt));
+		wt.op = SYNC_OP_DELETE;
+		wt.version = t->version;
+		wt.node = t->node;
+	}
+
+	if (en->op == SYNC_OP_DELETE && en->version == 0) {
+		/* "version not known" */
+		if (!present || !sync_conflict_owner_deletes(ms, e->vloc, en->origin)) {
+			e->st.apply_skipped++;
+			return 0;
+		}
+		win.version = wloc.version;
+		win.node = wloc.node;	/* the same write, deleted */
+		act = SYNC_APPLY_DELETE;
+		goto act;
+	}
+
+	act = sync_conflict_decide_key(&win, present ? &wloc : NULL, t ? &wt : NULL, &keep_tomb);
+	if (act == SYNC_APPLY_SKIP && keep_tomb) {
+		/* a winning delete with nothing to delete */
+		eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version, win.node,
+			     now_ns);
+		e->st.apply_skipped++;
+		return 0;
+	}
+	if (act == SYNC_APPLY_WRITE)
+		sync_mapspec_rebase_ts(ms, e->vin, delta);
+
+act:
+	switch (act) {
+	case SYNC_APPLY_WRITE:
+		rc = e->store->update(e->store_ctx, (unsigned int)mi, en->key, e->vin);
+		if (rc) {
+			e->st.apply_errors++;
+			xlb_log_rl(&e->rl, XLB_LOG_WARN, "sync %s: map %s write failed: %s",
+				   e->cfg.node_name, ms->name, strerror(-rc));
+			return 0;
+		}
+		if (t)
+			tomb_del(e, t);	/* the write beat it */
+		e->st.applied_updates++;
+		if (src == SRC_SNAPSHOT)
+			e->st.snapshot_entries_applied++;
+		return 1;
+	case SYNC_APPLY_DELETE:
+		rc = e->store->remove(e->store_ctx, (unsigned int)mi, en->key);
+		if (rc && rc != -ENOENT) {
+			e->st.apply_errors++;
+			return 0;
+		}
+		if (sync_mapspec_has_version(ms))
+			eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version,
+				     win.node, now_ns);
+		e->st.applied_deletes++;
+		return 1;
+	case SYNC_APPLY_SKIP:
+		break;
+	}
+	e->st.apply_skipped++;
+	return 0;
+
+refuse:
+	e->st.apply_rejected++;
+	e->st.rx_by_reason[r]++;
+	e->st.rx_dropped++;
+	eng_log_refused(e, p->node, "entry", en->map, sync_reason_str(r));
+	return 0;
+}
+
+/* --------------------------------------------------------- gap repair */
+
+/*
+ * [from, to] of peer pi's stream is missing: ask its origin for it, at most
+ * every resync_retry_ms. RESYNC_MAX_TRIES requests of the same range left
+ * unanswered mean it has left the origin's ring (it answers those with
+ * nothing): pull a full snapshot instead. Nothing while one is pending.
+ */
+void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to,
+		    uint64_t now_ns)
+{
+	struct peer *p = &e->peers[pi];
+
+	if (eng_pull_full_of(e, pi))
+		return;
+	if (p->resync_from == from) {
+		if (now_ns - p->resync_last_ns < ms2ns(e->cfg.resync_retry_ms))
+			return;
+		if (p->resync_tries >= RESYNC_MAX_TRIES) {
+			p->resync_tries = 0;
+			p->resync_from = 0;
+			eng_pull_full(e, pi, false, now_ns);
+			return;
+		}
+	}
+	eng_send_resync_request(e, p, from, to, now_ns);
+}
+
+/* ---------------------------------------------------------- receiving */
+
+static void rx_batch(struct sync_engine *e, struct rx *x)
+{
+	struct sync_seq_result res;
+	struct sync_entry en;
+	size_t i;
+
+	sync_rxseq_receive(&x->p->rx, x->m->hdr.epoch, x->m->hdr.seq, &res);
+	if (res.verdict == SYNC_SEQ_DUPLICATE || res.verdict == SYNC_SEQ_STALE) {
+		if (res.verdict == SYNC_SEQ_DUPLICATE)
+			e->st.rx_duplicate++;
+		else
+			e->st.rx_stale++;
+		e->st.rx_dropped++;
+		return;
+	}
+	for (i = 0; i < x->m->n_entries; i++) {
+		sync_msg_entry(x->m, i, &en);
+		if (e->pulls || e->prunes)
+			eng_note_stream_key(e, x->pi, &en);
+		eng_apply_entry(e, x->p, &en, x->delta, SRC_BATCH, x->now_ns);
+	}
+	x->p->rx_entries += x->m->n_entries;
+	if (res.lost) {
+		x->p->lost += res.lost;
+		x->p->need_snapshot = true;
+	}
+	if (res.verdict == SYNC_SEQ_GAP) {
+		x->p->gaps += res.gap_to - res.gap_from + 1;
+		eng_want_range(e, x->pi, res.gap_from, res.gap_to, x->now_ns);
+	}
+	if (res.verdict == SYNC_SEQ_NEW_STREAM && !x->p->snapshot_done)
+		x->p->need_snapshot = true;	/* first contact after startup */
+}
+
+static void rx_heartbeat(struct sync_engine *e, struct rx *x)
+{
+	const Xlbsync__Heartbeat *hb = x->m->env->heartbeat;
+	struct sync_seq_result res;
+	size_t i;
+
+	x->p->ready = hb->ready;
+	for (i = 0; i < hb->n_seqs; i++) {
+		const Xlbsync__OriginSeq *s = hb->seqs[i];
+
+		if (s->origin == e->cfg.node_id) {
+			if (s->epoch == e->cfg.epoch)
+				x->p->acked_seq = s->last_seq;
+			continue;
+		}
+		if (s->origin != x->p->node)
+			continue;	/* a third node's stream: it speaks for itself */
+		if (s->epoch != x->m->hdr.epoch)
+			continue;
+		if (sync_rxseq_heartbeat(&x->p->rx, s->epoch, s->last_seq, &res)) {
+			/* a tail loss; counted once per range */
+			if (x->p->resync_from != res.gap_from)
+				x->p->gaps += res.gap_to - res.gap_from + 1;
+			eng_want_range(e, x->pi, res.gap_from, res.gap_to, x->now_ns);
+		}
+		if (res.verdict == SYNC_SEQ_NEW_STREAM && !x->p->snapshot_done)
+			x->p->need_snapshot = true;
+	}
+}
+
+static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns)
+{
+	p->last_heard_ns = now_ns ? now_ns : 1;
+	if (!p->alive) {
+		p->alive = true;
+		xlb_log(XLB_LOG_INFO, "sync %s: peer %s is alive", e->cfg.node_name, p->name);
+		if (e->io.peer_state)
+			e->io.peer_state(e->io_ctx, p->node, true);
+	}
+}
+
+/* A peer restarted: forget what was tied to its former incarnation. */
+static void peer_new_epoch(struct sync_engine *e, size_t pi, uint64_t epoch)
+{
+	struct peer *p = &e->peers[pi];
+
+	if (!p->epoch) {
+		p->epoch = epoch;	/* first contact: nothing to forget */
+		return;
+	}
+	xlb_log(XLB_LOG_INFO, "sync %s: peer %s restarted", e->cfg.node_name, p->name);
+	p->epoch = epoch;
+	p->ready = false;
+	p->acked_seq = 0;
+	eng_snapshot_peer_restarted(e, pi);
+	eng_digest_peer_restarted(e, pi);
+}
+
+void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint64_t now_ns)
+{
+	struct sync_msg m;
+	enum sync_reason r;
+	struct rx x;
+	size_t plen = len;
+	int pi;
+
+	e->st.rx_msgs++;
+	e->st.rx_bytes += len;
+	if (len > e->cfg.lim.max_msg) {
+		r = SYNC_E_TOO_BIG;
+		goto refused;
+	}
+	if (e->cfg.auth_key_len &&
+	    sync_auth_verify(buf, len, e->cfg.auth_key, e->cfg.auth_key_len, &plen)) {
+		e->st.rx_auth_fail++;
+		e->st.rx_dropped++;
+		xlb_log_rl(&e->rl, XLB_LOG_WARN,
+			   "sync %s: refused message from %s map -: missing or wrong auth tag",
+			   e->cfg.node_name, "unauthenticated sender");
+		return;
+	}
+	r = sync_decode(&m, buf, plen, &e->cfg.lim);
+	if (r != SYNC_OK)
+		goto refused;
+
+	pi = eng_find_peer(e, m.hdr.origin);
+	if (pi < 0) {
+		char nb[32];
+
+		e->st.rx_unknown_origin++;
+		snprintf(nb, sizeof(nb), "node%" PRIu32, m.hdr.origin);
+		xlb_log_rl(&e->rl, XLB_LOG_WARN,
+			   "sync %s: refused %s from %s map -: origin is not a peer",
+			   e->cfg.node_name, sync_msg_type_str(m.type), nb);
+		goto out;
+	}
+	x.p = &e->peers[pi];
+	x.pi = (size_t)pi;
+	x.m = &m;
+	x.now_ns = now_ns;
+	x.delta = (int64_t)(now_ns - m.hdr.mono_ns);
+	if (m.hdr.epoch < x.p->epoch) {
+		e->st.rx_stale++;
+		e->st.rx_dropped++;
+		eng_log_refused(e, x.p->node, sync_msg_type_str(m.type), NULL,
+				"from a former incarnation");
+		goto out;
+	}
+	if (m.hdr.epoch > x.p->epoch)
+		peer_new_epoch(e, x.pi, m.hdr.epoch);
+	peer_heard(e, x.p, now_ns);
+	x.p->rx_msgs++;
+	if (m.hdr.dest && m.hdr.dest != e->cfg.node_id) {
+		e->st.rx_not_for_us++;
+		goto out;
+	}
+	switch (m.type) {
+	case SYNC_MSG_BATCH:
+		rx_batch(e, &x);
+		break;
+	case SYNC_MSG_HEARTBEAT:
+		rx_heartbeat(e, &x);
+		break;
+	case SYNC_MSG_RESYNC_REQUEST:
+		eng_rx_resync_request(e, &x);
+		break;
+	case SYNC_MSG_SNAPSHOT_REQUEST:
+		eng_rx_snapshot_request(e, &x);
+		break;
+	case SYNC_MSG_SNAPSHOT_CHUNK:
+		eng_rx_snapshot_chunk(e, &x);
+		break;
+	case SYNC_MSG_SNAPSHOT_END:
+		eng_rx_snapshot_end(e, &x);
+		break;
+	case SYNC_MSG_DIGEST:
+		eng_rx_digest(e, &x);
+		break;
+	}
+out:
+	sync_msg_release(&m);
+	return;
+refused:
+	e->st.rx_by_reason[r]++;
+	e->st.rx_dropped++;
+	xlb_log_rl(&e->rl, XLB_LOG_WARN, "sync %s: refused message from %s map -: %s",
+		   e->cfg.node_name, "unknown sender", sync_reason_str(r));
+}
+
+/* Once per tick: peers gone silent are dead; missing ranges of the live
+ * ones are asked for again, and the snapshots they need pulled. */
+void eng_peers_tick(struct sync_engine *e, uint64_t now_ns)
+{
+	size_t i;
+
+	for (i = 0; i < e->cfg.n_peers; i++) {
+		struct peer *p = &e->peers[i];
+		uint64_t from, to;
+
+		if (p->alive && now_ns - p->last_heard_ns >= ms2ns(e->cfg.dead_after_ms)) {
+			p->alive = false;
+			p->ready = false;
+			xlb_log(XLB_LOG_WARN, "sync %s: peer %s is dead (silent for %" PRIu32 " ms)",
+				e->cfg.node_name, p->name, e->cfg.dead_after_ms);
+			if (e->io.peer_state)
+				e->io.peer_state(e->io_ctx, p->node, false);
+		}
+		if (!p->alive)
+			continue;
+		if (sync_rxseq_missing(&p->rx, &from, &to))
+			eng_want_range(e, i, from, to, now_ns);
+		if (p->need_snapshot) {
+			p->need_snapshot = false;
+			eng_pull_full(e, i, false, now_ns);
+		}
+	}
+}

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The engine's sending side (engine.h): local changes are queued into the
+ * current batch and leave as BATCH messages, each with the next sequence
+ * of this node's stream and kept encoded in the retransmit ring, which
+ * answers peers' resync requests. Heartbeats carry the stream positions.
+ * Every message is authenticated here when a key is set.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "engine_priv.h"
+
+#define EBUF_MIN_ENTRIES	64	/* first allocation of a batch or chunk, */
+#define EBUF_MIN_BYTES		16384	/* then doubled as needed */
+
+/* --------------------------------------------------------------- ebuf */
+
+void eng_ebuf_reset(struct ebuf *b)
+{
+	b->n = 0;
+	b->used = 0;
+	b->est = 0;
+}
+
+void eng_ebuf_free(struct ebuf *b)
+{
+	free(b->ent);
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map,
+		 enum sync_op op, uint32_t origin, uint64_t version, const void *key,
+		 const void *value)
+{
+	uint32_t vl = op == SYNC_OP_UPDATE ? ms->value_size : 0;
+	size_t need = ms->key_size + vl;
+	struct pent *p;
+
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? 2 * b->cap : EBUF_MIN_ENTRIES;
+		struct pent *ne = realloc(b->ent, nc * sizeof(*ne));
+
+		if (!ne)
+			return -ENOMEM;
+		b->ent = ne;
+		b->cap = nc;
+	}
+	if (b->dcap - b->used < need) {
+		size_t nc = b->dcap ? 2 * b->dcap : EBUF_MIN_BYTES;
+		uint8_t *nd;
+
+		while (nc - b->used < need)
+			nc *= 2;
+		nd = realloc(b->data, nc);
+		if (!nd)
+			return -ENOMEM;
+		b->data = nd;
+		b->dcap = nc;
+	}
+	p = &b->ent[b->n++];
+	p->map = map;
+	p->op = op;
+	p->origin = origin;
+	p->version = version;
+	p->off = b->used;
+	p->key_len = ms->key_size;
+	p->value_len = vl;
+	memcpy(b->data + b->used, key, ms->key_size);
+	if (vl)
+		memcpy(b->data + b->used + ms->key_size, value, vl);
+	b->used += need;
+	b->est += strlen(ms->name) + need + ENTRY_OVERHEAD;
+	return 0;
+}
+
+/* Estimated size if an entry of ms were added. */
+size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, enum sync_op op)
+{
+	return b->est + strlen(ms->name) + ms->key_size +
+	       (op == SYNC_OP_UPDATE ? ms->value_size : 0) + ENTRY_OVERHEAD;
+}
+
+size_t eng_msg_budget(const struct sync_engine *e)
+{
+	return e->cfg.lim.max_msg - SYNC_AUTH_TAG_ROOM - HDR_RESERVE;
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* Tags (if a key is set) and sends txbuf[0..len). */
+int eng_emit(struct sync_engine *e, size_t len)
+{
+	int rc;
+
+	if (e->cfg.auth_key_len &&
+	    sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg, e->cfg.auth_key,
+			     e->cfg.auth_key_len)) {
+		e->st.tx_errors++;
+		return -EMSGSIZE;
+	}
+	rc = e->io.send(e->io_ctx, e->txbuf, len);
+	e->st.tx_msgs++;
+	e->st.tx_bytes += len;
+	if (rc < 0)
+		e->st.tx_errors++;
+	return (int)len;
+}
+
+void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest,
+		  uint64_t now_ns)
+{
+	memset(h, 0, sizeof(*h));
+	h->origin = e->cfg.node_id;
+	h->epoch = e->cfg.epoch;
+	h->dest = dest;
+	h->mono_ns = now_ns;
+}
+
+/* sync_entry views of b->ent[from..n) (caller frees). */
+struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b)
+{
+	struct sync_entry *v = calloc(b->n ? b->n : 1, sizeof(*v));
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < b->n; i++) {
+		const struct pent *p = &b->ent[i];
+
+		v[i].map = e->maps[p->map].name;
+		v[i].op = p->op;
+		v[i].key = b->data + p->off;
+		v[i].key_len = p->key_len;
+		v[i].value = p->value_len ? b->data + p->off + p->key_len : NULL;
+		v[i].value_len = p->value_len;
+		v[i].origin = p->origin;
+		v[i].version = p->version;
+	}
+	return v;
+}
+
+/* Sends the pending batch as one or more BATCH messages, each with the
+ * next sequence, each kept in the retransmit ring. */
+static void send_batch(struct sync_engine *e, uint64_t now_ns)
+{
+	struct sync_entry *v;
+	size_t done = 0;
+
+	if (!e->batch.n)
+		return;
+	v = eng_ebuf_entries(e, &e->batch);
+	if (!v) {
+		e->st.tx_errors++;
+		eng_ebuf_reset(&e->batch);
+		return;
+	}
+	while (done < e->batch.n) {
+		struct sync_hdr h;
+		size_t len;
+		int k;
+
+		eng_hdr_fill(e, &h, 0, now_ns);
+		h.seq = e->tx_seq + 1;
+		k = sync_encode_batch(&h, v + done, e->batch.n - done, &e->cfg.lim, e->txbuf,
+				      e->cfg.lim.max_msg, &len);
+		if (k <= 0) {
+			xlb_log_rl(&e->rl, XLB_LOG_ERR, "sync %s: cannot encode a batch: %s",
+				   e->cfg.node_name, strerror(-k));
+			e->st.tx_errors++;
+			break;
+		}
+		e->tx_seq++;
+		if (e->cfg.auth_key_len &&
+		    sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg, e->cfg.auth_key,
+				     e->cfg.auth_key_len)) {
+			e->st.tx_errors++;
+			break;
+		}
+		if (sync_txring_put(&e->ring, e->tx_seq, e->txbuf, len))
+			e->st.tx_errors++;	/* not resendable; a snapshot will do */
+		if (e->io.send(e->io_ctx, e->txbuf, len) < 0)
+			e->st.tx_errors++;
+		e->st.tx_msgs++;
+		e->st.tx_bytes += len;
+		e->st.tx_batches++;
+		e->st.tx_entries += (uint64_t)k;
+		done += (size_t)k;
+	}
+	free(v);
+	eng_ebuf_reset(&e->batch);
+}
+
+void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
+{
+	struct sync_origin_seq s[SYNC_MAX_PEERS + 1];
+	struct sync_hdr h;
+	size_t n = 0, i, len;
+
+	s[n].origin = e->cfg.node_id;
+	s[n].epoch = e->cfg.epoch;
+	s[n].last_seq = e->tx_seq;
+	n++;
+	for (i = 0; i < e->cfg.n_peers; i++) {
+		const struct peer *p = &e->peers[i];
+
+		if (!p->rx.epoch)
+			continue;
+		s[n].origin = p->node;
+		s[n].epoch = p->rx.epoch;
+		s[n].last_seq = p->rx.top;
+		n++;
+	}
+	eng_hdr_fill(e, &h, 0, now_ns);
+	if (sync_encode_heartbeat(&h, e->ready, s, n, &e->cfg.lim, e->txbuf, e->cfg.lim.max_msg,
+				  &len)) {
+		e->st.tx_errors++;
+		return;
+	}
+	eng_emit(e, len);
+}
+
+void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from,
+			     uint64_t to, uint64_t now_ns)
+{
+	struct sync_hdr h;
+	size_t len;
+
+	if (to - from >= RESYNC_MAX_SPAN)
+		to = from + RESYNC_MAX_SPAN - 1;
+	eng_hdr_fill(e, &h, p->node, now_ns);
+	if (sync_encode_resync_request(&h, p->node, from, to, &e->cfg.lim, e->txbuf,
+				       e->cfg.lim.max_msg, &len)) {
+		e->st.tx_errors++;
+		return;
+	}
+	eng_emit(e, len);
+	e->st.resync_requests_sent++;
+	p->resync_last_ns = now_ns;
+	if (p->resync_from == from) {
+		p->resync_tries++;
+	} else {
+		p->resync_from = from;
+		p->resync_tries = 1;
+	}
+}
+
+void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
+{
+	const Xlbsync__ResyncRequest *rr = x->m->env->resync_request;
+	uint64_t s, to;
+
+	if (rr->origin != e->cfg.node_id)
+		return;
+	to = rr->to_seq;
+	if (to - rr->from_seq >= RESYNC_MAX_SPAN)
+		to = rr->from_seq + RESYNC_MAX_SPAN - 1;
+	switch (sync_txring_lookup(&e->ring, rr->from_seq, to)) {
+	case SYNC_TXR_PRESENT:
+		for (s = rr->from_seq; s <= to; s++) {
+			const uint8_t *buf;
+			size_t len;
+
+			if (sync_txring_get(&e->ring, s, &buf, &len))
+				break;
+			if (e->io.send(e->io_ctx, buf, len) < 0)
+				e->st.tx_errors++;
+			e->st.tx_msgs++;
+			e->st.tx_bytes += len;
+		}
+		e->st.resync_requests_served++;
+		break;
+	case SYNC_TXR_GONE:
+		e->st.resync_gone++;	/* answered with nothing: it pulls a snapshot */
+		break;
+	case SYNC_TXR_FUTURE:
+		eng_log_refused(e, x->p->node, "resync-request", NULL,
+				"range beyond the last sequence sent");
+		break;
+	}
+}
+
+/* ------------------------------------------------------ local changes */
+
+int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, const void *key,
+		      const void *value, uint64_t version, uint64_t now_ns)
+{
+	const struct sync_mapspec *ms;
+	bool first;
+	int rc;
+
+	if (map >= e->cfg.n_maps || !key || (op != SYNC_OP_UPDATE && op != SYNC_OP_DELETE) ||
+	    (op == SYNC_OP_UPDATE && !value)) {
+		e->st.local_rejected++;
+		return -EINVAL;
+	}
+	ms = &e->maps[map];
+	if (op == SYNC_OP_UPDATE)
+		version = sync_mapspec_version(ms, value);
+	if (e->batch.n && eng_ebuf_est_with(&e->batch, ms, op) > eng_msg_budget(e))
+		send_batch(e, now_ns);
+	first = e->batch.n == 0;
+	rc = eng_ebuf_add(&e->batch, ms, map, op, e->cfg.node_id, version, key, value);
+	if (rc) {
+		e->st.local_rejected++;
+		return rc;
+	}
+	if (op == SYNC_OP_UPDATE) {
+		e->st.local_updates++;
+	} else {
+		e->st.local_deletes++;
+		/* our own delete: a late copy of the deleted write must not
+		 * come back from a peer's snapshot */
+		if (version && sync_mapspec_has_version(ms))
+			eng_tomb_put(e, map, key, ms->key_size, version, e->cfg.node_id, now_ns);
+	}
+	if (e->batch.n >= e->cfg.batch_max_entries) {
+		send_batch(e, now_ns);
+		return 0;
+	}
+	return first ? 1 : 0;
+}
+
+void sync_engine_flush(struct sync_engine *e, uint64_t now_ns)
+{
+	send_batch(e, now_ns);
+}
