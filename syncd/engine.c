@@ -129,6 +129,15 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 	 * a busy engine asks for the next tick 1 ms later */
 	e->budget = e->cfg.walk_budget;
 
+	/* a tick that comes late means this node did not run: nobody could
+	 * be heard meanwhile, so that time is not the peers' silence */
+	if (e->tick_due_ns && now_ns > e->tick_due_ns + SYNC_TICK_LATE_SLACK_NS) {
+		size_t i;
+
+		e->st.local_stall_ns += now_ns - e->tick_due_ns;
+		for (i = 0; i < e->cfg.n_peers; i++)
+			liveness_stalled(&e->peers[i].live, now_ns - e->tick_due_ns);
+	}
 	eng_peers_tick(e, now_ns);	/* liveness and gap repair */
 	eng_pulls_tick(e, now_ns);
 	eng_update_ready(e, now_ns);
@@ -140,12 +149,17 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 	busy |= eng_digest_tick(e, now_ns);
 	eng_tomb_expire(e, now_ns);
 
-	if (busy)
-		return 1;
-	wait = e->next_hb_ns > now_ns ? (e->next_hb_ns - now_ns) / XLB_NSEC_PER_MSEC : 0;
-	if (wait > tick_max_ms(e))
-		wait = tick_max_ms(e);
-	return wait ? (uint32_t)wait : 1;
+	if (busy) {
+		wait = 1;
+	} else {
+		wait = e->next_hb_ns > now_ns ? (e->next_hb_ns - now_ns) / XLB_NSEC_PER_MSEC : 0;
+		if (wait > tick_max_ms(e))
+			wait = tick_max_ms(e);
+		if (!wait)
+			wait = 1;
+	}
+	e->tick_due_ns = now_ns + wait * XLB_NSEC_PER_MSEC;
+	return (uint32_t)wait;
 }
 
 void sync_engine_start(struct sync_engine *e, uint64_t now_ns)
@@ -372,7 +386,8 @@ void sync_engine_get_peer(const struct sync_engine *e, size_t i, struct sync_pee
 	ps->alive = p->alive;
 	ps->ready = p->ready;
 	ps->snapshot_done = p->snapshot_done;
-	ps->last_heard_ns = p->last_heard_ns;
+	ps->last_heard_ns = p->live.last_heard_ns;
+	ps->dead_after_ns = liveness_allowed_ns(&p->live, ms2ns(e->cfg.dead_after_ms));
 	ps->rx_epoch = p->rx.epoch;
 	ps->rx_top = p->rx.top;
 	ps->acked_seq = p->acked_seq;

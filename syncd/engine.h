@@ -96,6 +96,8 @@
 #define SYNC_DEFAULT_TOMBSTONE_MS	60000
 #define SYNC_DEFAULT_TXRING_MSGS	65536
 #define SYNC_DEFAULT_TXRING_BYTES	(64u << 20)
+/* A tick later than this is a stall of this node (liveness.h). */
+#define SYNC_TICK_LATE_SLACK_NS		(20ull * 1000000ull)
 #define SYNC_ANTIENTROPY_OFF		UINT32_MAX
 
 struct sync_io_ops {
@@ -161,6 +163,9 @@ struct sync_peer_status {
 	bool ready;			/* its last heartbeat said ready */
 	bool snapshot_done;		/* our startup snapshot from it ended */
 	uint64_t last_heard_ns;		/* 0: never */
+	uint64_t dead_after_ns;		/* silence after which it is dead now
+					 * (liveness.h: dead_after_ms, or more
+					 * after the peer's own stalls) */
 	uint64_t rx_epoch, rx_top;	/* its stream as we hold it */
 	uint64_t acked_seq;		/* our last sequence it says it holds */
 	uint64_t rx_msgs, rx_entries;
@@ -186,6 +191,8 @@ struct sync_engine_stats {
 	uint64_t snapshots_requested, snapshots_served, snapshot_entries_sent;
 	uint64_t snapshot_entries_applied;
 	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
+	uint64_t capture_repairs;	/* anti-entropy rounds run for a capture loss */
+	uint64_t local_stall_ns;	/* time this engine's ticks came late */
 	uint64_t tombstones;		/* live tombstones */
 	uint64_t seq;			/* last sequence sent */
 	bool ready;
@@ -234,9 +241,10 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
  */
 uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns);
 
-/* The local capture lost events (ring buffer full): schedule an
- * anti-entropy round for every map as soon as possible. */
-void sync_engine_capture_lost(struct sync_engine *e, uint64_t n);
+/* The local capture lost @n records (which ones is unknown): flushes the
+ * batch and starts a digest round of every map with owners at once,
+ * without the settle cut, periodic anti-entropy on or off. */
+void sync_engine_capture_lost(struct sync_engine *e, uint64_t n, uint64_t now_ns);
 
 bool sync_engine_ready(const struct sync_engine *e);
 void sync_engine_get_stats(const struct sync_engine *e, struct sync_engine_stats *st);

@@ -354,9 +354,10 @@ static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 	}
 }
 
-static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns)
+/* @sent_ns: the peer's clock when it sent the message (liveness.h). */
+static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns, uint64_t sent_ns)
 {
-	p->last_heard_ns = now_ns ? now_ns : 1;
+	liveness_heard(&p->live, now_ns ? now_ns : 1, sent_ns);
 	if (!p->alive) {
 		p->alive = true;
 		xlb_log(XLB_LOG_INFO, "sync %s: peer %s is alive", e->cfg.node_name, p->name);
@@ -434,7 +435,7 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 	}
 	if (m.hdr.epoch > x.p->epoch)
 		peer_new_epoch(e, x.pi, m.hdr.epoch);
-	peer_heard(e, x.p, now_ns);
+	peer_heard(e, x.p, now_ns, m.hdr.mono_ns);
 	x.p->rx_msgs++;
 	if (m.hdr.dest && m.hdr.dest != e->cfg.node_id) {
 		e->st.rx_not_for_us++;
@@ -483,11 +484,17 @@ void eng_peers_tick(struct sync_engine *e, uint64_t now_ns)
 		struct peer *p = &e->peers[i];
 		uint64_t from, to;
 
-		if (p->alive && now_ns - p->last_heard_ns >= ms2ns(e->cfg.dead_after_ms)) {
+		if (p->alive && liveness_expired(&p->live, now_ns, ms2ns(e->cfg.dead_after_ms))) {
 			p->alive = false;
 			p->ready = false;
-			xlb_log(XLB_LOG_WARN, "sync %s: peer %s is dead (silent for %" PRIu32 " ms)",
-				e->cfg.node_name, p->name, e->cfg.dead_after_ms);
+			xlb_log(XLB_LOG_WARN,
+				"sync %s: peer %s is dead (silent for %" PRIu64 " ms; allowed %" PRIu64
+				" ms: dead_after_ms %" PRIu32 ", longer after the peer's own stalls)",
+				e->cfg.node_name, p->name,
+				(uint64_t)((now_ns - p->live.last_heard_ns) / XLB_NSEC_PER_MSEC),
+				(uint64_t)(liveness_allowed_ns(&p->live, ms2ns(e->cfg.dead_after_ms)) /
+					   XLB_NSEC_PER_MSEC),
+				e->cfg.dead_after_ms);
 			if (e->io.peer_state)
 				e->io.peer_state(e->io_ctx, p->node, false);
 		}

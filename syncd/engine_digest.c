@@ -205,12 +205,19 @@ static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 	int n;
 
 	if (!a->walking) {
-		if (!a->send_after && !ae_compare_pending(e, mi))
+		if (!a->send_after && !a->repair_pending && !ae_compare_pending(e, mi))
 			return;
 		a->walking = true;
 		a->walk_start_ns = now_ns;
-		/* entries born within digest_settle_ms are still in flight */
-		a->cut_on = ms->version_clock;
+		/* entries born within digest_settle_ms are still in flight;
+		 * a round that repairs a capture loss counts them too (the
+		 * lost record may be of the newest ones; what is in flight
+		 * costs at most a bucket pulled for nothing) */
+		a->cut_on = ms->version_clock && !a->repair_pending;
+		if (a->repair_pending) {
+			a->repair_pending = false;
+			a->send_after = true;
+		}
 		if (a->cut_on)
 			a->cut = version_now(e) -
 				 (uint32_t)(ms2ns(e->cfg.digest_settle_ms) >> VERSION_CLOCK_SHIFT);
@@ -240,7 +247,9 @@ void eng_rx_digest(struct sync_engine *e, struct rx *x)
 	size_t idx;
 	int mi;
 
-	if (!e->ready || !ae_enabled(e))
+	/* compared even with periodic rounds off: a peer's capture-loss
+	 * repair sends digests too */
+	if (!e->ready)
 		return;
 	mi = eng_find_map(e, d->map);
 	if (mi < 0 || !sync_mapspec_has_owner(&e->maps[mi]))
@@ -378,8 +387,8 @@ bool eng_digest_tick(struct sync_engine *e, uint64_t now_ns)
 	bool busy = false;
 	unsigned int m;
 
-	if (e->ready && ae_enabled(e)) {
-		if (now_ns >= e->ae_next_ns) {
+	if (e->ready) {
+		if (ae_enabled(e) && now_ns >= e->ae_next_ns) {
 			for (m = 0; m < e->cfg.n_maps; m++) {
 				if (sync_mapspec_has_owner(&e->maps[m]))
 					e->ae[m].send_after = true;
@@ -406,14 +415,28 @@ bool eng_digest_tick(struct sync_engine *e, uint64_t now_ns)
 	return busy;
 }
 
-void sync_engine_capture_lost(struct sync_engine *e, uint64_t n)
+/*
+ * The capture lost records: which keys is unknown, so every map this node
+ * owns entries of gets a digest round now, without the settle cut. The
+ * batch in progress leaves first, so that the digests follow every record
+ * that did arrive; a peer whose copy differs pulls the bucket and prunes
+ * what this node no longer has (a lost delete).
+ */
+void sync_engine_capture_lost(struct sync_engine *e, uint64_t n, uint64_t now_ns)
 {
+	unsigned int m;
+
 	if (!n)
 		return;
+	sync_engine_flush(e, now_ns);
+	for (m = 0; m < e->cfg.n_maps; m++) {
+		if (sync_mapspec_has_owner(&e->maps[m]))
+			e->ae[m].repair_pending = true;
+	}
+	e->st.capture_repairs++;
 	xlb_log_rl(&e->rl, XLB_LOG_WARN,
-		   "sync %s: capture lost %" PRIu64 " events, anti-entropy round scheduled",
+		   "sync %s: capture lost %" PRIu64 " records: digest round of every owned map now",
 		   e->cfg.node_name, n);
-	e->ae_next_ns = 0;
 }
 
 /* Peer pi restarted: the digests of its former incarnation are void. */

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "engine.h"
+#include "liveness.h"
 #include "log.h"
 #include "seqtrack.h"
 
@@ -125,6 +126,8 @@ struct prune {
 struct ae_map {
 	bool walking;
 	bool send_after;	/* a round: send this node's digests at the end */
+	bool repair_pending;	/* a capture loss: a round without the settle
+				 * cut as soon as no walk is in progress */
 	struct sync_cursor cur;
 	uint64_t walk_start_ns;
 	uint64_t *tsum;		/* table being built */
@@ -143,7 +146,7 @@ struct peer {
 	char name[64];
 	uint64_t epoch;		/* newest incarnation heard of */
 	bool alive, ready, snapshot_done;
-	uint64_t last_heard_ns;
+	struct liveness live;	/* when it was heard, when it is dead */
 	struct sync_rxseq rx;
 	uint64_t acked_seq;
 	uint64_t rx_msgs, rx_entries, gaps, lost;
@@ -168,6 +171,7 @@ struct sync_engine {
 	bool started, ready;
 	uint64_t start_ns;
 	uint64_t next_hb_ns;
+	uint64_t tick_due_ns;	/* when the next tick should come (stall check) */
 	uint64_t ae_next_ns;
 
 	uint64_t tx_seq;

@@ -210,7 +210,7 @@ static void check_capture_lost(struct syncd *d)
 		    (unsigned long long)l.unpaired, (unsigned long long)l.stale,
 		    (unsigned long long)l.foreign, (unsigned long long)l.skipped,
 		    (unsigned long long)l.malformed, (unsigned long long)l.unseen);
-	sync_engine_capture_lost(d->eng, l.total - d->cap_lost_seen);
+	sync_engine_capture_lost(d->eng, l.total - d->cap_lost_seen, xlb_mono_ns());
 	d->cap_lost_seen = l.total;
 }
 
