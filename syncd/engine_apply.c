@@ -357,7 +357,7 @@ static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 /* @sent_ns: the peer's clock when it sent the message (liveness.h). */
 static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns, uint64_t sent_ns)
 {
-	liveness_heard(&p->live, now_ns ? now_ns : 1, sent_ns);
+	liveness_heard(&p->live, now_ns ? now_ns : 1, sent_ns, ms2ns(e->cfg.dead_after_ms));
 	if (!p->alive) {
 		p->alive = true;
 		xlb_log(XLB_LOG_INFO, "sync %s: peer %s is alive", e->cfg.node_name, p->name);
@@ -379,6 +379,7 @@ static void peer_new_epoch(struct sync_engine *e, size_t pi, uint64_t epoch)
 	p->epoch = epoch;
 	p->ready = false;
 	p->acked_seq = 0;
+	liveness_forget_stalls(&p->live);
 	eng_snapshot_peer_restarted(e, pi);
 	eng_digest_peer_restarted(e, pi);
 }

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Peer liveness (liveness.h). */
+#include <string.h>
+
 #include "liveness.h"
 
-void liveness_heard(struct liveness *l, uint64_t now_ns, uint64_t sent_ns)
+void liveness_heard(struct liveness *l, uint64_t now_ns, uint64_t sent_ns, uint64_t dead_after_ns)
 {
 	/* the peer's own clock orders its messages; a reordered or
-	 * retransmitted one says nothing about its stalls */
-	if (sent_ns && l->last_sent_ns && sent_ns > l->last_sent_ns) {
+	 * retransmitted one says nothing about its stalls, and a gap longer
+	 * than any allowance (a restart, a long partition) is no stall */
+	if (sent_ns && l->last_sent_ns && sent_ns > l->last_sent_ns &&
+	    sent_ns - l->last_sent_ns < dead_after_ns * LIVENESS_MAX_FACTOR) {
 		l->gaps[l->next] = sent_ns - l->last_sent_ns;
 		l->next = (l->next + 1) % LIVENESS_WINDOW;
 	}
@@ -41,4 +45,10 @@ bool liveness_expired(const struct liveness *l, uint64_t now_ns, uint64_t dead_a
 	if (!l->last_heard_ns || now_ns <= l->last_heard_ns)
 		return false;
 	return now_ns - l->last_heard_ns >= liveness_allowed_ns(l, dead_after_ns);
+}
+
+void liveness_forget_stalls(struct liveness *l)
+{
+	memset(l->gaps, 0, sizeof(l->gaps));
+	l->last_sent_ns = 0;
 }

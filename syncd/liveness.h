@@ -42,8 +42,14 @@ struct liveness {
 };
 
 /* A message from the peer arrived at @now_ns (our clock), sent at
- * @sent_ns (the peer's clock, 0 if unknown). */
-void liveness_heard(struct liveness *l, uint64_t now_ns, uint64_t sent_ns);
+ * @sent_ns (the peer's clock, 0 if unknown). A send gap of
+ * LIVENESS_MAX_FACTOR x @dead_after_ns or more is not remembered. */
+void liveness_heard(struct liveness *l, uint64_t now_ns, uint64_t sent_ns, uint64_t dead_after_ns);
+
+/* The peer restarted: its former stalls say nothing of the new process.
+ * (A partition's lost heartbeats look like a stall of the peer's until
+ * LIVENESS_WINDOW messages later; at most that long, detection is slower.) */
+void liveness_forget_stalls(struct liveness *l);
 
 /* This node's loop was held up for @stall_ns: not the peer's silence. */
 void liveness_stalled(struct liveness *l, uint64_t stall_ns);

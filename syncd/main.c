@@ -69,6 +69,7 @@ struct syncd {
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	struct fault *fault;		/* test-only loss on receive, or NULL */
+	bool no_repair;			/* test-only: capture losses not repaired */
 	bool status_up, local_up, cap_up;
 	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -186,6 +187,51 @@ static void on_event(void *arg, const struct xlb_sync_event *ev)
  * not have: log it with its reasons and have the engine repair (an
  * anti-entropy round now, see sync_engine_capture_lost()).
  */
+/*
+ * Capture fault injection for the cluster tests (capture.h): the environment
+ * variables XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY=N (throw away every Nth
+ * record before anything counts it), XLB_SYNCD_FAULT_RINGBUF_BYTES=B
+ * (kprobe/fentry ring buffer of B bytes) and XLB_SYNCD_FAULT_NO_REPAIR=1
+ * (capture losses are counted but not repaired, and periodic anti-entropy
+ * is off: the tests' control). Logged when set; a bad value is refused.
+ */
+static int env_u32(const char *name, uint32_t max, uint32_t *v)
+{
+	const char *s = getenv(name);
+	char *end;
+	unsigned long n;
+
+	*v = 0;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || n > max) {
+		log_err("%s=%s: not a number from 0 to %u", name, s, max);
+		return -1;
+	}
+	*v = (uint32_t)n;
+	return 0;
+}
+
+static int capture_fault_from_env(struct syncd *d)
+{
+	struct sync_capture_fault f;
+	uint32_t no_repair;
+
+	if (env_u32("XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY", UINT32_MAX, &f.drop_every) < 0 ||
+	    env_u32("XLB_SYNCD_FAULT_RINGBUF_BYTES", 1u << 30, &f.ringbuf_bytes) < 0 ||
+	    env_u32("XLB_SYNCD_FAULT_NO_REPAIR", 1, &no_repair) < 0)
+		return -1;
+	d->no_repair = no_repair;
+	if (f.drop_every || f.ringbuf_bytes || d->no_repair)
+		log_warn("fault injection: capture drops every %u records (0: none), ring buffer "
+			 "%u bytes (0: normal), repair of capture losses %s",
+			 f.drop_every, f.ringbuf_bytes, d->no_repair ? "OFF" : "on");
+	sync_capture_set_fault(&f);
+	return 0;
+}
+
 static void check_capture_lost(struct syncd *d)
 {
 	struct sync_capture_loss l;
@@ -210,7 +256,8 @@ static void check_capture_lost(struct syncd *d)
 		    (unsigned long long)l.unpaired, (unsigned long long)l.stale,
 		    (unsigned long long)l.foreign, (unsigned long long)l.skipped,
 		    (unsigned long long)l.malformed, (unsigned long long)l.unseen);
-	sync_engine_capture_lost(d->eng, l.total - d->cap_lost_seen, xlb_mono_ns());
+	if (!d->no_repair)
+		sync_engine_capture_lost(d->eng, l.total - d->cap_lost_seen, xlb_mono_ns());
 	d->cap_lost_seen = l.total;
 }
 
@@ -352,6 +399,8 @@ static struct json_object *status_json(struct syncd *d)
 				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) /
 								       XLB_NSEC_PER_MSEC)) :
 				       NULL);
+		json_object_object_add(p, "dead_after_ms",
+				       json_object_new_uint64(ps.dead_after_ns / XLB_NSEC_PER_MSEC));
 		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
 		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
 		json_object_object_add(p, "acked_seq", json_object_new_uint64(ps.acked_seq));
@@ -367,6 +416,9 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("capture_events", d->cap_events);
 	ADD("capture_unknown_map", d->cap_unknown_map);
 	ADD("capture_lost", d->cap_lost_seen);
+	ADD("capture_fault_dropped", sync_capture_fault_dropped(d->cap));
+	ADD("capture_repairs", st.capture_repairs);
+	ADD("local_stall_ms", st.local_stall_ns / XLB_NSEC_PER_MSEC);
 	{
 		struct sync_capture_loss l;
 		struct json_object *c = json_object_new_object();
@@ -734,7 +786,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.heartbeat_ms = s->heartbeat_ms;
 	d->ecfg.dead_after_ms = s->dead_after_ms;
 	/* the config's 0 turns anti-entropy off */
-	d->ecfg.antientropy_ms = s->antientropy_ms ? s->antientropy_ms : SYNC_ANTIENTROPY_OFF;
+	d->ecfg.antientropy_ms = s->antientropy_ms && !d->no_repair ? s->antientropy_ms :
+								      SYNC_ANTIENTROPY_OFF;
 	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
@@ -944,7 +997,10 @@ int main(int argc, char **argv)
 	uv_timer_init(&d->loop, &d->drain);
 	d->drain.data = d;
 
-	if (setup(d, err, sizeof(err)) < 0) {
+	if (capture_fault_from_env(d) < 0) {
+		d->exit_code = 2;
+		stop(d);
+	} else if (setup(d, err, sizeof(err)) < 0) {
 		log_err("cannot start: %s", err);
 		d->exit_code = 1;
 		stop(d);

@@ -26,7 +26,7 @@ static uint64_t beats(struct liveness *l, uint64_t t0, unsigned int n, uint64_t 
 
 	for (i = 0; i < n; i++) {
 		t = t0 + i * gap_ms * MS;
-		liveness_heard(l, t + MS, t + 7000 * MS);
+		liveness_heard(l, t + MS, t + 7000 * MS, DEAD);
 	}
 	return t + MS;
 }
@@ -52,15 +52,22 @@ static void test_stalling_peer(void **state)
 	memset(&l, 0, sizeof(l));
 	t = beats(&l, 1000 * MS, 10, 100);
 	/* the peer's loop stalled 800 ms between two heartbeats */
-	liveness_heard(&l, t + 800 * MS, t - MS + 7000 * MS + 800 * MS);
+	liveness_heard(&l, t + 800 * MS, t - MS + 7000 * MS + 800 * MS, DEAD);
 	t += 800 * MS;
 	assert_int_equal(liveness_allowed_ns(&l, DEAD), 3 * 800 * MS);
 	assert_false(liveness_expired(&l, t + 2000 * MS, DEAD));
 	assert_true(liveness_expired(&l, t + 2400 * MS, DEAD));
 
-	/* a huge stall: bounded by LIVENESS_MAX_FACTOR x dead_after */
-	liveness_heard(&l, t + 9000 * MS, t - MS + 7000 * MS + 9000 * MS);
+	/* a long stall: bounded by LIVENESS_MAX_FACTOR x dead_after */
+	liveness_heard(&l, t + 4000 * MS, t - MS + 7000 * MS + 4000 * MS, DEAD);
 	assert_int_equal(liveness_allowed_ns(&l, DEAD), LIVENESS_MAX_FACTOR * DEAD);
+	/* longer than any allowance (a restart, a partition): not a stall */
+	t += 4000 * MS;
+	liveness_forget_stalls(&l);
+	beats(&l, t, 5, 100);
+	liveness_heard(&l, t + 20000 * MS, t + 7000 * MS + 20000 * MS, DEAD);
+	assert_int_equal(liveness_allowed_ns(&l, DEAD), DEAD);
+	t += 9000 * MS;
 
 	/* LIVENESS_WINDOW regular heartbeats later: back to dead_after */
 	t = beats(&l, t + 9100 * MS, LIVENESS_WINDOW + 1, 100);
@@ -75,7 +82,7 @@ static void test_reordered(void **state)
 
 	memset(&l, 0, sizeof(l));
 	t = beats(&l, 1000 * MS, 10, 100);
-	liveness_heard(&l, t + 10 * MS, 7000 * MS);	/* sent long ago */
+	liveness_heard(&l, t + 10 * MS, 7000 * MS, DEAD);	/* sent long ago */
 	assert_int_equal(liveness_allowed_ns(&l, DEAD), DEAD);
 	assert_false(liveness_expired(&l, t + 10 * MS + 999 * MS, DEAD));
 }
