@@ -3,7 +3,7 @@
 #   ./xdplb.sh demo   install, build, bring up the active/active netns testbed,
 #                     fail a node under traffic, recover it, show what happened
 #   ./xdplb.sh test   install, build, run every test
-# Other sub-commands: deps, build, unit, e2e, down.
+# Other sub-commands: deps, build, format, unit, e2e, down.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +35,20 @@ build_asan() {
 	cmake --build "$BUILD_ASAN" -j "$JOBS"
 }
 
+# Every C source and header as .clang-format says (clang-format 14,
+# Debian's clang-format package); the files are the repository's.
+format_check() {
+	step "format (clang-format --dry-run -Werror)"
+	local files
+	if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		files=$(git -C "$ROOT" ls-files '*.c' '*.h')
+	else
+		files=$(cd "$ROOT" && find bpf lbd lib syncd tests bench cluster-tests -name '*.[ch]')
+	fi
+	(cd "$ROOT" && clang-format --dry-run -Werror $files)
+	echo "format: $(echo "$files" | wc -w) files clean"
+}
+
 unit() {
 	step "unit and BPF_PROG_TEST_RUN tests"
 	ctest --test-dir "$BUILD" --output-on-failure --timeout 300
@@ -53,6 +67,7 @@ cmd=${1:-}
 case "$cmd" in
 deps) need_root; deps ;;
 build) build ;;
+format) format_check ;;
 unit) unit ;;
 e2e) need_root; e2e ;;
 down) need_root; XLB_BUILD=$BUILD "$ROOT/cluster-tests/testbed" down ;;
@@ -69,6 +84,7 @@ demo)
 test)
 	need_root
 	deps
+	format_check
 	build
 	build_asan
 	unit

@@ -36,12 +36,12 @@
 static struct dp_env env;
 static struct lb_bench *bsk;
 
-#define REPEAT		1000000u
-#define REPEAT_ROUNDS	5
+#define REPEAT	      1000000u
+#define REPEAT_ROUNDS 5
 
 struct result {
 	const char *name;
-	double median;		/* ns per call, kernel-reported */
+	double median; /* ns per call, kernel-reported */
 	double mean;
 };
 
@@ -53,17 +53,16 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* One test_run call; the kernel-reported duration in ns in *duration. */
-static int run_once(int prog_fd, int ifindex, const uint8_t *in, size_t len,
-		    uint32_t repeat, uint32_t *verdict, uint32_t *duration)
+static int run_once(int prog_fd, int ifindex, const uint8_t *in, size_t len, uint32_t repeat,
+		    uint32_t *verdict, uint32_t *duration)
 {
 	return dp_test_run(prog_fd, ifindex, in, len, NULL, NULL, repeat, verdict, duration);
 }
 
 typedef void (*between_fn)(unsigned int i, uint8_t *pkt, size_t *len);
 
-static int measure(const char *name, int prog_fd, const uint8_t *pkt0,
-		   size_t len0, unsigned int n, uint32_t want,
-		   between_fn between, struct result *r)
+static int measure(const char *name, int prog_fd, const uint8_t *pkt0, size_t len0, unsigned int n,
+		   uint32_t want, between_fn between, struct result *r)
 {
 	uint32_t *d = calloc(n, sizeof(*d)), verdict, i;
 	uint8_t pkt[DP_PKT_MAX];
@@ -77,11 +76,10 @@ static int measure(const char *name, int prog_fd, const uint8_t *pkt0,
 	for (i = 0; i < n; i++) {
 		if (between)
 			between(i, pkt, &len);
-		err = run_once(prog_fd, env.ifindex_a, pkt, len, 1, &verdict,
-			       &d[i]);
+		err = run_once(prog_fd, env.ifindex_a, pkt, len, 1, &verdict, &d[i]);
 		if (err || verdict != want) {
-			fprintf(stderr, "%s: call %u: err %d verdict %u, want %u\n",
-				name, i, err, verdict, want);
+			fprintf(stderr, "%s: call %u: err %d verdict %u, want %u\n", name, i, err,
+				verdict, want);
 			free(d);
 			return err ? err : -EPROTO;
 		}
@@ -95,26 +93,25 @@ static int measure(const char *name, int prog_fd, const uint8_t *pkt0,
 	return 0;
 }
 
-static int check_delta(const char *name, const uint64_t *a, const uint64_t *b,
-		       unsigned int idx, uint64_t want)
+static int check_delta(const char *name, const uint64_t *a, const uint64_t *b, unsigned int idx,
+		       uint64_t want)
 {
 	if (b[idx] - a[idx] == want)
 		return 0;
 	fprintf(stderr, "%s: counter %u moved by %llu, want %llu\n", name, idx,
-		(unsigned long long)(b[idx] - a[idx]),
-		(unsigned long long)want);
+		(unsigned long long)(b[idx] - a[idx]), (unsigned long long)want);
 	return -EPROTO;
 }
 
 /* Counters that must not move in a forwarding scenario. */
-static int check_no_drops(const char *name, const uint64_t *a,
-			  const uint64_t *b)
+static int check_no_drops(const char *name, const uint64_t *a, const uint64_t *b)
 {
 	static const unsigned int bad[] = {
-		XLB_STAT_DROP_MALFORMED, XLB_STAT_DROP_FRAGMENT,
-		XLB_STAT_DROP_NO_BACKEND, XLB_STAT_DROP_PORTS_EXHAUSTED,
+		XLB_STAT_DROP_MALFORMED,    XLB_STAT_DROP_FRAGMENT,
+		XLB_STAT_DROP_NO_BACKEND,   XLB_STAT_DROP_PORTS_EXHAUSTED,
 		XLB_STAT_DROP_SESSION_FULL, XLB_STAT_DROP_NO_SESSION,
-		XLB_STAT_DROP_FIB, XLB_STAT_DROP_MTU, XLB_STAT_FWD_REDIRECT,
+		XLB_STAT_DROP_FIB,	    XLB_STAT_DROP_MTU,
+		XLB_STAT_FWD_REDIRECT,
 	};
 	size_t i;
 	int err = 0;
@@ -136,13 +133,12 @@ static void newflow_between(unsigned int i, uint8_t *pkt, size_t *len)
 	uint32_t port;
 
 	if (i) {
-		dp_flow_key(&k, newflow_spec.saddr, newflow_spec.daddr,
-			    newflow_spec.sport, newflow_spec.dport, IPPROTO_TCP);
+		dp_flow_key(&k, newflow_spec.saddr, newflow_spec.daddr, newflow_spec.sport,
+			    newflow_spec.dport, IPPROTO_TCP);
 		if (!dp_session_get(&env, &k, &s)) {
 			rk = k;
-			dp_flow_key(&rk, ntohl(s.backend.w[0]),
-				    ntohl(s.snat.w[0]), ntohs(s.backend_port),
-				    ntohs(s.snat_port), IPPROTO_TCP);
+			dp_flow_key(&rk, ntohl(s.backend.w[0]), ntohl(s.snat.w[0]),
+				    ntohs(s.backend_port), ntohs(s.snat_port), IPPROTO_TCP);
 			bpf_map_delete_elem(dp_fd_sessions(&env), &k);
 			bpf_map_delete_elem(dp_fd_reverse(&env), &rk);
 			port = ntohs(s.snat_port);
@@ -162,8 +158,7 @@ static void nhmiss_between(unsigned int i, uint8_t *pkt, size_t *len)
 	uint32_t be = 1;
 
 	if (env.ncpus <= 512)
-		bpf_map_update_elem(bpf_map__fd(env.skel->maps.nh_fwd), &be,
-				    zero, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(env.skel->maps.nh_fwd), &be, zero, BPF_ANY);
 }
 
 /* Load the restore wrappers sharing every map of the lb object. */
@@ -175,10 +170,9 @@ static int bench_open(void)
 	bsk = lb_bench__open();
 	if (!bsk)
 		return -errno;
-	bpf_object__for_each_map(m, bsk->obj) {
+	bpf_object__for_each_map (m, bsk->obj) {
 		bpf_map__set_pin_path(m, NULL);
-		src = bpf_object__find_map_by_name(env.skel->obj,
-						   bpf_map__name(m));
+		src = bpf_object__find_map_by_name(env.skel->obj, bpf_map__name(m));
 		if (src) {
 			err = bpf_map__reuse_fd(m, bpf_map__fd(src));
 			if (err)
@@ -189,8 +183,8 @@ static int bench_open(void)
 }
 
 /* Method A: restore wrapper, repeat = REPEAT, median of REPEAT_ROUNDS. */
-static int measure_rep(const char *name, int prog_fd, const uint8_t *pkt,
-		       size_t len, uint32_t want, double *ns)
+static int measure_rep(const char *name, int prog_fd, const uint8_t *pkt, size_t len, uint32_t want,
+		       double *ns)
 {
 	double r[REPEAT_ROUNDS], t;
 	struct timespec t0, t1;
@@ -200,18 +194,16 @@ static int measure_rep(const char *name, int prog_fd, const uint8_t *pkt,
 	memcpy(bsk->bss->bench_orig, pkt, sizeof(bsk->bss->bench_orig));
 	for (i = 0; i < REPEAT_ROUNDS; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		err = run_once(prog_fd, env.ifindex_a, pkt, len, REPEAT,
-			       &verdict, &dur);
+		err = run_once(prog_fd, env.ifindex_a, pkt, len, REPEAT, &verdict, &dur);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (err || verdict != want) {
-			fprintf(stderr, "%s: err %d verdict %u, want %u\n",
-				name, err, verdict, want);
+			fprintf(stderr, "%s: err %d verdict %u, want %u\n", name, err, verdict,
+				want);
 			return err ? err : -EPROTO;
 		}
-		r[i] = ((t1.tv_sec - t0.tv_sec) * 1e9 +
-			(t1.tv_nsec - t0.tv_nsec)) / REPEAT;
+		r[i] = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / REPEAT;
 	}
-	for (i = 1; i < REPEAT_ROUNDS; i++)	/* insertion sort */
+	for (i = 1; i < REPEAT_ROUNDS; i++) /* insertion sort */
 		for (j = i; j > 0 && r[j - 1] > r[j]; j--) {
 			t = r[j];
 			r[j] = r[j - 1];
@@ -223,33 +215,32 @@ static int measure_rep(const char *name, int prog_fd, const uint8_t *pkt,
 
 struct scenario {
 	const char *name;
-	unsigned int vip;	/* 0: non-VIP */
+	unsigned int vip; /* 0: non-VIP */
 	uint32_t verdict;
-	unsigned int stat;	/* counter that moves once per pass */
-	bool repeat_ok;		/* method A applies (same path every pass) */
+	unsigned int stat; /* counter that moves once per pass */
+	bool repeat_ok;	   /* method A applies (same path every pass) */
 	between_fn between;
-	bool newflow;		/* SYN of a new tuple each call */
-	bool reply;		/* backend -> SNAT reply of an open flow */
-	uint16_t cport;		/* client port of the flow */
+	bool newflow;	/* SYN of a new tuple each call */
+	bool reply;	/* backend -> SNAT reply of an open flow */
+	uint16_t cport; /* client port of the flow */
 };
 
 static const struct scenario scenarios[] = {
-	{ "established FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX,
-	  true, NULL, false, false, 40000 },
-	{ "established FNAT, cache miss", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX,
-	  false, nhmiss_between, false, false, 40000 },
-	{ "established FNAT, config MAC", DP_VIP_CFGMAC, XDP_TX,
-	  XLB_STAT_FWD_TX, true, NULL, false, false, 40000 },
-	{ "established DSR, fib cached", DP_VIP_DSR, XDP_TX, XLB_STAT_FWD_TX,
-	  true, NULL, false, false, 40000 },
-	{ "established reply FNAT, cached", DP_VIP_TCP, XDP_TX, XLB_STAT_REPLY,
-	  true, NULL, false, true, 40001 },
-	{ "new flow FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_SESSION_NEW,
-	  false, newflow_between, true, false, 0 },
-	{ "non-VIP (pass)", 0, XDP_PASS, XLB_STAT_PASS_NON_VIP, true, NULL,
-	  false, false, 40000 },
+	{ "established FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX, true, NULL, false,
+	  false, 40000 },
+	{ "established FNAT, cache miss", DP_VIP_TCP, XDP_TX, XLB_STAT_FWD_TX, false,
+	  nhmiss_between, false, false, 40000 },
+	{ "established FNAT, config MAC", DP_VIP_CFGMAC, XDP_TX, XLB_STAT_FWD_TX, true, NULL, false,
+	  false, 40000 },
+	{ "established DSR, fib cached", DP_VIP_DSR, XDP_TX, XLB_STAT_FWD_TX, true, NULL, false,
+	  false, 40000 },
+	{ "established reply FNAT, cached", DP_VIP_TCP, XDP_TX, XLB_STAT_REPLY, true, NULL, false,
+	  true, 40001 },
+	{ "new flow FNAT, fib cached", DP_VIP_TCP, XDP_TX, XLB_STAT_SESSION_NEW, false,
+	  newflow_between, true, false, 0 },
+	{ "non-VIP (pass)", 0, XDP_PASS, XLB_STAT_PASS_NON_VIP, true, NULL, false, false, 40000 },
 };
-#define NSCEN	(sizeof(scenarios) / sizeof(scenarios[0]))
+#define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
 int main(int argc, char **argv)
 {
@@ -277,11 +268,10 @@ int main(int argc, char **argv)
 		n = 100;
 	err = dp_netns_setup();
 	if (err) {
-		fprintf(stderr, "failed to set up the network namespace: %s\n",
-			strerror(-err));
+		fprintf(stderr, "failed to set up the network namespace: %s\n", strerror(-err));
 		return 1;
 	}
-	dp_birth_fixed = 0;	/* the real new-flow path: wall-clock birth version */
+	dp_birth_fixed = 0; /* the real new-flow path: wall-clock birth version */
 	err = dp_env_open(&env, 1u << 16);
 	err = err ?: dp_std_config(&env, 60000);
 	err = err ?: bench_open();
@@ -307,24 +297,21 @@ int main(int argc, char **argv)
 	len = dp_build(pkt, sizeof(pkt), &s);
 
 	/* baselines */
-	if (measure_rep("xdp_swap (restore)",
-			bpf_program__fd(bsk->progs.xdp_swap_bench), pkt, len,
+	if (measure_rep("xdp_swap (restore)", bpf_program__fd(bsk->progs.xdp_swap_bench), pkt, len,
 			XDP_TX, &swap_a))
 		return 1;
 	{
 		struct timespec t0, t1;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		err = run_once(swap_fd, env.ifindex_a, pkt, len, 10 * REPEAT,
-			       &verdict, &dur);
+		err = run_once(swap_fd, env.ifindex_a, pkt, len, 10 * REPEAT, &verdict, &dur);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		if (err || verdict != XDP_TX)
 			return 1;
-		swap_ns = ((t1.tv_sec - t0.tv_sec) * 1e9 +
-			   (t1.tv_nsec - t0.tv_nsec)) / (10.0 * REPEAT);
+		swap_ns = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) /
+			  (10.0 * REPEAT);
 	}
-	if (measure("xdp_swap (repeat=1)", swap_fd, pkt, len, n, XDP_TX, NULL,
-		    &swap_r))
+	if (measure("xdp_swap (repeat=1)", swap_fd, pkt, len, n, XDP_TX, NULL, &swap_r))
 		return 1;
 	overhead = swap_r.mean - swap_ns;
 
@@ -348,18 +335,17 @@ int main(int argc, char **argv)
 			struct xlb_session ss;
 
 			/* open the flow (once): SYN then the establishing ACK */
-			dp_flow_key(&k, s.saddr, s.daddr, s.sport, s.dport,
-				    IPPROTO_TCP);
+			dp_flow_key(&k, s.saddr, s.daddr, s.sport, s.dport, IPPROTO_TCP);
 			if (dp_session_get(&env, &k, &ss)) {
 				s.tcp_flags = DP_TCP_SYN;
 				len = dp_build(pkt, sizeof(pkt), &s);
-				if (measure("open", env.prog_fd, pkt, len, 1,
-					    XDP_TX, NULL, &call[i]))
+				if (measure("open", env.prog_fd, pkt, len, 1, XDP_TX, NULL,
+					    &call[i]))
 					return 1;
 				s.tcp_flags = DP_TCP_ACK;
 				len = dp_build(pkt, sizeof(pkt), &s);
-				if (measure("establish", env.prog_fd, pkt, len,
-					    1, XDP_TX, NULL, &call[i]) ||
+				if (measure("establish", env.prog_fd, pkt, len, 1, XDP_TX, NULL,
+					    &call[i]) ||
 				    dp_session_get(&env, &k, &ss))
 					return 1;
 			}
@@ -378,63 +364,57 @@ int main(int argc, char **argv)
 
 		/* method B: repeat=1 calls */
 		dp_stats_all(&env, st0);
-		if (measure(sc->name, env.prog_fd, pkt, len, n, sc->verdict,
-			    sc->between, &call[i]))
+		if (measure(sc->name, env.prog_fd, pkt, len, n, sc->verdict, sc->between, &call[i]))
 			return 1;
 		dp_stats_all(&env, st1);
 		want = n;
 		if (check_delta(sc->name, st0, st1, XLB_STAT_RX, n) ||
 		    check_delta(sc->name, st0, st1, sc->stat, want) ||
-		    (sc->vip && check_delta(sc->name, st0, st1,
-					    XLB_STAT_FWD_TX, n)) ||
+		    (sc->vip && check_delta(sc->name, st0, st1, XLB_STAT_FWD_TX, n)) ||
 		    (sc->vip && check_no_drops(sc->name, st0, st1)) ||
-		    (!sc->newflow &&
-		     check_delta(sc->name, st0, st1, XLB_STAT_SESSION_NEW, 0)))
+		    (!sc->newflow && check_delta(sc->name, st0, st1, XLB_STAT_SESSION_NEW, 0)))
 			return 1;
 
 		/* method A: restore wrapper, repeat */
 		if (!sc->repeat_ok)
 			continue;
 		dp_stats_all(&env, st0);
-		if (measure_rep(sc->name,
-				bpf_program__fd(bsk->progs.xdp_lb_bench), pkt,
-				len, sc->verdict, &rep_ns[i]))
+		if (measure_rep(sc->name, bpf_program__fd(bsk->progs.xdp_lb_bench), pkt, len,
+				sc->verdict, &rep_ns[i]))
 			return 1;
 		dp_stats_all(&env, st1);
 		want = (uint64_t)REPEAT * REPEAT_ROUNDS;
 		if (check_delta(sc->name, st0, st1, XLB_STAT_RX, want) ||
 		    check_delta(sc->name, st0, st1, sc->stat, want) ||
-		    (sc->vip && check_delta(sc->name, st0, st1,
-					    XLB_STAT_FWD_TX, want)) ||
+		    (sc->vip && check_delta(sc->name, st0, st1, XLB_STAT_FWD_TX, want)) ||
 		    check_delta(sc->name, st0, st1, XLB_STAT_SESSION_NEW, 0) ||
 		    (sc->vip && check_no_drops(sc->name, st0, st1)))
 			return 1;
 	}
 
-	printf("bench_dp: one run, %u CPUs online\n", (unsigned int)
-	       sysconf(_SC_NPROCESSORS_ONLN));
+	printf("bench_dp: one run, %u CPUs online\n", (unsigned int)sysconf(_SC_NPROCESSORS_ONLN));
 	printf("A: restore wrapper, repeat=%u x %d rounds (median), wall "
 	       "time / pass; ratio to the same wrapper around xdp_swap\n",
 	       REPEAT, REPEAT_ROUNDS);
 	printf("B: %u repeat=1 calls on the original input, mean kernel "
-	       "duration minus call overhead; ratio to xdp_swap alone\n", n);
+	       "duration minus call overhead; ratio to xdp_swap alone\n",
+	       n);
 	printf("   xdp_swap alone %.2f ns/pass (repeat=%u); per repeat=1 "
-	       "call %.1f ns -> overhead %.1f ns\n\n", swap_ns, 10 * REPEAT,
-	       swap_r.mean, overhead);
-	printf("%-30s %9s %8s %11s %9s %8s\n", "scenario", "A ns/pkt",
-	       "A ratio", "B call ns", "B net ns", "B ratio");
-	printf("%-30s %9.1f %8.2f %11.1f %9.1f %8.2f\n", "xdp_swap (baseline)",
-	       swap_a, 1.0, swap_r.mean, swap_ns, 1.0);
+	       "call %.1f ns -> overhead %.1f ns\n\n",
+	       swap_ns, 10 * REPEAT, swap_r.mean, overhead);
+	printf("%-30s %9s %8s %11s %9s %8s\n", "scenario", "A ns/pkt", "A ratio", "B call ns",
+	       "B net ns", "B ratio");
+	printf("%-30s %9.1f %8.2f %11.1f %9.1f %8.2f\n", "xdp_swap (baseline)", swap_a, 1.0,
+	       swap_r.mean, swap_ns, 1.0);
 	for (i = 0; i < ns; i++) {
 		double net = call[i].mean - overhead;
 
 		if (rep_ns[i] > 0)
-			printf("%-30s %9.1f %8.2f", scenarios[i].name,
-			       rep_ns[i], rep_ns[i] / swap_a);
+			printf("%-30s %9.1f %8.2f", scenarios[i].name, rep_ns[i],
+			       rep_ns[i] / swap_a);
 		else
 			printf("%-30s %9s %8s", scenarios[i].name, "-", "-");
-		printf(" %11.1f %9.1f %8.2f\n", call[i].mean, net,
-		       net / swap_ns);
+		printf(" %11.1f %9.1f %8.2f\n", call[i].mean, net, net / swap_ns);
 	}
 	lb_bench__destroy(bsk);
 	xdp_swap__destroy(swap);

@@ -9,7 +9,7 @@
  */
 #include "lb.bpf.c"
 
-#define BENCH_HDR	64	/* Ethernet + IPv4 + TCP + 10 payload bytes */
+#define BENCH_HDR 64 /* Ethernet + IPv4 + TCP + 10 payload bytes */
 
 __u8 bench_orig[BENCH_HDR];
 

@@ -314,8 +314,7 @@ struct {
 
 /* Packet for an existing session: forward direction. */
 static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
-					   const struct xlb_flow_key *k,
-					   struct xlb_session *s,
+					   const struct xlb_flow_key *k, struct xlb_session *s,
 					   struct xlb_vip_stats *vs)
 {
 	struct xlb_backend *be;
@@ -340,8 +339,8 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	be = bpf_map_lookup_elem(&backends, &be_id);
 	if (be && !(be->flags & XLB_BE_F_ACTIVE))
 		be = NULL;
-	err = resolve_nexthop(ctx, p, be, be_id, fnat ? snat : 0, saddr, daddr,
-			      sport, dport, now, &nh);
+	err = resolve_nexthop(ctx, p, be, be_id, fnat ? snat : 0, saddr, daddr, sport, dport, now,
+			      &nh);
 	if (err)
 		return vip_drop(vs, err);
 
@@ -360,8 +359,7 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 
 /* Packet for a VIP without a session. */
 static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
-				       const struct xlb_flow_key *k,
-				       const struct xlb_vip_info *vip,
+				       const struct xlb_flow_key *k, const struct xlb_vip_info *vip,
 				       struct xlb_vip_stats *vs)
 {
 	struct xlb_session ns = {}, *s;
@@ -403,12 +401,10 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		ns.snat = cfg->snat;
 		ns.snat_port = bpf_htons((__u16)port);
 		ns.flags = XLB_SF_FNAT;
-		err = resolve_nexthop(ctx, p, be, be_id, ns.snat.w[0],
-				      ns.snat.w[0], ns.backend.w[0],
-				      ns.snat_port, ns.backend_port, now, &nh);
+		err = resolve_nexthop(ctx, p, be, be_id, ns.snat.w[0], ns.snat.w[0],
+				      ns.backend.w[0], ns.snat_port, ns.backend_port, now, &nh);
 	} else {
-		err = resolve_nexthop(ctx, p, be, be_id, 0, p->saddr,
-				      ns.backend.w[0], p->sport,
+		err = resolve_nexthop(ctx, p, be, be_id, 0, p->saddr, ns.backend.w[0], p->sport,
 				      ns.backend_port, now, &nh);
 	}
 	if (err) {
@@ -465,14 +461,12 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		vs->bytes += p->len;
 	}
 	if (fnat)
-		rewrite_l3l4(p, ns.snat.w[0], ns.backend.w[0], ns.snat_port,
-			     ns.backend_port);
+		rewrite_l3l4(p, ns.snat.w[0], ns.backend.w[0], ns.snat_port, ns.backend_port);
 	return transmit(p, &nh);
 }
 
 /* Full-NAT reply (backend -> SNAT address), @fk from the reverse map. */
-static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
-				 const struct xlb_flow_key *rev)
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct xlb_flow_key *rev)
 {
 	struct xlb_vip_stats *vs = NULL;
 	struct xlb_vip_info *vip;
@@ -498,8 +492,8 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p,
 	if (vip)
 		vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
 
-	err = resolve_nexthop(ctx, p, NULL, XLB_NO_BACKEND, 0, fk.daddr.w[0],
-			      fk.saddr.w[0], fk.dport, fk.sport, now, &nh);
+	err = resolve_nexthop(ctx, p, NULL, XLB_NO_BACKEND, 0, fk.daddr.w[0], fk.saddr.w[0],
+			      fk.dport, fk.sport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
 	owner = session_owner(s);
@@ -546,8 +540,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 		if (cfg && cfg->snat.w[0] == p.daddr) {
 			struct xlb_reverse *rv;
 
-			flow_key(&k, p.saddr, p.daddr, p.sport, p.dport,
-				 p.proto);
+			flow_key(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 			rv = bpf_map_lookup_elem(&reverse, &k);
 			if (rv) {
 				if (bad)
@@ -562,8 +555,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 					return v;
 			}
 		}
-		return count(bad == XLB_STAT_DROP_MALFORMED ?
-			     XLB_STAT_PASS_MALFORMED : XLB_STAT_PASS_NON_VIP,
+		return count(bad == XLB_STAT_DROP_MALFORMED ? XLB_STAT_PASS_MALFORMED
+							    : XLB_STAT_PASS_NON_VIP,
 			     XDP_PASS);
 	}
 

@@ -15,7 +15,7 @@
 #include "xdplb.h"
 #include "lb_parse.h"
 
-#define XLB_HASH_SEED	0x9e3779b9u
+#define XLB_HASH_SEED 0x9e3779b9u
 
 static __always_inline __u32 rol32(__u32 w, unsigned int s)
 {
@@ -35,28 +35,47 @@ static __always_inline __u32 flow_hash(const struct pkt *p)
 	b += p->daddr;
 	c += ((__u32)p->sport << 16) | p->dport;
 
-	a -= c; a ^= rol32(c, 4);  c += b;
-	b -= a; b ^= rol32(a, 6);  a += c;
-	c -= b; c ^= rol32(b, 8);  b += a;
-	a -= c; a ^= rol32(c, 16); c += b;
-	b -= a; b ^= rol32(a, 19); a += c;
-	c -= b; c ^= rol32(b, 4);  b += a;
+	a -= c;
+	a ^= rol32(c, 4);
+	c += b;
+	b -= a;
+	b ^= rol32(a, 6);
+	a += c;
+	c -= b;
+	c ^= rol32(b, 8);
+	b += a;
+	a -= c;
+	a ^= rol32(c, 16);
+	c += b;
+	b -= a;
+	b ^= rol32(a, 19);
+	a += c;
+	c -= b;
+	c ^= rol32(b, 4);
+	b += a;
 
 	a += p->proto;
 
-	c ^= b; c -= rol32(b, 14);
-	a ^= c; a -= rol32(c, 11);
-	b ^= a; b -= rol32(a, 25);
-	c ^= b; c -= rol32(b, 16);
-	a ^= c; a -= rol32(c, 4);
-	b ^= a; b -= rol32(a, 14);
-	c ^= b; c -= rol32(b, 24);
+	c ^= b;
+	c -= rol32(b, 14);
+	a ^= c;
+	a -= rol32(c, 11);
+	b ^= a;
+	b -= rol32(a, 25);
+	c ^= b;
+	c -= rol32(b, 16);
+	a ^= c;
+	a -= rol32(c, 4);
+	b ^= a;
+	b -= rol32(a, 14);
+	c ^= b;
+	c -= rol32(b, 24);
 	return c;
 }
 
 /* Maglev: backend for a new flow of @vip, or NULL. */
-static __always_inline struct xlb_backend *
-pick_backend(const struct pkt *p, __u32 vip_id, __u32 *be_id)
+static __always_inline struct xlb_backend *pick_backend(const struct pkt *p, __u32 vip_id,
+							__u32 *be_id)
 {
 	struct xlb_backend *be;
 	__u32 idx, *id;

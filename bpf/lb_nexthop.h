@@ -30,12 +30,11 @@ struct nexthop {
 	__u8 smac[ETH_ALEN];
 	__u8 dmac[ETH_ALEN];
 	__u32 ifindex;
-	int action;		/* XDP_TX or XDP_REDIRECT */
+	int action; /* XDP_TX or XDP_REDIRECT */
 };
 
 /* Send to @e (a cache entry or a fresh FIB result) from @in_if. */
-static __always_inline void nexthop_set(struct nexthop *nh,
-					const struct xlb_nh_entry *e,
+static __always_inline void nexthop_set(struct nexthop *nh, const struct xlb_nh_entry *e,
 					__u32 in_if)
 {
 	__builtin_memcpy(nh->dmac, e->dmac, ETH_ALEN);
@@ -56,13 +55,11 @@ static __always_inline void nexthop_set(struct nexthop *nh,
  * ingress interface and addresses and an unexpired entry; a miss runs
  * bpf_fib_lookup() and refreshes the entry; a failed lookup caches nothing.
  */
-static __always_inline int resolve_nexthop(struct xdp_md *ctx,
-					   const struct pkt *p,
-					   const struct xlb_backend *be,
-					   __u32 be_id, __be32 tag_saddr,
-					   __be32 saddr, __be32 daddr,
-					   __be16 sport, __be16 dport,
-					   __u64 now, struct nexthop *nh)
+static __always_inline int resolve_nexthop(struct xdp_md *ctx, const struct pkt *p,
+					   const struct xlb_backend *be, __u32 be_id,
+					   __be32 tag_saddr, __be32 saddr, __be32 daddr,
+					   __be16 sport, __be16 dport, __u64 now,
+					   struct nexthop *nh)
 {
 	struct bpf_fib_lookup fib = {};
 	struct xlb_nh_entry *e, ne;
@@ -85,8 +82,8 @@ static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 		tag_saddr = saddr;
 		e = bpf_map_lookup_elem(&nh_reply, &rk);
 	}
-	if (e && e->expires_ns > now && e->in_ifindex == in_if &&
-	    e->daddr == daddr && e->saddr == tag_saddr) {
+	if (e && e->expires_ns > now && e->in_ifindex == in_if && e->daddr == daddr &&
+	    e->saddr == tag_saddr) {
 		if (p->tot_len > e->mtu)
 			return XLB_STAT_DROP_MTU;
 		nexthop_set(nh, e, in_if);
@@ -113,11 +110,11 @@ static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 	ne.saddr = tag_saddr;
 	ne.daddr = daddr;
 	ne.ifindex = fib.ifindex;
-	ne.mtu = fib.mtu_result;	/* set on success since Linux 5.12 */
+	ne.mtu = fib.mtu_result; /* set on success since Linux 5.12 */
 	__builtin_memcpy(ne.smac, fib.smac, ETH_ALEN);
 	__builtin_memcpy(ne.dmac, fib.dmac, ETH_ALEN);
 	ne.pad = 0;
-	if (e)		/* this CPU's slot: written in place */
+	if (e) /* this CPU's slot: written in place */
 		*e = ne;
 	else if (be_id == XLB_NO_BACKEND)
 		bpf_map_update_elem(&nh_reply, &rk, &ne, BPF_ANY);
@@ -126,8 +123,7 @@ static __always_inline int resolve_nexthop(struct xdp_md *ctx,
 }
 
 /* Rewrite addresses and ports, updating the IP and L4 checksums. */
-static __always_inline void rewrite_l3l4(struct pkt *p, __be32 saddr,
-					 __be32 daddr, __be16 sport,
+static __always_inline void rewrite_l3l4(struct pkt *p, __be32 saddr, __be32 daddr, __be16 sport,
 					 __be16 dport)
 {
 	struct iphdr *iph = p->iph;
@@ -175,7 +171,7 @@ static __always_inline int transmit(struct pkt *p, const struct nexthop *nh)
  * (the caller passes it to the stack as before), else the XDP verdict.
  */
 static __always_inline int bounce_to_owner(struct xdp_md *ctx, __u32 self, __be16 dport,
-				      __u32 in_if, __u16 tot_len)
+					   __u32 in_if, __u16 tot_len)
 {
 	void *data, *end;
 	struct bpf_fib_lookup *fib;

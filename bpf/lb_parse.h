@@ -25,23 +25,23 @@
 #include "lb_common.h"
 
 /* TCP flag bits (byte 13 of the TCP header). */
-#define TCPF_FIN	0x01
-#define TCPF_SYN	0x02
-#define TCPF_RST	0x04
-#define TCPF_ACK	0x10
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
 
-#define IPV4_MF		0x2000
-#define IPV4_OFFSET	0x1fff
+#define IPV4_MF	    0x2000
+#define IPV4_OFFSET 0x1fff
 
 /* Parsed packet: everything a lookup or the rewrite needs. */
 struct pkt {
 	struct ethhdr *eth;
 	struct iphdr *iph;
-	void *l4;		/* TCP or UDP header, full header present */
-	__u32 len;		/* frame length, for byte counters */
-	__u16 tot_len;		/* host order */
+	void *l4;      /* TCP or UDP header, full header present */
+	__u32 len;     /* frame length, for byte counters */
+	__u16 tot_len; /* host order */
 	__u8 proto;
-	__u8 tcp_flags;		/* 0 for UDP */
+	__u8 tcp_flags; /* 0 for UDP */
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
@@ -55,8 +55,7 @@ struct pkt {
  * goes to the stack as it is, and the XDP verdict (XDP_PASS, already
  * counted) is returned.
  */
-static __always_inline int parse_pkt(void *data, void *data_end,
-				     struct pkt *p, int *bad)
+static __always_inline int parse_pkt(void *data, void *data_end, struct pkt *p, int *bad)
 {
 	struct iphdr *iph;
 	__u32 ihl, l4_min;
@@ -102,8 +101,7 @@ static __always_inline int parse_pkt(void *data, void *data_end,
 	p->tot_len = bpf_ntohs(iph->tot_len);
 	p->tcp_flags = 0;
 
-	if ((void *)ports + l4_min > data_end ||
-	    p->tot_len > (__u32)(data_end - (void *)iph) ||
+	if ((void *)ports + l4_min > data_end || p->tot_len > (__u32)(data_end - (void *)iph) ||
 	    p->tot_len < ihl * 4 + l4_min) {
 		*bad = XLB_STAT_DROP_MALFORMED;
 	} else if (p->proto == IPPROTO_TCP) {
@@ -119,8 +117,7 @@ static __always_inline int parse_pkt(void *data, void *data_end,
 
 		if ((void *)(uh + 1) > data_end)
 			return count(XLB_STAT_PASS_MALFORMED, XDP_PASS);
-		if (bpf_ntohs(uh->len) < sizeof(*uh) ||
-		    bpf_ntohs(uh->len) > p->tot_len - ihl * 4)
+		if (bpf_ntohs(uh->len) < sizeof(*uh) || bpf_ntohs(uh->len) > p->tot_len - ihl * 4)
 			*bad = XLB_STAT_DROP_MALFORMED;
 	}
 

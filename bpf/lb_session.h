@@ -36,9 +36,8 @@ static __always_inline void touch_session(struct xlb_session *s, __u64 now)
 		s->last_seen_ns = now;
 }
 
-static __always_inline void flow_key(struct xlb_flow_key *k, __be32 saddr,
-				     __be32 daddr, __be16 sport, __be16 dport,
-				     __u8 proto)
+static __always_inline void flow_key(struct xlb_flow_key *k, __be32 saddr, __be32 daddr,
+				     __be16 sport, __be16 dport, __u8 proto)
 {
 	__builtin_memset(k, 0, sizeof(*k));
 	k->saddr.w[0] = saddr;
@@ -50,11 +49,10 @@ static __always_inline void flow_key(struct xlb_flow_key *k, __be32 saddr,
 }
 
 /* Reverse (backend -> SNAT) key of a full-NAT session. */
-static __always_inline void reverse_key(struct xlb_flow_key *k,
-					const struct xlb_session *s, __u8 proto)
+static __always_inline void reverse_key(struct xlb_flow_key *k, const struct xlb_session *s,
+					__u8 proto)
 {
-	flow_key(k, s->backend.w[0], s->snat.w[0], s->backend_port,
-		 s->snat_port, proto);
+	flow_key(k, s->backend.w[0], s->snat.w[0], s->backend_port, s->snat_port, proto);
 }
 
 static __always_inline void port_put(__be16 port)
@@ -96,7 +94,7 @@ static __always_inline __u16 session_owner(const struct xlb_session *s)
  * one (syncd/conflict.h: the higher version wins). Wraps after ~52 days;
  * versions of one key are compared only across seconds to minutes.
  */
-const volatile __u32 xlb_birth_fixed = 0;	/* tests only: != 0 pins it */
+const volatile __u32 xlb_birth_fixed = 0; /* tests only: != 0 pins it */
 
 static __always_inline __u32 birth_version(void)
 {
@@ -111,8 +109,8 @@ static __always_inline __u32 birth_version(void)
  * that wins on every peer, and the dead node's copy cannot come back
  * through anti-entropy once it is alive again.
  */
-static __always_inline void reverse_adopt(const struct xlb_flow_key *k,
-					  const struct xlb_session *s, __u16 owner)
+static __always_inline void reverse_adopt(const struct xlb_flow_key *k, const struct xlb_session *s,
+					  __u16 owner)
 {
 	struct adopt_scratch *sc;
 	struct xlb_reverse *rp;
@@ -145,10 +143,8 @@ static __always_inline void reverse_adopt(const struct xlb_flow_key *k,
  * and only when, the state, the flags or the owner change, so an adoption
  * and a state change on the same packet are one write.
  */
-static __always_inline void session_track(const struct xlb_flow_key *k,
-					  struct xlb_session *sp,
-					  __u8 tcp_flags, int srv_side,
-					  __u16 owner)
+static __always_inline void session_track(const struct xlb_flow_key *k, struct xlb_session *sp,
+					  __u8 tcp_flags, int srv_side, __u16 owner)
 {
 	struct xlb_session s;
 	__u8 fin_flag = srv_side ? XLB_SF_SRV_FIN : XLB_SF_CLI_FIN;
@@ -160,8 +156,7 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 	} else if (tcp_flags & TCPF_SYN) {
 		if (!srv_side && !(tcp_flags & TCPF_ACK)) {
 			stat_inc(XLB_STAT_SESSION_REUSE);
-			if (state == XLB_SS_CLOSED ||
-			    state == XLB_SS_CLOSING) {
+			if (state == XLB_SS_CLOSED || state == XLB_SS_CLOSING) {
 				/* source port reused by the client: reopen
 				 * with the same backend and SNAT port */
 				state = XLB_SS_SYN;
@@ -196,8 +191,8 @@ static __always_inline void session_track(const struct xlb_flow_key *k,
 }
 
 /* Does this TCP packet possibly change the state of session @s? */
-static __always_inline int tcp_tracks(const struct pkt *p,
-				      const struct xlb_session *s, int srv_side)
+static __always_inline int tcp_tracks(const struct pkt *p, const struct xlb_session *s,
+				      int srv_side)
 {
 	if (p->proto != IPPROTO_TCP)
 		return 0;

@@ -39,8 +39,9 @@ static __always_inline __u32 sync_map_id(enum sync_map which)
 /* See XLB_SYNC_WAKEUP_BYTES. */
 static __always_inline __u64 sync_wakeup(void *rb)
 {
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
 }
 
 /*
@@ -48,31 +49,31 @@ static __always_inline __u64 sync_wakeup(void *rb)
  * sizes, exactly as they were written to the map. A full ring buffer loses
  * the record (SYNC_LOST; syncd's anti-entropy repairs what it missed).
  */
-#define sync_emit(id_, op_, k_, v_)					\
-	do {									\
-		struct xlb_sync_event *ev_;					\
-										\
-		_Static_assert(sizeof(*(k_)) <= XLB_SYNC_KEY_MAX,		\
-			       "key does not fit xlb_sync_event");		\
-		_Static_assert(sizeof(*(v_)) <= XLB_SYNC_VALUE_MAX,		\
-			       "value does not fit xlb_sync_event");		\
-		ev_ = bpf_ringbuf_reserve(&sync_events, sizeof(*ev_), 0);	\
-		if (!ev_) {							\
-			stat_inc(XLB_STAT_SYNC_LOST);				\
-			break;							\
-		}								\
-		ev_->ts_ns = xlb_now();					\
-		ev_->map_id = (id_);						\
-		ev_->op = (op_);						\
-		ev_->source = XLB_SYNC_SRC_INLINE;				\
-		ev_->key_size = sizeof(*(k_));					\
-		ev_->value_size = sizeof(*(v_));				\
-		ev_->pad = 0;							\
-		ev_->pad2 = 0;							\
-		__builtin_memcpy(ev_->key, (k_), sizeof(*(k_)));		\
-		__builtin_memcpy(ev_->value, (v_), sizeof(*(v_)));		\
-		bpf_ringbuf_submit(ev_, sync_wakeup(&sync_events));		\
-		stat_inc(XLB_STAT_SYNC_EVENTS);					\
+#define sync_emit(id_, op_, k_, v_)                                                                \
+	do {                                                                                       \
+		struct xlb_sync_event *ev_;                                                        \
+                                                                                                   \
+		_Static_assert(sizeof(*(k_)) <= XLB_SYNC_KEY_MAX,                                  \
+			       "key does not fit xlb_sync_event");                                 \
+		_Static_assert(sizeof(*(v_)) <= XLB_SYNC_VALUE_MAX,                                \
+			       "value does not fit xlb_sync_event");                               \
+		ev_ = bpf_ringbuf_reserve(&sync_events, sizeof(*ev_), 0);                          \
+		if (!ev_) {                                                                        \
+			stat_inc(XLB_STAT_SYNC_LOST);                                              \
+			break;                                                                     \
+		}                                                                                  \
+		ev_->ts_ns = xlb_now();                                                            \
+		ev_->map_id = (id_);                                                               \
+		ev_->op = (op_);                                                                   \
+		ev_->source = XLB_SYNC_SRC_INLINE;                                                 \
+		ev_->key_size = sizeof(*(k_));                                                     \
+		ev_->value_size = sizeof(*(v_));                                                   \
+		ev_->pad = 0;                                                                      \
+		ev_->pad2 = 0;                                                                     \
+		__builtin_memcpy(ev_->key, (k_), sizeof(*(k_)));                                   \
+		__builtin_memcpy(ev_->value, (v_), sizeof(*(v_)));                                 \
+		bpf_ringbuf_submit(ev_, sync_wakeup(&sync_events));                                \
+		stat_inc(XLB_STAT_SYNC_EVENTS);                                                    \
 	} while (0)
 
 static __always_inline void sync_session(__u8 op, const struct xlb_flow_key *k,

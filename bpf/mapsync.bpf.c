@@ -102,17 +102,17 @@ struct {
  * So a missed probe costs a counted loss, never a wrong record and never a
  * stack that stays out of step.
  */
-#define SLOT_DEPTH	8
+#define SLOT_DEPTH 8
 /* The return probe's stack pointer is its entry's plus the popped return
  * address; allow for an architecture or kernel that reports either. */
-#define SP_SLACK	16
+#define SP_SLACK 16
 
 struct slot {
-	__u64 task;		/* bpf_get_current_task() of the entry probe */
-	__u64 sp;		/* stack pointer at entry */
-	__u64 key;		/* kernel address of the key */
-	__u64 value;		/* kernel address of the value (update) */
-	__u32 map_id;		/* 0: not watched */
+	__u64 task;   /* bpf_get_current_task() of the entry probe */
+	__u64 sp;     /* stack pointer at entry */
+	__u64 key;    /* kernel address of the key */
+	__u64 value;  /* kernel address of the value (update) */
+	__u32 map_id; /* 0: not watched */
 	__u16 key_size;
 	__u16 value_size;
 };
@@ -145,8 +145,7 @@ static __always_inline void count(__u32 what)
  * sizes were bounded by syncd at registration and are clamped again here
  * so the verifier sees the bound.
  */
-static __always_inline void emit(__u32 map_id, __u8 op, __u8 source,
-				 __u64 key, __u32 key_size,
+static __always_inline void emit(__u32 map_id, __u8 op, __u8 source, __u64 key, __u32 key_size,
 				 __u64 value, __u32 value_size)
 {
 	struct xlb_sync_event *ev;
@@ -182,8 +181,10 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source,
 			goto fail;
 	}
 	/* see XLB_SYNC_WAKEUP_BYTES: syncd drains every millisecond */
-	bpf_ringbuf_submit(ev, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-			       XLB_SYNC_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(ev,
+			   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES
+				   ? BPF_RB_FORCE_WAKEUP
+				   : BPF_RB_NO_WAKEUP);
 	count(XLB_CAP_EMITTED);
 	return;
 fail:
@@ -193,8 +194,7 @@ fail:
 }
 
 /* The watch entry of @map, or NULL; *id is set either way. */
-static __always_inline struct xlb_sync_watch *watched(struct bpf_map *map,
-						       __u32 *id)
+static __always_inline struct xlb_sync_watch *watched(struct bpf_map *map, __u32 *id)
 {
 	*id = BPF_CORE_READ(map, id);
 	return bpf_map_lookup_elem(&watch, id);
@@ -217,8 +217,8 @@ static __always_inline void slots_drop(struct slot_stack *st, __u32 from)
 		st->depth = from;
 }
 
-static __always_inline void slot_push(struct pt_regs *ctx, struct bpf_map *map,
-				      __u64 key, __u64 value, int is_update)
+static __always_inline void slot_push(struct pt_regs *ctx, struct bpf_map *map, __u64 key,
+				      __u64 value, int is_update)
 {
 	struct xlb_sync_watch *w;
 	struct slot_stack *st;
@@ -239,7 +239,7 @@ static __always_inline void slot_push(struct pt_regs *ctx, struct bpf_map *map,
 		}
 	}
 	if (st->depth >= SLOT_DEPTH)
-		slots_drop(st, 0);	/* deeper than any real nesting: stale */
+		slots_drop(st, 0); /* deeper than any real nesting: stale */
 	d = st->depth;
 	if (d >= SLOT_DEPTH)
 		return;
@@ -289,7 +289,7 @@ static __always_inline void slot_pop(struct pt_regs *ctx, long ret, __u8 op)
 		count(XLB_CAP_LOST_UNPAIRED);
 		return;
 	}
-	slots_drop(st, found + 1);	/* calls above it never returned */
+	slots_drop(st, found + 1); /* calls above it never returned */
 	st->depth = found;
 	if (found >= SLOT_DEPTH)
 		return;
@@ -301,8 +301,8 @@ static __always_inline void slot_pop(struct pt_regs *ctx, long ret, __u8 op)
 		return;
 	}
 	if (ret == 0)
-		emit(sl->map_id, op, XLB_SYNC_SRC_KPROBE, sl->key, sl->key_size,
-		     sl->value, sl->value_size);
+		emit(sl->map_id, op, XLB_SYNC_SRC_KPROBE, sl->key, sl->key_size, sl->value,
+		     sl->value_size);
 }
 
 SEC("kprobe/htab_map_update_elem")
@@ -378,8 +378,8 @@ static __always_inline int from_self(void)
 	return self_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
 }
 
-static __always_inline void fexit_emit(struct bpf_map *map, void *key,
-				       void *value, int is_update, int ret)
+static __always_inline void fexit_emit(struct bpf_map *map, void *key, void *value, int is_update,
+				       int ret)
 {
 	struct xlb_sync_watch *w;
 	__u32 id;
@@ -389,16 +389,14 @@ static __always_inline void fexit_emit(struct bpf_map *map, void *key,
 	w = watched(map, &id);
 	if (!w)
 		return;
-	emit(id, is_update ? XLB_SYNC_OP_UPDATE : XLB_SYNC_OP_DELETE,
-	     XLB_SYNC_SRC_FENTRY, (__u64)key, w->key_size, (__u64)value,
-	     is_update ? w->value_size : 0);
+	emit(id, is_update ? XLB_SYNC_OP_UPDATE : XLB_SYNC_OP_DELETE, XLB_SYNC_SRC_FENTRY,
+	     (__u64)key, w->key_size, (__u64)value, is_update ? w->value_size : 0);
 }
 
 /* The return type is int up to Linux 6.2 and long since; both come back
  * in the same register, so the low 32 bits are the result. */
 SEC("fexit/htab_map_update_elem")
-int BPF_PROG(fx_update, struct bpf_map *map, void *key, void *value,
-	     __u64 flags, long ret)
+int BPF_PROG(fx_update, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
 {
 	fexit_emit(map, key, value, 1, (int)ret);
 	return 0;
@@ -412,8 +410,7 @@ int BPF_PROG(fx_delete, struct bpf_map *map, void *key, long ret)
 }
 
 SEC("fexit/htab_lru_map_update_elem")
-int BPF_PROG(fx_lru_update, struct bpf_map *map, void *key, void *value,
-	     __u64 flags, long ret)
+int BPF_PROG(fx_lru_update, struct bpf_map *map, void *key, void *value, __u64 flags, long ret)
 {
 	fexit_emit(map, key, value, 1, (int)ret);
 	return 0;

@@ -16,31 +16,31 @@
 
 #include <linux/types.h>
 
-#define XLB_AF_INET	2	/* == AF_INET */
-#define XLB_AF_INET6	10	/* == AF_INET6 */
+#define XLB_AF_INET  2	/* == AF_INET */
+#define XLB_AF_INET6 10 /* == AF_INET6 */
 
 /* Map names. They are also the pin file names under the node's pin dir. */
-#define XLB_MAP_VIPS		"vips"
-#define XLB_MAP_BACKENDS	"backends"
-#define XLB_MAP_MAGLEV		"maglev"
-#define XLB_MAP_SESSIONS	"sessions"
-#define XLB_MAP_REVERSE		"reverse"
-#define XLB_MAP_PORT_POOL	"port_pool"
-#define XLB_MAP_STATS		"stats"
-#define XLB_MAP_VIP_STATS	"vip_stats"
-#define XLB_MAP_CONFIG		"lb_config"
-#define XLB_MAP_NH_FWD		"nh_fwd"	/* next-hop cache, not pinned */
-#define XLB_MAP_NH_REPLY	"nh_reply"	/* next-hop cache, not pinned */
-#define XLB_MAP_CLOCK		"lb_clock"	/* per-CPU time cache, not pinned */
+#define XLB_MAP_VIPS	  "vips"
+#define XLB_MAP_BACKENDS  "backends"
+#define XLB_MAP_MAGLEV	  "maglev"
+#define XLB_MAP_SESSIONS  "sessions"
+#define XLB_MAP_REVERSE	  "reverse"
+#define XLB_MAP_PORT_POOL "port_pool"
+#define XLB_MAP_STATS	  "stats"
+#define XLB_MAP_VIP_STATS "vip_stats"
+#define XLB_MAP_CONFIG	  "lb_config"
+#define XLB_MAP_NH_FWD	  "nh_fwd"   /* next-hop cache, not pinned */
+#define XLB_MAP_NH_REPLY  "nh_reply" /* next-hop cache, not pinned */
+#define XLB_MAP_CLOCK	  "lb_clock" /* per-CPU time cache, not pinned */
 
 /* Capacities. */
-#define XLB_MAX_VIPS		256	/* vip_id in [0, XLB_MAX_VIPS) */
-#define XLB_MAX_BACKENDS	4096	/* backend id in [1, XLB_MAX_BACKENDS) */
-#define XLB_MAGLEV_SIZE		65537	/* prime >= 65537 (Maglev paper M) */
-#define XLB_DEFAULT_SESSIONS	(1u << 20)
-#define XLB_PORT_POOL_MAX	65536
+#define XLB_MAX_VIPS	     256   /* vip_id in [0, XLB_MAX_VIPS) */
+#define XLB_MAX_BACKENDS     4096  /* backend id in [1, XLB_MAX_BACKENDS) */
+#define XLB_MAGLEV_SIZE	     65537 /* prime >= 65537 (Maglev paper M) */
+#define XLB_DEFAULT_SESSIONS (1u << 20)
+#define XLB_PORT_POOL_MAX    65536
 
-#define XLB_NO_BACKEND		0	/* backend id 0 is never used */
+#define XLB_NO_BACKEND 0 /* backend id 0 is never used */
 
 union xlb_addr {
 	__u8 b[16];
@@ -51,33 +51,33 @@ union xlb_addr {
 struct xlb_vip_key {
 	union xlb_addr addr;
 	__be16 port;
-	__u8 proto;		/* IPPROTO_TCP / IPPROTO_UDP */
-	__u8 family;		/* XLB_AF_INET / XLB_AF_INET6 */
+	__u8 proto;  /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family; /* XLB_AF_INET / XLB_AF_INET6 */
 };
 
 enum xlb_fwd_mode {
-	XLB_MODE_FNAT = 1,	/* full NAT: SNAT to node address + pool port */
-	XLB_MODE_DSR = 2,	/* direct server return: rewrite dst MAC only */
+	XLB_MODE_FNAT = 1, /* full NAT: SNAT to node address + pool port */
+	XLB_MODE_DSR = 2,  /* direct server return: rewrite dst MAC only */
 };
 
 struct xlb_vip_info {
-	__u32 vip_id;		/* index into maglev and vip_stats */
-	__u8 mode;		/* enum xlb_fwd_mode */
-	__u8 flags;		/* reserved, 0 */
+	__u32 vip_id; /* index into maglev and vip_stats */
+	__u8 mode;    /* enum xlb_fwd_mode */
+	__u8 flags;   /* reserved, 0 */
 	__u16 pad;
 };
 
 /* Backends map: ARRAY indexed by backend id (ids come from the config and
  * are identical on every node, so a replicated session's backend_id means
  * the same backend everywhere). */
-#define XLB_BE_F_ACTIVE		(1u << 0)	/* slot in use */
-#define XLB_BE_F_HAS_MAC	(1u << 1)	/* mac[] from config, skip fib neigh */
+#define XLB_BE_F_ACTIVE	 (1u << 0) /* slot in use */
+#define XLB_BE_F_HAS_MAC (1u << 1) /* mac[] from config, skip fib neigh */
 
 struct xlb_backend {
 	union xlb_addr addr;
-	__be16 port;		/* 0 = same as VIP port */
+	__be16 port; /* 0 = same as VIP port */
 	__u8 family;
-	__u8 flags;		/* XLB_BE_F_* */
+	__u8 flags; /* XLB_BE_F_* */
 	__u8 mac[6];
 	__u16 pad;
 };
@@ -96,16 +96,16 @@ struct xlb_flow_key {
 
 enum xlb_sess_state {
 	XLB_SS_SYN = 1,		/* TCP: SYN seen, handshake not complete */
-	XLB_SS_ESTABLISHED = 2,	/* TCP: ACK after SYN seen */
+	XLB_SS_ESTABLISHED = 2, /* TCP: ACK after SYN seen */
 	XLB_SS_CLOSING = 3,	/* TCP: FIN seen from one side (half-closed) */
 	XLB_SS_UDP = 4,		/* UDP flow */
 	XLB_SS_CLOSED = 5,	/* TCP: FINs from both sides (DSR: client FIN) or a
 				 * RST; forwarded until lbd ages it (tcp_closing) */
 };
 
-#define XLB_SF_FNAT		(1u << 0)	/* full-NAT session (has snat) */
-#define XLB_SF_CLI_FIN		(1u << 1)	/* FIN seen from client */
-#define XLB_SF_SRV_FIN		(1u << 2)	/* FIN seen from backend */
+#define XLB_SF_FNAT    (1u << 0) /* full-NAT session (has snat) */
+#define XLB_SF_CLI_FIN (1u << 1) /* FIN seen from client */
+#define XLB_SF_SRV_FIN (1u << 2) /* FIN seen from backend */
 
 /*
  * Session value. Lifecycle fields (everything except last_seen_ns) change
@@ -116,19 +116,19 @@ enum xlb_sess_state {
  * clock when a peer applies the entry.
  */
 struct xlb_session {
-	union xlb_addr backend;	/* backend address (== backends[backend_id]) */
+	union xlb_addr backend; /* backend address (== backends[backend_id]) */
 	union xlb_addr snat;	/* SNAT address (FNAT), zero for DSR */
 	__be16 backend_port;
-	__be16 snat_port;	/* FNAT pool port, 0 for DSR */
+	__be16 snat_port; /* FNAT pool port, 0 for DSR */
 	__u32 backend_id;
-	__u16 owner;		/* node id that owns (ages) this session */
-	__u8 state;		/* enum xlb_sess_state */
-	__u8 flags;		/* XLB_SF_* */
-	__u32 version;		/* starts at the wall-clock birth version
+	__u16 owner;   /* node id that owns (ages) this session */
+	__u8 state;    /* enum xlb_sess_state */
+	__u8 flags;    /* XLB_SF_* */
+	__u32 version; /* starts at the wall-clock birth version
 				 * (lb_session.h birth_version()), + 1 on
 				 * every lifecycle write */
 	__u32 pad;
-	__u64 last_seen_ns;	/* per-packet, in place */
+	__u64 last_seen_ns; /* per-packet, in place */
 };
 
 /*
@@ -140,8 +140,8 @@ struct xlb_session {
  * a node adopts the session (owner = the adopter, version + 1).
  */
 struct xlb_reverse {
-	struct xlb_flow_key fwd;	/* sessions map key of the flow */
-	__u16 owner;		/* node id that created (owns) the entry */
+	struct xlb_flow_key fwd; /* sessions map key of the flow */
+	__u16 owner;		 /* node id that created (owns) the entry */
 	__u16 pad;
 	__u32 version;
 };
@@ -152,8 +152,8 @@ _Static_assert(sizeof(struct xlb_reverse) == sizeof(struct xlb_flow_key) + 8,
 
 struct xlb_config {
 	__u32 node_id;
-	__u32 flags;		/* reserved, 0 (syncd's switch is sync_ctl) */
-	union xlb_addr snat;	/* this node's SNAT address */
+	__u32 flags;	     /* reserved, 0 (syncd's switch is sync_ctl) */
+	union xlb_addr snat; /* this node's SNAT address */
 	__u8 snat_family;
 	__u8 pad[7];
 };
@@ -168,22 +168,22 @@ struct xlb_config {
  *  nh_fwd:   PERCPU_ARRAY indexed by backend id (client -> backend).
  *  nh_reply: LRU_PERCPU_HASH keyed by struct xlb_nh_key (backend -> client).
  */
-#define XLB_NH_CACHE_TTL_NS	1000000000ULL	/* 1 s */
-#define XLB_NH_REPLY_ENTRIES	16384	/* x 40 B x possible CPUs */
+#define XLB_NH_CACHE_TTL_NS  1000000000ULL /* 1 s */
+#define XLB_NH_REPLY_ENTRIES 16384	   /* x 40 B x possible CPUs */
 
 struct xlb_nh_key {
-	__u32 in_ifindex;	/* ingress interface */
-	__be32 saddr;		/* source of the rewritten packet (VIP) */
-	__be32 daddr;		/* destination (client) */
+	__u32 in_ifindex; /* ingress interface */
+	__be32 saddr;	  /* source of the rewritten packet (VIP) */
+	__be32 daddr;	  /* destination (client) */
 };
 
 struct xlb_nh_entry {
-	__u64 expires_ns;	/* bpf_ktime_get_ns() deadline, 0 = empty */
-	__u32 in_ifindex;	/* tag: ingress interface of the lookup */
-	__be32 saddr;		/* tag: source (0 for a DSR forward entry) */
-	__be32 daddr;		/* tag: destination */
-	__u32 ifindex;		/* egress interface */
-	__u16 mtu;		/* egress MTU reported by the lookup */
+	__u64 expires_ns; /* bpf_ktime_get_ns() deadline, 0 = empty */
+	__u32 in_ifindex; /* tag: ingress interface of the lookup */
+	__be32 saddr;	  /* tag: source (0 for a DSR forward entry) */
+	__be32 daddr;	  /* tag: destination */
+	__u32 ifindex;	  /* egress interface */
+	__u16 mtu;	  /* egress MTU reported by the lookup */
 	__u8 smac[6];
 	__u8 dmac[6];
 	__u16 pad;
@@ -197,46 +197,46 @@ struct xlb_nh_entry {
  * time (never moved backwards), so a busy flow does not dirty its session
  * on every packet (lbd ages with timeouts in seconds).
  */
-#define XLB_LAST_SEEN_GRAN_NS	1000000ULL	/* 1 ms */
+#define XLB_LAST_SEEN_GRAN_NS 1000000ULL /* 1 ms */
 
 /* Per-CPU global counters: PERCPU_ARRAY indexed by enum xlb_stat. */
 enum xlb_stat {
-	XLB_STAT_RX = 0,		/* every packet seen */
-	XLB_STAT_PASS_NON_IP,		/* not IPv4: passed */
-	XLB_STAT_PASS_NON_VIP,		/* IPv4 not for a VIP nor a reply: passed */
-	XLB_STAT_PASS_MALFORMED,	/* could not parse, not for a VIP: passed */
-	XLB_STAT_DROP_MALFORMED,	/* for a VIP but truncated/bad header */
-	XLB_STAT_DROP_FRAGMENT,		/* IP fragment to a VIP */
-	XLB_STAT_DROP_NO_BACKEND,	/* VIP with empty Maglev table */
-	XLB_STAT_DROP_PORTS_EXHAUSTED,	/* FNAT port pool empty */
-	XLB_STAT_DROP_SESSION_FULL,	/* session/reverse map insert failed */
-	XLB_STAT_DROP_NO_SESSION,	/* FNAT non-SYN TCP without session */
-	XLB_STAT_DROP_FIB,		/* no route / no neighbour to next hop */
-	XLB_STAT_FWD_TX,		/* forwarded with XDP_TX */
-	XLB_STAT_FWD_REDIRECT,		/* forwarded with bpf_redirect */
-	XLB_STAT_SESSION_NEW,		/* sessions created */
-	XLB_STAT_SESSION_REUSE,		/* client SYN on an existing session
+	XLB_STAT_RX = 0,	       /* every packet seen */
+	XLB_STAT_PASS_NON_IP,	       /* not IPv4: passed */
+	XLB_STAT_PASS_NON_VIP,	       /* IPv4 not for a VIP nor a reply: passed */
+	XLB_STAT_PASS_MALFORMED,       /* could not parse, not for a VIP: passed */
+	XLB_STAT_DROP_MALFORMED,       /* for a VIP but truncated/bad header */
+	XLB_STAT_DROP_FRAGMENT,	       /* IP fragment to a VIP */
+	XLB_STAT_DROP_NO_BACKEND,      /* VIP with empty Maglev table */
+	XLB_STAT_DROP_PORTS_EXHAUSTED, /* FNAT port pool empty */
+	XLB_STAT_DROP_SESSION_FULL,    /* session/reverse map insert failed */
+	XLB_STAT_DROP_NO_SESSION,      /* FNAT non-SYN TCP without session */
+	XLB_STAT_DROP_FIB,	       /* no route / no neighbour to next hop */
+	XLB_STAT_FWD_TX,	       /* forwarded with XDP_TX */
+	XLB_STAT_FWD_REDIRECT,	       /* forwarded with bpf_redirect */
+	XLB_STAT_SESSION_NEW,	       /* sessions created */
+	XLB_STAT_SESSION_REUSE,	       /* client SYN on an existing session
 					 * (retransmit, or reopen of a
 					 * CLOSING/CLOSED one) */
-	XLB_STAT_SESSION_DELETE,	/* unused: the data plane no longer
+	XLB_STAT_SESSION_DELETE,       /* unused: the data plane no longer
 					 * deletes sessions (lbd's ageing
 					 * does); kept for layout stability */
-	XLB_STAT_REPLY,			/* FNAT replies rewritten to the client */
-	XLB_STAT_DROP_MTU,		/* fib: packet exceeds egress MTU */
-	XLB_STAT_FWD_STATELESS,		/* DSR TCP non-SYN without session,
+	XLB_STAT_REPLY,		       /* FNAT replies rewritten to the client */
+	XLB_STAT_DROP_MTU,	       /* fib: packet exceeds egress MTU */
+	XLB_STAT_FWD_STATELESS,	       /* DSR TCP non-SYN without session,
 					 * forwarded by Maglev only */
-	XLB_STAT_PASS_FRAGMENT,		/* non-first IPv4 fragment (no ports
+	XLB_STAT_PASS_FRAGMENT,	       /* non-first IPv4 fragment (no ports
 					 * to match a VIP on): passed */
-	XLB_STAT_SYNC_EVENTS,		/* inline capture: events pushed to
+	XLB_STAT_SYNC_EVENTS,	       /* inline capture: events pushed to
 					 * sync_events */
-	XLB_STAT_SYNC_LOST,		/* inline capture: ring buffer full,
+	XLB_STAT_SYNC_LOST,	       /* inline capture: ring buffer full,
 					 * event lost (syncd resyncs) */
-	XLB_STAT_SESSION_ADOPT,		/* sessions of a dead peer taken over
+	XLB_STAT_SESSION_ADOPT,	       /* sessions of a dead peer taken over
 					 * by this node (owner, version + 1) */
-	XLB_STAT_FWD_BOUNCE,		/* full-NAT reply without a reverse entry
+	XLB_STAT_FWD_BOUNCE,	       /* full-NAT reply without a reverse entry
 					 * here, sent on to the node whose port
 					 * range holds its SNAT port */
-	XLB_STAT_SYNC_WRITES,		/* successful lifecycle writes of the
+	XLB_STAT_SYNC_WRITES,	       /* successful lifecycle writes of the
 					 * sessions and reverse maps: every
 					 * capture mode owes syncd one record
 					 * per write (syncd's loss check) */
@@ -245,9 +245,9 @@ enum xlb_stat {
 
 /* Per-CPU per-VIP counters: PERCPU_ARRAY indexed by vip_id. */
 struct xlb_vip_stats {
-	__u64 packets;		/* client -> VIP packets forwarded */
+	__u64 packets; /* client -> VIP packets forwarded */
 	__u64 bytes;
-	__u64 reply_packets;	/* FNAT backend -> client packets */
+	__u64 reply_packets; /* FNAT backend -> client packets */
 	__u64 reply_bytes;
 	__u64 new_sessions;
 	__u64 drops;
@@ -261,13 +261,13 @@ struct xlb_vip_stats {
  * Key and value sizes beyond the record's capacity are refused when the
  * map is registered, never truncated.
  */
-#define XLB_SYNC_KEY_MAX	64
-#define XLB_SYNC_VALUE_MAX	256
-#define XLB_MAP_SYNC_EVENTS	"sync_events"	/* inline mode ring buffer */
-#define XLB_MAP_SYNC_CTL	"sync_ctl"	/* inline mode switch */
-#define XLB_MAP_NODE_STATE	"node_state"	/* peer liveness, for adoption */
-#define XLB_MAP_PORT_OWNER	"port_owner"	/* SNAT port -> allocating node */
-#define XLB_SYNC_RINGBUF_SIZE	(16u << 20)
+#define XLB_SYNC_KEY_MAX      64
+#define XLB_SYNC_VALUE_MAX    256
+#define XLB_MAP_SYNC_EVENTS   "sync_events" /* inline mode ring buffer */
+#define XLB_MAP_SYNC_CTL      "sync_ctl"    /* inline mode switch */
+#define XLB_MAP_NODE_STATE    "node_state"  /* peer liveness, for adoption */
+#define XLB_MAP_PORT_OWNER    "port_owner"  /* SNAT port -> allocating node */
+#define XLB_SYNC_RINGBUF_SIZE (16u << 20)
 /*
  * Consumer wake-ups: a record is submitted without waking syncd unless the
  * ring holds at least this many bytes; syncd also drains the ring every
@@ -275,7 +275,7 @@ struct xlb_vip_stats {
  * burst costs one wake-up per XLB_SYNC_WAKEUP_BYTES (~24 records) instead of one per
  * record (a wake-up costs several times the record itself).
  */
-#define XLB_SYNC_WAKEUP_BYTES	(8u << 10)
+#define XLB_SYNC_WAKEUP_BYTES (8u << 10)
 
 enum xlb_sync_op {
 	XLB_SYNC_OP_UPDATE = 1,
@@ -286,18 +286,18 @@ enum xlb_sync_source {
 	XLB_SYNC_SRC_KPROBE = 1,
 	XLB_SYNC_SRC_FENTRY = 2,
 	XLB_SYNC_SRC_INLINE = 3,
-	XLB_SYNC_SRC_LBD = 4,	/* a user-space delete of lbd, handed to syncd
+	XLB_SYNC_SRC_LBD = 4, /* a user-space delete of lbd, handed to syncd
 				 * over sync.local_socket (lib/synclocal.h) */
 };
 
 struct xlb_sync_event {
-	__u64 ts_ns;		/* CLOCK_MONOTONIC at capture (inline: the data
+	__u64 ts_ns;  /* CLOCK_MONOTONIC at capture (inline: the data
 				 * plane's per-jiffy clock, <= 1 tick old) */
-	__u32 map_id;		/* kernel id of the written map */
-	__u8 op;		/* enum xlb_sync_op */
-	__u8 source;		/* enum xlb_sync_source */
+	__u32 map_id; /* kernel id of the written map */
+	__u8 op;      /* enum xlb_sync_op */
+	__u8 source;  /* enum xlb_sync_source */
 	__u16 key_size;
-	__u16 value_size;	/* 0 for a DELETE whose value is not known */
+	__u16 value_size; /* 0 for a DELETE whose value is not known */
 	__u16 pad;
 	__u32 pad2;
 	__u8 key[XLB_SYNC_KEY_MAX];
@@ -312,14 +312,14 @@ struct xlb_sync_event {
  * write may have owed syncd and did not get; syncd repairs after any of them.
  */
 enum xlb_cap_stat {
-	XLB_CAP_EMITTED = 0,	/* records submitted to the ring buffer */
-	XLB_CAP_LOST_RINGBUF,	/* ring buffer full */
-	XLB_CAP_LOST_READ,	/* key or value unreadable */
-	XLB_CAP_LOST_UNPAIRED,	/* kprobe: a return probe whose entry probe
+	XLB_CAP_EMITTED = 0,   /* records submitted to the ring buffer */
+	XLB_CAP_LOST_RINGBUF,  /* ring buffer full */
+	XLB_CAP_LOST_READ,     /* key or value unreadable */
+	XLB_CAP_LOST_UNPAIRED, /* kprobe: a return probe whose entry probe
 				 * did not run (the write's map is unknown) */
-	XLB_CAP_LOST_STALE,	/* kprobe: a watched write whose return
+	XLB_CAP_LOST_STALE,    /* kprobe: a watched write whose return
 				 * probe never ran (its slot found stale) */
-	XLB_CAP_LOST_FOREIGN,	/* kprobe: the return probe ran in another
+	XLB_CAP_LOST_FOREIGN,  /* kprobe: the return probe ran in another
 				 * task than its entry */
 	XLB_CAP_STAT_MAX,
 };
@@ -327,32 +327,32 @@ enum xlb_cap_stat {
 /* sync_ctl: ARRAY with one element, written by syncd. While flags has
  * XLB_SYNC_CTL_INLINE, the data plane pushes an event after each successful
  * lifecycle write of a map whose id is listed here (0: not watched). */
-#define XLB_SYNC_CTL_INLINE	(1u << 0)
+#define XLB_SYNC_CTL_INLINE (1u << 0)
 
 /*
  * kprobe/fentry capture (bpf/mapsync.bpf.c): its "watch" map (HASH, map id
  * -> struct xlb_sync_watch, at most XLB_SYNC_WATCH_MAX entries) names the
  * watched maps; syncd fills it before attaching.
  */
-#define XLB_SYNC_WATCH_MAX	64
+#define XLB_SYNC_WATCH_MAX 64
 
 struct xlb_sync_watch {
-	__u32 key_size;		/* <= XLB_SYNC_KEY_MAX */
-	__u32 value_size;	/* <= XLB_SYNC_VALUE_MAX */
+	__u32 key_size;	  /* <= XLB_SYNC_KEY_MAX */
+	__u32 value_size; /* <= XLB_SYNC_VALUE_MAX */
 };
 
 struct xlb_sync_ctl {
 	__u32 flags;
-	__u32 sessions_id;	/* kernel id of this node's sessions map, or 0 */
-	__u32 reverse_id;	/* kernel id of this node's reverse map, or 0 */
+	__u32 sessions_id; /* kernel id of this node's sessions map, or 0 */
+	__u32 reverse_id;  /* kernel id of this node's reverse map, or 0 */
 	__u32 pad;
 };
 
 /* node_state: ARRAY indexed by node id (XLB_MAX_NODES entries), written by
  * syncd. A session owned by a node marked dead is adopted by the first
  * packet of its flow on this node (docs/design.md decision 3). */
-#define XLB_MAX_NODES		65536
-#define XLB_NODE_DEAD		(1u << 0)
+#define XLB_MAX_NODES 65536
+#define XLB_NODE_DEAD (1u << 0)
 
 /*
  * port_owner: ARRAY indexed by SNAT port (host order, 65536 entries),
@@ -368,7 +368,7 @@ struct xlb_sync_ctl {
 struct xlb_port_owner {
 	__u16 node;
 	__u16 pad;
-	__be32 node_addr;	/* IPv4 address of that node on this segment */
+	__be32 node_addr; /* IPv4 address of that node on this segment */
 };
 
 #endif /* XDPLB_H */

@@ -17,10 +17,11 @@
 #   partition  lb1 and lb2 cannot reach each other while flows start and
 #              end; after the heal the maps are identical
 #   churn      XLB_SYNC_CHURN (default 5000) short connections through both
-#              VIPs: each session is created, established, closed and aged
-#              on lb1; the maps are equal entry by entry while the closed
-#              sessions linger and again once all are gone, and lb1's
-#              capture reports no record lost (its write count agrees)
+#              VIPs beside XLB_SYNC_LONG (1000) long-lived ones: each short
+#              session is created, established, closed and aged on lb1; the
+#              maps are equal entry by entry after the churn and again once
+#              all are gone, and lb1's capture reports no record lost (its
+#              write count agrees)
 #   churn-loss the same churn while lb1's syncd throws away every 50th
 #              capture record before anything counts it (what a probe the
 #              kernel skipped does), and in kprobe/fentry mode also with a
@@ -65,7 +66,19 @@ stop_long() {
 	for p in "${LONG_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	LONG_PIDS=()
 }
-# the long-lived connections of churn-loss (xlb-flows), ended on any exit
+# start_long: LONG long-lived connections, half through each VIP; their
+# sessions get no write after they are established, so nothing but a repair
+# fixes a lost record of theirs. Ended by stop_long.
+LONG=${XLB_SYNC_LONG:-1000}
+start_long() {
+	local v
+	for v in "$VIP_WEB" "$VIP_DSR"; do
+		ip netns exec xlb-client "$FLOWS" tcp --target "$v:80" --conns $((LONG / 2)) \
+			--interval-ms 2000 --duration-s "$HOLD_S" --ramp 250 >/dev/null 2>&1 &
+		LONG_PIDS+=($!)
+	done
+}
+# the long-lived connections (xlb-flows), ended on any exit
 trap 'rc=$?; stop_long; testbed_test_exit $rc syncd.log 25' EXIT
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
@@ -277,13 +290,13 @@ fi
 # connecting at a time; each sends requests for ~2 s and closes. Prints the
 # connections that were served.
 churn() {
-	local tag=$1 half=$((CHURN / 2)) ok
+	local tag=$1 half=$((CHURN / 2)) ok p
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$half" \
 		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.web" 2>/dev/null &
+	p=$!
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$half" \
 		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.dsr" 2>/dev/null
-	wait $! 2>/dev/null || true
-	wait 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
 	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null)
 	echo "${ok:-0}"
 }
@@ -299,11 +312,14 @@ if phase churn; then
 	echo "-- churn: $CHURN connections through both VIPs: sessions created, established, closed, aged"
 	lost0=$(sfield lb1 .capture_lost)
 	new0=$(sfield lb1 .local_updates)
+	start_long
 	ok=$(churn churn)
 	check "at least 95% of the $CHURN connections were served ($ok)" ge "$ok" $((CHURN * 95 / 100))
 	check "lb1 published their lifecycle ($(( $(sfield lb1 .local_updates) - new0 )) updates)" \
 		ge "$(( $(sfield lb1 .local_updates) - new0 ))" "$CHURN"
-	check "while the closed sessions linger, lb2 equals lb1 entry by entry" converge "$CONVERGE_S"
+	check "after the churn, lb2 equals lb1 entry by entry ($LONG long-lived sessions and those of the churn not aged yet)" \
+		converge "$CONVERGE_S"
+	stop_long
 	check "once all are aged, both are empty and equal" drained "$CONVERGE_S"
 	echo "      lb1: $(lost_report lb1)"
 	check "lb1's capture lost no record (write count check on: $(sfield lb1 .capture_loss.write_check))" \
@@ -311,35 +327,34 @@ if phase churn; then
 fi
 
 # churn_fault TAG ENV...: lb1's syncd restarted under ENV (fault
-# injection), then LONG long-lived connections (their sessions get no write
-# after they are established, so nothing but a repair fixes a lost record of
-# theirs) and the churn. Leaves the ms from the churn's end until the maps
-# are equal in $TMP/TAG.ms (-1: not within CONVERGE_S); the long-lived
-# connections stay open until stop_long.
-LONG=${XLB_SYNC_LONG:-1000}
+# injection), then the long-lived connections and the churn; returns when
+# the churn is over.
 churn_fault() {
-	local tag=$1 t0 v
+	local tag=$1
 	shift
 	"$TESTBED" syncd-stop lb1
 	env "$@" "$TESTBED" syncd-start lb1
 	converge "$CONVERGE_S" >/dev/null || true
-	for v in "$VIP_WEB" "$VIP_DSR"; do
-		ip netns exec xlb-client "$FLOWS" tcp --target "$v:80" --conns $((LONG / 2)) \
-			--interval-ms 2000 --duration-s "$HOLD_S" --ramp 250 >/dev/null 2>&1 &
-		LONG_PIDS+=($!)
-	done
+	start_long
 	churn "$tag" >/dev/null
+}
+
+# until_equal TAG: converge, leaving the ms it took in $TMP/TAG.ms (-1:
+# not within CONVERGE_S)
+until_equal() {
+	local t0
 	t0=$(date +%s%N)
 	if converge "$CONVERGE_S" >/dev/null; then
-		echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$TMP/$tag.ms"
+		echo $(( ($(date +%s%N) - t0) / 1000000 )) >"$TMP/$1.ms"
 	else
-		echo -1 >"$TMP/$tag.ms"
+		echo -1 >"$TMP/$1.ms"
 	fi
 }
 
 if phase churn-loss; then
 	echo "-- churn-loss: lb1's syncd loses capture records on purpose ($CHURN short + $LONG long connections)"
 	churn_fault drop XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY=50
+	until_equal drop
 	dropped=$(sfield lb1 .capture_fault_dropped)
 	unseen=$(sfield lb1 .capture_loss.unseen)
 	echo "      lb1: $(lost_report lb1); equal $(cat "$TMP/drop.ms") ms after the churn ended"
@@ -351,6 +366,7 @@ if phase churn-loss; then
 	check "after the flows end and are aged, both are empty and equal" drained "$CONVERGE_S"
 	if [ "$mode" = kprobe ] || [ "$mode" = fentry ]; then
 		churn_fault ring XLB_SYNCD_FAULT_RINGBUF_BYTES=8192
+		until_equal ring
 		lost=$(sfield lb1 .capture_loss.ringbuf)
 		echo "      lb1: $(lost_report lb1); equal $(cat "$TMP/ring.ms") ms after the churn ended"
 		check "control: records found lb1's small ring buffer full ($lost)" gt "$lost" 0
@@ -362,7 +378,9 @@ if phase churn-loss; then
 	# anti-entropy): the long-lived sessions whose records were lost stay
 	# different
 	churn_fault norepair XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY=50 XLB_SYNCD_FAULT_NO_REPAIR=1
-	sleep 3
+	# the churn's sessions are aged on lb1 by now and their deletes sent:
+	# what differs is what was lost
+	sleep 5
 	check "control: without the repair lb2 still differs from lb1 ($(sfield lb1 .capture_loss.unseen) records unseen)" differ
 	stop_long
 	"$TESTBED" syncd-stop lb1

@@ -15,9 +15,9 @@
 #include "clock.h"
 #include "log.h"
 
-#define AGEING_CHUNK	1024
-#define AGEING_SLICE_NS	(20 * XLB_NSEC_PER_MSEC)	/* loop time one tick may take */
-#define AGEING_RESUME_MS 10			/* pause between slices of a pass */
+#define AGEING_CHUNK	 1024
+#define AGEING_SLICE_NS	 (20 * XLB_NSEC_PER_MSEC) /* loop time one tick may take */
+#define AGEING_RESUME_MS 10			  /* pause between slices of a pass */
 
 struct ageing {
 	uv_timer_t timer;
@@ -25,15 +25,15 @@ struct ageing {
 	const struct lbd_config *cfg;
 	struct dp_walk walk;
 	uint64_t pass_start_ns;
-	bool pass_done;			/* the last tick finished a pass */
+	bool pass_done; /* the last tick finished a pass */
 	size_t n_hooks;
 	struct {
 		ageing_delete_hook fn;
 		void *arg;
 	} hooks[AGEING_MAX_HOOKS];
 	struct ageing_stats st;
-	struct xlb_ratelimit err_rl;	/* one line per 10 s; the count is in st */
-	uint32_t dead[CFG_MAX_PEERS];	/* sync peers marked dead, this tick */
+	struct xlb_ratelimit err_rl;  /* one line per 10 s; the count is in st */
+	uint32_t dead[CFG_MAX_PEERS]; /* sync peers marked dead, this tick */
 	size_t n_dead;
 };
 
@@ -105,7 +105,7 @@ static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 	uint64_t to;
 
 	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
-		return false;	/* a node ages only what it owns, and what
+		return false; /* a node ages only what it owns, and what
 				 * nobody can age any more (docs/design.md decision 3) */
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
@@ -124,8 +124,8 @@ static void log_error(struct ageing *a, const char *what, const struct xlb_flow_
 			 cfg_format_addr(AF_INET, &k->saddr, s, sizeof(s)), ntohs(k->sport),
 			 cfg_format_addr(AF_INET, &k->daddr, d, sizeof(d)), ntohs(k->dport),
 			 k->proto == IPPROTO_UDP ? "udp" : "tcp");
-	log_warn_rl(&a->err_rl, "ageing: %s%s: %s (%llu errors so far)", what, flow,
-		    strerror(-err), (unsigned long long)a->st.errors);
+	log_warn_rl(&a->err_rl, "ageing: %s%s: %s (%llu errors so far)", what, flow, strerror(-err),
+		    (unsigned long long)a->st.errors);
 }
 
 static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now)

@@ -28,24 +28,24 @@ typedef void (*ageing_delete_hook)(void *arg, const struct xlb_flow_key *key,
 
 struct ageing_stats {
 	uint64_t ticks;
-	uint64_t passes;		/* complete scans of the sessions map */
-	uint64_t scanned;		/* entries looked at */
-	uint64_t aged;			/* sessions deleted */
-	uint64_t reverse_deleted;	/* reverse entries deleted with them */
-	uint64_t ports_returned;	/* SNAT ports pushed back to the pool */
-	uint64_t ports_foreign;		/* SNAT ports of aged sessions outside this
+	uint64_t passes;	  /* complete scans of the sessions map */
+	uint64_t scanned;	  /* entries looked at */
+	uint64_t aged;		  /* sessions deleted */
+	uint64_t reverse_deleted; /* reverse entries deleted with them */
+	uint64_t ports_returned;  /* SNAT ports pushed back to the pool */
+	uint64_t ports_foreign;	  /* SNAT ports of aged sessions outside this
 					 * node's range/address (adopted from a
 					 * peer): not pushed to this node's pool */
-	uint64_t delete_races;		/* session gone or refreshed before delete */
-	uint64_t errors;		/* map errors */
-	uint64_t user_deletes;		/* deletes offered to the hooks */
-	uint64_t last_pass_ms;		/* duration of the last complete scan */
+	uint64_t delete_races;	  /* session gone or refreshed before delete */
+	uint64_t errors;	  /* map errors */
+	uint64_t user_deletes;	  /* deletes offered to the hooks */
+	uint64_t last_pass_ms;	  /* duration of the last complete scan */
 };
 
 /* Entries examined per tick at most (a tick also stops after 20 ms), so a
  * big table never stalls the loop. */
-#define AGEING_BUDGET		65536
-#define AGEING_MAX_HOOKS	4
+#define AGEING_BUDGET	 65536
+#define AGEING_MAX_HOOKS 4
 
 struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lbd_config *cfg);
 int ageing_start(struct ageing *a);

@@ -24,8 +24,8 @@
 #include "log.h"
 #include "sock.h"
 
-#define CTL_READ_CHUNK		4096
-#define CTL_MAX_WRITE_QUEUE	(64u << 20)	/* a client not reading is dropped */
+#define CTL_READ_CHUNK	    4096
+#define CTL_MAX_WRITE_QUEUE (64u << 20) /* a client not reading is dropped */
 
 struct ctl {
 	uv_pipe_t server;
@@ -33,11 +33,11 @@ struct ctl {
 	char path[CFG_PATH_MAX];
 	struct ctl_client *clients;
 	unsigned int n_clients;
-	unsigned int refs;		/* server + clients not yet closed */
+	unsigned int refs; /* server + clients not yet closed */
 	bool closing;
 	uint64_t requests;
 	uint64_t errors;
-	struct xlb_ratelimit err_rl;	/* failed requests, refused clients */
+	struct xlb_ratelimit err_rl; /* failed requests, refused clients */
 };
 
 struct ctl_client {
@@ -46,7 +46,7 @@ struct ctl_client {
 	struct ctl_client *next, **pprev;
 	char *buf;
 	size_t len, cap;
-	int pid;			/* peer process, for log lines; 0: unknown */
+	int pid; /* peer process, for log lines; 0: unknown */
 	bool closing;
 };
 
@@ -55,8 +55,8 @@ struct ctl_write {
 	char data[];
 };
 
-typedef int (*ctl_fn)(struct ctl *c, struct json_object *req, struct json_object **res,
-		      char *err, size_t errlen);
+typedef int (*ctl_fn)(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+		      size_t errlen);
 
 /* ---- request fields ----------------------------------------------------- */
 
@@ -99,8 +99,9 @@ static int req_uint(struct json_object *req, const char *key, bool required,
 		int64_t i = json_object_get_int64(v);
 
 		if (i < 0) {
-			snprintf(err, errlen, "%s: %" PRId64 " is out of range %" PRIu64
-				 "-%" PRIu64, key, i, l->min, l->max);
+			snprintf(err, errlen,
+				 "%s: %" PRId64 " is out of range %" PRIu64 "-%" PRIu64, key, i,
+				 l->min, l->max);
 			return -EINVAL;
 		}
 		x = (uint64_t)i;
@@ -158,8 +159,7 @@ static int req_addr(struct json_object *req, const char *key, int *family, union
 	return 0;
 }
 
-static int req_bool(struct json_object *req, const char *key, bool *out, char *err,
-		    size_t errlen)
+static int req_bool(struct json_object *req, const char *key, bool *out, char *err, size_t errlen)
 {
 	struct json_object *v;
 
@@ -217,8 +217,8 @@ static const char *word(const struct cfg_word *t, int v)
 
 /* Optional string field naming one of t's values; *out untouched (its
  * default) when absent. */
-static int req_choice(struct json_object *req, const char *key, const struct cfg_word *t,
-		      int *out, char *err, size_t errlen)
+static int req_choice(struct json_object *req, const char *key, const struct cfg_word *t, int *out,
+		      char *err, size_t errlen)
 {
 	const struct cfg_word *x;
 	const char *s;
@@ -269,8 +269,8 @@ static int sessions_count(struct ctl *c, uint64_t *total, uint64_t *owned, uint6
 	return r;
 }
 
-static int cmd_status(struct ctl *c, struct json_object *req, struct json_object **res,
-		      char *err, size_t errlen)
+static int cmd_status(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+		      size_t errlen)
 {
 	struct lbd *l = c->l;
 	struct lbd_config *cfg = l->cfg;
@@ -348,8 +348,8 @@ static struct json_object *vip_json(struct lbd *l, struct cfg_vip *v)
 	return o;
 }
 
-static int cmd_vip_list(struct ctl *c, struct json_object *req, struct json_object **res,
-			char *err, size_t errlen)
+static int cmd_vip_list(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+			size_t errlen)
 {
 	struct json_object *a = json_object_new_array();
 	size_t i;
@@ -367,8 +367,8 @@ static int cmd_vip_list(struct ctl *c, struct json_object *req, struct json_obje
 /* A VIP as the config file would give it, with the file's defaults for the
  * keys the request leaves out (the health check's among them); lbd_vip_add()
  * checks it with the file's rules. */
-static int cmd_vip_add(struct ctl *c, struct json_object *req, struct json_object **res,
-		       char *err, size_t errlen)
+static int cmd_vip_add(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+		       size_t errlen)
 {
 	struct cfg_vip v;
 	uint64_t port;
@@ -393,8 +393,8 @@ static int cmd_vip_add(struct ctl *c, struct json_object *req, struct json_objec
 	return 0;
 }
 
-static int cmd_vip_del(struct ctl *c, struct json_object *req, struct json_object **res,
-		       char *err, size_t errlen)
+static int cmd_vip_del(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+		       size_t errlen)
 {
 	const char *name;
 
@@ -500,8 +500,10 @@ static int cmd_backend_add(struct ctl *c, struct json_object *req, struct json_o
 	b.weight = (uint32_t)weight;
 	if (mac) {
 		if (cfg_parse_mac(mac, b.mac) < 0) {
-			snprintf(err, errlen, "mac \"%.32s\" is not a MAC address "
-				 "(aa:bb:cc:dd:ee:ff)", mac);
+			snprintf(err, errlen,
+				 "mac \"%.32s\" is not a MAC address "
+				 "(aa:bb:cc:dd:ee:ff)",
+				 mac);
 			return -EINVAL;
 		}
 		b.has_mac = true;
@@ -525,8 +527,8 @@ static int cmd_backend_del(struct ctl *c, struct json_object *req, struct json_o
 	return lbd_backend_del(c->l, vip, id, err, errlen);
 }
 
-static int drain_common(struct ctl *c, struct json_object *req, struct json_object **res,
-			char *err, size_t errlen, bool drain)
+static int drain_common(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+			size_t errlen, bool drain)
 {
 	const char *vip;
 	uint32_t id;
@@ -552,8 +554,8 @@ static int cmd_backend_drain(struct ctl *c, struct json_object *req, struct json
 	return drain_common(c, req, res, err, errlen, true);
 }
 
-static int cmd_backend_undrain(struct ctl *c, struct json_object *req,
-			       struct json_object **res, char *err, size_t errlen)
+static int cmd_backend_undrain(struct ctl *c, struct json_object *req, struct json_object **res,
+			       char *err, size_t errlen)
 {
 	return drain_common(c, req, res, err, errlen, false);
 }
@@ -637,8 +639,8 @@ static int cmd_sessions_list(struct ctl *c, struct json_object *req, struct json
 	return 0;
 }
 
-static int cmd_sessions_count(struct ctl *c, struct json_object *req,
-			      struct json_object **res, char *err, size_t errlen)
+static int cmd_sessions_count(struct ctl *c, struct json_object *req, struct json_object **res,
+			      char *err, size_t errlen)
 {
 	struct json_object *o;
 	uint64_t total, owned, held;
@@ -660,7 +662,10 @@ struct u64_field {
 	const char *name;
 	size_t off;
 };
-#define U64_FIELD(name, type, member)	{ name, offsetof(type, member) }
+#define U64_FIELD(name, type, member)                                                              \
+	{                                                                                          \
+		name, offsetof(type, member)                                                       \
+	}
 
 static const struct u64_field vip_stat_fields[] = {
 	U64_FIELD("packets", struct xlb_vip_stats, packets),
@@ -697,8 +702,8 @@ static void jset_u64_fields(struct json_object *o, const void *base, const struc
 	}
 }
 
-static int cmd_stats(struct ctl *c, struct json_object *req, struct json_object **res,
-		     char *err, size_t errlen)
+static int cmd_stats(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
+		     size_t errlen)
 {
 	struct lbd *l = c->l;
 	struct json_object *o, *g, *vips, *d;
@@ -825,7 +830,7 @@ static void on_written(uv_write_t *req, int status)
 {
 	struct ctl_client *cl = req->handle->data;
 
-	free(req);	/* struct ctl_write: req is its first member */
+	free(req); /* struct ctl_write: req is its first member */
 	/* The client went away mid-response: stop serving it. UV_ECANCELED
 	 * means the pipe is already closing. */
 	if (status < 0 && status != UV_ECANCELED)
@@ -834,8 +839,8 @@ static void on_written(uv_write_t *req, int status)
 
 static void client_send(struct ctl_client *cl, struct json_object *resp)
 {
-	const char *s = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN |
-							     JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *s = json_object_to_json_string_ext(
+		resp, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t n = strlen(s);
 	struct ctl_write *w;
 	uv_buf_t buf;
@@ -843,9 +848,10 @@ static void client_send(struct ctl_client *cl, struct json_object *resp)
 	if (cl->closing)
 		return;
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > CTL_MAX_WRITE_QUEUE) {
-		log_warn_rl(&cl->ctl->err_rl, "control: client pid %d does not read its "
-			    "responses (over %u MiB queued): dropped", cl->pid,
-			    CTL_MAX_WRITE_QUEUE >> 20);
+		log_warn_rl(&cl->ctl->err_rl,
+			    "control: client pid %d does not read its "
+			    "responses (over %u MiB queued): dropped",
+			    cl->pid, CTL_MAX_WRITE_QUEUE >> 20);
 		client_close(cl);
 		return;
 	}
@@ -922,7 +928,7 @@ static void handle_request(struct ctl_client *cl, const char *line, size_t len)
 	}
 	cmd = json_object_get_string(cmdv);
 	snprintf(err, sizeof(err), "unknown command \"%.64s\"", cmd);
-	cmd = NULL;	/* from here the table's name, never the client's text */
+	cmd = NULL; /* from here the table's name, never the client's text */
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, json_object_get_string(cmdv)))
 			continue;
@@ -980,7 +986,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	if (cl->buf)
 		*buf = uv_buf_init(cl->buf + cl->len, cl->cap - cl->len);
 	else
-		*buf = uv_buf_init(NULL, 0);	/* on_read gets UV_ENOBUFS */
+		*buf = uv_buf_init(NULL, 0); /* on_read gets UV_ENOBUFS */
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -1114,7 +1120,8 @@ struct ctl *ctl_new(struct lbd *l, const char *path, char *err, size_t errlen)
 		}
 		r = socket_in_use(path);
 		if (r > 0) {
-			snprintf(err, errlen, "control socket %s is in use by another process", path);
+			snprintf(err, errlen, "control socket %s is in use by another process",
+				 path);
 			return NULL;
 		}
 		if (unlink(path) < 0) {
@@ -1134,7 +1141,7 @@ struct ctl *ctl_new(struct lbd *l, const char *path, char *err, size_t errlen)
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	uv_pipe_init(&l->loop, &c->server, 0);
 	c->server.data = c;
-	old = umask(0177);	/* the socket is created 0600 */
+	old = umask(0177); /* the socket is created 0600 */
 	r = uv_pipe_bind(&c->server, path);
 	umask(old);
 	if (r == 0) {

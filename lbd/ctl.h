@@ -12,10 +12,10 @@
 struct lbd;
 struct ctl;
 
-#define CTL_MAX_REQUEST		(64 * 1024)	/* longest request line */
-#define CTL_MAX_CLIENTS		256
-#define CTL_SESSIONS_DEFAULT	100
-#define CTL_SESSIONS_MAX	1000000
+#define CTL_MAX_REQUEST	     (64 * 1024) /* longest request line */
+#define CTL_MAX_CLIENTS	     256
+#define CTL_SESSIONS_DEFAULT 100
+#define CTL_SESSIONS_MAX     1000000
 
 /* Listen on path (mode 0600). A stale socket file is replaced only when no
  * one answers on it. NULL on error with a message in err. */

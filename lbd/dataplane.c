@@ -21,18 +21,18 @@
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
-#define DP_ON_VALGRIND()	RUNNING_ON_VALGRIND
+#define DP_ON_VALGRIND() RUNNING_ON_VALGRIND
 #endif
 #endif
 #ifndef DP_ON_VALGRIND
-#define DP_ON_VALGRIND()	0
+#define DP_ON_VALGRIND() 0
 #endif
 
 #include "lb.skel.h"
 #include "dataplane.h"
 #include "log.h"
 
-#define DP_PROG_NAME	"xdp_lb"
+#define DP_PROG_NAME "xdp_lb"
 
 /* Keys 0..XLB_MAGLEV_SIZE-1 for batch fills, built once, freed in dp_close(). */
 static uint32_t *maglev_keys;
@@ -218,7 +218,8 @@ int dp_prepare_bpffs(const struct lbd_config *cfg, char *err, size_t errlen)
 		}
 		log_info("mounted bpffs at %s", cfg->bpffs);
 		if (private_mount_ns())
-			log_warn("bpffs %s was mounted in a private mount namespace (ip netns exec?): "
+			log_warn("bpffs %s was mounted in a private mount namespace (ip netns "
+				 "exec?): "
 				 "its pins vanish when lbd exits; mount it beforehand "
 				 "(mount -t bpf bpf %s) to keep sessions across restarts",
 				 cfg->bpffs, cfg->bpffs);
@@ -242,13 +243,12 @@ int dp_prepare_bpffs(const struct lbd_config *cfg, char *err, size_t errlen)
  * definition, and reports a mismatch as a bare EINVAL. Check first, so the
  * operator learns which map and what differs.
  */
-static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *err,
-		      size_t errlen)
+static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen)
 {
 	struct bpf_map *map;
 	int reused = 0;
 
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map (map, dp->skel->obj) {
 		struct bpf_map_info info;
 		__u32 len = sizeof(info);
 		const char *path = bpf_map__pin_path(map);
@@ -283,15 +283,17 @@ static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *
 		if (what) {
 			snprintf(err, errlen,
 				 "pinned map %s does not match this lbd's %s: remove the pins "
-				 "(rm -r %s; live sessions are lost)", path, what, cfg->pin_dir);
+				 "(rm -r %s; live sessions are lost)",
+				 path, what, cfg->pin_dir);
 			return -EINVAL;
 		}
 		if (info.max_entries != bpf_map__max_entries(map)) {
 			snprintf(err, errlen,
 				 "pinned map %s has %u entries but the config asks for %u "
 				 "(sessions.max): set it back to %u, or remove the pins "
-				 "(rm -r %s; live sessions are lost)", path, info.max_entries,
-				 bpf_map__max_entries(map), info.max_entries, cfg->pin_dir);
+				 "(rm -r %s; live sessions are lost)",
+				 path, info.max_entries, bpf_map__max_entries(map),
+				 info.max_entries, cfg->pin_dir);
 			return -EINVAL;
 		}
 		if (map == dp->skel->maps.sessions)
@@ -565,8 +567,8 @@ int dp_maglev_install(struct dataplane *dp, uint32_t vip_id, const uint32_t *tab
 	if (vip_id >= XLB_MAX_VIPS)
 		return -EINVAL;
 	snprintf(name, sizeof(name), "maglev_%u", vip_id);
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(__u32),
-			    XLB_MAGLEV_SIZE, NULL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32), sizeof(__u32), XLB_MAGLEV_SIZE,
+			    NULL);
 	if (fd < 0)
 		return -errno;
 	if (table) {
@@ -620,8 +622,7 @@ bool dp_session_holds_pool_port(const struct lbd_config *cfg, const struct xlb_s
 static bool session_blocks_port(const struct lbd_config *cfg, const struct xlb_session *s)
 {
 	return snat_in_range(cfg, s) &&
-	       (s->owner == cfg->node_id ||
-		!memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat)));
+	       (s->owner == cfg->node_id || !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat)));
 }
 
 int dp_port_pool_push(struct dataplane *dp, uint16_t port)
@@ -635,7 +636,7 @@ int dp_port_pool_push(struct dataplane *dp, uint16_t port)
 
 struct pool_scan {
 	const struct lbd_config *cfg;
-	uint8_t used[65536 / 8];	/* bitmap of ports held by sessions */
+	uint8_t used[65536 / 8]; /* bitmap of ports held by sessions */
 	unsigned int held;
 };
 
@@ -651,8 +652,8 @@ static int pool_scan_one(void *arg, const struct xlb_flow_key *k, const struct x
 	return 0;
 }
 
-int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg,
-		      unsigned int *pushed, unsigned int *held)
+int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg, unsigned int *pushed,
+		      unsigned int *held)
 {
 	struct pool_scan *ps;
 	unsigned int p;
@@ -766,14 +767,13 @@ static int enable_forwarding(const char *ifname, char *err, size_t errlen)
 	if (pwrite(fd, "1\n", 2, 0) != 2) {
 		int e = errno ? errno : EIO;
 
-		snprintf(err, errlen, "cannot enable IPv4 forwarding on %s (%s): %s", ifname,
-			 path, strerror(e));
+		snprintf(err, errlen, "cannot enable IPv4 forwarding on %s (%s): %s", ifname, path,
+			 strerror(e));
 		close(fd);
 		return -e;
 	}
 	close(fd);
-	log_info("enabled IPv4 forwarding on %s (needed by the data plane's FIB lookups)",
-		 ifname);
+	log_info("enabled IPv4 forwarding on %s (needed by the data plane's FIB lookups)", ifname);
 	return 0;
 }
 
@@ -814,8 +814,9 @@ int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, siz
 	if (old_id && !prog_is_ours(dp, old_id)) {
 		snprintf(err, errlen,
 			 "interface %s already has XDP program %s (id %u) attached: detach it "
-			 "first (ip link set dev %s xdp off)", cfg->interface,
-			 prog_name(old_id, name, sizeof(name)), old_id, cfg->interface);
+			 "first (ip link set dev %s xdp off)",
+			 cfg->interface, prog_name(old_id, name, sizeof(name)), old_id,
+			 cfg->interface);
 		return -EEXIST;
 	}
 	if (old_id && old_mode == mode) {
@@ -833,12 +834,14 @@ int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, siz
 		r = bpf_xdp_attach(dp->ifindex, dp->prog_fd, mode | XDP_FLAGS_REPLACE, &aopts);
 		close(old_fd);
 		if (r == 0)
-			log_info("replaced xdp_lb (prog id %u) left attached to %s by a previous lbd",
+			log_info("replaced xdp_lb (prog id %u) left attached to %s by a previous "
+				 "lbd",
 				 old_id, cfg->interface);
 	} else {
 		if (old_id) {
 			log_info("detaching xdp_lb (prog id %u) left on %s by a previous lbd in "
-				 "another mode", old_id, cfg->interface);
+				 "another mode",
+				 old_id, cfg->interface);
 			bpf_xdp_detach(dp->ifindex, old_mode, NULL);
 		}
 		r = bpf_xdp_attach(dp->ifindex, dp->prog_fd, mode | XDP_FLAGS_UPDATE_IF_NOEXIST,
@@ -848,8 +851,9 @@ int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, siz
 		snprintf(err, errlen, "kernel refused XDP attach on %s (%s mode): %s%s",
 			 cfg->interface, mode == XDP_FLAGS_DRV_MODE ? "native" : "generic",
 			 strerror(-r),
-			 (r == -EOPNOTSUPP && mode == XDP_FLAGS_DRV_MODE) ?
-				 " (driver lacks native XDP; try xdp_mode: generic)" : "");
+			 (r == -EOPNOTSUPP && mode == XDP_FLAGS_DRV_MODE)
+				 ? " (driver lacks native XDP; try xdp_mode: generic)"
+				 : "");
 		return r;
 	}
 	dp->attached = true;
@@ -956,7 +960,7 @@ static int walk_next_slow(struct dp_walk *w, uint32_t *n)
 
 	*n = 0;
 	if (!w->started) {
-		memset(w->next_key, 0, w->key_size);	/* never a valid key */
+		memset(w->next_key, 0, w->key_size); /* never a valid key */
 		r = dp_get_next_key(w->fd, w->next_key, w->next_key);
 		if (r == -ENOENT)
 			return 1;
@@ -1001,7 +1005,8 @@ int dp_walk_next(struct dp_walk *w, uint32_t *n)
 				 &count, &opts);
 	if (r < 0 && r != -ENOENT && !w->started && !batch_supported(r)) {
 		log_info("the kernel has no BPF batch lookups (%s): maps are read one entry at "
-			 "a time", strerror(-r));
+			 "a time",
+			 strerror(-r));
 		use_batch = false;
 		return walk_next_slow(w, n);
 	}
@@ -1074,8 +1079,8 @@ static int count_one(void *arg, const struct xlb_flow_key *k, const struct xlb_s
 	return 0;
 }
 
-int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
-		      uint64_t *total, uint64_t *owned, uint64_t *ports_held)
+int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg, uint64_t *total,
+		      uint64_t *owned, uint64_t *ports_held)
 {
 	struct sessions_count sc = { .cfg = cfg };
 	int r;

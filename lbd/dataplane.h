@@ -24,13 +24,13 @@ struct dataplane {
 	struct lb *skel;
 	int ifindex;
 	char ifname[IF_NAMESIZE];
-	uint32_t xdp_flags;		/* XDP_FLAGS_DRV_MODE or _SKB_MODE */
+	uint32_t xdp_flags; /* XDP_FLAGS_DRV_MODE or _SKB_MODE */
 	bool attached;
 	int prog_fd;
 	uint32_t prog_id;
 	int ncpus;			/* possible CPUs (per-CPU map values) */
 	bool reused;			/* sessions map came from an existing pin */
-	int maglev_inner[XLB_MAX_VIPS];	/* inner map fds we installed, -1 */
+	int maglev_inner[XLB_MAX_VIPS]; /* inner map fds we installed, -1 */
 
 	int fd_vips;
 	int fd_backends;
@@ -73,8 +73,8 @@ int dp_maglev_remove(struct dataplane *dp, uint32_t vip_id);
 
 /* Empty the port pool, then push the node's SNAT range minus the ports held
  * by existing sessions. Reports how many were pushed and held. */
-int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg,
-		      unsigned int *pushed, unsigned int *held);
+int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg, unsigned int *pushed,
+		      unsigned int *held);
 int dp_port_pool_push(struct dataplane *dp, uint16_t port);
 
 int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen);
@@ -99,8 +99,8 @@ struct dp_walk {
 	uint32_t cap;
 	void *keys;
 	void *vals;
-	uint32_t token;		/* batch position */
-	void *next_key;		/* element-at-a-time position */
+	uint32_t token; /* batch position */
+	void *next_key; /* element-at-a-time position */
 	bool started;
 };
 
@@ -115,13 +115,12 @@ int dp_get_next_key(int fd, const void *key, void *next);
 
 /* Call fn for each entry of the sessions map, read cap entries at a time;
  * a non-zero return from fn stops the walk. Returns 0 or -errno. */
-typedef int (*dp_session_fn)(void *arg, const struct xlb_flow_key *k,
-			     const struct xlb_session *s);
+typedef int (*dp_session_fn)(void *arg, const struct xlb_flow_key *k, const struct xlb_session *s);
 int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg);
 
 /* Counts of the sessions map and of SNAT ports of cfg's range in use. */
-int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg,
-		      uint64_t *total, uint64_t *owned, uint64_t *ports_held);
+int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg, uint64_t *total,
+		      uint64_t *owned, uint64_t *ports_held);
 
 /* A session holds a port of this node's pool (to return on delete). */
 bool dp_session_holds_pool_port(const struct lbd_config *cfg, const struct xlb_session *s);

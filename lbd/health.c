@@ -31,10 +31,10 @@
 
 #include "health.h"
 
-#define HC_BUCKETS	1024
-#define HC_REASON_MAX	64
-#define HC_REQ_MAX	(CFG_PATH_MAX + 128)
-#define HC_RBUF		2048
+#define HC_BUCKETS    1024
+#define HC_REASON_MAX 64
+#define HC_REQ_MAX    (CFG_PATH_MAX + 128)
+#define HC_RBUF	      2048
 
 enum hc_state { HC_UNKNOWN = -1, HC_DOWN = 0, HC_UP = 1 };
 
@@ -42,27 +42,27 @@ struct hc_probe;
 
 struct hc_target {
 	struct hc *h;
-	struct hc_target *next;		/* hash chain */
+	struct hc_target *next; /* hash chain */
 	uint32_t vip_id;
 	uint32_t backend_id;
 	struct cfg_healthcheck cfg;
 	struct sockaddr_in addr;
-	uv_timer_t timer;		/* interval (or one-shot for HC_NONE) */
-	struct hc_probe *probe;		/* in flight, or NULL */
+	uv_timer_t timer;	/* interval (or one-shot for HC_NONE) */
+	struct hc_probe *probe; /* in flight, or NULL */
 	enum hc_state state;
-	uint32_t ok_run;		/* consecutive successes */
-	uint32_t fail_run;		/* consecutive failures */
+	uint32_t ok_run;   /* consecutive successes */
+	uint32_t fail_run; /* consecutive failures */
 	char reason[HC_REASON_MAX];
 };
 
 struct hc_probe {
 	struct hc *h;
-	struct hc_target *t;		/* NULL once the target is gone */
+	struct hc_target *t; /* NULL once the target is gone */
 	bool http;
 	bool done;
-	int open;			/* handles not yet closed */
+	int open; /* handles not yet closed */
 	int expect_status;
-	int status;			/* HTTP status, 0 until headers seen */
+	int status; /* HTTP status, 0 until headers seen */
 	uv_tcp_t tcp;
 	uv_timer_t timeout;
 	uv_connect_t connect;
@@ -77,8 +77,8 @@ struct hc {
 	uv_loop_t *loop;
 	hc_state_cb cb;
 	void *arg;
-	bool dead;			/* hc_free() called */
-	size_t live;			/* targets + probes not yet freed */
+	bool dead;   /* hc_free() called */
+	size_t live; /* targets + probes not yet freed */
 	struct hc_target *bucket[HC_BUCKETS];
 };
 
@@ -89,8 +89,7 @@ static size_t bucket_of(uint32_t vip_id, uint32_t backend_id)
 	return (size_t)(k >> 54) % HC_BUCKETS;
 }
 
-static struct hc_target **find_slot(const struct hc *h, uint32_t vip_id,
-				    uint32_t backend_id)
+static struct hc_target **find_slot(const struct hc *h, uint32_t vip_id, uint32_t backend_id)
 {
 	struct hc_target *const *pp = &h->bucket[bucket_of(vip_id, backend_id)];
 
@@ -131,8 +130,7 @@ static void target_result(struct hc_target *t, bool ok, const char *reason)
 	t->state = next;
 	/* Last use of t: the callback may remove it or free everything. */
 	if (t->h->cb)
-		t->h->cb(t->h->arg, t->vip_id, t->backend_id, next == HC_UP,
-			 t->reason);
+		t->h->cb(t->h->arg, t->vip_id, t->backend_id, next == HC_UP, t->reason);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -174,8 +172,7 @@ static void probe_fail_uv(struct hc_probe *p, const char *what, int err)
 	else if (err == UV_ECONNRESET)
 		snprintf(reason, sizeof(reason), "%s reset", what);
 	else
-		snprintf(reason, sizeof(reason), "%s failed: %s", what,
-			 uv_strerror(err));
+		snprintf(reason, sizeof(reason), "%s failed: %s", what, uv_strerror(err));
 	probe_finish(p, false, reason);
 }
 
@@ -201,7 +198,7 @@ static int on_headers_complete(http_parser *hp)
 	struct hc_probe *p = hp->data;
 
 	p->status = hp->status_code;
-	return 1;	/* body not needed */
+	return 1; /* body not needed */
 }
 
 static const http_parser_settings hp_settings = {
@@ -257,7 +254,7 @@ static void on_connect(uv_connect_t *c, int status)
 	int err;
 
 	if (p->done)
-		return;		/* UV_ECANCELED after a timeout or remove */
+		return; /* UV_ECANCELED after a timeout or remove */
 	if (status < 0) {
 		probe_fail_uv(p, "connect", status);
 		return;
@@ -299,8 +296,7 @@ static void probe_start(struct hc_target *t)
 			     "GET %s HTTP/1.0\r\nHost: %s\r\n"
 			     "User-Agent: xdplb-hc\r\nConnection: close\r\n\r\n",
 			     t->cfg.path[0] ? t->cfg.path : "/", host);
-		p->req_len = n > 0 && (size_t)n < sizeof(p->req) ? (size_t)n :
-			     sizeof(p->req) - 1;
+		p->req_len = n > 0 && (size_t)n < sizeof(p->req) ? (size_t)n : sizeof(p->req) - 1;
 	}
 	/* Both inits only fail on bad arguments; they never leave a
 	 * half-initialized handle behind. */
@@ -314,8 +310,7 @@ static void probe_start(struct hc_target *t)
 	t->probe = p;
 
 	uv_timer_start(&p->timeout, on_timeout, t->cfg.timeout_ms, 0);
-	err = uv_tcp_connect(&p->connect, &p->tcp,
-			     (const struct sockaddr *)&t->addr, on_connect);
+	err = uv_tcp_connect(&p->connect, &p->tcp, (const struct sockaddr *)&t->addr, on_connect);
 	if (err)
 		probe_fail_uv(p, "connect", err);
 }
@@ -369,8 +364,8 @@ struct hc *hc_new(uv_loop_t *loop, hc_state_cb cb, void *arg)
 	return h;
 }
 
-int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
-	   uint16_t vip_port, const struct cfg_healthcheck *cfg)
+int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be, uint16_t vip_port,
+	   const struct cfg_healthcheck *cfg)
 {
 	struct hc_target **slot, *t;
 	uint16_t port;
@@ -398,8 +393,9 @@ int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
 		t->cfg = *cfg;
 	else
 		t->cfg.type = HC_NONE;
-	port = t->cfg.port != CFG_PORT_INHERIT ? t->cfg.port :
-	       be->port != CFG_PORT_INHERIT ? be->port : vip_port;
+	port = t->cfg.port != CFG_PORT_INHERIT ? t->cfg.port
+	       : be->port != CFG_PORT_INHERIT  ? be->port
+					       : vip_port;
 	t->addr.sin_family = AF_INET;
 	t->addr.sin_port = htons(port);
 	t->addr.sin_addr.s_addr = be->addr.w[0];
@@ -430,8 +426,7 @@ int hc_remove(struct hc *h, uint32_t vip_id, uint32_t backend_id)
 	return 0;
 }
 
-static const struct hc_target *lookup(const struct hc *h, uint32_t vip_id,
-				      uint32_t backend_id)
+static const struct hc_target *lookup(const struct hc *h, uint32_t vip_id, uint32_t backend_id)
 {
 	return h ? *find_slot(h, vip_id, backend_id) : NULL;
 }

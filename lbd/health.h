@@ -20,8 +20,8 @@ struct hc;
  * "status 503", "ok"). The first check result of a target always reports
  * (targets start unknown, treated as down by hc_is_up()).
  */
-typedef void (*hc_state_cb)(void *arg, uint32_t vip_id, uint32_t backend_id,
-			    bool up, const char *reason);
+typedef void (*hc_state_cb)(void *arg, uint32_t vip_id, uint32_t backend_id, bool up,
+			    const char *reason);
 
 struct hc *hc_new(uv_loop_t *loop, hc_state_cb cb, void *arg);
 
@@ -30,8 +30,8 @@ struct hc *hc_new(uv_loop_t *loop, hc_state_cb cb, void *arg);
  * cfg is a health check the config file allows, -EINVAL otherwise. HC_NONE
  * targets are up at once (the callback fires from the loop, not from inside
  * hc_add). Returns 0 or -errno (-EEXIST if already present). */
-int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be,
-	   uint16_t vip_port, const struct cfg_healthcheck *cfg);
+int hc_add(struct hc *h, uint32_t vip_id, const struct cfg_backend *be, uint16_t vip_port,
+	   const struct cfg_healthcheck *cfg);
 
 /* Stop checking; safe while a check is in flight. Returns 0 or -ENOENT. */
 int hc_remove(struct hc *h, uint32_t vip_id, uint32_t backend_id);

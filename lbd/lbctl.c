@@ -21,12 +21,12 @@
 #include "sock.h"
 
 /* -n NODE: the node's default control socket (config.h) */
-#define DEFAULT_SOCKET	CFG_DEF_RUN_DIR "/lbd.sock"
-#define TIMEOUT_S	30
-#define MAX_RESPONSE	(512u << 20)
+#define DEFAULT_SOCKET CFG_DEF_RUN_DIR "/lbd.sock"
+#define TIMEOUT_S      30
+#define MAX_RESPONSE   (512u << 20)
 
-#define EXIT_DAEMON	1
-#define EXIT_USAGE	2
+#define EXIT_DAEMON 1
+#define EXIT_USAGE  2
 
 struct opts {
 	char socket[108];
@@ -35,8 +35,8 @@ struct opts {
 
 struct cmd {
 	const char *word1;
-	const char *word2;	/* NULL: one-word command */
-	const char *args;	/* usage after the command words */
+	const char *word2; /* NULL: one-word command */
+	const char *args;  /* usage after the command words */
 	const char *help;
 	/* Checks the arguments, asks lbd (request "word1[.word2]") and
 	 * prints; returns the exit code. */
@@ -207,7 +207,7 @@ static int call(const struct opts *o, const struct cmd *c, struct json_object *r
 	}
 	if (!json_object_get_boolean(ok)) {
 		s = json_object_object_get_ex(resp, "error", &v) ? json_object_get_string(v)
-								: "unknown error";
+								 : "unknown error";
 		fail("%s: %s", name, s);
 		json_object_put(resp);
 		return EXIT_DAEMON;
@@ -237,9 +237,8 @@ static void req_str(struct json_object *req, const char *key, const char *v)
 
 static void print_json(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_SPACED |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* ---- field access ------------------------------------------------------- */
@@ -272,11 +271,11 @@ static bool gbool(struct json_object *o, const char *key)
 
 /* ---- aligned tables ----------------------------------------------------- */
 
-#define TABLE_COLS	12
+#define TABLE_COLS 12
 
 struct table {
 	size_t cols, rows, cap;
-	char **cells;			/* rows * cols */
+	char **cells; /* rows * cols */
 	size_t width[TABLE_COLS];
 };
 
@@ -369,8 +368,8 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* Number argument passed through to lbd (which range-checks it). */
-static int add_uint(struct json_object *req, const struct cmd *c, const char *key,
-		    const char *what, const char *s, unsigned long max)
+static int add_uint(struct json_object *req, const struct cmd *c, const char *key, const char *what,
+		    const char *s, unsigned long max)
 {
 	unsigned long v;
 
@@ -417,8 +416,7 @@ static int run_write(const struct opts *o, const struct cmd *c, struct json_obje
 
 /* Run a read request (consumed): the JSON result with --json, else what
  * c->print makes of it. */
-static int show(const struct opts *o, const struct cmd *c, struct json_object *req,
-		const void *arg)
+static int show(const struct opts *o, const struct cmd *c, struct json_object *req, const void *arg)
 {
 	struct json_object *res;
 	int r;
@@ -726,8 +724,8 @@ static void print_stats(struct json_object *res, const void *arg)
 	}
 	vips = get(res, "vips");
 	printf("per VIP:\n");
-	table_row(&t, "  VIP", "PACKETS", "BYTES", "REPLY_PACKETS", "REPLY_BYTES",
-		  "NEW_SESSIONS", "DROPS");
+	table_row(&t, "  VIP", "PACKETS", "BYTES", "REPLY_PACKETS", "REPLY_BYTES", "NEW_SESSIONS",
+		  "DROPS");
 	for (i = 0; i < array_len(vips); i++) {
 		struct json_object *v = json_object_array_get_idx(vips, i);
 		char name[72];
@@ -748,25 +746,26 @@ static void print_stats(struct json_object *res, const void *arg)
  * format (for node_exporter's textfile collector or a scrape wrapper),
  * labelled with the node name from "status".
  */
-static void prom_counter(const char *name, const char *help, const char *labels,
-			 const char *key, struct json_object *obj)
+static void prom_counter(const char *name, const char *help, const char *labels, const char *key,
+			 struct json_object *obj)
 {
 	size_t n;
 
 	if (!obj || !json_object_is_type(obj, json_type_object))
 		return;
 	printf("# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	json_object_object_foreach(obj, k, v) {
+	json_object_object_foreach(obj, k, v)
+	{
 		n = strlen(k);
 		if (n > 3 && !strcmp(k + n - 3, "_ms"))
-			continue;	/* a duration, not a counter */
+			continue; /* a duration, not a counter */
 		printf("%s{%s,%s=\"%s\"} %lld\n", name, labels, key, k,
 		       (long long)json_object_get_int64(v));
 	}
 }
 
-static void prom_vip(const char *name, const char *field, const char *help,
-		     const char *node, struct json_object *vips)
+static void prom_vip(const char *name, const char *field, const char *help, const char *node,
+		     struct json_object *vips)
 {
 	size_t i;
 
@@ -802,10 +801,10 @@ static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **
 	node = gstr(st, "node");
 	snprintf(labels, sizeof(labels), "node=\"%s\"", node);
 	prom_counter("xdplb_dataplane_packets_total",
-		     "data-plane packets by outcome, summed over CPUs", labels,
-		     "outcome", get(res, "global"));
-	prom_counter("xdplb_lbd_events_total", "lbd events (ageing, rebuilds, requests)",
-		     labels, "event", get(res, "lbd"));
+		     "data-plane packets by outcome, summed over CPUs", labels, "outcome",
+		     get(res, "global"));
+	prom_counter("xdplb_lbd_events_total", "lbd events (ageing, rebuilds, requests)", labels,
+		     "event", get(res, "lbd"));
 	vips = get(res, "vips");
 	prom_vip("xdplb_vip_packets_total", "packets", "client to VIP packets forwarded", node,
 		 vips);
@@ -832,8 +831,10 @@ static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **
 	return 0;
 }
 
-#define CMD(w1, w2, a, h, f, ...) \
-	{ .word1 = w1, .word2 = w2, .args = a, .help = h, .fn = f, __VA_ARGS__ }
+#define CMD(w1, w2, a, h, f, ...)                                                                  \
+	{                                                                                          \
+		.word1 = w1, .word2 = w2, .args = a, .help = h, .fn = f, __VA_ARGS__               \
+	}
 
 static const struct cmd commands[] = {
 	CMD("status", NULL, "", "daemon, data plane and pool summary", do_query,
@@ -852,11 +853,9 @@ static const struct cmd commands[] = {
 	CMD("backend", "undrain", "VIP ID", "undo drain", do_backend_op, .done = "undrained"),
 	CMD("sessions", "list", "[--limit N]", "sessions (default 100)", do_sessions_list,
 	    .print = print_sessions),
-	CMD("sessions", "count", "", "number of sessions", do_query,
-	    .print = print_sessions_count),
-	CMD("stats", NULL, "[--prometheus]",
-	    "data plane counters, per-VIP counters, lbd counters", do_stats,
-	    .print = print_stats),
+	CMD("sessions", "count", "", "number of sessions", do_query, .print = print_sessions_count),
+	CMD("stats", NULL, "[--prometheus]", "data plane counters, per-VIP counters, lbd counters",
+	    do_stats, .print = print_stats),
 	{ .word1 = NULL },
 };
 

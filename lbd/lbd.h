@@ -27,9 +27,9 @@ struct ctl;
 /* Backends currently in a VIP's Maglev table (the eligible set it was built
  * from), used to rebuild only when the set changes. */
 struct lbd_vip_rt {
-	bool table_valid;		/* a table has been installed */
+	bool table_valid; /* a table has been installed */
 	size_t n;
-	uint32_t ids[CFG_MAX_BACKENDS_PER_VIP];	/* sorted by id */
+	uint32_t ids[CFG_MAX_BACKENDS_PER_VIP]; /* sorted by id */
 	uint32_t weights[CFG_MAX_BACKENDS_PER_VIP];
 	uint64_t rebuilds;
 };
@@ -40,12 +40,12 @@ struct lbd {
 	struct dataplane dp;
 	struct hc *hc;
 	struct ageing *ageing;
-	struct synclink *synclink;	/* deletes to syncd, NULL: sync off */
+	struct synclink *synclink; /* deletes to syncd, NULL: sync off */
 	struct ctl *ctl;
 	uv_signal_t sig_term;
 	uv_signal_t sig_int;
-	uint64_t start_ns;		/* CLOCK_MONOTONIC at start */
-	int lock_fd;			/* flock()ed pin dir */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at start */
+	int lock_fd;	   /* flock()ed pin dir */
 	char pid_path[CFG_PATH_MAX + 16];
 	struct lbd_vip_rt vrt[XLB_MAX_VIPS];
 	uint64_t maglev_rebuilds;
@@ -62,11 +62,11 @@ static inline bool lbd_vip_used(const struct cfg_vip *v)
  * writes a one-line reason into err. Return 0 or -errno. */
 int lbd_vip_add(struct lbd *l, const struct cfg_vip *v, char *err, size_t errlen);
 int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen);
-int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
-		    char *err, size_t errlen);
+int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b, char *err,
+		    size_t errlen);
 int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size_t errlen);
-int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain,
-		      char *err, size_t errlen);
+int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, char *err,
+		      size_t errlen);
 
 bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id);
 struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id);

@@ -34,14 +34,14 @@
 #include "maglev.h"
 #include "xdplb.h"
 
-#define MAGLEV_SEED_OFFSET	0x786c622d6f666673ull	/* "xlb-offs" */
-#define MAGLEV_SEED_SKIP	0x786c622d736b6970ull	/* "xlb-skip" */
+#define MAGLEV_SEED_OFFSET 0x786c622d6f666673ull /* "xlb-offs" */
+#define MAGLEV_SEED_SKIP   0x786c622d736b6970ull /* "xlb-skip" */
 
 struct mg_slot {
 	const struct maglev_backend *be;
 	uint64_t offset;
 	uint64_t skip;
-	uint64_t next;		/* next index in the permutation */
+	uint64_t next; /* next index in the permutation */
 	uint64_t credit;
 };
 
@@ -62,8 +62,7 @@ static bool is_prime(uint32_t m)
 static int cmp_backend(const void *a, const void *b)
 {
 	const struct mg_slot *x = a, *y = b;
-	size_t l = x->be->name_len < y->be->name_len ? x->be->name_len :
-						       y->be->name_len;
+	size_t l = x->be->name_len < y->be->name_len ? x->be->name_len : y->be->name_len;
 	int r = l ? memcmp(x->be->name, y->be->name, l) : 0;
 
 	if (r)
@@ -112,8 +111,9 @@ int maglev_build(const struct maglev_backend *be, size_t n, uint32_t *table, uin
 			continue;
 		s[k].be = &be[i];
 		s[k].offset = XXH64(be[i].name, be[i].name_len, MAGLEV_SEED_OFFSET) % m;
-		s[k].skip = m > 2 ?
-			XXH64(be[i].name, be[i].name_len, MAGLEV_SEED_SKIP) % (m - 1) + 1 : 1;
+		s[k].skip =
+			m > 2 ? XXH64(be[i].name, be[i].name_len, MAGLEV_SEED_SKIP) % (m - 1) + 1
+			      : 1;
 		if (be[i].weight > wmax)
 			wmax = be[i].weight;
 		k++;

@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 struct maglev_backend {
-	uint32_t id;		/* backend id written into the table */
-	uint32_t weight;	/* 0 = not in the table */
-	const void *name;	/* bytes that identify the backend for hashing */
-	size_t name_len;	/* (e.g. address + port) */
+	uint32_t id;	  /* backend id written into the table */
+	uint32_t weight;  /* 0 = not in the table */
+	const void *name; /* bytes that identify the backend for hashing */
+	size_t name_len;  /* (e.g. address + port) */
 };
 
 /*

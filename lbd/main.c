@@ -31,12 +31,12 @@
 #include "log.h"
 #include "maglev.h"
 
-#define LBD_RUN_DIR		"/run/xdplb"
+#define LBD_RUN_DIR "/run/xdplb"
 /* After a restart a VIP keeps the table it had until its health checks
  * have all reported once, or this long. */
-#define LBD_STARTUP_HOLD_MS	10000
+#define LBD_STARTUP_HOLD_MS 10000
 /* A table that could not be installed is tried again this much later. */
-#define LBD_REBUILD_RETRY_MS	1000
+#define LBD_REBUILD_RETRY_MS 1000
 
 static struct lbd lbd_state;
 
@@ -46,10 +46,10 @@ static struct {
 	uv_timer_t timer;
 	uv_timer_t hold_timer;
 	bool dirty[XLB_MAX_VIPS];
-	bool hold[XLB_MAX_VIPS];	/* keeping a previous run's table */
+	bool hold[XLB_MAX_VIPS]; /* keeping a previous run's table */
 	char reason[XLB_MAX_VIPS][96];
 	unsigned int changes[XLB_MAX_VIPS];
-	struct xlb_ratelimit err_rl;	/* failed rebuilds */
+	struct xlb_ratelimit err_rl; /* failed rebuilds */
 } rb = { .err_rl = XLB_RATELIMIT_INIT(10, 5) };
 
 struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id)
@@ -109,9 +109,8 @@ bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id)
 }
 
 /* Is backend id used by a VIP other than skip? Which one in *vp (if given). */
-static const struct cfg_backend *backend_elsewhere(struct lbd *l, uint32_t id,
-						   const struct cfg_vip *skip,
-						   const struct cfg_vip **vp)
+static const struct cfg_backend *
+backend_elsewhere(struct lbd *l, uint32_t id, const struct cfg_vip *skip, const struct cfg_vip **vp)
 {
 	const struct cfg_backend *b;
 	size_t i;
@@ -141,8 +140,7 @@ static void backend_slot_clear(struct lbd *l, const struct cfg_vip *v, uint32_t 
 			 v->name, id, strerror(-r));
 }
 
-static const char *ep(const struct cfg_vip *v, const struct cfg_backend *b, char *buf,
-		      size_t len)
+static const char *ep(const struct cfg_vip *v, const struct cfg_backend *b, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -195,8 +193,7 @@ static int vip_rebuild(struct lbd *l, struct cfg_vip *v, bool force, const char 
 	int r;
 
 	n = eligible(l, v, ids, weights);
-	if (!force && rt->table_valid && n == rt->n &&
-	    !memcmp(ids, rt->ids, n * sizeof(ids[0])) &&
+	if (!force && rt->table_valid && n == rt->n && !memcmp(ids, rt->ids, n * sizeof(ids[0])) &&
 	    !memcmp(weights, rt->weights, n * sizeof(weights[0])))
 		return 0;
 
@@ -236,8 +233,8 @@ static int vip_rebuild(struct lbd *l, struct cfg_vip *v, bool force, const char 
 	rt->rebuilds++;
 	l->maglev_rebuilds++;
 	rb.hold[v->vip_id] = false;
-	log_info("vip %s: maglev table rebuilt, %zu backend%s (%s)", v->name, n,
-		 n == 1 ? "" : "s", reason);
+	log_info("vip %s: maglev table rebuilt, %zu backend%s (%s)", v->name, n, n == 1 ? "" : "s",
+		 reason);
 	return 0;
 }
 
@@ -268,7 +265,7 @@ static void on_rebuild(uv_timer_t *t)
 		if (!rb.dirty[i] || !lbd_vip_used(v))
 			continue;
 		if (rb.hold[i] && !vip_health_known(l, v))
-			continue;	/* keep the previous run's table a little longer */
+			continue; /* keep the previous run's table a little longer */
 		if (rb.changes[i] > 1)
 			snprintf(reason, sizeof(reason), "%s and %u more health changes",
 				 rb.reason[i], rb.changes[i] - 1);
@@ -297,7 +294,7 @@ static void mark_dirty(struct lbd *l, uint32_t vip_id, const char *reason)
 		uv_timer_start(&rb.timer, on_rebuild, 0, 0);
 }
 
-#define HOLD_EXPIRED	"health checks still incomplete after start-up"
+#define HOLD_EXPIRED "health checks still incomplete after start-up"
 
 static void on_hold_expired(uv_timer_t *t)
 {
@@ -317,8 +314,7 @@ static void on_hold_expired(uv_timer_t *t)
 	}
 }
 
-static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up,
-		      const char *reason)
+static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up, const char *reason)
 {
 	struct lbd *l = arg;
 	struct cfg_vip *v = lbd_vip_by_id(l, vip_id);
@@ -399,8 +395,7 @@ static struct cfg_vip *find_vip(struct lbd *l, const char *name, char *err, size
 
 /* Backend id of the VIP named vip, its index in *idx; NULL with err set. */
 static struct cfg_backend *find_backend(struct lbd *l, const char *vip, uint32_t id,
-					struct cfg_vip **vp, size_t *idx, char *err,
-					size_t errlen)
+					struct cfg_vip **vp, size_t *idx, char *err, size_t errlen)
 {
 	struct cfg_vip *v = find_vip(l, vip, err, errlen);
 	struct cfg_backend *b;
@@ -529,8 +524,8 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 		return r;
 	}
 	v->backends[v->n_backends++] = *b;
-	log_info("vip %s backend %u (%s) added, weight %u", v->name, b->id,
-		 ep(v, b, e, sizeof(e)), b->weight);
+	log_info("vip %s backend %u (%s) added, weight %u", v->name, b->id, ep(v, b, e, sizeof(e)),
+		 b->weight);
 	/* Not in the table before its first health report: nothing to build
 	 * yet, and a failure is retried like a health change. */
 	snprintf(why, sizeof(why), "backend %u added", b->id);
@@ -563,8 +558,10 @@ int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size
 			(v->n_backends - idx) * sizeof(v->backends[0]));
 		v->backends[idx] = saved;
 		v->n_backends++;
-		snprintf(err, errlen, "vip %s backend %u: cannot install the maglev table "
-			 "without it: %s", v->name, id, strerror(-r));
+		snprintf(err, errlen,
+			 "vip %s backend %u: cannot install the maglev table "
+			 "without it: %s",
+			 v->name, id, strerror(-r));
 		return r;
 	}
 	hc_remove(l->hc, v->vip_id, id);
@@ -666,8 +663,8 @@ static int lock_pin_dir(struct lbd *l, char *err, size_t errlen)
 		}
 		pid = read_pid_file(l->cfg);
 		if (pid > 0)
-			snprintf(err, errlen, "another lbd (pid %ld) is running on pin dir %s",
-				 pid, l->cfg->pin_dir);
+			snprintf(err, errlen, "another lbd (pid %ld) is running on pin dir %s", pid,
+				 l->cfg->pin_dir);
 		else
 			snprintf(err, errlen, "another lbd is running on pin dir %s",
 				 l->cfg->pin_dir);
@@ -687,7 +684,7 @@ static void prune_stale(struct lbd *l)
 	size_t i, j, n_stale = 0;
 	__u32 id;
 
-	memset(&k, 0, sizeof(k));	/* not a valid key: start at the first */
+	memset(&k, 0, sizeof(k)); /* not a valid key: start at the first */
 	while (dp_get_next_key(l->dp.fd_vips, &k, &next) == 0) {
 		bool known = false;
 
@@ -717,8 +714,8 @@ static void prune_stale(struct lbd *l)
 		dp_backend_clear(&l->dp, id);
 	}
 	if (n_stale)
-		log_info("removed %zu VIP%s left in the pinned maps by an earlier config",
-			 n_stale, n_stale == 1 ? "" : "s");
+		log_info("removed %zu VIP%s left in the pinned maps by an earlier config", n_stale,
+			 n_stale == 1 ? "" : "s");
 }
 
 static int populate(struct lbd *l, char *err, size_t errlen)
@@ -759,7 +756,8 @@ static int populate(struct lbd *l, char *err, size_t errlen)
 		    bpf_map_lookup_elem(l->dp.fd_maglev, &v->vip_id, &inner_id) == 0) {
 			rb.hold[i] = true;
 			log_info("vip %s: keeping the previous maglev table until its health "
-				 "checks report", v->name);
+				 "checks report",
+				 v->name);
 		} else {
 			r = vip_rebuild(l, v, true, "start-up");
 			if (r < 0) {
@@ -803,8 +801,10 @@ static int start_health(struct lbd *l, char *err, size_t errlen)
 		for (j = 0; j < v->n_backends; j++) {
 			r = hc_add(l->hc, v->vip_id, &v->backends[j], v->port, &v->hc);
 			if (r < 0) {
-				snprintf(err, errlen, "vip %s backend %u: cannot start its health "
-					 "check: %s", v->name, v->backends[j].id, strerror(-r));
+				snprintf(err, errlen,
+					 "vip %s backend %u: cannot start its health "
+					 "check: %s",
+					 v->name, v->backends[j].id, strerror(-r));
 				return r;
 			}
 		}
@@ -832,8 +832,7 @@ static void lbd_shutdown(struct lbd *l, const char *why)
 			 l->cfg->interface, l->cfg->pin_dir);
 		r = dp_detach(&l->dp);
 		if (r < 0)
-			log_warn("cannot detach XDP from %s: %s", l->cfg->interface,
-				 strerror(-r));
+			log_warn("cannot detach XDP from %s: %s", l->cfg->interface, strerror(-r));
 		else if (r > 0)
 			log_warn("the XDP program on %s is no longer ours: left in place",
 				 l->cfg->interface);
@@ -864,12 +863,11 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: lbd -c FILE [-v] [--check]\n"
-		"  -c, --config FILE  node configuration (YAML or JSON)\n"
-		"  -v, --verbose      debug logging (libbpf included)\n"
-		"      --check        validate the configuration and exit\n"
-		"  -h, --help         this help\n");
+	fprintf(f, "usage: lbd -c FILE [-v] [--check]\n"
+		   "  -c, --config FILE  node configuration (YAML or JSON)\n"
+		   "  -v, --verbose      debug logging (libbpf included)\n"
+		   "      --check        validate the configuration and exit\n"
+		   "  -h, --help         this help\n");
 }
 
 int main(int argc, char **argv)
@@ -1009,14 +1007,13 @@ int main(int argc, char **argv)
 	}
 	if (dp_attach(&l->dp, l->cfg, err, sizeof(err)) < 0)
 		goto fail_msg;
-	log_info("xdp_lb attached to %s (%s mode, prog id %u)", l->cfg->interface,
-		 l->cfg->xdp_mode, l->dp.prog_id);
+	log_info("xdp_lb attached to %s (%s mode, prog id %u)", l->cfg->interface, l->cfg->xdp_mode,
+		 l->dp.prog_id);
 	l->ctl = ctl_new(l, l->cfg->control_socket, err, sizeof(err));
 	if (!l->ctl)
 		goto fail_msg;
 	log_info("lbd ready: node %s (id %u), %zu VIPs, %zu backends, control socket %s",
-		 l->cfg->node_name, l->cfg->node_id, lbd_vip_count(l), nb,
-		 l->cfg->control_socket);
+		 l->cfg->node_name, l->cfg->node_id, lbd_vip_count(l), nb, l->cfg->control_socket);
 
 	uv_run(&l->loop, UV_RUN_DEFAULT);
 	rc = 0;

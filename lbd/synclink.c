@@ -24,22 +24,22 @@
 #include "synclink.h"
 #include "synclocal.h"
 
-#define SYNCLINK_QUEUE_MAX	(1u << 20)	/* entries */
-#define SYNCLINK_QUEUE_MIN	1024		/* entries allocated at first */
-#define SYNCLINK_RL_SECONDS	60		/* drop warnings: one a minute */
+#define SYNCLINK_QUEUE_MAX  (1u << 20) /* entries */
+#define SYNCLINK_QUEUE_MIN  1024       /* entries allocated at first */
+#define SYNCLINK_RL_SECONDS 60	       /* drop warnings: one a minute */
 
 enum sl_map { SL_SESSIONS, SL_REVERSE, SL_MAPS };
 
 /* A delete waiting to be sent: what its record needs, smaller than the
  * record itself (whose key and value have room for any watched map). */
 struct sl_entry {
-	uint64_t ts_ns;		/* CLOCK_MONOTONIC when lbd deleted it */
+	uint64_t ts_ns; /* CLOCK_MONOTONIC when lbd deleted it */
 	struct xlb_flow_key key;
 	union {
 		struct xlb_session sess;
 		struct xlb_reverse rev;
-	} v;			/* the value deleted, as lbd read it */
-	uint8_t map;		/* enum sl_map */
+	} v;	     /* the value deleted, as lbd read it */
+	uint8_t map; /* enum sl_map */
 };
 
 struct synclink {
@@ -50,7 +50,7 @@ struct synclink {
 	bool connected, polling, closing;
 	int handles;
 	struct sockaddr_un sa;
-	uint32_t map_id[SL_MAPS];	/* kernel ids of sessions and reverse */
+	uint32_t map_id[SL_MAPS]; /* kernel ids of sessions and reverse */
 	struct sl_entry *q;
 	size_t qn, qcap, qhead;
 	uint8_t buf[XLB_SYNCLOCAL_FRAME_MAX];
@@ -61,8 +61,10 @@ static void drop_queue(struct synclink *s, const char *why)
 {
 	size_t n = s->qn - s->qhead;
 
-	log_warn_rl(&s->rl, "sync: %zu deletes not handed to syncd (%s): %s; peers catch up "
-		    "by anti-entropy", n, s->sa.sun_path, why);
+	log_warn_rl(&s->rl,
+		    "sync: %zu deletes not handed to syncd (%s): %s; peers catch up "
+		    "by anti-entropy",
+		    n, s->sa.sun_path, why);
 	s->qn = s->qhead = 0;
 }
 
@@ -85,8 +87,7 @@ static void set_polling(struct synclink *s, bool on)
 }
 
 /* The capture record of queued delete q. */
-static void record_of(const struct synclink *s, const struct sl_entry *q,
-		      struct xlb_sync_event *ev)
+static void record_of(const struct synclink *s, const struct sl_entry *q, struct xlb_sync_event *ev)
 {
 	size_t vlen = q->map == SL_SESSIONS ? sizeof(q->v.sess) : sizeof(q->v.rev);
 
@@ -128,7 +129,7 @@ static void flush(struct synclink *s)
 		}
 		if (send(s->fd, s->buf, xlb_synclocal_frame_size(n), MSG_DONTWAIT) < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-				set_polling(s, true);	/* syncd is busy: later */
+				set_polling(s, true); /* syncd is busy: later */
 				return;
 			}
 			/* syncd gone: connect again (a datagram socket may)
@@ -180,15 +181,15 @@ struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg,
 	if ((r = map_id(dp->fd_sessions, &s->map_id[SL_SESSIONS])) < 0 ||
 	    (r = map_id(dp->fd_reverse, &s->map_id[SL_REVERSE])) < 0) {
 		log_err("sync: cannot read the session maps' ids: %s: deletes will not be "
-			"handed to syncd", strerror(-r));
+			"handed to syncd",
+			strerror(-r));
 		free(s);
 		return NULL;
 	}
 	s->loop = loop;
 	s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0) {
-		log_err("sync: socket: %s: deletes will not be handed to syncd",
-			strerror(errno));
+		log_err("sync: socket: %s: deletes will not be handed to syncd", strerror(errno));
 		free(s);
 		return NULL;
 	}
@@ -220,7 +221,7 @@ void synclink_free(struct synclink *s)
 	if (!s)
 		return;
 	if (s->qn > s->qhead)
-		flush(s);	/* last chance, without waiting */
+		flush(s); /* last chance, without waiting */
 	s->closing = true;
 	uv_close((uv_handle_t *)&s->check, on_closed);
 	uv_close((uv_handle_t *)&s->poll, on_closed);
@@ -231,8 +232,10 @@ static struct sl_entry *enqueue(struct synclink *s)
 	struct sl_entry *q;
 
 	if (s->qn >= SYNCLINK_QUEUE_MAX) {
-		log_warn_rl(&s->rl, "sync: delete queue for syncd full (%u entries): delete "
-			    "dropped; peers catch up by anti-entropy", SYNCLINK_QUEUE_MAX);
+		log_warn_rl(&s->rl,
+			    "sync: delete queue for syncd full (%u entries): delete "
+			    "dropped; peers catch up by anti-entropy",
+			    SYNCLINK_QUEUE_MAX);
 		return NULL;
 	}
 	if (s->qn == s->qcap) {

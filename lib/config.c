@@ -35,9 +35,9 @@
 
 #include "config.h"
 
-#define CFG_FILE_MAX		(4u << 20)	/* refuse bigger config files */
-#define SUN_PATH_MAX		(sizeof(((struct sockaddr_un *)0)->sun_path))
-#define NAME_RULE		"1-63 characters of A-Z a-z 0-9 _ . -"
+#define CFG_FILE_MAX (4u << 20) /* refuse bigger config files */
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+#define NAME_RULE    "1-63 characters of A-Z a-z 0-9 _ . -"
 
 /* Limits: the inclusive range of every number in the file (defaults are in
  * config.h). */
@@ -49,11 +49,11 @@ static const struct cfg_limit lim_node_id = { 1, 65535 };
 static const struct cfg_limit lim_snat_port = { 1024, 65535 };
 static const struct cfg_limit lim_sessions = { 1024, 1u << 24 };
 static const struct cfg_limit lim_ageing_ms = { 10, 60000 };
-static const struct cfg_limit lim_timeout = { 1, 604800 };	/* a week, in seconds */
+static const struct cfg_limit lim_timeout = { 1, 604800 }; /* a week, in seconds */
 static const struct cfg_limit lim_hc_port = { CFG_PORT_INHERIT, 65535 };
 static const struct cfg_limit lim_hc_interval_ms = { 10, 3600000 };
 static const struct cfg_limit lim_hc_timeout_ms = { 1, 3600000 };
-static const struct cfg_limit lim_hc_count = { 1, 100 };	/* rise, fall */
+static const struct cfg_limit lim_hc_count = { 1, 100 }; /* rise, fall */
 static const struct cfg_limit lim_hc_status = { 100, 599 };
 static const struct cfg_limit lim_heartbeat_ms = { 10, 10000 };
 static const struct cfg_limit lim_dead_after_ms = { 50, 600000 };
@@ -66,28 +66,37 @@ static const struct cfg_limit lim_field_size = { 2, 8 };
 
 /* The words of the file and what they stand for. */
 const struct cfg_word cfg_protocols[] = {
-	{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { NULL, 0 },
+	{ "tcp", IPPROTO_TCP },
+	{ "udp", IPPROTO_UDP },
+	{ NULL, 0 },
 };
 const struct cfg_word cfg_modes[] = {
-	{ "fnat", XLB_MODE_FNAT }, { "dsr", XLB_MODE_DSR }, { NULL, 0 },
+	{ "fnat", XLB_MODE_FNAT },
+	{ "dsr", XLB_MODE_DSR },
+	{ NULL, 0 },
 };
 const struct cfg_word cfg_hc_types[] = {
-	{ "none", HC_NONE }, { "tcp", HC_TCP }, { "http", HC_HTTP }, { NULL, 0 },
+	{ "none", HC_NONE },
+	{ "tcp", HC_TCP },
+	{ "http", HC_HTTP },
+	{ NULL, 0 },
 };
 static const struct cfg_word xdp_modes[] = {
-	{ "native", 0 }, { "generic", 1 }, { NULL, 0 },
+	{ "native", 0 },
+	{ "generic", 1 },
+	{ NULL, 0 },
 };
 static const struct cfg_word capture_modes[] = {
 	{ "auto", 0 }, { "kprobe", 1 }, { "fentry", 2 }, { "inline", 3 }, { NULL, 0 },
 };
 
 struct be_owner {
-	uint16_t vip;		/* vip index + 1; 0 = id not used yet */
-	uint16_t be;		/* index in that VIP's backends */
+	uint16_t vip; /* vip index + 1; 0 = id not used yet */
+	uint16_t be;  /* index in that VIP's backends */
 };
 
 struct pctx {
-	const char *name;		/* file name for messages */
+	const char *name; /* file name for messages */
 	yaml_document_t *doc;
 	struct lbd_config *cfg;
 	char *err;
@@ -157,12 +166,11 @@ static bool is_null(const yaml_node_t *n)
 {
 	const char *s;
 
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return false;
 	s = sval(n);
-	return !*s || !strcmp(s, "~") || !strcmp(s, "null") ||
-	       !strcmp(s, "Null") || !strcmp(s, "NULL");
+	return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+	       !strcmp(s, "NULL");
 }
 
 static const char *kind(const yaml_node_t *n)
@@ -175,8 +183,7 @@ static const char *kind(const yaml_node_t *n)
 	case YAML_SCALAR_NODE:
 		if (is_null(n))
 			return "null";
-		return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ?
-		       "a scalar" : "a string";
+		return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? "a scalar" : "a string";
 	default:
 		return "nothing";
 	}
@@ -185,7 +192,7 @@ static const char *kind(const yaml_node_t *n)
 static const char *pjoin(char *buf, size_t len, const char *base, const char *key)
 {
 	if ((size_t)snprintf(buf, len, "%s%s%s", base, *base ? "." : "", key) >= len)
-		buf[len - 1] = '\0';	/* truncated key paths are still useful */
+		buf[len - 1] = '\0'; /* truncated key paths are still useful */
 	return buf;
 }
 
@@ -202,23 +209,21 @@ static const char *pindex(char *buf, size_t len, const char *base, size_t i)
  * Check that n is a mapping whose keys are unique strings from keys[]
  * (NULL terminated).
  */
-static int check_map(struct pctx *c, yaml_node_t *n, const char *path,
-		     const char *const *keys)
+static int check_map(struct pctx *c, yaml_node_t *n, const char *path, const char *const *keys)
 {
 	char p[PATH_LEN], expect[256], tmp[48];
 	yaml_node_pair_t *pr, *q;
 	size_t i, off = 0;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return perr(c, n, "%s: expected a mapping, got %s",
-			    *path ? path : "top level", kind(n));
+		return perr(c, n, "%s: expected a mapping, got %s", *path ? path : "top level",
+			    kind(n));
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
 		yaml_node_t *k = node_at(c, pr->key);
 		bool known = false;
 
 		if (!k || k->type != YAML_SCALAR_NODE || is_null(k))
-			return perr(c, k, "%s: keys must be strings",
-				    *path ? path : "top level");
+			return perr(c, k, "%s: keys must be strings", *path ? path : "top level");
 		if (strlen(sval(k)) != k->data.scalar.length)
 			return perr(c, k, "%s: key contains a NUL byte",
 				    *path ? path : "top level");
@@ -227,11 +232,10 @@ static int check_map(struct pctx *c, yaml_node_t *n, const char *path,
 				known = true;
 		if (!known) {
 			for (i = 0; keys[i] && off + 32 < sizeof(expect); i++)
-				off += snprintf(expect + off, sizeof(expect) - off,
-						"%s%s", i ? ", " : "", keys[i]);
+				off += snprintf(expect + off, sizeof(expect) - off, "%s%s",
+						i ? ", " : "", keys[i]);
 			return perr(c, k, "%s: unknown key (expected one of: %s)",
-				    pjoin(p, sizeof(p), path,
-					  shown(sval(k), tmp, sizeof(tmp))),
+				    pjoin(p, sizeof(p), path, shown(sval(k), tmp, sizeof(tmp))),
 				    expect);
 		}
 		for (q = n->data.mapping.pairs.start; q < pr; q++) {
@@ -251,8 +255,7 @@ static int check_map(struct pctx *c, yaml_node_t *n, const char *path,
  * key is absent or its value is null; *keyn (if given) is the key node or
  * NULL.
  */
-static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key,
-			    yaml_node_t **keyn)
+static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key, yaml_node_t **keyn)
 {
 	yaml_node_pair_t *pr;
 
@@ -271,8 +274,7 @@ static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key,
 	return NULL;
 }
 
-static int missing(struct pctx *c, yaml_node_t *map, yaml_node_t *keyn,
-		   const char *path)
+static int missing(struct pctx *c, yaml_node_t *map, yaml_node_t *keyn, const char *path)
 {
 	return perr(c, keyn ? keyn : map, "%s: required%s", path,
 		    keyn ? " (value is empty)" : " key is missing");
@@ -280,8 +282,8 @@ static int missing(struct pctx *c, yaml_node_t *map, yaml_node_t *keyn,
 
 /* Scalar conversion ---------------------------------------------------- */
 
-static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
-		   const struct cfg_limit *l, uint64_t *out)
+static int to_uint(struct pctx *c, yaml_node_t *v, const char *path, const struct cfg_limit *l,
+		   uint64_t *out)
 {
 	char tmp[48], why[96];
 	const char *s, *d;
@@ -293,43 +295,40 @@ static int to_uint(struct pctx *c, yaml_node_t *v, const char *path,
 		return perr(c, v, "%s: expected an integer, got %s", path, kind(v));
 	s = sval(v);
 	if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return perr(c, v, "%s: expected an integer, got string \"%s\"",
-			    path, shown(s, tmp, sizeof(tmp)));
+		return perr(c, v, "%s: expected an integer, got string \"%s\"", path,
+			    shown(s, tmp, sizeof(tmp)));
 	d = s;
 	if (*d == '-' || *d == '+')
 		neg = *d++ == '-';
 	if (!isdigit((unsigned char)*d))
 		goto bad;
-	if (d[0] == '0' && d[1])	/* 010: octal in YAML 1.1, decimal in JSON */
-		return perr(c, v, "%s: \"%s\": leading zeros are not allowed",
-			    path, shown(s, tmp, sizeof(tmp)));
+	if (d[0] == '0' && d[1]) /* 010: octal in YAML 1.1, decimal in JSON */
+		return perr(c, v, "%s: \"%s\": leading zeros are not allowed", path,
+			    shown(s, tmp, sizeof(tmp)));
 	for (end = (char *)d; *end; end++)
 		if (!isdigit((unsigned char)*end))
 			goto bad;
 	errno = 0;
 	x = strtoull(d, &end, 10);
 	if (errno == ERANGE || (neg && x))
-		return perr(c, v, "%s: %s is out of range %" PRIu64 "-%" PRIu64,
-			    path, shown(s, tmp, sizeof(tmp)), l->min, l->max);
+		return perr(c, v, "%s: %s is out of range %" PRIu64 "-%" PRIu64, path,
+			    shown(s, tmp, sizeof(tmp)), l->min, l->max);
 	if (!cfg_in_limit(l, x, why, sizeof(why)))
 		return perr(c, v, "%s: %s", path, why);
 	*out = x;
 	return 0;
 bad:
-	return perr(c, v, "%s: expected an integer, got \"%s\"", path,
-		    shown(s, tmp, sizeof(tmp)));
+	return perr(c, v, "%s: expected an integer, got \"%s\"", path, shown(s, tmp, sizeof(tmp)));
 }
 
-static int to_str(struct pctx *c, yaml_node_t *v, const char *path,
-		  char *out, size_t outlen)
+static int to_str(struct pctx *c, yaml_node_t *v, const char *path, char *out, size_t outlen)
 {
 	if (v->type != YAML_SCALAR_NODE)
 		return perr(c, v, "%s: expected a string, got %s", path, kind(v));
 	if (strlen(sval(v)) != v->data.scalar.length)
 		return perr(c, v, "%s: contains a NUL byte", path);
 	if (v->data.scalar.length >= outlen)
-		return perr(c, v, "%s: too long (at most %zu characters)",
-			    path, outlen - 1);
+		return perr(c, v, "%s: too long (at most %zu characters)", path, outlen - 1);
 	memcpy(out, sval(v), v->data.scalar.length + 1);
 	return 0;
 }
@@ -341,8 +340,7 @@ static int to_bool(struct pctx *c, yaml_node_t *v, const char *path, bool *out)
 	char tmp[48];
 	size_t i;
 
-	if (v->type != YAML_SCALAR_NODE ||
-	    v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		goto bad;
 	for (i = 0; yes[i]; i++) {
 		if (!strcasecmp(sval(v), yes[i])) {
@@ -364,9 +362,8 @@ bad:
 /* Key lookups with conversion. Return 0 when set, 1 when absent (the
  * output is then left alone: it holds the default), -1 on error. */
 
-static int get_uint(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, bool required, const struct cfg_limit *l,
-		    uint64_t *out)
+static int get_uint(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		    bool required, const struct cfg_limit *l, uint64_t *out)
 {
 	char p[PATH_LEN];
 	yaml_node_t *kn, *v = map_get(c, map, key, &kn);
@@ -378,9 +375,8 @@ static int get_uint(struct pctx *c, yaml_node_t *map, const char *path,
 }
 
 /* (The limits of the u32 and u16 fields fit their types.) */
-static int get_u32(struct pctx *c, yaml_node_t *map, const char *path,
-		   const char *key, bool required, const struct cfg_limit *l,
-		   uint32_t *out)
+static int get_u32(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		   bool required, const struct cfg_limit *l, uint32_t *out)
 {
 	uint64_t x;
 	int ret = get_uint(c, map, path, key, required, l, &x);
@@ -390,9 +386,8 @@ static int get_u32(struct pctx *c, yaml_node_t *map, const char *path,
 	return ret;
 }
 
-static int get_u16(struct pctx *c, yaml_node_t *map, const char *path,
-		   const char *key, bool required, const struct cfg_limit *l,
-		   uint16_t *out)
+static int get_u16(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		   bool required, const struct cfg_limit *l, uint16_t *out)
 {
 	uint64_t x;
 	int ret = get_uint(c, map, path, key, required, l, &x);
@@ -402,9 +397,8 @@ static int get_u16(struct pctx *c, yaml_node_t *map, const char *path,
 	return ret;
 }
 
-static int get_str(struct pctx *c, yaml_node_t *map, const char *path,
-		   const char *key, bool required, char *out, size_t outlen,
-		   yaml_node_t **vout)
+static int get_str(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		   bool required, char *out, size_t outlen, yaml_node_t **vout)
 {
 	char p[PATH_LEN];
 	yaml_node_t *kn, *v = map_get(c, map, key, &kn);
@@ -417,8 +411,7 @@ static int get_str(struct pctx *c, yaml_node_t *map, const char *path,
 	return to_str(c, v, p, out, outlen);
 }
 
-static int get_bool(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, bool *out)
+static int get_bool(struct pctx *c, yaml_node_t *map, const char *path, const char *key, bool *out)
 {
 	char p[PATH_LEN];
 	yaml_node_t *v = map_get(c, map, key, NULL);
@@ -440,8 +433,8 @@ static const char *word_list(const struct cfg_word *t, char *buf, size_t len)
 }
 
 /* One of the words of t: *out is its entry. */
-static int get_word(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, const struct cfg_word *t, const struct cfg_word **out)
+static int get_word(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		    const struct cfg_word *t, const struct cfg_word **out)
 {
 	char p[PATH_LEN], tmp[48], expect[128];
 	yaml_node_t *v = map_get(c, map, key, NULL);
@@ -458,14 +451,12 @@ static int get_word(struct pctx *c, yaml_node_t *map, const char *path,
 	}
 	word_list(t, expect, sizeof(expect));
 	if (v->type != YAML_SCALAR_NODE)
-		return perr(c, v, "%s: expected one of %s, got %s", p, expect,
-			    kind(v));
-	return perr(c, v, "%s: \"%s\" is not one of %s", p,
-		    shown(sval(v), tmp, sizeof(tmp)), expect);
+		return perr(c, v, "%s: expected one of %s, got %s", p, expect, kind(v));
+	return perr(c, v, "%s: \"%s\" is not one of %s", p, shown(sval(v), tmp, sizeof(tmp)),
+		    expect);
 }
 
-static yaml_node_t *get_section(struct pctx *c, yaml_node_t *map,
-				const char *path, const char *key,
+static yaml_node_t *get_section(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
 				const char *const *keys, int *ret)
 {
 	char p[PATH_LEN];
@@ -484,9 +475,8 @@ static yaml_node_t *get_section(struct pctx *c, yaml_node_t *map,
 /* Value checks ------------------------------------------------------------ */
 
 /* An IPv4 address (any: the rules of where it is used come later). */
-static int get_addr(struct pctx *c, yaml_node_t *map, const char *path,
-		    const char *key, bool required, int *family,
-		    union xlb_addr *addr, yaml_node_t **vout)
+static int get_addr(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		    bool required, int *family, union xlb_addr *addr, yaml_node_t **vout)
 {
 	char s[64], p[PATH_LEN], tmp[48];
 	yaml_node_t *v;
@@ -527,11 +517,11 @@ static bool path_ok(char *s)
 		return false;
 	while (n > 1 && s[n - 1] == '/')
 		s[--n] = '\0';
-	for (p = s; *p; ) {
+	for (p = s; *p;) {
 		const char *e;
 		size_t l;
 
-		p++;			/* skip '/' */
+		p++; /* skip '/' */
 		e = strchrnul(p, '/');
 		l = e - p;
 		if ((l == 0 && *e) || (l == 1 && p[0] == '.') ||
@@ -542,16 +532,18 @@ static bool path_ok(char *s)
 	return true;
 }
 
-static int get_path(struct pctx *c, yaml_node_t *map, const char *key,
-		    char *out, size_t outlen, yaml_node_t **vout)
+static int get_path(struct pctx *c, yaml_node_t *map, const char *key, char *out, size_t outlen,
+		    yaml_node_t **vout)
 {
 	int ret = get_str(c, map, "", key, false, out, outlen, vout);
 
 	if (ret)
 		return ret;
 	if (!path_ok(out))
-		return perr(c, *vout, "%s: \"%s\" must be an absolute path without "
-			    "empty, \".\" or \"..\" components", key, out);
+		return perr(c, *vout,
+			    "%s: \"%s\" must be an absolute path without "
+			    "empty, \".\" or \"..\" components",
+			    key, out);
 	return 0;
 }
 
@@ -590,8 +582,8 @@ bool cfg_in_limit(const struct cfg_limit *l, uint64_t x, char *why, size_t len)
 	if (x >= l->min && x <= l->max)
 		return true;
 	if (why && len)
-		snprintf(why, len, "%" PRIu64 " is out of range %" PRIu64 "-%" PRIu64,
-			 x, l->min, l->max);
+		snprintf(why, len, "%" PRIu64 " is out of range %" PRIu64 "-%" PRIu64, x, l->min,
+			 l->max);
 	return false;
 }
 
@@ -700,8 +692,7 @@ fault(struct cfg_fault *f, enum cfg_field field, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
-		   uint16_t port)
+static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a, uint16_t port)
 {
 	char ab[INET6_ADDRSTRLEN];
 
@@ -710,8 +701,8 @@ static void fmt_ep(char *buf, size_t len, int family, const union xlb_addr *a,
 
 static void fmt_mac(char *buf, size_t len, const uint8_t mac[6])
 {
-	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-		 mac[3], mac[4], mac[5]);
+	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
 }
 
 /* "a.b.c.d:port" or "a.b.c.d:port mac aa:bb:cc:dd:ee:ff" */
@@ -739,8 +730,10 @@ int cfg_check_vip(const struct lbd_config *cfg, const struct cfg_vip *v, struct 
 			     shown(v->name, name, sizeof(name)));
 	for (i = 0; i < cfg->n_vips; i++)
 		if (&cfg->vips[i] != v && !strcmp(cfg->vips[i].name, v->name))
-			return fault(f, CFG_F_NAME, -EEXIST, "\"%s\" is already the name "
-				     "of vips[%zu]", v->name, i);
+			return fault(f, CFG_F_NAME, -EEXIST,
+				     "\"%s\" is already the name "
+				     "of vips[%zu]",
+				     v->name, i);
 	if (!cfg_valid_unicast(v->family, &v->addr))
 		return fault(f, CFG_F_ADDRESS, -EINVAL, "%s is not a unicast address",
 			     cfg_format_addr(v->family, &v->addr, a, sizeof(a)));
@@ -790,9 +783,10 @@ int cfg_check_backend(const struct cfg_vip *v, const struct cfg_backend *b,
 		return fault(f, CFG_F_MAC, -EINVAL, "%s is not a unicast MAC address", e1);
 	}
 	if (v->mode == XLB_MODE_DSR && port != v->port)
-		return fault(f, CFG_F_PORT, -EINVAL, "%u differs from the VIP port %u: a DSR "
-			     "backend cannot change the port (use %u or %u)", b->port, v->port,
-			     CFG_PORT_INHERIT, v->port);
+		return fault(f, CFG_F_PORT, -EINVAL,
+			     "%u differs from the VIP port %u: a DSR "
+			     "backend cannot change the port (use %u or %u)",
+			     b->port, v->port, CFG_PORT_INHERIT, v->port);
 
 	for (i = 0; i < v->n_backends; i++) {
 		const struct cfg_backend *o = &v->backends[i];
@@ -800,90 +794,83 @@ int cfg_check_backend(const struct cfg_vip *v, const struct cfg_backend *b,
 		if (o == b)
 			continue;
 		if (o->id == b->id)
-			return fault(f, CFG_F_ID, -EEXIST, "backend id %u is used twice in this "
-				     "VIP (also backends[%zu])", b->id, i);
+			return fault(f, CFG_F_ID, -EEXIST,
+				     "backend id %u is used twice in this "
+				     "VIP (also backends[%zu])",
+				     b->id, i);
 		if (o->family == b->family && cfg_backend_port(v, o) == port &&
 		    !memcmp(&o->addr, &b->addr, sizeof(o->addr))) {
 			fmt_ep(e1, sizeof(e1), b->family, &b->addr, port);
-			return fault(f, CFG_F_ENDPOINT, -EEXIST, "%s is already backends[%zu] of "
-				     "this VIP", e1, i);
+			return fault(f, CFG_F_ENDPOINT, -EEXIST,
+				     "%s is already backends[%zu] of "
+				     "this VIP",
+				     e1, i);
 		}
 	}
 
 	/* Backend ids are cluster-wide and index one backends map: the same
 	 * id must describe the same backend in every VIP. */
-	if (same_id && (same_id->family != b->family || same_id->port != b->port ||
-			memcmp(&same_id->addr, &b->addr, sizeof(b->addr)) ||
-			same_id->has_mac != b->has_mac ||
-			(b->has_mac && memcmp(same_id->mac, b->mac, 6)))) {
+	if (same_id &&
+	    (same_id->family != b->family || same_id->port != b->port ||
+	     memcmp(&same_id->addr, &b->addr, sizeof(b->addr)) || same_id->has_mac != b->has_mac ||
+	     (b->has_mac && memcmp(same_id->mac, b->mac, 6)))) {
 		fmt_be(e1, sizeof(e1), b);
 		fmt_be(e2, sizeof(e2), same_id);
-		return fault(f, CFG_F_ID, -EEXIST, "backend id %u is %s here but %s in %s "
+		return fault(f, CFG_F_ID, -EEXIST,
+			     "backend id %u is %s here but %s in %s "
 			     "(backend ids are cluster-wide: same id, same address, port and "
-			     "mac)", b->id, e1, e2, same_id_at);
+			     "mac)",
+			     b->id, e1, e2, same_id_at);
 	}
 	return 0;
 }
 
 /* A fault of the entry at node n (path): at the field's value, or at the
  * entry when that key is absent; CFG_F_ENDPOINT at the address. */
-static int perr_fault(struct pctx *c, yaml_node_t *n, const char *path,
-		      const struct cfg_fault *f)
+static int perr_fault(struct pctx *c, yaml_node_t *n, const char *path, const struct cfg_fault *f)
 {
 	const char *key = cfg_field_key(f->field);
 	yaml_node_t *v = map_get(c, n, key ? key : "address", NULL);
 
-	return perr(c, v ? v : n, "%s%s%s: %s", path, key ? "." : "", key ? key : "",
-		    f->why);
+	return perr(c, v ? v : n, "%s%s%s: %s", path, key ? "." : "", key ? key : "", f->why);
 }
 
 /* ---------------------------------------------------------------------- */
 /* sections */
 
-static const char *const top_keys[] = {
-	"node", "bpffs", "pin_dir", "control_socket", "snat", "sessions",
-	"vips", "sync", NULL
-};
-static const char *const node_keys[] = {
-	"id", "name", "interface", "xdp_mode", NULL
-};
-static const char *const snat_keys[] = {
-	"address", "port_min", "port_max", NULL
-};
-static const char *const sess_keys[] = {
-	"max", "ageing_interval_ms", "timeouts", NULL
-};
-static const char *const timeout_keys[] = {
-	"tcp_syn", "tcp_established", "tcp_closing", "udp", NULL
-};
-static const char *const vip_keys[] = {
-	"name", "address", "port", "protocol", "mode", "healthcheck",
-	"backends", NULL
-};
-static const char *const hc_keys[] = {
-	"type", "port", "path", "expect_status", "interval_ms", "timeout_ms",
-	"rise", "fall", NULL
-};
-static const char *const be_keys[] = {
-	"id", "address", "port", "weight", "mac", "drain", NULL
-};
-static const char *const sync_keys[] = {
-	"enabled", "listen", "peers", "maps", "capture", "key_file",
-	"local_socket", "control_socket", "heartbeat_ms", "dead_after_ms",
-	"antientropy_ms", "digest_settle_ms", NULL
-};
-static const char *const sync_map_keys[] = {
-	"name", "timestamp", "owner", "version", "backend", NULL
-};
-static const char *const sync_field_keys[] = {
-	"offset", "size", NULL
-};
-static const char *const peer_keys[] = {
-	"node_id", "address", "snat_port_min", "snat_port_max", NULL
-};
-static const char *const sync_map_names[] = {
-	XLB_MAP_SESSIONS, XLB_MAP_REVERSE, NULL
-};
+static const char *const top_keys[] = { "node",		  "bpffs", "pin_dir",
+					"control_socket", "snat",  "sessions",
+					"vips",		  "sync",  NULL };
+static const char *const node_keys[] = { "id", "name", "interface", "xdp_mode", NULL };
+static const char *const snat_keys[] = { "address", "port_min", "port_max", NULL };
+static const char *const sess_keys[] = { "max", "ageing_interval_ms", "timeouts", NULL };
+static const char *const timeout_keys[] = { "tcp_syn", "tcp_established", "tcp_closing", "udp",
+					    NULL };
+static const char *const vip_keys[] = { "name", "address",     "port",	   "protocol",
+					"mode", "healthcheck", "backends", NULL };
+static const char *const hc_keys[] = { "type",		"port",	       "path",
+				       "expect_status", "interval_ms", "timeout_ms",
+				       "rise",		"fall",	       NULL };
+static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
+static const char *const sync_keys[] = { "enabled",
+					 "listen",
+					 "peers",
+					 "maps",
+					 "capture",
+					 "key_file",
+					 "local_socket",
+					 "control_socket",
+					 "heartbeat_ms",
+					 "dead_after_ms",
+					 "antientropy_ms",
+					 "digest_settle_ms",
+					 NULL };
+static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
+					     "version", "backend",   NULL };
+static const char *const sync_field_keys[] = { "offset", "size", NULL };
+static const char *const peer_keys[] = { "node_id", "address", "snat_port_min", "snat_port_max",
+					 NULL };
+static const char *const sync_map_names[] = { XLB_MAP_SESSIONS, XLB_MAP_REVERSE, NULL };
 
 static int parse_node(struct pctx *c, yaml_node_t *root)
 {
@@ -900,8 +887,7 @@ static int parse_node(struct pctx *c, yaml_node_t *root)
 		return perr(c, root, "node: required section is missing");
 	if (get_u32(c, n, "node", "id", true, &lim_node_id, &cfg->node_id) < 0)
 		return -1;
-	ret = get_str(c, n, "node", "name", false, cfg->node_name,
-		      sizeof(cfg->node_name), &v);
+	ret = get_str(c, n, "node", "name", false, cfg->node_name, sizeof(cfg->node_name), &v);
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
@@ -910,11 +896,11 @@ static int parse_node(struct pctx *c, yaml_node_t *root)
 	else if (!cfg_valid_name(cfg->node_name))
 		return perr(c, v, "node.name: \"%s\" must be " NAME_RULE,
 			    shown(cfg->node_name, name, sizeof(name)));
-	if (get_str(c, n, "node", "interface", true, ifname, sizeof(ifname),
-		    &v) < 0)
+	if (get_str(c, n, "node", "interface", true, ifname, sizeof(ifname), &v) < 0)
 		return -1;
 	if (!ifname_ok(ifname))
-		return perr(c, v, "node.interface: \"%s\" is not a valid "
+		return perr(c, v,
+			    "node.interface: \"%s\" is not a valid "
 			    "interface name (1-%d characters, no / : or spaces)",
 			    shown(ifname, tmp, sizeof(tmp)), IF_NAMESIZE - 1);
 	memcpy(cfg->interface, ifname, strlen(ifname) + 1);
@@ -937,33 +923,32 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 		return -1;
 	bl = strlen(cfg->bpffs);
 	if (bl == 1)
-		bl = 0;			/* bpffs at "/" */
+		bl = 0; /* bpffs at "/" */
 
 	ret = get_path(c, root, "pin_dir", cfg->pin_dir, sizeof(cfg->pin_dir), &v);
 	if (ret < 0)
 		return -1;
 	if (ret == 1) {
 		if ((size_t)snprintf(cfg->pin_dir, sizeof(cfg->pin_dir), CFG_DEF_PIN_DIR_FMT,
-				     bl ? cfg->bpffs : "", cfg->node_name) >=
-		    sizeof(cfg->pin_dir))
+				     bl ? cfg->bpffs : "", cfg->node_name) >= sizeof(cfg->pin_dir))
 			return perr(c, map_get(c, root, "bpffs", NULL),
-				    "pin_dir: default %s/%s is too long",
-				    cfg->bpffs, cfg->node_name);
-	} else if (strncmp(cfg->pin_dir, cfg->bpffs, bl) ||
-		   cfg->pin_dir[bl] != '/' || !cfg->pin_dir[bl + 1]) {
-		return perr(c, v, "pin_dir: %s is not under bpffs (%s)",
-			    cfg->pin_dir, cfg->bpffs);
+				    "pin_dir: default %s/%s is too long", cfg->bpffs,
+				    cfg->node_name);
+	} else if (strncmp(cfg->pin_dir, cfg->bpffs, bl) || cfg->pin_dir[bl] != '/' ||
+		   !cfg->pin_dir[bl + 1]) {
+		return perr(c, v, "pin_dir: %s is not under bpffs (%s)", cfg->pin_dir, cfg->bpffs);
 	}
 
-	ret = get_path(c, root, "control_socket", cfg->control_socket,
-		       sizeof(cfg->control_socket), &v);
+	ret = get_path(c, root, "control_socket", cfg->control_socket, sizeof(cfg->control_socket),
+		       &v);
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
 		snprintf(cfg->control_socket, sizeof(cfg->control_socket),
 			 CFG_DEF_CONTROL_SOCKET_FMT, cfg->node_name);
 	if (strlen(cfg->control_socket) >= SUN_PATH_MAX)
-		return perr(c, v ? v : root, "control_socket: %s is too long for "
+		return perr(c, v ? v : root,
+			    "control_socket: %s is too long for "
 			    "a Unix socket (at most %zu characters)",
 			    cfg->control_socket, SUN_PATH_MAX - 1);
 	return 0;
@@ -994,12 +979,11 @@ static int parse_snat(struct pctx *c, yaml_node_t *root)
 		vmax = map_get(c, n, "port_max", NULL);
 		if (!vmax)
 			vmax = map_get(c, n, "port_min", NULL);
-		return perr(c, vmax, "snat: port_max %u is below port_min %u",
-			    cfg->snat_port_max, cfg->snat_port_min);
+		return perr(c, vmax, "snat: port_max %u is below port_min %u", cfg->snat_port_max,
+			    cfg->snat_port_min);
 	}
 	if ((uint32_t)cfg->snat_port_max - cfg->snat_port_min + 1 > XLB_PORT_POOL_MAX)
-		return perr(c, n, "snat: port range is larger than %u ports",
-			    XLB_PORT_POOL_MAX);
+		return perr(c, n, "snat: port range is larger than %u ports", XLB_PORT_POOL_MAX);
 	return 0;
 }
 
@@ -1020,8 +1004,7 @@ static int parse_sessions(struct pctx *c, yaml_node_t *root)
 	tn = get_section(c, n, "sessions", "timeouts", timeout_keys, &ret);
 	if (ret || !tn)
 		return ret;
-	if (get_u32(c, tn, "sessions.timeouts", "tcp_syn", false, &lim_timeout,
-		    &t->tcp_syn) < 0 ||
+	if (get_u32(c, tn, "sessions.timeouts", "tcp_syn", false, &lim_timeout, &t->tcp_syn) < 0 ||
 	    get_u32(c, tn, "sessions.timeouts", "tcp_established", false, &lim_timeout,
 		    &t->tcp_established) < 0 ||
 	    get_u32(c, tn, "sessions.timeouts", "tcp_closing", false, &lim_timeout,
@@ -1032,8 +1015,7 @@ static int parse_sessions(struct pctx *c, yaml_node_t *root)
 }
 
 /* The health check of a VIP: its defaults are in place (cfg_vip_init()). */
-static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
-		    struct cfg_healthcheck *hc)
+static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath, struct cfg_healthcheck *hc)
 {
 	const struct cfg_word *type;
 	yaml_node_t *n, *v;
@@ -1050,17 +1032,17 @@ static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
 	if (!ret)
 		hc->type = type->val;
 	if (get_u16(c, n, path, "port", false, &lim_hc_port, &hc->port) < 0 ||
-	    get_u32(c, n, path, "interval_ms", false, &lim_hc_interval_ms,
-		    &hc->interval_ms) < 0 ||
-	    get_u32(c, n, path, "timeout_ms", false, &lim_hc_timeout_ms,
-		    &hc->timeout_ms) < 0 ||
+	    get_u32(c, n, path, "interval_ms", false, &lim_hc_interval_ms, &hc->interval_ms) < 0 ||
+	    get_u32(c, n, path, "timeout_ms", false, &lim_hc_timeout_ms, &hc->timeout_ms) < 0 ||
 	    get_u32(c, n, path, "rise", false, &lim_hc_count, &hc->rise) < 0 ||
 	    get_u32(c, n, path, "fall", false, &lim_hc_count, &hc->fall) < 0)
 		return -1;
 	if (hc->timeout_ms >= hc->interval_ms) {
 		v = map_get(c, n, "timeout_ms", NULL);
-		return perr(c, v ? v : n, "%s: timeout_ms %u must be below "
-			    "interval_ms %u", path, hc->timeout_ms, hc->interval_ms);
+		return perr(c, v ? v : n,
+			    "%s: timeout_ms %u must be below "
+			    "interval_ms %u",
+			    path, hc->timeout_ms, hc->interval_ms);
 	}
 
 	ret = get_str(c, n, path, "path", false, hc->path, sizeof(hc->path), &v);
@@ -1076,26 +1058,27 @@ static int parse_hc(struct pctx *c, yaml_node_t *vn, const char *vpath,
 			return perr(c, v, "%s: must start with /", p2);
 		for (s = hc->path; *s; s++)
 			if (!isgraph((unsigned char)*s))
-				return perr(c, v, "%s: must not contain spaces "
-					    "or control characters", p2);
+				return perr(c, v,
+					    "%s: must not contain spaces "
+					    "or control characters",
+					    p2);
 	}
 	v = map_get(c, n, "expect_status", NULL);
 	if (v && hc->type != HC_HTTP)
-		return perr(c, v, "%s.expect_status: only valid with type http",
-			    path);
+		return perr(c, v, "%s.expect_status: only valid with type http", path);
 	if (v) {
 		uint64_t x;
 
-		if (to_uint(c, v, pjoin(p2, sizeof(p2), path, "expect_status"),
-			    &lim_hc_status, &x) < 0)
+		if (to_uint(c, v, pjoin(p2, sizeof(p2), path, "expect_status"), &lim_hc_status,
+			    &x) < 0)
 			return -1;
 		hc->expect_status = (int)x;
 	}
 	return 0;
 }
 
-static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
-			 struct cfg_vip *vip, size_t bi)
+static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath, struct cfg_vip *vip,
+			 size_t bi)
 {
 	struct cfg_backend *be = &vip->backends[bi];
 	const struct cfg_backend *same_id = NULL;
@@ -1118,9 +1101,10 @@ static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 		return -1;
 	if (!ret) {
 		if (cfg_parse_mac(mac, be->mac))
-			return perr(c, macn, "%s.mac: \"%s\" is not a MAC address "
-				    "(aa:bb:cc:dd:ee:ff)", bpath,
-				    shown(mac, tmp, sizeof(tmp)));
+			return perr(c, macn,
+				    "%s.mac: \"%s\" is not a MAC address "
+				    "(aa:bb:cc:dd:ee:ff)",
+				    bpath, shown(mac, tmp, sizeof(tmp)));
 		be->has_mac = true;
 	}
 
@@ -1139,8 +1123,7 @@ static int parse_backend(struct pctx *c, yaml_node_t *bn, const char *bpath,
 	return 0;
 }
 
-static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath,
-		     struct cfg_vip *vip)
+static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath, struct cfg_vip *vip)
 {
 	const struct cfg_word *proto, *mode;
 	yaml_node_t *bl;
@@ -1175,10 +1158,8 @@ static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath,
 	pjoin(p, sizeof(p), vpath, "backends");
 	if (bl->type != YAML_SEQUENCE_NODE)
 		return perr(c, bl, "%s: expected a list, got %s", p, kind(bl));
-	if (bl->data.sequence.items.top - bl->data.sequence.items.start >
-	    CFG_MAX_BACKENDS_PER_VIP)
-		return perr(c, bl, "%s: more than %d backends", p,
-			    CFG_MAX_BACKENDS_PER_VIP);
+	if (bl->data.sequence.items.top - bl->data.sequence.items.start > CFG_MAX_BACKENDS_PER_VIP)
+		return perr(c, bl, "%s: more than %d backends", p, CFG_MAX_BACKENDS_PER_VIP);
 	for (i = 0; bl->data.sequence.items.start + i < bl->data.sequence.items.top; i++) {
 		yaml_node_t *bn = node_at(c, bl->data.sequence.items.start[i]);
 
@@ -1222,8 +1203,8 @@ static bool ranges_overlap(uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1)
 
 /* A peer's SNAT port range (both bounds or neither): it must not overlap
  * this node's range or another peer's (docs/design.md decision 4). */
-static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
-			    struct cfg_peer *peer, size_t idx)
+static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p, struct cfg_peer *peer,
+			    size_t idx)
 {
 	const struct lbd_config *cfg = c->cfg;
 	yaml_node_t *vmin = map_get(c, pn, "snat_port_min", NULL);
@@ -1233,8 +1214,10 @@ static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
 	if (!vmin && !vmax)
 		return 0;
 	if (!vmin || !vmax)
-		return perr(c, vmin ? vmin : vmax, "%s: give both snat_port_min and "
-			    "snat_port_max, or neither", p);
+		return perr(c, vmin ? vmin : vmax,
+			    "%s: give both snat_port_min and "
+			    "snat_port_max, or neither",
+			    p);
 	if (get_u16(c, pn, p, "snat_port_min", true, &lim_peer_port, &peer->snat_port_min) < 0 ||
 	    get_u16(c, pn, p, "snat_port_max", true, &lim_peer_port, &peer->snat_port_max) < 0)
 		return -1;
@@ -1243,16 +1226,16 @@ static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p,
 			    peer->snat_port_max, peer->snat_port_min);
 	if (ranges_overlap(peer->snat_port_min, peer->snat_port_max, cfg->snat_port_min,
 			   cfg->snat_port_max))
-		return perr(c, vmin, "%s: ports %u-%u overlap this node's snat ports %u-%u: "
-			    "the nodes' ranges must partition the shared SNAT address", p,
-			    peer->snat_port_min, peer->snat_port_max, cfg->snat_port_min,
+		return perr(c, vmin,
+			    "%s: ports %u-%u overlap this node's snat ports %u-%u: "
+			    "the nodes' ranges must partition the shared SNAT address",
+			    p, peer->snat_port_min, peer->snat_port_max, cfg->snat_port_min,
 			    cfg->snat_port_max);
 	for (j = 0; j < idx; j++) {
 		const struct cfg_peer *o = &cfg->sync.peers[j];
 
-		if (o->snat_port_min &&
-		    ranges_overlap(peer->snat_port_min, peer->snat_port_max,
-				   o->snat_port_min, o->snat_port_max))
+		if (o->snat_port_min && ranges_overlap(peer->snat_port_min, peer->snat_port_max,
+						       o->snat_port_min, o->snat_port_max))
 			return perr(c, vmin, "%s: ports %u-%u overlap sync.peers[%zu]'s", p,
 				    peer->snat_port_min, peer->snat_port_max, j);
 	}
@@ -1281,23 +1264,27 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 			return -1;
 		v = map_get(c, pn, "node_id", NULL);
 		if (peer->node_id == c->cfg->node_id)
-			return perr(c, v, "%s.node_id: %u is this node's own id",
-				    p, peer->node_id);
+			return perr(c, v, "%s.node_id: %u is this node's own id", p, peer->node_id);
 		for (j = 0; j < i; j++)
 			if (s->peers[j].node_id == peer->node_id)
-				return perr(c, v, "%s.node_id: %u is already "
-					    "sync.peers[%zu]", p, peer->node_id, j);
-		if (get_str(c, pn, p, "address", true, peer->address,
-			    sizeof(peer->address), &v) < 0)
+				return perr(c, v,
+					    "%s.node_id: %u is already "
+					    "sync.peers[%zu]",
+					    p, peer->node_id, j);
+		if (get_str(c, pn, p, "address", true, peer->address, sizeof(peer->address), &v) <
+		    0)
 			return -1;
 		if (!endpoint_ok(peer->address))
-			return perr(c, v, "%s.address: \"%s\" is not "
-				    "[tcp://]a.b.c.d:port", p,
-				    shown(peer->address, tmp, sizeof(tmp)));
+			return perr(c, v,
+				    "%s.address: \"%s\" is not "
+				    "[tcp://]a.b.c.d:port",
+				    p, shown(peer->address, tmp, sizeof(tmp)));
 		for (j = 0; j < i; j++)
 			if (!strcmp(s->peers[j].address, peer->address))
-				return perr(c, v, "%s.address: %s is already "
-					    "sync.peers[%zu]", p, peer->address, j);
+				return perr(c, v,
+					    "%s.address: %s is already "
+					    "sync.peers[%zu]",
+					    p, peer->address, j);
 		if (parse_peer_ports(c, pn, p, peer, i) < 0)
 			return -1;
 		s->n_peers = i + 1;
@@ -1306,8 +1293,8 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 }
 
 /* One {offset, size} field of a synced map's value. */
-static int parse_sync_field(struct pctx *c, yaml_node_t *mn, const char *path,
-			    const char *key, struct cfg_sync_field *f)
+static int parse_sync_field(struct pctx *c, yaml_node_t *mn, const char *path, const char *key,
+			    struct cfg_sync_field *f)
 {
 	char p[PATH_LEN];
 	yaml_node_t *fn;
@@ -1323,8 +1310,8 @@ static int parse_sync_field(struct pctx *c, yaml_node_t *mn, const char *path,
 	    get_u32(c, fn, p, "size", true, &lim_field_size, &f->size) < 0)
 		return -1;
 	if (f->size != 2 && f->size != 4 && f->size != 8)
-		return perr(c, map_get(c, fn, "size", NULL),
-			    "%s.size: %u is not 2, 4 or 8", p, f->size);
+		return perr(c, map_get(c, fn, "size", NULL), "%s.size: %u is not 2, 4 or 8", p,
+			    f->size);
 	return 0;
 }
 
@@ -1353,13 +1340,13 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 		memset(o, 0, sizeof(*o));
 		pindex(p, sizeof(p), "sync.maps", i);
 		if (v->type == YAML_MAPPING_NODE) {
-			const struct cfg_sync_field *f[4] = {
-				&o->timestamp, &o->owner, &o->version, &o->backend };
+			const struct cfg_sync_field *f[4] = { &o->timestamp, &o->owner, &o->version,
+							      &o->backend };
 			size_t a, b;
 
 			if (check_map(c, v, p, sync_map_keys) < 0 ||
-			    get_str(c, v, p, "name", true, s->maps[i],
-				    sizeof(s->maps[i]), &namev) < 0 ||
+			    get_str(c, v, p, "name", true, s->maps[i], sizeof(s->maps[i]), &namev) <
+				    0 ||
 			    parse_sync_field(c, v, p, "timestamp", &o->timestamp) < 0 ||
 			    parse_sync_field(c, v, p, "owner", &o->owner) < 0 ||
 			    parse_sync_field(c, v, p, "version", &o->version) < 0 ||
@@ -1368,13 +1355,15 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 			for (a = 0; a < 4; a++)
 				for (b = a + 1; b < 4; b++)
 					if (fields_overlap(f[a], f[b]))
-						return perr(c, v, "%s: fields overlap "
-							    "(offsets %u and %u)", p,
-							    f[a]->off, f[b]->off);
+						return perr(c, v,
+							    "%s: fields overlap "
+							    "(offsets %u and %u)",
+							    p, f[a]->off, f[b]->off);
 			if (!cfg_valid_name(s->maps[i]) || strchr(s->maps[i], '-'))
-				return perr(c, namev, "%s.name: \"%s\" must be 1-63 "
-					    "characters of A-Z a-z 0-9 _ .", p,
-					    shown(s->maps[i], tmp, sizeof(tmp)));
+				return perr(c, namev,
+					    "%s.name: \"%s\" must be 1-63 "
+					    "characters of A-Z a-z 0-9 _ .",
+					    p, shown(s->maps[i], tmp, sizeof(tmp)));
 		} else {
 			if (to_str(c, v, p, s->maps[i], sizeof(s->maps[i])) < 0)
 				return -1;
@@ -1382,7 +1371,8 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 				if (!strcmp(sync_map_names[k], s->maps[i]))
 					break;
 			if (!sync_map_names[k])
-				return perr(c, v, "%s: \"%s\" is not a map that can be "
+				return perr(c, v,
+					    "%s: \"%s\" is not a map that can be "
 					    "synced by name alone (%s, %s); give any other "
 					    "map as {name, timestamp, owner, version, backend}",
 					    p, shown(s->maps[i], tmp, sizeof(tmp)),
@@ -1391,8 +1381,7 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 		}
 		for (j = 0; j < i; j++)
 			if (!strcmp(s->maps[j], s->maps[i]))
-				return perr(c, namev, "%s: \"%s\" is listed twice",
-					    p, s->maps[i]);
+				return perr(c, namev, "%s: \"%s\" is listed twice", p, s->maps[i]);
 		s->n_maps = i + 1;
 	}
 	return 0;
@@ -1400,8 +1389,7 @@ static int parse_sync_maps(struct pctx *c, yaml_node_t *l)
 
 /* A socket of syncd's: given in section n (NULL: there is none), or the
  * default already in out. */
-static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char *out,
-			  size_t outlen)
+static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char *out, size_t outlen)
 {
 	char p[PATH_LEN];
 	yaml_node_t *v = NULL;
@@ -1411,11 +1399,15 @@ static int sync_sock_path(struct pctx *c, yaml_node_t *n, const char *key, char 
 	if (ret < 0)
 		return -1;
 	if (ret == 0 && !path_ok(out))
-		return perr(c, v, "%s: \"%s\" must be an absolute path without "
-			    "empty, \".\" or \"..\" components", p, out);
+		return perr(c, v,
+			    "%s: \"%s\" must be an absolute path without "
+			    "empty, \".\" or \"..\" components",
+			    p, out);
 	if (strlen(out) >= SUN_PATH_MAX)
-		return perr(c, v ? v : n, "%s: %s is too long for a Unix socket "
-			    "(at most %zu characters)", p, out, SUN_PATH_MAX - 1);
+		return perr(c, v ? v : n,
+			    "%s: %s is too long for a Unix socket "
+			    "(at most %zu characters)",
+			    p, out, SUN_PATH_MAX - 1);
 	return 0;
 }
 
@@ -1436,44 +1428,46 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 			return -1;
 		if (!ret)
 			snprintf(s->capture, sizeof(s->capture), "%s", mode->name);
-		ret = get_str(c, n, "sync", "key_file", false, s->key_file,
-			      sizeof(s->key_file), &v);
+		ret = get_str(c, n, "sync", "key_file", false, s->key_file, sizeof(s->key_file),
+			      &v);
 		if (ret < 0)
 			return -1;
 		if (!ret && !path_ok(s->key_file))
-			return perr(c, v, "sync.key_file: \"%s\" must be an absolute path "
-				    "without empty, \".\" or \"..\" components", s->key_file);
+			return perr(c, v,
+				    "sync.key_file: \"%s\" must be an absolute path "
+				    "without empty, \".\" or \"..\" components",
+				    s->key_file);
 	}
 	/* Defaults under the node's name, for the keys not given. */
 	snprintf(s->local_socket, sizeof(s->local_socket), CFG_DEF_SYNC_LOCAL_SOCKET_FMT,
 		 c->cfg->node_name);
 	snprintf(s->control_socket, sizeof(s->control_socket), CFG_DEF_SYNC_CONTROL_SOCKET_FMT,
 		 c->cfg->node_name);
-	if (sync_sock_path(c, n, "local_socket", s->local_socket,
-			   sizeof(s->local_socket)) < 0 ||
-	    sync_sock_path(c, n, "control_socket", s->control_socket,
-			   sizeof(s->control_socket)) < 0)
+	if (sync_sock_path(c, n, "local_socket", s->local_socket, sizeof(s->local_socket)) < 0 ||
+	    sync_sock_path(c, n, "control_socket", s->control_socket, sizeof(s->control_socket)) <
+		    0)
 		return -1;
 	if (!n)
 		return 0;
-	if (get_u32(c, n, "sync", "heartbeat_ms", false, &lim_heartbeat_ms,
-		    &s->heartbeat_ms) < 0 ||
-	    get_u32(c, n, "sync", "dead_after_ms", false, &lim_dead_after_ms,
-		    &s->dead_after_ms) < 0 ||
+	if (get_u32(c, n, "sync", "heartbeat_ms", false, &lim_heartbeat_ms, &s->heartbeat_ms) < 0 ||
+	    get_u32(c, n, "sync", "dead_after_ms", false, &lim_dead_after_ms, &s->dead_after_ms) <
+		    0 ||
 	    get_u32(c, n, "sync", "antientropy_ms", false, &lim_antientropy_ms,
 		    &s->antientropy_ms) < 0 ||
 	    get_u32(c, n, "sync", "digest_settle_ms", false, &lim_digest_settle_ms,
 		    &s->digest_settle_ms) < 0)
 		return -1;
 	if (s->dead_after_ms < 2 * s->heartbeat_ms)
-		return perr(c, map_get(c, n, "dead_after_ms", NULL) ?
-			    map_get(c, n, "dead_after_ms", NULL) : n,
+		return perr(c,
+			    map_get(c, n, "dead_after_ms", NULL)
+				    ? map_get(c, n, "dead_after_ms", NULL)
+				    : n,
 			    "sync.dead_after_ms: %u must be at least twice "
-			    "heartbeat_ms (%u)", s->dead_after_ms, s->heartbeat_ms);
+			    "heartbeat_ms (%u)",
+			    s->dead_after_ms, s->heartbeat_ms);
 	if (get_bool(c, n, "sync", "enabled", &s->enabled) < 0)
 		return -1;
-	ret = get_str(c, n, "sync", "listen", s->enabled, s->listen,
-		      sizeof(s->listen), &v);
+	ret = get_str(c, n, "sync", "listen", s->enabled, s->listen, sizeof(s->listen), &v);
 	if (ret < 0)
 		return -1;
 	if (!ret && !endpoint_ok(s->listen))
@@ -1524,16 +1518,11 @@ static void set_defaults(struct lbd_config *cfg)
 static int parse_root(struct pctx *c, yaml_node_t *root)
 {
 	if (root->type != YAML_MAPPING_NODE)
-		return perr(c, root, "top level: expected a mapping, got %s",
-			    kind(root));
+		return perr(c, root, "top level: expected a mapping, got %s", kind(root));
 	set_defaults(c->cfg);
-	if (check_map(c, root, "", top_keys) < 0 ||
-	    parse_node(c, root) < 0 ||
-	    parse_paths(c, root) < 0 ||
-	    parse_snat(c, root) < 0 ||
-	    parse_sessions(c, root) < 0 ||
-	    parse_vips(c, root) < 0 ||
-	    parse_sync(c, root) < 0)
+	if (check_map(c, root, "", top_keys) < 0 || parse_node(c, root) < 0 ||
+	    parse_paths(c, root) < 0 || parse_snat(c, root) < 0 || parse_sessions(c, root) < 0 ||
+	    parse_vips(c, root) < 0 || parse_sync(c, root) < 0)
 		return -1;
 	return 0;
 }
@@ -1541,8 +1530,7 @@ static int parse_root(struct pctx *c, yaml_node_t *root)
 /* ---------------------------------------------------------------------- */
 /* entry points */
 
-static void yaml_error(struct pctx *c, const yaml_parser_t *p,
-		       const char *buf, size_t len)
+static void yaml_error(struct pctx *c, const yaml_parser_t *p, const char *buf, size_t len)
 {
 	const char *what = p->problem ? p->problem : "unknown error";
 	size_t line = p->problem_mark.line + 1, col = p->problem_mark.column + 1;
@@ -1564,21 +1552,24 @@ static void yaml_error(struct pctx *c, const yaml_parser_t *p,
 				col++;
 			}
 		}
-		snprintf(c->err, c->errlen, "%s:%zu:%zu: invalid input: %s "
-			 "(byte %zu)", c->name, line, col, what, p->problem_offset);
+		snprintf(c->err, c->errlen,
+			 "%s:%zu:%zu: invalid input: %s "
+			 "(byte %zu)",
+			 c->name, line, col, what, p->problem_offset);
 	} else if (p->context) {
-		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s %s "
-			 "started at line %zu", c->name, line, col, what,
-			 p->context, (size_t)p->context_mark.line + 1);
+		snprintf(c->err, c->errlen,
+			 "%s:%zu:%zu: YAML syntax error: %s %s "
+			 "started at line %zu",
+			 c->name, line, col, what, p->context, (size_t)p->context_mark.line + 1);
 	} else {
-		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s",
-			 c->name, line, col, what);
+		snprintf(c->err, c->errlen, "%s:%zu:%zu: YAML syntax error: %s", c->name, line, col,
+			 what);
 	}
 	c->failed = true;
 }
 
-int cfg_load_buffer(const char *name, const char *buf, size_t len,
-		    struct lbd_config *cfg, char *err, size_t errlen)
+int cfg_load_buffer(const char *name, const char *buf, size_t len, struct lbd_config *cfg,
+		    char *err, size_t errlen)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
@@ -1616,7 +1607,8 @@ int cfg_load_buffer(const char *name, const char *buf, size_t len,
 	}
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		perr(c, NULL, "empty configuration (expected a mapping with at "
+		perr(c, NULL,
+		     "empty configuration (expected a mapping with at "
 		     "least a node section)");
 		goto out_doc;
 	}
@@ -1627,9 +1619,8 @@ int cfg_load_buffer(const char *name, const char *buf, size_t len,
 	}
 	r2 = yaml_document_get_root_node(&extra);
 	if (r2) {
-		snprintf(err, errlen, "%s:%zu:%zu: more than one YAML document",
-			 name, (size_t)extra.start_mark.line + 1,
-			 (size_t)extra.start_mark.column + 1);
+		snprintf(err, errlen, "%s:%zu:%zu: more than one YAML document", name,
+			 (size_t)extra.start_mark.line + 1, (size_t)extra.start_mark.column + 1);
 		c->failed = true;
 	}
 	yaml_document_delete(&extra);
@@ -1665,8 +1656,8 @@ int cfg_load_file(const char *path, struct lbd_config *cfg, char *err, size_t er
 			char *nb;
 
 			if (cap >= CFG_FILE_MAX) {
-				snprintf(err, errlen, "%s: larger than %u bytes",
-					 path, CFG_FILE_MAX);
+				snprintf(err, errlen, "%s: larger than %u bytes", path,
+					 CFG_FILE_MAX);
 				goto fail;
 			}
 			cap = cap ? cap * 2 : 16384;
@@ -1708,14 +1699,11 @@ int cfg_parse_addr(const char *s, int *family, union xlb_addr *addr)
 	return 0;
 }
 
-const char *cfg_format_addr(int family, const union xlb_addr *addr, char *buf,
-			    size_t len)
+const char *cfg_format_addr(int family, const union xlb_addr *addr, char *buf, size_t len)
 {
-	const void *src = family == AF_INET ? (const void *)&addr->w[0] :
-					      (const void *)addr->b;
+	const void *src = family == AF_INET ? (const void *)&addr->w[0] : (const void *)addr->b;
 
-	if ((family != AF_INET && family != AF_INET6) ||
-	    !inet_ntop(family, src, buf, len))
+	if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, src, buf, len))
 		snprintf(buf, len, "?");
 	return buf;
 }
@@ -1732,8 +1720,9 @@ int cfg_parse_mac(const char *s, uint8_t mac[6])
 		for (j = 0; j < 2; j++, s++) {
 			if (!isxdigit((unsigned char)*s))
 				return -1;
-			v = v * 16 + (isdigit((unsigned char)*s) ? *s - '0' :
-				      (tolower((unsigned char)*s) - 'a' + 10));
+			v = v * 16 + (isdigit((unsigned char)*s)
+					      ? *s - '0'
+					      : (tolower((unsigned char)*s) - 'a' + 10));
 		}
 		mac[i] = (uint8_t)v;
 		if (*s != (i < 5 ? ':' : '\0'))

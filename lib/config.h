@@ -22,23 +22,24 @@
 
 #include "xdplb.h"
 
-#define CFG_NAME_MAX	64
-#define CFG_PATH_MAX	256
-#define CFG_MAX_VIPS	XLB_MAX_VIPS
+#define CFG_NAME_MAX		 64
+#define CFG_PATH_MAX		 256
+#define CFG_MAX_VIPS		 XLB_MAX_VIPS
 #define CFG_MAX_BACKENDS_PER_VIP 256
-#define CFG_MAX_PEERS	16
-#define CFG_SYNC_MAPS_MAX 8
+#define CFG_MAX_PEERS		 16
+#define CFG_SYNC_MAPS_MAX	 8
 
 enum hc_type {
-	HC_NONE = 0,	/* backend always considered healthy */
-	HC_TCP,		/* TCP connect */
-	HC_HTTP,	/* HTTP GET, expect status */
+	HC_NONE = 0, /* backend always considered healthy */
+	HC_TCP,	     /* TCP connect */
+	HC_HTTP,     /* HTTP GET, expect status */
 };
 
 /* Values that mean "not given" or "off" rather than a number. */
-#define CFG_PORT_INHERIT	0	/* a backend's or health check's port: the
-					 * one above (backend, then VIP) */
-#define CFG_SYNC_ANTIENTROPY_OFF 0	/* sync.antientropy_ms: no digests */
+/* a backend's or health check's port: the one above (backend, then VIP) */
+#define CFG_PORT_INHERIT 0
+/* sync.antientropy_ms: no digests */
+#define CFG_SYNC_ANTIENTROPY_OFF 0
 
 /*
  * Defaults: the value of every optional key left out of the file. The
@@ -49,18 +50,18 @@ enum hc_type {
  * authentication), a backend's mac (FIB lookup), a peer's snat ports, and
  * the empty lists (vips, backends, sync.peers).
  */
-#define CFG_DEF_NODE_NAME_FMT		"node%u"		/* node.id */
+#define CFG_DEF_NODE_NAME_FMT		"node%u" /* node.id */
 #define CFG_DEF_XDP_MODE		"native"
 #define CFG_DEF_BPFFS			"/run/xdplb/bpf"
-#define CFG_DEF_PIN_DIR_FMT		"%s/%s"			/* bpffs, node.name */
+#define CFG_DEF_PIN_DIR_FMT		"%s/%s" /* bpffs, node.name */
 #define CFG_DEF_RUN_DIR			"/run/xdplb"
-#define CFG_DEF_CONTROL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.sock"	/* node.name */
+#define CFG_DEF_CONTROL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.sock" /* node.name */
 #define CFG_DEF_SNAT_PORT_MIN		10000
 #define CFG_DEF_SNAT_PORT_MAX		59999
 #define CFG_DEF_MAX_SESSIONS		XLB_DEFAULT_SESSIONS
 #define CFG_DEF_AGEING_INTERVAL_MS	1000
-#define CFG_DEF_TIMEOUT_TCP_SYN		30			/* seconds */
-#define CFG_DEF_TIMEOUT_TCP_ESTABLISHED	900
+#define CFG_DEF_TIMEOUT_TCP_SYN		30 /* seconds */
+#define CFG_DEF_TIMEOUT_TCP_ESTABLISHED 900
 #define CFG_DEF_TIMEOUT_TCP_CLOSING	10
 #define CFG_DEF_TIMEOUT_UDP		60
 #define CFG_DEF_VIP_PROTO		IPPROTO_TCP
@@ -78,55 +79,58 @@ enum hc_type {
 #define CFG_DEF_DRAIN			false
 #define CFG_DEF_SYNC_ENABLED		false
 #define CFG_DEF_SYNC_CAPTURE		"auto"
-#define CFG_DEF_SYNC_LOCAL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.syncd-local.sock"	/* node.name */
-#define CFG_DEF_SYNC_CONTROL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.syncd.sock"	/* node.name */
+#define CFG_DEF_SYNC_LOCAL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.syncd-local.sock" /* node.name */
+#define CFG_DEF_SYNC_CONTROL_SOCKET_FMT CFG_DEF_RUN_DIR "/%s.syncd.sock"       /* node.name */
 #define CFG_DEF_SYNC_HEARTBEAT_MS	100
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
 #define CFG_DEF_SYNC_ANTIENTROPY_MS	10000
 #define CFG_DEF_SYNC_DIGEST_SETTLE_MS	5000
-#define CFG_DEF_SYNC_MAPS		{ XLB_MAP_SESSIONS, XLB_MAP_REVERSE }
+#define CFG_DEF_SYNC_MAPS                                                                          \
+	{                                                                                          \
+		XLB_MAP_SESSIONS, XLB_MAP_REVERSE                                                  \
+	}
 
 /* The largest backend weight (lbctl checks its argument against it too). */
-#define CFG_WEIGHT_MAX		10000
+#define CFG_WEIGHT_MAX 10000
 
 /* Defaults: see CFG_DEF_* above; limits: lib/config.c. */
 struct cfg_healthcheck {
 	enum hc_type type;
-	uint16_t port;		/* CFG_PORT_INHERIT: the backend's port */
-	char path[CFG_PATH_MAX];	/* HTTP: request path */
-	int expect_status;	/* HTTP */
+	uint16_t port;		 /* CFG_PORT_INHERIT: the backend's port */
+	char path[CFG_PATH_MAX]; /* HTTP: request path */
+	int expect_status;	 /* HTTP */
 	uint32_t interval_ms;
-	uint32_t timeout_ms;	/* below interval_ms */
-	uint32_t rise;		/* consecutive successes to go up */
-	uint32_t fall;		/* consecutive failures to go down */
+	uint32_t timeout_ms; /* below interval_ms */
+	uint32_t rise;	     /* consecutive successes to go up */
+	uint32_t fall;	     /* consecutive failures to go down */
 };
 
 struct cfg_backend {
-	uint32_t id;		/* 1..XLB_MAX_BACKENDS-1, same on every node */
-	int family;		/* AF_INET */
+	uint32_t id; /* 1..XLB_MAX_BACKENDS-1, same on every node */
+	int family;  /* AF_INET */
 	union xlb_addr addr;
-	uint16_t port;		/* host order; CFG_PORT_INHERIT: the VIP port */
-	uint32_t weight;	/* 0: no new flows */
+	uint16_t port;	 /* host order; CFG_PORT_INHERIT: the VIP port */
+	uint32_t weight; /* 0: no new flows */
 	bool has_mac;
 	uint8_t mac[6];
-	bool drain;		/* start drained */
+	bool drain; /* start drained */
 };
 
 /* A VIP with an empty name is a free slot (lbd: deleted at run time). */
 struct cfg_vip {
 	char name[CFG_NAME_MAX];
-	uint32_t vip_id;	/* index in cfg->vips (the parser assigns it) */
+	uint32_t vip_id; /* index in cfg->vips (the parser assigns it) */
 	int family;
 	union xlb_addr addr;
-	uint16_t port;		/* host order */
-	uint8_t proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	uint16_t port; /* host order */
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
 	enum xlb_fwd_mode mode;
 	struct cfg_healthcheck hc;
 	size_t n_backends;
 	struct cfg_backend backends[CFG_MAX_BACKENDS_PER_VIP];
 };
 
-struct cfg_timeouts {		/* seconds */
+struct cfg_timeouts { /* seconds */
 	uint32_t tcp_syn;
 	uint32_t tcp_established;
 	uint32_t tcp_closing;
@@ -136,9 +140,9 @@ struct cfg_timeouts {		/* seconds */
 
 struct cfg_peer {
 	uint32_t node_id;
-	char address[CFG_NAME_MAX];	/* "198.18.2.12:7400" */
-	uint16_t snat_port_min;		/* its SNAT port range (host order), 0: */
-	uint16_t snat_port_max;		/* not given (no reply bounce to it) */
+	char address[CFG_NAME_MAX]; /* "198.18.2.12:7400" */
+	uint16_t snat_port_min;	    /* its SNAT port range (host order), 0: */
+	uint16_t snat_port_max;	    /* not given (no reply bounce to it) */
 };
 
 /* A field inside a synced map's value: byte offset and size (2, 4 or 8);
@@ -153,47 +157,47 @@ struct cfg_sync_field {
  * (another program's, synced by config alone) is given as a mapping
  * {name, timestamp, owner, version, backend} with the fields it has. */
 struct cfg_sync_map {
-	bool builtin;			/* plain name of a built-in map */
+	bool builtin;			 /* plain name of a built-in map */
 	struct cfg_sync_field timestamp; /* CLOCK_MONOTONIC ns, rebased on apply */
-	struct cfg_sync_field owner;	/* owning node id */
-	struct cfg_sync_field version;	/* per-key write version */
-	struct cfg_sync_field backend;	/* backend id: must exist in this config */
+	struct cfg_sync_field owner;	 /* owning node id */
+	struct cfg_sync_field version;	 /* per-key write version */
+	struct cfg_sync_field backend;	 /* backend id: must exist in this config */
 };
 
-struct cfg_sync {		/* for syncd; lbd parses and validates it and
+struct cfg_sync { /* for syncd; lbd parses and validates it and
 				 * hands its user-space deletes to local_socket */
 	bool enabled;
 	char listen[CFG_NAME_MAX];
-	char capture[16];		/* auto | kprobe | fentry | inline */
-	char key_file[CFG_PATH_MAX];	/* shared secret for message authentication,
+	char capture[16];		   /* auto | kprobe | fentry | inline */
+	char key_file[CFG_PATH_MAX];	   /* shared secret for message authentication,
 					 * "": none */
-	char local_socket[CFG_PATH_MAX]; /* lbd -> syncd deletes (datagrams) */
+	char local_socket[CFG_PATH_MAX];   /* lbd -> syncd deletes (datagrams) */
 	char control_socket[CFG_PATH_MAX]; /* syncd status (lbctl sync) */
 	uint32_t heartbeat_ms;
 	uint32_t dead_after_ms;
-	uint32_t antientropy_ms;	/* or CFG_SYNC_ANTIENTROPY_OFF */
-	uint32_t digest_settle_ms;	/* younger sessions are not in digests */
+	uint32_t antientropy_ms;   /* or CFG_SYNC_ANTIENTROPY_OFF */
+	uint32_t digest_settle_ms; /* younger sessions are not in digests */
 	size_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	size_t n_maps;
-	char maps[CFG_SYNC_MAPS_MAX][CFG_NAME_MAX];	/* watched map names */
+	char maps[CFG_SYNC_MAPS_MAX][CFG_NAME_MAX]; /* watched map names */
 	struct cfg_sync_map map_opts[CFG_SYNC_MAPS_MAX];
 };
 
 /* The one top-level struct: everything the file says, defaults applied. */
 struct lbd_config {
-	char path[CFG_PATH_MAX];	/* file it was read from */
-	uint32_t node_id;		/* 1..65535 */
+	char path[CFG_PATH_MAX]; /* file it was read from */
+	uint32_t node_id;	 /* 1..65535 */
 	char node_name[CFG_NAME_MAX];
 	char interface[IF_NAMESIZE];
-	char bpffs[CFG_PATH_MAX];	/* bpffs mount */
+	char bpffs[CFG_PATH_MAX]; /* bpffs mount */
 	char pin_dir[CFG_PATH_MAX];
 	char control_socket[CFG_PATH_MAX];
-	char xdp_mode[16];		/* "native" | "generic" */
-	int snat_family;		/* AF_INET, or AF_UNSPEC: no snat.address */
+	char xdp_mode[16]; /* "native" | "generic" */
+	int snat_family;   /* AF_INET, or AF_UNSPEC: no snat.address */
 	union xlb_addr snat_addr;
-	uint16_t snat_port_min;		/* host order */
-	uint16_t snat_port_max;		/* inclusive */
+	uint16_t snat_port_min; /* host order */
+	uint16_t snat_port_max; /* inclusive */
 	uint32_t max_sessions;
 	struct cfg_timeouts timeouts;
 	size_t n_vips;
@@ -211,8 +215,8 @@ struct lbd_config {
 int cfg_load_file(const char *path, struct lbd_config *cfg, char *err, size_t errlen);
 
 /* Same, from a memory buffer; name is used in error messages. */
-int cfg_load_buffer(const char *name, const char *buf, size_t len,
-		    struct lbd_config *cfg, char *err, size_t errlen);
+int cfg_load_buffer(const char *name, const char *buf, size_t len, struct lbd_config *cfg,
+		    char *err, size_t errlen);
 
 /* ---- entries lbd adds at run time -------------------------------------- */
 
@@ -222,10 +226,10 @@ struct cfg_limit {
 };
 
 /* The numbers of a VIP or backend; the parser reads the file's through them. */
-extern const struct cfg_limit cfg_lim_vip_port;		/* 1-65535 */
-extern const struct cfg_limit cfg_lim_backend_port;	/* 0-65535 (CFG_PORT_INHERIT) */
-extern const struct cfg_limit cfg_lim_backend_id;	/* 1-(XLB_MAX_BACKENDS - 1) */
-extern const struct cfg_limit cfg_lim_weight;		/* 0-CFG_WEIGHT_MAX */
+extern const struct cfg_limit cfg_lim_vip_port;	    /* 1-65535 */
+extern const struct cfg_limit cfg_lim_backend_port; /* 0-65535 (CFG_PORT_INHERIT) */
+extern const struct cfg_limit cfg_lim_backend_id;   /* 1-(XLB_MAX_BACKENDS - 1) */
+extern const struct cfg_limit cfg_lim_weight;	    /* 0-CFG_WEIGHT_MAX */
 
 /* Is x in l? If not and why is given: "70000 is out of range 1-65535". */
 bool cfg_in_limit(const struct cfg_limit *l, uint64_t x, char *why, size_t len);
@@ -237,9 +241,9 @@ struct cfg_word {
 	int val;
 };
 
-extern const struct cfg_word cfg_protocols[];	/* tcp, udp: IPPROTO_* */
-extern const struct cfg_word cfg_modes[];	/* fnat, dsr: enum xlb_fwd_mode */
-extern const struct cfg_word cfg_hc_types[];	/* none, tcp, http: enum hc_type */
+extern const struct cfg_word cfg_protocols[]; /* tcp, udp: IPPROTO_* */
+extern const struct cfg_word cfg_modes[];     /* fnat, dsr: enum xlb_fwd_mode */
+extern const struct cfg_word cfg_hc_types[];  /* none, tcp, http: enum hc_type */
 
 /* The word for val, NULL if none. */
 const char *cfg_word_name(const struct cfg_word *t, int val);
@@ -247,9 +251,9 @@ const char *cfg_word_name(const struct cfg_word *t, int val);
 int cfg_word_value(const struct cfg_word *t, const char *s, int *val);
 
 /* Field validators. */
-bool cfg_valid_name(const char *s);		/* 1-63 of A-Z a-z 0-9 _ . - */
+bool cfg_valid_name(const char *s); /* 1-63 of A-Z a-z 0-9 _ . - */
 bool cfg_valid_unicast(int family, const union xlb_addr *a);
-bool cfg_valid_mac(const uint8_t mac[6]);	/* unicast: not group, not zero */
+bool cfg_valid_mac(const uint8_t mac[6]); /* unicast: not group, not zero */
 
 /* An entry with the defaults of every optional key (and zeros elsewhere). */
 void cfg_vip_init(struct cfg_vip *v);
@@ -271,7 +275,7 @@ enum cfg_field {
 	CFG_F_ID,
 	CFG_F_WEIGHT,
 	CFG_F_MAC,
-	CFG_F_ENDPOINT,		/* address and port together: already taken */
+	CFG_F_ENDPOINT, /* address and port together: already taken */
 };
 
 /* Its key in the file ("name", ...); NULL for CFG_F_ENDPOINT, which is

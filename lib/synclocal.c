@@ -4,8 +4,8 @@
 
 #include "synclocal.h"
 
-#define HDR_SIZE	sizeof(struct xlb_synclocal_hdr)
-#define REC_SIZE	sizeof(struct xlb_sync_event)
+#define HDR_SIZE sizeof(struct xlb_synclocal_hdr)
+#define REC_SIZE sizeof(struct xlb_sync_event)
 
 _Static_assert(sizeof(struct xlb_synclocal_hdr) == 16,
 	       "struct xlb_synclocal_hdr must have no implicit padding");

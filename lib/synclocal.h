@@ -29,22 +29,22 @@
 
 #include "xdplb.h"
 
-#define XLB_SYNCLOCAL_MAGIC	0x786c6273u	/* "xlbs" */
-#define XLB_SYNCLOCAL_VERSION	1
+#define XLB_SYNCLOCAL_MAGIC   0x786c6273u /* "xlbs" */
+#define XLB_SYNCLOCAL_VERSION 1
 /* Records per frame: 16 + 128 x 344 bytes, a 43 KiB datagram, well within
  * the default socket buffers. */
-#define XLB_SYNCLOCAL_MAX_RECORDS	128
+#define XLB_SYNCLOCAL_MAX_RECORDS 128
 
 struct xlb_synclocal_hdr {
-	uint32_t magic;		/* XLB_SYNCLOCAL_MAGIC */
-	uint16_t version;	/* XLB_SYNCLOCAL_VERSION */
-	uint16_t count;		/* records that follow, 1..XLB_SYNCLOCAL_MAX_RECORDS */
-	uint32_t record_size;	/* sizeof(struct xlb_sync_event) of the sender */
-	uint32_t reserved;	/* 0 */
+	uint32_t magic;	      /* XLB_SYNCLOCAL_MAGIC */
+	uint16_t version;     /* XLB_SYNCLOCAL_VERSION */
+	uint16_t count;	      /* records that follow, 1..XLB_SYNCLOCAL_MAX_RECORDS */
+	uint32_t record_size; /* sizeof(struct xlb_sync_event) of the sender */
+	uint32_t reserved;    /* 0 */
 };
 
-#define XLB_SYNCLOCAL_FRAME_MAX \
-	(sizeof(struct xlb_synclocal_hdr) + \
+#define XLB_SYNCLOCAL_FRAME_MAX                                                                    \
+	(sizeof(struct xlb_synclocal_hdr) +                                                        \
 	 XLB_SYNCLOCAL_MAX_RECORDS * sizeof(struct xlb_sync_event))
 
 /* Bytes of a frame of n records. */

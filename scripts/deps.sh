@@ -10,8 +10,8 @@ PKGS=(
 	libyaml-dev libjson-c-dev libuv1-dev libhttp-parser-dev libxxhash-dev
 	libprotobuf-c-dev protobuf-c-compiler libnanomsg-dev
 	libsodium-dev uthash-dev
-	# tests
-	libcmocka-dev valgrind libclang-rt-14-dev
+	# tests (clang-format: the test command checks the sources' format)
+	libcmocka-dev valgrind libclang-rt-14-dev clang-format
 	# testbed and benchmarks
 	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq
 	# stock-kernel VM harness (cluster-tests/vm)

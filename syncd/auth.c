@@ -7,7 +7,7 @@
 #include "auth.h"
 #include "codec.h"
 
-#define TAG_FIELD_BYTE	((15u << 3) | 2u)	/* field 15, wire type 2 */
+#define TAG_FIELD_BYTE ((15u << 3) | 2u) /* field 15, wire type 2 */
 
 _Static_assert(2 + SYNC_AUTH_MAC_LEN == SYNC_AUTH_TAG_ROOM, "auth tag room");
 _Static_assert(crypto_auth_hmacsha256_BYTES == SYNC_AUTH_MAC_LEN, "HMAC-SHA256 size");

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNC_AUTH_MAC_LEN	32
+#define SYNC_AUTH_MAC_LEN 32
 
 /* Once per process before the first use (sodium_init); 0 or -1. */
 int sync_auth_init(void);

@@ -28,23 +28,23 @@ struct sync_capture {
 	enum sync_capture_mode mode;
 	const struct capture_ops *ops;
 	struct ring_buffer *rb;
-	sync_capture_cb cb;		/* set for the duration of a poll */
+	sync_capture_cb cb; /* set for the duration of a poll */
 	void *cb_arg;
 	int ncpus;
-	uint8_t source;			/* enum xlb_sync_source of this mode's records */
+	uint8_t source; /* enum xlb_sync_source of this mode's records */
 
 	/* kprobe / fentry */
 	struct mapsync *skel;
 	struct bpf_link *links[12];
 	size_t n_links;
-	uint64_t cap_base[XLB_CAP_STAT_MAX];	/* cap_stats when opened */
-	uint64_t misses_base;		/* fentry: programs' recursion misses */
+	uint64_t cap_base[XLB_CAP_STAT_MAX]; /* cap_stats when opened */
+	uint64_t misses_base;		     /* fentry: programs' recursion misses */
 
 	/* the data plane's pinned maps (inline; kprobe/fentry when found) */
 	int events_fd;
 	int ctl_fd;
 	int stats_fd;
-	uint64_t lost_base;		/* SYNC_LOST when we turned inline on */
+	uint64_t lost_base; /* SYNC_LOST when we turned inline on */
 
 	/*
 	 * The write count check: the data plane counts its lifecycle writes of
@@ -54,12 +54,12 @@ struct sync_capture {
 	 */
 	uint32_t dp_maps[2];
 	bool write_check;
-	uint64_t writes_base;		/* SYNC_WRITES when opened */
-	uint64_t writes_prev;		/* SYNC_WRITES at the previous check */
-	uint64_t dp_records;		/* records received for dp_maps */
-	uint64_t unseen;		/* writes with neither a record nor a count */
+	uint64_t writes_base; /* SYNC_WRITES when opened */
+	uint64_t writes_prev; /* SYNC_WRITES at the previous check */
+	uint64_t dp_records;  /* records received for dp_maps */
+	uint64_t unseen;      /* writes with neither a record nor a count */
 
-	struct sync_capture_loss loss;	/* malformed counted here, the rest
+	struct sync_capture_loss loss; /* malformed counted here, the rest
 					 * filled by sync_capture_get_loss */
 	uint64_t fault_seen, fault_dropped;
 };
@@ -127,8 +127,7 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- checks common to every mode ---------------------------------------- */
 
-static int check_maps(const struct sync_capture_map *maps, size_t n, char *err,
-		      size_t errlen)
+static int check_maps(const struct sync_capture_map *maps, size_t n, char *err, size_t errlen)
 {
 	size_t i;
 
@@ -147,13 +146,15 @@ static int check_maps(const struct sync_capture_map *maps, size_t n, char *err,
 		if (!m->key_size || m->key_size > XLB_SYNC_KEY_MAX) {
 			seterr(err, errlen,
 			       "map %s: key of %u bytes does not fit the capture record "
-			       "(1..%d bytes)", name, m->key_size, XLB_SYNC_KEY_MAX);
+			       "(1..%d bytes)",
+			       name, m->key_size, XLB_SYNC_KEY_MAX);
 			return -E2BIG;
 		}
 		if (!m->value_size || m->value_size > XLB_SYNC_VALUE_MAX) {
 			seterr(err, errlen,
 			       "map %s: value of %u bytes does not fit the capture record "
-			       "(1..%d bytes)", name, m->value_size, XLB_SYNC_VALUE_MAX);
+			       "(1..%d bytes)",
+			       name, m->value_size, XLB_SYNC_VALUE_MAX);
 			return -E2BIG;
 		}
 	}
@@ -202,8 +203,8 @@ static int open_ringbuf(struct sync_capture *c, int fd, char *err, size_t errlen
 /* ---- kprobe / fentry ------------------------------------------------------- */
 
 struct hook {
-	const char *func;	/* kernel function */
-	bool lru;		/* LRU variant: needed only for LRU maps */
+	const char *func; /* kernel function */
+	bool lru;	  /* LRU variant: needed only for LRU maps */
 };
 
 /* Order matches the program arrays below. */
@@ -214,8 +215,8 @@ static const struct hook hooks[4] = {
 	{ "htab_lru_map_delete_elem", true },
 };
 
-static void probe_progs(struct mapsync *s, struct bpf_program *kp[4],
-			struct bpf_program *kr[4], struct bpf_program *fx[4])
+static void probe_progs(struct mapsync *s, struct bpf_program *kp[4], struct bpf_program *kr[4],
+			struct bpf_program *fx[4])
 {
 	kp[0] = s->progs.kp_update;
 	kr[0] = s->progs.kr_update;
@@ -236,8 +237,8 @@ static void probe_progs(struct mapsync *s, struct bpf_program *kp[4],
  * writes go through the instrumented functions) with the sizes given.
  * *need_lru is set when one of them is an LRU hash.
  */
-static int check_map_types(const struct sync_capture_map *maps, size_t n, bool *need_lru,
-			   char *err, size_t errlen)
+static int check_map_types(const struct sync_capture_map *maps, size_t n, bool *need_lru, char *err,
+			   size_t errlen)
 {
 	size_t i;
 
@@ -271,14 +272,15 @@ static int check_map_types(const struct sync_capture_map *maps, size_t n, bool *
 		} else if (info.type != BPF_MAP_TYPE_HASH) {
 			seterr(err, errlen,
 			       "map %s (id %u) is of type %s: only hash and LRU hash maps "
-			       "can be captured", name, m->id,
-			       libbpf_bpf_map_type_str(info.type) ?
-			       libbpf_bpf_map_type_str(info.type) : "?");
+			       "can be captured",
+			       name, m->id,
+			       libbpf_bpf_map_type_str(info.type)
+				       ? libbpf_bpf_map_type_str(info.type)
+				       : "?");
 			return -EOPNOTSUPP;
 		}
 		if (info.key_size != m->key_size || info.value_size != m->value_size) {
-			seterr(err, errlen,
-			       "map %s (id %u) has key/value sizes %u/%u, not %u/%u",
+			seterr(err, errlen, "map %s (id %u) has key/value sizes %u/%u, not %u/%u",
 			       name, m->id, info.key_size, info.value_size, m->key_size,
 			       m->value_size);
 			return -EINVAL;
@@ -302,10 +304,11 @@ static int add_link(struct sync_capture *c, struct bpf_program *p, const char *w
 		int e = errno ? errno : EINVAL;
 
 		seterr(err, errlen, "cannot attach %s to %s: %s%s", what, func, strerror(e),
-		       e == ENOENT && strstr(what, "kprobe") ?
-		       " (kernel without CONFIG_KPROBES, or the function is not probeable)" :
-		       e == EPERM || e == EACCES ?
-		       " (tracing locked down, or missing CAP_BPF/CAP_PERFMON)" : "");
+		       e == ENOENT && strstr(what, "kprobe") ? " (kernel without CONFIG_KPROBES, "
+							       "or the function is not probeable)"
+		       : e == EPERM || e == EACCES
+			       ? " (tracing locked down, or missing CAP_BPF/CAP_PERFMON)"
+			       : "");
 		return -e;
 	}
 	c->links[c->n_links++] = l;
@@ -352,8 +355,10 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 			if (kernel_has_func(vmlinux, hooks[i].func))
 				continue;
 			if (!hooks[i].lru || need_lru) {
-				seterr(err, errlen, "the kernel's BTF has no function %s to "
-				       "attach fexit to", hooks[i].func);
+				seterr(err, errlen,
+				       "the kernel's BTF has no function %s to "
+				       "attach fexit to",
+				       hooks[i].func);
 				btf__free(vmlinux);
 				return -ENOENT;
 			}
@@ -372,9 +377,10 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 	}
 	r = mapsync__load(c->skel);
 	if (r < 0) {
-		seterr(err, errlen, "cannot load the %s capture programs: %s%s", what,
-		       strerror(-r), r == -EPERM ?
-		       " (function tracing locked down, or missing CAP_BPF/CAP_PERFMON)" : "");
+		seterr(err, errlen, "cannot load the %s capture programs: %s%s", what, strerror(-r),
+		       r == -EPERM
+			       ? " (function tracing locked down, or missing CAP_BPF/CAP_PERFMON)"
+			       : "");
 		return r;
 	}
 
@@ -388,8 +394,8 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 					BPF_ANY) < 0) {
 			r = -errno;
 			seterr(err, errlen, "cannot register map %s (id %u) for capture: %s%s",
-			       maps[i].name ? maps[i].name : "(unnamed)", maps[i].id,
-			       strerror(-r), r == -E2BIG ? " (too many watched maps)" : "");
+			       maps[i].name ? maps[i].name : "(unnamed)", maps[i].id, strerror(-r),
+			       r == -E2BIG ? " (too many watched maps)" : "");
 			return r;
 		}
 	}
@@ -469,7 +475,7 @@ static uint64_t probe_misses(const struct sync_capture *c)
 
 	if (!c->skel)
 		return 0;
-	bpf_object__for_each_program(p, c->skel->obj) {
+	bpf_object__for_each_program (p, c->skel->obj) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(p);
@@ -525,8 +531,10 @@ static int pin_open(const char *pin_dir, const char *name, int *fd, char *err, s
 		int e = errno;
 
 		seterr(err, errlen, "cannot open the data plane's pinned map %s: %s%s", path,
-		       strerror(e), e == ENOENT ?
-		       " (is lbd running with this pin dir, and new enough to have it?)" : "");
+		       strerror(e),
+		       e == ENOENT
+			       ? " (is lbd running with this pin dir, and new enough to have it?)"
+			       : "");
 		return -e;
 	}
 	return 0;
@@ -623,7 +631,8 @@ static int open_inline(struct sync_capture *c, const char *pin_dir,
 			seterr(err, errlen,
 			       "map %s cannot be captured inline: the data plane emits only "
 			       "its own maps (%s, %s); use --capture kprobe or fentry for "
-			       "other maps", name, XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
+			       "other maps",
+			       name, XLB_MAP_SESSIONS, XLB_MAP_REVERSE);
 			return -EOPNOTSUPP;
 		}
 		r = pin_open(pin_dir, name, &fd, err, errlen);
@@ -639,7 +648,8 @@ static int open_inline(struct sync_capture *c, const char *pin_dir,
 		if (pinned_id != maps[i].id) {
 			seterr(err, errlen,
 			       "map %s: id %u is not the data plane's map pinned at %s/%s "
-			       "(id %u)", name, maps[i].id, pin_dir, name, pinned_id);
+			       "(id %u)",
+			       name, maps[i].id, pin_dir, name, pinned_id);
 			return -EINVAL;
 		}
 		*slot = maps[i].id;
@@ -687,8 +697,7 @@ static void loss_inline(const struct sync_capture *c, struct sync_capture_loss *
 }
 
 static int open_inline_mode(struct sync_capture *c, const char *pin_dir,
-			    const struct sync_capture_map *maps, size_t n, char *err,
-			    size_t errlen)
+			    const struct sync_capture_map *maps, size_t n, char *err, size_t errlen)
 {
 	return open_inline(c, pin_dir, maps, n, err, errlen);
 }
@@ -734,8 +743,8 @@ static void capture_free(struct sync_capture *c)
 }
 
 static struct sync_capture *open_mode(size_t mi, const char *pin_dir,
-				      const struct sync_capture_map *maps, size_t n,
-				      char *err, size_t errlen)
+				      const struct sync_capture_map *maps, size_t n, char *err,
+				      size_t errlen)
 {
 	struct sync_capture *c;
 	int r;
@@ -772,8 +781,8 @@ static struct sync_capture *open_mode(size_t mi, const char *pin_dir,
 }
 
 struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *pin_dir,
-				       const struct sync_capture_map *maps, size_t n,
-				       char *err, size_t errlen)
+				       const struct sync_capture_map *maps, size_t n, char *err,
+				       size_t errlen)
 {
 	char why[3][256];
 	struct sync_capture *c;
@@ -797,8 +806,8 @@ struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *
 		if (c)
 			return c;
 	}
-	seterr(err, errlen, "no capture mode works: kprobe: %s; fentry: %s; inline: %s",
-	       why[0], why[1], why[2]);
+	seterr(err, errlen, "no capture mode works: kprobe: %s; fentry: %s; inline: %s", why[0],
+	       why[1], why[2]);
 	return NULL;
 }
 

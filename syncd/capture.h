@@ -38,7 +38,7 @@ int sync_capture_mode_parse(const char *s, enum sync_capture_mode *m);
 /* A watched map of this node, resolved from its pin. */
 struct sync_capture_map {
 	const char *name;
-	uint32_t id;		/* kernel map id */
+	uint32_t id; /* kernel map id */
 	uint32_t key_size, value_size;
 };
 
@@ -53,8 +53,8 @@ typedef void (*sync_capture_cb)(void *arg, const struct xlb_sync_event *ev);
  * A map whose key or value does not fit the record is refused here.
  */
 struct sync_capture *sync_capture_open(enum sync_capture_mode mode, const char *pin_dir,
-				       const struct sync_capture_map *maps, size_t n,
-				       char *err, size_t errlen);
+				       const struct sync_capture_map *maps, size_t n, char *err,
+				       size_t errlen);
 /* The mode in use (never AUTO). */
 enum sync_capture_mode sync_capture_mode(const struct sync_capture *c);
 /* An fd that is readable when events are waiting (ring buffer epoll fd). */
@@ -66,17 +66,17 @@ int sync_capture_poll(struct sync_capture *c, sync_capture_cb cb, void *arg);
  * by reason. Every one of them is a change a peer may not have heard of.
  */
 struct sync_capture_loss {
-	uint64_t ringbuf;	/* the ring buffer was full */
-	uint64_t unreadable;	/* kprobe/fentry: key or value unreadable */
-	uint64_t unpaired;	/* kprobe: return probe without its entry */
-	uint64_t stale;		/* kprobe: entry probe without its return */
-	uint64_t foreign;	/* kprobe: return in another task than entry */
-	uint64_t skipped;	/* program runs the kernel skipped and counted */
-	uint64_t malformed;	/* records of a wrong size (build mismatch) */
-	uint64_t unseen;	/* the write count check: data plane writes
+	uint64_t ringbuf;    /* the ring buffer was full */
+	uint64_t unreadable; /* kprobe/fentry: key or value unreadable */
+	uint64_t unpaired;   /* kprobe: return probe without its entry */
+	uint64_t stale;	     /* kprobe: entry probe without its return */
+	uint64_t foreign;    /* kprobe: return in another task than entry */
+	uint64_t skipped;    /* program runs the kernel skipped and counted */
+	uint64_t malformed;  /* records of a wrong size (build mismatch) */
+	uint64_t unseen;     /* the write count check: data plane writes
 				 * with neither a record nor a count above */
-	uint64_t total;		/* the sum */
-	bool write_check;	/* the write count check is on */
+	uint64_t total;	     /* the sum */
+	bool write_check;    /* the write count check is on */
 };
 
 void sync_capture_get_loss(const struct sync_capture *c, struct sync_capture_loss *l);

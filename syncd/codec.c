@@ -244,7 +244,7 @@ static int encode_entries(const struct sync_hdr *h, enum sync_msg_type type, uin
 		entry_to_pb(&pe[k], &e[k]);
 		pp[k] = &pe[k];
 		esz = xlbsync__entry__get_packed_size(&pe[k]);
-		esz += 1 + varint_len(esz);	/* field tag (1..15: one byte) */
+		esz += 1 + varint_len(esz); /* field tag (1..15: one byte) */
 		total = base + varint_len(list_base + body + esz) + list_base + body + esz;
 		if (total > limit)
 			break;
@@ -527,8 +527,7 @@ static enum sync_reason entries_check(Xlbsync__Entry *const *pe, size_t n,
 	return SYNC_OK;
 }
 
-static enum sync_reason heartbeat_check(const Xlbsync__Heartbeat *hb,
-					const struct sync_limits *lim)
+static enum sync_reason heartbeat_check(const Xlbsync__Heartbeat *hb, const struct sync_limits *lim)
 {
 	size_t i, j;
 
@@ -543,7 +542,7 @@ static enum sync_reason heartbeat_check(const Xlbsync__Heartbeat *hb,
 			return SYNC_E_ORIGIN;
 		if (!s->has_epoch || !s->epoch || !s->has_last_seq)
 			return SYNC_E_SEQ;
-		for (j = 0; j < i; j++) {	/* max_list is small */
+		for (j = 0; j < i; j++) { /* max_list is small */
 			if (hb->seqs[j]->origin == s->origin)
 				return SYNC_E_DUP_ORIGIN;
 		}
@@ -671,7 +670,7 @@ enum sync_reason sync_decode(struct sync_msg *m, const uint8_t *buf, size_t len,
 	m->alloc.allocator_data = m;
 	m->mem_budget = lim->max_decode_mem ? lim->max_decode_mem : 64 * len + 64 * 1024;
 	m->env = xlbsync__envelope__unpack(&m->alloc, len, buf);
-	if (!m->env)	/* protobuf-c has freed what it had allocated */
+	if (!m->env) /* protobuf-c has freed what it had allocated */
 		return m->mem_refused ? SYNC_E_NOMEM : SYNC_E_MALFORMED;
 	r = envelope_check(m, lim);
 	if (r != SYNC_OK) {

@@ -20,15 +20,15 @@
 
 #include "sync.pb-c.h"
 
-#define SYNC_WIRE_VERSION	XLBSYNC__WIRE_VERSION__WIRE_VERSION
+#define SYNC_WIRE_VERSION XLBSYNC__WIRE_VERSION__WIRE_VERSION
 
 /* Map names: BPF object name characters [A-Za-z0-9_.], 1..63 bytes. */
-#define SYNC_MAP_NAME_MAX	63
+#define SYNC_MAP_NAME_MAX 63
 
 /* Bytes kept free in every message for the authentication tag that
  * auth.h appends when a key is set (field 15: tag byte, length byte,
  * 32-byte HMAC-SHA256). */
-#define SYNC_AUTH_TAG_ROOM	34
+#define SYNC_AUTH_TAG_ROOM 34
 
 enum sync_msg_type {
 	SYNC_MSG_BATCH = XLBSYNC__MSG_TYPE__MSG_BATCH,
@@ -48,27 +48,27 @@ enum sync_op {
 /* Why a message or an entry was refused. Counters are indexed by it. */
 enum sync_reason {
 	SYNC_OK = 0,
-	SYNC_E_TOO_BIG,		/* message longer than max_msg */
-	SYNC_E_MALFORMED,	/* not a protobuf Envelope */
-	SYNC_E_NOMEM,		/* decode memory budget exceeded */
-	SYNC_E_VERSION,		/* wire version missing or not ours */
-	SYNC_E_TYPE,		/* unknown type, or body does not match it */
-	SYNC_E_ORIGIN,		/* envelope or entry origin missing or 0 */
-	SYNC_E_SEQ,		/* sequence or epoch missing or 0 where needed */
-	SYNC_E_FIELD,		/* another mandatory field missing */
-	SYNC_E_ENTRIES,		/* no entries, or more than max_entries */
-	SYNC_E_MAP_NAME,	/* map name empty, too long or bad characters */
-	SYNC_E_OP,		/* operation missing or unknown */
-	SYNC_E_KEY,		/* key empty or longer than max_key */
-	SYNC_E_VALUE,		/* UPDATE without value / longer than max_value,
+	SYNC_E_TOO_BIG,	      /* message longer than max_msg */
+	SYNC_E_MALFORMED,     /* not a protobuf Envelope */
+	SYNC_E_NOMEM,	      /* decode memory budget exceeded */
+	SYNC_E_VERSION,	      /* wire version missing or not ours */
+	SYNC_E_TYPE,	      /* unknown type, or body does not match it */
+	SYNC_E_ORIGIN,	      /* envelope or entry origin missing or 0 */
+	SYNC_E_SEQ,	      /* sequence or epoch missing or 0 where needed */
+	SYNC_E_FIELD,	      /* another mandatory field missing */
+	SYNC_E_ENTRIES,	      /* no entries, or more than max_entries */
+	SYNC_E_MAP_NAME,      /* map name empty, too long or bad characters */
+	SYNC_E_OP,	      /* operation missing or unknown */
+	SYNC_E_KEY,	      /* key empty or longer than max_key */
+	SYNC_E_VALUE,	      /* UPDATE without value / longer than max_value,
 				 * or DELETE with one */
-	SYNC_E_ENTRY_VERSION,	/* entry without a version */
-	SYNC_E_RANGE,		/* resync range, digest bucket or list size */
-	SYNC_E_DUP_ORIGIN,	/* heartbeat lists an origin twice */
+	SYNC_E_ENTRY_VERSION, /* entry without a version */
+	SYNC_E_RANGE,	      /* resync range, digest bucket or list size */
+	SYNC_E_DUP_ORIGIN,    /* heartbeat lists an origin twice */
 	/* apply-time checks (mapspec.h) */
-	SYNC_E_UNKNOWN_MAP,	/* map not watched here */
-	SYNC_E_KEY_SIZE,	/* key size is not the map's */
-	SYNC_E_VALUE_SIZE,	/* value size is not the map's */
+	SYNC_E_UNKNOWN_MAP, /* map not watched here */
+	SYNC_E_KEY_SIZE,    /* key size is not the map's */
+	SYNC_E_VALUE_SIZE,  /* value size is not the map's */
 	SYNC_E__MAX,
 };
 
@@ -76,26 +76,28 @@ const char *sync_reason_str(enum sync_reason r);
 const char *sync_msg_type_str(int type);
 
 struct sync_limits {
-	size_t max_msg;		/* encoded envelope, auth tag room included */
-	uint32_t max_entries;	/* per batch or snapshot chunk */
+	size_t max_msg;	      /* encoded envelope, auth tag room included */
+	uint32_t max_entries; /* per batch or snapshot chunk */
 	uint32_t max_key;
 	uint32_t max_value;
-	uint32_t max_list;	/* heartbeat origins, snapshot request maps */
-	size_t max_decode_mem;	/* heap one decode may use; 0: 64 x len + 64 KiB */
+	uint32_t max_list;     /* heartbeat origins, snapshot request maps */
+	size_t max_decode_mem; /* heap one decode may use; 0: 64 x len + 64 KiB */
 };
 
 /* nanomsg's default receive limit is 1 MiB; a batch flushes well before. */
-#define SYNC_LIMITS_DEFAULT { \
-	.max_msg = 64 * 1024, .max_entries = 4096, \
-	.max_key = 512, .max_value = 4096, .max_list = 256 }
+#define SYNC_LIMITS_DEFAULT                                                                        \
+	{                                                                                          \
+		.max_msg = 64 * 1024, .max_entries = 4096, .max_key = 512, .max_value = 4096,      \
+		.max_list = 256                                                                    \
+	}
 
 /* The envelope header every message carries. */
 struct sync_hdr {
-	uint32_t origin;	/* sender node id, != 0 */
-	uint32_t dest;		/* 0: every peer */
-	uint64_t epoch;		/* sender incarnation, != 0, grows on restart */
-	uint64_t seq;		/* BATCH: origin's sequence, != 0; else 0 */
-	uint64_t mono_ns;	/* sender's CLOCK_MONOTONIC at encode */
+	uint32_t origin;  /* sender node id, != 0 */
+	uint32_t dest;	  /* 0: every peer */
+	uint64_t epoch;	  /* sender incarnation, != 0, grows on restart */
+	uint64_t seq;	  /* BATCH: origin's sequence, != 0; else 0 */
+	uint64_t mono_ns; /* sender's CLOCK_MONOTONIC at encode */
 };
 
 /* One map change; pointers borrow the caller's (or the decoded message's)
@@ -164,7 +166,7 @@ struct sync_digest {
 	uint32_t bucket_count;
 	uint32_t entries;
 	uint64_t hash;
-	bool has_version_before;	/* only versions before version_before counted */
+	bool has_version_before; /* only versions before version_before counted */
 	uint32_t version_before;
 };
 
@@ -180,7 +182,7 @@ struct sync_msg {
 	Xlbsync__Envelope *env;
 	enum sync_msg_type type;
 	struct sync_hdr hdr;
-	size_t n_entries;	/* BATCH and SNAPSHOT_CHUNK */
+	size_t n_entries; /* BATCH and SNAPSHOT_CHUNK */
 	/* allocator state */
 	ProtobufCAllocator alloc;
 	size_t mem_used;

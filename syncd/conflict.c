@@ -14,18 +14,18 @@ int sync_conflict_cmp(const struct sync_write *a, const struct sync_write *b)
 	uint32_t n;
 	int c;
 
-	c = cmp_u64(a->version, b->version);		/* 1: higher version */
+	c = cmp_u64(a->version, b->version); /* 1: higher version */
 	if (c)
 		return c;
-	c = cmp_u64(b->node, a->node);			/* 2: lower node id */
+	c = cmp_u64(b->node, a->node); /* 2: lower node id */
 	if (c)
 		return c;
-	if (a->op != b->op)				/* 3: DELETE over UPDATE */
+	if (a->op != b->op) /* 3: DELETE over UPDATE */
 		return a->op == SYNC_OP_DELETE ? 1 : -1;
 	if (a->op == SYNC_OP_DELETE)
 		return 0;
 	n = a->value_len < b->value_len ? a->value_len : b->value_len;
-	c = n ? memcmp(a->value, b->value, n) : 0;	/* 4: larger bytes */
+	c = n ? memcmp(a->value, b->value, n) : 0; /* 4: larger bytes */
 	if (c)
 		return c > 0 ? 1 : -1;
 	return cmp_u64(a->value_len, b->value_len);

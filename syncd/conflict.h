@@ -72,9 +72,9 @@
 
 struct sync_write {
 	uint64_t version;
-	uint32_t node;		/* writer (entry origin / owner field) */
+	uint32_t node; /* writer (entry origin / owner field) */
 	enum sync_op op;
-	const uint8_t *value;	/* UPDATE: used by rule 4 only */
+	const uint8_t *value; /* UPDATE: used by rule 4 only */
 	uint32_t value_len;
 };
 
@@ -101,9 +101,9 @@ void sync_conflict_value_write(struct sync_write *w, const struct sync_mapspec *
 			       const void *value, uint32_t fallback, uint8_t *scratch);
 
 enum sync_apply {
-	SYNC_APPLY_SKIP,	/* local state wins or equals: leave the map */
-	SYNC_APPLY_WRITE,	/* write incoming value into the map */
-	SYNC_APPLY_DELETE,	/* delete the key from the map */
+	SYNC_APPLY_SKIP,   /* local state wins or equals: leave the map */
+	SYNC_APPLY_WRITE,  /* write incoming value into the map */
+	SYNC_APPLY_DELETE, /* delete the key from the map */
 };
 
 /*

@@ -14,17 +14,16 @@
 #include "auth.h"
 #include "engine_priv.h"
 
-#define DIGEST_BUCKETS_MAX	1024
-#define TICKS_PER_HEARTBEAT	2
-#define LOG_RL_SECONDS		1	/* refusals and errors: at most */
-#define LOG_RL_LINES		20	/* 20 lines a second */
+#define DIGEST_BUCKETS_MAX  1024
+#define TICKS_PER_HEARTBEAT 2
+#define LOG_RL_SECONDS	    1  /* refusals and errors: at most */
+#define LOG_RL_LINES	    20 /* 20 lines a second */
 
 _Thread_local int eng_uthash_oom;
 
 /* ------------------------------------------------------------ helpers */
 
-static const char *peer_name_of(const struct sync_engine *e, uint32_t node, char *buf,
-				size_t len)
+static const char *peer_name_of(const struct sync_engine *e, uint32_t node, char *buf, size_t len)
 {
 	size_t i;
 
@@ -42,9 +41,8 @@ void eng_log_refused(struct sync_engine *e, uint32_t from, const char *what, con
 {
 	char nb[32];
 
-	xlb_log_rl(&e->rl, XLB_LOG_WARN, "sync %s: refused %s from %s map %s: %s",
-		   e->cfg.node_name, what, peer_name_of(e, from, nb, sizeof(nb)),
-		   map && *map ? map : "-", why);
+	xlb_log_rl(&e->rl, XLB_LOG_WARN, "sync %s: refused %s from %s map %s: %s", e->cfg.node_name,
+		   what, peer_name_of(e, from, nb, sizeof(nb)), map && *map ? map : "-", why);
 }
 
 int eng_find_peer(const struct sync_engine *e, uint32_t node)
@@ -75,7 +73,8 @@ void eng_kset_free(struct kent **set)
 {
 	struct kent *k, *tmp;
 
-	HASH_ITER(hh, *set, k, tmp) {
+	HASH_ITER(hh, *set, k, tmp)
+	{
 		HASH_DEL(*set, k);
 		free(k);
 	}
@@ -138,7 +137,7 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 		for (i = 0; i < e->cfg.n_peers; i++)
 			liveness_stalled(&e->peers[i].live, now_ns - e->tick_due_ns);
 	}
-	eng_peers_tick(e, now_ns);	/* liveness and gap repair */
+	eng_peers_tick(e, now_ns); /* liveness and gap repair */
 	eng_pulls_tick(e, now_ns);
 	eng_update_ready(e, now_ns);
 	if (now_ns >= e->next_hb_ns) {
@@ -175,7 +174,7 @@ void sync_engine_start(struct sync_engine *e, uint64_t now_ns)
 		eng_pull_full(e, i, true, now_ns);
 	eng_send_heartbeat(e, now_ns);
 	e->next_hb_ns = now_ns + ms2ns(e->cfg.heartbeat_ms);
-	eng_update_ready(e, now_ns);	/* no peers: ready at once */
+	eng_update_ready(e, now_ns); /* no peers: ready at once */
 }
 
 /* ----------------------------------------------------- setup, queries */
@@ -220,8 +219,7 @@ void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
 		cfg->txring_bytes = SYNC_DEFAULT_TXRING_BYTES;
 }
 
-static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg,
-		     const char **why)
+static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg, const char **why)
 {
 	const struct sync_limits *lim = &e->cfg.lim;
 	size_t i, j;
@@ -269,15 +267,15 @@ static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg,
 
 struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 				    const struct sync_store_ops *store, void *store_ctx,
-				    const struct sync_io_ops *io, void *io_ctx,
-				    char *err, size_t errlen)
+				    const struct sync_io_ops *io, void *io_ctx, char *err,
+				    size_t errlen)
 {
 	struct sync_engine *e;
 	const char *why = NULL;
 	size_t i, vmax;
 
-	if (!cfg || !store || !store->lookup || !store->update || !store->remove ||
-	    !store->walk || !io || !io->send) {
+	if (!cfg || !store || !store->lookup || !store->update || !store->remove || !store->walk ||
+	    !io || !io->send) {
 		snprintf(err, errlen, "sync engine: missing store or io operations");
 		return NULL;
 	}

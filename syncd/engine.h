@@ -74,10 +74,10 @@
 #include "mapspec.h"
 #include "store.h"
 
-#define SYNC_MAX_PEERS		16
-#define SYNC_MAX_MAPS		8
-#define SYNC_AUTH_KEY_MIN	16	/* bytes of the shared key */
-#define SYNC_AUTH_KEY_MAX	64
+#define SYNC_MAX_PEERS	  16
+#define SYNC_MAX_MAPS	  8
+#define SYNC_AUTH_KEY_MIN 16 /* bytes of the shared key */
+#define SYNC_AUTH_KEY_MAX 64
 
 /*
  * Defaults of struct sync_engine_cfg. A tunable left 0 takes its default,
@@ -85,20 +85,20 @@
  * 0 never means "off". Anti-entropy alone can be turned off, and says so:
  * antientropy_ms = SYNC_ANTIENTROPY_OFF.
  */
-#define SYNC_DEFAULT_HEARTBEAT_MS	100
-#define SYNC_DEFAULT_DEAD_AFTER_MS	1000
-#define SYNC_DEFAULT_READY_TIMEOUT_MS	3000
-#define SYNC_DEFAULT_RESYNC_RETRY_MS	200
-#define SYNC_DEFAULT_ANTIENTROPY_MS	10000
-#define SYNC_DEFAULT_DIGEST_BUCKETS	64
-#define SYNC_DEFAULT_DIGEST_SETTLE_MS	5000
-#define SYNC_DEFAULT_WALK_BUDGET	4096
-#define SYNC_DEFAULT_TOMBSTONE_MS	60000
-#define SYNC_DEFAULT_TXRING_MSGS	65536
-#define SYNC_DEFAULT_TXRING_BYTES	(64u << 20)
+#define SYNC_DEFAULT_HEARTBEAT_MS     100
+#define SYNC_DEFAULT_DEAD_AFTER_MS    1000
+#define SYNC_DEFAULT_READY_TIMEOUT_MS 3000
+#define SYNC_DEFAULT_RESYNC_RETRY_MS  200
+#define SYNC_DEFAULT_ANTIENTROPY_MS   10000
+#define SYNC_DEFAULT_DIGEST_BUCKETS   64
+#define SYNC_DEFAULT_DIGEST_SETTLE_MS 5000
+#define SYNC_DEFAULT_WALK_BUDGET      4096
+#define SYNC_DEFAULT_TOMBSTONE_MS     60000
+#define SYNC_DEFAULT_TXRING_MSGS      65536
+#define SYNC_DEFAULT_TXRING_BYTES     (64u << 20)
 /* A tick later than this is a stall of this node (liveness.h). */
-#define SYNC_TICK_LATE_SLACK_NS		(20ull * 1000000ull)
-#define SYNC_ANTIENTROPY_OFF		UINT32_MAX
+#define SYNC_TICK_LATE_SLACK_NS (20ull * 1000000ull)
+#define SYNC_ANTIENTROPY_OFF	UINT32_MAX
 
 struct sync_io_ops {
 	/* One envelope for every peer (best effort: 0 or -errno, counted). */
@@ -114,27 +114,27 @@ struct sync_io_ops {
  * backend of this node's config"). Return 0 to accept, else non-zero and
  * set *why to a short static reason.
  */
-typedef int (*sync_validate_fn)(void *arg, unsigned int map, const void *key,
-				const void *value, const char **why);
+typedef int (*sync_validate_fn)(void *arg, unsigned int map, const void *key, const void *value,
+				const char **why);
 
 struct sync_engine_cfg {
-	uint32_t node_id;		/* != 0 */
-	const char *node_name;		/* for logs */
-	uint64_t epoch;			/* this incarnation, != 0, grows on restart */
+	uint32_t node_id;      /* != 0 */
+	const char *node_name; /* for logs */
+	uint64_t epoch;	       /* this incarnation, != 0, grows on restart */
 	size_t n_maps;
-	const struct sync_mapspec *maps;	/* copied */
+	const struct sync_mapspec *maps; /* copied */
 	size_t n_peers;
-	const uint32_t *peers;		/* peer node ids (!= node_id), copied */
-	const char *const *peer_names;	/* for logs, may be NULL; copied */
-	struct sync_limits lim;		/* each field 0: SYNC_LIMITS_DEFAULT's */
-	uint32_t batch_max_entries;	/* default lim.max_entries */
-	uint32_t heartbeat_ms;		/* default 100 */
-	uint32_t dead_after_ms;		/* default 1000 */
-	uint32_t ready_timeout_ms;	/* default 3000 */
-	uint32_t resync_retry_ms;	/* default 200 */
-	uint32_t antientropy_ms;	/* default 10000; SYNC_ANTIENTROPY_OFF: none */
-	uint32_t digest_buckets;	/* default 64 */
-	uint32_t digest_settle_ms;	/* default 5000: in maps whose versions are
+	const uint32_t *peers;	       /* peer node ids (!= node_id), copied */
+	const char *const *peer_names; /* for logs, may be NULL; copied */
+	struct sync_limits lim;	       /* each field 0: SYNC_LIMITS_DEFAULT's */
+	uint32_t batch_max_entries;    /* default lim.max_entries */
+	uint32_t heartbeat_ms;	       /* default 100 */
+	uint32_t dead_after_ms;	       /* default 1000 */
+	uint32_t ready_timeout_ms;     /* default 3000 */
+	uint32_t resync_retry_ms;      /* default 200 */
+	uint32_t antientropy_ms;       /* default 10000; SYNC_ANTIENTROPY_OFF: none */
+	uint32_t digest_buckets;       /* default 64 */
+	uint32_t digest_settle_ms;     /* default 5000: in maps whose versions are
 					 * birth times (mapspec version_clock),
 					 * digests leave out the entries born this
 					 * recently (still in flight) */
@@ -142,14 +142,14 @@ struct sync_engine_cfg {
 	 * system's CLOCK_TAI. Tests set their own. */
 	uint32_t (*version_clock)(void *arg);
 	void *version_clock_arg;
-	uint32_t walk_budget;		/* entries walked per tick, all jobs together,
+	uint32_t walk_budget;  /* entries walked per tick, all jobs together,
 					 * default 4096 */
-	uint32_t tombstone_ms;		/* default 60000 */
-	size_t txring_msgs;		/* default 65536 */
-	size_t txring_bytes;		/* default 64 MiB */
-	size_t auth_key_len;		/* 0: no authentication */
+	uint32_t tombstone_ms; /* default 60000 */
+	size_t txring_msgs;    /* default 65536 */
+	size_t txring_bytes;   /* default 64 MiB */
+	size_t auth_key_len;   /* 0: no authentication */
 	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
-	sync_validate_fn validate;	/* optional */
+	sync_validate_fn validate; /* optional */
 	void *validate_arg;
 };
 
@@ -159,42 +159,42 @@ void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg);
 
 struct sync_peer_status {
 	uint32_t node;
-	bool alive;			/* heard within dead_after_ms */
-	bool ready;			/* its last heartbeat said ready */
-	bool snapshot_done;		/* our startup snapshot from it ended */
-	uint64_t last_heard_ns;		/* 0: never */
-	uint64_t dead_after_ns;		/* silence after which it is dead now
+	bool alive;		   /* heard within dead_after_ms */
+	bool ready;		   /* its last heartbeat said ready */
+	bool snapshot_done;	   /* our startup snapshot from it ended */
+	uint64_t last_heard_ns;	   /* 0: never */
+	uint64_t dead_after_ns;	   /* silence after which it is dead now
 					 * (liveness.h: dead_after_ms, or more
 					 * after the peer's own stalls) */
-	uint64_t rx_epoch, rx_top;	/* its stream as we hold it */
-	uint64_t acked_seq;		/* our last sequence it says it holds */
+	uint64_t rx_epoch, rx_top; /* its stream as we hold it */
+	uint64_t acked_seq;	   /* our last sequence it says it holds */
 	uint64_t rx_msgs, rx_entries;
-	uint64_t gaps, lost;		/* sequences reported missing / lost */
+	uint64_t gaps, lost; /* sequences reported missing / lost */
 };
 
 struct sync_engine_stats {
-	uint64_t local_updates, local_deletes;	/* queued local changes */
-	uint64_t local_rejected;	/* local change for an unknown map / bad size */
+	uint64_t local_updates, local_deletes; /* queued local changes */
+	uint64_t local_rejected;	       /* local change for an unknown map / bad size */
 	uint64_t tx_msgs, tx_batches, tx_entries, tx_bytes, tx_errors;
 	uint64_t rx_msgs, rx_bytes;
-	uint64_t rx_dropped;		/* messages dropped, sum of by_reason + auth + seq */
+	uint64_t rx_dropped; /* messages dropped, sum of by_reason + auth + seq */
 	uint64_t rx_by_reason[SYNC_E__MAX];
 	uint64_t rx_auth_fail;
-	uint64_t rx_duplicate, rx_stale;	/* batches refused by sequence */
-	uint64_t rx_not_for_us;		/* dest set to another node */
-	uint64_t rx_unknown_origin;	/* origin is not a configured peer */
+	uint64_t rx_duplicate, rx_stale; /* batches refused by sequence */
+	uint64_t rx_not_for_us;		 /* dest set to another node */
+	uint64_t rx_unknown_origin;	 /* origin is not a configured peer */
 	uint64_t applied_updates, applied_deletes;
-	uint64_t apply_skipped;		/* the local state won or was equal */
-	uint64_t apply_rejected;	/* entry failed mapspec / validate */
-	uint64_t apply_errors;		/* the store failed (map full ...) */
+	uint64_t apply_skipped;	 /* the local state won or was equal */
+	uint64_t apply_rejected; /* entry failed mapspec / validate */
+	uint64_t apply_errors;	 /* the store failed (map full ...) */
 	uint64_t resync_requests_sent, resync_requests_served, resync_gone;
 	uint64_t snapshots_requested, snapshots_served, snapshot_entries_sent;
 	uint64_t snapshot_entries_applied;
 	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
-	uint64_t capture_repairs;	/* anti-entropy rounds run for a capture loss */
-	uint64_t local_stall_ns;	/* time this engine's ticks came late */
-	uint64_t tombstones;		/* live tombstones */
-	uint64_t seq;			/* last sequence sent */
+	uint64_t capture_repairs; /* anti-entropy rounds run for a capture loss */
+	uint64_t local_stall_ns;  /* time this engine's ticks came late */
+	uint64_t tombstones;	  /* live tombstones */
+	uint64_t seq;		  /* last sequence sent */
 	bool ready;
 };
 
@@ -203,8 +203,8 @@ struct sync_engine;
 /* NULL with *err filled (one line) for a bad configuration. */
 struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 				    const struct sync_store_ops *store, void *store_ctx,
-				    const struct sync_io_ops *io, void *io_ctx,
-				    char *err, size_t errlen);
+				    const struct sync_io_ops *io, void *io_ctx, char *err,
+				    size_t errlen);
 void sync_engine_free(struct sync_engine *e);
 
 /* Starts the protocol (snapshot requests, first heartbeat). */

@@ -36,12 +36,11 @@
 #include "conflict.h"
 #include "engine_priv.h"
 
-#define RESYNC_MAX_TRIES	5	/* re-requests of one range before a snapshot */
+#define RESYNC_MAX_TRIES 5 /* re-requests of one range before a snapshot */
 
 /* --------------------------------------------------------- tombstones */
 
-static size_t tomb_key(struct sync_engine *e, unsigned int map, const void *key,
-		       uint32_t key_len)
+static size_t tomb_key(struct sync_engine *e, unsigned int map, const void *key, uint32_t key_len)
 {
 	uint32_t m = map;
 
@@ -69,8 +68,8 @@ static void tomb_del(struct sync_engine *e, struct tomb *t)
 
 /* Records (or raises) the tombstone of key at (version, node). Re-added
  * at the end of the table, so the table stays in expiry order. */
-void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key,
-		  uint32_t key_len, uint64_t version, uint32_t node, uint64_t now_ns)
+void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key, uint32_t key_len,
+		  uint64_t version, uint32_t node, uint64_t now_ns)
 {
 	struct tomb *t = tomb_find(e, map, key, key_len);
 	size_t kl = 4 + key_len;
@@ -99,9 +98,10 @@ void eng_tomb_expire(struct sync_engine *e, uint64_t now_ns)
 {
 	struct tomb *t, *tmp;
 
-	HASH_ITER(hh, e->tombs, t, tmp) {
+	HASH_ITER(hh, e->tombs, t, tmp)
+	{
 		if (t->expire_ns > now_ns)
-			break;		/* insertion order is expiry order */
+			break; /* insertion order is expiry order */
 		tomb_del(e, t);
 	}
 }
@@ -110,7 +110,8 @@ void eng_tombs_free(struct sync_engine *e)
 {
 	struct tomb *t, *tt;
 
-	HASH_ITER(hh, e->tombs, t, tt) {
+	HASH_ITER(hh, e->tombs, t, tt)
+	{
 		HASH_DEL(e->tombs, t);
 		free(t);
 	}
@@ -203,7 +204,7 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 			return 0;
 		}
 		win.version = wloc.version;
-		win.node = wloc.node;	/* the same write, deleted */
+		win.node = wloc.node; /* the same write, deleted */
 		act = SYNC_APPLY_DELETE;
 		goto act;
 	}
@@ -230,7 +231,7 @@ act:
 			return 0;
 		}
 		if (t)
-			tomb_del(e, t);	/* the write beat it */
+			tomb_del(e, t); /* the write beat it */
 		e->st.applied_updates++;
 		if (src == SRC_SNAPSHOT)
 			e->st.snapshot_entries_applied++;
@@ -268,8 +269,7 @@ refuse:
  * unanswered mean it has left the origin's ring (it answers those with
  * nothing): pull a full snapshot instead. Nothing while one is pending.
  */
-void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to,
-		    uint64_t now_ns)
+void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to, uint64_t now_ns)
 {
 	struct peer *p = &e->peers[pi];
 
@@ -321,7 +321,7 @@ static void rx_batch(struct sync_engine *e, struct rx *x)
 		eng_want_range(e, x->pi, res.gap_from, res.gap_to, x->now_ns);
 	}
 	if (res.verdict == SYNC_SEQ_NEW_STREAM && !x->p->snapshot_done)
-		x->p->need_snapshot = true;	/* first contact after startup */
+		x->p->need_snapshot = true; /* first contact after startup */
 }
 
 static void rx_heartbeat(struct sync_engine *e, struct rx *x)
@@ -340,7 +340,7 @@ static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 			continue;
 		}
 		if (s->origin != x->p->node)
-			continue;	/* a third node's stream: it speaks for itself */
+			continue; /* a third node's stream: it speaks for itself */
 		if (s->epoch != x->m->hdr.epoch)
 			continue;
 		if (sync_rxseq_heartbeat(&x->p->rx, s->epoch, s->last_seq, &res)) {
@@ -372,7 +372,7 @@ static void peer_new_epoch(struct sync_engine *e, size_t pi, uint64_t epoch)
 	struct peer *p = &e->peers[pi];
 
 	if (!p->epoch) {
-		p->epoch = epoch;	/* first contact: nothing to forget */
+		p->epoch = epoch; /* first contact: nothing to forget */
 		return;
 	}
 	xlb_log(XLB_LOG_INFO, "sync %s: peer %s restarted", e->cfg.node_name, p->name);
@@ -489,11 +489,13 @@ void eng_peers_tick(struct sync_engine *e, uint64_t now_ns)
 			p->alive = false;
 			p->ready = false;
 			xlb_log(XLB_LOG_WARN,
-				"sync %s: peer %s is dead (silent for %" PRIu64 " ms; allowed %" PRIu64
-				" ms: dead_after_ms %" PRIu32 ", longer after the peer's own stalls)",
+				"sync %s: peer %s is dead (silent for %" PRIu64
+				" ms; allowed %" PRIu64 " ms: dead_after_ms %" PRIu32
+				", longer after the peer's own stalls)",
 				e->cfg.node_name, p->name,
 				(uint64_t)((now_ns - p->live.last_heard_ns) / XLB_NSEC_PER_MSEC),
-				(uint64_t)(liveness_allowed_ns(&p->live, ms2ns(e->cfg.dead_after_ms)) /
+				(uint64_t)(liveness_allowed_ns(&p->live,
+							       ms2ns(e->cfg.dead_after_ms)) /
 					   XLB_NSEC_PER_MSEC),
 				e->cfg.dead_after_ms);
 			if (e->io.peer_state)

@@ -25,11 +25,11 @@
 
 #include "engine_priv.h"
 
-#define BUCKET_PULLS_PER_PEER	64	/* outstanding repairs asked of one peer; the
-					 * rest wait for the next digest round */
-#define SEED_DIGEST		0x73796e63ull	/* "sync" */
-#define VERSION_CLOCK_SHIFT	20	/* birth versions count CLOCK_TAI ns >> 20
-					 * (lb.bpf.c birth_version()) */
+/* outstanding repairs asked of one peer; the rest wait for the next round */
+#define BUCKET_PULLS_PER_PEER 64
+#define SEED_DIGEST	      0x73796e63ull /* "sync" */
+/* birth versions count CLOCK_TAI ns >> 20 (bpf/lb_session.h birth_version()) */
+#define VERSION_CLOCK_SHIFT 20
 
 /* Hash of one entry for the digest: (key, version, owner). */
 static uint64_t entry_hash(const void *key, uint32_t key_len, uint64_t version, uint32_t owner)
@@ -94,8 +94,9 @@ static int ae_cb(void *arg, const void *key, const void *value)
 	idx = oi * e->nb + b;
 	version = sync_mapspec_version(ms, value);
 	if (oi == 0 ? a->cut_on && !version_before((uint32_t)version, a->cut)
-		    : a->rcut_on[idx - e->nb] && !version_before((uint32_t)version, a->rcut[idx - e->nb]))
-		return 0;	/* born too recently: in flight, not compared */
+		    : a->rcut_on[idx - e->nb] &&
+			      !version_before((uint32_t)version, a->rcut[idx - e->nb]))
+		return 0; /* born too recently: in flight, not compared */
 	a->tsum[idx] += entry_hash(key, ms->key_size, version, (uint32_t)owner);
 	a->tcnt[idx]++;
 	return 0;
@@ -141,9 +142,13 @@ static void ae_walk_done(struct sync_engine *e, unsigned int mi, uint64_t now_ns
 		a->send_after = false;
 		for (b = 0; b < e->nb; b++) {
 			struct sync_digest d = {
-				.map = ms->name, .bucket = b, .bucket_count = e->nb,
-				.entries = a->tcnt[b], .hash = a->tsum[b],
-				.has_version_before = a->cut_on, .version_before = a->cut,
+				.map = ms->name,
+				.bucket = b,
+				.bucket_count = e->nb,
+				.entries = a->tcnt[b],
+				.hash = a->tsum[b],
+				.has_version_before = a->cut_on,
+				.version_before = a->cut,
 			};
 			struct sync_hdr h;
 			size_t len;
@@ -226,7 +231,7 @@ static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 		memset(a->tcnt, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tcnt));
 	}
 	if (!e->budget)
-		return;		/* this tick's walking is used up */
+		return; /* this tick's walking is used up */
 	n = e->store->walk(e->store_ctx, mi, &a->cur, e->budget, ae_cb, &w);
 	if (n > 0)
 		e->budget = (unsigned int)n >= e->budget ? 0 : e->budget - (unsigned int)n;
@@ -281,7 +286,7 @@ void eng_start_prune(struct sync_engine *e, struct pull *pl)
 	pr->map = pl->map;
 	pr->bucket = pl->bucket;
 	pr->bucket_count = pl->bucket_count;
-	pr->keys = pl->keys;	/* moved */
+	pr->keys = pl->keys; /* moved */
 	pl->keys = NULL;
 	pr->next = e->prunes;
 	e->prunes = pr;
@@ -307,8 +312,7 @@ void eng_note_stream_key(struct sync_engine *e, size_t pi, const struct sync_ent
 		if (pr->peer != pi)
 			continue;
 		mi = eng_find_map(e, en->map);
-		if (mi < 0 || (unsigned int)mi != pr->map ||
-		    en->key_len != e->maps[mi].key_size ||
+		if (mi < 0 || (unsigned int)mi != pr->map || en->key_len != e->maps[mi].key_size ||
 		    bucket_of(en->key, en->key_len, pr->bucket_count) != pr->bucket)
 			continue;
 		eng_kset_add(&pr->keys, en->key, en->key_len);
@@ -317,8 +321,7 @@ void eng_note_stream_key(struct sync_engine *e, size_t pi, const struct sync_ent
 		if (pl->kind != PULL_BUCKET || pl->peer != pi)
 			continue;
 		mi = eng_find_map(e, en->map);
-		if (mi < 0 || (unsigned int)mi != pl->map ||
-		    en->key_len != e->maps[mi].key_size ||
+		if (mi < 0 || (unsigned int)mi != pl->map || en->key_len != e->maps[mi].key_size ||
 		    bucket_of(en->key, en->key_len, pl->bucket_count) != pl->bucket)
 			continue;
 		eng_kset_add(&pl->keys, en->key, en->key_len);
@@ -354,12 +357,13 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 	int n;
 
 	if (!e->budget)
-		return false;	/* this tick's walking is used up */
+		return false; /* this tick's walking is used up */
 	n = e->store->walk(e->store_ctx, pr->map, &pr->cur, e->budget, prune_cb, &w);
 	if (n > 0)
 		e->budget = (unsigned int)n >= e->budget ? 0 : e->budget - (unsigned int)n;
 	/* delete after the slice, not under the walk */
-	HASH_ITER(hh, pr->doomed, k, tmp) {
+	HASH_ITER(hh, pr->doomed, k, tmp)
+	{
 		/* re-check: the stream may have rewritten it meanwhile */
 		if (!eng_kset_has(pr->keys, k->key, k->len) &&
 		    e->store->lookup(e->store_ctx, pr->map, k->key, e->vloc) == 0 &&

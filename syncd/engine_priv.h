@@ -29,14 +29,18 @@
 
 /* uthash: report allocation failures instead of exiting the process. */
 extern _Thread_local int eng_uthash_oom;
-#define HASH_NONFATAL_OOM	1
-#define uthash_nonfatal_oom(obj)	do { (void)(obj); eng_uthash_oom = 1; } while (0)
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj)                                                                   \
+	do {                                                                                       \
+		(void)(obj);                                                                       \
+		eng_uthash_oom = 1;                                                                \
+	} while (0)
 #include <uthash.h>
 
-#define RESYNC_MAX_SPAN		SYNC_SEQ_WINDOW	/* messages served per request */
-#define HDR_RESERVE		96	/* envelope header + list prefixes, generous */
-#define ENTRY_OVERHEAD		40	/* per-entry field tags and lengths, generous */
-#define SEED_BUCKET		0x78646c62ull	/* "xdlb" */
+#define RESYNC_MAX_SPAN SYNC_SEQ_WINDOW /* messages served per request */
+#define HDR_RESERVE	96		/* envelope header + list prefixes, generous */
+#define ENTRY_OVERHEAD	40		/* per-entry field tags and lengths, generous */
+#define SEED_BUCKET	0x78646c62ull	/* "xdlb" */
 
 /* Entries waiting to be encoded (a batch, a snapshot chunk): metadata plus
  * key/value bytes copied into one growing buffer. */
@@ -45,7 +49,7 @@ struct pent {
 	enum sync_op op;
 	uint32_t origin;
 	uint64_t version;
-	size_t off;		/* key at data+off, value right after it */
+	size_t off; /* key at data+off, value right after it */
 	uint32_t key_len, value_len;
 };
 
@@ -54,7 +58,7 @@ struct ebuf {
 	size_t n, cap;
 	uint8_t *data;
 	size_t used, dcap;
-	size_t est;		/* estimated encoded size of the entries */
+	size_t est; /* estimated encoded size of the entries */
 };
 
 /* A set of keys (bucket snapshot contents). */
@@ -71,7 +75,7 @@ struct tomb {
 	uint64_t expire_ns;
 	uint32_t node;
 	uint32_t klen;
-	uint8_t k[];		/* uint32_t map, then the key */
+	uint8_t k[]; /* uint32_t map, then the key */
 };
 
 enum pull_kind { PULL_FULL, PULL_BUCKET };
@@ -82,15 +86,15 @@ struct pull {
 	uint64_t id;
 	size_t peer;
 	enum pull_kind kind;
-	bool startup;		/* counts for readiness */
-	bool sent;		/* request sent to the current incarnation */
-	bool answered;		/* a chunk or the end arrived */
-	bool broken;		/* a chunk is missing: ask again */
-	unsigned int map;	/* PULL_BUCKET */
+	bool startup;	  /* counts for readiness */
+	bool sent;	  /* request sent to the current incarnation */
+	bool answered;	  /* a chunk or the end arrived */
+	bool broken;	  /* a chunk is missing: ask again */
+	unsigned int map; /* PULL_BUCKET */
 	uint32_t bucket, bucket_count;
 	uint32_t next_index;
 	uint64_t sent_ns, progress_ns;
-	struct kent *keys;	/* PULL_BUCKET: keys the sender has in the bucket */
+	struct kent *keys; /* PULL_BUCKET: keys the sender has in the bucket */
 };
 
 /* A snapshot this node is serving. */
@@ -98,10 +102,10 @@ struct serve {
 	struct serve *next;
 	size_t peer;
 	uint64_t id;
-	uint32_t maps;		/* bitmask of map indexes */
+	uint32_t maps; /* bitmask of map indexes */
 	bool bucketed;
 	uint32_t bucket, bucket_count;
-	unsigned int cur_map;	/* < SYNC_MAX_MAPS; == SYNC_MAX_MAPS: walk done */
+	unsigned int cur_map; /* < SYNC_MAX_MAPS; == SYNC_MAX_MAPS: walk done */
 	struct sync_cursor cur;
 	uint32_t chunks;
 	uint64_t last_seq;
@@ -117,47 +121,47 @@ struct prune {
 	unsigned int map;
 	uint32_t bucket, bucket_count;
 	struct sync_cursor cur;
-	struct kent *keys;	/* what the sender has */
-	struct kent *doomed;	/* found in this slice, deleted after it */
+	struct kent *keys;   /* what the sender has */
+	struct kent *doomed; /* found in this slice, deleted after it */
 };
 
 /* Per map anti-entropy state. Tables are indexed [owner][bucket] with
  * owner 0 = this node, 1 + i = peer i. */
 struct ae_map {
 	bool walking;
-	bool send_after;	/* a round: send this node's digests at the end */
-	bool repair_pending;	/* a capture loss: a round without the settle
+	bool send_after;     /* a round: send this node's digests at the end */
+	bool repair_pending; /* a capture loss: a round without the settle
 				 * cut as soon as no walk is in progress */
 	struct sync_cursor cur;
 	uint64_t walk_start_ns;
-	uint64_t *tsum;		/* table being built */
+	uint64_t *tsum; /* table being built */
 	uint32_t *tcnt;
-	uint64_t *rsum;		/* peers' digests [peer][bucket] */
+	uint64_t *rsum; /* peers' digests [peer][bucket] */
 	uint32_t *rcnt;
-	uint64_t *rarr;		/* arrival time, 0: none pending */
-	uint32_t *rcut;		/* their version_before [peer][bucket] */
-	uint8_t *rcut_on;	/* 0: they counted every entry */
-	bool cut_on;		/* this walk counts our entries born before cut */
+	uint64_t *rarr;	  /* arrival time, 0: none pending */
+	uint32_t *rcut;	  /* their version_before [peer][bucket] */
+	uint8_t *rcut_on; /* 0: they counted every entry */
+	bool cut_on;	  /* this walk counts our entries born before cut */
 	uint32_t cut;
 };
 
 struct peer {
 	uint32_t node;
 	char name[64];
-	uint64_t epoch;		/* newest incarnation heard of */
+	uint64_t epoch; /* newest incarnation heard of */
 	bool alive, ready, snapshot_done;
-	struct liveness live;	/* when it was heard, when it is dead */
+	struct liveness live; /* when it was heard, when it is dead */
 	struct sync_rxseq rx;
 	uint64_t acked_seq;
 	uint64_t rx_msgs, rx_entries, gaps, lost;
 	uint64_t resync_last_ns, resync_from;
 	unsigned int resync_tries;
-	bool need_snapshot;	/* gap repair needs a full snapshot */
-	unsigned int serving;	/* serve jobs for it */
+	bool need_snapshot;   /* gap repair needs a full snapshot */
+	unsigned int serving; /* serve jobs for it */
 };
 
 struct sync_engine {
-	unsigned int budget;	/* entries all walks may still visit this tick */
+	unsigned int budget; /* entries all walks may still visit this tick */
 	struct sync_engine_cfg cfg;
 	struct sync_mapspec maps[SYNC_MAX_MAPS];
 	uint32_t peer_ids[SYNC_MAX_PEERS];
@@ -171,7 +175,7 @@ struct sync_engine {
 	bool started, ready;
 	uint64_t start_ns;
 	uint64_t next_hb_ns;
-	uint64_t tick_due_ns;	/* when the next tick should come (stall check) */
+	uint64_t tick_due_ns; /* when the next tick should come (stall check) */
 	uint64_t ae_next_ns;
 
 	uint64_t tx_seq;
@@ -184,12 +188,12 @@ struct sync_engine {
 	struct serve *serves;
 	struct prune *prunes;
 	struct ae_map ae[SYNC_MAX_MAPS];
-	uint32_t nb;		/* digest buckets */
+	uint32_t nb; /* digest buckets */
 
 	struct tomb *tombs;
 
-	uint8_t *txbuf;		/* lim.max_msg */
-	uint8_t *vin, *vloc, *vmask_a, *vmask_b;	/* lim.max_value each */
+	uint8_t *txbuf;				 /* lim.max_msg */
+	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
 	uint8_t kbuf[4 + SYNC_STORE_KEY_MAX];
 
 	struct xlb_ratelimit rl;
@@ -233,29 +237,26 @@ void eng_kset_add(struct kent **set, const void *key, uint32_t len);
 /* engine_send.c */
 void eng_ebuf_reset(struct ebuf *b);
 void eng_ebuf_free(struct ebuf *b);
-int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map,
-		 enum sync_op op, uint32_t origin, uint64_t version, const void *key,
-		 const void *value);
+int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map, enum sync_op op,
+		 uint32_t origin, uint64_t version, const void *key, const void *value);
 size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, enum sync_op op);
 struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b);
 size_t eng_msg_budget(const struct sync_engine *e);
-void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest,
-		  uint64_t now_ns);
+void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns);
 int eng_emit(struct sync_engine *e, size_t len);
 void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns);
-void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from,
-			     uint64_t to, uint64_t now_ns);
+void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from, uint64_t to,
+			     uint64_t now_ns);
 void eng_rx_resync_request(struct sync_engine *e, struct rx *x);
 
 /* engine_apply.c */
 int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
 		    int64_t delta, enum apply_src src, uint64_t now_ns);
-void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key,
-		  uint32_t key_len, uint64_t version, uint32_t node, uint64_t now_ns);
+void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key, uint32_t key_len,
+		  uint64_t version, uint32_t node, uint64_t now_ns);
 void eng_tomb_expire(struct sync_engine *e, uint64_t now_ns);
 void eng_tombs_free(struct sync_engine *e);
-void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to,
-		    uint64_t now_ns);
+void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to, uint64_t now_ns);
 void eng_peers_tick(struct sync_engine *e, uint64_t now_ns);
 
 /* engine_snapshot.c */

@@ -13,8 +13,8 @@
 #include "auth.h"
 #include "engine_priv.h"
 
-#define EBUF_MIN_ENTRIES	64	/* first allocation of a batch or chunk, */
-#define EBUF_MIN_BYTES		16384	/* then doubled as needed */
+#define EBUF_MIN_ENTRIES 64    /* first allocation of a batch or chunk, */
+#define EBUF_MIN_BYTES	 16384 /* then doubled as needed */
 
 /* --------------------------------------------------------------- ebuf */
 
@@ -32,9 +32,8 @@ void eng_ebuf_free(struct ebuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map,
-		 enum sync_op op, uint32_t origin, uint64_t version, const void *key,
-		 const void *value)
+int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map, enum sync_op op,
+		 uint32_t origin, uint64_t version, const void *key, const void *value)
 {
 	uint32_t vl = op == SYNC_OP_UPDATE ? ms->value_size : 0;
 	size_t need = ms->key_size + vl;
@@ -96,9 +95,8 @@ int eng_emit(struct sync_engine *e, size_t len)
 {
 	int rc;
 
-	if (e->cfg.auth_key_len &&
-	    sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg, e->cfg.auth_key,
-			     e->cfg.auth_key_len)) {
+	if (e->cfg.auth_key_len && sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg,
+						    e->cfg.auth_key, e->cfg.auth_key_len)) {
 		e->st.tx_errors++;
 		return -EMSGSIZE;
 	}
@@ -110,8 +108,7 @@ int eng_emit(struct sync_engine *e, size_t len)
 	return (int)len;
 }
 
-void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest,
-		  uint64_t now_ns)
+void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns)
 {
 	memset(h, 0, sizeof(*h));
 	h->origin = e->cfg.node_id;
@@ -174,14 +171,13 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 			break;
 		}
 		e->tx_seq++;
-		if (e->cfg.auth_key_len &&
-		    sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg, e->cfg.auth_key,
-				     e->cfg.auth_key_len)) {
+		if (e->cfg.auth_key_len && sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg,
+							    e->cfg.auth_key, e->cfg.auth_key_len)) {
 			e->st.tx_errors++;
 			break;
 		}
 		if (sync_txring_put(&e->ring, e->tx_seq, e->txbuf, len))
-			e->st.tx_errors++;	/* not resendable; a snapshot will do */
+			e->st.tx_errors++; /* not resendable; a snapshot will do */
 		if (e->io.send(e->io_ctx, e->txbuf, len) < 0)
 			e->st.tx_errors++;
 		e->st.tx_msgs++;
@@ -223,8 +219,8 @@ void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
 	eng_emit(e, len);
 }
 
-void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from,
-			     uint64_t to, uint64_t now_ns)
+void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from, uint64_t to,
+			     uint64_t now_ns)
 {
 	struct sync_hdr h;
 	size_t len;
@@ -274,7 +270,7 @@ void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 		e->st.resync_requests_served++;
 		break;
 	case SYNC_TXR_GONE:
-		e->st.resync_gone++;	/* answered with nothing: it pulls a snapshot */
+		e->st.resync_gone++; /* answered with nothing: it pulls a snapshot */
 		break;
 	case SYNC_TXR_FUTURE:
 		eng_log_refused(e, x->p->node, "resync-request", NULL,

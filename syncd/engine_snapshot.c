@@ -14,10 +14,10 @@
 #include "conflict.h"
 #include "engine_priv.h"
 
-#define PULL_MAX		256	/* snapshot pulls in progress */
-#define PULL_RETRY_FACTOR	5	/* a pull without progress for this many
-					 * resync_retry_ms is asked again */
-#define SERVE_MAX_PER_PEER	160	/* snapshot walks in progress per requester */
+#define PULL_MAX 256 /* snapshot pulls in progress */
+/* a pull without progress for this many resync_retry_ms is asked again */
+#define PULL_RETRY_FACTOR  5
+#define SERVE_MAX_PER_PEER 160 /* snapshot walks in progress per requester */
 
 /* -------------------------------------------------------------- pulls */
 
@@ -112,7 +112,8 @@ void eng_send_pull_request(struct sync_engine *e, struct pull *pl, uint64_t now_
 	if (pl->keys) {
 		struct kent *k, *tmp;
 
-		HASH_ITER(hh, pl->keys, k, tmp) {
+		HASH_ITER(hh, pl->keys, k, tmp)
+		{
 			HASH_DEL(pl->keys, k);
 			free(k);
 		}
@@ -137,7 +138,7 @@ void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x)
 	size_t i;
 
 	if (!pl)
-		return;		/* not (or no longer) asked for */
+		return; /* not (or no longer) asked for */
 	pl->answered = true;
 	pl->progress_ns = x->now_ns;
 	if (sc->index != pl->next_index)
@@ -200,7 +201,7 @@ void eng_pulls_tick(struct sync_engine *e, uint64_t now_ns)
 	for (pl = e->pulls; pl; pl = pn) {
 		pn = pl->next;
 		if (!e->peers[pl->peer].alive && pl->sent)
-			continue;	/* waits for the peer */
+			continue; /* waits for the peer */
 		if (!pl->sent) {
 			if (e->peers[pl->peer].alive || pl->startup)
 				eng_send_pull_request(e, pl, now_ns);
@@ -209,7 +210,7 @@ void eng_pulls_tick(struct sync_engine *e, uint64_t now_ns)
 		if (now_ns - pl->progress_ns < pull_retry)
 			continue;
 		if (pl->kind == PULL_BUCKET)
-			eng_pull_free(e, pl);	/* the next digest round asks again */
+			eng_pull_free(e, pl); /* the next digest round asks again */
 		else
 			eng_send_pull_request(e, pl, now_ns);
 	}
@@ -265,8 +266,8 @@ void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x)
 	for (pp = &e->serves; *pp;) {
 		s = *pp;
 		if (s->peer == x->pi && s->maps == mask && s->bucketed == sr->has_bucket_count &&
-		    (!s->bucketed || (s->bucket == sr->bucket &&
-				      s->bucket_count == sr->bucket_count))) {
+		    (!s->bucketed ||
+		     (s->bucket == sr->bucket && s->bucket_count == sr->bucket_count))) {
 			*pp = s->next;
 			x->p->serving--;
 			serve_free(s);
@@ -275,7 +276,8 @@ void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x)
 		pp = &s->next;
 	}
 	if (x->p->serving >= SERVE_MAX_PER_PEER) {
-		eng_log_refused(e, x->p->node, "snapshot-request", NULL, "too many snapshots in progress");
+		eng_log_refused(e, x->p->node, "snapshot-request", NULL,
+				"too many snapshots in progress");
 		return;
 	}
 	s = calloc(1, sizeof(*s));
@@ -287,7 +289,7 @@ void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x)
 	s->bucketed = sr->has_bucket_count;
 	s->bucket = sr->bucket;
 	s->bucket_count = sr->bucket_count;
-	s->last_seq = e->tx_seq;	/* the walk begins now */
+	s->last_seq = e->tx_seq; /* the walk begins now */
 	s->cur_map = 0;
 	while (s->cur_map < SYNC_MAX_MAPS && !(s->maps & (1u << s->cur_map)))
 		s->cur_map++;
@@ -389,7 +391,7 @@ static bool serve_step(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 		}
 	}
 	if (s->failed)
-		return true;	/* no END: the requester asks again */
+		return true; /* no END: the requester asks again */
 	if (s->cur_map < SYNC_MAX_MAPS)
 		return false;
 	send_chunks(e, s, now_ns);
@@ -444,7 +446,7 @@ void eng_snapshot_peer_restarted(struct sync_engine *e, size_t pi)
 	}
 	for (pl = e->pulls; pl; pl = pl->next) {
 		if (pl->peer == pi)
-			pl->sent = false;	/* re-sent to the new incarnation */
+			pl->sent = false; /* re-sent to the new incarnation */
 	}
 }
 

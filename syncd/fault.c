@@ -6,13 +6,13 @@
 #include "fault.h"
 #include "log.h"
 
-#define PCT_MAX		100
+#define PCT_MAX 100
 
 struct fault {
 	unsigned int drop_pct;
 	bool on;
 	uint64_t dropped;
-	transport_rx_fn rx;	/* the receiver decorated */
+	transport_rx_fn rx; /* the receiver decorated */
 	void *arg;
 };
 
@@ -65,8 +65,8 @@ bool fault_toggle(struct fault *f)
 		return false;
 	f->on = !f->on;
 	log_warn("fault injection %s: dropping %u%% of received sync messages "
-		 "(%llu dropped so far)", f->on ? "ON" : "OFF", f->drop_pct,
-		 (unsigned long long)f->dropped);
+		 "(%llu dropped so far)",
+		 f->on ? "ON" : "OFF", f->drop_pct, (unsigned long long)f->dropped);
 	return f->on;
 }
 

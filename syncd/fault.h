@@ -15,7 +15,7 @@
 
 #include "transport.h"
 
-#define FAULT_ENV_DROP_PCT	"XLB_SYNCD_FAULT_DROP_PCT"
+#define FAULT_ENV_DROP_PCT "XLB_SYNCD_FAULT_DROP_PCT"
 
 struct fault;
 

@@ -30,14 +30,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LIVENESS_WINDOW		32	/* send gaps remembered per peer */
-#define LIVENESS_GAP_FACTOR	3	/* silence allowed per longest gap */
-#define LIVENESS_MAX_FACTOR	5	/* ... at most this many dead_after_ms */
+#define LIVENESS_WINDOW	    32 /* send gaps remembered per peer */
+#define LIVENESS_GAP_FACTOR 3  /* silence allowed per longest gap */
+#define LIVENESS_MAX_FACTOR 5  /* ... at most this many dead_after_ms */
 
 struct liveness {
 	uint64_t last_heard_ns;		/* our clock; 0: never */
 	uint64_t last_sent_ns;		/* the peer's clock of its last message */
-	uint64_t gaps[LIVENESS_WINDOW];	/* the peer's recent send gaps */
+	uint64_t gaps[LIVENESS_WINDOW]; /* the peer's recent send gaps */
 	unsigned int next;		/* ring index into gaps */
 };
 

@@ -44,12 +44,12 @@
 #include "xdplb.h"
 
 #define SYNCD_RUN_DIR		"/run/xdplb"
-#define LOCAL_FRAMES_PER_WAKEUP	256	/* lbd frames per readable event, then yield */
-#define CAPTURE_DRAIN_MS	1	/* ring buffer drained at least this often */
-#define FIRST_TICK_MS		1	/* the engine's first tick; then when it asks */
-#define STATUS_BACKLOG		16	/* status clients waiting to be accepted */
-#define LOG_RL_SECONDS		10	/* repeated warnings: at most */
-#define LOG_RL_LINES		10	/* 10 lines per 10 s */
+#define LOCAL_FRAMES_PER_WAKEUP 256 /* lbd frames per readable event, then yield */
+#define CAPTURE_DRAIN_MS	1   /* ring buffer drained at least this often */
+#define FIRST_TICK_MS		1   /* the engine's first tick; then when it asks */
+#define STATUS_BACKLOG		16  /* status clients waiting to be accepted */
+#define LOG_RL_SECONDS		10  /* repeated warnings: at most */
+#define LOG_RL_LINES		10  /* 10 lines per 10 s */
 
 struct syncd {
 	uv_loop_t loop;
@@ -61,17 +61,17 @@ struct syncd {
 	struct store_bpf store;
 	struct sync_capture *cap;
 	struct transport *tr;
-	int node_state_fd;		/* pinned node_state, -1: no adoption */
+	int node_state_fd; /* pinned node_state, -1: no adoption */
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
-	uv_timer_t drain;		/* 1 ms: records submitted without wake-up */
+	uv_timer_t drain; /* 1 ms: records submitted without wake-up */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
-	struct fault *fault;		/* test-only loss on receive, or NULL */
-	bool no_repair;			/* test-only: capture losses not repaired */
+	struct fault *fault; /* test-only loss on receive, or NULL */
+	bool no_repair;	     /* test-only: capture losses not repaired */
 	bool status_up, local_up, cap_up;
-	uint8_t backend_ok[XLB_MAX_BACKENDS];	/* backend ids of this config */
+	uint8_t backend_ok[XLB_MAX_BACKENDS]; /* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
 	uint64_t cap_events, cap_unknown_map, cap_lost_seen;
 	uint64_t local_msgs, local_bad;
@@ -108,7 +108,8 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 		log_info("peer node %u (%s): alive", node, peer_addr(d, node));
 	else
 		log_warn("peer node %u (%s): dead (silent for %u ms): its sessions become "
-			 "adoptable here", node, peer_addr(d, node), d->ecfg.dead_after_ms);
+			 "adoptable here",
+			 node, peer_addr(d, node), d->ecfg.dead_after_ms);
 	if (d->node_state_fd >= 0 && bpf_map_update_elem(d->node_state_fd, &key, &v, BPF_ANY))
 		log_err("peer node %u: cannot write node_state: %s", node, strerror(errno));
 }
@@ -162,10 +163,10 @@ static int local_change(struct syncd *d, const struct xlb_sync_event *ev)
 				      0, xlb_mono_ns());
 	else
 		/* a delete with its value (inline, lbd) knows the version deleted */
-		r = sync_engine_local(d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
-				      ev->value_size == ms->value_size ?
-				      sync_mapspec_version(ms, ev->value) : 0,
-				      xlb_mono_ns());
+		r = sync_engine_local(
+			d->eng, (unsigned int)i, SYNC_OP_DELETE, ev->key, NULL,
+			ev->value_size == ms->value_size ? sync_mapspec_version(ms, ev->value) : 0,
+			xlb_mono_ns());
 	if (r < 0)
 		log_warn_rl(&d->rl, "map %s: local change refused: %s", ms->name, strerror(-r));
 	return r < 0 ? r : 0;
@@ -321,7 +322,7 @@ static void on_local(uv_poll_t *p, int status, int events)
 
 			xlb_synclocal_get_record(buf, k, &ev);
 			r = local_change(d, &ev);
-			if (r < 0 && r != -ENOENT)	/* -ENOENT: not watched here */
+			if (r < 0 && r != -ENOENT) /* -ENOENT: not watched here */
 				d->local_bad++;
 		}
 	}
@@ -347,7 +348,7 @@ static int open_local_socket(struct syncd *d, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	chmod(path, 0600);	/* lbd runs as root; nobody else may inject deletes */
+	chmod(path, 0600); /* lbd runs as root; nobody else may inject deletes */
 	d->local_fd = fd;
 	return 0;
 }
@@ -365,18 +366,21 @@ static struct json_object *status_json(struct syncd *d)
 	transport_get_stats(d->tr, &ts);
 	json_object_object_add(o, "node", json_object_new_string(d->cfg->node_name));
 	json_object_object_add(o, "node_id", json_object_new_int64(d->cfg->node_id));
-	json_object_object_add(o, "capture", json_object_new_string(sync_capture_mode_str(d->mode)));
+	json_object_object_add(o, "capture",
+			       json_object_new_string(sync_capture_mode_str(d->mode)));
 	json_object_object_add(o, "ready", json_object_new_boolean(st.ready));
 	json_object_object_add(o, "epoch", json_object_new_uint64(d->ecfg.epoch));
 	json_object_object_add(o, "seq", json_object_new_uint64(st.seq));
-	json_object_object_add(o, "authenticated", json_object_new_boolean(d->ecfg.auth_key_len > 0));
+	json_object_object_add(o, "authenticated",
+			       json_object_new_boolean(d->ecfg.auth_key_len > 0));
 	maps = json_object_new_array();
 	for (i = 0; i < d->store.n; i++) {
 		struct json_object *m = json_object_new_object();
 
 		json_object_object_add(m, "name", json_object_new_string(d->store.maps[i].name));
 		json_object_object_add(m, "id", json_object_new_int64(d->store.maps[i].id));
-		json_object_object_add(m, "key_size", json_object_new_int64(d->store.maps[i].key_size));
+		json_object_object_add(m, "key_size",
+				       json_object_new_int64(d->store.maps[i].key_size));
 		json_object_object_add(m, "value_size",
 				       json_object_new_int64(d->store.maps[i].value_size));
 		json_object_array_add(maps, m);
@@ -390,17 +394,21 @@ static struct json_object *status_json(struct syncd *d)
 
 		sync_engine_get_peer(d->eng, i, &ps);
 		json_object_object_add(p, "node_id", json_object_new_int64(ps.node));
-		json_object_object_add(p, "address", json_object_new_string(d->cfg->sync.peers[i].address));
+		json_object_object_add(p, "address",
+				       json_object_new_string(d->cfg->sync.peers[i].address));
 		json_object_object_add(p, "alive", json_object_new_boolean(ps.alive));
 		json_object_object_add(p, "ready", json_object_new_boolean(ps.ready));
-		json_object_object_add(p, "snapshot_done", json_object_new_boolean(ps.snapshot_done));
-		json_object_object_add(p, "last_heard_ms",
-				       ps.last_heard_ns ?
-				       json_object_new_int64((int64_t)((now - ps.last_heard_ns) /
-								       XLB_NSEC_PER_MSEC)) :
-				       NULL);
-		json_object_object_add(p, "dead_after_ms",
-				       json_object_new_uint64(ps.dead_after_ns / XLB_NSEC_PER_MSEC));
+		json_object_object_add(p, "snapshot_done",
+				       json_object_new_boolean(ps.snapshot_done));
+		json_object_object_add(
+			p, "last_heard_ms",
+			ps.last_heard_ns
+				? json_object_new_int64(
+					  (int64_t)((now - ps.last_heard_ns) / XLB_NSEC_PER_MSEC))
+				: NULL);
+		json_object_object_add(
+			p, "dead_after_ms",
+			json_object_new_uint64(ps.dead_after_ns / XLB_NSEC_PER_MSEC));
 		json_object_object_add(p, "rx_epoch", json_object_new_uint64(ps.rx_epoch));
 		json_object_object_add(p, "rx_seq", json_object_new_uint64(ps.rx_top));
 		json_object_object_add(p, "acked_seq", json_object_new_uint64(ps.acked_seq));
@@ -568,7 +576,7 @@ static void on_tick(uv_timer_t *t)
 
 	drain_capture(d);
 	check_capture_lost(d);
-	next = sync_engine_tick(d->eng, xlb_mono_ns());	/* >= 1 */
+	next = sync_engine_tick(d->eng, xlb_mono_ns()); /* >= 1 */
 	uv_timer_start(&d->tick, on_tick, next, 0);
 }
 
@@ -671,8 +679,8 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 
 		if (o->builtin && !strcmp(s->maps[i], XLB_MAP_SESSIONS)) {
 			r = sync_mapspec_xdplb_sessions(ms);
-			d->backend_field[i] = (struct sync_field)SYNC_FIELD(struct xlb_session,
-									   backend_id);
+			d->backend_field[i] =
+				(struct sync_field)SYNC_FIELD(struct xlb_session, backend_id);
 		} else if (o->builtin && !strcmp(s->maps[i], XLB_MAP_REVERSE)) {
 			r = sync_mapspec_xdplb_reverse(ms);
 		} else {
@@ -690,10 +698,12 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 			return -1;
 		}
 		if (ms->key_size != m->key_size || ms->value_size != m->value_size) {
-			snprintf(err, errlen, "map %s: pinned map has key %u / value %u bytes, "
+			snprintf(err, errlen,
+				 "map %s: pinned map has key %u / value %u bytes, "
 				 "syncd expects %u / %u (data plane and syncd from different "
-				 "builds?)", s->maps[i], m->key_size, m->value_size,
-				 ms->key_size, ms->value_size);
+				 "builds?)",
+				 s->maps[i], m->key_size, m->value_size, ms->key_size,
+				 ms->value_size);
 			return -1;
 		}
 	}
@@ -737,7 +747,7 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 static int setup(struct syncd *d, char *err, size_t errlen)
 {
 	static const struct sync_io_ops io = {
-		.send = io_send, .peer_state = io_peer_state,	/* .ready: the engine logs it */
+		.send = io_send, .peer_state = io_peer_state, /* .ready: the engine logs it */
 	};
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *names[CFG_SYNC_MAPS_MAX];
@@ -766,8 +776,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/%s", d->cfg->pin_dir, XLB_MAP_NODE_STATE);
 	d->node_state_fd = bpf_obj_get(path);
 	if (d->node_state_fd < 0)
-		log_warn("%s: %s: dead peers' sessions will not be adopted", path,
-			 strerror(errno));
+		log_warn("%s: %s: dead peers' sessions will not be adopted", path, strerror(errno));
 
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
@@ -786,8 +795,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.heartbeat_ms = s->heartbeat_ms;
 	d->ecfg.dead_after_ms = s->dead_after_ms;
 	/* the config's 0 turns anti-entropy off */
-	d->ecfg.antientropy_ms = s->antientropy_ms && !d->no_repair ? s->antientropy_ms :
-								      SYNC_ANTIENTROPY_OFF;
+	d->ecfg.antientropy_ms =
+		s->antientropy_ms && !d->no_repair ? s->antientropy_ms : SYNC_ANTIENTROPY_OFF;
 	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
@@ -801,8 +810,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	rx = on_transport_rx;
 	rx_arg = d;
 	fault_wrap(d->fault, &rx, &rx_arg);
-	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg,
-			       rx, rx_arg, err, errlen);
+	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg, rx,
+			       rx_arg, err, errlen);
 	if (!d->tr)
 		return -1;
 
@@ -848,14 +857,14 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	for (i = 0; i < s->n_peers; i++)
 		log_info("peer node %u at %s (%s)", s->peers[i].node_id, s->peers[i].address,
 			 s->peers[i].node_id > d->cfg->node_id ? "we connect" : "it connects");
-	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in",
-		 s->listen, s->n_peers);
+	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in", s->listen,
+		 s->n_peers);
 	return 0;
 }
 
 static void teardown(struct syncd *d)
 {
-	sync_capture_close(d->cap);	/* turns inline capture off */
+	sync_capture_close(d->cap); /* turns inline capture off */
 	d->cap = NULL;
 	if (d->local_fd >= 0) {
 		close(d->local_fd);
@@ -927,12 +936,24 @@ int main(int argc, char **argv)
 	}
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cfg_path = optarg; break;
-		case 'm': mode = optarg; break;
-		case 'k': check = true; break;
-		case 'v': verbose = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			cfg_path = optarg;
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
@@ -959,8 +980,8 @@ int main(int argc, char **argv)
 	if (status)
 		return print_status(d->cfg);
 	if (sync_capture_mode_parse(mode ? mode : d->cfg->sync.capture, &d->mode) < 0) {
-		fprintf(stderr, "syncd: --capture \"%s\": not one of auto, kprobe, fentry, inline\n",
-			mode);
+		fprintf(stderr,
+			"syncd: --capture \"%s\": not one of auto, kprobe, fentry, inline\n", mode);
 		return 2;
 	}
 	if (!d->cfg->sync.enabled) {

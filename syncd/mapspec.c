@@ -70,7 +70,7 @@ int sync_mapspec_init(struct sync_mapspec *ms, const char *name, uint32_t key_si
 		*why = "timestamp, owner and version fields overlap";
 		return -EINVAL;
 	}
-	strcpy(ms->name, name);	/* length checked above */
+	strcpy(ms->name, name); /* length checked above */
 	ms->key_size = key_size;
 	ms->value_size = value_size;
 	ms->ts = ts;
@@ -142,8 +142,7 @@ void sync_mapspec_rebase_ts(const struct sync_mapspec *ms, void *value, int64_t 
 	sync_field_set(&ms->ts, value, v);
 }
 
-enum sync_reason sync_mapspec_check_entry(const struct sync_mapspec *ms,
-					  const struct sync_entry *e)
+enum sync_reason sync_mapspec_check_entry(const struct sync_mapspec *ms, const struct sync_entry *e)
 {
 	if (!e->map || strcmp(e->map, ms->name))
 		return SYNC_E_UNKNOWN_MAP;
@@ -164,12 +163,11 @@ int sync_mapspec_xdplb_sessions(struct sync_mapspec *ms)
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 	int r;
 
-	r = sync_mapspec_init(ms, XLB_MAP_SESSIONS, sizeof(struct xlb_flow_key),
-			      sizeof(struct xlb_session),
-			      SYNC_FIELD(struct xlb_session, last_seen_ns),
-			      SYNC_FIELD(struct xlb_session, owner),
-			      SYNC_FIELD(struct xlb_session, version), &lim, NULL);
-	ms->version_clock = r == 0;	/* birth_version() */
+	r = sync_mapspec_init(
+		ms, XLB_MAP_SESSIONS, sizeof(struct xlb_flow_key), sizeof(struct xlb_session),
+		SYNC_FIELD(struct xlb_session, last_seen_ns), SYNC_FIELD(struct xlb_session, owner),
+		SYNC_FIELD(struct xlb_session, version), &lim, NULL);
+	ms->version_clock = r == 0; /* birth_version() */
 	return r;
 }
 
@@ -185,6 +183,6 @@ int sync_mapspec_xdplb_reverse(struct sync_mapspec *ms)
 			      sizeof(struct xlb_reverse), SYNC_FIELD_NONE,
 			      SYNC_FIELD(struct xlb_reverse, owner),
 			      SYNC_FIELD(struct xlb_reverse, version), &lim, NULL);
-	ms->version_clock = r == 0;	/* the session's birth version */
+	ms->version_clock = r == 0; /* the session's birth version */
 	return r;
 }

@@ -23,7 +23,7 @@
 
 struct sync_field {
 	uint32_t off;
-	uint32_t size;		/* 0: the map has no such field */
+	uint32_t size; /* 0: the map has no such field */
 };
 
 struct sync_mapspec {
@@ -42,8 +42,8 @@ struct sync_mapspec {
 	bool version_clock;
 };
 
-#define SYNC_FIELD_NONE		((struct sync_field){ 0, 0 })
-#define SYNC_FIELD(type, member) \
+#define SYNC_FIELD_NONE ((struct sync_field){ 0, 0 })
+#define SYNC_FIELD(type, member)                                                                   \
 	((struct sync_field){ offsetof(type, member), sizeof(((type *)0)->member) })
 
 /*

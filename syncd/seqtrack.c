@@ -6,7 +6,7 @@
 
 #include "seqtrack.h"
 
-#define WMASK	((uint64_t)SYNC_SEQ_WINDOW - 1)
+#define WMASK ((uint64_t)SYNC_SEQ_WINDOW - 1)
 
 _Static_assert((SYNC_SEQ_WINDOW & (SYNC_SEQ_WINDOW - 1)) == 0 && SYNC_SEQ_WINDOW >= 64,
 	       "SYNC_SEQ_WINDOW must be a power of two >= 64");
@@ -56,7 +56,7 @@ static uint64_t advance(struct sync_rxseq *st, uint64_t seq)
 		/* every old slot leaves; so do new holes below the new window */
 		for (s = window_low(st); s <= st->top; s++)
 			lost += !bit_get(st, s);
-		lost += d - SYNC_SEQ_WINDOW;	/* (top, seq - WINDOW] never fit */
+		lost += d - SYNC_SEQ_WINDOW; /* (top, seq - WINDOW] never fit */
 		from = seq - SYNC_SEQ_WINDOW + 1;
 	} else {
 		/* slot of s held s - WINDOW, which leaves the window now */

@@ -33,29 +33,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNC_SEQ_WINDOW		1024	/* bits; a power of two */
+#define SYNC_SEQ_WINDOW 1024 /* bits; a power of two */
 
 enum sync_seq_verdict {
-	SYNC_SEQ_ACCEPT,	/* next in order */
-	SYNC_SEQ_GAP,		/* accepted; [gap_from, gap_to] skipped */
-	SYNC_SEQ_LATE,		/* accepted; filled a hole of an earlier gap */
-	SYNC_SEQ_NEW_STREAM,	/* accepted; first contact with this origin */
-	SYNC_SEQ_DUPLICATE,	/* seen already: drop */
-	SYNC_SEQ_STALE,		/* older than the window or epoch: drop */
+	SYNC_SEQ_ACCEPT,     /* next in order */
+	SYNC_SEQ_GAP,	     /* accepted; [gap_from, gap_to] skipped */
+	SYNC_SEQ_LATE,	     /* accepted; filled a hole of an earlier gap */
+	SYNC_SEQ_NEW_STREAM, /* accepted; first contact with this origin */
+	SYNC_SEQ_DUPLICATE,  /* seen already: drop */
+	SYNC_SEQ_STALE,	     /* older than the window or epoch: drop */
 };
 
 struct sync_seq_result {
 	enum sync_seq_verdict verdict;
-	uint64_t gap_from, gap_to;	/* SYNC_SEQ_GAP, or a heartbeat's tail gap */
-	uint64_t lost;	/* holes that left the window with this call (> 0: snapshot) */
-	int new_epoch;	/* the origin restarted: its stream was reset first */
+	uint64_t gap_from, gap_to; /* SYNC_SEQ_GAP, or a heartbeat's tail gap */
+	uint64_t lost;		   /* holes that left the window with this call (> 0: snapshot) */
+	int new_epoch;		   /* the origin restarted: its stream was reset first */
 };
 
 /* Receive state of one origin. Zero-initialised: nothing received yet. */
 struct sync_rxseq {
-	uint64_t epoch;		/* 0: nothing received yet */
-	uint64_t top;		/* highest accepted sequence */
-	uint64_t bits[SYNC_SEQ_WINDOW / 64];	/* bit (s % WINDOW): s seen */
+	uint64_t epoch;			     /* 0: nothing received yet */
+	uint64_t top;			     /* highest accepted sequence */
+	uint64_t bits[SYNC_SEQ_WINDOW / 64]; /* bit (s % WINDOW): s seen */
 };
 
 /* Classifies BATCH seq of epoch (both != 0) and records it if accepted. */
@@ -90,9 +90,9 @@ int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to
 /* ---- sender side: retransmit ring ---- */
 
 enum sync_txr_lookup {
-	SYNC_TXR_PRESENT,	/* every message of the range is stored */
-	SYNC_TXR_GONE,		/* part of it was evicted: snapshot needed */
-	SYNC_TXR_FUTURE,	/* part of it was never sent: bogus request */
+	SYNC_TXR_PRESENT, /* every message of the range is stored */
+	SYNC_TXR_GONE,	  /* part of it was evicted: snapshot needed */
+	SYNC_TXR_FUTURE,  /* part of it was never sent: bogus request */
 };
 
 struct sync_txring_slot {
@@ -103,9 +103,9 @@ struct sync_txring_slot {
 
 struct sync_txring {
 	size_t max_msgs, max_bytes;
-	size_t head, n;		/* oldest slot, slots in use */
+	size_t head, n; /* oldest slot, slots in use */
 	size_t bytes;
-	uint64_t last_seq;	/* last stored; 0: none yet */
+	uint64_t last_seq; /* last stored; 0: none yet */
 	struct sync_txring_slot *slot;
 };
 

@@ -10,15 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNC_STORE_KEY_MAX	512	/* == SYNC_LIMITS_DEFAULT.max_key */
+#define SYNC_STORE_KEY_MAX 512 /* == SYNC_LIMITS_DEFAULT.max_key */
 
 /* Position of a sliced walk over one map. Zero it to start. */
 struct sync_cursor {
-	uint64_t pos;		/* implementation-defined (BPF batch token) */
+	uint64_t pos; /* implementation-defined (BPF batch token) */
 	uint32_t key_len;
-	uint8_t key[SYNC_STORE_KEY_MAX];	/* implementation-defined */
+	uint8_t key[SYNC_STORE_KEY_MAX]; /* implementation-defined */
 	int started;
-	int done;		/* set by walk() when the end was reached */
+	int done; /* set by walk() when the end was reached */
 };
 
 /* Return non-zero to stop the walk after this entry. */

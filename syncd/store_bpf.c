@@ -24,8 +24,8 @@ static struct store_bpf_map *smap(struct store_bpf *s, unsigned int map)
 	return map < s->n ? &s->maps[map] : NULL;
 }
 
-int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *names,
-		   size_t n, char *err, size_t errlen)
+int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *names, size_t n,
+		   char *err, size_t errlen)
 {
 	size_t i;
 
@@ -67,15 +67,19 @@ int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *
 			return -e;
 		}
 		if (info.type != BPF_MAP_TYPE_HASH && info.type != BPF_MAP_TYPE_LRU_HASH) {
-			snprintf(err, errlen, "map %s: type %u is not a hash map (only "
-				 "BPF_MAP_TYPE_HASH and LRU_HASH can be synced)", names[i], info.type);
+			snprintf(err, errlen,
+				 "map %s: type %u is not a hash map (only "
+				 "BPF_MAP_TYPE_HASH and LRU_HASH can be synced)",
+				 names[i], info.type);
 			s->n = i + 1;
 			goto fail_einval;
 		}
 		if (info.key_size > STORE_BPF_KEY_MAX || info.value_size > STORE_BPF_VALUE_MAX) {
-			snprintf(err, errlen, "map %s: key %u / value %u bytes, more than the "
-				 "%d / %d syncd can carry", names[i], info.key_size,
-				 info.value_size, STORE_BPF_KEY_MAX, STORE_BPF_VALUE_MAX);
+			snprintf(err, errlen,
+				 "map %s: key %u / value %u bytes, more than the "
+				 "%d / %d syncd can carry",
+				 names[i], info.key_size, info.value_size, STORE_BPF_KEY_MAX,
+				 STORE_BPF_VALUE_MAX);
 			s->n = i + 1;
 			goto fail_einval;
 		}
@@ -162,7 +166,7 @@ static int walk_next_key(struct store_bpf_map *m, struct sync_cursor *cur, unsig
 		memcpy(cur->key, next, m->key_size);
 		cur->key_len = m->key_size;
 		if (bpf_map_lookup_elem(m->fd, next, vbuf))
-			continue;	/* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		n++;
 		if (fn(arg, next, vbuf))
 			break;
@@ -202,17 +206,17 @@ static int st_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigne
 		 * entries more than max */
 		count = STORE_BPF_BATCH;
 		out_pos = 0;
-		r = bpf_map_lookup_batch(m->fd, cur->started ? &in_pos : NULL, &out_pos,
-					 s->keys, s->values, &count, &opts);
+		r = bpf_map_lookup_batch(m->fd, cur->started ? &in_pos : NULL, &out_pos, s->keys,
+					 s->values, &count, &opts);
 		if (r && errno != ENOENT) {
 			if ((errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) &&
 			    !cur->started) {
-				m->use_batch = 0;	/* old kernel: key by key */
+				m->use_batch = 0; /* old kernel: key by key */
 				return walk_next_key(m, cur, max, fn, arg, s->values);
 			}
-			return -errno;	/* ENOSPC: a bucket of > BATCH entries */
+			return -errno; /* ENOSPC: a bucket of > BATCH entries */
 		}
-		if (r)	/* ENOENT: this was the last batch */
+		if (r) /* ENOENT: this was the last batch */
 			cur->done = 1;
 		cur->started = 1;
 		cur->pos = out_pos;

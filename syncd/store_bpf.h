@@ -8,10 +8,10 @@
 
 #include "store.h"
 
-#define STORE_BPF_MAX_MAPS	8
-#define STORE_BPF_KEY_MAX	64	/* == XLB_SYNC_KEY_MAX */
-#define STORE_BPF_VALUE_MAX	256	/* == XLB_SYNC_VALUE_MAX */
-#define STORE_BPF_BATCH		1024	/* entries per BPF_MAP_LOOKUP_BATCH */
+#define STORE_BPF_MAX_MAPS  8
+#define STORE_BPF_KEY_MAX   64	 /* == XLB_SYNC_KEY_MAX */
+#define STORE_BPF_VALUE_MAX 256	 /* == XLB_SYNC_VALUE_MAX */
+#define STORE_BPF_BATCH	    1024 /* entries per BPF_MAP_LOOKUP_BATCH */
 
 struct store_bpf_map {
 	char name[64];
@@ -23,13 +23,13 @@ struct store_bpf_map {
 struct store_bpf {
 	size_t n;
 	struct store_bpf_map maps[STORE_BPF_MAX_MAPS];
-	uint8_t *keys, *values;		/* batch buffers */
+	uint8_t *keys, *values; /* batch buffers */
 };
 
 /* Opens pin_dir/NAME for every name (hash maps only). 0, or -errno with
  * one line in err. */
-int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *names,
-		   size_t n, char *err, size_t errlen);
+int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *names, size_t n,
+		   char *err, size_t errlen);
 void store_bpf_close(struct store_bpf *s);
 
 extern const struct sync_store_ops store_bpf_ops;

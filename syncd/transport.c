@@ -12,13 +12,13 @@
 #include "log.h"
 #include "transport.h"
 
-#define RX_PER_WAKEUP		1024		/* messages per readable event, then yield */
-#define SOCK_BUF		(4 << 20)	/* send and receive buffers, bytes */
-#define RCV_MAX_SLACK		1024		/* receive limit above max_msg, bytes */
-#define RECONNECT_IVL_MS	100		/* a restarted peer is found again quickly */
-#define RECONNECT_IVL_MAX_MS	1000
-#define LOG_RL_SECONDS		10		/* send/receive error logs: */
-#define LOG_RL_LINES		5		/* at most 5 lines per 10 s */
+#define RX_PER_WAKEUP	     1024      /* messages per readable event, then yield */
+#define SOCK_BUF	     (4 << 20) /* send and receive buffers, bytes */
+#define RCV_MAX_SLACK	     1024      /* receive limit above max_msg, bytes */
+#define RECONNECT_IVL_MS     100       /* a restarted peer is found again quickly */
+#define RECONNECT_IVL_MAX_MS 1000
+#define LOG_RL_SECONDS	     10 /* send/receive error logs: */
+#define LOG_RL_LINES	     5	/* at most 5 lines per 10 s */
 
 struct transport {
 	int sock;
@@ -67,9 +67,8 @@ int transport_send(struct transport *t, const uint8_t *buf, size_t len)
 	return -nn_errno();
 }
 
-struct transport *transport_open(uv_loop_t *loop, const char *listen,
-				 const char *const *connect, size_t n_connect,
-				 size_t max_msg, transport_rx_fn rx, void *arg,
+struct transport *transport_open(uv_loop_t *loop, const char *listen, const char *const *connect,
+				 size_t n_connect, size_t max_msg, transport_rx_fn rx, void *arg,
 				 char *err, size_t errlen)
 {
 	struct transport *t = calloc(1, sizeof(*t));

@@ -25,7 +25,7 @@
 typedef void (*transport_rx_fn)(void *arg, const uint8_t *buf, size_t len);
 
 struct transport_stats {
-	uint64_t tx_dropped;	/* sends the socket refused */
+	uint64_t tx_dropped; /* sends the socket refused */
 };
 
 struct transport;
@@ -34,9 +34,8 @@ struct transport;
  * listen: "[tcp://]a.b.c.d:port"; connect: the endpoints to connect to.
  * rx gets every message received. Returns NULL with one line in err.
  */
-struct transport *transport_open(uv_loop_t *loop, const char *listen,
-				 const char *const *connect, size_t n_connect,
-				 size_t max_msg, transport_rx_fn rx, void *arg,
+struct transport *transport_open(uv_loop_t *loop, const char *listen, const char *const *connect,
+				 size_t n_connect, size_t max_msg, transport_rx_fn rx, void *arg,
 				 char *err, size_t errlen);
 /* 0 (handed to the peers that have room) or -errno (dropped, counted). */
 int transport_send(struct transport *t, const uint8_t *buf, size_t len);

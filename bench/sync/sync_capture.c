@@ -49,7 +49,7 @@ enum { M_OFF, M_ON, M_ON_NOWAKE, M_N };
 struct scen {
 	const char *name;
 	unsigned int vip;
-	unsigned int records;	/* capture records per new flow */
+	unsigned int records; /* capture records per new flow */
 	bool fnat;
 };
 
@@ -57,19 +57,18 @@ static const struct scen scens[] = {
 	{ "new flow FNAT (session + reverse)", DP_VIP_TCP, 2, true },
 	{ "new flow DSR (session)", DP_VIP_DSR, 1, false },
 };
-#define NSCEN	(sizeof(scens) / sizeof(scens[0]))
+#define NSCEN (sizeof(scens) / sizeof(scens[0]))
 
 struct cell {
 	double sum;
 	uint64_t n;
-	uint32_t *d;		/* every duration, for the median */
+	uint32_t *d; /* every duration, for the median */
 };
 
-static int run_once(int prog_fd, const uint8_t *in, size_t len,
-		    uint32_t repeat, uint32_t *verdict, uint32_t *duration)
+static int run_once(int prog_fd, const uint8_t *in, size_t len, uint32_t repeat, uint32_t *verdict,
+		    uint32_t *duration)
 {
-	return dp_test_run(prog_fd, env.ifindex_a, in, len, NULL, NULL, repeat, verdict,
-			   duration);
+	return dp_test_run(prog_fd, env.ifindex_a, in, len, NULL, NULL, repeat, verdict, duration);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -117,8 +116,9 @@ static int set_capture(bool on)
 		c.sessions_id = map_id(dp_fd_sessions(&env));
 		c.reverse_id = map_id(dp_fd_reverse(&env));
 	}
-	return bpf_map_update_elem(bpf_map__fd(env.skel->maps.sync_ctl), &zero,
-				   &c, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(bpf_map__fd(env.skel->maps.sync_ctl), &zero, &c, BPF_ANY)
+		       ? -errno
+		       : 0;
 }
 
 /* Release the flow of client (@saddr, @sport) to @vip: not timed. */
@@ -128,19 +128,16 @@ static void release(const struct scen *sc, uint32_t saddr, uint16_t sport)
 	struct xlb_session s;
 	uint32_t port;
 
-	dp_flow_key(&k, saddr, dp_vip_addr(sc->vip), sport,
-		    dp_vip_port(sc->vip), IPPROTO_TCP);
+	dp_flow_key(&k, saddr, dp_vip_addr(sc->vip), sport, dp_vip_port(sc->vip), IPPROTO_TCP);
 	if (dp_session_get(&env, &k, &s))
 		return;
 	bpf_map_delete_elem(dp_fd_sessions(&env), &k);
 	if (sc->fnat) {
-		dp_flow_key(&rk, ntohl(s.backend.w[0]), ntohl(s.snat.w[0]),
-			    ntohs(s.backend_port), ntohs(s.snat_port),
-			    IPPROTO_TCP);
+		dp_flow_key(&rk, ntohl(s.backend.w[0]), ntohl(s.snat.w[0]), ntohs(s.backend_port),
+			    ntohs(s.snat_port), IPPROTO_TCP);
 		bpf_map_delete_elem(dp_fd_reverse(&env), &rk);
 		port = ntohs(s.snat_port);
-		bpf_map_update_elem(bpf_map__fd(env.skel->maps.port_pool), NULL,
-				    &port, 0);
+		bpf_map_update_elem(bpf_map__fd(env.skel->maps.port_pool), NULL, &port, 0);
 	}
 }
 
@@ -168,11 +165,10 @@ static int mode_enter(unsigned int md, struct ring_buffer *rb)
 	return 0;
 }
 
-static uint64_t seq;	/* client tuple counter, never reused in a run */
+static uint64_t seq; /* client tuple counter, never reused in a run */
 
 /* One block of @n new flows of @sc; durations appended to @c. */
-static int block(const struct scen *sc, bool on, unsigned int n,
-		 struct cell *c)
+static int block(const struct scen *sc, bool on, unsigned int n, struct cell *c)
 {
 	uint64_t st0[XLB_STAT_MAX], st1[XLB_STAT_MAX], i;
 	uint8_t pkt[DP_PKT_MAX];
@@ -194,8 +190,8 @@ static int block(const struct scen *sc, bool on, unsigned int n,
 		len = dp_build(pkt, sizeof(pkt), &s);
 		err = run_once(env.prog_fd, pkt, len, 1, &verdict, &dur);
 		if (err || verdict != XDP_TX) {
-			fprintf(stderr, "%s, capture %s: err %d verdict %u\n",
-				sc->name, on ? "on" : "off", err, verdict);
+			fprintf(stderr, "%s, capture %s: err %d verdict %u\n", sc->name,
+				on ? "on" : "off", err, verdict);
 			return err ? err : -EPROTO;
 		}
 		c->d[c->n++] = dur;
@@ -208,10 +204,10 @@ static int block(const struct scen *sc, bool on, unsigned int n,
 	    D(XLB_STAT_SYNC_EVENTS) != (on ? (uint64_t)n * sc->records : 0) ||
 	    D(XLB_STAT_SYNC_LOST) || D(XLB_STAT_DROP_SESSION_FULL) ||
 	    D(XLB_STAT_DROP_PORTS_EXHAUSTED) || D(XLB_STAT_DROP_FIB)) {
-		fprintf(stderr, "%s, capture %s: counters: new %llu tx %llu "
-			"events %llu lost %llu for %u calls\n", sc->name,
-			on ? "on" : "off",
-			(unsigned long long)D(XLB_STAT_SESSION_NEW),
+		fprintf(stderr,
+			"%s, capture %s: counters: new %llu tx %llu "
+			"events %llu lost %llu for %u calls\n",
+			sc->name, on ? "on" : "off", (unsigned long long)D(XLB_STAT_SESSION_NEW),
 			(unsigned long long)D(XLB_STAT_FWD_TX),
 			(unsigned long long)D(XLB_STAT_SYNC_EVENTS),
 			(unsigned long long)D(XLB_STAT_SYNC_LOST), n);
@@ -256,8 +252,10 @@ int main(int argc, char **argv)
 		} else if (opt == 'b') {
 			blk = (unsigned int)strtoul(optarg, NULL, 0);
 		} else {
-			fprintf(stderr, "usage: %s [-n calls per cell] "
-				"[-b block]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [-n calls per cell] "
+				"[-b block]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -270,8 +268,7 @@ int main(int argc, char **argv)
 
 	err = dp_netns_setup();
 	if (err) {
-		fprintf(stderr, "failed to set up the network namespace: %s\n",
-			strerror(-err));
+		fprintf(stderr, "failed to set up the network namespace: %s\n", strerror(-err));
 		return 1;
 	}
 	err = dp_env_open(&env, 1u << 16);
@@ -286,8 +283,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	swap_fd = bpf_program__fd(swap->progs.xdp_swap);
-	rb = ring_buffer__new(bpf_map__fd(env.skel->maps.sync_events),
-			      on_record, NULL, NULL);
+	rb = ring_buffer__new(bpf_map__fd(env.skel->maps.sync_events), on_record, NULL, NULL);
 	if (!rb || pthread_create(&th, NULL, consumer_main, rb)) {
 		fprintf(stderr, "cannot start the ring buffer consumer\n");
 		return 1;
@@ -312,16 +308,13 @@ int main(int argc, char **argv)
 	s.payload_len = 64;
 	len = dp_build(pkt, sizeof(pkt), &s);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (run_once(swap_fd, pkt, len, 10000000, &verdict, &dur) ||
-	    verdict != XDP_TX)
+	if (run_once(swap_fd, pkt, len, 10000000, &verdict, &dur) || verdict != XDP_TX)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	swap_alone = ((t1.tv_sec - t0.tv_sec) * 1e9 +
-		      (t1.tv_nsec - t0.tv_nsec)) / 1e7;
+	swap_alone = ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 1e7;
 	swap_call = 0;
 	for (i = 0; i < n; i++) {
-		if (run_once(swap_fd, pkt, len, 1, &verdict, &dur) ||
-		    verdict != XDP_TX)
+		if (run_once(swap_fd, pkt, len, 1, &verdict, &dur) || verdict != XDP_TX)
 			return 1;
 		swap_call += dur;
 	}
@@ -343,8 +336,7 @@ int main(int argc, char **argv)
 				} else {
 					c = &cells[si][md];
 				}
-				if (set_capture(md != M_OFF) ||
-				    mode_enter(md, rb) ||
+				if (set_capture(md != M_OFF) || mode_enter(md, rb) ||
 				    block(&scens[si], md != M_OFF, blk, c))
 					return 1;
 				if (md == M_ON_NOWAKE)
@@ -364,17 +356,16 @@ int main(int argc, char **argv)
 	       "cell in %u blocks of %u; modes off / on / on, no wake-up rotating\n",
 	       sysconf(_SC_NPROCESSORS_ONLN), n, rounds, blk);
 	printf("xdp_swap alone %.2f ns/pass (repeat=10000000); per repeat=1 "
-	       "call %.1f ns -> overhead %.1f ns\n", swap_alone, swap_call,
-	       overhead);
+	       "call %.1f ns -> overhead %.1f ns\n",
+	       swap_alone, swap_call, overhead);
 	printf("capture records: %llu pushed, %llu consumed, %llu lost "
-	       "(SYNC_LOST)\n\n", (unsigned long long)events,
-	       (unsigned long long)atomic_load(&consumed),
+	       "(SYNC_LOST)\n\n",
+	       (unsigned long long)events, (unsigned long long)atomic_load(&consumed),
 	       (unsigned long long)lost);
 	printf("per-packet cost of a new flow, net of the call overhead (mean "
 	       "of repeat=1 calls; ratio of medians in brackets)\n");
-	printf("%-34s %9s %9s %8s %8s %9s %8s %8s %7s\n", "scenario",
-	       "off ns", "on ns", "on/off", "(med)", "nowake ns", "nw/off",
-	       "(med)", "records");
+	printf("%-34s %9s %9s %8s %8s %9s %8s %8s %7s\n", "scenario", "off ns", "on ns", "on/off",
+	       "(med)", "nowake ns", "nw/off", "(med)", "records");
 	for (si = 0; si < NSCEN; si++) {
 		double v[M_N], med[M_N];
 
@@ -382,18 +373,16 @@ int main(int argc, char **argv)
 			v[m] = cells[si][m].sum / cells[si][m].n - overhead;
 			med[m] = median(&cells[si][m]) - overhead;
 		}
-		printf("%-34s %9.1f %9.1f %8.3f %8.3f %9.1f %8.3f %8.3f %7u\n",
-		       scens[si].name, v[M_OFF], v[M_ON], v[M_ON] / v[M_OFF],
-		       med[M_ON] / med[M_OFF], v[M_ON_NOWAKE],
-		       v[M_ON_NOWAKE] / v[M_OFF],
-		       med[M_ON_NOWAKE] / med[M_OFF], scens[si].records);
+		printf("%-34s %9.1f %9.1f %8.3f %8.3f %9.1f %8.3f %8.3f %7u\n", scens[si].name,
+		       v[M_OFF], v[M_ON], v[M_ON] / v[M_OFF], med[M_ON] / med[M_OFF],
+		       v[M_ON_NOWAKE], v[M_ON_NOWAKE] / v[M_OFF], med[M_ON_NOWAKE] / med[M_OFF],
+		       scens[si].records);
 		printf("RESULT scenario=%s off_ns=%.1f on_ns=%.1f ratio=%.4f "
 		       "median_ratio=%.4f nowake_ns=%.1f nowake_ratio=%.4f "
 		       "nowake_median_ratio=%.4f\n",
-		       scens[si].vip == DP_VIP_TCP ? "fnat" : "dsr", v[M_OFF],
-		       v[M_ON], v[M_ON] / v[M_OFF], med[M_ON] / med[M_OFF],
-		       v[M_ON_NOWAKE], v[M_ON_NOWAKE] / v[M_OFF],
-		       med[M_ON_NOWAKE] / med[M_OFF]);
+		       scens[si].vip == DP_VIP_TCP ? "fnat" : "dsr", v[M_OFF], v[M_ON],
+		       v[M_ON] / v[M_OFF], med[M_ON] / med[M_OFF], v[M_ON_NOWAKE],
+		       v[M_ON_NOWAKE] / v[M_OFF], med[M_ON_NOWAKE] / med[M_OFF]);
 	}
 	ring_buffer__free(rb);
 	xdp_swap__destroy(swap);

@@ -67,13 +67,13 @@
 #include "dp_fixture.h"
 #include "xdplb.h"
 
-#define VIP_DSR		DP_IP(198, 18, 100, 2)	/* the testbed's DSR VIP */
-#define VIP_PORT	80
-#define ADDR_BASE	DP_IP(198, 19, 0, 1)	/* clients, in 198.18.0.0/15 */
-#define PORT_BASE	10000u
-#define PORTS_PER_ADDR	50000u
-#define MAX_PROCS	6	/* -p NAME:PID, CPU time accounted per phase */
-#define RING_HIGH	(XLB_SYNC_RINGBUF_SIZE / 2)	/* sat: wait above */
+#define VIP_DSR	       DP_IP(198, 18, 100, 2) /* the testbed's DSR VIP */
+#define VIP_PORT       80
+#define ADDR_BASE      DP_IP(198, 19, 0, 1) /* clients, in 198.18.0.0/15 */
+#define PORT_BASE      10000u
+#define PORTS_PER_ADDR 50000u
+#define MAX_PROCS      6			   /* -p NAME:PID, CPU time accounted per phase */
+#define RING_HIGH      (XLB_SYNC_RINGBUF_SIZE / 2) /* sat: wait above */
 
 static struct {
 	const char *pin_a, *pin_b, *ifname;
@@ -81,7 +81,10 @@ static struct {
 	unsigned int rates[4], n_rates;
 	double lag_s, deadline_s;
 	unsigned int poll_us;
-	struct { const char *name; int pid; } procs[MAX_PROCS];
+	struct {
+		const char *name;
+		int pid;
+	} procs[MAX_PROCS];
 	unsigned int n_procs;
 } opt = {
 	.ifname = "eth0",
@@ -95,7 +98,7 @@ static struct {
 
 static int prog_fd, ifindex, stats_a, sess_a, sess_b, ring_fd, ncpus;
 static uint8_t mac_lb[6], mac_peer[6];
-static volatile uint64_t *ring_cons, *ring_prod;	/* read-only mmap */
+static volatile uint64_t *ring_cons, *ring_prod; /* read-only mmap */
 
 static uint64_t now_ns(void)
 {
@@ -184,9 +187,11 @@ static uint64_t proc_cpu(int pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	p = strrchr(buf, ')');	/* comm may contain spaces */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
+	p = strrchr(buf, ')'); /* comm may contain spaces */
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%llu %llu",
+			 &ut, &st) != 2)
 		return 0;
 	return ut + st;
 }
@@ -200,8 +205,8 @@ static void sys_cpu(uint64_t *busy, uint64_t *softirq)
 	*busy = *softirq = 0;
 	if (!f)
 		return;
-	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
 		*busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 		*softirq = v[6];
 	}
@@ -227,11 +232,11 @@ static void stats_read(uint64_t *v)
 
 struct reader {
 	uint64_t base, n;
-	_Atomic uint64_t written;	/* entries the generator has written */
-	uint64_t *t_seen;		/* per entry, 0: not seen */
-	uint64_t deadline_ns;		/* absolute; set when generation ends */
+	_Atomic uint64_t written; /* entries the generator has written */
+	uint64_t *t_seen;	  /* per entry, 0: not seen */
+	uint64_t deadline_ns;	  /* absolute; set when generation ends */
 	_Atomic bool gen_done;
-	uint64_t seen;			/* keys present (cursor) */
+	uint64_t seen; /* keys present (cursor) */
 	uint64_t lookups, sleeps, slept_ns;
 };
 
@@ -308,19 +313,19 @@ static uint64_t ring_used(void)
 
 struct phase_result {
 	const char *name;
-	double offered;		/* lag: target rate; sat: 0 */
+	double offered; /* lag: target rate; sat: 0 */
 	uint64_t n, written, present, missing;
-	double gen_s;		/* first write .. last write */
-	double total_s;		/* first write .. last key present on lb2 */
-	double mid_rate;	/* sat: 10%..90% present */
-	double throttled_s;	/* sat: time waiting for lb1's syncd */
-	uint64_t ring_max;	/* bytes */
+	double gen_s;	    /* first write .. last write */
+	double total_s;	    /* first write .. last key present on lb2 */
+	double mid_rate;    /* sat: 10%..90% present */
+	double throttled_s; /* sat: time waiting for lb1's syncd */
+	uint64_t ring_max;  /* bytes */
 	double p50_us, p99_us, max_us;
-	double poll_us;		/* reader's mean sleep */
+	double poll_us; /* reader's mean sleep */
 	uint64_t d_new, d_events, d_lost, d_drops;
-	double wall_s;		/* phase start .. reader done */
-	double cpu_s[MAX_PROCS + 1];	/* watched processes, then this one */
-	double busy_s, softirq_s;	/* whole machine, all CPUs */
+	double wall_s;		     /* phase start .. reader done */
+	double cpu_s[MAX_PROCS + 1]; /* watched processes, then this one */
+	double busy_s, softirq_s;    /* whole machine, all CPUs */
 	int err;
 };
 
@@ -365,8 +370,7 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 
 				ts.tv_sec = due / 1000000000ull;
 				ts.tv_nsec = due % 1000000000ull;
-				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
-						&ts, NULL);
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			}
 		} else if (ring_used() >= RING_HIGH) {
 			/* sat: lb1's syncd is behind; never fill the ring */
@@ -378,13 +382,11 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 		used = ring_used();
 		if (used > res->ring_max)
 			res->ring_max = used;
-		t_write[i] = now_ns();	/* before the call: conservative */
+		t_write[i] = now_ns(); /* before the call: conservative */
 		err = gen_write(base + i);
 		if (err) {
-			fprintf(stderr, "%s: entry %llu: %s\n", name,
-				(unsigned long long)i,
-				err == -EPROTO ? "verdict is not XDP_TX" :
-				strerror(-err));
+			fprintf(stderr, "%s: entry %llu: %s\n", name, (unsigned long long)i,
+				err == -EPROTO ? "verdict is not XDP_TX" : strerror(-err));
 			break;
 		}
 		atomic_store(&r.written, i + 1);
@@ -393,22 +395,22 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 	res->gen_s = (now_ns() - t_first) / 1e9;
 	res->throttled_s = throttled / 1e9;
 	r.deadline_ns = now_ns() + (uint64_t)(opt.deadline_s * 1e9);
-	if (err)	/* stop the reader where the generator stopped */
+	if (err) /* stop the reader where the generator stopped */
 		r.n = i;
 	atomic_store(&r.gen_done, true);
 	pthread_join(th, NULL);
 	res->wall_s = (now_ns() - t_first) / 1e9;
 	sys_cpu(&b1, &si1);
 	for (p = 0; p <= opt.n_procs; p++)
-		res->cpu_s[p] = (proc_cpu(p < opt.n_procs ? opt.procs[p].pid :
-					  getpid()) - c0[p]) / tck;
+		res->cpu_s[p] =
+			(proc_cpu(p < opt.n_procs ? opt.procs[p].pid : getpid()) - c0[p]) / tck;
 	res->busy_s = (b1 - b0) / tck;
 	res->softirq_s = (si1 - si0) / tck;
 	stats_read(st1);
 
 	res->present = r.seen;
 	res->missing = r.n - r.seen;
-	if (r.seen < r.n)	/* report the loss as measured, key by key */
+	if (r.seen < r.n) /* report the loss as measured, key by key */
 		res->missing = count_missing(&r, r.seen);
 	if (r.seen == r.n && r.n)
 		res->total_s = (r.t_seen[r.n - 1] - t_first) / 1e9;
@@ -424,8 +426,7 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 
 		if (lag) {
 			for (i = 0; i < r.seen; i++)
-				lag[i] = r.t_seen[i] > t_write[i] ?
-					 r.t_seen[i] - t_write[i] : 0;
+				lag[i] = r.t_seen[i] > t_write[i] ? r.t_seen[i] - t_write[i] : 0;
 			qsort(lag, r.seen, sizeof(*lag), cmp_u64);
 			res->p50_us = lag[r.seen / 2] / 1e3;
 			res->p99_us = lag[(r.seen * 99) / 100] / 1e3;
@@ -440,14 +441,12 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 		res->d_drops += st1[i] - st0[i];
 	res->d_drops += st1[XLB_STAT_DROP_MTU] - st0[XLB_STAT_DROP_MTU];
 	res->err = err;
-	if (!err && (res->d_new != res->written ||
-		     res->d_events != res->written || res->d_drops)) {
-		fprintf(stderr, "%s: lb1 counters: %llu sessions new, %llu sync "
-			"events, %llu drops for %llu calls\n", name,
-			(unsigned long long)res->d_new,
-			(unsigned long long)res->d_events,
-			(unsigned long long)res->d_drops,
-			(unsigned long long)res->written);
+	if (!err && (res->d_new != res->written || res->d_events != res->written || res->d_drops)) {
+		fprintf(stderr,
+			"%s: lb1 counters: %llu sessions new, %llu sync "
+			"events, %llu drops for %llu calls\n",
+			name, (unsigned long long)res->d_new, (unsigned long long)res->d_events,
+			(unsigned long long)res->d_drops, (unsigned long long)res->written);
 		res->err = -EPROTO;
 	}
 	delete_keys(base, res->written);
@@ -481,8 +480,7 @@ static int read_mac(const char *ifname, uint8_t *mac)
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
-	n = fscanf(f, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
-		   &m[5]);
+	n = fscanf(f, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
 	fclose(f);
 	if (n != 6)
 		return -EINVAL;
@@ -500,8 +498,7 @@ static int setup(void)
 	ncpus = libbpf_num_possible_cpus();
 	ifindex = (int)if_nametoindex(opt.ifname);
 	if (!ifindex || read_mac(opt.ifname, mac_lb)) {
-		fprintf(stderr, "no interface %s here (run in xlb-lb1)\n",
-			opt.ifname);
+		fprintf(stderr, "no interface %s here (run in xlb-lb1)\n", opt.ifname);
 		return -ENODEV;
 	}
 	/* the router's side of the link: any unicast MAC will do for XDP */
@@ -533,28 +530,27 @@ static int setup(void)
 
 	ring_cons = p;
 	ring_prod = (volatile uint64_t *)((char *)p + pg);
-	printf("lb1: XDP prog id %u on %s (ifindex %d)\n", id, opt.ifname,
-	       ifindex);
+	printf("lb1: XDP prog id %u on %s (ifindex %d)\n", id, opt.ifname, ifindex);
 	return 0;
 }
 
 static void usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] "
+	fprintf(stderr,
+		"usage: %s -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] "
 		"[-r R1,R2] [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] "
-		"[-p NAME:PID]...\n", argv0);
+		"[-p NAME:PID]...\n",
+		argv0);
 	exit(2);
 }
 
 static void print_row(const struct phase_result *r)
 {
 	printf("%-4s %9.0f %8llu %7llu %7.3f %7.3f %9.0f %9.0f %8.1f %8.1f "
-	       "%8.1f %6.1f %5llu\n", r->name, r->offered,
-	       (unsigned long long)r->written, (unsigned long long)r->missing,
-	       r->gen_s, r->total_s,
-	       r->total_s > 0 ? r->written / r->total_s : 0, r->mid_rate,
-	       r->p50_us, r->p99_us, r->max_us, r->poll_us,
-	       (unsigned long long)r->d_lost);
+	       "%8.1f %6.1f %5llu\n",
+	       r->name, r->offered, (unsigned long long)r->written, (unsigned long long)r->missing,
+	       r->gen_s, r->total_s, r->total_s > 0 ? r->written / r->total_s : 0, r->mid_rate,
+	       r->p50_us, r->p99_us, r->max_us, r->poll_us, (unsigned long long)r->d_lost);
 	fflush(stdout);
 }
 
@@ -568,13 +564,27 @@ int main(int argc, char **argv)
 
 	while ((o = getopt(argc, argv, "a:b:i:n:r:d:w:u:p:")) != -1) {
 		switch (o) {
-		case 'a': opt.pin_a = optarg; break;
-		case 'b': opt.pin_b = optarg; break;
-		case 'i': opt.ifname = optarg; break;
-		case 'n': opt.n_sat = (unsigned int)strtoul(optarg, NULL, 0); break;
-		case 'd': opt.lag_s = strtod(optarg, NULL); break;
-		case 'w': opt.deadline_s = strtod(optarg, NULL); break;
-		case 'u': opt.poll_us = (unsigned int)strtoul(optarg, NULL, 0); break;
+		case 'a':
+			opt.pin_a = optarg;
+			break;
+		case 'b':
+			opt.pin_b = optarg;
+			break;
+		case 'i':
+			opt.ifname = optarg;
+			break;
+		case 'n':
+			opt.n_sat = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'd':
+			opt.lag_s = strtod(optarg, NULL);
+			break;
+		case 'w':
+			opt.deadline_s = strtod(optarg, NULL);
+			break;
+		case 'u':
+			opt.poll_us = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case 'p':
 			colon = strchr(optarg, ':');
 			if (!colon || opt.n_procs == MAX_PROCS)
@@ -591,7 +601,8 @@ int main(int argc, char **argv)
 					opt.rates[opt.n_rates++] =
 						(unsigned int)strtoul(tok, NULL, 0);
 			break;
-		default: usage(argv[0]);
+		default:
+			usage(argv[0]);
 		}
 	}
 	if (!opt.pin_a || !opt.pin_b)
@@ -604,10 +615,9 @@ int main(int argc, char **argv)
 	if (opt.n_sat > 600000)
 		opt.n_sat = 600000;
 
-	printf("%-4s %9s %8s %7s %7s %7s %9s %9s %8s %8s %8s %6s %5s\n",
-	       "mode", "offered/s", "entries", "missing", "gen s", "total s",
-	       "rate/s", "mid/s", "p50 us", "p99 us", "max us", "poll",
-	       "lost");
+	printf("%-4s %9s %8s %7s %7s %7s %9s %9s %8s %8s %8s %6s %5s\n", "mode", "offered/s",
+	       "entries", "missing", "gen s", "total s", "rate/s", "mid/s", "p50 us", "p99 us",
+	       "max us", "poll", "lost");
 	if (run_phase("sat", base, opt.n_sat, 0, &res[nres]))
 		fails++;
 	print_row(&res[nres]);
@@ -626,8 +636,8 @@ int main(int argc, char **argv)
 	}
 
 	printf("\nCPU seconds per phase (phase start to last entry seen on "
-	       "lb2):\n%-4s %9s %7s", "mode",
-	       "offered/s", "wall s");
+	       "lb2):\n%-4s %9s %7s",
+	       "mode", "offered/s", "wall s");
 	for (p = 0; p < opt.n_procs; p++)
 		printf(" %12s", opt.procs[p].name);
 	printf(" %12s %12s %12s\n", "bench", "softirq", "all (2 CPU)");
@@ -638,8 +648,8 @@ int main(int argc, char **argv)
 		printf("%-4s %9.0f %7.3f", r->name, r->offered, r->wall_s);
 		for (p = 0; p <= opt.n_procs; p++)
 			printf(" %5.2f (%4.1f)", r->cpu_s[p], r->cpu_s[p] * per);
-		printf(" %5.2f (%4.1f) %5.2f (%4.1f)\n", r->softirq_s,
-		       r->softirq_s * per, r->busy_s, r->busy_s * per);
+		printf(" %5.2f (%4.1f) %5.2f (%4.1f)\n", r->softirq_s, r->softirq_s * per,
+		       r->busy_s, r->busy_s * per);
 	}
 	printf("(in parentheses: CPU us per entry; bench = generator + "
 	       "reader; tick-sampled, +-1 tick per cell)\n\n");
@@ -651,15 +661,13 @@ int main(int argc, char **argv)
 		       "gen_s=%.4f total_s=%.4f rate=%.0f mid_rate=%.0f "
 		       "p50_us=%.1f p99_us=%.1f max_us=%.1f poll_us=%.1f "
 		       "sync_lost=%llu throttled_s=%.3f gen_rate=%.0f "
-		       "ring_peak_kib=%llu cpu_busy_s=%.2f err=%d\n", r->name,
-		       r->offered, (unsigned long long)r->written,
+		       "ring_peak_kib=%llu cpu_busy_s=%.2f err=%d\n",
+		       r->name, r->offered, (unsigned long long)r->written,
 		       (unsigned long long)r->missing, r->gen_s, r->total_s,
-		       r->total_s > 0 ? r->written / r->total_s : 0,
-		       r->mid_rate, r->p50_us, r->p99_us, r->max_us,
-		       r->poll_us, (unsigned long long)r->d_lost,
+		       r->total_s > 0 ? r->written / r->total_s : 0, r->mid_rate, r->p50_us,
+		       r->p99_us, r->max_us, r->poll_us, (unsigned long long)r->d_lost,
 		       r->throttled_s, busy > 0 ? r->written / busy : 0,
-		       (unsigned long long)(r->ring_max >> 10), r->busy_s,
-		       r->err);
+		       (unsigned long long)(r->ring_max >> 10), r->busy_s, r->err);
 	}
 	return fails ? 1 : 0;
 }

@@ -78,8 +78,7 @@ const char *hresp_error(const struct hresp *r)
 
 /* ------------------------------------------------------- command line */
 
-int parse_ulong(const char *s, unsigned long min, unsigned long max,
-		unsigned long *out)
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -129,7 +128,7 @@ int parse_target(const char *s, bool allow_port0, struct sockaddr_storage *ss)
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -1;	/* bare IPv6 needs brackets */
+			return -1; /* bare IPv6 needs brackets */
 		hlen = (size_t)(colon - s);
 	}
 	if (hlen == 0 || hlen >= sizeof(host))
@@ -185,8 +184,7 @@ bool same_target(const struct sockaddr *a, const struct sockaddr *b)
 		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
 		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
 
-		return x->sin_port == y->sin_port &&
-		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 	}
 	if (a->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
@@ -211,8 +209,7 @@ size_t answer_name(const char *body, size_t len, char *out, size_t outsz)
 		e++;
 	while (b < e && (body[b] == ' ' || body[b] == '\t' || body[b] == '\r'))
 		b++;
-	while (e > b && (body[e - 1] == ' ' || body[e - 1] == '\t' ||
-			 body[e - 1] == '\r'))
+	while (e > b && (body[e - 1] == ' ' || body[e - 1] == '\t' || body[e - 1] == '\r'))
 		e--;
 	n = e - b;
 	if (n > outsz - 1)

@@ -15,14 +15,13 @@
 
 #include <http_parser.h>
 
-#define HRESP_BODY_MAX	256	/* body bytes kept per response (rest dropped) */
+#define HRESP_BODY_MAX 256 /* body bytes kept per response (rest dropped) */
 
 /*
  * Called once per complete response. Returning non-zero stops the parsing
  * of the current chunk (hresp_feed() then returns 1).
  */
-typedef int (*hresp_cb)(void *ctx, int status, const char *body,
-			size_t body_len, bool keep_alive);
+typedef int (*hresp_cb)(void *ctx, int status, const char *body, size_t body_len, bool keep_alive);
 
 struct hresp {
 	http_parser parser;
@@ -49,8 +48,7 @@ void format_target(const struct sockaddr *sa, char *out, size_t outsz);
 bool same_target(const struct sockaddr *a, const struct sockaddr *b);
 
 /* Whole-string decimal in [min, max]. Returns 0 or -1. */
-int parse_ulong(const char *s, unsigned long min, unsigned long max,
-		unsigned long *out);
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 int parse_double(const char *s, double min, double max, double *out);
 
 /*

@@ -21,11 +21,10 @@ struct seen {
 	int status[8];
 	char body[8][64];
 	bool keep_alive[8];
-	int stop_after;		/* callback returns 1 at this count (0: never) */
+	int stop_after; /* callback returns 1 at this count (0: never) */
 };
 
-static int record(void *ctx, int status, const char *body, size_t len,
-		  bool keep_alive)
+static int record(void *ctx, int status, const char *body, size_t len, bool keep_alive)
 {
 	struct seen *s = ctx;
 
@@ -38,10 +37,10 @@ static int record(void *ctx, int status, const char *body, size_t len,
 	return s->stop_after && s->n == s->stop_after;
 }
 
-
 static size_t resp(char *out, size_t outsz, const char *body)
 {
-	return (size_t)snprintf(out, outsz, "HTTP/1.1 200 OK\r\nServer: nginx\r\n"
+	return (size_t)snprintf(out, outsz,
+				"HTTP/1.1 200 OK\r\nServer: nginx\r\n"
 				"Content-Length: %zu\r\nConnection: keep-alive\r\n\r\n%s",
 				strlen(body), body);
 }
@@ -109,7 +108,7 @@ static void test_stop_from_callback(void **state)
 	hresp_init(&r, record, &s);
 	assert_int_equal(hresp_feed(&r, buf, len), 1);
 	assert_int_equal(s.n, 1);
-	assert_int_equal(hresp_feed(&r, buf, len), 1);	/* stays stopped */
+	assert_int_equal(hresp_feed(&r, buf, len), 1); /* stays stopped */
 	assert_int_equal(s.n, 1);
 }
 
@@ -223,7 +222,9 @@ static void test_answer_name(void **state)
 	assert_string_equal(out, "be2");
 	answer_name("", 0, out, sizeof(out));
 	assert_string_equal(out, "");
-	answer_name("a\x01" "b", 3, out, sizeof(out));
+	answer_name("a\x01"
+		    "b",
+		    3, out, sizeof(out));
 	assert_string_equal(out, "a?b");
 	answer_name("a very long backend name", 24, out, sizeof(out));
 	assert_string_equal(out, "a very long bac");
@@ -236,7 +237,7 @@ static void test_percentile(void **state)
 	int i;
 
 	for (i = 0; i < 100; i++)
-		v[i] = (uint64_t)(100 - i);	/* 100..1, unsorted */
+		v[i] = (uint64_t)(100 - i); /* 100..1, unsorted */
 	assert_int_equal(percentile_u64(v, 100, 50), 50);
 	assert_int_equal(percentile_u64(v, 100, 99), 99);
 	assert_int_equal(percentile_u64(v, 100, 100), 100);

@@ -52,12 +52,12 @@
 
 #include "flows_util.h"
 
-#define MAX_CONNS	60000
-#define MAX_DURATION_S	86400
-#define NAME_MAX_LEN	64
-#define MAX_NAMES	64	/* distinct backend names tracked */
-#define MAX_RESP	4	/* responders remembered per UDP flow */
-#define SHOW_FAILURES	20	/* failures listed in the report */
+#define MAX_CONNS      60000
+#define MAX_DURATION_S 86400
+#define NAME_MAX_LEN   64
+#define MAX_NAMES      64 /* distinct backend names tracked */
+#define MAX_RESP       4  /* responders remembered per UDP flow */
+#define SHOW_FAILURES  20 /* failures listed in the report */
 
 static const char http_request[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 
@@ -81,7 +81,7 @@ struct opts {
 
 static uv_loop_t *loop;
 static struct opts O;
-static uint64_t t0_us;		/* start of the run */
+static uint64_t t0_us; /* start of the run */
 
 /* Backend names seen, with the number of connections/flows on each. */
 static char names[MAX_NAMES][NAME_MAX_LEN];
@@ -118,8 +118,7 @@ static int name_index(const char *name)
 	return nnames++;
 }
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -142,18 +141,18 @@ static void need_fds(unsigned long n)
 	if (rl.rlim_cur >= want)
 		return;
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
-		usage_error("%lu sockets need %lu file descriptors, the hard limit is %lu",
-			    n, (unsigned long)want, (unsigned long)rl.rlim_max);
+		usage_error("%lu sockets need %lu file descriptors, the hard limit is %lu", n,
+			    (unsigned long)want, (unsigned long)rl.rlim_max);
 	rl.rlim_cur = want;
 	if (setrlimit(RLIMIT_NOFILE, &rl))
-		usage_error("cannot raise the fd limit to %lu: %s",
-			    (unsigned long)want, strerror(errno));
+		usage_error("cannot raise the fd limit to %lu: %s", (unsigned long)want,
+			    strerror(errno));
 }
 
 static uv_signal_t sig_usr1, sig_int, sig_term;
 static uv_timer_t deadline_timer, grace_timer;
 static bool draining, finishing, globals_closed, interrupted;
-static double ran_s;		/* seconds from the start to the end of sending */
+static double ran_s; /* seconds from the start to the end of sending */
 
 static void close_globals(void)
 {
@@ -171,15 +170,13 @@ static void on_interrupt(uv_signal_t *s, int signum)
 {
 	/* first signal: end of the run now; second: skip the grace too */
 	if (!draining) {
-		interrupted = true;	/* a cut-short run does not pass */
+		interrupted = true; /* a cut-short run does not pass */
 		uv_timer_start(&deadline_timer, deadline_timer.timer_cb, 0, 0);
-	}
-	else
+	} else
 		uv_timer_start(&grace_timer, grace_timer.timer_cb, 0, 0);
 }
 
-static void start_globals(uv_timer_cb on_deadline, uv_timer_cb on_grace,
-			  uv_signal_cb on_status)
+static void start_globals(uv_timer_cb on_deadline, uv_timer_cb on_grace, uv_signal_cb on_status)
 {
 	uv_timer_init(loop, &deadline_timer);
 	uv_timer_init(loop, &grace_timer);
@@ -208,8 +205,7 @@ static struct json_object *json_names(void)
 	int i;
 
 	for (i = 0; i < nnames; i++)
-		json_object_object_add(o, names[i],
-				       json_object_new_int64((int64_t)name_users[i]));
+		json_object_object_add(o, names[i], json_object_new_int64((int64_t)name_users[i]));
 	return o;
 }
 
@@ -258,21 +254,21 @@ enum cstate { C_IDLE, C_CONNECTING, C_RUNNING, C_CLOSING, C_DONE };
 
 struct tconn {
 	uv_tcp_t tcp;
-	uv_timer_t timer;	/* connect timeout, then the request tick */
+	uv_timer_t timer; /* connect timeout, then the request tick */
 	uv_connect_t creq;
 	uv_write_t wreq;
 	struct hresp rp;
 	unsigned id;
 	enum cstate st;
 	int open_handles;
-	bool outstanding;	/* request sent, answer not complete */
-	bool writing;		/* uv_write not yet called back */
-	bool stalled;		/* outstanding for longer than the gap limit */
+	bool outstanding; /* request sent, answer not complete */
+	bool writing;	  /* uv_write not yet called back */
+	bool stalled;	  /* outstanding for longer than the gap limit */
 	uint64_t t_begin, t_last_ok, t_sent, t_end;
 	uint64_t max_gap;
 	unsigned long requests;
 	unsigned long stalls;
-	int backend;		/* name index, -1 before the first answer */
+	int backend; /* name index, -1 before the first answer */
 	enum reason err;
 	char detail[128];
 };
@@ -295,8 +291,8 @@ static void tconn_closed(uv_handle_t *h)
 }
 
 /* Ends a connection exactly once, as ok (err == R_NONE) or failed. */
-__attribute__((format(printf, 3, 4)))
-static void tconn_end(struct tconn *c, enum reason err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void tconn_end(struct tconn *c, enum reason err,
+							    const char *fmt, ...)
 {
 	uint64_t now = now_us();
 	enum cstate was = c->st;
@@ -347,8 +343,8 @@ static void on_write(uv_write_t *w, int status)
 
 	c->writing = false;
 	if (status < 0 && c->st == C_RUNNING)
-		tconn_end(c, reason_of(status), "send after %lu answers: %s",
-			  c->requests, uv_strerror(status));
+		tconn_end(c, reason_of(status), "send after %lu answers: %s", c->requests,
+			  uv_strerror(status));
 }
 
 static void on_tick(uv_timer_t *t)
@@ -372,8 +368,8 @@ static void on_tick(uv_timer_t *t)
 	c->wreq.data = c;
 	err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
 	if (err) {
-		tconn_end(c, reason_of(err), "send after %lu answers: %s",
-			  c->requests, uv_strerror(err));
+		tconn_end(c, reason_of(err), "send after %lu answers: %s", c->requests,
+			  uv_strerror(err));
 		return;
 	}
 	c->writing = true;
@@ -382,8 +378,7 @@ static void on_tick(uv_timer_t *t)
 	c->t_sent = now;
 }
 
-static int on_response(void *ctx, int status, const char *body, size_t len,
-		       bool keep_alive)
+static int on_response(void *ctx, int status, const char *body, size_t len, bool keep_alive)
 {
 	struct tconn *c = ctx;
 	char name[NAME_MAX_LEN];
@@ -396,8 +391,7 @@ static int on_response(void *ctx, int status, const char *body, size_t len,
 		return 1;
 	}
 	if (status != 200) {
-		tconn_end(c, R_BAD_RESPONSE, "status %d after %lu answers",
-			  status, c->requests);
+		tconn_end(c, R_BAD_RESPONSE, "status %d after %lu answers", status, c->requests);
 		return 1;
 	}
 	answer_name(body, len, name, sizeof(name));
@@ -416,7 +410,8 @@ static int on_response(void *ctx, int status, const char *body, size_t len,
 		c->max_gap = now - c->t_last_ok;
 	c->t_last_ok = now;
 	if (!keep_alive) {
-		tconn_end(c, R_BAD_RESPONSE, "server closes the connection (no keep-alive) after %lu answers",
+		tconn_end(c, R_BAD_RESPONSE,
+			  "server closes the connection (no keep-alive) after %lu answers",
 			  c->requests);
 		return 1;
 	}
@@ -447,16 +442,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (hresp_feed(&c->rp, buf->base, (size_t)nread) < 0)
-		tconn_end(c, R_BAD_RESPONSE, "malformed answer after %lu answers: %s",
-			  c->requests, hresp_error(&c->rp));
+		tconn_end(c, R_BAD_RESPONSE, "malformed answer after %lu answers: %s", c->requests,
+			  hresp_error(&c->rp));
 }
 
 static void on_connect_timeout(uv_timer_t *t)
 {
 	struct tconn *c = t->data;
 
-	tconn_end(c, R_CONNECT_TIMEOUT, "no connection within %lu ms",
-		  O.connect_timeout_ms);
+	tconn_end(c, R_CONNECT_TIMEOUT, "no connection within %lu ms", O.connect_timeout_ms);
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -465,7 +459,7 @@ static void on_connect(uv_connect_t *req, int status)
 	int err;
 
 	if (c->st != C_CONNECTING)
-		return;		/* UV_ECANCELED after a timeout */
+		return; /* UV_ECANCELED after a timeout */
 	if (status < 0) {
 		tconn_end(c, status == UV_ETIMEDOUT ? R_CONNECT_TIMEOUT : R_CONNECT_FAIL,
 			  "connect: %s", uv_strerror(status));
@@ -482,8 +476,7 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	/* connections spread over one interval, then one request per interval */
 	uv_timer_stop(&c->timer);
-	uv_timer_start(&c->timer, on_tick, O.interval_ms * c->id / O.n,
-		       O.interval_ms);
+	uv_timer_start(&c->timer, on_tick, O.interval_ms * c->id / O.n, O.interval_ms);
 	tcp_start_more();
 }
 
@@ -499,8 +492,7 @@ static void tconn_start(struct tconn *c)
 	c->tcp.data = c->timer.data = c->creq.data = c;
 	hresp_init(&c->rp, on_response, c);
 	uv_timer_start(&c->timer, on_connect_timeout, O.connect_timeout_ms, 0);
-	err = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&O.target,
-			     on_connect);
+	err = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&O.target, on_connect);
 	if (err)
 		tconn_end(c, R_CONNECT_FAIL, "connect: %s", uv_strerror(err));
 }
@@ -515,7 +507,7 @@ static void tcp_maybe_end(void)
 {
 	if (draining && n_finished == O.n)
 		close_globals();
-	else if (!draining && n_finished == O.n)	/* all failed: nothing to wait for */
+	else if (!draining && n_finished == O.n) /* all failed: nothing to wait for */
 		uv_timer_start(&deadline_timer, deadline_timer.timer_cb, 0, 0);
 }
 
@@ -562,7 +554,8 @@ static void tcp_on_grace(uv_timer_t *t)
 		struct tconn *c = &conns[i];
 
 		if (c->st == C_RUNNING)
-			tconn_end(c, R_TIMEOUT, "request unanswered for %lu ms at the end, after %lu answers",
+			tconn_end(c, R_TIMEOUT,
+				  "request unanswered for %lu ms at the end, after %lu answers",
 				  ms(now - c->t_sent), c->requests);
 	}
 	tcp_maybe_end();
@@ -584,14 +577,14 @@ static void tcp_on_status(uv_signal_t *s, int signum)
 		requests += c->requests;
 		if (c->err != R_NONE)
 			failed++;
-		if (c->st == C_RUNNING && c->outstanding &&
-		    now - c->t_sent > O.gap_limit_ms * 1000)
+		if (c->st == C_RUNNING && c->outstanding && now - c->t_sent > O.gap_limit_ms * 1000)
 			stalled++;
 	}
-	fprintf(stderr, "xlb-flows tcp: t=%.1fs alive=%lu connecting=%lu failed=%lu "
+	fprintf(stderr,
+		"xlb-flows tcp: t=%.1fs alive=%lu connecting=%lu failed=%lu "
 		"stalled_now=%lu requests=%llu longest_gap_ms=%lu%s\n",
-		run_s(), n_alive, n_connecting, failed, stalled,
-		(unsigned long long)requests, ms(gap), draining ? " (ending)" : "");
+		run_s(), n_alive, n_connecting, failed, stalled, (unsigned long long)requests,
+		ms(gap), draining ? " (ending)" : "");
 }
 
 static int tcp_report(void)
@@ -648,29 +641,39 @@ static int tcp_report(void)
 				continue;
 			e = json_object_new_object();
 			json_object_object_add(e, "conn", json_object_new_int64((int64_t)i));
-			json_object_object_add(e, "reason", json_object_new_string(
-				c->err != R_NONE ? reason_name[c->err] : "gap_over_limit"));
+			json_object_object_add(e, "reason",
+					       json_object_new_string(c->err != R_NONE
+									      ? reason_name[c->err]
+									      : "gap_over_limit"));
 			json_object_object_add(e, "detail", json_object_new_string(c->detail));
-			json_object_object_add(e, "requests", json_object_new_int64((int64_t)c->requests));
-			json_object_object_add(e, "longest_gap_ms", json_object_new_int64((int64_t)ms(c->max_gap)));
+			json_object_object_add(e, "requests",
+					       json_object_new_int64((int64_t)c->requests));
+			json_object_object_add(e, "longest_gap_ms",
+					       json_object_new_int64((int64_t)ms(c->max_gap)));
 			json_object_array_add(l, e);
 			shown++;
 		}
 		json_object_object_add(o, "mode", json_object_new_string("tcp"));
 		json_object_object_add(o, "target", json_object_new_string(O.target_str));
 		json_object_object_add(o, "conns", json_object_new_int64((int64_t)O.n));
-		json_object_object_add(o, "interval_ms", json_object_new_int64((int64_t)O.interval_ms));
-		json_object_object_add(o, "duration_s", json_object_new_int64((int64_t)O.duration_s));
-		json_object_object_add(o, "ran_s", json_object_new_double((double)(int64_t)(ran_s * 10) / 10));
+		json_object_object_add(o, "interval_ms",
+				       json_object_new_int64((int64_t)O.interval_ms));
+		json_object_object_add(o, "duration_s",
+				       json_object_new_int64((int64_t)O.duration_s));
+		json_object_object_add(o, "ran_s",
+				       json_object_new_double((double)(int64_t)(ran_s * 10) / 10));
 		json_object_object_add(o, "interrupted", json_object_new_boolean(interrupted));
-		json_object_object_add(o, "gap_limit_ms", json_object_new_int64((int64_t)O.gap_limit_ms));
+		json_object_object_add(o, "gap_limit_ms",
+				       json_object_new_int64((int64_t)O.gap_limit_ms));
 		json_object_object_add(o, "ok", json_object_new_int64((int64_t)ok));
 		json_object_object_add(o, "failed", json_object_new_int64((int64_t)(O.n - ok)));
 		json_object_object_add(o, "failures", f);
 		json_object_object_add(o, "requests", json_object_new_int64((int64_t)requests));
 		json_object_object_add(o, "stalls", json_object_new_int64((int64_t)stalls));
-		json_object_object_add(o, "longest_gap_ms", json_object_new_int64((int64_t)ms(gap)));
-		json_object_object_add(o, "longest_gap_conn", json_object_new_int64((int64_t)gap_conn));
+		json_object_object_add(o, "longest_gap_ms",
+				       json_object_new_int64((int64_t)ms(gap)));
+		json_object_object_add(o, "longest_gap_conn",
+				       json_object_new_int64((int64_t)gap_conn));
 		json_object_object_add(o, "gap_p50_ms", json_object_new_int64((int64_t)ms(p50)));
 		json_object_object_add(o, "gap_p99_ms", json_object_new_int64((int64_t)ms(p99)));
 		json_object_object_add(o, "backends", json_names());
@@ -680,8 +683,8 @@ static int tcp_report(void)
 		return pass ? 0 : 1;
 	}
 
-	printf("xlb-flows tcp %s: %lu connections, %lu s, a request every %lu ms\n",
-	       O.target_str, O.n, O.duration_s, O.interval_ms);
+	printf("xlb-flows tcp %s: %lu connections, %lu s, a request every %lu ms\n", O.target_str,
+	       O.n, O.duration_s, O.interval_ms);
 	printf("  ok %lu, failed %lu", ok, O.n - ok);
 	for (i = R_NONE + 1; i < R__N; i++)
 		if (count[i])
@@ -690,8 +693,8 @@ static int tcp_report(void)
 		printf(", gap over %lu ms %lu", O.gap_limit_ms, over);
 	printf("\n  requests %llu, stalls %lu (answer later than %lu ms)\n",
 	       (unsigned long long)requests, stalls, O.gap_limit_ms);
-	printf("  longest gap %lu ms (conn %lu); per connection p50 %lu ms, p99 %lu ms\n",
-	       ms(gap), gap_conn, ms(p50), ms(p99));
+	printf("  longest gap %lu ms (conn %lu); per connection p50 %lu ms, p99 %lu ms\n", ms(gap),
+	       gap_conn, ms(p50), ms(p99));
 	print_names("backends (connections)");
 	for (i = 0; i < O.n && shown < SHOW_FAILURES; i++) {
 		struct tconn *c = &conns[i];
@@ -700,8 +703,7 @@ static int tcp_report(void)
 			continue;
 		printf("  conn %lu: %s: %s (longest gap %lu ms)\n", i,
 		       c->err != R_NONE ? reason_name[c->err] : "gap_over_limit",
-		       c->err != R_NONE ? c->detail : "ok otherwise",
-		       ms(c->max_gap));
+		       c->err != R_NONE ? c->detail : "ok otherwise", ms(c->max_gap));
 		shown++;
 	}
 	if (O.n - ok > shown)
@@ -746,7 +748,7 @@ struct uflow {
 	unsigned long sent, send_err, recv, wrong_src;
 	int resp[MAX_RESP];
 	unsigned long resp_count[MAX_RESP];
-	int nresp;		/* may exceed MAX_RESP: counted, not kept */
+	int nresp; /* may exceed MAX_RESP: counted, not kept */
 	uint64_t t_begin, t_last_rx, max_gap;
 	char last_err[64];
 };
@@ -763,8 +765,7 @@ static void on_udp_tick(uv_timer_t *t)
 
 	if (draining)
 		return;
-	n = snprintf(msg, sizeof(msg), "xlb-flows %lu %llu\n", f->id,
-		     (unsigned long long)f->seq++);
+	n = snprintf(msg, sizeof(msg), "xlb-flows %lu %llu\n", f->id, (unsigned long long)f->seq++);
 	b = uv_buf_init(msg, (unsigned)n);
 	n = uv_udp_try_send(&f->udp, &b, 1, (struct sockaddr *)&O.target);
 	if (n < 0) {
@@ -789,8 +790,7 @@ static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 	int idx, i;
 
 	if (nread < 0) {
-		snprintf(f->last_err, sizeof(f->last_err), "recv: %s",
-			 uv_strerror((int)nread));
+		snprintf(f->last_err, sizeof(f->last_err), "recv: %s", uv_strerror((int)nread));
 		return;
 	}
 	if (!addr)
@@ -898,15 +898,18 @@ static void udp_on_status(uv_signal_t *s, int signum)
 		multi += f->nresp > 1;
 		silent += f->nresp == 0;
 	}
-	fprintf(stderr, "xlb-flows udp: t=%.1fs flows=%lu sent=%llu received=%llu "
+	fprintf(stderr,
+		"xlb-flows udp: t=%.1fs flows=%lu sent=%llu received=%llu "
 		"multi_responder=%lu unanswered=%lu longest_gap_ms=%lu%s\n",
-		run_s(), O.n, sent, recv, multi, silent, ms(gap),
-		draining ? " (ending)" : "");
+		run_s(), O.n, sent, recv, multi, silent, ms(gap), draining ? " (ending)" : "");
 }
 
 enum ufail { U_NO_ANSWER, U_MULTI, U_LOSS, U_WRONG_SRC, U__N };
 static const char *const ufail_name[U__N] = {
-	"no_answer", "multi_responder", "loss_over_limit", "wrong_source",
+	"no_answer",
+	"multi_responder",
+	"loss_over_limit",
+	"wrong_source",
 };
 
 static unsigned flow_failures(const struct uflow *f)
@@ -931,9 +934,8 @@ static void flow_responders(const struct uflow *f, char *out, size_t outsz)
 
 	out[0] = '\0';
 	for (i = 0; i < f->nresp && i < MAX_RESP && off < outsz; i++)
-		off += (size_t)snprintf(out + off, outsz - off, "%s\"%s\" x%lu",
-					i ? ", " : "", names[f->resp[i]],
-					f->resp_count[i]);
+		off += (size_t)snprintf(out + off, outsz - off, "%s\"%s\" x%lu", i ? ", " : "",
+					names[f->resp[i]], f->resp_count[i]);
 	if (f->nresp > MAX_RESP && off < outsz)
 		snprintf(out + off, outsz - off, ", %d more", f->nresp - MAX_RESP);
 }
@@ -992,24 +994,30 @@ static int udp_report(void)
 			json_object_object_add(e, "flow", json_object_new_int64((int64_t)i));
 			for (u = 0; u < U__N; u++)
 				if (m & (1u << u)) {
-					json_object_object_add(e, "reason",
-							       json_object_new_string(ufail_name[u]));
+					json_object_object_add(
+						e, "reason", json_object_new_string(ufail_name[u]));
 					break;
 				}
 			json_object_object_add(e, "responders", r);
 			json_object_object_add(e, "sent", json_object_new_int64((int64_t)f->sent));
-			json_object_object_add(e, "received", json_object_new_int64((int64_t)f->recv));
-			json_object_object_add(e, "wrong_source", json_object_new_int64((int64_t)f->wrong_src));
-			json_object_object_add(e, "loss_pct", json_object_new_double(flow_loss_pct(f)));
+			json_object_object_add(e, "received",
+					       json_object_new_int64((int64_t)f->recv));
+			json_object_object_add(e, "wrong_source",
+					       json_object_new_int64((int64_t)f->wrong_src));
+			json_object_object_add(e, "loss_pct",
+					       json_object_new_double(flow_loss_pct(f)));
 			json_object_array_add(l, e);
 			shown++;
 		}
 		json_object_object_add(o, "mode", json_object_new_string("udp"));
 		json_object_object_add(o, "target", json_object_new_string(O.target_str));
 		json_object_object_add(o, "flows", json_object_new_int64((int64_t)O.n));
-		json_object_object_add(o, "interval_ms", json_object_new_int64((int64_t)O.interval_ms));
-		json_object_object_add(o, "duration_s", json_object_new_int64((int64_t)O.duration_s));
-		json_object_object_add(o, "ran_s", json_object_new_double((double)(int64_t)(ran_s * 10) / 10));
+		json_object_object_add(o, "interval_ms",
+				       json_object_new_int64((int64_t)O.interval_ms));
+		json_object_object_add(o, "duration_s",
+				       json_object_new_int64((int64_t)O.duration_s));
+		json_object_object_add(o, "ran_s",
+				       json_object_new_double((double)(int64_t)(ran_s * 10) / 10));
 		json_object_object_add(o, "interrupted", json_object_new_boolean(interrupted));
 		json_object_object_add(o, "max_loss_pct", json_object_new_double(O.max_loss_pct));
 		json_object_object_add(o, "ok", json_object_new_int64((int64_t)ok));
@@ -1019,9 +1027,12 @@ static int udp_report(void)
 		json_object_object_add(o, "send_errors", json_object_new_int64((int64_t)send_err));
 		json_object_object_add(o, "received", json_object_new_int64((int64_t)recv));
 		json_object_object_add(o, "wrong_source", json_object_new_int64((int64_t)wrong));
-		json_object_object_add(o, "worst_flow_loss_pct", json_object_new_double(worst_loss));
-		json_object_object_add(o, "longest_gap_ms", json_object_new_int64((int64_t)ms(gap)));
-		json_object_object_add(o, "longest_gap_flow", json_object_new_int64((int64_t)gap_flow));
+		json_object_object_add(o, "worst_flow_loss_pct",
+				       json_object_new_double(worst_loss));
+		json_object_object_add(o, "longest_gap_ms",
+				       json_object_new_int64((int64_t)ms(gap)));
+		json_object_object_add(o, "longest_gap_flow",
+				       json_object_new_int64((int64_t)gap_flow));
 		json_object_object_add(o, "backends", json_names());
 		json_object_object_add(o, "failed_flows", l);
 		json_object_object_add(o, "pass", json_object_new_boolean(pass));
@@ -1029,14 +1040,14 @@ static int udp_report(void)
 		return pass ? 0 : 1;
 	}
 
-	printf("xlb-flows udp %s: %lu flows, %lu s, a datagram every %lu ms\n",
-	       O.target_str, O.n, O.duration_s, O.interval_ms);
+	printf("xlb-flows udp %s: %lu flows, %lu s, a datagram every %lu ms\n", O.target_str, O.n,
+	       O.duration_s, O.interval_ms);
 	printf("  ok %lu, failed %lu", ok, O.n - ok);
 	for (u = 0; u < U__N; u++)
 		if (count[u])
 			printf(", %s %lu", ufail_name[u], count[u]);
-	printf("\n  sent %llu (send errors %lu), received %llu, from another address %llu\n",
-	       sent, send_err, recv, wrong);
+	printf("\n  sent %llu (send errors %lu), received %llu, from another address %llu\n", sent,
+	       send_err, recv, wrong);
 	printf("  worst flow loss %.2f%% (limit %.2f%%), longest gap %lu ms (flow %lu)\n",
 	       worst_loss, O.max_loss_pct, ms(gap), gap_flow);
 	print_names("backends (flows)");
@@ -1052,9 +1063,9 @@ static int udp_report(void)
 		for (u = 0; u < U__N; u++)
 			if (m & (1u << u))
 				printf(" %s", ufail_name[u]);
-		printf(": responders [%s], sent %lu, received %lu, loss %.1f%%%s%s\n",
-		       resp, f->sent, f->recv, flow_loss_pct(f),
-		       f->last_err[0] ? ", last error " : "", f->last_err);
+		printf(": responders [%s], sent %lu, received %lu, loss %.1f%%%s%s\n", resp,
+		       f->sent, f->recv, flow_loss_pct(f), f->last_err[0] ? ", last error " : "",
+		       f->last_err);
 		shown++;
 	}
 	if (O.n - ok > shown)
@@ -1099,8 +1110,7 @@ static int run_udp(void)
 			break;
 		}
 		/* spread the flows over one interval */
-		uv_timer_start(&f->timer, on_udp_tick, O.interval_ms * i / O.n,
-			       O.interval_ms);
+		uv_timer_start(&f->timer, on_udp_tick, O.interval_ms * i / O.n, O.interval_ms);
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	rc = finishing && !draining ? 1 : udp_report();
@@ -1134,9 +1144,12 @@ static void on_echo(uv_poll_t *p, int status, int events)
 		} cin, cout;
 		struct iovec iov = { .iov_base = rbuf, .iov_len = sizeof(rbuf) };
 		struct msghdr m = {
-			.msg_name = &peer, .msg_namelen = sizeof(peer),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cin.buf, .msg_controllen = sizeof(cin.buf),
+			.msg_name = &peer,
+			.msg_namelen = sizeof(peer),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = cin.buf,
+			.msg_controllen = sizeof(cin.buf),
 		};
 		struct msghdr r;
 		struct cmsghdr *cm, *om;
@@ -1145,7 +1158,7 @@ static void on_echo(uv_poll_t *p, int status, int events)
 		n = recvmsg(echo_fd, &m, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				echo_errors++;	/* e.g. a queued ICMP error */
+				echo_errors++; /* e.g. a queued ICMP error */
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			continue;
@@ -1168,7 +1181,7 @@ static void on_echo(uv_poll_t *p, int status, int events)
 
 				memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
 				pi.ipi_spec_dst = pi.ipi_addr;
-				pi.ipi_ifindex = 0;	/* routing picks the way out */
+				pi.ipi_ifindex = 0; /* routing picks the way out */
 				om->cmsg_level = IPPROTO_IP;
 				om->cmsg_type = IP_PKTINFO;
 				om->cmsg_len = CMSG_LEN(sizeof(pi));
@@ -1199,8 +1212,8 @@ static void on_echo(uv_poll_t *p, int status, int events)
 
 static void echo_on_status(uv_signal_t *s, int signum)
 {
-	fprintf(stderr, "xlb-flows udp-echo %s on %s: answers=%llu errors=%llu\n",
-		O.name, O.target_str, echo_answers, echo_errors);
+	fprintf(stderr, "xlb-flows udp-echo %s on %s: answers=%llu errors=%llu\n", O.name,
+		O.target_str, echo_answers, echo_errors);
 }
 
 static void echo_on_stop(uv_signal_t *s, int signum)
@@ -1214,11 +1227,9 @@ static void echo_on_stop(uv_signal_t *s, int signum)
 static int run_echo(void)
 {
 	int af = O.target.ss_family, one = 1, rcvbuf = 8 << 20, err;
-	socklen_t len = af == AF_INET6 ? sizeof(struct sockaddr_in6) :
-					 sizeof(struct sockaddr_in);
+	socklen_t len = af == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 
-	echo_reply_len = (size_t)snprintf(echo_reply, sizeof(echo_reply), "%s\n",
-					  O.name);
+	echo_reply_len = (size_t)snprintf(echo_reply, sizeof(echo_reply), "%s\n", O.name);
 	echo_fd = socket(af, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (echo_fd < 0) {
 		fprintf(stderr, "xlb-flows udp-echo: socket: %s\n", strerror(errno));
@@ -1233,8 +1244,7 @@ static int run_echo(void)
 	else
 		err = setsockopt(echo_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
 	if (err || bind(echo_fd, (struct sockaddr *)&O.target, len)) {
-		fprintf(stderr, "xlb-flows udp-echo: %s: %s\n", O.target_str,
-			strerror(errno));
+		fprintf(stderr, "xlb-flows udp-echo: %s: %s\n", O.target_str, strerror(errno));
 		close(echo_fd);
 		return 1;
 	}
@@ -1269,17 +1279,27 @@ static void help(void)
 }
 
 enum {
-	OPT_TARGET = 1, OPT_CONNS, OPT_FLOWS, OPT_INTERVAL, OPT_DURATION,
-	OPT_CTIMEOUT, OPT_GAP, OPT_GRACE, OPT_RAMP, OPT_LOSS, OPT_JSON,
-	OPT_LISTEN, OPT_NAME, OPT_HELP,
+	OPT_TARGET = 1,
+	OPT_CONNS,
+	OPT_FLOWS,
+	OPT_INTERVAL,
+	OPT_DURATION,
+	OPT_CTIMEOUT,
+	OPT_GAP,
+	OPT_GRACE,
+	OPT_RAMP,
+	OPT_LOSS,
+	OPT_JSON,
+	OPT_LISTEN,
+	OPT_NAME,
+	OPT_HELP,
 };
 
-static void parse_num(const char *opt, const char *s, unsigned long min,
-		      unsigned long max, unsigned long *out)
+static void parse_num(const char *opt, const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
 {
 	if (parse_ulong(s, min, max, out))
-		usage_error("--%s wants an integer in %lu..%lu, not \"%s\"",
-			    opt, min, max, s);
+		usage_error("--%s wants an integer in %lu..%lu, not \"%s\"", opt, min, max, s);
 }
 
 static void parse_args(int argc, char **argv)
@@ -1372,7 +1392,8 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_LOSS:
 			if (parse_double(a, 0, 100, &O.max_loss_pct))
-				usage_error("--max-loss-pct wants a number in 0..100, not \"%s\"", a);
+				usage_error("--max-loss-pct wants a number in 0..100, not \"%s\"",
+					    a);
 			break;
 		case OPT_JSON:
 			O.json = true;
@@ -1397,8 +1418,8 @@ static void parse_args(int argc, char **argv)
 	if (optind < argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (!have_target)
-		usage_error(echo ? "--listen ADDR:PORT is required" :
-			    "--target ADDR:PORT is required");
+		usage_error(echo ? "--listen ADDR:PORT is required"
+				 : "--target ADDR:PORT is required");
 	if (parse_target(addr, echo, &O.target))
 		usage_error("bad address \"%s\": want IPv4:PORT or [IPv6]:PORT", addr);
 	format_target((struct sockaddr *)&O.target, O.target_str, sizeof(O.target_str));

@@ -119,16 +119,15 @@ void cap_expect(const struct xlb_sync_event *ev, uint32_t map_id, uint8_t op, ui
 	assert_memory_equal(ev->value, value, value_size);
 }
 
-void cap_expect_current(const struct xlb_sync_event *ev, int fd, uint8_t source,
-			const void *key, size_t key_size, size_t value_size)
+void cap_expect_current(const struct xlb_sync_event *ev, int fd, uint8_t source, const void *key,
+			size_t key_size, size_t value_size)
 {
 	uint8_t cur[XLB_SYNC_VALUE_MAX];
 
 	assert_true(value_size <= sizeof(cur));
 	if (bpf_map_lookup_elem(fd, key, cur))
 		fail_msg("record for a key that is not in the map: %s", strerror(errno));
-	cap_expect(ev, cap_map_id(fd), XLB_SYNC_OP_UPDATE, source, key, key_size, cur,
-		   value_size);
+	cap_expect(ev, cap_map_id(fd), XLB_SYNC_OP_UPDATE, source, key, key_size, cur, value_size);
 }
 
 static const char *const pinned[] = {

@@ -14,12 +14,12 @@
 #include "capture.h"
 #include "dp_fixture.h"
 
-#define CAP_EVENTS_MAX	64
+#define CAP_EVENTS_MAX 64
 
 struct cap_events {
 	struct xlb_sync_event ev[CAP_EVENTS_MAX];
-	int n;			/* records kept */
-	int total;		/* records delivered (may exceed CAP_EVENTS_MAX) */
+	int n;	   /* records kept */
+	int total; /* records delivered (may exceed CAP_EVENTS_MAX) */
 };
 
 /* Poll @c until its ring buffer is empty, collecting into @ce (reset
@@ -51,8 +51,8 @@ void cap_expect(const struct xlb_sync_event *ev, uint32_t map_id, uint8_t op, ui
 		const void *key, size_t key_size, const void *value, size_t value_size);
 
 /* The record must be the current content of @fd at @key (an update). */
-void cap_expect_current(const struct xlb_sync_event *ev, int fd, uint8_t source,
-			const void *key, size_t key_size, size_t value_size);
+void cap_expect_current(const struct xlb_sync_event *ev, int fd, uint8_t source, const void *key,
+			size_t key_size, size_t value_size);
 
 /*
  * Inline mode reads the data plane's maps from its pin dir. cap_bpffs()

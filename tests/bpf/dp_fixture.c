@@ -78,8 +78,7 @@ int dp_netns_setup(void)
 	return 0;
 }
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG)
 		return 0;
@@ -101,7 +100,7 @@ int dp_env_open(struct dp_env *e, uint32_t max_sessions)
 	e->skel = lb__open();
 	if (!e->skel)
 		return -errno;
-	bpf_object__for_each_map(m, e->skel->obj)
+	bpf_object__for_each_map (m, e->skel->obj)
 		bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(e->skel->maps.sessions, max_sessions);
 	bpf_map__set_max_entries(e->skel->maps.reverse, max_sessions);
@@ -177,8 +176,8 @@ int dp_set_config(struct dp_env *e, uint32_t node_id, uint32_t snat)
 	return upd(bpf_map__fd(e->skel->maps.lb_config), &zero, &c);
 }
 
-int dp_add_vip(struct dp_env *e, uint32_t addr, uint16_t port, uint8_t proto,
-	       uint8_t mode, uint32_t vip_id)
+int dp_add_vip(struct dp_env *e, uint32_t addr, uint16_t port, uint8_t proto, uint8_t mode,
+	       uint32_t vip_id)
 {
 	struct xlb_vip_key k;
 	struct xlb_vip_info v;
@@ -194,8 +193,8 @@ int dp_add_vip(struct dp_env *e, uint32_t addr, uint16_t port, uint8_t proto,
 	return upd(bpf_map__fd(e->skel->maps.vips), &k, &v);
 }
 
-int dp_add_backend(struct dp_env *e, uint32_t id, uint32_t addr,
-		   uint16_t port, uint8_t flags, const uint8_t *mac)
+int dp_add_backend(struct dp_env *e, uint32_t id, uint32_t addr, uint16_t port, uint8_t flags,
+		   const uint8_t *mac)
 {
 	struct xlb_backend b;
 
@@ -209,15 +208,13 @@ int dp_add_backend(struct dp_env *e, uint32_t id, uint32_t addr,
 	return upd(bpf_map__fd(e->skel->maps.backends), &id, &b);
 }
 
-int dp_set_maglev(struct dp_env *e, uint32_t vip_id, const uint32_t *ids,
-		  unsigned int n)
+int dp_set_maglev(struct dp_env *e, uint32_t vip_id, const uint32_t *ids, unsigned int n)
 {
 	uint32_t *keys, *vals, i, count = XLB_MAGLEV_SIZE;
 	int fd, err = 0;
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
 
-	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "maglev_t", 4, 4,
-			    XLB_MAGLEV_SIZE, NULL);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "maglev_t", 4, 4, XLB_MAGLEV_SIZE, NULL);
 	if (fd < 0)
 		return -errno;
 	keys = calloc(XLB_MAGLEV_SIZE, sizeof(*keys));
@@ -238,7 +235,7 @@ int dp_set_maglev(struct dp_env *e, uint32_t vip_id, const uint32_t *ids,
 out:
 	free(keys);
 	free(vals);
-	close(fd);	/* the outer map holds a reference */
+	close(fd); /* the outer map holds a reference */
 	return err;
 }
 
@@ -273,7 +270,7 @@ struct std_vip {
 	uint16_t port;
 	uint8_t proto;
 	uint8_t mode;
-	uint32_t be;		/* 0: empty table */
+	uint32_t be; /* 0: empty table */
 };
 
 static const struct std_vip std_vips[] = {
@@ -328,8 +325,7 @@ int dp_std_config(struct dp_env *e, uint32_t pool_count)
 	err = err ?: dp_add_backend(e, 1, DP_BE1, 8080, A, NULL);
 	err = err ?: dp_add_backend(e, 2, DP_BE2, 0, A, NULL);
 	err = err ?: dp_add_backend(e, 3, DP_BE3, 0, A, NULL);
-	err = err ?: dp_add_backend(e, 4, DP_BE_MAC, 8080, A | XLB_BE_F_HAS_MAC,
-				    dp_mac_cfg);
+	err = err ?: dp_add_backend(e, 4, DP_BE_MAC, 8080, A | XLB_BE_F_HAS_MAC, dp_mac_cfg);
 	err = err ?: dp_add_backend(e, 5, DP_BE_NONEIGH, 0, A, NULL);
 	err = err ?: dp_add_backend(e, 6, DP_BE1, 5353, A, NULL);
 	for (i = 0; !err && i < sizeof(std_vips) / sizeof(std_vips[0]); i++) {
@@ -362,8 +358,8 @@ static uint16_t csum_finish(uint32_t sum)
 
 /* L4 checksum over pseudo-header + segment with the checksum field zeroed;
  * host order result. */
-static uint16_t l4_csum(const uint8_t *ip, const uint8_t *l4, size_t l4len,
-			uint8_t proto, size_t check_off)
+static uint16_t l4_csum(const uint8_t *ip, const uint8_t *l4, size_t l4len, uint8_t proto,
+			size_t check_off)
 {
 	uint8_t seg[DP_PKT_MAX];
 	uint32_t sum = 0;
@@ -443,7 +439,7 @@ size_t dp_build(uint8_t *buf, size_t cap, const struct dp_pkt_spec *s)
 	ip[9] = s->proto;
 	put32(ip + 12, s->saddr);
 	put32(ip + 16, s->daddr);
-	for (i = 20; i < ihl; i++)	/* options: NOPs then an EOL */
+	for (i = 20; i < ihl; i++) /* options: NOPs then an EOL */
 		ip[i] = i + 1 < ihl ? 1 : 0;
 	l4 = ip + ihl;
 	for (i = 0; i < s->payload_len; i++)
@@ -512,8 +508,7 @@ int dp_parse(const uint8_t *buf, size_t len, struct dp_parsed *p)
 			return -EINVAL;
 		p->tcp_flags = l4[13];
 		p->l4_check = get16(l4 + 16);
-		p->l4_csum_ok = l4_csum(ip, l4, l4len, IPPROTO_TCP, 16) ==
-				p->l4_check;
+		p->l4_csum_ok = l4_csum(ip, l4, l4len, IPPROTO_TCP, 16) == p->l4_check;
 	} else if (p->proto == IPPROTO_UDP) {
 		uint16_t c;
 
@@ -551,11 +546,11 @@ int dp_test_run(int prog_fd, int ifindex, const uint8_t *in, size_t len, uint8_t
 	return 0;
 }
 
-int dp_run_if(struct dp_env *e, int ifindex, const uint8_t *in, size_t len,
-	      uint8_t *out, size_t *out_len, uint32_t *retval)
+int dp_run_if(struct dp_env *e, int ifindex, const uint8_t *in, size_t len, uint8_t *out,
+	      size_t *out_len, uint32_t *retval)
 {
-	return dp_test_run(e->prog_fd, ifindex ? ifindex : e->ifindex_a, in, len, out, out_len,
-			   1, retval, NULL);
+	return dp_test_run(e->prog_fd, ifindex ? ifindex : e->ifindex_a, in, len, out, out_len, 1,
+			   retval, NULL);
 }
 
 struct dp_pkt_spec dp_tcp_to(unsigned int vip, uint16_t sport, uint8_t flags)
@@ -592,8 +587,8 @@ struct dp_pkt_spec dp_reply_to(uint16_t snat_port, uint8_t flags)
 	return s;
 }
 
-int dp_run(struct dp_env *e, const uint8_t *in, size_t len, uint8_t *out,
-	   size_t *out_len, uint32_t *retval)
+int dp_run(struct dp_env *e, const uint8_t *in, size_t len, uint8_t *out, size_t *out_len,
+	   uint32_t *retval)
 {
 	return dp_run_if(e, 0, in, len, out, out_len, retval);
 }
@@ -648,8 +643,8 @@ int dp_vip_stats(struct dp_env *e, uint32_t vip_id, struct xlb_vip_stats *s)
 	return 0;
 }
 
-void dp_flow_key(struct xlb_flow_key *k, uint32_t saddr, uint32_t daddr,
-		 uint16_t sport, uint16_t dport, uint8_t proto)
+void dp_flow_key(struct xlb_flow_key *k, uint32_t saddr, uint32_t daddr, uint16_t sport,
+		 uint16_t dport, uint8_t proto)
 {
 	memset(k, 0, sizeof(*k));
 	k->saddr.w[0] = htonl(saddr);
@@ -660,14 +655,12 @@ void dp_flow_key(struct xlb_flow_key *k, uint32_t saddr, uint32_t daddr,
 	k->family = XLB_AF_INET;
 }
 
-int dp_session_get(struct dp_env *e, const struct xlb_flow_key *k,
-		   struct xlb_session *s)
+int dp_session_get(struct dp_env *e, const struct xlb_flow_key *k, struct xlb_session *s)
 {
 	return bpf_map_lookup_elem(dp_fd_sessions(e), k, s) ? -errno : 0;
 }
 
-int dp_reverse_get(struct dp_env *e, const struct xlb_flow_key *k,
-		   struct xlb_reverse *rv)
+int dp_reverse_get(struct dp_env *e, const struct xlb_flow_key *k, struct xlb_reverse *rv)
 {
 	return bpf_map_lookup_elem(dp_fd_reverse(e), k, rv) ? -errno : 0;
 }

@@ -30,9 +30,9 @@
 #include "lb.skel.h"
 #include "capture_fixture.h"
 
-#define SESS_MAX	64
-#define POOL_N		16
-#define PEER		9	/* another node's id */
+#define SESS_MAX 64
+#define POOL_N	 16
+#define PEER	 9 /* another node's id */
 
 static struct dp_env env;
 static char pin_dir[64];
@@ -94,8 +94,9 @@ static struct xlb_sync_ctl read_ctl(void)
 
 static void set_node_state(uint32_t node, uint32_t st)
 {
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(env.skel->maps.node_state), &node, &st,
-					     BPF_ANY), 0);
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(env.skel->maps.node_state), &node, &st, BPF_ANY),
+		0);
 }
 
 /* SYN of client port @cport on the TCP VIP; returns its SNAT port. */
@@ -133,12 +134,10 @@ static void expect_one_session_update(uint16_t cport, uint32_t version)
 
 	cap_fwd_key(&k, cport);
 	assert_int_equal(cap_drain(cap, &ce), 1);
-	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
-			   sizeof(s));
+	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k), sizeof(s));
 	memcpy(&s, ce.ev[0].value, sizeof(s));
 	assert_int_equal(s.version, version);
 }
-
 
 /* An adoption: the session record at @version, then its reverse entry's
  * record, adopted too (owner this node, version 2). */
@@ -151,8 +150,7 @@ static void expect_adoption(uint16_t cport, uint16_t snat_port, uint32_t version
 	cap_fwd_key(&k, cport);
 	cap_rev_key(&rk, snat_port);
 	assert_int_equal(cap_drain(cap, &ce), 2);
-	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
-			   sizeof(s));
+	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k), sizeof(s));
 	memcpy(&s, ce.ev[0].value, sizeof(s));
 	assert_int_equal(s.version, version);
 	assert_int_equal(s.owner, DP_NODE_ID);
@@ -244,10 +242,10 @@ static void test_write_check(void **state)
 
 	on = read_ctl();
 	assert_int_equal(bpf_map_update_elem(fd, &zero, &off, BPF_ANY), 0);
-	syn(40001);					/* 2 writes, no record */
+	syn(40001); /* 2 writes, no record */
 	assert_int_equal(bpf_map_update_elem(fd, &zero, &on, BPF_ANY), 0);
 	assert_int_equal(cap_drain(cap, &ce), 0);
-	sync_capture_check(cap);	/* the writes counted from here on */
+	sync_capture_check(cap); /* the writes counted from here on */
 	sync_capture_check(cap);
 	sync_capture_get_loss(cap, &l);
 	assert_int_equal(l.unseen, 2);
@@ -288,20 +286,20 @@ static void test_lifecycle(void **state)
 	port = syn(40000);
 	assert_int_equal(cap_drain(cap, &ce), 2);
 
-	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX);	/* -> ESTABLISHED */
+	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX); /* -> ESTABLISHED */
 	expect_one_session_update(40000, 2);
 	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(server(port, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(client(40000, DP_TCP_ACK | DP_TCP_PSH), XDP_TX);
 	assert_int_equal(cap_drain(cap, &ce), 0);
 
-	assert_int_equal(client(40000, DP_TCP_FIN | DP_TCP_ACK), XDP_TX);	/* CLOSING */
+	assert_int_equal(client(40000, DP_TCP_FIN | DP_TCP_ACK), XDP_TX); /* CLOSING */
 	expect_one_session_update(40000, 3);
 	assert_int_equal(((struct xlb_session *)ce.ev[0].value)->state, XLB_SS_CLOSING);
-	assert_int_equal(client(40000, DP_TCP_FIN | DP_TCP_ACK), XDP_TX);	/* retransmit */
+	assert_int_equal(client(40000, DP_TCP_FIN | DP_TCP_ACK), XDP_TX); /* retransmit */
 	assert_int_equal(cap_drain(cap, &ce), 0);
 
-	assert_int_equal(server(port, DP_TCP_FIN | DP_TCP_ACK), XDP_TX);	/* CLOSED */
+	assert_int_equal(server(port, DP_TCP_FIN | DP_TCP_ACK), XDP_TX); /* CLOSED */
 	expect_one_session_update(40000, 4);
 	assert_int_equal(((struct xlb_session *)ce.ev[0].value)->state, XLB_SS_CLOSED);
 	assert_int_equal(dp_stat(&env, XLB_STAT_SYNC_EVENTS), 5);
@@ -325,7 +323,7 @@ static void test_dsr_udp(void **state)
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
 	/* the second datagram changes nothing */
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
-	assert_int_equal(cap_drain(cap, &ce), 2);	/* full-NAT UDP: session + reverse */
+	assert_int_equal(cap_drain(cap, &ce), 2); /* full-NAT UDP: session + reverse */
 	assert_int_equal(ce.ev[0].map_id, lbmaps[0].id);
 	assert_int_equal(ce.ev[1].map_id, lbmaps[1].id);
 }
@@ -354,8 +352,8 @@ static void test_undo_delete(void **state)
 	assert_int_equal(ce.ev[0].value_size, sizeof(created));
 	memcpy(created, ce.ev[0].value, sizeof(created));
 	assert_int_equal(((struct xlb_session *)created)->version, 1);
-	cap_expect(&ce.ev[1], lbmaps[0].id, XLB_SYNC_OP_DELETE, XLB_SYNC_SRC_INLINE, &k,
-		   sizeof(k), created, sizeof(created));
+	cap_expect(&ce.ev[1], lbmaps[0].id, XLB_SYNC_OP_DELETE, XLB_SYNC_SRC_INLINE, &k, sizeof(k),
+		   created, sizeof(created));
 	assert_int_equal(dp_session_get(&env, &k, (struct xlb_session *)created), -ENOENT);
 }
 
@@ -414,7 +412,7 @@ static void test_adopt_forward(void **state)
 	assert_int_equal(cap_drain(cap, &ce), 0);
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_ADOPT), 0);
 
-	set_node_state(PEER, 0);	/* alive, explicitly */
+	set_node_state(PEER, 0); /* alive, explicitly */
 	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(cap_drain(cap, &ce), 0);
 
@@ -493,7 +491,7 @@ static void test_refuse(void **state)
 	assert_non_null(strstr(err, "cannot be captured inline"));
 
 	m[1] = lbmaps[1];
-	m[1].id = m[0].id;	/* not the pinned reverse map */
+	m[1].id = m[0].id; /* not the pinned reverse map */
 	assert_null(sync_capture_open(SYNC_CAPTURE_INLINE, pin_dir, m, 2, err, sizeof(err)));
 	assert_non_null(strstr(err, "is not the data plane's map"));
 

@@ -44,15 +44,15 @@
 #include "lb.skel.h"
 #include "capture_fixture.h"
 
-#define SESS_MAX	64
-#define POOL_N		16
-#define PEER		9
+#define SESS_MAX 64
+#define POOL_N	 16
+#define PEER	 9
 
 struct mode {
 	enum sync_capture_mode mode;
-	uint8_t source;		/* XLB_SYNC_SRC_* of its records */
+	uint8_t source; /* XLB_SYNC_SRC_* of its records */
 	bool usable;
-	char why[1024];		/* why it cannot open, if not usable */
+	char why[1024]; /* why it cannot open, if not usable */
 };
 
 static struct mode kprobe = { SYNC_CAPTURE_KPROBE, XLB_SYNC_SRC_KPROBE, false, "" };
@@ -157,22 +157,21 @@ static void test_syn_and_state(void **state)
 	cap_expect_current(&ce.ev[1], dp_fd_reverse(&env), m->source, &rk, sizeof(rk),
 			   sizeof(struct xlb_reverse));
 
-	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX);	/* -> ESTABLISHED */
+	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX); /* -> ESTABLISHED */
 	assert_int_equal(cap_drain(cap, &ce), 1);
-	cap_expect_current(&ce.ev[0], dp_fd_sessions(&env), m->source, &k, sizeof(k),
-			   sizeof(s));
+	cap_expect_current(&ce.ev[0], dp_fd_sessions(&env), m->source, &k, sizeof(k), sizeof(s));
 	memcpy(&s, ce.ev[0].value, sizeof(s));
 	assert_int_equal(s.version, 2);
 	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
 
-	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX);	/* nothing changes */
+	assert_int_equal(client(40000, DP_TCP_ACK), XDP_TX); /* nothing changes */
 	assert_int_equal(cap_drain(cap, &ce), 0);
 	assert_int_equal(sync_capture_lost(cap), 0);
 }
 
 static void test_unwatched(void **state)
 {
-	const struct mode *m = capture_on(state, 1);	/* sessions only */
+	const struct mode *m = capture_on(state, 1); /* sessions only */
 	struct xlb_flow_key k;
 
 	assert_int_equal(client(40000, DP_TCP_SYN), XDP_TX);
@@ -240,8 +239,7 @@ static void test_failed_write_and_undo(void **state)
 	assert_int_equal(ce.ev[0].op, XLB_SYNC_OP_UPDATE);
 	assert_memory_equal(ce.ev[0].key, &k, sizeof(k));
 	assert_int_equal(((struct xlb_session *)ce.ev[0].value)->version, 1);
-	cap_expect(&ce.ev[1], lbmaps[0].id, XLB_SYNC_OP_DELETE, m->source, &k, sizeof(k), NULL,
-		   0);
+	cap_expect(&ce.ev[1], lbmaps[0].id, XLB_SYNC_OP_DELETE, m->source, &k, sizeof(k), NULL, 0);
 }
 
 static void test_adoption(void **state)
@@ -266,8 +264,9 @@ static void test_adoption(void **state)
 	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(cap_drain(cap, &ce), 0);
 
-	assert_int_equal(bpf_map_update_elem(bpf_map__fd(env.skel->maps.node_state), &peer, &dead,
-					     BPF_ANY), 0);
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(env.skel->maps.node_state), &peer, &dead, BPF_ANY),
+		0);
 	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(cap_drain(cap, &ce), 1);
 	cap_expect_current(&ce.ev[0], dp_fd_sessions(&env), m->source, &k, sizeof(k), sizeof(s));
@@ -295,7 +294,7 @@ static void test_same_as_inline(void **state)
 	for (i = 0; i < sizeof(flags); i++)
 		client(40000, flags[i]);
 	n = cap_drain(cap, &ce);
-	assert_int_equal(n, 5);		/* sessions + reverse, then 3 state changes */
+	assert_int_equal(n, 5); /* sessions + reverse, then 3 state changes */
 	assert_int_equal(cap_drain(cap_inline, &ci), n);
 	for (i = 0; i < (size_t)n; i++) {
 		const struct xlb_sync_event *a = &ce.ev[i], *b = &ci.ev[i];
@@ -353,14 +352,15 @@ static void probe_mode(struct mode *m)
 	teardown(NULL);
 }
 
-#define MODE_TESTS(m)								\
-	cmocka_unit_test_prestate_setup_teardown(test_syn_and_state, setup, teardown, m),	\
-	cmocka_unit_test_prestate_setup_teardown(test_unwatched, setup, teardown, m),		\
-	cmocka_unit_test_prestate_setup_teardown(test_syscall_writes, setup, teardown, m),	\
-	cmocka_unit_test_prestate_setup_teardown(test_failed_write_and_undo, setup, teardown, m), \
-	cmocka_unit_test_prestate_setup_teardown(test_adoption, setup, teardown, m),		\
-	cmocka_unit_test_prestate_setup_teardown(test_same_as_inline, setup, teardown, m),	\
-	cmocka_unit_test_prestate_setup_teardown(test_refuse, setup, teardown, m)
+#define MODE_TESTS(m)                                                                              \
+	cmocka_unit_test_prestate_setup_teardown(test_syn_and_state, setup, teardown, m),          \
+		cmocka_unit_test_prestate_setup_teardown(test_unwatched, setup, teardown, m),      \
+		cmocka_unit_test_prestate_setup_teardown(test_syscall_writes, setup, teardown, m), \
+		cmocka_unit_test_prestate_setup_teardown(test_failed_write_and_undo, setup,        \
+							 teardown, m),                             \
+		cmocka_unit_test_prestate_setup_teardown(test_adoption, setup, teardown, m),       \
+		cmocka_unit_test_prestate_setup_teardown(test_same_as_inline, setup, teardown, m), \
+		cmocka_unit_test_prestate_setup_teardown(test_refuse, setup, teardown, m)
 
 int main(void)
 {
@@ -376,8 +376,10 @@ int main(void)
 	probe_mode(&fentry);
 	if (!kprobe.usable) {
 		if (!in_vm && !kernel_has_kprobes()) {
-			fprintf(stderr, "skip: this kernel has no kprobes (%s); run "
-				"cluster-tests/vm/capture-test\n", kprobe.why);
+			fprintf(stderr,
+				"skip: this kernel has no kprobes (%s); run "
+				"cluster-tests/vm/capture-test\n",
+				kprobe.why);
 			cap_bpffs_done(pin_dir);
 			return 77;
 		}

@@ -26,7 +26,7 @@
 
 #include "dp_fixture.h"
 
-#define POOL_N		16
+#define POOL_N 16
 
 static struct dp_env env;
 
@@ -82,8 +82,7 @@ static uint32_t send_pkt(const struct dp_pkt_spec *s, struct sent *r)
 	assert_true(r->in_len > 0);
 	r->out_len = sizeof(r->out);
 	dp_stats_all(&env, r->before);
-	assert_int_equal(dp_run(&env, r->in, r->in_len, r->out, &r->out_len,
-				&r->verdict), 0);
+	assert_int_equal(dp_run(&env, r->in, r->in_len, r->out, &r->out_len, &r->verdict), 0);
 	dp_stats_all(&env, r->after);
 	return r->verdict;
 }
@@ -112,8 +111,8 @@ static void expect_stats(const struct sent *r, ...)
 			continue;
 
 		if (got != want[i])
-			fail_msg("stat %d: delta %lld, want %lld", i,
-				 (long long)got, (long long)want[i]);
+			fail_msg("stat %d: delta %lld, want %lld", i, (long long)got,
+				 (long long)want[i]);
 	}
 }
 
@@ -125,7 +124,7 @@ static void expect_identical(const struct sent *r)
 
 struct out_expect {
 	const uint8_t *dmac, *smac;
-	uint32_t saddr, daddr;		/* host order */
+	uint32_t saddr, daddr; /* host order */
 	uint16_t sport, dport;
 };
 
@@ -176,13 +175,15 @@ static void expect_rewrite(const struct sent *r, const struct out_expect *x)
 	assert_memory_equal(r->out + hdr, r->in + hdr, r->in_len - hdr);
 }
 
-
 static struct out_expect fwd_be1(uint16_t snat_port)
 {
 	struct out_expect x = {
-		.dmac = dp_mac_be1, .smac = dp_mac_a,
-		.saddr = DP_SNAT, .daddr = DP_BE1,
-		.sport = snat_port, .dport = 8080,
+		.dmac = dp_mac_be1,
+		.smac = dp_mac_a,
+		.saddr = DP_SNAT,
+		.daddr = DP_BE1,
+		.sport = snat_port,
+		.dport = 8080,
 	};
 	return x;
 }
@@ -190,17 +191,19 @@ static struct out_expect fwd_be1(uint16_t snat_port)
 static struct out_expect to_client(uint16_t cport)
 {
 	struct out_expect x = {
-		.dmac = dp_mac_client, .smac = dp_mac_a,
-		.saddr = dp_vip_addr(DP_VIP_TCP), .daddr = DP_CLIENT,
-		.sport = 80, .dport = cport,
+		.dmac = dp_mac_client,
+		.smac = dp_mac_a,
+		.saddr = dp_vip_addr(DP_VIP_TCP),
+		.daddr = DP_CLIENT,
+		.sport = 80,
+		.dport = cport,
 	};
 	return x;
 }
 
 static void fwd_key(struct xlb_flow_key *k, unsigned int vip, uint16_t sport)
 {
-	dp_flow_key(k, DP_CLIENT, dp_vip_addr(vip), sport, dp_vip_port(vip),
-		    dp_vip_proto(vip));
+	dp_flow_key(k, DP_CLIENT, dp_vip_addr(vip), sport, dp_vip_port(vip), dp_vip_proto(vip));
 }
 
 static void rev_key(struct xlb_flow_key *k, uint16_t snat_port)
@@ -223,12 +226,12 @@ struct dp_case {
 	const char *desc;
 	struct dp_pkt_spec pkt;
 	uint32_t verdict;
-	int stat1, stat2;		/* counters +1 besides RX (-1: none) */
-	unsigned int vip_drop;		/* vip whose drops go +1, 0: none */
+	int stat1, stat2;      /* counters +1 besides RX (-1: none) */
+	unsigned int vip_drop; /* vip whose drops go +1, 0: none */
 	enum out_kind out;
-	struct out_expect x;		/* OUT_REWRITE / OUT_L2_ONLY */
-	int session;			/* 1: a session must exist, 0: none */
-	int reverse;			/* 1: a reverse entry must exist */
+	struct out_expect x; /* OUT_REWRITE / OUT_L2_ONLY */
+	int session;	     /* 1: a session must exist, 0: none */
+	int reverse;	     /* 1: a reverse entry must exist */
 };
 
 static const uint8_t mac_other[6] = { 0x02, 0, 0, 0, 0, 0x99 };
@@ -238,158 +241,382 @@ static const uint8_t mac_other[6] = { 0x02, 0, 0, 0, 0, 0x99 };
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static struct dp_case cases[] = {
 	{ "non-VIP TCP passes byte-identical",
-	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_TCP,
-	    .sport = 40000, .dport = 22, .tcp_flags = DP_TCP_SYN },
-	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_NONVIP,
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 22,
+	    .tcp_flags = DP_TCP_SYN },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_VIP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "VIP address, other port passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 54 },
-	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 54 },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_VIP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "ICMP to a VIP address passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_ICMP, .sport = 0x0800, .payload_len = 8 },
-	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_ICMP,
+	    .sport = 0x0800,
+	    .payload_len = 8 },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_VIP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "ARP passes",
 	  { .eth_proto = 0x0806 },
-	  XDP_PASS, XLB_STAT_PASS_NON_IP, -1, 0, OUT_IDENTICAL },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_IP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "IPv6 passes",
 	  { .eth_proto = 0x86dd },
-	  XDP_PASS, XLB_STAT_PASS_NON_IP, -1, 0, OUT_IDENTICAL },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_IP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "non-VIP with truncated TCP header passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_TCP,
-	    .sport = 40000, .dport = 22, .tcp_flags = DP_TCP_SYN,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_NONVIP,
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 22,
+	    .tcp_flags = DP_TCP_SYN,
 	    .truncate = 14 + 20 + 10 },
-	  XDP_PASS, XLB_STAT_PASS_MALFORMED, -1, 0, OUT_IDENTICAL },
+	  XDP_PASS,
+	  XLB_STAT_PASS_MALFORMED,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "ports unreadable passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .truncate = 14 + 20 + 2 },
-	  XDP_PASS, XLB_STAT_PASS_MALFORMED, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .truncate = 14 + 20 + 2 },
+	  XDP_PASS,
+	  XLB_STAT_PASS_MALFORMED,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "truncated TCP header to VIP dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .truncate = 14 + 20 + 10 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .truncate = 14 + 20 + 10 },
+	  XDP_DROP,
+	  XLB_STAT_DROP_MALFORMED,
+	  -1,
+	  DP_VIP_TCP,
+	  OUT_IDENTICAL },
 	{ "truncated UDP header to VIP dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
 	    .truncate = 14 + 20 + 6 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_UDP, OUT_IDENTICAL },
+	  XDP_DROP,
+	  XLB_STAT_DROP_MALFORMED,
+	  -1,
+	  DP_VIP_UDP,
+	  OUT_IDENTICAL },
 	{ "tot_len beyond frame to VIP dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_ACK, .payload_len = 100,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_ACK,
+	    .payload_len = 100,
 	    .truncate = 14 + 20 + 20 + 50 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	  XDP_DROP,
+	  XLB_STAT_DROP_MALFORMED,
+	  -1,
+	  DP_VIP_TCP,
+	  OUT_IDENTICAL },
 	{ "IHL 4 to VIP dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .ihl = 4 },
-	  XDP_DROP, XLB_STAT_DROP_MALFORMED, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .ihl = 4 },
+	  XDP_DROP,
+	  XLB_STAT_DROP_MALFORMED,
+	  -1,
+	  DP_VIP_TCP,
+	  OUT_IDENTICAL },
 	{ "first fragment to VIP dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
-	    .payload_len = 64, .frag = 0x2000 },
-	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, -1, DP_VIP_UDP, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
+	    .payload_len = 64,
+	    .frag = 0x2000 },
+	  XDP_DROP,
+	  XLB_STAT_DROP_FRAGMENT,
+	  -1,
+	  DP_VIP_UDP,
+	  OUT_IDENTICAL },
 	{ "non-first fragment passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
-	    .payload_len = 64, .frag = 0x0008 },
-	  XDP_PASS, XLB_STAT_PASS_FRAGMENT, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
+	    .payload_len = 64,
+	    .frag = 0x0008 },
+	  XDP_PASS,
+	  XLB_STAT_PASS_FRAGMENT,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "fragment not for a VIP passes",
-	  { .saddr = DP_CLIENT, .daddr = DP_NONVIP, .proto = IPPROTO_UDP,
-	    .sport = 40000, .dport = 53, .payload_len = 64, .frag = 0x2000 },
-	  XDP_PASS, XLB_STAT_PASS_NON_VIP, -1, 0, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_NONVIP,
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
+	    .payload_len = 64,
+	    .frag = 0x2000 },
+	  XDP_PASS,
+	  XLB_STAT_PASS_NON_VIP,
+	  -1,
+	  0,
+	  OUT_IDENTICAL },
 	{ "FNAT TCP non-SYN without session dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_ACK, .payload_len = 10 },
-	  XDP_DROP, XLB_STAT_DROP_NO_SESSION, -1, DP_VIP_TCP, OUT_IDENTICAL },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_ACK,
+	    .payload_len = 10 },
+	  XDP_DROP,
+	  XLB_STAT_DROP_NO_SESSION,
+	  -1,
+	  DP_VIP_TCP,
+	  OUT_IDENTICAL },
 	{ "empty Maglev table dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 3),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 3),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
 	    .tcp_flags = DP_TCP_SYN },
-	  XDP_DROP, XLB_STAT_DROP_NO_BACKEND, -1, DP_VIP_EMPTY, OUT_IDENTICAL },
+	  XDP_DROP,
+	  XLB_STAT_DROP_NO_BACKEND,
+	  -1,
+	  DP_VIP_EMPTY,
+	  OUT_IDENTICAL },
 	{ "fib without neighbour dropped",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 5),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 5),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
 	    .tcp_flags = DP_TCP_SYN },
-	  XDP_DROP, XLB_STAT_DROP_FIB, -1, DP_VIP_NONEIGH, OUT_IDENTICAL },
+	  XDP_DROP,
+	  XLB_STAT_DROP_FIB,
+	  -1,
+	  DP_VIP_NONEIGH,
+	  OUT_IDENTICAL },
 	{ "FNAT TCP SYN new flow",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .ip_id = 0x1234, .ttl = 61 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .ip_id = 0x1234,
+	    .ttl = 61 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "FNAT TCP SYN with IP options",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .opt_words = 3, .payload_len = 5 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .opt_words = 3,
+	    .payload_len = 5 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "FNAT TCP SYN odd payload",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_TCP, .sport = 40001, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .payload_len = 33, .ttl = 1 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40001,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
+	    .payload_len = 33,
+	    .ttl = 1 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 8080 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "UDP new flow",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
 	    .payload_len = 32 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "UDP odd payload",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40003, .dport = 53,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40003,
+	    .dport = 53,
 	    .payload_len = 7 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "UDP checksum 0 stays 0",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 1),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
-	    .payload_len = 9, .udp_csum_zero = true },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 1),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
+	    .payload_len = 9,
+	    .udp_csum_zero = true },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
 	  { dp_mac_be1, dp_mac_a, DP_SNAT, DP_BE1, DP_POOL_FIRST, 5353 },
-	  1, 1 },
+	  1,
+	  1 },
 	{ "DSR TCP SYN: only MACs change",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_SYN, .payload_len = 3 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_L2_ONLY,
-	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 1, 0 },
-	{ "DSR UDP: only MACs change",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
-	    .proto = IPPROTO_UDP, .sport = 40000, .dport = 53,
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN,
 	    .payload_len = 3 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_L2_ONLY,
-	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 1, 0 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 },
+	  1,
+	  0 },
+	{ "DSR UDP: only MACs change",
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_UDP,
+	    .sport = 40000,
+	    .dport = 53,
+	    .payload_len = 3 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 },
+	  1,
+	  0 },
 	{ "DSR TCP ACK without session forwarded statelessly",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 2),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
-	    .tcp_flags = DP_TCP_ACK, .payload_len = 3 },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_FWD_STATELESS, 0, OUT_L2_ONLY,
-	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 }, 0, 0 },
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 2),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_ACK,
+	    .payload_len = 3 },
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_FWD_STATELESS,
+	  0,
+	  OUT_L2_ONLY,
+	  { dp_mac_be2, dp_mac_a, 0, 0, 0, 0 },
+	  0,
+	  0 },
 	{ "backend with configured MAC",
-	  { .dmac = mac_other, .saddr = DP_CLIENT,
-	    .daddr = DP_IP(198, 18, 100, 4), .proto = IPPROTO_TCP,
-	    .sport = 40000, .dport = 80, .tcp_flags = DP_TCP_SYN },
-	  XDP_TX, XLB_STAT_FWD_TX, XLB_STAT_SESSION_NEW, 0, OUT_REWRITE,
-	  { dp_mac_cfg, mac_other, DP_SNAT, DP_BE_MAC, DP_POOL_FIRST, 8080 },
-	  1, 1 },
-	{ "backend on another link: redirect",
-	  { .saddr = DP_CLIENT, .daddr = DP_IP(198, 18, 100, 6),
-	    .proto = IPPROTO_TCP, .sport = 40000, .dport = 80,
+	  { .dmac = mac_other,
+	    .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 4),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
 	    .tcp_flags = DP_TCP_SYN },
-	  XDP_REDIRECT, XLB_STAT_FWD_REDIRECT, XLB_STAT_SESSION_NEW, 0,
+	  XDP_TX,
+	  XLB_STAT_FWD_TX,
+	  XLB_STAT_SESSION_NEW,
+	  0,
+	  OUT_REWRITE,
+	  { dp_mac_cfg, mac_other, DP_SNAT, DP_BE_MAC, DP_POOL_FIRST, 8080 },
+	  1,
+	  1 },
+	{ "backend on another link: redirect",
+	  { .saddr = DP_CLIENT,
+	    .daddr = DP_IP(198, 18, 100, 6),
+	    .proto = IPPROTO_TCP,
+	    .sport = 40000,
+	    .dport = 80,
+	    .tcp_flags = DP_TCP_SYN },
+	  XDP_REDIRECT,
+	  XLB_STAT_FWD_REDIRECT,
+	  XLB_STAT_SESSION_NEW,
+	  0,
 	  OUT_REWRITE,
 	  { dp_mac_be3, dp_mac_b, DP_SNAT, DP_BE3, DP_POOL_FIRST, 80 },
-	  1, 1 },
+	  1,
+	  1 },
 };
 #pragma GCC diagnostic pop
 
@@ -417,8 +644,8 @@ static void run_case(void **state)
 	if (vip)
 		assert_int_equal(dp_vip_stats(&env, vip, &vs0), 0);
 	assert_int_equal(send_pkt(&c->pkt, &r), c->verdict);
-	expect_stats(&r, c->stat1, 1, c->stat2 < 0 ? XLB_STAT_RX : c->stat2,
-		     c->stat2 < 0 ? 0 : 1, -1);
+	expect_stats(&r, c->stat1, 1, c->stat2 < 0 ? XLB_STAT_RX : c->stat2, c->stat2 < 0 ? 0 : 1,
+		     -1);
 
 	switch (c->out) {
 	case OUT_IDENTICAL:
@@ -441,21 +668,18 @@ static void run_case(void **state)
 		if (c->verdict == XDP_TX || c->verdict == XDP_REDIRECT) {
 			assert_int_equal(vs1.packets - vs0.packets, 1);
 			assert_int_equal(vs1.bytes - vs0.bytes, r.in_len);
-			assert_int_equal(vs1.new_sessions - vs0.new_sessions,
-					 c->session ? 1 : 0);
+			assert_int_equal(vs1.new_sessions - vs0.new_sessions, c->session ? 1 : 0);
 		} else {
 			assert_int_equal(vs1.packets, vs0.packets);
 		}
 	}
 
-	dp_flow_key(&k, c->pkt.saddr, c->pkt.daddr, c->pkt.sport,
-		    c->pkt.dport, c->pkt.proto);
+	dp_flow_key(&k, c->pkt.saddr, c->pkt.daddr, c->pkt.sport, c->pkt.dport, c->pkt.proto);
 	assert_int_equal(dp_session_get(&env, &k, &s) == 0, c->session == 1);
 	if (c->session == 1) {
 		assert_int_equal(s.owner, DP_NODE_ID);
 		assert_int_equal(s.version, 1);
-		assert_int_equal(s.state, c->pkt.proto == IPPROTO_TCP ?
-				 XLB_SS_SYN : XLB_SS_UDP);
+		assert_int_equal(s.state, c->pkt.proto == IPPROTO_TCP ? XLB_SS_SYN : XLB_SS_UDP);
 		assert_true(s.last_seen_ns > 0);
 		if (c->reverse) {
 			assert_int_equal(s.flags, XLB_SF_FNAT);
@@ -463,8 +687,7 @@ static void run_case(void **state)
 			assert_int_equal(ntohs(s.backend_port), c->x.dport);
 			assert_int_equal(ntohl(s.snat.w[0]), DP_SNAT);
 			assert_int_equal(ntohs(s.snat_port), c->x.sport);
-			dp_flow_key(&rk, c->x.daddr, DP_SNAT, c->x.dport,
-				    c->x.sport, c->pkt.proto);
+			dp_flow_key(&rk, c->x.daddr, DP_SNAT, c->x.dport, c->x.sport, c->pkt.proto);
 			assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
 			assert_memory_equal(&rv.fwd, &k, sizeof(k));
 			assert_int_equal(rv.owner, DP_NODE_ID);
@@ -476,8 +699,7 @@ static void run_case(void **state)
 			assert_int_equal(s.snat.w[0], 0);
 		}
 	}
-	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)),
-			 c->reverse ? 1 : 0);
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(k)), c->reverse ? 1 : 0);
 	/* a drop or a pass never consumes a pool port */
 	if (!c->reverse) {
 		uint32_t ports[POOL_N + 8];
@@ -596,7 +818,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-#define TICK_NS	10000000ull	/* one jiffy at HZ >= 100 */
+#define TICK_NS 10000000ull /* one jiffy at HZ >= 100 */
 #define OLD_NS	100000000ull
 
 /* last_seen_ns is not rewritten within XLB_LAST_SEEN_GRAN_NS. */
@@ -610,13 +832,12 @@ static void test_last_seen_granularity(void **state)
 
 	fwd_key(&k, DP_VIP_TCP, 40000);
 	open_flow(40000);
-	assert_int_equal(send_pkt(&p, &r), XDP_TX);	/* establish */
+	assert_int_equal(send_pkt(&p, &r), XDP_TX); /* establish */
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	/* a user-space write: only to plant a known fresh timestamp */
 	t0 = mono_ns();
 	s.last_seen_ns = t0;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	t1 = mono_ns();
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
@@ -625,31 +846,27 @@ static void test_last_seen_granularity(void **state)
 	/* an old timestamp is refreshed (the data plane's time is at most
 	 * one tick, <= 10 ms, behind CLOCK_MONOTONIC) */
 	s.last_seen_ns = t0 - OLD_NS;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns > t0 - TICK_NS && s.last_seen_ns <= mono_ns());
 	/* and so is the reply direction */
 	s.last_seen_ns = t0 - OLD_NS;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	p = dp_reply_to(DP_POOL_FIRST, DP_TCP_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns > t0 - TICK_NS);
 	/* a newer stamp (another CPU's) is never moved back ... */
 	s.last_seen_ns = mono_ns() + TICK_NS;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	t0 = s.last_seen_ns;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_int_equal(s.last_seen_ns, t0);
 	/* ... unless it is absurdly far in the future */
 	s.last_seen_ns = mono_ns() + 3600ull * 1000000000ull;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns <= mono_ns());
@@ -702,9 +919,8 @@ static void nh_reply_key(struct xlb_nh_key *k, uint32_t client)
 	k->daddr = htonl(client);
 }
 
-static void expect_entry(const struct xlb_nh_entry *e, int in_if,
-			 uint32_t saddr, uint32_t daddr, int out_if,
-			 const uint8_t *smac, const uint8_t *dmac)
+static void expect_entry(const struct xlb_nh_entry *e, int in_if, uint32_t saddr, uint32_t daddr,
+			 int out_if, const uint8_t *smac, const uint8_t *dmac)
 {
 	uint64_t now = mono_ns();
 
@@ -715,8 +931,7 @@ static void expect_entry(const struct xlb_nh_entry *e, int in_if,
 	assert_int_equal(e->mtu, 1500);
 	assert_memory_equal(e->smac, smac, 6);
 	assert_memory_equal(e->dmac, dmac, 6);
-	assert_true(e->expires_ns > now &&
-		    e->expires_ns <= now + XLB_NH_CACHE_TTL_NS);
+	assert_true(e->expires_ns > now && e->expires_ns <= now + XLB_NH_CACHE_TTL_NS);
 }
 
 /*
@@ -740,8 +955,7 @@ static void test_nh_cache_hit(void **state)
 	/* the SYN missed and filled the forward entry */
 	open_flow(40000);
 	assert_int_equal(nh_get(fwd, &be, &e), 0);
-	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
-		     dp_mac_a, dp_mac_be1);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a, dp_mac_a, dp_mac_be1);
 
 	/* cold */
 	nh_set(fwd, &be, NULL);
@@ -751,8 +965,7 @@ static void test_nh_cache_hit(void **state)
 	expect_rewrite(&r, &fx);
 	memcpy(cold, r.out, r.out_len);
 	assert_int_equal(nh_get(fwd, &be, &e), 0);
-	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
-		     dp_mac_a, dp_mac_be1);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a, dp_mac_a, dp_mac_be1);
 	/* warm: identical output */
 	assert_int_equal(send_pkt(&c, &r), XDP_TX);
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
@@ -772,8 +985,7 @@ static void test_nh_cache_hit(void **state)
 	assert_int_equal(send_pkt(&c, &r), XDP_TX);
 	assert_memory_equal(r.out, cold, r.out_len);
 	assert_int_equal(nh_get(fwd, &be, &e), 0);
-	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a,
-		     dp_mac_a, dp_mac_be1);
+	expect_entry(&e, env.ifindex_a, DP_SNAT, DP_BE1, env.ifindex_a, dp_mac_a, dp_mac_be1);
 	planted.expires_ns = mono_ns() + 10ull * XLB_NH_CACHE_TTL_NS;
 	planted.daddr = htonl(DP_BE2);
 	nh_set(fwd, &be, &planted);
@@ -787,14 +999,14 @@ static void test_nh_cache_hit(void **state)
 
 	/* reply direction: nh_reply keyed by (ingress, VIP, client) */
 	nh_reply_key(&rk, DP_CLIENT);
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);	/* miss */
+	assert_int_equal(send_pkt(&b, &r), XDP_TX); /* miss */
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	expect_rewrite(&r, &rx);
 	memcpy(cold, r.out, r.out_len);
 	assert_int_equal(nh_get(rep, &rk, &e), 0);
-	expect_entry(&e, env.ifindex_a, dp_vip_addr(DP_VIP_TCP), DP_CLIENT,
-		     env.ifindex_a, dp_mac_a, dp_mac_client);
-	assert_int_equal(send_pkt(&b, &r), XDP_TX);	/* hit */
+	expect_entry(&e, env.ifindex_a, dp_vip_addr(DP_VIP_TCP), DP_CLIENT, env.ifindex_a, dp_mac_a,
+		     dp_mac_client);
+	assert_int_equal(send_pkt(&b, &r), XDP_TX); /* hit */
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	assert_memory_equal(r.out, cold, r.out_len);
 	planted = e;
@@ -825,17 +1037,16 @@ static void test_nh_cache_ingress(void **state)
 	struct sent r;
 
 	open_flow(40000);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* cached for A */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX); /* cached for A */
 	len = dp_build(in, sizeof(in), &c);
-	assert_int_equal(dp_run_if(&env, env.ifindex_b, in, len, out, &out_len,
-				   &verdict), 0);
+	assert_int_equal(dp_run_if(&env, env.ifindex_b, in, len, out, &out_len, &verdict), 0);
 	assert_int_equal(verdict, XDP_REDIRECT);
 	assert_int_equal(out_len, len);
-	assert_memory_equal(out, r.out, len);	/* same rewrite, egress A */
+	assert_memory_equal(out, r.out, len); /* same rewrite, egress A */
 	assert_int_equal(nh_get(dp_fd_nh_fwd(&env), &be, &e), 0);
 	assert_int_equal(e.in_ifindex, env.ifindex_b);
 	assert_int_equal(e.ifindex, env.ifindex_a);
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* A again */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX); /* A again */
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
 	expect_rewrite(&r, &fx);
 }
@@ -851,17 +1062,17 @@ static void test_nh_cache_mtu(void **state)
 	open_flow(40000);
 	assert_int_equal(send_pkt(&c, &r), XDP_TX);
 	c.payload_len = 1500 - 40 + 1;
-	assert_int_equal(send_pkt(&c, &r), XDP_DROP);	/* hit */
+	assert_int_equal(send_pkt(&c, &r), XDP_DROP); /* hit */
 	expect_stats(&r, XLB_STAT_DROP_MTU, 1, -1);
 	expect_identical(&r);
 	nh_set(dp_fd_nh_fwd(&env), &be, NULL);
-	assert_int_equal(send_pkt(&c, &r), XDP_DROP);	/* miss: FIB */
+	assert_int_equal(send_pkt(&c, &r), XDP_DROP); /* miss: FIB */
 	expect_stats(&r, XLB_STAT_DROP_MTU, 1, -1);
 	expect_identical(&r);
 	assert_int_equal(nh_get(dp_fd_nh_fwd(&env), &be, &e), -ENOENT);
 	c.payload_len = 1500 - 40;
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* miss, fits */
-	assert_int_equal(send_pkt(&c, &r), XDP_TX);	/* hit, fits */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX); /* miss, fits */
+	assert_int_equal(send_pkt(&c, &r), XDP_TX); /* hit, fits */
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
 }
 
@@ -897,11 +1108,13 @@ static void test_nh_cache_neigh_change(void **state)
 	expect_rewrite(&r, &rx);
 
 	assert_int_equal(dp_sh("ip neigh replace 198.18.0.20 lladdr "
-			       "02:00:00:00:0b:11 nud permanent dev " DP_IF_A), 0);
+			       "02:00:00:00:0b:11 nud permanent dev " DP_IF_A),
+			 0);
 	assert_int_equal(dp_sh("ip neigh replace 198.18.0.10 lladdr "
-			       "02:00:00:00:0c:11 nud permanent dev " DP_IF_A), 0);
+			       "02:00:00:00:0c:11 nud permanent dev " DP_IF_A),
+			 0);
 	assert_int_equal(send_pkt(&c, &r), XDP_TX);
-	if (mono_ns() - t0 < XLB_NH_CACHE_TTL_NS - 2 * TICK_NS)	/* cached */
+	if (mono_ns() - t0 < XLB_NH_CACHE_TTL_NS - 2 * TICK_NS) /* cached */
 		assert_memory_equal(r.out, dp_mac_be1, 6);
 	sleep_ttl();
 	fx.dmac = mac_new_be1;
@@ -924,9 +1137,12 @@ static void test_nh_cache_noneigh(void **state)
 	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_NONEIGH, 40000, DP_TCP_SYN);
 	static const uint8_t mac_be5[6] = { 0x02, 0, 0, 0, 0x0b, 0x05 };
 	struct out_expect x = {
-		.dmac = mac_be5, .smac = dp_mac_a,
-		.saddr = DP_SNAT, .daddr = DP_BE_NONEIGH,
-		.sport = DP_POOL_FIRST, .dport = 80,
+		.dmac = mac_be5,
+		.smac = dp_mac_a,
+		.saddr = DP_SNAT,
+		.daddr = DP_BE_NONEIGH,
+		.sport = DP_POOL_FIRST,
+		.dport = 80,
 	};
 	struct xlb_vip_stats vs;
 	struct xlb_nh_entry e;
@@ -944,7 +1160,8 @@ static void test_nh_cache_noneigh(void **state)
 	assert_int_equal(vs.drops, 2);
 
 	assert_int_equal(dp_sh("ip neigh replace 198.18.0.30 lladdr "
-			       "02:00:00:00:0b:05 nud permanent dev " DP_IF_A), 0);
+			       "02:00:00:00:0b:05 nud permanent dev " DP_IF_A),
+			 0);
 	/* the two drops queued their port behind the others */
 	x.sport = DP_POOL_FIRST + 2;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
@@ -1025,8 +1242,7 @@ static void expect_port_back(uint16_t port)
  * The session of client port @cport on the TCP VIP: in @state with @flags
  * at @version, and (full-NAT) its reverse entry still maps back to it.
  */
-static void expect_session(uint16_t cport, uint8_t state, uint8_t flags,
-			   uint32_t version)
+static void expect_session(uint16_t cport, uint8_t state, uint8_t flags, uint32_t version)
 {
 	struct xlb_flow_key k, rk;
 	struct xlb_reverse rv;
@@ -1069,13 +1285,13 @@ enum { CLI, SRV };
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 struct step {
-	int from;		/* CLI: client -> VIP, SRV: backend -> SNAT */
+	int from; /* CLI: client -> VIP, SRV: backend -> SNAT */
 	uint8_t tcp_flags;
 	uint16_t payload_len;
-	uint8_t state;		/* session after the packet */
+	uint8_t state; /* session after the packet */
 	uint8_t flags;
 	uint32_t version;
-	uint8_t reuse;		/* 1: SESSION_REUSE counted too */
+	uint8_t reuse; /* 1: SESSION_REUSE counted too */
 };
 
 /*
@@ -1102,31 +1318,29 @@ static void run_steps(const struct step *st, size_t n)
 		if (send_pkt(&p, &r) != XDP_TX)
 			fail_msg("step %zu: verdict %u", i, r.verdict);
 		if (st[i].from == CLI) {
-			expect_stats(&r, XLB_STAT_FWD_TX, 1,
-				     XLB_STAT_SESSION_REUSE, st[i].reuse, -1);
+			expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_SESSION_REUSE, st[i].reuse,
+				     -1);
 			expect_rewrite(&r, &fx);
 		} else {
-			expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1,
-				     -1);
+			expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 			expect_rewrite(&r, &rx);
 		}
-		expect_session(40000, st[i].state, st[i].flags,
-			       st[i].version);
+		expect_session(40000, st[i].state, st[i].flags, st[i].version);
 	}
 }
 
-#define F_ACK	DP_TCP_ACK
-#define F_FIN	(DP_TCP_FIN | DP_TCP_ACK)
-#define F_RST	DP_TCP_RST
-#define F_RSTA	(DP_TCP_RST | DP_TCP_ACK)
-#define F_DATA	(DP_TCP_PSH | DP_TCP_ACK)
-#define SF	XLB_SF_FNAT
-#define SF_C	(XLB_SF_FNAT | XLB_SF_CLI_FIN)
-#define SF_S	(XLB_SF_FNAT | XLB_SF_SRV_FIN)
-#define SF_CS	(XLB_SF_FNAT | XLB_SF_CLI_FIN | XLB_SF_SRV_FIN)
-#define ESTAB	XLB_SS_ESTABLISHED
-#define CLSING	XLB_SS_CLOSING
-#define CLSD	XLB_SS_CLOSED
+#define F_ACK  DP_TCP_ACK
+#define F_FIN  (DP_TCP_FIN | DP_TCP_ACK)
+#define F_RST  DP_TCP_RST
+#define F_RSTA (DP_TCP_RST | DP_TCP_ACK)
+#define F_DATA (DP_TCP_PSH | DP_TCP_ACK)
+#define SF     XLB_SF_FNAT
+#define SF_C   (XLB_SF_FNAT | XLB_SF_CLI_FIN)
+#define SF_S   (XLB_SF_FNAT | XLB_SF_SRV_FIN)
+#define SF_CS  (XLB_SF_FNAT | XLB_SF_CLI_FIN | XLB_SF_SRV_FIN)
+#define ESTAB  XLB_SS_ESTABLISHED
+#define CLSING XLB_SS_CLOSING
+#define CLSD   XLB_SS_CLOSED
 
 /* Open the flow of client port 40000 and establish it (version 2). */
 static void open_established(void)
@@ -1146,11 +1360,11 @@ static void test_fin_close(void **state)
 {
 	static const struct step st[] = {
 		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
-		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },	/* retransmit: no write */
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 }, /* retransmit: no write */
 		{ SRV, F_ACK, 0, CLSING, SF_C, 3 },
 		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },
-		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },	/* last ACK */
-		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },	/* its ACK was lost */
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 }, /* last ACK */
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 }, /* its ACK was lost */
 		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
 
@@ -1164,10 +1378,10 @@ static void test_fin_close_server_first(void **state)
 	static const struct step st[] = {
 		{ SRV, F_FIN, 11, CLSING, SF_S, 3 },
 		{ CLI, F_ACK, 0, CLSING, SF_S, 3 },
-		{ SRV, F_FIN, 11, CLSING, SF_S, 3 },	/* retransmit */
+		{ SRV, F_FIN, 11, CLSING, SF_S, 3 }, /* retransmit */
 		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },
-		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },	/* last ACK */
-		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },	/* retransmit */
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 }, /* last ACK */
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 }, /* retransmit */
 		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
 
@@ -1184,15 +1398,12 @@ static void test_fin_close_server_first(void **state)
 static void test_fin_close_simultaneous(void **state)
 {
 	static const struct step st[] = {
-		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
-		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },	/* crossed */
-		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },	/* ACK of backend FIN */
-		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },	/* ACK of client FIN */
-		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },	/* retransmits */
-		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },
-		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 },
-		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },
-		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 }, { SRV, F_FIN, 0, CLSD, SF_CS, 4 }, /* crossed */
+		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 }, /* ACK of backend FIN */
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 }, /* ACK of client FIN */
+		{ CLI, F_FIN, 0, CLSD, SF_CS, 4 }, /* retransmits */
+		{ SRV, F_FIN, 0, CLSD, SF_CS, 4 },  { CLI, F_FIN, 0, CLSD, SF_CS, 4 },
+		{ SRV, F_ACK, 0, CLSD, SF_CS, 4 },  { CLI, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
 	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_TCP, 40000, F_ACK);
 	struct xlb_flow_key k;
@@ -1209,15 +1420,13 @@ static void test_fin_close_simultaneous(void **state)
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	t0 = mono_ns();
 	s.last_seen_ns = t0 - OLD_NS;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_true(s.last_seen_ns > t0 - TICK_NS);
 	assert_int_equal(s.version, 4);
 	s.last_seen_ns = t0 - OLD_NS;
-	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s,
-					     BPF_EXIST), 0);
+	assert_int_equal(bpf_map_update_elem(dp_fd_sessions(&env), &k, &s, BPF_EXIST), 0);
 	p = dp_reply_to(DP_POOL_FIRST, F_ACK);
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
@@ -1230,21 +1439,16 @@ static void test_fin_close_simultaneous(void **state)
 static void test_half_close(void **state)
 {
 	static const struct step st[] = {
-		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
-		{ SRV, F_DATA, 1400, CLSING, SF_C, 3 },
-		{ CLI, F_ACK, 0, CLSING, SF_C, 3 },
-		{ SRV, F_DATA, 7, CLSING, SF_C, 3 },
-		{ SRV, F_DATA, 1000, CLSING, SF_C, 3 },
-		{ CLI, F_ACK, 0, CLSING, SF_C, 3 },
-		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },	/* retransmit */
-		{ SRV, F_FIN, 5, CLSD, SF_CS, 4 },
-		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },	{ SRV, F_DATA, 1400, CLSING, SF_C, 3 },
+		{ CLI, F_ACK, 0, CLSING, SF_C, 3 },	{ SRV, F_DATA, 7, CLSING, SF_C, 3 },
+		{ SRV, F_DATA, 1000, CLSING, SF_C, 3 }, { CLI, F_ACK, 0, CLSING, SF_C, 3 },
+		{ CLI, F_FIN, 0, CLSING, SF_C, 3 }, /* retransmit */
+		{ SRV, F_FIN, 5, CLSD, SF_CS, 4 },	{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
-	static const struct step rev[] = {	/* backend closes first */
-		{ SRV, F_FIN, 0, CLSING, SF_S, 3 },
-		{ CLI, F_DATA, 1400, CLSING, SF_S, 3 },
-		{ SRV, F_ACK, 0, CLSING, SF_S, 3 },
-		{ CLI, F_DATA, 33, CLSING, SF_S, 3 },
+	static const struct step rev[] = {
+		/* backend closes first */
+		{ SRV, F_FIN, 0, CLSING, SF_S, 3 }, { CLI, F_DATA, 1400, CLSING, SF_S, 3 },
+		{ SRV, F_ACK, 0, CLSING, SF_S, 3 }, { CLI, F_DATA, 33, CLSING, SF_S, 3 },
 		{ SRV, F_ACK, 0, CLSING, SF_S, 3 },
 	};
 
@@ -1262,12 +1466,10 @@ static void test_half_close(void **state)
 static void test_rst_client(void **state)
 {
 	static const struct step st[] = {
-		{ CLI, F_RST, 0, CLSD, SF, 3 },
-		{ CLI, F_RST, 0, CLSD, SF, 3 },		/* once */
-		{ SRV, F_DATA, 20, CLSD, SF, 3 },	/* late segments */
-		{ SRV, F_RSTA, 0, CLSD, SF, 3 },
-		{ CLI, F_ACK, 0, CLSD, SF, 3 },
-		{ CLI, F_FIN, 0, CLSD, SF, 3 },		/* no FIN after RST */
+		{ CLI, F_RST, 0, CLSD, SF, 3 },	  { CLI, F_RST, 0, CLSD, SF, 3 }, /* once */
+		{ SRV, F_DATA, 20, CLSD, SF, 3 }, /* late segments */
+		{ SRV, F_RSTA, 0, CLSD, SF, 3 },  { CLI, F_ACK, 0, CLSD, SF, 3 },
+		{ CLI, F_FIN, 0, CLSD, SF, 3 }, /* no FIN after RST */
 		{ SRV, F_FIN, 0, CLSD, SF, 3 },
 	};
 
@@ -1280,11 +1482,12 @@ static void test_rst_server(void **state)
 {
 	static const struct step st[] = {
 		{ SRV, F_RSTA, 0, CLSD, SF, 3 },
-		{ SRV, F_ACK, 11, CLSD, SF, 3 },	/* late, not to the stack */
+		{ SRV, F_ACK, 11, CLSD, SF, 3 }, /* late, not to the stack */
 		{ CLI, F_DATA, 50, CLSD, SF, 3 },
 		{ SRV, F_RST, 0, CLSD, SF, 3 },
 	};
-	static const struct step closing[] = {	/* RST while half-closed */
+	static const struct step closing[] = {
+		/* RST while half-closed */
 		{ CLI, F_FIN, 0, CLSING, SF_C, 3 },
 		{ SRV, F_RSTA, 0, CLSD, SF_C, 4 },
 		{ CLI, F_ACK, 0, CLSD, SF_C, 4 },
@@ -1309,7 +1512,7 @@ static void test_rst_syn(void **state)
 	struct sent r;
 
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
-	p = dp_reply_to(DP_POOL_FIRST, F_RSTA);	/* port closed on the backend */
+	p = dp_reply_to(DP_POOL_FIRST, F_RSTA); /* port closed on the backend */
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
 	expect_rewrite(&r, &rx);
@@ -1330,12 +1533,12 @@ static void test_syn_reopens_closed(void **state)
 		{ CLI, F_ACK, 0, CLSD, SF_CS, 4 },
 	};
 	static const struct step again[] = {
-		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 },	/* reopen */
-		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 },	/* retransmit */
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 }, /* reopen */
+		{ CLI, DP_TCP_SYN, 0, XLB_SS_SYN, SF, 5, 1 }, /* retransmit */
 		{ SRV, DP_TCP_SYN | DP_TCP_ACK, 0, XLB_SS_SYN, SF, 5 },
 		{ CLI, F_ACK, 0, ESTAB, SF, 6 },
 		{ CLI, F_DATA, 100, ESTAB, SF, 6 },
-		{ SRV, F_FIN, 0, CLSING, SF_S, 7 },	/* not CLOSED: flags
+		{ SRV, F_FIN, 0, CLSING, SF_S, 7 }, /* not CLOSED: flags
 							 * were cleared */
 		{ CLI, F_RST, 0, CLSD, SF_S, 8 },
 		/* closed by a RST: reopened the same way */
@@ -1346,10 +1549,8 @@ static void test_syn_reopens_closed(void **state)
 	open_established();
 	run_steps(close, sizeof(close) / sizeof(close[0]));
 	run_steps(again, sizeof(again) / sizeof(again[0]));
-	assert_int_equal(dp_map_count(dp_fd_sessions(&env),
-				      sizeof(struct xlb_flow_key)), 1);
-	assert_int_equal(dp_map_count(dp_fd_reverse(&env),
-				      sizeof(struct xlb_flow_key)), 1);
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env), sizeof(struct xlb_flow_key)), 1);
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(struct xlb_flow_key)), 1);
 	expect_port_held(DP_POOL_FIRST);
 }
 
@@ -1384,7 +1585,7 @@ static void test_pool_exhausted(void **state)
 	uint32_t ports[POOL_N + 8];
 	struct sent r;
 
-	assert_int_equal(pool_ports(ports), POOL_N);	/* empty it */
+	assert_int_equal(pool_ports(ports), POOL_N); /* empty it */
 	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
 	expect_stats(&r, XLB_STAT_DROP_PORTS_EXHAUSTED, 1, -1);
 	expect_identical(&r);
@@ -1407,8 +1608,8 @@ static void test_pool_exhausted(void **state)
 }
 
 /* DSR packet of client port 40000: only the MACs change. */
-static void dsr_step(uint8_t tcp_flags, uint16_t payload_len, int reuse,
-		     uint8_t state, uint8_t flags, uint32_t version)
+static void dsr_step(uint8_t tcp_flags, uint16_t payload_len, int reuse, uint8_t state,
+		     uint8_t flags, uint32_t version)
 {
 	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_DSR, 40000, tcp_flags);
 	struct xlb_flow_key k;
@@ -1447,16 +1648,15 @@ static void test_dsr_session(void **state)
 	dsr_step(F_ACK, 0, 0, ESTAB, 0, 2);
 	dsr_step(F_DATA, 100, 0, ESTAB, 0, 2);
 	dsr_step(F_FIN, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);
-	dsr_step(F_FIN, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);	/* retransmit */
-	dsr_step(F_ACK, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);	/* last ACK */
+	dsr_step(F_FIN, 0, 0, CLSD, XLB_SF_CLI_FIN, 3); /* retransmit */
+	dsr_step(F_ACK, 0, 0, CLSD, XLB_SF_CLI_FIN, 3); /* last ACK */
 	dsr_step(F_RST, 0, 0, CLSD, XLB_SF_CLI_FIN, 3);
-	dsr_step(DP_TCP_SYN, 0, 1, XLB_SS_SYN, 0, 4);	/* reopen */
+	dsr_step(DP_TCP_SYN, 0, 1, XLB_SS_SYN, 0, 4); /* reopen */
 	dsr_step(F_ACK, 0, 0, ESTAB, 0, 5);
 	dsr_step(F_RST, 0, 0, CLSD, 0, 6);
 	dsr_step(F_ACK, 10, 0, CLSD, 0, 6);
-	dsr_step(F_RST, 0, 0, CLSD, 0, 6);		/* once */
-	assert_int_equal(dp_map_count(dp_fd_reverse(&env),
-				      sizeof(struct xlb_flow_key)), 0);
+	dsr_step(F_RST, 0, 0, CLSD, 0, 6); /* once */
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(struct xlb_flow_key)), 0);
 	assert_int_equal(pool_ports(ports), POOL_N);
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_DELETE), 0);
 }
@@ -1473,22 +1673,22 @@ static void test_sync_writes(void **state)
 	struct dp_pkt_spec d = dp_tcp_to(DP_VIP_DSR, 40001, DP_TCP_SYN);
 	struct sent r;
 
-	assert_int_equal(send_pkt(&p, &r), XDP_TX);	/* session + reverse */
+	assert_int_equal(send_pkt(&p, &r), XDP_TX); /* session + reverse */
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 2);
-	assert_int_equal(send_pkt(&p, &r), XDP_TX);	/* SYN retransmitted */
+	assert_int_equal(send_pkt(&p, &r), XDP_TX); /* SYN retransmitted */
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 0);
-	p.tcp_flags = DP_TCP_ACK;			/* -> ESTABLISHED */
+	p.tcp_flags = DP_TCP_ACK; /* -> ESTABLISHED */
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 1);
-	p.tcp_flags = DP_TCP_ACK | DP_TCP_PSH;		/* data: in place only */
+	p.tcp_flags = DP_TCP_ACK | DP_TCP_PSH; /* data: in place only */
 	p.payload_len = 10;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 0);
-	p.tcp_flags = DP_TCP_FIN | DP_TCP_ACK;		/* -> CLOSING */
+	p.tcp_flags = DP_TCP_FIN | DP_TCP_ACK; /* -> CLOSING */
 	p.payload_len = 0;
 	assert_int_equal(send_pkt(&p, &r), XDP_TX);
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 1);
-	assert_int_equal(send_pkt(&d, &r), XDP_TX);	/* DSR: session only */
+	assert_int_equal(send_pkt(&d, &r), XDP_TX); /* DSR: session only */
 	assert_int_equal(r.after[XLB_STAT_SYNC_WRITES] - r.before[XLB_STAT_SYNC_WRITES], 1);
 }
 
@@ -1501,8 +1701,7 @@ static void test_noneigh_keeps_port(void **state)
 	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
 	expect_identical(&r);
 	/* the popped port went back (to the tail); nothing was created */
-	assert_int_equal(dp_map_count(dp_fd_sessions(&env),
-				      sizeof(struct xlb_flow_key)), 0);
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env), sizeof(struct xlb_flow_key)), 0);
 	expect_port_back(DP_POOL_FIRST);
 }
 
@@ -1536,8 +1735,7 @@ static void test_maglev_spread(void **state)
 		assert_true(s.backend_id == 1 || s.backend_id == 2);
 		hits[s.backend_id]++;
 		/* stateless forwarding picks the same backend */
-		assert_memory_equal(r.out, s.backend_id == 1 ? dp_mac_be1 :
-				    dp_mac_be2, 6);
+		assert_memory_equal(r.out, s.backend_id == 1 ? dp_mac_be1 : dp_mac_be2, 6);
 	}
 	assert_true(hits[1] > 50 && hits[2] > 50);
 }
@@ -1580,8 +1778,7 @@ int main(void)
 
 	err = dp_netns_setup();
 	if (err) {
-		fprintf(stderr, "skip: cannot set up a network namespace: %s\n",
-			strerror(-err));
+		fprintf(stderr, "skip: cannot set up a network namespace: %s\n", strerror(-err));
 		return 77;
 	}
 	/* one CPU: every test_run sees the same per-CPU cache values */

@@ -27,11 +27,11 @@
 
 #include "dp_fixture.h"
 
-#define RANGE_FIRST	DP_POOL_FIRST
-#define RANGE_N		10000u
-#define BURST		10000u
-#define CHURN		5000u
-#define EXTRA		100u
+#define RANGE_FIRST DP_POOL_FIRST
+#define RANGE_N	    10000u
+#define BURST	    10000u
+#define CHURN	    5000u
+#define EXTRA	    100u
 
 static struct dp_env env;
 /* snat port of flow i, 0 when not live */
@@ -50,8 +50,7 @@ static void flow_spec(struct dp_pkt_spec *s, unsigned int i, uint8_t flags)
 }
 
 /* Send one packet of flow i; returns the verdict, output snat port in *port. */
-static uint32_t flow_send(unsigned int i, uint8_t flags, uint16_t *port,
-			  bool *identical)
+static uint32_t flow_send(unsigned int i, uint8_t flags, uint16_t *port, bool *identical)
 {
 	uint8_t in[DP_PKT_MAX], out[DP_PKT_MAX];
 	struct dp_pkt_spec s;
@@ -103,8 +102,8 @@ static unsigned int check_live(unsigned int nflows)
 		if (seen[port])
 			fail_msg("SNAT port %u used by two live sessions", port);
 		seen[port] = 1;
-		dp_flow_key(&rk, ntohl(s.backend.w[0]), DP_SNAT,
-			    ntohs(s.backend_port), port, IPPROTO_TCP);
+		dp_flow_key(&rk, ntohl(s.backend.w[0]), DP_SNAT, ntohs(s.backend_port), port,
+			    IPPROTO_TCP);
 		assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
 		assert_memory_equal(&rv.fwd, &k, sizeof(k));
 		n++;
@@ -118,8 +117,7 @@ static unsigned int check_live(unsigned int nflows)
 			continue;
 		live++;
 		flow_spec(&sp, i, 0);
-		dp_flow_key(&k, sp.saddr, sp.daddr, sp.sport, sp.dport,
-			    IPPROTO_TCP);
+		dp_flow_key(&k, sp.saddr, sp.daddr, sp.sport, sp.dport, IPPROTO_TCP);
 		assert_int_equal(dp_session_get(&env, &k, &s), 0);
 		assert_int_equal(ntohs(s.snat_port), flow_port[i]);
 	}
@@ -156,10 +154,9 @@ static unsigned int age_closed(unsigned int nflows)
 		assert_int_equal(dp_session_get(&env, &keys[i], &s), 0);
 		port = ntohs(s.snat_port);
 		assert_int_equal(bpf_map_delete_elem(fd, &keys[i]), 0);
-		dp_flow_key(&rk, ntohl(s.backend.w[0]), ntohl(s.snat.w[0]),
-			    ntohs(s.backend_port), port, IPPROTO_TCP);
-		assert_int_equal(bpf_map_delete_elem(dp_fd_reverse(&env), &rk),
-				 0);
+		dp_flow_key(&rk, ntohl(s.backend.w[0]), ntohl(s.snat.w[0]), ntohs(s.backend_port),
+			    port, IPPROTO_TCP);
+		assert_int_equal(bpf_map_delete_elem(dp_fd_reverse(&env), &rk), 0);
 		assert_int_equal(dp_fill_pool(&env, port, 1), 0);
 		for (j = 0; j < nflows; j++)
 			if (flow_port[j] == port)
@@ -220,8 +217,8 @@ static void test_port_alloc(void **state)
 	assert_int_equal(flow_send(BURST, DP_TCP_SYN, &port, &same), XDP_DROP);
 	assert_true(same);
 	dp_stats_all(&env, st1);
-	assert_int_equal(st1[XLB_STAT_DROP_PORTS_EXHAUSTED] -
-			 st0[XLB_STAT_DROP_PORTS_EXHAUSTED], 1);
+	assert_int_equal(st1[XLB_STAT_DROP_PORTS_EXHAUSTED] - st0[XLB_STAT_DROP_PORTS_EXHAUSTED],
+			 1);
 
 	/* lbd ages the CLOSED ones out: their ports go back to the pool */
 	assert_int_equal(age_closed(BURST), BURST / 2);
@@ -243,17 +240,15 @@ static void test_port_alloc(void **state)
 	/* pool exhausted: dropped and counted, never forwarded */
 	dp_stats_all(&env, st0);
 	for (i = BURST + CHURN; i < BURST + CHURN + EXTRA; i++) {
-		assert_int_equal(flow_send(i, DP_TCP_SYN, &port, &same),
-				 XDP_DROP);
+		assert_int_equal(flow_send(i, DP_TCP_SYN, &port, &same), XDP_DROP);
 		assert_true(same);
 	}
 	dp_stats_all(&env, st1);
-	assert_int_equal(st1[XLB_STAT_DROP_PORTS_EXHAUSTED] -
-			 st0[XLB_STAT_DROP_PORTS_EXHAUSTED], EXTRA);
+	assert_int_equal(st1[XLB_STAT_DROP_PORTS_EXHAUSTED] - st0[XLB_STAT_DROP_PORTS_EXHAUSTED],
+			 EXTRA);
 	assert_int_equal(st1[XLB_STAT_FWD_TX], st0[XLB_STAT_FWD_TX]);
 	assert_int_equal(st1[XLB_STAT_SESSION_NEW], st0[XLB_STAT_SESSION_NEW]);
-	assert_int_equal(check_live(BURST + CHURN + EXTRA),
-			 BURST / 2 + CHURN);
+	assert_int_equal(check_live(BURST + CHURN + EXTRA), BURST / 2 + CHURN);
 	assert_int_equal(dp_drain_pool(&env, left, 8), 0);
 }
 
@@ -265,8 +260,7 @@ int main(void)
 	int err = dp_netns_setup();
 
 	if (err) {
-		fprintf(stderr, "skip: cannot set up a network namespace: %s\n",
-			strerror(-err));
+		fprintf(stderr, "skip: cannot set up a network namespace: %s\n", strerror(-err));
 		return 77;
 	}
 	return cmocka_run_group_tests(tests, NULL, NULL);

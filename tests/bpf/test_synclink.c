@@ -28,7 +28,7 @@
 #include "synclink.h"
 #include "synclocal.h"
 
-#define N_SESSIONS	300	/* 600 records: more than one frame */
+#define N_SESSIONS 300 /* 600 records: more than one frame */
 
 static struct dataplane dp;
 static uint32_t sessions_id, reverse_id;
@@ -89,12 +89,11 @@ static uint32_t map_id(int fd)
 
 static int setup(void **state)
 {
-	dp.fd_sessions = bpf_map_create(BPF_MAP_TYPE_HASH, "t_sessions",
-					sizeof(struct xlb_flow_key), sizeof(struct xlb_session),
-					16, NULL);
-	dp.fd_reverse = bpf_map_create(BPF_MAP_TYPE_HASH, "t_reverse",
-				       sizeof(struct xlb_flow_key), sizeof(struct xlb_reverse),
-				       16, NULL);
+	dp.fd_sessions =
+		bpf_map_create(BPF_MAP_TYPE_HASH, "t_sessions", sizeof(struct xlb_flow_key),
+			       sizeof(struct xlb_session), 16, NULL);
+	dp.fd_reverse = bpf_map_create(BPF_MAP_TYPE_HASH, "t_reverse", sizeof(struct xlb_flow_key),
+				       sizeof(struct xlb_reverse), 16, NULL);
 	if (dp.fd_sessions < 0 || dp.fd_reverse < 0) {
 		fprintf(stderr, "test_synclink: cannot create BPF maps (%s): skipped\n",
 			strerror(errno));
@@ -139,7 +138,7 @@ static int listen_local(void)
 static void close_link(struct synclink *s)
 {
 	synclink_free(s);
-	uv_run(&loop, UV_RUN_DEFAULT);	/* until its handles are closed */
+	uv_run(&loop, UV_RUN_DEFAULT); /* until its handles are closed */
 }
 
 static void test_frames(void **state)
@@ -162,7 +161,7 @@ static void test_frames(void **state)
 		/* every other one without a reverse entry (DSR) */
 		synclink_session_deleted(sl, &k, &s, i % 2 ? NULL : &r);
 	}
-	uv_run(&loop, UV_RUN_NOWAIT);	/* the check handle sends them */
+	uv_run(&loop, UV_RUN_NOWAIT); /* the check handle sends them */
 	while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC)) > 0) {
 		assert_null(xlb_synclocal_check(buf, (size_t)len, &n));
 		assert_true(n <= XLB_SYNCLOCAL_MAX_RECORDS);

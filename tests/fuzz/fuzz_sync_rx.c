@@ -26,8 +26,8 @@
 #include "engine.h"
 #include "log.h"
 
-#define MS		1000000ull
-#define SLOTS		32
+#define MS    1000000ull
+#define SLOTS 32
 
 struct fkey {
 	uint32_t a, b, c, d;
@@ -118,7 +118,10 @@ static int st_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigne
 }
 
 static const struct sync_store_ops store_ops = {
-	.lookup = st_lookup, .update = st_update, .remove = st_remove, .walk = st_walk,
+	.lookup = st_lookup,
+	.update = st_update,
+	.remove = st_remove,
+	.walk = st_walk,
 };
 
 static int io_send(void *ctx, const uint8_t *buf, size_t len)
@@ -292,8 +295,9 @@ int main(int argc, char **argv)
 		{ .origin = 20, .epoch = 5, .last_seq = 4 },
 		{ .origin = 10, .epoch = 1, .last_seq = 1 },
 	};
-	struct sync_digest dg = { .map = "sessions", .bucket = 1, .bucket_count = 4,
-				  .entries = 2, .hash = 12345 };
+	struct sync_digest dg = {
+		.map = "sessions", .bucket = 1, .bucket_count = 4, .entries = 2, .hash = 12345
+	};
 	size_t len, i;
 
 	if (argc != 2) {
@@ -306,18 +310,27 @@ int main(int argc, char **argv)
 		vals[i] = (struct fval){ .ts = 5 * MS, .owner = 20, .version = 7 };
 		memset(vals[i].payload, (int)i, sizeof(vals[i].payload));
 		en[i] = (struct sync_entry){
-			.map = "sessions", .op = SYNC_OP_UPDATE, .key = (uint8_t *)&keys[i],
-			.key_len = sizeof(keys[i]), .value = (uint8_t *)&vals[i],
-			.value_len = sizeof(vals[i]), .origin = 20, .version = 7,
+			.map = "sessions",
+			.op = SYNC_OP_UPDATE,
+			.key = (uint8_t *)&keys[i],
+			.key_len = sizeof(keys[i]),
+			.value = (uint8_t *)&vals[i],
+			.value_len = sizeof(vals[i]),
+			.origin = 20,
+			.version = 7,
 		};
 	}
 	en[3].op = SYNC_OP_DELETE;
 	en[3].value = NULL;
 	en[3].value_len = 0;
-	en[4] = (struct sync_entry){ .map = "rev", .op = SYNC_OP_UPDATE,
-				     .key = (uint8_t *)"abcdefgh", .key_len = 8,
-				     .value = (uint8_t *)"ABCDEFGH", .value_len = 8,
-				     .origin = 20, .version = 0 };
+	en[4] = (struct sync_entry){ .map = "rev",
+				     .op = SYNC_OP_UPDATE,
+				     .key = (uint8_t *)"abcdefgh",
+				     .key_len = 8,
+				     .value = (uint8_t *)"ABCDEFGH",
+				     .value_len = 8,
+				     .origin = 20,
+				     .version = 0 };
 
 	/* heartbeat, batches in order and with a gap, a replay */
 	if (sync_encode_heartbeat(&h, 1, os, 2, &lim, msg, sizeof(msg), &len))

@@ -44,7 +44,8 @@ static const char full_yaml[] =
 	"    healthcheck: {type: http, port: 81, path: /healthz?x=1, expect_status: 204,\n"
 	"                  interval_ms: 2000, timeout_ms: 700, rise: 4, fall: 5}\n"
 	"    backends:\n"
-	"      - {id: 1, address: 198.18.2.21, port: 80, weight: 3, mac: \"02:00:00:00:00:21\", drain: false}\n"
+	"      - {id: 1, address: 198.18.2.21, port: 80, weight: 3, mac: \"02:00:00:00:00:21\", "
+	"drain: false}\n"
 	"      - {id: 2, address: 198.18.2.22, port: 80, weight: 0, drain: true}\n"
 	"  - name: quic\n"
 	"    address: 198.18.100.1\n"
@@ -78,21 +79,27 @@ static const char full_json[] =
 	"  \"control_socket\": \"/tmp/lb7.sock\",\n"
 	"  \"snat\": {\"address\": \"198.18.101.7\", \"port_min\": 2000, \"port_max\": 3999},\n"
 	"  \"sessions\": {\"max\": 4096, \"ageing_interval_ms\": 250,\n"
-	"    \"timeouts\": {\"tcp_syn\": 5, \"tcp_established\": 600, \"tcp_closing\": 3, \"udp\": 45}},\n"
+	"    \"timeouts\": {\"tcp_syn\": 5, \"tcp_established\": 600, \"tcp_closing\": 3, \"udp\": "
+	"45}},\n"
 	"  \"vips\": [\n"
-	"    {\"name\": \"web\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": \"tcp\",\n"
+	"    {\"name\": \"web\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": "
+	"\"tcp\",\n"
 	"     \"mode\": \"fnat\",\n"
 	"     \"healthcheck\": {\"type\": \"http\", \"port\": 81, \"path\": \"/healthz?x=1\",\n"
-	"       \"expect_status\": 204, \"interval_ms\": 2000, \"timeout_ms\": 700, \"rise\": 4, \"fall\": 5},\n"
+	"       \"expect_status\": 204, \"interval_ms\": 2000, \"timeout_ms\": 700, \"rise\": 4, "
+	"\"fall\": 5},\n"
 	"     \"backends\": [\n"
 	"       {\"id\": 1, \"address\": \"198.18.2.21\", \"port\": 80, \"weight\": 3,\n"
 	"        \"mac\": \"02:00:00:00:00:21\", \"drain\": false},\n"
-	"       {\"id\": 2, \"address\": \"198.18.2.22\", \"port\": 80, \"weight\": 0, \"drain\": true}]},\n"
-	"    {\"name\": \"quic\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": \"udp\",\n"
+	"       {\"id\": 2, \"address\": \"198.18.2.22\", \"port\": 80, \"weight\": 0, \"drain\": "
+	"true}]},\n"
+	"    {\"name\": \"quic\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": "
+	"\"udp\",\n"
 	"     \"mode\": \"dsr\", \"healthcheck\": {\"type\": \"tcp\", \"port\": 443},\n"
 	"     \"backends\": [{\"id\": 4095, \"address\": \"198.18.2.23\", \"port\": 0,\n"
 	"                   \"mac\": \"02:AA:bb:cc:DD:ee\"},\n"
-	"                  {\"id\":1,\"address\":\"198.18.2.21\",\"port\":80,\"mac\":\"02:00:00:00:00:21\"}]}\n"
+	"                  "
+	"{\"id\":1,\"address\":\"198.18.2.21\",\"port\":80,\"mac\":\"02:00:00:00:00:21\"}]}\n"
 	"  ],\n"
 	"  \"sync\": {\"enabled\": true, \"listen\": \"tcp://198.18.2.17:7400\",\n"
 	"    \"peers\": [{\"node_id\": 2, \"address\": \"tcp://198.18.2.12:7400\"},\n"
@@ -108,8 +115,7 @@ static struct lbd_config *cfg_alloc(void)
 	return c;
 }
 
-static int load(const char *name, const char *text, struct lbd_config *c,
-		char *err, size_t errlen)
+static int load(const char *name, const char *text, struct lbd_config *c, char *err, size_t errlen)
 {
 	return cfg_load_buffer(name, text, strlen(text), c, err, errlen);
 }
@@ -133,7 +139,7 @@ static void check_full(const struct lbd_config *c)
 	assert_string_equal(c->node_name, "lb-7.a_b");
 	assert_string_equal(c->interface, "veth-lb7");
 	assert_string_equal(c->xdp_mode, "generic");
-	assert_string_equal(c->bpffs, "/sys/fs/bpf");	/* trailing / dropped */
+	assert_string_equal(c->bpffs, "/sys/fs/bpf"); /* trailing / dropped */
 	assert_string_equal(c->pin_dir, "/sys/fs/bpf/xlb/seven");
 	assert_string_equal(c->control_socket, "/tmp/lb7.sock");
 	assert_addr(c->snat_family, &c->snat_addr, "198.18.101.7");
@@ -186,7 +192,7 @@ static void check_full(const struct lbd_config *c)
 	assert_int_equal(v->mode, XLB_MODE_DSR);
 	assert_int_equal(v->hc.type, HC_TCP);
 	assert_int_equal(v->hc.port, 443);
-	assert_int_equal(v->hc.interval_ms, 1000);	/* defaults */
+	assert_int_equal(v->hc.interval_ms, 1000); /* defaults */
 	assert_int_equal(v->hc.timeout_ms, 500);
 	assert_int_equal(v->hc.rise, 2);
 	assert_int_equal(v->hc.fall, 3);
@@ -271,16 +277,15 @@ static void test_defaults(void **state)
 
 static void test_vip_defaults(void **state)
 {
-	static const char text[] =
-		"node: {id: 1, name: lb1, interface: eth0}\n"
-		"bpffs: /mnt/bpf\n"
-		"snat: {address: 198.18.101.1}\n"
-		"vips:\n"
-		"  - name: w\n"
-		"    address: 198.18.100.1\n"
-		"    port: 443\n"
-		"    healthcheck: {type: http}\n"
-		"    backends: [{id: 9, address: 198.18.2.9}]\n";
+	static const char text[] = "node: {id: 1, name: lb1, interface: eth0}\n"
+				   "bpffs: /mnt/bpf\n"
+				   "snat: {address: 198.18.101.1}\n"
+				   "vips:\n"
+				   "  - name: w\n"
+				   "    address: 198.18.100.1\n"
+				   "    port: 443\n"
+				   "    healthcheck: {type: http}\n"
+				   "    backends: [{id: 9, address: 198.18.2.9}]\n";
 	struct lbd_config *c = cfg_alloc();
 	const struct cfg_vip *v;
 	char err[256];
@@ -377,8 +382,7 @@ static void test_files(void **state)
 	/* missing file */
 	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
 	assert_int_equal(cfg_load_file(path, c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: failed to open: No such file or directory",
-		 path);
+	snprintf(want, sizeof(want), "%s: failed to open: No such file or directory", path);
 	assert_string_equal(err, want);
 	assert_null(strchr(err, '\n'));
 
@@ -396,34 +400,31 @@ static void test_files(void **state)
 struct bad {
 	const char *what;
 	const char *text;
-	const char *pos;	/* "LINE:COL" */
-	const char *reason;	/* substring of the message */
+	const char *pos;    /* "LINE:COL" */
+	const char *reason; /* substring of the message */
 };
 
 static const struct bad bad_cfgs[] = {
 	{ "empty buffer", "", "1:1", "empty configuration" },
-	{ "syntax error: unclosed flow mapping",
-	  "node: {id: 1, interface: eth0\nbpffs: /x\n", "2:6",
+	{ "syntax error: unclosed flow mapping", "node: {id: 1, interface: eth0\nbpffs: /x\n",
+	  "2:6", "YAML syntax error" },
+	{ "syntax error: bad indentation", "node:\n  id: 1\n interface: eth0\n", "3:2",
 	  "YAML syntax error" },
-	{ "syntax error: bad indentation",
-	  "node:\n  id: 1\n interface: eth0\n", "3:2", "YAML syntax error" },
-	{ "syntax error: tab indentation",
-	  "node:\n\tid: 1\n", "2:1", "YAML syntax error" },
+	{ "syntax error: tab indentation", "node:\n\tid: 1\n", "2:1", "YAML syntax error" },
 	{ "broken JSON", "{\"node\": {\"id\": 1,, }}", "1:19", "YAML syntax error" },
 	{ "two documents", NODE "---\n" NODE, "2:1", "more than one YAML document" },
 	{ "top level list", "- node\n", "1:1", "top level: expected a mapping, got a list" },
 	{ "top level scalar", "hello\n", "1:1", "top level: expected a mapping" },
 	{ "unknown top-level key", NODE "vip: []\n", "2:1", "vip: unknown key" },
-	{ "unknown key (typo)",
-	  "node: {id: 1, interface: eth0, xdpmode: native}\n", "1:32",
+	{ "unknown key (typo)", "node: {id: 1, interface: eth0, xdpmode: native}\n", "1:32",
 	  "node.xdpmode: unknown key" },
-	{ "unknown backend key", SNAT NODE VIP0
-	  "    backends: [{id: 1, address: 198.18.2.1, wieght: 2}]\n", "7:45",
+	{ "unknown backend key",
+	  SNAT NODE VIP0 "    backends: [{id: 1, address: 198.18.2.1, wieght: 2}]\n", "7:45",
 	  "vips[0].backends[0].wieght: unknown key" },
 	{ "duplicate key", NODE "bpffs: /a\nbpffs: /b\n", "3:1",
 	  "bpffs: duplicate key (first at line 2)" },
-	{ "duplicate nested key", "node:\n  id: 1\n  interface: eth0\n  id: 2\n",
-	  "4:3", "node.id: duplicate key" },
+	{ "duplicate nested key", "node:\n  id: 1\n  interface: eth0\n  id: 2\n", "4:3",
+	  "node.id: duplicate key" },
 	{ "missing node", "bpffs: /x\n", "1:1", "node: required section is missing" },
 	{ "missing node.id", "node:\n  interface: eth0\n", "2:3",
 	  "node.id: required key is missing" },
@@ -435,8 +436,8 @@ static const struct bad bad_cfgs[] = {
 	  "node.id: 0 is out of range 1-65535" },
 	{ "node.id negative", "node: {id: -3, interface: eth0}\n", "1:12",
 	  "node.id: -3 is out of range 1-65535" },
-	{ "node.id huge", "node: {id: 99999999999999999999999, interface: eth0}\n",
-	  "1:12", "out of range 1-65535" },
+	{ "node.id huge", "node: {id: 99999999999999999999999, interface: eth0}\n", "1:12",
+	  "out of range 1-65535" },
 	{ "string for int", "node: {id: \"1\", interface: eth0}\n", "1:12",
 	  "node.id: expected an integer, got string \"1\"" },
 	{ "word for int", "node: {id: one, interface: eth0}\n", "1:12",
@@ -447,19 +448,17 @@ static const struct bad bad_cfgs[] = {
 	  "node.id: \"010\": leading zeros are not allowed" },
 	{ "control character in input", "node: {id: 1,\n interface: \x01}\n", "2:13",
 	  "invalid input" },
-	{ "invalid UTF-8", "node: {id: 1, interface: \xff\xfe}\n", "1:26",
-	  "invalid input" },
+	{ "invalid UTF-8", "node: {id: 1, interface: \xff\xfe}\n", "1:26", "invalid input" },
 	{ "list for int", "node: {id: [1], interface: eth0}\n", "1:12",
 	  "node.id: expected an integer, got a list" },
-	{ "bad node name", "node: {id: 1, name: \"lb 1\", interface: eth0}\n",
-	  "1:21", "node.name: \"lb 1\" must be 1-63 characters" },
-	{ "interface too long",
-	  "node: {id: 1, interface: abcdefghijklmnopq}\n", "1:26",
+	{ "bad node name", "node: {id: 1, name: \"lb 1\", interface: eth0}\n", "1:21",
+	  "node.name: \"lb 1\" must be 1-63 characters" },
+	{ "interface too long", "node: {id: 1, interface: abcdefghijklmnopq}\n", "1:26",
 	  "node.interface: \"abcdefghijklmnopq\" is not a valid interface name" },
 	{ "interface with slash", "node: {id: 1, interface: a/b}\n", "1:26",
 	  "is not a valid interface name" },
-	{ "bad xdp_mode", "node: {id: 1, interface: eth0, xdp_mode: offload}\n",
-	  "1:42", "node.xdp_mode: \"offload\" is not one of native | generic" },
+	{ "bad xdp_mode", "node: {id: 1, interface: eth0, xdp_mode: offload}\n", "1:42",
+	  "node.xdp_mode: \"offload\" is not one of native | generic" },
 	{ "relative bpffs", NODE "bpffs: run/bpf\n", "2:8",
 	  "bpffs: \"run/bpf\" must be an absolute path" },
 	{ "dotdot pin_dir", NODE "pin_dir: /run/xdplb/bpf/../x\n", "2:10",
@@ -468,18 +467,20 @@ static const struct bad bad_cfgs[] = {
 	  "3:10", "pin_dir: /run/xdplb/bpfx/a is not under bpffs (/run/xdplb/bpf)" },
 	{ "pin_dir equal to bpffs", NODE "pin_dir: /run/xdplb/bpf\n", "2:10",
 	  "is not under bpffs" },
-	{ "control socket too long", NODE "control_socket: /"
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	{ "control socket too long",
+	  NODE "control_socket: /"
+	       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	       "aaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 	  "2:17", "too long for a Unix socket" },
 	{ "bad snat address", NODE "snat: {address: 198.18.101.300}\n", "2:17",
 	  "snat.address: \"198.18.101.300\" is not an IPv4 address" },
 	{ "snat address 0.0.0.0", NODE "snat: {address: 0.0.0.0}\n", "2:17",
 	  "snat.address: 0.0.0.0 is not a unicast address" },
-	{ "snat port below 1024", NODE "snat: {address: 198.18.101.1, port_min: 80}\n",
-	  "2:41", "snat.port_min: 80 is out of range 1024-65535" },
+	{ "snat port below 1024", NODE "snat: {address: 198.18.101.1, port_min: 80}\n", "2:41",
+	  "snat.port_min: 80 is out of range 1024-65535" },
 	{ "snat min > max",
-	  NODE "snat:\n  address: 198.18.101.1\n  port_min: 5000\n  port_max: 4000\n",
-	  "5:13", "snat: port_max 4000 is below port_min 5000" },
+	  NODE "snat:\n  address: 198.18.101.1\n  port_min: 5000\n  port_max: 4000\n", "5:13",
+	  "snat: port_max 4000 is below port_min 5000" },
 	{ "sessions.max too small", NODE "sessions: {max: 10}\n", "2:17",
 	  "sessions.max: 10 is out of range 1024-16777216" },
 	{ "timeout zero", NODE "sessions:\n  timeouts: {udp: 0}\n", "3:19",
@@ -488,16 +489,16 @@ static const struct bad bad_cfgs[] = {
 	  "sessions.timeouts.icmp: unknown key" },
 	{ "vips not a list", NODE "vips: {name: a}\n", "2:7",
 	  "vips: expected a list, got a mapping" },
-	{ "vip without name", NODE SNAT "vips:\n  - address: 198.18.100.1\n    port: 80\n",
-	  "4:5", "vips[0].name: required key is missing" },
-	{ "vip bad address", NODE SNAT
-	  "vips:\n  - name: a\n    address: 198.18.100\n    port: 80\n", "5:14",
+	{ "vip without name", NODE SNAT "vips:\n  - address: 198.18.100.1\n    port: 80\n", "4:5",
+	  "vips[0].name: required key is missing" },
+	{ "vip bad address",
+	  NODE SNAT "vips:\n  - name: a\n    address: 198.18.100\n    port: 80\n", "5:14",
 	  "vips[0].address: \"198.18.100\" is not an IPv4 address" },
-	{ "vip multicast address", NODE SNAT
-	  "vips:\n  - name: a\n    address: 224.0.0.1\n    port: 80\n", "5:14",
+	{ "vip multicast address",
+	  NODE SNAT "vips:\n  - name: a\n    address: 224.0.0.1\n    port: 80\n", "5:14",
 	  "is not a unicast address" },
-	{ "vip port out of range", NODE SNAT
-	  "vips:\n  - name: a\n    address: 198.18.100.1\n    port: 70000\n", "6:11",
+	{ "vip port out of range",
+	  NODE SNAT "vips:\n  - name: a\n    address: 198.18.100.1\n    port: 70000\n", "6:11",
 	  "vips[0].port: 70000 is out of range 1-65535" },
 	{ "vip bad protocol", NODE SNAT VIP0 "    protocol: sctp\n", "7:15",
 	  "vips[0].protocol: \"sctp\" is not one of tcp | udp" },
@@ -506,103 +507,102 @@ static const struct bad bad_cfgs[] = {
 	{ "fnat without snat", NODE VIP0 "    mode: fnat\n", "6:11",
 	  "vips[0].mode: fnat (the default mode) needs snat.address" },
 	{ "default fnat without snat", NODE VIP0, "3:5", "needs snat.address" },
-	{ "duplicate vip", NODE SNAT VIP0
-	  "  - name: b\n    address: 198.18.100.1\n    port: 80\n", "8:14",
-	  "vips[1]: 198.18.100.1:80/tcp is already vips[0] (a)" },
-	{ "same vip other protocol is fine, duplicate name is not", NODE SNAT VIP0
+	{ "duplicate vip", NODE SNAT VIP0 "  - name: b\n    address: 198.18.100.1\n    port: 80\n",
+	  "8:14", "vips[1]: 198.18.100.1:80/tcp is already vips[0] (a)" },
+	{ "same vip other protocol is fine, duplicate name is not",
+	  NODE SNAT VIP0
 	  "  - name: a\n    address: 198.18.100.1\n    port: 80\n    protocol: udp\n",
 	  "7:11", "vips[1].name: \"a\" is already the name of vips[0]" },
 	{ "hc bad type", NODE SNAT VIP0 "    healthcheck: {type: icmp}\n", "7:25",
 	  "vips[0].healthcheck.type: \"icmp\" is not one of none | tcp | http" },
-	{ "hc timeout >= interval", NODE SNAT VIP0
-	  "    healthcheck: {type: tcp, interval_ms: 500, timeout_ms: 500}\n", "7:60",
-	  "vips[0].healthcheck: timeout_ms 500 must be below interval_ms 500" },
-	{ "hc rise zero", NODE SNAT VIP0 "    healthcheck: {type: tcp, rise: 0}\n",
-	  "7:36", "vips[0].healthcheck.rise: 0 is out of range 1-" },
-	{ "hc fall zero", NODE SNAT VIP0 "    healthcheck: {type: tcp, fall: 0}\n",
-	  "7:36", "vips[0].healthcheck.fall: 0 is out of range 1-" },
-	{ "hc expect_status 99", NODE SNAT VIP0
-	  "    healthcheck: {type: http, expect_status: 99}\n", "7:46",
+	{ "hc timeout >= interval",
+	  NODE SNAT VIP0 "    healthcheck: {type: tcp, interval_ms: 500, timeout_ms: 500}\n",
+	  "7:60", "vips[0].healthcheck: timeout_ms 500 must be below interval_ms 500" },
+	{ "hc rise zero", NODE SNAT VIP0 "    healthcheck: {type: tcp, rise: 0}\n", "7:36",
+	  "vips[0].healthcheck.rise: 0 is out of range 1-" },
+	{ "hc fall zero", NODE SNAT VIP0 "    healthcheck: {type: tcp, fall: 0}\n", "7:36",
+	  "vips[0].healthcheck.fall: 0 is out of range 1-" },
+	{ "hc expect_status 99",
+	  NODE SNAT VIP0 "    healthcheck: {type: http, expect_status: 99}\n", "7:46",
 	  "vips[0].healthcheck.expect_status: 99 is out of range 100-599" },
-	{ "hc expect_status 600", NODE SNAT VIP0
-	  "    healthcheck: {type: http, expect_status: 600}\n", "7:46",
+	{ "hc expect_status 600",
+	  NODE SNAT VIP0 "    healthcheck: {type: http, expect_status: 600}\n", "7:46",
 	  "out of range 100-599" },
-	{ "hc path for tcp", NODE SNAT VIP0
-	  "    healthcheck: {type: tcp, path: /x}\n", "7:36",
+	{ "hc path for tcp", NODE SNAT VIP0 "    healthcheck: {type: tcp, path: /x}\n", "7:36",
 	  "vips[0].healthcheck.path: only valid with type http" },
-	{ "hc path with CRLF", NODE SNAT VIP0
-	  "    healthcheck: {type: http, path: \"/x\\r\\nHost: y\"}\n", "7:37",
+	{ "hc path with CRLF",
+	  NODE SNAT VIP0 "    healthcheck: {type: http, path: \"/x\\r\\nHost: y\"}\n", "7:37",
 	  "must not contain spaces or control characters" },
 	{ "backends not a list", NODE SNAT VIP0 "    backends: {id: 1}\n", "7:15",
 	  "vips[0].backends: expected a list, got a mapping" },
-	{ "backend id 0", NODE SNAT VIP0
-	  "    backends: [{id: 0, address: 198.18.2.1}]\n", "7:21",
+	{ "backend id 0", NODE SNAT VIP0 "    backends: [{id: 0, address: 198.18.2.1}]\n", "7:21",
 	  "vips[0].backends[0].id: 0 is out of range 1-4095" },
-	{ "backend id 4096", NODE SNAT VIP0
-	  "    backends: [{id: 4096, address: 198.18.2.1}]\n", "7:21",
-	  "vips[0].backends[0].id: 4096 is out of range 1-4095" },
-	{ "backend without address", NODE SNAT VIP0
-	  "    backends: [{id: 1}]\n", "7:16",
+	{ "backend id 4096", NODE SNAT VIP0 "    backends: [{id: 4096, address: 198.18.2.1}]\n",
+	  "7:21", "vips[0].backends[0].id: 4096 is out of range 1-4095" },
+	{ "backend without address", NODE SNAT VIP0 "    backends: [{id: 1}]\n", "7:16",
 	  "vips[0].backends[0].address: required key is missing" },
-	{ "backend bad address", NODE SNAT VIP0
-	  "    backends: [{id: 1, address: 198.18.2.x}]\n", "7:33",
-	  "vips[0].backends[0].address: \"198.18.2.x\" is not an IPv4 address" },
-	{ "backend port out of range", NODE SNAT VIP0
-	  "    backends: [{id: 1, address: 198.18.2.1, port: 65536}]\n", "7:51",
+	{ "backend bad address", NODE SNAT VIP0 "    backends: [{id: 1, address: 198.18.2.x}]\n",
+	  "7:33", "vips[0].backends[0].address: \"198.18.2.x\" is not an IPv4 address" },
+	{ "backend port out of range",
+	  NODE SNAT VIP0 "    backends: [{id: 1, address: 198.18.2.1, port: 65536}]\n", "7:51",
 	  "vips[0].backends[0].port: 65536 is out of range 0-65535" },
-	{ "backend bad mac", NODE SNAT VIP0
-	  "    backends: [{id: 1, address: 198.18.2.1, mac: \"02:00:00:00:00\"}]\n",
+	{ "backend bad mac",
+	  NODE SNAT VIP0 "    backends: [{id: 1, address: 198.18.2.1, mac: \"02:00:00:00:00\"}]\n",
 	  "7:50", "vips[0].backends[0].mac: \"02:00:00:00:00\" is not a MAC address" },
-	{ "backend multicast mac", NODE SNAT VIP0
+	{ "backend multicast mac",
+	  NODE SNAT VIP0
 	  "    backends: [{id: 1, address: 198.18.2.1, mac: \"01:00:5e:00:00:01\"}]\n",
 	  "7:50", "is not a unicast MAC address" },
-	{ "backend bad drain", NODE SNAT VIP0
-	  "    backends: [{id: 1, address: 198.18.2.1, drain: maybe}]\n", "7:52",
+	{ "backend bad drain",
+	  NODE SNAT VIP0 "    backends: [{id: 1, address: 198.18.2.1, drain: maybe}]\n", "7:52",
 	  "vips[0].backends[0].drain: expected true or false, got \"maybe\"" },
-	{ "backend weight too big", NODE SNAT VIP0
-	  "    backends: [{id: 1, address: 198.18.2.1, weight: 10001}]\n", "7:53",
+	{ "backend weight too big",
+	  NODE SNAT VIP0 "    backends: [{id: 1, address: 198.18.2.1, weight: 10001}]\n", "7:53",
 	  "vips[0].backends[0].weight: 10001 is out of range 0-10000" },
-	{ "duplicate backend id in a vip", NODE SNAT VIP0
-	  "    backends:\n      - {id: 1, address: 198.18.2.1}\n"
-	  "      - {id: 1, address: 198.18.2.2}\n", "9:14",
-	  "vips[0].backends[1].id: backend id 1 is used twice in this VIP" },
-	{ "duplicate backend address in a vip", NODE SNAT VIP0
-	  "    backends:\n      - {id: 1, address: 198.18.2.1}\n"
-	  "      - {id: 2, address: 198.18.2.1, port: 80}\n", "9:26",
-	  "vips[0].backends[1]: 198.18.2.1:80 is already backends[0] of this VIP" },
-	{ "backend id conflict across vips", NODE SNAT VIP0
-	  "    backends: [{id: 5, address: 198.18.2.1, port: 80}]\n"
-	  "  - name: b\n    address: 198.18.100.2\n    port: 80\n"
-	  "    backends: [{id: 5, address: 198.18.2.2, port: 80}]\n", "11:21",
+	{ "duplicate backend id in a vip",
+	  NODE SNAT VIP0 "    backends:\n      - {id: 1, address: 198.18.2.1}\n"
+			 "      - {id: 1, address: 198.18.2.2}\n",
+	  "9:14", "vips[0].backends[1].id: backend id 1 is used twice in this VIP" },
+	{ "duplicate backend address in a vip",
+	  NODE SNAT VIP0 "    backends:\n      - {id: 1, address: 198.18.2.1}\n"
+			 "      - {id: 2, address: 198.18.2.1, port: 80}\n",
+	  "9:26", "vips[0].backends[1]: 198.18.2.1:80 is already backends[0] of this VIP" },
+	{ "backend id conflict across vips",
+	  NODE SNAT VIP0 "    backends: [{id: 5, address: 198.18.2.1, port: 80}]\n"
+			 "  - name: b\n    address: 198.18.100.2\n    port: 80\n"
+			 "    backends: [{id: 5, address: 198.18.2.2, port: 80}]\n",
+	  "11:21",
 	  "vips[1].backends[0].id: backend id 5 is 198.18.2.2:80 here but "
 	  "198.18.2.1:80 in vips[0].backends[0]" },
-	{ "backend id conflict: port", NODE SNAT VIP0
-	  "    backends: [{id: 5, address: 198.18.2.1, port: 80}]\n"
-	  "  - name: b\n    address: 198.18.100.2\n    port: 80\n"
-	  "    backends: [{id: 5, address: 198.18.2.1}]\n", "11:21",
-	  "backend ids are cluster-wide" },
-	{ "backend id conflict: mac", NODE SNAT VIP0
+	{ "backend id conflict: port",
+	  NODE SNAT VIP0 "    backends: [{id: 5, address: 198.18.2.1, port: 80}]\n"
+			 "  - name: b\n    address: 198.18.100.2\n    port: 80\n"
+			 "    backends: [{id: 5, address: 198.18.2.1}]\n",
+	  "11:21", "backend ids are cluster-wide" },
+	{ "backend id conflict: mac",
+	  NODE SNAT VIP0
 	  "    backends: [{id: 5, address: 198.18.2.1, mac: \"02:00:00:00:00:01\"}]\n"
 	  "  - name: b\n    address: 198.18.100.2\n    port: 80\n"
 	  "    backends: [{id: 5, address: 198.18.2.1, mac: \"02:00:00:00:00:02\"}]\n",
 	  "11:21", "backend ids are cluster-wide" },
-	{ "DSR port change", NODE VIP0 "    mode: dsr\n"
-	  "    backends: [{id: 1, address: 198.18.2.1, port: 8080}]\n", "7:51",
+	{ "DSR port change",
+	  NODE VIP0 "    mode: dsr\n"
+		    "    backends: [{id: 1, address: 198.18.2.1, port: 8080}]\n",
+	  "7:51",
 	  "vips[0].backends[0].port: 8080 differs from the VIP port 80: a DSR "
 	  "backend cannot change the port" },
-	{ "sync unknown key", NODE "sync: {enable: true}\n", "2:8",
-	  "sync.enable: unknown key" },
+	{ "sync unknown key", NODE "sync: {enable: true}\n", "2:8", "sync.enable: unknown key" },
 	{ "sync enabled without listen", NODE "sync: {enabled: true}\n", "2:7",
 	  "sync.listen: required key is missing" },
 	{ "sync bad listen", NODE "sync: {listen: \"tcp://198.18.2.1\"}\n", "2:16",
 	  "sync.listen: \"tcp://198.18.2.1\" is not [tcp://]a.b.c.d:port" },
-	{ "sync peer is self", NODE
-	  "sync:\n  peers: [{node_id: 1, address: \"198.18.2.1:7400\"}]\n", "3:21",
+	{ "sync peer is self",
+	  NODE "sync:\n  peers: [{node_id: 1, address: \"198.18.2.1:7400\"}]\n", "3:21",
 	  "sync.peers[0].node_id: 1 is this node's own id" },
-	{ "sync duplicate peer", NODE
-	  "sync:\n  peers:\n    - {node_id: 2, address: \"198.18.2.2:7400\"}\n"
-	  "    - {node_id: 2, address: \"198.18.2.3:7400\"}\n", "5:17",
-	  "sync.peers[1].node_id: 2 is already sync.peers[0]" },
+	{ "sync duplicate peer",
+	  NODE "sync:\n  peers:\n    - {node_id: 2, address: \"198.18.2.2:7400\"}\n"
+	       "    - {node_id: 2, address: \"198.18.2.3:7400\"}\n",
+	  "5:17", "sync.peers[1].node_id: 2 is already sync.peers[0]" },
 	{ "sync bad map", NODE "sync: {maps: [sessions, vips]}\n", "2:25",
 	  "sync.maps[1]: \"vips\" is not a map that can be synced" },
 	{ "sync map twice", NODE "sync: {maps: [reverse, reverse]}\n", "2:24",
@@ -615,52 +615,53 @@ static const struct bad bad_cfgs[] = {
 	  "sync.digest_settle_ms: 50 is out of range 100-600000" },
 	{ "sync key_file relative", NODE "sync: {key_file: sync.key}\n", "2:18",
 	  "sync.key_file: \"sync.key\" must be an absolute path" },
-	{ "sync map field size", NODE
-	  "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
+	{ "sync map field size",
+	  NODE "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
 	  "sync.maps[0].owner.size: 3 is not 2, 4 or 8" },
-	{ "sync map fields overlap", NODE
-	  "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 4}, version: {offset: 2, size: 4}}\n",
+	{ "sync map fields overlap",
+	  NODE "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 4}, version: {offset: 2, "
+	       "size: 4}}\n",
 	  "4:7", "sync.maps[0]: fields overlap" },
 	{ "sync map without name", NODE "sync:\n  maps:\n    - {owner: {offset: 0, size: 4}}\n",
 	  "4:7", "sync.maps[0].name: required key is missing" },
-	{ "sync peer ports overlap ours", NODE SNAT
-	  "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: 59000, snat_port_max: 60000}]\n",
+	{ "sync peer ports overlap ours",
+	  NODE SNAT "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: "
+		    "59000, snat_port_max: 60000}]\n",
 	  "4:67", "sync.peers[0]: ports 59000-60000 overlap this node's snat ports 10000-59999" },
-	{ "sync peer ports half given", NODE
-	  "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: 100}]\n",
+	{ "sync peer ports half given",
+	  NODE "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", snat_port_min: 100}]\n",
 	  "3:67", "sync.peers[0]: give both snat_port_min and snat_port_max, or neither" },
 	{ "bool as string in JSON",
 	  "{\"node\": {\"id\": 1, \"interface\": \"eth0\"}, \"sync\": {\"enabled\": \"true\"}}",
 	  "1:62", "sync.enabled: expected true or false, got \"true\"" },
-	{ "JSON unknown key",
-	  "{\"node\": {\"id\": 1, \"interface\": \"eth0\", \"nmae\": \"x\"}}", "1:41",
-	  "node.nmae: unknown key" },
+	{ "JSON unknown key", "{\"node\": {\"id\": 1, \"interface\": \"eth0\", \"nmae\": \"x\"}}",
+	  "1:41", "node.nmae: unknown key" },
 };
 
 /* The sync options syncd reads: capture, key, sockets, timers, and a map
  * synced by config alone with its value fields. */
 static void test_sync_options(void **state)
 {
-	static const char text[] = NODE
-		"sync:\n"
-		"  enabled: true\n"
-		"  listen: 198.18.2.11:7400\n"
-		"  capture: kprobe\n"
-		"  key_file: /etc/xdplb/sync.key\n"
-		"  local_socket: /run/x/l.sock\n"
-		"  control_socket: /run/x/c.sock\n"
-		"  heartbeat_ms: 50\n"
-		"  dead_after_ms: 300\n"
-		"  antientropy_ms: 0\n"
-		"  digest_settle_ms: 2500\n"
-		"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", snat_port_min: 60000, snat_port_max: 61000}]\n"
-		"  maps:\n"
-		"    - sessions\n"
-		"    - name: conn_table\n"
-		"      timestamp: {offset: 24, size: 8}\n"
-		"      owner: {offset: 32, size: 2}\n"
-		"      version: {offset: 36, size: 4}\n"
-		"      backend: {offset: 40, size: 4}\n";
+	static const char text[] = NODE "sync:\n"
+					"  enabled: true\n"
+					"  listen: 198.18.2.11:7400\n"
+					"  capture: kprobe\n"
+					"  key_file: /etc/xdplb/sync.key\n"
+					"  local_socket: /run/x/l.sock\n"
+					"  control_socket: /run/x/c.sock\n"
+					"  heartbeat_ms: 50\n"
+					"  dead_after_ms: 300\n"
+					"  antientropy_ms: 0\n"
+					"  digest_settle_ms: 2500\n"
+					"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", "
+					"snat_port_min: 60000, snat_port_max: 61000}]\n"
+					"  maps:\n"
+					"    - sessions\n"
+					"    - name: conn_table\n"
+					"      timestamp: {offset: 24, size: 8}\n"
+					"      owner: {offset: 32, size: 2}\n"
+					"      version: {offset: 36, size: 4}\n"
+					"      backend: {offset: 40, size: 4}\n";
 	struct lbd_config *c = cfg_alloc();
 	char err[256] = "";
 	const struct cfg_sync *y = &c->sync;
@@ -713,11 +714,11 @@ static void test_bad(void **state)
 		memset(err, 0, sizeof(err));
 		ret = load("t.yaml", b->text, c, err, sizeof(err));
 		snprintf(want, sizeof(want), "t.yaml:%s: ", b->pos);
-		if (ret != -1 || strncmp(err, want, strlen(want)) ||
-		    !strstr(err, b->reason) || strchr(err, '\n')) {
+		if (ret != -1 || strncmp(err, want, strlen(want)) || !strstr(err, b->reason) ||
+		    strchr(err, '\n')) {
 			print_error("case \"%s\": ret %d, got \"%s\", want prefix "
-				    "\"%s\" and \"%s\"\n", b->what, ret, err, want,
-				    b->reason);
+				    "\"%s\" and \"%s\"\n",
+				    b->what, ret, err, want, b->reason);
 			failed++;
 		}
 	}
@@ -736,15 +737,13 @@ static void test_counts(void **state)
 	off += snprintf(buf + off, cap - off, NODE SNAT "vips:\n");
 	for (i = 0; i <= CFG_MAX_VIPS; i++)
 		off += snprintf(buf + off, cap - off,
-				"  - {name: v%zu, address: 198.18.100.1, port: %zu}\n",
-				i, i + 1);
+				"  - {name: v%zu, address: 198.18.100.1, port: %zu}\n", i, i + 1);
 	assert_int_equal(load("n.yaml", buf, c, err, sizeof(err)), -1);
 	assert_string_equal(err, "n.yaml:4:3: vips: more than 256 VIPs");
 
 	off = snprintf(buf, cap, NODE SNAT VIP0 "    backends:\n");
 	for (i = 0; i <= CFG_MAX_BACKENDS_PER_VIP; i++)
-		off += snprintf(buf + off, cap - off,
-				"      - {id: %zu, address: 198.18.2.%zu}\n",
+		off += snprintf(buf + off, cap - off, "      - {id: %zu, address: 198.18.2.%zu}\n",
 				i + 1, i % 250 + 1);
 	assert_int_equal(load("n.yaml", buf, c, err, sizeof(err)), -1);
 	assert_string_equal(err, "n.yaml:8:7: vips[0].backends: more than 256 backends");
@@ -803,9 +802,8 @@ static void test_helpers(void **state)
  * carry the parser's defaults: byte for byte what the file gives. */
 static void test_entry_defaults(void **state)
 {
-	static const char text[] = NODE SNAT
-		"vips: [{name: w, address: 198.18.100.1, port: 443,\n"
-		"        backends: [{id: 9, address: 198.18.2.9}]}]\n";
+	static const char text[] = NODE SNAT "vips: [{name: w, address: 198.18.100.1, port: 443,\n"
+					     "        backends: [{id: 9, address: 198.18.2.9}]}]\n";
 	struct lbd_config *c = cfg_alloc();
 	struct cfg_vip *v = malloc(sizeof(*v));
 	struct cfg_backend b;
@@ -828,18 +826,17 @@ static void test_entry_defaults(void **state)
 
 	/* and pass the checks: v is c's VIP itself, b its backend */
 	assert_int_equal(cfg_check_vip(c, &c->vips[0], &f), 0);
-	assert_int_equal(cfg_check_backend(&c->vips[0], &c->vips[0].backends[0], NULL, "",
-					   &f), 0);
+	assert_int_equal(cfg_check_backend(&c->vips[0], &c->vips[0].backends[0], NULL, "", &f), 0);
 	free(v);
 	free(c);
 }
 
-#define RT_BASE NODE SNAT \
-	"vips:\n" \
-	"  - {name: a, address: 198.18.100.1, port: 80,\n" \
-	"     backends: [{id: 1, address: 198.18.2.1}%s]}\n" \
-	"  - {name: d, address: 198.18.100.2, port: 81, mode: dsr,\n" \
-	"     backends: [{id: 2, address: 198.18.2.2}%s]}\n"
+#define RT_BASE                                                                                    \
+	NODE SNAT "vips:\n"                                                                        \
+		  "  - {name: a, address: 198.18.100.1, port: 80,\n"                               \
+		  "     backends: [{id: 1, address: 198.18.2.1}%s]}\n"                             \
+		  "  - {name: d, address: 198.18.100.2, port: 81, mode: dsr,\n"                    \
+		  "     backends: [{id: 2, address: 198.18.2.2}%s]}\n"
 
 /* One backend more for vips[vip] of RT_BASE: both ways must agree. */
 struct be_case {
@@ -847,10 +844,10 @@ struct be_case {
 	size_t vip;
 	uint32_t id;
 	const char *address;
-	int port;		/* -1: not given */
-	int64_t weight;		/* -1: not given */
-	const char *mac;	/* NULL: not given */
-	enum cfg_field field;	/* 0: accepted */
+	int port;	      /* -1: not given */
+	int64_t weight;	      /* -1: not given */
+	const char *mac;      /* NULL: not given */
+	enum cfg_field field; /* 0: accepted */
 };
 
 static const struct be_case be_cases[] = {
@@ -861,8 +858,7 @@ static const struct be_case be_cases[] = {
 	{ "id 4096", 0, 4096, "198.18.2.3", -1, -1, NULL, CFG_F_ID },
 	{ "id twice in a VIP", 0, 1, "198.18.2.3", -1, -1, NULL, CFG_F_ID },
 	{ "id elsewhere, other address", 1, 1, "198.18.2.9", -1, -1, NULL, CFG_F_ID },
-	{ "id elsewhere, other mac", 1, 1, "198.18.2.1", -1, -1, "02:00:00:00:00:01",
-	  CFG_F_ID },
+	{ "id elsewhere, other mac", 1, 1, "198.18.2.1", -1, -1, "02:00:00:00:00:01", CFG_F_ID },
 	{ "address 0.0.0.0", 0, 3, "0.0.0.0", -1, -1, NULL, CFG_F_ADDRESS },
 	{ "multicast address", 0, 3, "239.1.1.1", -1, -1, NULL, CFG_F_ADDRESS },
 	{ "weight 10001", 0, 3, "198.18.2.3", -1, 10001, NULL, CFG_F_WEIGHT },
@@ -879,7 +875,7 @@ struct vip_case {
 	const char *name;
 	const char *address;
 	unsigned int port;
-	const char *mode;	/* NULL: not given */
+	const char *mode; /* NULL: not given */
 	enum cfg_field field;
 };
 
@@ -888,8 +884,8 @@ static const struct vip_case vip_cases[] = {
 	{ "fine: same address and port, other name", false, "b", "198.18.100.1", 81, NULL, 0 },
 	{ "bad name", false, "b c", "198.18.100.3", 80, NULL, CFG_F_NAME },
 	{ "name too long", false,
-	  "a234567890123456789012345678901234567890123456789012345678901234", "198.18.100.3",
-	  80, NULL, CFG_F_NAME },
+	  "a234567890123456789012345678901234567890123456789012345678901234", "198.18.100.3", 80,
+	  NULL, CFG_F_NAME },
 	{ "name taken", false, "d", "198.18.100.3", 80, NULL, CFG_F_NAME },
 	{ "broadcast address", false, "b", "255.255.255.255", 80, NULL, CFG_F_ADDRESS },
 	{ "port 0", false, "b", "198.18.100.3", 0, NULL, CFG_F_PORT },
@@ -905,8 +901,7 @@ static void assert_same_fault(const char *what, const char *err, const char *pat
 	const char *key = cfg_field_key(f->field);
 	char want[512];
 
-	snprintf(want, sizeof(want), "%s%s%s: %s", path, key ? "." : "", key ? key : "",
-		 f->why);
+	snprintf(want, sizeof(want), "%s%s%s: %s", path, key ? "." : "", key ? key : "", f->why);
 	if (!strstr(err, want))
 		fail_msg("case \"%s\": the file says \"%s\", lbd would say \"%s\"", what, err,
 			 want);
@@ -930,16 +925,14 @@ static void test_runtime_backend(void **state)
 		int off, r, rf;
 
 		/* the file's way */
-		off = snprintf(entry, sizeof(entry), ", {id: %u, address: %s", bc->id,
-			       bc->address);
+		off = snprintf(entry, sizeof(entry), ", {id: %u, address: %s", bc->id, bc->address);
 		if (bc->port >= 0)
 			off += snprintf(entry + off, sizeof(entry) - off, ", port: %d", bc->port);
 		if (bc->weight >= 0)
 			off += snprintf(entry + off, sizeof(entry) - off, ", weight: %lld",
 					(long long)bc->weight);
 		if (bc->mac)
-			off += snprintf(entry + off, sizeof(entry) - off, ", mac: \"%s\"",
-					bc->mac);
+			off += snprintf(entry + off, sizeof(entry) - off, ", mac: \"%s\"", bc->mac);
 		snprintf(entry + off, sizeof(entry) - off, "}");
 		snprintf(text, sizeof(text), RT_BASE, bc->vip ? "" : entry, bc->vip ? entry : "");
 		err[0] = '\0';
@@ -974,8 +967,7 @@ static void test_runtime_backend(void **state)
 			continue;
 		}
 		if (rf != -1 || r >= 0)
-			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", bc->what, rf,
-				 r);
+			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", bc->what, rf, r);
 		assert_int_equal(f.field, bc->field);
 		snprintf(path, sizeof(path), "vips[%zu].backends[1]", bc->vip);
 		assert_same_fault(bc->what, err, path, &f);
@@ -1013,7 +1005,7 @@ static void test_runtime_vip(void **state)
 		cfg_vip_init(v);
 		snprintf(v->name, sizeof(v->name), "%.*s", (int)sizeof(v->name) - 1, vc->name);
 		if (strlen(vc->name) >= sizeof(v->name))
-			v->name[0] = '\0';	/* ctl refuses it before: no name */
+			v->name[0] = '\0'; /* ctl refuses it before: no name */
 		assert_int_equal(cfg_parse_addr(vc->address, &v->family, &v->addr), 0);
 		v->port = (uint16_t)vc->port;
 		if (vc->mode) {
@@ -1029,11 +1021,10 @@ static void test_runtime_vip(void **state)
 			continue;
 		}
 		if (rf != -1 || r >= 0)
-			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", vc->what, rf,
-				 r);
+			fail_msg("case \"%s\": file %d, lbd %d: both must refuse", vc->what, rf, r);
 		assert_int_equal(f.field, vc->field);
 		if (strlen(vc->name) >= sizeof(v->name))
-			continue;	/* the file: too long; lbd: the empty name */
+			continue; /* the file: too long; lbd: the empty name */
 		snprintf(path, sizeof(path), "vips[%zu]", vc->no_snat ? 0 : running->n_vips);
 		assert_same_fault(vc->what, err, path, &f);
 	}
@@ -1065,9 +1056,9 @@ static void test_validators(void **state)
 	assert_false(cfg_valid_name("a/b"));
 	assert_false(cfg_valid_name("\xc3\xa9"));
 	assert_true(cfg_valid_name("a234567890123456789012345678901234567890"
-				   "12345678901234567890123"));		/* 63 */
+				   "12345678901234567890123")); /* 63 */
 	assert_false(cfg_valid_name("a234567890123456789012345678901234567890"
-				    "123456789012345678901234"));	/* 64 */
+				    "123456789012345678901234")); /* 64 */
 
 	assert_int_equal(cfg_parse_addr("198.18.0.1", &fam, &a), 0);
 	assert_true(cfg_valid_unicast(fam, &a));

@@ -18,9 +18,9 @@
 
 #include "health.h"
 
-#define WAIT_MS		3000	/* upper bound of any single wait */
-#define MAX_CONNS	64
-#define MAX_EVENTS	64
+#define WAIT_MS	   3000 /* upper bound of any single wait */
+#define MAX_CONNS  64
+#define MAX_EVENTS 64
 
 enum srv_mode { SRV_CLOSE, SRV_HTTP, SRV_SILENT };
 
@@ -39,7 +39,7 @@ struct srv {
 	uv_tcp_t listener;
 	bool listening;
 	enum srv_mode mode;
-	int status;		/* HTTP status to answer */
+	int status; /* HTTP status to answer */
 	int accepts;
 	int requests;
 	char last_req[1024];
@@ -51,7 +51,7 @@ struct ev {
 	uint32_t vip, be;
 	bool up;
 	char reason[64];
-	uint64_t at;		/* uv_now() */
+	uint64_t at; /* uv_now() */
 };
 
 static uv_loop_t loop;
@@ -60,8 +60,8 @@ static struct srv srv;
 static struct hc *H;
 static struct ev evs[MAX_EVENTS];
 static int n_evs;
-static bool remove_in_cb;	/* state callback removes its target */
-static bool free_in_cb;		/* state callback frees everything */
+static bool remove_in_cb; /* state callback removes its target */
+static bool free_in_cb;	  /* state callback frees everything */
 
 /* ---------------------------------------------------------------------- */
 /* loop helpers */
@@ -70,8 +70,7 @@ static void on_tick(uv_timer_t *t)
 {
 }
 
-static void on_state(void *arg, uint32_t vip, uint32_t be, bool up,
-		     const char *reason)
+static void on_state(void *arg, uint32_t vip, uint32_t be, bool up, const char *reason)
 {
 	struct ev *e;
 
@@ -160,8 +159,8 @@ static void conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	s->requests++;
 	memcpy(s->last_req, c->buf, c->len + 1);
 	uv_read_stop(st);
-	snprintf(c->resp, sizeof(c->resp),
-		 "HTTP/1.0 %d Whatever\r\nContent-Length: 2\r\n\r\nok", s->status);
+	snprintf(c->resp, sizeof(c->resp), "HTTP/1.0 %d Whatever\r\nContent-Length: 2\r\n\r\nok",
+		 s->status);
 	out = uv_buf_init(c->resp, (unsigned int)strlen(c->resp));
 	c->w.data = c;
 	assert_int_equal(uv_write(&c->w, st, &out, 1, conn_written), 0);
@@ -189,8 +188,7 @@ static void on_conn(uv_stream_t *l, int status)
 	if (s->mode == SRV_CLOSE)
 		conn_close(c);
 	else
-		assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, conn_alloc,
-					       conn_read), 0);
+		assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read), 0);
 }
 
 static void srv_listen(struct srv *s, uint16_t port)
@@ -206,8 +204,7 @@ static void srv_listen(struct srv *s, uint16_t port)
 	s->listener.data = s;
 	assert_int_equal(uv_tcp_bind(&s->listener, (struct sockaddr *)&a, 0), 0);
 	assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 128, on_conn), 0);
-	assert_int_equal(uv_tcp_getsockname(&s->listener, (struct sockaddr *)&got,
-					    &len), 0);
+	assert_int_equal(uv_tcp_getsockname(&s->listener, (struct sockaddr *)&got, &len), 0);
 	s->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
 	s->listening = true;
 }
@@ -232,7 +229,7 @@ static int setup(void **state)
 	if (uv_loop_init(&loop))
 		return -1;
 	uv_timer_init(&loop, &ticker);
-	uv_timer_start(&ticker, on_tick, 5, 5);	/* bounds every UV_RUN_ONCE */
+	uv_timer_start(&ticker, on_tick, 5, 5); /* bounds every UV_RUN_ONCE */
 	memset(&srv, 0, sizeof(srv));
 	srv.status = 200;
 	memset(evs, 0, sizeof(evs));
@@ -258,19 +255,22 @@ static int teardown(void **state)
 
 static struct cfg_backend backend(uint32_t id, uint16_t port)
 {
-	struct cfg_backend be = { .id = id, .family = AF_INET, .port = port,
-				  .weight = 1 };
+	struct cfg_backend be = { .id = id, .family = AF_INET, .port = port, .weight = 1 };
 
 	be.addr.w[0] = htonl(INADDR_LOOPBACK);
 	return be;
 }
 
-static struct cfg_healthcheck check(enum hc_type type, uint32_t interval,
-				    uint32_t timeout, uint32_t rise, uint32_t fall)
+static struct cfg_healthcheck check(enum hc_type type, uint32_t interval, uint32_t timeout,
+				    uint32_t rise, uint32_t fall)
 {
 	struct cfg_healthcheck hc = {
-		.type = type, .expect_status = 200, .interval_ms = interval,
-		.timeout_ms = timeout, .rise = rise, .fall = fall,
+		.type = type,
+		.expect_status = 200,
+		.interval_ms = interval,
+		.timeout_ms = timeout,
+		.rise = rise,
+		.fall = fall,
 	};
 
 	snprintf(hc.path, sizeof(hc.path), "/health");
@@ -296,7 +296,7 @@ static void test_tcp_up(void **state)
 	assert_true(run_until(&n_evs, 1, WAIT_MS));
 	assert_int_equal(evs[0].vip, 3);
 	assert_int_equal(evs[0].be, 7);
-	assert_true(evs[0].up);		/* first result reports at once */
+	assert_true(evs[0].up); /* first result reports at once */
 	assert_string_equal(evs[0].reason, "ok");
 	assert_true(hc_is_up(H, 3, 7));
 	assert_string_equal(hc_reason(H, 3, 7), "ok");
@@ -320,7 +320,7 @@ static void test_tcp_fall_rise(void **state)
 	srv.mode = SRV_CLOSE;
 	srv_listen(&srv, 0);
 	port = srv.port;
-	hc.port = port;		/* hc port wins over backend and VIP ports */
+	hc.port = port; /* hc port wins over backend and VIP ports */
 	be.port = 1;
 	assert_int_equal(hc_add(H, 0, &be, 2, &hc), 0);
 	assert_true(run_until(&n_evs, 1, WAIT_MS));
@@ -343,7 +343,7 @@ static void test_tcp_fall_rise(void **state)
 	assert_true(run_until(&n_evs, 3, WAIT_MS));
 	assert_true(evs[2].up);
 	assert_string_equal(evs[2].reason, "ok");
-	run_for(15);	/* let the server see the last accept; < 1 interval */
+	run_for(15); /* let the server see the last accept; < 1 interval */
 	assert_in_range(srv.accepts - accepts, 3, 4);
 	assert_true(hc_is_up(H, 0, 1));
 }
@@ -397,7 +397,7 @@ static void test_http_first_down(void **state)
 	hc.expect_status = 204;
 	assert_int_equal(hc_add(H, 1, &be, 9, &hc), 0);
 	assert_true(run_until(&n_evs, 1, WAIT_MS));
-	assert_false(evs[0].up);	/* the first result, down, reports too */
+	assert_false(evs[0].up); /* the first result, down, reports too */
 	assert_string_equal(evs[0].reason, "status 404");
 
 	srv.status = 204;
@@ -440,7 +440,7 @@ static void test_remove_in_flight(void **state)
 	assert_int_equal(hc_remove(H, 2, 9), -ENOENT);
 	assert_false(hc_is_up(H, 2, 9));
 	run_for(100);
-	assert_int_equal(n_evs, 0);	/* a removed target never reports */
+	assert_int_equal(n_evs, 0); /* a removed target never reports */
 
 	/* re-adding the same target works */
 	assert_int_equal(hc_add(H, 2, &be, 80, &hc), 0);
@@ -449,7 +449,7 @@ static void test_remove_in_flight(void **state)
 	/* removal right after the connect was started, before it completed */
 	be.id = 10;
 	assert_int_equal(hc_add(H, 2, &be, 80, &hc), 0);
-	uv_run(&loop, UV_RUN_NOWAIT);	/* timer fires, connect in flight */
+	uv_run(&loop, UV_RUN_NOWAIT); /* timer fires, connect in flight */
 	assert_int_equal(hc_remove(H, 2, 10), 0);
 	assert_int_equal(hc_remove(H, 7, 7), -ENOENT);
 	run_for(50);
@@ -463,7 +463,7 @@ static void test_none(void **state)
 	struct cfg_backend be = backend(11, 80);
 
 	assert_int_equal(hc_add(H, 0, &be, 80, &hc), 0);
-	assert_int_equal(n_evs, 0);	/* not from inside hc_add */
+	assert_int_equal(n_evs, 0); /* not from inside hc_add */
 	assert_true(run_until(&n_evs, 1, WAIT_MS));
 	assert_true(evs[0].up);
 	assert_true(hc_is_up(H, 0, 11));
@@ -486,7 +486,7 @@ static void test_invalid(void **state)
 
 	hc = check(HC_TCP, 0, 0, 0, 0);
 	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
-	hc = check(HC_HTTP, 100, 100, 1, 1);	/* timeout not below interval */
+	hc = check(HC_HTTP, 100, 100, 1, 1); /* timeout not below interval */
 	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
 	hc = check(HC_TCP, 100, 50, 0, 1);
 	assert_int_equal(hc_add(H, 0, &be, 80, &hc), -EINVAL);
@@ -508,7 +508,7 @@ static void test_remove_from_callback(void **state)
 	remove_in_cb = true;
 	assert_int_equal(hc_add(H, 0, &be, srv.port, &hc), 0);
 	assert_true(run_until(&n_evs, 1, WAIT_MS));
-	assert_false(hc_is_up(H, 0, 13));	/* removed */
+	assert_false(hc_is_up(H, 0, 13)); /* removed */
 	run_for(100);
 	assert_int_equal(n_evs, 1);
 }
@@ -548,8 +548,7 @@ static void test_many(void **state)
 	assert_true(run_until(&n_evs, 20, WAIT_MS));
 	for (i = 0; i < 20; i++)
 		if (!evs[i].up)
-			fail_msg("target %u/%u: %s", evs[i].vip, evs[i].be,
-				 evs[i].reason);
+			fail_msg("target %u/%u: %s", evs[i].vip, evs[i].be, evs[i].reason);
 	for (i = 1; i <= 20; i++)
 		assert_true(hc_is_up(H, i % 3, i));
 	for (i = 1; i <= 20; i += 2)

@@ -13,13 +13,13 @@
 #include "maglev.h"
 #include "xdplb.h"
 
-#define M	XLB_MAGLEV_SIZE
-#define NB	64
+#define M  XLB_MAGLEV_SIZE
+#define NB 64
 
 struct be_name {
-	uint32_t addr;	/* like the real caller: address + port bytes */
+	uint32_t addr; /* like the real caller: address + port bytes */
 	uint16_t port;
-	uint16_t pad;	/* hashed too: keep it zero */
+	uint16_t pad; /* hashed too: keep it zero */
 };
 
 static struct be_name names[NB];
@@ -30,7 +30,7 @@ static int setup(void **state)
 	size_t i;
 
 	for (i = 0; i < NB; i++) {
-		names[i].addr = 0xc6120200u + (uint32_t)i + 1;	/* 198.18.2.x */
+		names[i].addr = 0xc6120200u + (uint32_t)i + 1; /* 198.18.2.x */
 		names[i].port = 80;
 	}
 	t1 = calloc(M, sizeof(*t1));
@@ -76,7 +76,7 @@ static void test_populated(void **state)
 	mk(be, 5, NULL);
 	assert_int_equal(maglev_build(be, 5, t1, M), 0);
 	count(t1, M, cnt, NB + 1);
-	assert_int_equal(cnt[0], 0);		/* every entry set */
+	assert_int_equal(cnt[0], 0); /* every entry set */
 	for (i = 1; i <= 5; i++)
 		assert_true(cnt[i] > 0);
 	for (i = 6; i <= NB; i++)
@@ -100,7 +100,7 @@ static void test_deterministic(void **state)
 	srand(42);
 	for (round = 0; round < 5; round++) {
 		memcpy(sh, be, sizeof(be));
-		for (i = 19; i > 0; i--) {		/* Fisher-Yates */
+		for (i = 19; i > 0; i--) { /* Fisher-Yates */
 			size_t j = (size_t)rand() % (i + 1);
 
 			tmp = sh[i];
@@ -134,8 +134,8 @@ static void check_shares(size_t n, const uint32_t *w)
 		double got = (double)cnt[i + 1];
 
 		if (got < want * 0.99 || got > want * 1.01)
-			fail_msg("backend %zu (weight %u): %zu entries, want %.0f +-1%%",
-				 i + 1, w ? w[i] : 1, cnt[i + 1], want);
+			fail_msg("backend %zu (weight %u): %zu entries, want %.0f +-1%%", i + 1,
+				 w ? w[i] : 1, cnt[i + 1], want);
 	}
 }
 
@@ -192,9 +192,9 @@ static void disruption(size_t n, size_t gone, const uint32_t *w)
 		}
 	}
 	assert_true(orphaned > 0);
-	if (moved * 50 >= M)	/* < 2% of M */
-		fail_msg("n=%zu: %zu entries of remaining backends moved (%.2f%% of M)",
-			 n, moved, 100.0 * moved / M);
+	if (moved * 50 >= M) /* < 2% of M */
+		fail_msg("n=%zu: %zu entries of remaining backends moved (%.2f%% of M)", n, moved,
+			 100.0 * moved / M);
 }
 
 static void test_disruption(void **state)
@@ -258,7 +258,7 @@ static void test_bad_m(void **state)
 	assert_int_equal(maglev_build(be, 3, t1, 65536), -1);
 	assert_int_equal(errno, EINVAL);
 	errno = 0;
-	assert_int_equal(maglev_build(be, 3, t1, 9), -1);	/* 3 * 3 */
+	assert_int_equal(maglev_build(be, 3, t1, 9), -1); /* 3 * 3 */
 	assert_int_equal(errno, EINVAL);
 	errno = 0;
 	assert_int_equal(maglev_build(be, 3, t1, 1), -1);
@@ -279,14 +279,10 @@ static void test_bad_m(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_populated),
-		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_shares),
-		cmocka_unit_test(test_equal_exact),
-		cmocka_unit_test(test_disruption),
-		cmocka_unit_test(test_weight_zero),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_bad_m),
+		cmocka_unit_test(test_populated),  cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_shares),	   cmocka_unit_test(test_equal_exact),
+		cmocka_unit_test(test_disruption), cmocka_unit_test(test_weight_zero),
+		cmocka_unit_test(test_empty),	   cmocka_unit_test(test_bad_m),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -29,10 +29,13 @@ static uint64_t rnd(void)
 static const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 
 static const struct sync_hdr hdr = {
-	.origin = 3, .epoch = 1700000000000000000ull, .seq = 42, .mono_ns = 123456789,
+	.origin = 3,
+	.epoch = 1700000000000000000ull,
+	.seq = 42,
+	.mono_ns = 123456789,
 };
 
-#define MAXN	600
+#define MAXN 600
 static uint8_t keys[MAXN][64];
 static uint8_t vals[MAXN][256];
 static char names[MAXN][16];
@@ -56,7 +59,8 @@ static void mk_entries(size_t n)
 		e->key = keys[i];
 		e->key_len = 1 + (uint32_t)(rnd() % sizeof(keys[i]));
 		e->value = e->op == SYNC_OP_UPDATE ? vals[i] : NULL;
-		e->value_len = e->op == SYNC_OP_UPDATE ? 1 + (uint32_t)(rnd() % sizeof(vals[i])) : 0;
+		e->value_len =
+			e->op == SYNC_OP_UPDATE ? 1 + (uint32_t)(rnd() % sizeof(vals[i])) : 0;
 		e->origin = 1 + (uint32_t)(i % 4);
 		e->version = i % 2 ? i : (uint64_t)i << 40;
 	}
@@ -134,8 +138,8 @@ static void test_split(void **state)
 		/* maximal: one more entry would not have fit */
 		if (done + (size_t)k < MAXN) {
 			big.max_msg = 1 << 20;
-			assert_int_equal(sync_encode_batch(&hdr, ents + done, (size_t)k + 1, &big, buf,
-							   sizeof(buf), &len2),
+			assert_int_equal(sync_encode_batch(&hdr, ents + done, (size_t)k + 1, &big,
+							   buf, sizeof(buf), &len2),
 					 k + 1);
 			assert_true(len2 > l.max_msg - SYNC_AUTH_TAG_ROOM);
 			k = sync_encode_batch(&hdr, ents + done, MAXN - done, &l, buf, sizeof(buf),
@@ -202,9 +206,13 @@ static void test_other_types(void **state)
 		{ .origin = 2, .epoch = 7, .last_seq = UINT64_MAX },
 	};
 	const char *maps[] = { "sessions", "reverse" };
-	struct sync_digest dg = { .map = "sessions", .bucket = 5, .bucket_count = 256,
-				  .entries = 77, .hash = 0xdeadbeefcafef00dull,
-				  .has_version_before = true, .version_before = 0xfffffff1u };
+	struct sync_digest dg = { .map = "sessions",
+				  .bucket = 5,
+				  .bucket_count = 256,
+				  .entries = 77,
+				  .hash = 0xdeadbeefcafef00dull,
+				  .has_version_before = true,
+				  .version_before = 0xfffffff1u };
 	struct sync_entry d;
 	struct sync_msg m;
 	size_t len, i;
@@ -225,7 +233,8 @@ static void test_other_types(void **state)
 	}
 	sync_msg_release(&m);
 
-	assert_int_equal(sync_encode_resync_request(&h, 3, 10, 20, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_encode_resync_request(&h, 3, 10, 20, &lim, buf, sizeof(buf), &len),
+			 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_RESYNC_REQUEST);
 	assert_int_equal(m.env->resync_request->origin, 3);
@@ -233,8 +242,8 @@ static void test_other_types(void **state)
 	assert_int_equal(m.env->resync_request->to_seq, 20);
 	sync_msg_release(&m);
 
-	assert_int_equal(sync_encode_snapshot_request(&h, 77, maps, 2, &lim, buf, sizeof(buf), &len),
-			 0);
+	assert_int_equal(
+		sync_encode_snapshot_request(&h, 77, maps, 2, &lim, buf, sizeof(buf), &len), 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_REQUEST);
 	assert_int_equal(m.env->snapshot_request->snapshot_id, 77);
@@ -243,9 +252,8 @@ static void test_other_types(void **state)
 	sync_msg_release(&m);
 
 	mk_entries(10);
-	assert_int_equal(sync_encode_snapshot_chunk(&h, 77, 4, ents, 10, &lim, buf, sizeof(buf),
-						    &len),
-			 10);
+	assert_int_equal(
+		sync_encode_snapshot_chunk(&h, 77, 4, ents, 10, &lim, buf, sizeof(buf), &len), 10);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_CHUNK);
 	assert_int_equal(m.env->snapshot_chunk->index, 4);
@@ -256,7 +264,8 @@ static void test_other_types(void **state)
 	}
 	sync_msg_release(&m);
 
-	assert_int_equal(sync_encode_snapshot_end(&h, 77, 5, 1234, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_encode_snapshot_end(&h, 77, 5, 1234, &lim, buf, sizeof(buf), &len),
+			 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_END);
 	assert_int_equal(m.env->snapshot_end->chunks, 5);
@@ -271,7 +280,7 @@ static void test_other_types(void **state)
 	assert_true(m.env->digest->has_version_before);
 	assert_int_equal(m.env->digest->version_before, 0xfffffff1u);
 	sync_msg_release(&m);
-	dg.has_version_before = false;	/* absent: every entry counted */
+	dg.has_version_before = false; /* absent: every entry counted */
 	assert_int_equal(sync_encode_digest(&h, &dg, &lim, buf, sizeof(buf), &len), 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_false(m.env->digest->has_version_before);
@@ -516,7 +525,7 @@ static void test_reject_reasons(void **state)
 	l.max_list = 1;
 	assert_int_equal(fx_decode(&f, &l), SYNC_E_RANGE);
 	l = lim;
-	f.env.has_seq = 1;	/* seq only on batches */
+	f.env.has_seq = 1; /* seq only on batches */
 	assert_int_equal(fx_decode(&f, &l), SYNC_E_SEQ);
 	f.env.has_seq = 0;
 	hb.has_ready = 0;
@@ -579,7 +588,7 @@ static void test_truncated(void **state)
 	mk_entries(50);
 	assert_int_equal(sync_encode_batch(&hdr, ents, 50, &lim, buf, sizeof(buf), &len), 50);
 	for (cut = 0; cut < len; cut++) {
-		uint8_t *copy = malloc(cut ? cut : 1);	/* exact size: ASan sees overreads */
+		uint8_t *copy = malloc(cut ? cut : 1); /* exact size: ASan sees overreads */
 		enum sync_reason r;
 
 		memcpy(copy, buf, cut);
@@ -633,7 +642,7 @@ static void test_mutated(void **state)
 	size_t orig, i, j, len;
 	uint8_t *src;
 
-	l.max_key = 48;		/* so that mutated lengths hit the limits too */
+	l.max_key = 48; /* so that mutated lengths hit the limits too */
 	l.max_value = 200;
 	mk_entries(8);
 	for (i = 0; i < 8; i++) {
@@ -654,16 +663,16 @@ static void test_mutated(void **state)
 			size_t at = rnd() % len;
 
 			switch (rnd() % 4) {
-			case 0:		/* flip a bit */
+			case 0: /* flip a bit */
 				g[at] ^= (uint8_t)(1u << (rnd() % 8));
 				break;
-			case 1:		/* random byte */
+			case 1: /* random byte */
 				g[at] = (uint8_t)rnd();
 				break;
-			case 2:		/* drop the tail */
+			case 2: /* drop the tail */
 				len = at + 1;
 				break;
-			default:	/* large varint-ish byte */
+			default: /* large varint-ish byte */
 				g[at] = 0xff;
 				break;
 			}
@@ -694,7 +703,8 @@ static void test_bucket_request(void **state)
 
 	h.seq = 0;
 	assert_int_equal(sync_encode_snapshot_request_bucket(&h, 9, maps, 1, 3, 64, &lim, buf,
-							     sizeof(buf), &len), 0);
+							     sizeof(buf), &len),
+			 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	sr = m.env->snapshot_request;
 	assert_true(sr->has_bucket && sr->has_bucket_count);
@@ -709,14 +719,19 @@ static void test_bucket_request(void **state)
 	assert_false(m.env->snapshot_request->has_bucket_count);
 	sync_msg_release(&m);
 	assert_int_equal(sync_encode_snapshot_request_bucket(&h, 9, maps, 1, 64, 64, &lim, buf,
-							     sizeof(buf), &len), -EINVAL);
+							     sizeof(buf), &len),
+			 -EINVAL);
 
 	/* hand-built: one of the two, bucket out of range, count 0 */
 	{
 		Xlbsync__Envelope env;
 		Xlbsync__SnapshotRequest r;
 		char *mnames[] = { (char *)"sessions" };
-		struct { int hb, hc; uint32_t b, c; enum sync_reason want; } cases[] = {
+		struct {
+			int hb, hc;
+			uint32_t b, c;
+			enum sync_reason want;
+		} cases[] = {
 			{ 1, 0, 1, 0, SYNC_E_FIELD }, { 0, 1, 0, 8, SYNC_E_FIELD },
 			{ 1, 1, 8, 8, SYNC_E_RANGE }, { 1, 1, 0, 0, SYNC_E_RANGE },
 			{ 1, 1, 7, 8, SYNC_OK },
@@ -754,12 +769,19 @@ static void test_apply_checks(void **state)
 	struct sync_mapspec ms;
 	uint8_t k[40] = { 0 }, v[64] = { 0 };
 	struct sync_entry e = {
-		.map = "sessions", .op = SYNC_OP_UPDATE, .key = k, .key_len = 40,
-		.value = v, .value_len = 64, .origin = 1, .version = 1,
+		.map = "sessions",
+		.op = SYNC_OP_UPDATE,
+		.key = k,
+		.key_len = 40,
+		.value = v,
+		.value_len = 64,
+		.origin = 1,
+		.version = 1,
 	};
 
 	assert_int_equal(sync_mapspec_init(&ms, "sessions", 40, 64, SYNC_FIELD_NONE,
-					   SYNC_FIELD_NONE, SYNC_FIELD_NONE, &lim, NULL), 0);
+					   SYNC_FIELD_NONE, SYNC_FIELD_NONE, &lim, NULL),
+			 0);
 	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_OK);
 	e.map = "reverse";
 	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_E_UNKNOWN_MAP);

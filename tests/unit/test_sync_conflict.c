@@ -13,8 +13,11 @@
 static struct sync_write upd(uint64_t v, uint32_t node, const char *val)
 {
 	struct sync_write w = {
-		.version = v, .node = node, .op = SYNC_OP_UPDATE,
-		.value = (const uint8_t *)val, .value_len = (uint32_t)strlen(val),
+		.version = v,
+		.node = node,
+		.op = SYNC_OP_UPDATE,
+		.value = (const uint8_t *)val,
+		.value_len = (uint32_t)strlen(val),
 	};
 	return w;
 }
@@ -145,7 +148,7 @@ static void test_decide(void **state)
 	in = upd(2, 1, "y");
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
 	in = upd(3, 1, "x");
-	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);	/* identical */
+	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP); /* identical */
 	in = del(3, 1);
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_DELETE);
 	in = del(2, 1);
@@ -156,7 +159,7 @@ static void test_decide(void **state)
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
 	in = upd(2, 1, "x");
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
-	in = upd(3, 2, "x");	/* same version, higher node: loses */
+	in = upd(3, 2, "x"); /* same version, higher node: loses */
 	assert_int_equal(sync_conflict_decide(&in, &loc), SYNC_APPLY_SKIP);
 	/* a later write beats the tombstone */
 	in = upd(4, 1, "x");
@@ -185,7 +188,7 @@ static void test_decide_key(void **state)
 	in = del(5, 2);
 	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_DELETE);
 	assert_true(keep);
-	in = del(4, 2);	/* loses to the tombstone (node) */
+	in = del(4, 2); /* loses to the tombstone (node) */
 	assert_int_equal(sync_conflict_decide_key(&in, &val, &tomb, &keep), SYNC_APPLY_SKIP);
 	assert_false(keep);
 	/* a value newer than its tombstone: the value rules */
@@ -226,19 +229,21 @@ static void test_value_write(void **state)
 
 	assert_int_equal(sync_mapspec_init(&owned, "m", 4, sizeof(struct tv),
 					   SYNC_FIELD(struct tv, ts), SYNC_FIELD(struct tv, owner),
-					   SYNC_FIELD(struct tv, version), &lim, NULL), 0);
+					   SYNC_FIELD(struct tv, version), &lim, NULL),
+			 0);
 	assert_int_equal(sync_mapspec_init(&unowned, "u", 4, sizeof(struct tv),
 					   SYNC_FIELD(struct tv, ts), SYNC_FIELD_NONE,
-					   SYNC_FIELD(struct tv, version), &lim, NULL), 0);
+					   SYNC_FIELD(struct tv, version), &lim, NULL),
+			 0);
 	sync_conflict_value_write(&wa, &owned, &a, 7, sa);
 	assert_int_equal(wa.op, SYNC_OP_UPDATE);
 	assert_int_equal(wa.version, 9);
-	assert_int_equal(wa.node, 3);		/* the owner field */
+	assert_int_equal(wa.node, 3); /* the owner field */
 	/* the same write with another (rebased) timestamp is identical */
 	b.ts = 222;
 	sync_conflict_value_write(&wb, &owned, &b, 7, sb);
 	assert_int_equal(sync_conflict_cmp(&wa, &wb), 0);
-	assert_int_equal(a.ts, 111);		/* the value itself is left alone */
+	assert_int_equal(a.ts, 111); /* the value itself is left alone */
 	b.payload[1] = 3;
 	sync_conflict_value_write(&wb, &owned, &b, 7, sb);
 	assert_int_equal(sync_conflict_cmp(&wb, &wa), 1);
@@ -267,12 +272,9 @@ static void test_unversioned(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rules),
-		cmocka_unit_test(test_total_order),
-		cmocka_unit_test(test_decide),
-		cmocka_unit_test(test_decide_key),
-		cmocka_unit_test(test_value_write),
-		cmocka_unit_test(test_unversioned),
+		cmocka_unit_test(test_rules),	    cmocka_unit_test(test_total_order),
+		cmocka_unit_test(test_decide),	    cmocka_unit_test(test_decide_key),
+		cmocka_unit_test(test_value_write), cmocka_unit_test(test_unversioned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,8 +49,8 @@ struct rval {
 	uint64_t v;
 };
 
-#define MS	1000000ull
-#define NMAPS	2
+#define MS    1000000ull
+#define NMAPS 2
 
 static struct sync_mapspec specs[NMAPS];
 
@@ -61,18 +61,20 @@ static void specs_init(void)
 	assert_int_equal(sync_mapspec_init(&specs[0], "sessions", sizeof(struct tkey),
 					   sizeof(struct tval), SYNC_FIELD(struct tval, ts),
 					   SYNC_FIELD(struct tval, owner),
-					   SYNC_FIELD(struct tval, version), &lim, NULL), 0);
+					   SYNC_FIELD(struct tval, version), &lim, NULL),
+			 0);
 	assert_int_equal(sync_mapspec_init(&specs[1], "rev", sizeof(struct rkey),
 					   sizeof(struct rval), SYNC_FIELD_NONE, SYNC_FIELD_NONE,
-					   SYNC_FIELD_NONE, &lim, NULL), 0);
+					   SYNC_FIELD_NONE, &lim, NULL),
+			 0);
 }
 
 /* -------------------------------------------------------- in-memory store */
 
-#define SLOTS	4096	/* per map; a power of two */
+#define SLOTS 4096 /* per map; a power of two */
 
 struct slot {
-	uint8_t state;		/* 0 empty, 1 used, 2 deleted */
+	uint8_t state; /* 0 empty, 1 used, 2 deleted */
 	uint8_t key[32];
 	uint8_t val[64];
 };
@@ -80,8 +82,8 @@ struct slot {
 struct mstore {
 	struct slot *m[NMAPS];
 	size_t count[NMAPS];
-	uint64_t writes;	/* update + remove calls that changed something */
-	int fail_updates;	/* test hook: -E2BIG */
+	uint64_t writes;  /* update + remove calls that changed something */
+	int fail_updates; /* test hook: -E2BIG */
 };
 
 static uint32_t khash(const void *k, size_t n)
@@ -190,7 +192,10 @@ static int ms_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigne
 }
 
 static const struct sync_store_ops mstore_ops = {
-	.lookup = ms_lookup, .update = ms_update, .remove = ms_remove, .walk = ms_walk,
+	.lookup = ms_lookup,
+	.update = ms_update,
+	.remove = ms_remove,
+	.walk = ms_walk,
 };
 
 static void mstore_init(struct mstore *s)
@@ -224,7 +229,7 @@ static void mstore_free(struct mstore *s)
 
 /* ------------------------------------------------------------- cluster */
 
-#define MAXN	3
+#define MAXN 3
 
 struct tmsg {
 	struct tmsg *next;
@@ -239,28 +244,28 @@ struct node {
 	uint32_t id;
 	char name[16];
 	uint64_t epoch;
-	uint64_t clock_off;	/* node clock = sim time + offset */
+	uint64_t clock_off; /* node clock = sim time + offset */
 	struct sync_engine *e;
 	struct mstore store;
-	uint64_t flush_at;	/* 0: no flush timer armed */
+	uint64_t flush_at; /* 0: no flush timer armed */
 	uint64_t tick_at;
 	bool up;
 	int ready_calls;
 	int alive_calls, dead_calls;
 	uint32_t last_state_node;
-	bool reject_ee;		/* validate: refuse payload[0] == 0xEE */
+	bool reject_ee; /* validate: refuse payload[0] == 0xEE */
 	int validate_refused;
 };
 
 struct cluster {
 	int n;
 	struct node nodes[MAXN];
-	uint64_t now;		/* simulated time, ns */
-	struct tmsg *q;		/* by delivery time */
+	uint64_t now;	/* simulated time, ns */
+	struct tmsg *q; /* by delivery time */
 	unsigned int loss_pct;
-	uint64_t jitter_ns;	/* random extra delay: reordering */
-	bool cut[MAXN][MAXN];	/* partition: no delivery from i to j */
-	uint32_t drop_types;	/* bitmask of message types always dropped */
+	uint64_t jitter_ns;   /* random extra delay: reordering */
+	bool cut[MAXN][MAXN]; /* partition: no delivery from i to j */
+	uint32_t drop_types;  /* bitmask of message types always dropped */
 	uint64_t sent, dropped, delivered;
 	uint64_t sent_by_type[8];
 	/* capture: a copy of the last BATCH node 0 sent */
@@ -303,7 +308,7 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	struct node *nd = ctx;
 	int t = msg_type(buf, len), j;
 
-	assert_true(t > 0);	/* everything an engine sends decodes */
+	assert_true(t > 0); /* everything an engine sends decodes */
 	C.sent++;
 	C.sent_by_type[t]++;
 	if (nd->idx == 0 && t == SYNC_MSG_BATCH && len <= sizeof(C.last_batch)) {
@@ -354,7 +359,9 @@ static void io_ready(void *ctx)
 }
 
 static const struct sync_io_ops io_ops = {
-	.send = io_send, .peer_state = io_peer_state, .ready = io_ready,
+	.send = io_send,
+	.peer_state = io_peer_state,
+	.ready = io_ready,
 };
 
 static int validate(void *arg, unsigned int map, const void *key, const void *value,
@@ -425,17 +432,17 @@ static void cluster_init(int n, const struct sync_engine_cfg *cfg)
 	if (!C.base.digest_buckets)
 		C.base.digest_buckets = 16;
 	if (!C.base.walk_budget)
-		C.base.walk_budget = 64;	/* exercise sliced walks */
+		C.base.walk_budget = 64; /* exercise sliced walks */
 	if (!C.base.antientropy_ms)
-		C.base.antientropy_ms = SYNC_ANTIENTROPY_OFF;	/* unless a test asks */
+		C.base.antientropy_ms = SYNC_ANTIENTROPY_OFF; /* unless a test asks */
 	for (i = 0; i < n; i++) {
 		struct node *nd = &C.nodes[i];
 
 		nd->idx = i;
-		nd->id = (uint32_t)(i + 1) * 10;	/* 10, 20, 30 */
+		nd->id = (uint32_t)(i + 1) * 10; /* 10, 20, 30 */
 		snprintf(nd->name, sizeof(nd->name), "n%d", i + 1);
 		nd->epoch = 1000 + (uint64_t)i;
-		nd->clock_off = (uint64_t)(i + 1) * 1000000 * MS;	/* 1000 s apart */
+		nd->clock_off = (uint64_t)(i + 1) * 1000000 * MS; /* 1000 s apart */
 		mstore_init(&nd->store);
 	}
 }
@@ -517,13 +524,12 @@ static void local_changed(struct node *nd, unsigned int map, enum sync_op op, co
 
 	assert_true(rc >= 0);
 	if (rc == 1 && !nd->flush_at)
-		nd->flush_at = C.now + MS;	/* the daemon's 1 ms flush timer */
+		nd->flush_at = C.now + MS; /* the daemon's 1 ms flush timer */
 }
 
 /* A session written by node nd as the data plane would: in its own map,
  * then handed to the engine. owner 0: nd itself. */
-static void put_session(struct node *nd, uint32_t i, uint32_t version, uint32_t owner,
-			uint8_t tag)
+static void put_session(struct node *nd, uint32_t i, uint32_t version, uint32_t owner, uint8_t tag)
 {
 	struct tkey k = tkey_of(i);
 	struct tval v;
@@ -642,7 +648,7 @@ static void assert_drop_sum(struct node *nd)
 
 static int setup(void **state)
 {
-	xlb_log_init("test", "-", XLB_LOG_ERR);	/* refusals log at warn */
+	xlb_log_init("test", "-", XLB_LOG_ERR); /* refusals log at warn */
 	return 0;
 }
 
@@ -658,7 +664,7 @@ static void test_replicate(void **state)
 
 	cluster_init(3, NULL);
 	cluster_start();
-	run(400);	/* everyone ready (empty snapshots) */
+	run(400); /* everyone ready (empty snapshots) */
 	for (i = 0; i < 3; i++)
 		assert_true(sync_engine_ready(C.nodes[i].e));
 	for (i = 0; i < 3; i++)
@@ -737,7 +743,7 @@ static void test_batching(void **state)
 		rc = sync_engine_local(n1->e, 0, SYNC_OP_UPDATE, &k, &v, 0, node_now(n1));
 		assert_int_equal(rc, 1);
 		rc = sync_engine_local(n1->e, 0, SYNC_OP_UPDATE, &k, &v, 0, node_now(n1));
-		assert_int_equal(rc, 0);	/* already armed */
+		assert_int_equal(rc, 0); /* already armed */
 		stats(n1, &st1);
 		assert_true(st1.tx_batches == st0.tx_batches);
 		sync_engine_flush(n1->e, node_now(n1));
@@ -805,8 +811,7 @@ static void loss_run(bool repair, size_t *diff_after)
 	int i;
 
 	/* SYNC_TEST_SEED=n: another workload and loss pattern */
-	rng = getenv("SYNC_TEST_SEED") ? strtoull(getenv("SYNC_TEST_SEED"), NULL, 0)
-				       : 0x1234567;
+	rng = getenv("SYNC_TEST_SEED") ? strtoull(getenv("SYNC_TEST_SEED"), NULL, 0) : 0x1234567;
 	cluster_init(3, repair ? &cfg : NULL);
 	cluster_start();
 	run(400);
@@ -825,9 +830,10 @@ static void loss_run(bool repair, size_t *diff_after)
 		print_message("n%d: seq %" PRIu64 " resync sent %" PRIu64 " served %" PRIu64
 			      " gone %" PRIu64 " snap req %" PRIu64 " served %" PRIu64
 			      " dup %" PRIu64 " stale %" PRIu64 " skipped %" PRIu64
-			      " diff-vs-n1 %zu\n", i + 1, st.seq, st.resync_requests_sent,
-			      st.resync_requests_served, st.resync_gone, st.snapshots_requested,
-			      st.snapshots_served, st.rx_duplicate, st.rx_stale, st.apply_skipped,
+			      " diff-vs-n1 %zu\n",
+			      i + 1, st.seq, st.resync_requests_sent, st.resync_requests_served,
+			      st.resync_gone, st.snapshots_requested, st.snapshots_served,
+			      st.rx_duplicate, st.rx_stale, st.apply_skipped,
 			      diff_count(&C.nodes[0], &C.nodes[i]));
 	}
 	if (repair) {
@@ -859,7 +865,7 @@ static void test_loss_converges(void **state)
 	loss_run(false, &without);
 	print_message("loss: %zu differing entries with repair, %zu without\n", with, without);
 	assert_int_equal(with, 0);
-	assert_true(without > 50);	/* the repair is what converged */
+	assert_true(without > 50); /* the repair is what converged */
 }
 
 /* (d) a node restarts (new engine, new epoch, empty maps), pulls a
@@ -876,7 +882,7 @@ static void test_restart(void **state)
 	run(400);
 	for (i = 0; i < 300; i++) {
 		put_session(&C.nodes[0], i, 1, 0, 0x44);
-		put_session(&C.nodes[1], 1000 + i, 3, 0, 0x55);	/* n2's own */
+		put_session(&C.nodes[1], 1000 + i, 3, 0, 0x55); /* n2's own */
 	}
 	for (i = 0; i < 50; i++)
 		put_rev(&C.nodes[2], i, i);
@@ -888,7 +894,7 @@ static void test_restart(void **state)
 	n2->e = NULL;
 	n2->up = false;
 	mstore_clear(&n2->store);
-	run(300);	/* peers declare it dead */
+	run(300); /* peers declare it dead */
 	assert_true(C.nodes[0].dead_calls >= 1);
 	assert_int_equal(C.nodes[0].last_state_node, n2->id);
 
@@ -897,9 +903,9 @@ static void test_restart(void **state)
 	node_start(n2);
 	assert_false(sync_engine_ready(n2->e));
 	run(100);
-	assert_true(sync_engine_ready(n2->e));	/* well before ready_timeout */
+	assert_true(sync_engine_ready(n2->e)); /* well before ready_timeout */
 	assert_int_equal(n2->ready_calls, 1);
-	assert_int_equal(n2->store.count[0], 600);	/* its own sessions came back */
+	assert_int_equal(n2->store.count[0], 600); /* its own sessions came back */
 	assert_int_equal(n2->store.count[1], 50);
 	assert_int_equal(cluster_diff(), 0);
 	stats(n2, &st);
@@ -911,7 +917,7 @@ static void test_restart(void **state)
 	put_session(n2, 7777, 1, 0, 0x66);
 	run(10);
 	assert_int_equal(cluster_diff(), 0);
-	sync_engine_get_peer(C.nodes[0].e, 0, &ps);	/* n1's view of n2 */
+	sync_engine_get_peer(C.nodes[0].e, 0, &ps); /* n1's view of n2 */
 	assert_true(ps.rx_epoch == n2->epoch);
 	assert_true(ps.alive);
 	cluster_free();
@@ -965,14 +971,14 @@ static void test_partition_heal(void **state)
 	for (j = 1; j < 3; j++)
 		C.cut[0][j] = C.cut[j][0] = true;
 	for (i = 0; i < 40; i++) {
-		put_session(n1, i, 2, 0, 0x71);	/* changed */
+		put_session(n1, i, 2, 0, 0x71); /* changed */
 		run(2);
 	}
 	for (i = 100; i < 130; i++) {
-		del_session(n1, i);		/* deleted */
+		del_session(n1, i); /* deleted */
 		run(2);
 	}
-	put_session(&C.nodes[1], 5000, 1, 0, 0x72);	/* the other side writes too */
+	put_session(&C.nodes[1], 5000, 1, 0, 0x72); /* the other side writes too */
 	run(500);
 	assert_true(C.nodes[1].dead_calls >= 1);
 	assert_true(cluster_diff() > 0);
@@ -983,11 +989,11 @@ static void test_partition_heal(void **state)
 	assert_int_equal(C.nodes[2].store.count[0], 171);
 	for (j = 1; j < 3; j++) {
 		stats(&C.nodes[j], &st);
-		assert_true(st.antientropy_deletes > 0);	/* the lost deletes */
+		assert_true(st.antientropy_deletes > 0); /* the lost deletes */
 		assert_true(st.digest_mismatches > 0);
 	}
 	stats(n1, &st);
-	assert_true(st.resync_gone > 0);	/* the ring no longer had it */
+	assert_true(st.resync_gone > 0); /* the ring no longer had it */
 	assert_true(st.digests_sent > 0);
 	cluster_free();
 }
@@ -1017,7 +1023,7 @@ static void test_conflicts(void **state)
 	put_session(&C.nodes[0], 4, 1, 0, 0x10);
 	run(20);
 	put_session(&C.nodes[0], 4, 2, 0, 0x11);
-	del_session(&C.nodes[0], 4);	/* delete of version 2 */
+	del_session(&C.nodes[0], 4); /* delete of version 2 */
 	run(500);
 	for (j = 0; j < 3; j++) {
 		assert_true(get_session(&C.nodes[j], 1, &v[j]));
@@ -1044,7 +1050,7 @@ static void test_delete_version0(void **state)
 	cluster_init(2, NULL);
 	cluster_start();
 	run(400);
-	put_session(&C.nodes[0], 9, 3, 0, 0x20);	/* owned by n1 */
+	put_session(&C.nodes[0], 9, 3, 0, 0x20); /* owned by n1 */
 	run(5);
 	/* n2 deletes it with version 0: not the owner, n1 keeps it */
 	assert_int_equal(ms_remove(&C.nodes[1].store, 0, &k), 0);
@@ -1054,7 +1060,7 @@ static void test_delete_version0(void **state)
 	stats(&C.nodes[0], &st);
 	assert_true(st.apply_skipped >= 1);
 	/* the owner deletes with version 0 (a kprobe capture): removed */
-	put_session(&C.nodes[1], 9, 3, C.nodes[0].id, 0x20);	/* restore n2's copy */
+	put_session(&C.nodes[1], 9, 3, C.nodes[0].id, 0x20); /* restore n2's copy */
 	run(5);
 	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
 	local_changed(&C.nodes[0], 0, SYNC_OP_DELETE, &k, NULL, 0);
@@ -1062,7 +1068,7 @@ static void test_delete_version0(void **state)
 	assert_false(get_session(&C.nodes[1], 9, &v));
 	stats(&C.nodes[1], &st);
 	assert_true(st.applied_deletes == 1);
-	assert_true(st.tombstones == 1);	/* at the version it removed */
+	assert_true(st.tombstones == 1); /* at the version it removed */
 	/* a late copy of the deleted write does not come back */
 	put_session(&C.nodes[0], 9, 3, 0, 0x20);
 	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
@@ -1097,9 +1103,14 @@ static void test_bad_input(void **state)
 	struct tkey k = tkey_of(77);
 	struct tval v = { .ts = 5, .owner = 30, .version = 1 };
 	struct sync_entry en = {
-		.map = "sessions", .op = SYNC_OP_UPDATE, .key = (const uint8_t *)&k,
-		.key_len = sizeof(k), .value = (const uint8_t *)&v, .value_len = sizeof(v),
-		.origin = 30, .version = 1,
+		.map = "sessions",
+		.op = SYNC_OP_UPDATE,
+		.key = (const uint8_t *)&k,
+		.key_len = sizeof(k),
+		.value = (const uint8_t *)&v,
+		.value_len = sizeof(v),
+		.origin = 30,
+		.version = 1,
 	};
 	struct node *n2;
 	uint64_t writes;
@@ -1116,11 +1127,11 @@ static void test_bad_input(void **state)
 	run(5);
 	n2 = &C.nodes[1];
 	assert_int_equal(n2->store.count[0], 1);
-	C.nodes[2].up = false;	/* n3 is silent: we speak for it */
+	C.nodes[2].up = false; /* n3 is silent: we speak for it */
 	writes = n2->store.writes;
 	stats(n2, &st0);
 
-#define RX(b, l)	sync_engine_rx(n2->e, (b), (l), node_now(n2))
+#define RX(b, l) sync_engine_rx(n2->e, (b), (l), node_now(n2))
 	/* a valid message from n3, but no tag */
 	len = mk_batch(buf, sizeof(buf), 30, 5000, seq, &en, 1);
 	RX(buf, len);
@@ -1166,7 +1177,8 @@ static void test_bad_input(void **state)
 		stats(n2, &st);
 		assert_true(st.rx_by_reason[SYNC_E_UNKNOWN_MAP] ==
 			    st0.rx_by_reason[SYNC_E_UNKNOWN_MAP] + 1);
-		assert_true(st.rx_by_reason[SYNC_E_KEY_SIZE] == st0.rx_by_reason[SYNC_E_KEY_SIZE] + 1);
+		assert_true(st.rx_by_reason[SYNC_E_KEY_SIZE] ==
+			    st0.rx_by_reason[SYNC_E_KEY_SIZE] + 1);
 		assert_true(st.rx_by_reason[SYNC_E_VALUE_SIZE] ==
 			    st0.rx_by_reason[SYNC_E_VALUE_SIZE] + 1);
 		assert_true(st.apply_rejected - st0.apply_rejected == 3);
@@ -1185,8 +1197,8 @@ static void test_bad_input(void **state)
 		const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 		struct sync_hdr h = { .origin = 30, .epoch = 5000, .dest = 10, .mono_ns = 1 };
 
-		assert_int_equal(sync_encode_resync_request(&h, 10, 1, 5, &lim, buf, sizeof(buf),
-							    &len), 0);
+		assert_int_equal(
+			sync_encode_resync_request(&h, 10, 1, 5, &lim, buf, sizeof(buf), &len), 0);
 		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
 		RX(buf, len);
 		stats(n2, &st);
@@ -1206,7 +1218,8 @@ static void test_bad_input(void **state)
 		RX(huge, sizeof(huge));
 		stats(n2, &st);
 		assert_true(st.rx_by_reason[SYNC_E_MALFORMED] > st0.rx_by_reason[SYNC_E_MALFORMED]);
-		assert_true(st.rx_by_reason[SYNC_E_TOO_BIG] == st0.rx_by_reason[SYNC_E_TOO_BIG] + 1);
+		assert_true(st.rx_by_reason[SYNC_E_TOO_BIG] ==
+			    st0.rx_by_reason[SYNC_E_TOO_BIG] + 1);
 	}
 	/* an older incarnation of n3 after a newer one */
 	{
@@ -1217,7 +1230,7 @@ static void test_bad_input(void **state)
 		assert_true(st.rx_stale - st0.rx_stale == 1);
 	}
 #undef RX
-	assert_true(n2->store.writes == writes);	/* nothing written */
+	assert_true(n2->store.writes == writes); /* nothing written */
 	assert_int_equal(n2->store.count[0], 1);
 	assert_drop_sum(n2);
 	/* and the engine carries on */
@@ -1276,7 +1289,7 @@ static void test_capture_lost(void **state)
 		assert_int_equal(ms_remove(&n1->store, 0, &k), 0);
 	}
 	run(500);
-	assert_true(cluster_diff() == 60);	/* no round due before 100 s */
+	assert_true(cluster_diff() == 60); /* no round due before 100 s */
 	sync_engine_capture_lost(n1->e, 60, C.now);
 	run(500);
 	assert_int_equal(cluster_diff(), 0);
@@ -1310,13 +1323,13 @@ static void capture_lost_fresh(bool report)
 	for (i = 0; i < 20; i++)
 		put_session(n1, i, sim_birth(), 0, 0x01);
 	run(10);
-	for (i = 20; i < 40; i++) {	/* written, never captured */
+	for (i = 20; i < 40; i++) { /* written, never captured */
 		struct tkey k = tkey_of(i);
 		struct tval v = { .ts = node_now(n1), .owner = n1->id, .version = sim_birth() };
 
 		assert_int_equal(ms_update(&n1->store, 0, &k, &v), 0);
 	}
-	for (i = 0; i < 5; i++) {	/* deleted, never captured */
+	for (i = 0; i < 5; i++) { /* deleted, never captured */
 		struct tkey k = tkey_of(i);
 
 		assert_int_equal(ms_remove(&n1->store, 0, &k), 0);
@@ -1332,7 +1345,7 @@ static void capture_lost_fresh(bool report)
 static void test_capture_lost_fresh(void **state)
 {
 	capture_lost_fresh(true);
-	capture_lost_fresh(false);	/* control */
+	capture_lost_fresh(false); /* control */
 }
 
 /* The birth-version clock of the simulated cluster: one wall clock, which
@@ -1363,10 +1376,11 @@ static uint64_t churn_mismatches(bool version_clock)
 	struct node *n1;
 	uint32_t next = 0, gone = 0, t, k;
 
-	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 200, .digest_settle_ms = 1000,
+	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 200,
+						   .digest_settle_ms = 1000,
 						   .version_clock = sim_version_clock });
 	specs[0].version_clock = version_clock;
-	sim_vclock_base = UINT32_MAX - 2000;	/* wraps during the churn */
+	sim_vclock_base = UINT32_MAX - 2000; /* wraps during the churn */
 	C.jitter_ns = 2 * MS;
 	cluster_start();
 	run(400);
@@ -1391,9 +1405,10 @@ static void test_digest_settle_churn(void **state)
 
 	(void)state;
 	print_message("churn: digest mismatches %" PRIu64 " with birth-time settling, %" PRIu64
-		      " without\n", with, without);
+		      " without\n",
+		      with, without);
 	assert_int_equal(with, 0);
-	assert_true(without > 0);	/* control: in-flight entries do mismatch */
+	assert_true(without > 0); /* control: in-flight entries do mismatch */
 }
 
 /*
@@ -1408,10 +1423,11 @@ static void test_digest_settle_repairs(void **state)
 	uint32_t i;
 
 	(void)state;
-	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 200, .digest_settle_ms = 1000,
+	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 200,
+						   .digest_settle_ms = 1000,
 						   .version_clock = sim_version_clock });
 	specs[0].version_clock = true;
-	sim_vclock_base = UINT32_MAX - 1500;	/* born before the wrap, checked after */
+	sim_vclock_base = UINT32_MAX - 1500; /* born before the wrap, checked after */
 	cluster_start();
 	run(400);
 	n1 = &C.nodes[0];
@@ -1422,11 +1438,11 @@ static void test_digest_settle_repairs(void **state)
 		assert_int_equal(ms_update(&n1->store, 0, &k, &v), 0);
 	}
 	run(700);
-	assert_int_equal(cluster_diff(), 50);	/* young: not compared yet */
+	assert_int_equal(cluster_diff(), 50); /* young: not compared yet */
 	stats(&C.nodes[1], &st);
 	assert_int_equal(st.digest_mismatches, 0);
 	run(1000);
-	assert_int_equal(cluster_diff(), 0);	/* old enough: repaired */
+	assert_int_equal(cluster_diff(), 0); /* old enough: repaired */
 	stats(&C.nodes[1], &st);
 	assert_true(st.digest_mismatches > 0);
 	cluster_free();
@@ -1512,8 +1528,8 @@ static void test_bad_config(void **state)
 		assert_true(off.antientropy_ms == SYNC_ANTIENTROPY_OFF);
 	}
 	{
-		struct sync_engine *e = sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err,
-							sizeof(err));
+		struct sync_engine *e =
+			sync_engine_new(&cfg, &mstore_ops, NULL, &io_ops, NULL, err, sizeof(err));
 
 		assert_non_null(e);
 		assert_int_equal(sync_engine_map_index(e, "rev"), 1);

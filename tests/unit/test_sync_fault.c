@@ -52,7 +52,7 @@ static void test_drop(void **state)
 	void *arg = &delivered;
 	struct fault *f;
 
-	setenv(FAULT_ENV_DROP_PCT, "250", 1);	/* reads 100 */
+	setenv(FAULT_ENV_DROP_PCT, "250", 1); /* reads 100 */
 	f = fault_from_env();
 	assert_non_null(f);
 	fault_wrap(f, &rx, &arg);

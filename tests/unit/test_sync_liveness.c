@@ -14,7 +14,7 @@
 
 #include "liveness.h"
 
-#define MS 1000000ull
+#define MS   1000000ull
 #define DEAD (1000 * MS)
 
 /* The peer sends every @gap_ms from @t0 (its clock = ours + 7 s) for @n
@@ -37,7 +37,7 @@ static void test_regular_peer(void **state)
 	uint64_t t;
 
 	memset(&l, 0, sizeof(l));
-	assert_false(liveness_expired(&l, 5000 * MS, DEAD));	/* never heard */
+	assert_false(liveness_expired(&l, 5000 * MS, DEAD)); /* never heard */
 	t = beats(&l, 1000 * MS, 50, 100);
 	assert_int_equal(liveness_allowed_ns(&l, DEAD), DEAD);
 	assert_false(liveness_expired(&l, t + 999 * MS, DEAD));
@@ -82,7 +82,7 @@ static void test_reordered(void **state)
 
 	memset(&l, 0, sizeof(l));
 	t = beats(&l, 1000 * MS, 10, 100);
-	liveness_heard(&l, t + 10 * MS, 7000 * MS, DEAD);	/* sent long ago */
+	liveness_heard(&l, t + 10 * MS, 7000 * MS, DEAD); /* sent long ago */
 	assert_int_equal(liveness_allowed_ns(&l, DEAD), DEAD);
 	assert_false(liveness_expired(&l, t + 10 * MS + 999 * MS, DEAD));
 }

@@ -78,14 +78,15 @@ static void test_bad_header(void **state)
 	assert_non_null(xlb_synclocal_check(frame, len - 1, &n));
 	assert_non_null(xlb_synclocal_check(frame, len + 1, &n));
 	assert_non_null(xlb_synclocal_check(frame, sizeof(h), &n));
-	assert_int_equal(n, 99);	/* untouched when refused */
+	assert_int_equal(n, 99); /* untouched when refused */
 
-#define BAD_HDR(field, v) do {						\
-		build(3);						\
-		memcpy(&h, frame, sizeof(h));				\
-		h.field = (v);						\
-		memcpy(frame, &h, sizeof(h));				\
-		assert_non_null(xlb_synclocal_check(frame, len, &n));	\
+#define BAD_HDR(field, v)                                                                          \
+	do {                                                                                       \
+		build(3);                                                                          \
+		memcpy(&h, frame, sizeof(h));                                                      \
+		h.field = (v);                                                                     \
+		memcpy(frame, &h, sizeof(h));                                                      \
+		assert_non_null(xlb_synclocal_check(frame, len, &n));                              \
 	} while (0)
 	BAD_HDR(magic, XLB_SYNCLOCAL_MAGIC ^ 1);
 	BAD_HDR(version, XLB_SYNCLOCAL_VERSION + 1);
@@ -109,12 +110,13 @@ static void test_bad_record(void **state)
 	struct xlb_sync_event ev;
 	size_t len, n;
 
-#define BAD_REC(stmt) do {						\
-		len = build(3);						\
-		xlb_synclocal_get_record(frame, 2, &ev);		\
-		stmt;							\
-		xlb_synclocal_put_record(frame, 2, &ev);		\
-		assert_non_null(xlb_synclocal_check(frame, len, &n));	\
+#define BAD_REC(stmt)                                                                              \
+	do {                                                                                       \
+		len = build(3);                                                                    \
+		xlb_synclocal_get_record(frame, 2, &ev);                                           \
+		stmt;                                                                              \
+		xlb_synclocal_put_record(frame, 2, &ev);                                           \
+		assert_non_null(xlb_synclocal_check(frame, len, &n));                              \
 	} while (0)
 	BAD_REC(ev.op = 0);
 	BAD_REC(ev.op = 3);

@@ -67,8 +67,8 @@ static void test_stale(void **state)
 	struct sync_seq_result r;
 	uint64_t s;
 
-	assert_int_equal(rx(&st, 0, 1, &r), SYNC_SEQ_STALE);	/* no epoch */
-	assert_int_equal(rx(&st, 5, 0, &r), SYNC_SEQ_STALE);	/* no sequence */
+	assert_int_equal(rx(&st, 0, 1, &r), SYNC_SEQ_STALE); /* no epoch */
+	assert_int_equal(rx(&st, 5, 0, &r), SYNC_SEQ_STALE); /* no sequence */
 	for (s = 1; s <= 3000; s++)
 		rx(&st, 5, s, &r);
 	/* older than the window: cannot be told from a replay */
@@ -115,7 +115,7 @@ static void test_heartbeat(void **state)
 	assert_int_equal(sync_rxseq_heartbeat(&st, 3, 104, &r), 1);
 	assert_true(r.gap_from == 102 && r.gap_to == 104);
 	assert_int_equal(sync_rxseq_heartbeat(&st, 3, 101, &r), 0);
-	assert_int_equal(sync_rxseq_heartbeat(&st, 2, 999, &r), 0);	/* older epoch */
+	assert_int_equal(sync_rxseq_heartbeat(&st, 2, 999, &r), 0); /* older epoch */
 	/* restarted: [1, last] is missing */
 	assert_int_equal(sync_rxseq_heartbeat(&st, 4, 3, &r), 1);
 	assert_int_equal(r.new_epoch, 1);
@@ -167,7 +167,7 @@ static void test_txring(void **state)
 		assert_int_equal(sync_txring_put(&r, s, msg, 10 * s), 0);
 	}
 	/* count bound: 3 kept */
-	assert_true(sync_txring_first(&r) == 3);	/* 1 and 2 evicted */
+	assert_true(sync_txring_first(&r) == 3); /* 1 and 2 evicted */
 	assert_int_equal(sync_txring_lookup(&r, 3, 5), SYNC_TXR_PRESENT);
 	assert_int_equal(sync_txring_lookup(&r, 2, 4), SYNC_TXR_GONE);
 	assert_int_equal(sync_txring_lookup(&r, 4, 6), SYNC_TXR_FUTURE);
@@ -189,11 +189,11 @@ static void test_txring(void **state)
 	assert_int_equal(sync_txring_put(&r, 1, msg, 100), 0);
 	assert_int_equal(sync_txring_put(&r, 2, msg, 40), 0);
 	assert_true(r.bytes == 140);
-	assert_int_equal(sync_txring_put(&r, 3, msg, 60), 0);	/* evicts 1 */
+	assert_int_equal(sync_txring_put(&r, 3, msg, 60), 0); /* evicts 1 */
 	assert_true(sync_txring_first(&r) == 2);
 	assert_true(r.bytes == 100);
 	assert_int_equal(sync_txring_put(&r, 4, msg, 151), -EMSGSIZE);
-	assert_int_equal(sync_txring_put(&r, 4, msg, 150), 0);	/* evicts all else */
+	assert_int_equal(sync_txring_put(&r, 4, msg, 150), 0); /* evicts all else */
 	assert_true(sync_txring_first(&r) == 4 && r.n == 1);
 	/* wrap around many times */
 	for (s = 5; s < 1000; s++)
@@ -209,12 +209,9 @@ static void test_txring(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_in_order),
-		cmocka_unit_test(test_gap_late_duplicate),
-		cmocka_unit_test(test_stale),
-		cmocka_unit_test(test_epoch_change),
-		cmocka_unit_test(test_heartbeat),
-		cmocka_unit_test(test_window_loss),
+		cmocka_unit_test(test_in_order),  cmocka_unit_test(test_gap_late_duplicate),
+		cmocka_unit_test(test_stale),	  cmocka_unit_test(test_epoch_change),
+		cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_window_loss),
 		cmocka_unit_test(test_txring),
 	};
 
