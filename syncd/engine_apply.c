@@ -488,6 +488,8 @@ void eng_peers_tick(struct sync_engine *e, uint64_t now_ns)
 		if (p->alive && liveness_expired(&p->live, now_ns, ms2ns(e->cfg.dead_after_ms))) {
 			p->alive = false;
 			p->ready = false;
+			/* its digests waiting for a comparison are void */
+			eng_digest_peer_restarted(e, i);
 			xlb_log(XLB_LOG_WARN,
 				"sync %s: peer %s is dead (silent for %" PRIu64
 				" ms; allowed %" PRIu64 " ms: dead_after_ms %" PRIu32

@@ -172,15 +172,30 @@ static void ae_walk_done(struct sync_engine *e, unsigned int mi, uint64_t now_ns
 
 			if (!a->rarr[ri] || a->rarr[ri] > a->walk_start_ns)
 				continue;
-			a->rarr[ri] = 0;
-			if (skip || (a->rsum[ri] == a->tsum[li] && a->rcnt[ri] == a->tcnt[li]))
+			/* a digest that cannot be acted on now (a repair of
+			 * that peer in progress, too many bucket pulls out)
+			 * stays pending: compared again after the next walk,
+			 * not left to the next round, which may be far off or,
+			 * for a capture loss, never come */
+			if (skip)
 				continue;
-			e->st.digest_mismatches++;
-			if (pull_bucket_pending(e, pi, mi, b))
+			if (a->rsum[ri] == a->tsum[li] && a->rcnt[ri] == a->tcnt[li]) {
+				a->rarr[ri] = 0;
 				continue;
+			}
+			switch (pull_bucket_pending(e, pi, mi, b)) {
+			case 1: /* that bucket is being pulled already */
+				a->rarr[ri] = 0;
+				e->st.digest_mismatches++;
+				continue;
+			case 2:
+				continue;
+			}
 			pl = eng_pull_new(e, pi, PULL_BUCKET);
 			if (!pl)
 				continue;
+			a->rarr[ri] = 0;
+			e->st.digest_mismatches++;
 			pl->map = mi;
 			pl->bucket = b;
 			pl->bucket_count = e->nb;
@@ -443,7 +458,7 @@ void sync_engine_capture_lost(struct sync_engine *e, uint64_t n, uint64_t now_ns
 		   e->cfg.node_name, n);
 }
 
-/* Peer pi restarted: the digests of its former incarnation are void. */
+/* Peer pi restarted or is dead: its digests still pending are void. */
 void eng_digest_peer_restarted(struct sync_engine *e, size_t pi)
 {
 	size_t m;

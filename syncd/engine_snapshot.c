@@ -262,12 +262,20 @@ void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x)
 		if (mi >= 0)
 			mask |= 1u << mi;
 	}
-	/* the same request again (a retry) restarts its walk */
+	/*
+	 * The same request again is a requester that saw no chunk for a while:
+	 * the walk in progress goes on (restarting it would let retries of
+	 * many queued walks start each other over for ever; a chunk lost on
+	 * the way shows at its END, after which the retry walks anew). Any
+	 * other request for the same maps and bucket replaces the old walk.
+	 */
 	for (pp = &e->serves; *pp;) {
 		s = *pp;
 		if (s->peer == x->pi && s->maps == mask && s->bucketed == sr->has_bucket_count &&
 		    (!s->bucketed ||
 		     (s->bucket == sr->bucket && s->bucket_count == sr->bucket_count))) {
+			if (s->id == sr->snapshot_id)
+				return;
 			*pp = s->next;
 			x->p->serving--;
 			serve_free(s);
