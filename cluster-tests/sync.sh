@@ -31,7 +31,10 @@
 #
 # Environment: XLB_BUILD, XLB_CAPTURE (syncd capture mode, default auto),
 # XLB_SYNC_PHASES, XLB_SYNC_CONVERGE_S (how long the maps may take to become
-# equal, default 30), XLB_SYNC_HOLD_S (bound on held connections, 600). Prints one line per check and "N passed, M failed".
+# equal, default 30), XLB_SYNC_HOLD_S (bound on held connections, 600),
+# XLB_SYNC_CHURN / XLB_SYNC_LONG (connections of the churn phases, 5000 /
+# 1000), XLB_SYNC_CHURN_S, XLB_SYNC_CHURN_INTERVAL_MS, XLB_SYNC_CURL_S,
+# XLB_SYNC_CONNECT_MS (time limits, longer under an emulated kernel). Prints one line per check and "N passed, M failed".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -47,6 +50,13 @@ PINS=/run/xdplb/bpf
 PHASES=${XLB_SYNC_PHASES:-basic restart loss partition churn churn-loss}
 FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
 CHURN=${XLB_SYNC_CHURN:-5000}
+# How long the churn's connections live and how often they send a request;
+# a request's and a connection's time limits. An emulated kernel (vm/sync-test)
+# needs them longer: it connects a few hundred flows a second.
+CHURN_S=${XLB_SYNC_CHURN_S:-4}
+CHURN_INTERVAL_MS=${XLB_SYNC_CHURN_INTERVAL_MS:-500}
+CURL_S=${XLB_SYNC_CURL_S:-2}
+CONNECT_MS=${XLB_SYNC_CONNECT_MS:-3000}
 VIP_WEB=198.18.100.1
 VIP_DSR=198.18.100.2
 CONVERGE_S=${XLB_SYNC_CONVERGE_S:-30}
@@ -74,7 +84,8 @@ start_long() {
 	local v
 	for v in "$VIP_WEB" "$VIP_DSR"; do
 		ip netns exec xlb-client "$FLOWS" tcp --target "$v:80" --conns $((LONG / 2)) \
-			--interval-ms 2000 --duration-s "$HOLD_S" --ramp 250 >/dev/null 2>&1 &
+			--interval-ms 2000 --duration-s "$HOLD_S" --ramp 250 \
+			--connect-timeout-ms "$CONNECT_MS" >/dev/null 2>&1 &
 		LONG_PIDS+=($!)
 	done
 }
@@ -161,7 +172,7 @@ hold() {
 requests() {
 	local n=$1 url=$2 i ok=0
 	for ((i = 0; i < n; i++)); do
-		ip netns exec xlb-client curl -s -m 2 -o /dev/null "$url" && ok=$((ok + 1))
+		ip netns exec xlb-client curl -s -m "$CURL_S" -o /dev/null "$url" && ok=$((ok + 1))
 	done
 	echo "$ok"
 }
@@ -292,10 +303,12 @@ fi
 churn() {
 	local tag=$1 half=$((CHURN / 2)) ok p
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$half" \
-		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.web" 2>/dev/null &
+		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
+		--connect-timeout-ms "$CONNECT_MS" --json >"$TMP/$tag.web" 2>/dev/null &
 	p=$!
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$half" \
-		--interval-ms 500 --duration-s 4 --ramp 250 --json >"$TMP/$tag.dsr" 2>/dev/null
+		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
+		--connect-timeout-ms "$CONNECT_MS" --json >"$TMP/$tag.dsr" 2>/dev/null
 	wait "$p" 2>/dev/null || true
 	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null)
 	echo "${ok:-0}"
