@@ -202,8 +202,12 @@ check "messages are authenticated" test "$(sfield lb1 .authenticated)" = true
 
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 
+# deaths: how often lb1 and lb2 declared their peer dead so far (syncd logs)
+deaths() { cat "$STATE"/lb[12]/syncd.log 2>/dev/null | grep -c ": peer .* is dead" || true; }
+
 if phase basic; then
 	echo "-- basic: sessions made on lb1 by traffic appear on lb2, and leave with them"
+	dead0=$(deaths)
 	hold 40 "$VIP_WEB" "$HOLD_S"
 	hold 40 "$VIP_DSR" "$HOLD_S"
 	ok=$(requests 50 "http://$VIP_WEB/")
@@ -229,6 +233,8 @@ if phase basic; then
 	check "lb2 has no session left" test "$(count lb2 sessions)" -eq 0
 	check "lb2 applied deletes from lb1" gt "$(sfield lb2 .applied_deletes)" 0
 	check "no message refused on lb2" test "$(sfield lb2 .rx_dropped)" -eq 0
+	check "neither node declared its live peer dead ($(( $(deaths) - dead0 )) times; local stalls lb1 $(sfield lb1 .local_stall_ms) ms, lb2 $(sfield lb2 .local_stall_ms) ms)" \
+		test "$(deaths)" -eq "$dead0"
 fi
 
 if phase restart; then
@@ -325,6 +331,7 @@ if phase churn; then
 	echo "-- churn: $CHURN connections through both VIPs: sessions created, established, closed, aged"
 	lost0=$(sfield lb1 .capture_lost)
 	new0=$(sfield lb1 .local_updates)
+	dead0=$(deaths)
 	start_long
 	ok=$(churn churn)
 	check "at least 95% of the $CHURN connections were served ($ok)" ge "$ok" $((CHURN * 95 / 100))
@@ -337,6 +344,8 @@ if phase churn; then
 	echo "      lb1: $(lost_report lb1)"
 	check "lb1's capture lost no record (write count check on: $(sfield lb1 .capture_loss.write_check))" \
 		test "$(sfield lb1 .capture_lost)" -eq "$lost0"
+	check "neither node declared its live peer dead under the churn ($(( $(deaths) - dead0 )) times)" \
+		test "$(deaths)" -eq "$dead0"
 fi
 
 # churn_fault TAG ENV...: lb1's syncd restarted under ENV (fault

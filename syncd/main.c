@@ -107,9 +107,9 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 	if (alive)
 		log_info("peer node %u (%s): alive", node, peer_addr(d, node));
 	else
-		log_warn("peer node %u (%s): dead (silent for %u ms): its sessions become "
-			 "adoptable here",
-			 node, peer_addr(d, node), d->ecfg.dead_after_ms);
+		log_warn("peer node %u (%s): dead (silent past its allowance, see the line "
+			 "before): its sessions become adoptable here",
+			 node, peer_addr(d, node));
 	if (d->node_state_fd >= 0 && bpf_map_update_elem(d->node_state_fd, &key, &v, BPF_ANY))
 		log_err("peer node %u: cannot write node_state: %s", node, strerror(errno));
 }
