@@ -306,15 +306,19 @@ fi
 # churn TAG: CHURN short connections, half through each VIP, at most 250
 # connecting at a time; each sends requests for ~2 s and closes. Prints the
 # connections that were served.
+# A connection counts as served when every request it sent was answered
+# (the gap limit is the whole run: this is no latency test).
 churn() {
-	local tag=$1 half=$((CHURN / 2)) ok p
+	local tag=$1 half=$((CHURN / 2)) ok p lim=$((CHURN_S * 1000 + CONNECT_MS))
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$half" \
 		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
-		--connect-timeout-ms "$CONNECT_MS" --json >"$TMP/$tag.web" 2>/dev/null &
+		--connect-timeout-ms "$CONNECT_MS" --gap-limit-ms "$lim" --grace-ms "$CONNECT_MS" \
+		--json >"$TMP/$tag.web" 2>/dev/null &
 	p=$!
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$half" \
 		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
-		--connect-timeout-ms "$CONNECT_MS" --json >"$TMP/$tag.dsr" 2>/dev/null
+		--connect-timeout-ms "$CONNECT_MS" --gap-limit-ms "$lim" --grace-ms "$CONNECT_MS" \
+		--json >"$TMP/$tag.dsr" 2>/dev/null
 	wait "$p" 2>/dev/null || true
 	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null)
 	echo "${ok:-0}"
