@@ -92,7 +92,15 @@ start_long() {
 # the long-lived connections (xlb-flows), ended on any exit
 trap 'rc=$?; stop_long; testbed_test_exit $rc syncd.log 25' EXIT
 
-status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
+# syncd's status; a syncd busy under an emulated kernel gets three tries
+status() {
+	local i
+	for i in 1 2 3; do
+		"$SYNCD" status -c "$STATE/$1/lbd.yaml" && return 0
+		sleep 1
+	done
+	return 1
+}
 sfield() { status "$1" | jq -r "$2"; }
 
 # One line per entry, "KEY VALUE" in hex, sorted. A session's last 8 bytes
@@ -320,7 +328,7 @@ churn() {
 		--connect-timeout-ms "$CONNECT_MS" --gap-limit-ms "$lim" --grace-ms "$CONNECT_MS" \
 		--json >"$TMP/$tag.dsr" 2>/dev/null
 	wait "$p" 2>/dev/null || true
-	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null)
+	ok=$(jq -s '[.[].ok // 0] | add' "$TMP/$tag.web" "$TMP/$tag.dsr" 2>/dev/null) || ok=0
 	echo "${ok:-0}"
 }
 
