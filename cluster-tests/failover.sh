@@ -126,6 +126,16 @@ carriers() { "$TB" carriers | xargs; }
 adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
 sessions() { lbctl "$1" --json sessions count 2>/dev/null | jq_count 2>/dev/null || echo "?"; }
 
+# After a failed failback: what each node's data plane counted (drops,
+# bounces, sessions made and adopted), to tell where the flows were lost.
+failback_diag() {
+	local n
+	for n in lb1 lb2; do
+		echo "      $n: $(lbctl "$n" stats 2>/dev/null |
+			awk '$2 != 0 && $1 ~ /^(drop_|fwd_bounce|session_|reply|sync_)/ {printf "%s=%s ", $1, $2}')sessions $(sessions "$n")"
+	done
+}
+
 be_up() { lbctl "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
 wait_be_up() {
 	for _ in $(seq 1 50); do be_up "$@" && return 0; sleep 0.2; done
@@ -245,6 +255,7 @@ for mode in $MODES; do
 		check "$mode: failback: no full-NAT connection broke (longest gap $(j "$mode-back.fnat" .longest_gap_ms) ms)" passed "$mode-back.fnat"
 		check "$mode: failback: no DSR connection broke (longest gap $(j "$mode-back.dsr" .longest_gap_ms) ms)" passed "$mode-back.dsr"
 		check "$mode: failback: every UDP flow kept its backend" passed "$mode-back.udp"
+		{ passed "$mode-back.fnat" && passed "$mode-back.udp"; } || failback_diag
 		[ "$mode" = active-active ] && route_health
 	else
 		check "$mode: testbed up" false
