@@ -57,6 +57,11 @@ CHURN_S=${XLB_SYNC_CHURN_S:-4}
 CHURN_INTERVAL_MS=${XLB_SYNC_CHURN_INTERVAL_MS:-500}
 CURL_S=${XLB_SYNC_CURL_S:-2}
 CONNECT_MS=${XLB_SYNC_CONNECT_MS:-3000}
+# connections opening at once, and the share of the churn that must be
+# served for the churn to count (an emulated kernel's own TCP loses some
+# connections under this load: vm/sync-test measured 93.4% at 250 at once)
+CHURN_RAMP=${XLB_SYNC_CHURN_RAMP:-250}
+CHURN_MIN_PCT=${XLB_SYNC_CHURN_MIN_PCT:-95}
 VIP_WEB=198.18.100.1
 VIP_DSR=198.18.100.2
 CONVERGE_S=${XLB_SYNC_CONVERGE_S:-30}
@@ -319,12 +324,12 @@ fi
 churn() {
 	local tag=$1 half=$((CHURN / 2)) ok p lim=$((CHURN_S * 1000 + CONNECT_MS))
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_WEB:80" --conns "$half" \
-		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
+		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp "$CHURN_RAMP" \
 		--connect-timeout-ms "$CONNECT_MS" --gap-limit-ms "$lim" --grace-ms "$CONNECT_MS" \
 		--json >"$TMP/$tag.web" 2>/dev/null &
 	p=$!
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP_DSR:80" --conns "$half" \
-		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp 250 \
+		--interval-ms "$CHURN_INTERVAL_MS" --duration-s "$CHURN_S" --ramp "$CHURN_RAMP" \
 		--connect-timeout-ms "$CONNECT_MS" --gap-limit-ms "$lim" --grace-ms "$CONNECT_MS" \
 		--json >"$TMP/$tag.dsr" 2>/dev/null
 	wait "$p" 2>/dev/null || true
@@ -357,7 +362,9 @@ if phase churn; then
 	dead0=$(deaths)
 	start_long
 	ok=$(churn churn)
-	check "at least 95% of the $CHURN connections were served ($ok)" ge "$ok" $((CHURN * 95 / 100))
+	echo "      churn: $ok served; failures $(jq -s -c '[.[].failures] | add' "$TMP/churn.web" "$TMP/churn.dsr" 2>/dev/null)"
+	check "at least $CHURN_MIN_PCT% of the $CHURN connections were served ($ok)" \
+		ge "$ok" $((CHURN * CHURN_MIN_PCT / 100))
 	check "lb1 published their lifecycle ($(( $(sfield lb1 .local_updates) - new0 )) updates)" \
 		ge "$(( $(sfield lb1 .local_updates) - new0 ))" "$CHURN"
 	check "after the churn, lb2 equals lb1 entry by entry ($LONG long-lived sessions and those of the churn not aged yet)" \
