@@ -365,7 +365,8 @@ if phase churn; then
 	new0=$(sfield lb1 .local_updates)
 	dead0=$(deaths)
 	start_long
-	read -r ok started < <(churn churn)
+	res=$(churn churn)
+	ok=${res% *} started=${res#* }
 	echo "      churn: $ok served of $started opened; failures $(jq -s -c '[.[].failures] | add' "$TMP/churn.web" "$TMP/churn.dsr" 2>/dev/null)"
 	check "the churn opened at least half of its $CHURN connections ($started)" \
 		ge "$started" $((CHURN / 2))
