@@ -22,7 +22,7 @@
 struct ageing {
 	uv_timer_t timer;
 	struct dataplane *dp;
-	const struct lbd_config *cfg;
+	const struct node_config *cfg;
 	struct dp_walk walk;
 	uint64_t pass_start_ns;
 	bool pass_done; /* the last tick finished a pass */
@@ -38,7 +38,7 @@ struct ageing {
 };
 
 /* Idle timeout of a session in ns; 0 = never ages. */
-static uint64_t timeout_ns(const struct lbd_config *cfg, const struct xlb_flow_key *k,
+static uint64_t timeout_ns(const struct node_config *cfg, const struct xlb_flow_key *k,
 			   const struct xlb_session *s)
 {
 	const struct cfg_timeouts *t = &cfg->timeouts;
@@ -241,7 +241,7 @@ static void on_timer(uv_timer_t *t)
 	uv_timer_start(&a->timer, on_timer, next, 0);
 }
 
-struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lbd_config *cfg)
+struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct node_config *cfg)
 {
 	struct ageing *a;
 

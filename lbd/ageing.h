@@ -47,7 +47,7 @@ struct ageing_stats {
 #define AGEING_BUDGET	 65536
 #define AGEING_MAX_HOOKS 4
 
-struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct lbd_config *cfg);
+struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct node_config *cfg);
 int ageing_start(struct ageing *a);
 int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg);
 /* One bounded step (what the timer runs). Returns entries scanned or -errno. */

@@ -273,7 +273,7 @@ static int cmd_status(struct ctl *c, struct json_object *req, struct json_object
 		      size_t errlen)
 {
 	struct lbd *l = c->l;
-	struct lbd_config *cfg = l->cfg;
+	struct node_config *cfg = l->cfg;
 	struct json_object *o, *pool, *ag;
 	uint64_t total = 0, owned = 0, held = 0, range;
 	struct ageing_stats st;

@@ -199,7 +199,7 @@ static bool private_mount_ns(void)
 	return self.st_ino != init.st_ino || self.st_dev != init.st_dev;
 }
 
-int dp_prepare_bpffs(const struct lbd_config *cfg, char *err, size_t errlen)
+int dp_prepare_bpffs(const struct node_config *cfg, char *err, size_t errlen)
 {
 	int r;
 
@@ -243,7 +243,7 @@ int dp_prepare_bpffs(const struct lbd_config *cfg, char *err, size_t errlen)
  * definition, and reports a mismatch as a bare EINVAL. Check first, so the
  * operator learns which map and what differs.
  */
-static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen)
+static int check_pins(struct dataplane *dp, const struct node_config *cfg, char *err, size_t errlen)
 {
 	struct bpf_map *map;
 	int reused = 0;
@@ -303,7 +303,7 @@ static int check_pins(struct dataplane *dp, const struct lbd_config *cfg, char *
 	return 0;
 }
 
-int dp_open(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen)
+int dp_open(struct dataplane *dp, const struct node_config *cfg, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = cfg->pin_dir);
 	struct lb *skel;
@@ -385,7 +385,7 @@ void dp_close(struct dataplane *dp)
 
 /* ---- map writes --------------------------------------------------------- */
 
-int dp_write_config(struct dataplane *dp, const struct lbd_config *cfg)
+int dp_write_config(struct dataplane *dp, const struct node_config *cfg)
 {
 	struct xlb_config c, old;
 	__u32 key = 0;
@@ -417,7 +417,7 @@ static __be32 endpoint_addr(const char *ep)
 	return inet_pton(AF_INET, buf, &a) == 1 ? a.s_addr : 0;
 }
 
-int dp_write_port_owner(struct dataplane *dp, const struct lbd_config *cfg)
+int dp_write_port_owner(struct dataplane *dp, const struct node_config *cfg)
 {
 	int fd = bpf_map__fd(dp->skel->maps.port_owner);
 	struct xlb_port_owner *v;
@@ -604,14 +604,14 @@ int dp_maglev_remove(struct dataplane *dp, uint32_t vip_id)
 
 /* ---- port pool ---------------------------------------------------------- */
 
-static bool snat_in_range(const struct lbd_config *cfg, const struct xlb_session *s)
+static bool snat_in_range(const struct node_config *cfg, const struct xlb_session *s)
 {
 	uint16_t p = ntohs(s->snat_port);
 
 	return (s->flags & XLB_SF_FNAT) && p >= cfg->snat_port_min && p <= cfg->snat_port_max;
 }
 
-bool dp_session_holds_pool_port(const struct lbd_config *cfg, const struct xlb_session *s)
+bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_session *s)
 {
 	return snat_in_range(cfg, s) && s->owner == cfg->node_id &&
 	       !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat));
@@ -619,7 +619,7 @@ bool dp_session_holds_pool_port(const struct lbd_config *cfg, const struct xlb_s
 
 /* Ports a session may hold: ours by owner or by SNAT address (a session a
  * peer adopted from us still holds our port). */
-static bool session_blocks_port(const struct lbd_config *cfg, const struct xlb_session *s)
+static bool session_blocks_port(const struct node_config *cfg, const struct xlb_session *s)
 {
 	return snat_in_range(cfg, s) &&
 	       (s->owner == cfg->node_id || !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat)));
@@ -635,7 +635,7 @@ int dp_port_pool_push(struct dataplane *dp, uint16_t port)
 }
 
 struct pool_scan {
-	const struct lbd_config *cfg;
+	const struct node_config *cfg;
 	uint8_t used[65536 / 8]; /* bitmap of ports held by sessions */
 	unsigned int held;
 };
@@ -652,7 +652,7 @@ static int pool_scan_one(void *arg, const struct xlb_flow_key *k, const struct x
 	return 0;
 }
 
-int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg, unsigned int *pushed,
+int dp_port_pool_fill(struct dataplane *dp, const struct node_config *cfg, unsigned int *pushed,
 		      unsigned int *held)
 {
 	struct pool_scan *ps;
@@ -777,7 +777,7 @@ static int enable_forwarding(const char *ifname, char *err, size_t errlen)
 	return 0;
 }
 
-int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen)
+int dp_attach(struct dataplane *dp, const struct node_config *cfg, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	uint32_t mode, old_id = 0, old_mode = 0;
@@ -1065,7 +1065,7 @@ int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, vo
 }
 
 struct sessions_count {
-	const struct lbd_config *cfg;
+	const struct node_config *cfg;
 	uint64_t total, owned, ports_held;
 };
 
@@ -1079,7 +1079,7 @@ static int count_one(void *arg, const struct xlb_flow_key *k, const struct xlb_s
 	return 0;
 }
 
-int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg, uint64_t *total,
+int dp_sessions_count(struct dataplane *dp, const struct node_config *cfg, uint64_t *total,
 		      uint64_t *owned, uint64_t *ports_held)
 {
 	struct sessions_count sc = { .cfg = cfg };

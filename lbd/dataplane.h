@@ -48,16 +48,16 @@ int dp_check_privileges(char *err, size_t errlen);
 int dp_check_kernel(char *err, size_t errlen);
 
 /* Make sure a bpffs is mounted at cfg->bpffs and cfg->pin_dir exists. */
-int dp_prepare_bpffs(const struct lbd_config *cfg, char *err, size_t errlen);
+int dp_prepare_bpffs(const struct node_config *cfg, char *err, size_t errlen);
 
 /* Open the skeleton with pins under cfg->pin_dir (reusing them), size the
  * session maps and load. Does not attach. */
-int dp_open(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen);
+int dp_open(struct dataplane *dp, const struct node_config *cfg, char *err, size_t errlen);
 void dp_close(struct dataplane *dp);
 
-int dp_write_config(struct dataplane *dp, const struct lbd_config *cfg);
+int dp_write_config(struct dataplane *dp, const struct node_config *cfg);
 /* port_owner: this node's and its sync peers' SNAT port ranges. */
-int dp_write_port_owner(struct dataplane *dp, const struct lbd_config *cfg);
+int dp_write_port_owner(struct dataplane *dp, const struct node_config *cfg);
 
 int dp_vip_set(struct dataplane *dp, const struct cfg_vip *v);
 int dp_vip_del(struct dataplane *dp, const struct cfg_vip *v);
@@ -73,11 +73,11 @@ int dp_maglev_remove(struct dataplane *dp, uint32_t vip_id);
 
 /* Empty the port pool, then push the node's SNAT range minus the ports held
  * by existing sessions. Reports how many were pushed and held. */
-int dp_port_pool_fill(struct dataplane *dp, const struct lbd_config *cfg, unsigned int *pushed,
+int dp_port_pool_fill(struct dataplane *dp, const struct node_config *cfg, unsigned int *pushed,
 		      unsigned int *held);
 int dp_port_pool_push(struct dataplane *dp, uint16_t port);
 
-int dp_attach(struct dataplane *dp, const struct lbd_config *cfg, char *err, size_t errlen);
+int dp_attach(struct dataplane *dp, const struct node_config *cfg, char *err, size_t errlen);
 int dp_detach(struct dataplane *dp);
 
 /* Global counters summed over CPUs. */
@@ -119,11 +119,11 @@ typedef int (*dp_session_fn)(void *arg, const struct xlb_flow_key *k, const stru
 int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg);
 
 /* Counts of the sessions map and of SNAT ports of cfg's range in use. */
-int dp_sessions_count(struct dataplane *dp, const struct lbd_config *cfg, uint64_t *total,
+int dp_sessions_count(struct dataplane *dp, const struct node_config *cfg, uint64_t *total,
 		      uint64_t *owned, uint64_t *ports_held);
 
 /* A session holds a port of this node's pool (to return on delete). */
-bool dp_session_holds_pool_port(const struct lbd_config *cfg, const struct xlb_session *s);
+bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_session *s);
 
 /* The reverse-map key of a full-NAT session. */
 void dp_reverse_key(const struct xlb_flow_key *fwd, const struct xlb_session *s,

@@ -2,7 +2,7 @@
 /*
  * lbd daemon state and the operations the control socket calls.
  *
- * The running configuration is the struct lbd_config the parser filled in,
+ * The running configuration is the struct node_config the parser filled in,
  * changed in place by run-time commands. VIP slot i of cfg->vips has
  * vip_id i (its index in the maglev and vip_stats maps); a deleted VIP leaves
  * an empty slot (name[0] == '\0') that a later vip.add reuses, so the ids of
@@ -36,7 +36,7 @@ struct lbd_vip_rt {
 
 struct lbd {
 	uv_loop_t loop;
-	struct lbd_config *cfg;
+	struct node_config *cfg;
 	struct dataplane dp;
 	struct hc *hc;
 	struct ageing *ageing;

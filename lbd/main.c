@@ -419,7 +419,7 @@ static void vip_slot_reset(struct lbd *l, uint32_t id)
 
 int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errlen)
 {
-	struct lbd_config *cfg = l->cfg;
+	struct node_config *cfg = l->cfg;
 	struct cfg_vip *v;
 	size_t slot;
 	int r;
@@ -461,7 +461,7 @@ int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errle
 
 int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 {
-	struct lbd_config *cfg = l->cfg;
+	struct node_config *cfg = l->cfg;
 	struct cfg_vip *v = find_vip(l, name, err, errlen);
 	uint32_t id;
 	size_t i;
@@ -621,7 +621,7 @@ static int write_pid_file(struct lbd *l)
 	return 0;
 }
 
-static long read_pid_file(const struct lbd_config *cfg)
+static long read_pid_file(const struct node_config *cfg)
 {
 	char path[CFG_PATH_MAX + 16], buf[32];
 	ssize_t n;
@@ -720,7 +720,7 @@ static void prune_stale(struct lbd *l)
 
 static int populate(struct lbd *l, char *err, size_t errlen)
 {
-	struct lbd_config *cfg = l->cfg;
+	struct node_config *cfg = l->cfg;
 	unsigned int pushed, held;
 	size_t i, j;
 	int r;
@@ -786,7 +786,7 @@ static int populate(struct lbd *l, char *err, size_t errlen)
 
 static int start_health(struct lbd *l, char *err, size_t errlen)
 {
-	struct lbd_config *cfg = l->cfg;
+	struct node_config *cfg = l->cfg;
 	size_t i, j;
 	int r;
 

@@ -165,7 +165,7 @@ static int map_id(int fd, uint32_t *id)
 	return 0;
 }
 
-struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg,
+struct synclink *synclink_new(uv_loop_t *loop, const struct node_config *cfg,
 			      const struct dataplane *dp)
 {
 	struct synclink *s;

@@ -20,7 +20,7 @@ struct synclink;
 
 /* NULL if sync is disabled in cfg, or (logged) if the link cannot be set
  * up. Runs on loop; dp's sessions and reverse maps name the records. */
-struct synclink *synclink_new(uv_loop_t *loop, const struct lbd_config *cfg,
+struct synclink *synclink_new(uv_loop_t *loop, const struct node_config *cfg,
 			      const struct dataplane *dp);
 void synclink_free(struct synclink *s);
 /* An ageing hook (ageing_delete_hook): queues the session and its reverse

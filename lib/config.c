@@ -98,7 +98,7 @@ struct be_owner {
 struct pctx {
 	const char *name; /* file name for messages */
 	yaml_document_t *doc;
-	struct lbd_config *cfg;
+	struct node_config *cfg;
 	char *err;
 	size_t errlen;
 	bool failed;
@@ -719,7 +719,7 @@ static void fmt_be(char *buf, size_t len, const struct cfg_backend *b)
 	snprintf(buf, len, "%s mac %s", ep, mac);
 }
 
-int cfg_check_vip(const struct lbd_config *cfg, const struct cfg_vip *v, struct cfg_fault *f)
+int cfg_check_vip(const struct node_config *cfg, const struct cfg_vip *v, struct cfg_fault *f)
 {
 	char name[CFG_NAME_MAX + 4], a[INET6_ADDRSTRLEN], why[96], e[64];
 	const char *proto;
@@ -874,7 +874,7 @@ static const char *const sync_map_names[] = { XLB_MAP_SESSIONS, XLB_MAP_REVERSE,
 
 static int parse_node(struct pctx *c, yaml_node_t *root)
 {
-	struct lbd_config *cfg = c->cfg;
+	struct node_config *cfg = c->cfg;
 	const struct cfg_word *mode;
 	char ifname[64], tmp[48], name[CFG_NAME_MAX + 4];
 	yaml_node_t *n, *v;
@@ -914,7 +914,7 @@ static int parse_node(struct pctx *c, yaml_node_t *root)
 
 static int parse_paths(struct pctx *c, yaml_node_t *root)
 {
-	struct lbd_config *cfg = c->cfg;
+	struct node_config *cfg = c->cfg;
 	yaml_node_t *v;
 	size_t bl;
 	int ret;
@@ -956,7 +956,7 @@ static int parse_paths(struct pctx *c, yaml_node_t *root)
 
 static int parse_snat(struct pctx *c, yaml_node_t *root)
 {
-	struct lbd_config *cfg = c->cfg;
+	struct node_config *cfg = c->cfg;
 	yaml_node_t *n, *v, *vmax;
 	char a[INET6_ADDRSTRLEN];
 	int ret;
@@ -989,7 +989,7 @@ static int parse_snat(struct pctx *c, yaml_node_t *root)
 
 static int parse_sessions(struct pctx *c, yaml_node_t *root)
 {
-	struct lbd_config *cfg = c->cfg;
+	struct node_config *cfg = c->cfg;
 	struct cfg_timeouts *t = &cfg->timeouts;
 	yaml_node_t *n, *tn;
 	int ret;
@@ -1172,7 +1172,7 @@ static int parse_vip(struct pctx *c, yaml_node_t *vn, const char *vpath, struct 
 
 static int parse_vips(struct pctx *c, yaml_node_t *root)
 {
-	struct lbd_config *cfg = c->cfg;
+	struct node_config *cfg = c->cfg;
 	yaml_node_t *l = map_get(c, root, "vips", NULL);
 	char p[PATH_LEN];
 	size_t i, n;
@@ -1206,7 +1206,7 @@ static bool ranges_overlap(uint16_t a0, uint16_t a1, uint16_t b0, uint16_t b1)
 static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p, struct cfg_peer *peer,
 			    size_t idx)
 {
-	const struct lbd_config *cfg = c->cfg;
+	const struct node_config *cfg = c->cfg;
 	yaml_node_t *vmin = map_get(c, pn, "snat_port_min", NULL);
 	yaml_node_t *vmax = map_get(c, pn, "snat_port_max", NULL);
 	size_t j;
@@ -1484,7 +1484,7 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 
 /* The defaults (config.h) of every key that does not derive from another
  * one; the parser overwrites those the file gives. */
-static void set_defaults(struct lbd_config *cfg)
+static void set_defaults(struct node_config *cfg)
 {
 	static const char *const sync_maps[] = CFG_DEF_SYNC_MAPS;
 	struct cfg_timeouts *t = &cfg->timeouts;
@@ -1568,7 +1568,7 @@ static void yaml_error(struct pctx *c, const yaml_parser_t *p, const char *buf, 
 	c->failed = true;
 }
 
-int cfg_load_buffer(const char *name, const char *buf, size_t len, struct lbd_config *cfg,
+int cfg_load_buffer(const char *name, const char *buf, size_t len, struct node_config *cfg,
 		    char *err, size_t errlen)
 {
 	yaml_parser_t parser;
@@ -1637,7 +1637,7 @@ out:
 	return ret;
 }
 
-int cfg_load_file(const char *path, struct lbd_config *cfg, char *err, size_t errlen)
+int cfg_load_file(const char *path, struct node_config *cfg, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -1732,7 +1732,7 @@ int cfg_parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-struct cfg_vip *cfg_find_vip(struct lbd_config *cfg, const char *name)
+struct cfg_vip *cfg_find_vip(struct node_config *cfg, const char *name)
 {
 	size_t i;
 

@@ -185,7 +185,7 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 };
 
 /* The one top-level struct: everything the file says, defaults applied. */
-struct lbd_config {
+struct node_config {
 	char path[CFG_PATH_MAX]; /* file it was read from */
 	uint32_t node_id;	 /* 1..65535 */
 	char node_name[CFG_NAME_MAX];
@@ -212,10 +212,10 @@ struct lbd_config {
  * "FILE:LINE:COL: reason" (no trailing newline) into err; *cfg is then
  * unspecified and must not be used.
  */
-int cfg_load_file(const char *path, struct lbd_config *cfg, char *err, size_t errlen);
+int cfg_load_file(const char *path, struct node_config *cfg, char *err, size_t errlen);
 
 /* Same, from a memory buffer; name is used in error messages. */
-int cfg_load_buffer(const char *name, const char *buf, size_t len, struct lbd_config *cfg,
+int cfg_load_buffer(const char *name, const char *buf, size_t len, struct node_config *cfg,
 		    char *err, size_t errlen);
 
 /* ---- entries lbd adds at run time -------------------------------------- */
@@ -294,7 +294,7 @@ struct cfg_fault {
  * cfg other than v: unique name and (address, port, protocol), fnat needing
  * snat.address. 0, or -EINVAL (invalid) / -EEXIST (clashes) with *f set.
  */
-int cfg_check_vip(const struct lbd_config *cfg, const struct cfg_vip *v, struct cfg_fault *f);
+int cfg_check_vip(const struct node_config *cfg, const struct cfg_vip *v, struct cfg_fault *f);
 
 /*
  * Backend b of VIP v against the rules and against v's backends[0 ..
@@ -319,6 +319,6 @@ const char *cfg_format_addr(int family, const union xlb_addr *addr, char *buf, s
 int cfg_parse_mac(const char *s, uint8_t mac[6]);
 
 /* Look up helpers. */
-struct cfg_vip *cfg_find_vip(struct lbd_config *cfg, const char *name);
+struct cfg_vip *cfg_find_vip(struct node_config *cfg, const char *name);
 
 #endif /* XLB_CONFIG_H */

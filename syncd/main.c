@@ -53,7 +53,7 @@
 
 struct syncd {
 	uv_loop_t loop;
-	struct lbd_config *cfg;
+	struct node_config *cfg;
 	enum sync_capture_mode mode;
 	struct sync_engine *eng;
 	struct sync_engine_cfg ecfg;
@@ -891,7 +891,7 @@ static void usage(FILE *f)
 		   "  -v, --verbose       debug logs\n");
 }
 
-static int print_status(const struct lbd_config *cfg)
+static int print_status(const struct node_config *cfg)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char buf[4096];

@@ -32,7 +32,7 @@
 
 static struct dataplane dp;
 static uint32_t sessions_id, reverse_id;
-static struct lbd_config *cfg;
+static struct node_config *cfg;
 static char dir[] = "/tmp/xlb-synclink-XXXXXX";
 static uv_loop_t loop;
 

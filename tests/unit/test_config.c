@@ -107,15 +107,15 @@ static const char full_json[] =
 	"    \"maps\": [\"reverse\"]}\n"
 	"}\n";
 
-static struct lbd_config *cfg_alloc(void)
+static struct node_config *cfg_alloc(void)
 {
-	struct lbd_config *c = malloc(sizeof(*c));
+	struct node_config *c = malloc(sizeof(*c));
 
 	assert_non_null(c);
 	return c;
 }
 
-static int load(const char *name, const char *text, struct lbd_config *c, char *err, size_t errlen)
+static int load(const char *name, const char *text, struct node_config *c, char *err, size_t errlen)
 {
 	return cfg_load_buffer(name, text, strlen(text), c, err, errlen);
 }
@@ -128,7 +128,7 @@ static void assert_addr(int family, const union xlb_addr *a, const char *want)
 	assert_string_equal(cfg_format_addr(family, a, buf, sizeof(buf)), want);
 }
 
-static void check_full(const struct lbd_config *c)
+static void check_full(const struct node_config *c)
 {
 	const struct cfg_vip *v;
 	const struct cfg_backend *b;
@@ -218,7 +218,7 @@ static void check_full(const struct lbd_config *c)
 
 static void test_full(void **state)
 {
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	char err[256] = "";
 
 	if (load("full.yaml", full_yaml, c, err, sizeof(err)))
@@ -231,7 +231,7 @@ static void test_full(void **state)
 
 static void test_json_equivalent(void **state)
 {
-	struct lbd_config *y = cfg_alloc(), *j = cfg_alloc();
+	struct node_config *y = cfg_alloc(), *j = cfg_alloc();
 	char err[256];
 
 	assert_int_equal(load("full.yaml", full_yaml, y, err, sizeof(err)), 0);
@@ -247,7 +247,7 @@ static void test_json_equivalent(void **state)
 static void test_defaults(void **state)
 {
 	static const char text[] = "node: {id: 12, interface: eth1}\n";
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	char err[256];
 
 	assert_int_equal(load("d.yaml", text, c, err, sizeof(err)), 0);
@@ -286,7 +286,7 @@ static void test_vip_defaults(void **state)
 				   "    port: 443\n"
 				   "    healthcheck: {type: http}\n"
 				   "    backends: [{id: 9, address: 198.18.2.9}]\n";
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	const struct cfg_vip *v;
 	char err[256];
 
@@ -320,7 +320,7 @@ static void test_examples(void **state)
 		XLB_SOURCE_DIR "/examples/lb1.yaml",
 		XLB_SOURCE_DIR "/examples/minimal.json",
 	};
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	char err[512];
 	size_t i;
 
@@ -353,7 +353,7 @@ static void write_file(const char *path, const char *text)
 static void test_files(void **state)
 {
 	char dir[] = "/tmp/xlb-cfg-XXXXXX", path[128], err[512], want[256];
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 
 	assert_non_null(mkdtemp(dir));
 
@@ -662,7 +662,7 @@ static void test_sync_options(void **state)
 					"      owner: {offset: 32, size: 2}\n"
 					"      version: {offset: 36, size: 4}\n"
 					"      backend: {offset: 40, size: 4}\n";
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	char err[256] = "";
 	const struct cfg_sync *y = &c->sync;
 
@@ -703,7 +703,7 @@ static void test_sync_options(void **state)
 
 static void test_bad(void **state)
 {
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	char err[512], want[64];
 	size_t i, failed = 0;
 
@@ -729,7 +729,7 @@ static void test_bad(void **state)
 /* More VIPs/backends than the arrays hold, built programmatically. */
 static void test_counts(void **state)
 {
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	size_t cap = 1 << 20, off = 0, i;
 	char *buf = malloc(cap), err[256];
 
@@ -804,7 +804,7 @@ static void test_entry_defaults(void **state)
 {
 	static const char text[] = NODE SNAT "vips: [{name: w, address: 198.18.100.1, port: 443,\n"
 					     "        backends: [{id: 9, address: 198.18.2.9}]}]\n";
-	struct lbd_config *c = cfg_alloc();
+	struct node_config *c = cfg_alloc();
 	struct cfg_vip *v = malloc(sizeof(*v));
 	struct cfg_backend b;
 	struct cfg_fault f;
@@ -909,7 +909,7 @@ static void assert_same_fault(const char *what, const char *err, const char *pat
 
 static void test_runtime_backend(void **state)
 {
-	struct lbd_config *base = cfg_alloc(), *c = cfg_alloc();
+	struct node_config *base = cfg_alloc(), *c = cfg_alloc();
 	char text[1024], entry[256], err[512], at[64], path[64];
 	size_t i, j, k;
 
@@ -979,7 +979,7 @@ static void test_runtime_backend(void **state)
 
 static void test_runtime_vip(void **state)
 {
-	struct lbd_config *base = cfg_alloc(), *nosnat = cfg_alloc(), *c = cfg_alloc();
+	struct node_config *base = cfg_alloc(), *nosnat = cfg_alloc(), *c = cfg_alloc();
 	struct cfg_vip *v = malloc(sizeof(*v));
 	char text[1024], err[512], path[16];
 	int proto, mode;
@@ -991,7 +991,7 @@ static void test_runtime_vip(void **state)
 	assert_int_equal(load("nosnat.yaml", NODE, nosnat, err, sizeof(err)), 0);
 	for (i = 0; i < sizeof(vip_cases) / sizeof(vip_cases[0]); i++) {
 		const struct vip_case *vc = &vip_cases[i];
-		const struct lbd_config *running = vc->no_snat ? nosnat : base;
+		const struct node_config *running = vc->no_snat ? nosnat : base;
 		struct cfg_fault f;
 		int r, rf, off;
 
