@@ -61,6 +61,7 @@ netns)
 	FAILURE="links down, every process killed"
 	tb_up() { XLB_TESTBED_SYNC=$2 "$TB" up --mode "$1"; }
 	lbctl() { local n=$1; shift; "$XLB_BUILD/lbd/lbctl" -n "$n" "$@"; }
+	in_router() { ip netns exec xlb-router "$@"; }
 	;;
 docker)
 	TB=$ROOT/docker/cluster.sh
@@ -74,6 +75,7 @@ docker)
 	TB_KEEP=--keep
 	tb_up() { XLB_SYNC=$2 "$TB" up --mode "$1"; }
 	lbctl() { local n=$1; shift; "$DOCKER" exec "xdplb-$n" lbctl -n "$n" "$@"; }
+	in_router() { nsenter -t "$("$DOCKER" inspect -f '{{.State.Pid}}' xdplb-router)" -n "$@"; }
 	# Docker first (installed and started if need be), and the image
 	rc=0
 	"$TB" build >"$TMP/build" 2>&1 || rc=$?
@@ -132,8 +134,15 @@ failback_diag() {
 	local n
 	for n in lb1 lb2; do
 		echo "      $n: $(lbctl "$n" stats 2>/dev/null |
-			awk '$2 != 0 && $1 ~ /^(drop_|fwd_bounce|session_|reply|sync_)/ {printf "%s=%s ", $1, $2}')sessions $(sessions "$n")"
+			awk '$2 != 0 && $1 ~ /^(rx|pass_|fwd_|drop_|session_|reply|sync_)/ {printf "%s=%s ", $1, $2}')sessions $(sessions "$n")"
 	done
+}
+
+# ICMP redirects the router sent: a backend that takes one sends every
+# full-NAT reply straight to one LB node for minutes, whatever ECMP says and
+# whether that node is alive; the testbeds' router must send none.
+router_redirects() {
+	in_router awk '$1 == "Icmp:" { if (n++) { for (i = 1; i <= NF; i++) if (h[i] == "OutRedirects") print $i } else split($0, h) }' /proc/net/snmp
 }
 
 be_up() { lbctl "$1" --json backend list 2>/dev/null | jq_backends | awk -v v="$2" -v i="$3" '$1 == v && $2 == i && $3 == "up"' | grep -q .; }
@@ -256,6 +265,8 @@ for mode in $MODES; do
 		check "$mode: failback: no DSR connection broke (longest gap $(j "$mode-back.dsr" .longest_gap_ms) ms)" passed "$mode-back.dsr"
 		check "$mode: failback: every UDP flow kept its backend" passed "$mode-back.udp"
 		{ passed "$mode-back.fnat" && passed "$mode-back.udp"; } || failback_diag
+		redirs=$(router_redirects)
+		check "$mode: the router sent no ICMP redirect (replies follow ECMP; sent ${redirs:-?})" test "${redirs:-1}" = 0
 		[ "$mode" = active-active ] && route_health
 	else
 		check "$mode: testbed up" false

@@ -133,6 +133,24 @@ prepare_lb_link() {
 	echo "$peer" >"$STATE/$n.peer"
 }
 
+# The router must not send ICMP redirects: a backend would cache "SNAT
+# address via lbN" and send every full-NAT reply straight to that node,
+# whatever ECMP says and whether the node is alive (a dead lb1 kept one
+# backend's replies for the 5 minutes a redirect lives). The compose file
+# sets all/default to 0, but Docker moves each interface in with its own
+# setting (1), and the kernel sends redirects if either is on; the router's
+# /proc/sys is read-only, so the host writes it in the router's netns.
+router_no_redirects() {
+	local pid i
+	pid=$(dk inspect -f '{{.State.Pid}}' xdplb-router) && [ "${pid:-0}" -gt 0 ] ||
+		die "no pid for xdplb-router"
+	for i in $(nsenter -t "$pid" -n ls /proc/sys/net/ipv4/conf); do
+		[ "$i" = lo ] && continue
+		nsenter -t "$pid" -n sysctl -qw "net.ipv4.conf.$i.send_redirects=0" ||
+			die "cannot turn off ICMP redirects on the router's $i"
+	done
+}
+
 # ------------------------------------------------------------------ state
 mode() { cat "$STATE/mode" 2>/dev/null || echo active-active; }
 running() { [ "$(dk inspect -f '{{.State.Running}}' "xdplb-$1" 2>/dev/null)" = true ]; }
@@ -188,6 +206,7 @@ do_up() {
 	echo "$m" >"$STATE/mode"
 	export XLB_MODE=$m
 	compose up -d --force-recreate >"$STATE/compose-up.log" 2>&1 || { cat "$STATE/compose-up.log" >&2; die "docker-compose up failed"; }
+	router_no_redirects
 	local n
 	for n in "${LBS[@]}"; do prepare_lb_link "$n"; done
 	local want=2 what="an ECMP route over lb1 and lb2 on the router"
