@@ -120,6 +120,14 @@ dump() {
 
 count() { dump "$1" "$2" | wc -l; }
 
+# NODE's data plane drops, by reason ("none" if there are none)
+drops() {
+	local d
+	d=$("$XLB_BUILD/lbd/lbctl" -n "$1" stats 2>/dev/null |
+		awk '$1 ~ /^drop_/ && $2 != 0 { printf "%s%s %s", sep, $1, $2; sep = ", " }')
+	echo "${d:-none}"
+}
+
 # Are both nodes' maps equal entry by entry? Leaves a diff in $TMP/diff.
 same() {
 	local m rc=0
@@ -341,6 +349,19 @@ churn() {
 	echo "${ok:-0} ${started:-0}"
 }
 
+# SYNs the backends' kernels dropped because nginx's accept queue was full
+# (TcpExtListenOverflows, all backends): a backend falling behind, not the
+# balancer (a connect timeout with no drop counted on the LB nodes)
+listen_overflows() {
+	local b n=0 v
+	for b in be1 be2 be3; do
+		v=$(ip netns exec "xlb-$b" nstat -az TcpExtListenOverflows 2>/dev/null |
+			awk '$1 == "TcpExtListenOverflows" { print $2 }')
+		n=$((n + ${v:-0}))
+	done
+	echo "$n"
+}
+
 # lost_report NODE: one line of what NODE's capture lost, by reason
 lost_report() {
 	status "$1" | jq -r '"capture_lost \(.capture_lost) (\(.capture_loss | to_entries |
@@ -364,10 +385,12 @@ if phase churn; then
 	lost0=$(sfield lb1 .capture_lost)
 	new0=$(sfield lb1 .local_updates)
 	dead0=$(deaths)
+	lo0=$(listen_overflows)
 	start_long
 	res=$(churn churn)
 	ok=${res% *} started=${res#* }
 	echo "      churn: $ok served of $started opened; failures $(jq -s -c '[.[].failures] | add' "$TMP/churn.web" "$TMP/churn.dsr" 2>/dev/null)"
+	echo "      backends' accept queues overflowed $(( $(listen_overflows) - lo0 )) times; LB drops: lb1 $(drops lb1), lb2 $(drops lb2)"
 	check "the churn opened at least half of its $CHURN connections ($started)" \
 		ge "$started" $((CHURN / 2))
 	check "at least $CHURN_MIN_PCT% of the connections opened were served ($ok of $started)" \
