@@ -362,6 +362,9 @@ listen_overflows() {
 	echo "$n"
 }
 
+# how often NODE's lbd logged a backend going down (health checks)
+hc_downs() { grep -c ') down: ' "$STATE/$1/lbd.log" 2>/dev/null || echo 0; }
+
 # lost_report NODE: one line of what NODE's capture lost, by reason
 lost_report() {
 	status "$1" | jq -r '"capture_lost \(.capture_lost) (\(.capture_loss | to_entries |
@@ -385,12 +388,12 @@ if phase churn; then
 	lost0=$(sfield lb1 .capture_lost)
 	new0=$(sfield lb1 .local_updates)
 	dead0=$(deaths)
-	lo0=$(listen_overflows)
+	lo0=$(listen_overflows) hd1=$(hc_downs lb1) hd2=$(hc_downs lb2)
 	start_long
 	res=$(churn churn)
 	ok=${res% *} started=${res#* }
 	echo "      churn: $ok served of $started opened; failures $(jq -s -c '[.[].failures] | add' "$TMP/churn.web" "$TMP/churn.dsr" 2>/dev/null)"
-	echo "      backends' accept queues overflowed $(( $(listen_overflows) - lo0 )) times; LB drops: lb1 $(drops lb1), lb2 $(drops lb2)"
+	echo "      backends' accept queues overflowed $(( $(listen_overflows) - lo0 )) times; LB drops: lb1 $(drops lb1), lb2 $(drops lb2); health checks took a backend down: lb1 $(( $(hc_downs lb1) - hd1 )), lb2 $(( $(hc_downs lb2) - hd2 )) times"
 	check "the churn opened at least half of its $CHURN connections ($started)" \
 		ge "$started" $((CHURN / 2))
 	check "at least $CHURN_MIN_PCT% of the connections opened were served ($ok of $started)" \
