@@ -344,7 +344,7 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	if (err)
 		return vip_drop(vs, err);
 
-	owner = session_owner(s);
+	owner = session_owner(s, 1);
 	if (owner != s->owner || tcp_tracks(p, s, 0))
 		session_track(k, s, p->tcp_flags, 0, owner);
 
@@ -394,6 +394,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	ns.owner = cfg->node_id;
 	ns.state = p->proto == IPPROTO_TCP ? XLB_SS_SYN : XLB_SS_UDP;
 	ns.version = birth_version();
+	ns.owned_at = tai_s();
 	now = xlb_now();
 	if (fnat) {
 		if (bpf_map_pop_elem(&port_pool, &port))
@@ -496,7 +497,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 			      fk.dport, fk.sport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
-	owner = session_owner(s);
+	owner = session_owner(s, 0);
 	if (owner != s->owner || tcp_tracks(p, s, 1))
 		session_track(&fk, s, p->tcp_flags, 1, owner);
 

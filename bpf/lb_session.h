@@ -62,14 +62,27 @@ static __always_inline void port_put(__be16 port)
 	bpf_map_push_elem(&port_pool, &v, 0);
 }
 
+/* The cluster's wall clock in seconds (low 32 bits): owned_at. */
+static __always_inline __u32 tai_s(void)
+{
+	return (__u32)(bpf_ktime_get_tai_ns() / 1000000000ULL);
+}
+
+const volatile __u32 xlb_takeover_off = 0; /* tests and control runs only */
+
 /*
- * Adoption (docs/design.md decision 3): the owner an existing session
- * should have after this packet. A session owned by a peer that syncd
- * marked dead in node_state is taken over by this node; otherwise the
- * owner stays. The node_state lookup happens only for sessions owned by
- * another node.
+ * The owner an existing session should have after this packet.
+ * Adoption (docs/design.md decision 3): a session owned by a peer that
+ * syncd marked dead in node_state is taken over by this node on any
+ * packet. Takeover (decision 12): a session owned by a live peer is taken
+ * over by a client-side packet (@client_side), the one direction that
+ * follows the router's choice of node, once its owner has held it for
+ * XLB_TAKEOVER_MIN_S; so the node that forwards a flow is the one that
+ * ages it. A reply never takes over: it reaches the node that holds the
+ * SNAT port's route, not the flow's. Otherwise the owner stays. The
+ * node_state lookup happens only for sessions owned by another node.
  */
-static __always_inline __u16 session_owner(const struct xlb_session *s)
+static __always_inline __u16 session_owner(const struct xlb_session *s, int client_side)
 {
 	struct xlb_config *cfg;
 	__u32 zero = 0, peer = s->owner, *st;
@@ -78,9 +91,12 @@ static __always_inline __u16 session_owner(const struct xlb_session *s)
 	if (!cfg || s->owner == cfg->node_id)
 		return s->owner;
 	st = bpf_map_lookup_elem(&node_state, &peer);
-	if (!st || !(*st & XLB_NODE_DEAD))
-		return s->owner;
-	return cfg->node_id;
+	if (st && (*st & XLB_NODE_DEAD))
+		return cfg->node_id;
+	if (client_side && !xlb_takeover_off &&
+	    (__s32)(tai_s() - s->owned_at) >= XLB_TAKEOVER_MIN_S)
+		return cfg->node_id;
+	return s->owner;
 }
 
 /*
@@ -136,7 +152,7 @@ static __always_inline void reverse_adopt(const struct xlb_flow_key *k, const st
  * Lifecycle of an existing session for one packet. @tcp_flags: the TCP
  * flags (0 for UDP); @srv_side: the packet comes from the backend
  * (full-NAT reply); @owner: from session_owner() (differs from sp->owner
- * when this packet adopts the session). Called after the next hop is
+ * when this packet adopts or takes over the session). Called after the next hop is
  * resolved, before the rewrite. Never deletes: a closed session lingers,
  * still forwarding late ACKs and retransmitted FINs, until lbd ages it out
  * and returns its SNAT port. One bpf_map_update_elem() (version + 1) when,
@@ -180,11 +196,16 @@ static __always_inline void session_track(const struct xlb_flow_key *k, struct x
 	s.flags = flags;
 	s.owner = owner;
 	s.version++;
+	if (owner != sp->owner)
+		s.owned_at = tai_s();
 	if (bpf_map_update_elem(&sessions, k, &s, BPF_EXIST))
 		return;
 	sync_session(XLB_SYNC_OP_UPDATE, k, &s);
 	if (owner != sp->owner) {
-		stat_inc(XLB_STAT_SESSION_ADOPT);
+		__u32 peer = sp->owner, *st = bpf_map_lookup_elem(&node_state, &peer);
+
+		stat_inc(st && (*st & XLB_NODE_DEAD) ? XLB_STAT_SESSION_ADOPT
+						     : XLB_STAT_SESSION_TAKEOVER);
 		if (s.flags & XLB_SF_FNAT)
 			reverse_adopt(k, &s, owner);
 	}

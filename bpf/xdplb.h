@@ -121,13 +121,15 @@ struct xlb_session {
 	__be16 backend_port;
 	__be16 snat_port; /* FNAT pool port, 0 for DSR */
 	__u32 backend_id;
-	__u16 owner;   /* node id that owns (ages) this session */
-	__u8 state;    /* enum xlb_sess_state */
-	__u8 flags;    /* XLB_SF_* */
-	__u32 version; /* starts at the wall-clock birth version
-				 * (lb_session.h birth_version()), + 1 on
-				 * every lifecycle write */
-	__u32 pad;
+	__u16 owner; /* node id that owns (ages) this session */
+	__u8 state;  /* enum xlb_sess_state */
+	__u8 flags;  /* XLB_SF_* */
+	/* starts at the wall-clock birth version (lb_session.h
+	 * birth_version()), + 1 on every lifecycle write */
+	__u32 version;
+	/* cluster wall clock (CLOCK_TAI, s, low 32 bits) of the birth or
+	 * the last owner change: rate-limits takeovers */
+	__u32 owned_at;
 	__u64 last_seen_ns; /* per-packet, in place */
 };
 
@@ -240,6 +242,10 @@ enum xlb_stat {
 					 * sessions and reverse maps: every
 					 * capture mode owes syncd one record
 					 * per write (syncd's loss check) */
+	XLB_STAT_SESSION_TAKEOVER,     /* sessions of a live peer taken over
+					 * because their client side now
+					 * reaches this node (owner, version
+					 * + 1; docs/design.md decision 12) */
 	XLB_STAT_MAX,
 };
 
@@ -353,6 +359,15 @@ struct xlb_sync_ctl {
  * packet of its flow on this node (docs/design.md decision 3). */
 #define XLB_MAX_NODES 65536
 #define XLB_NODE_DEAD (1u << 0)
+
+/*
+ * Takeover (docs/design.md decision 12): a client-side packet of a session
+ * that a live peer owns makes this node its owner, at most once per
+ * XLB_TAKEOVER_MIN_S seconds of the cluster clock per session (owned_at),
+ * so a flow whose packets reach two nodes at once costs one write per
+ * period, not one per packet.
+ */
+#define XLB_TAKEOVER_MIN_S 1
 
 /*
  * port_owner: ARRAY indexed by SNAT port (host order, 65536 entries),

@@ -16,7 +16,8 @@
 #      process killed; docker: docker kill) while they run;
 #   3. pass: every connection completes its run with no reset, no error, no
 #      gap over 2 s (the longest gap is reported); every UDP flow keeps its
-#      one backend; lb2 adopted lb1's sessions;
+#      one backend; lb2 took lb1's sessions over (adopted once lb1 was
+#      declared dead, or taken over before: docs/design.md decisions 3, 12);
 #   4. failback: new flows, lb1 recovers during them (fresh maps, snapshot
 #      from lb2, then BGP announce / VRRP priority), again nothing breaks;
 #   5. active-active: the route follows the node's health (lbd or syncd
@@ -125,7 +126,9 @@ cleanup() {
 trap cleanup EXIT
 
 carriers() { "$TB" carriers | xargs; }
-adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" { print $2; exit }'; }
+# sessions NODE took from a peer: adopted (the peer dead) or taken over (a
+# client-side packet here before the peer was declared dead)
+adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" || $1 == "session_takeover" { n += $2 } END { print n + 0 }'; }
 sessions() { lbctl "$1" --json sessions count 2>/dev/null | jq_count 2>/dev/null || echo "?"; }
 
 # After a failed failback: what each node's data plane counted (drops,
@@ -247,7 +250,7 @@ for mode in $MODES; do
 		check "$mode: every full-NAT connection survived lb1's failure (longest gap $(j "$mode-on.fnat" .longest_gap_ms) ms)" passed "$mode-on.fnat"
 		check "$mode: every DSR connection survived, backends kept though lb2's Maglev changed (longest gap $(j "$mode-on.dsr" .longest_gap_ms) ms)" passed "$mode-on.dsr"
 		check "$mode: every UDP flow kept its backend" passed "$mode-on.udp"
-		check "$mode: lb2 adopted lb1's sessions ($(adopted lb2))" test "$(adopted lb2)" -gt 0
+		check "$mode: lb2 took lb1's sessions over ($(adopted lb2))" test "$(adopted lb2)" -gt 0
 
 		echo "-- $TARGET, $mode: failback: lb1 recovers while new flows run"
 		flows "$mode-back" "$DUR"

@@ -160,10 +160,11 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		}
 		/*
 		 * Only a port of this node's own range and SNAT address goes
-		 * back to this node's pool. A session adopted from a dead peer
-		 * (owner rewritten by the data plane) holds a port of the
-		 * peer's range: pushing it here would let this node hand out
-		 * a port of another node's partition (docs/design.md decision 4).
+		 * back to this node's pool. A session adopted or taken over
+		 * from a peer holds a port of the peer's range: pushing it
+		 * here would let this node hand out a port of another node's
+		 * partition (docs/design.md decision 4); the peer's syncd gives
+		 * it back when this delete reaches it (decision 12).
 		 */
 		if (dp_session_holds_pool_port(a->cfg, &cur)) {
 			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));

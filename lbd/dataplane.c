@@ -87,6 +87,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SYNC_LOST] = "sync_lost",
 	[XLB_STAT_SESSION_ADOPT] = "session_adopt",
 	[XLB_STAT_SYNC_WRITES] = "sync_writes",
+	[XLB_STAT_SESSION_TAKEOVER] = "session_takeover",
 };
 
 const char *dp_stat_name(unsigned int i)
@@ -328,6 +329,13 @@ int dp_open(struct dataplane *dp, const struct node_config *cfg, char *err, size
 		return r;
 	}
 	dp->skel = skel;
+	/* control runs of the failback tests only: today's rule before
+	 * decision 12 (a live peer's session is never taken over) */
+	if (getenv("XLB_LBD_FAULT_NO_TAKEOVER")) {
+		skel->rodata->xlb_takeover_off = 1;
+		log_warn("fault injection: sessions of live peers are never taken over "
+			 "(XLB_LBD_FAULT_NO_TAKEOVER)");
+	}
 	bpf_map__set_max_entries(skel->maps.sessions, cfg->max_sessions);
 	bpf_map__set_max_entries(skel->maps.reverse, cfg->max_sessions);
 
@@ -613,8 +621,7 @@ static bool snat_in_range(const struct node_config *cfg, const struct xlb_sessio
 
 bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_session *s)
 {
-	return snat_in_range(cfg, s) && s->owner == cfg->node_id &&
-	       !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat));
+	return snat_in_range(cfg, s) && !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat));
 }
 
 /* Ports a session may hold: ours by owner or by SNAT address (a session a

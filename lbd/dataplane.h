@@ -122,7 +122,9 @@ int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, vo
 int dp_sessions_count(struct dataplane *dp, const struct node_config *cfg, uint64_t *total,
 		      uint64_t *owned, uint64_t *ports_held);
 
-/* A session holds a port of this node's pool (to return on delete). */
+/* A session holds a port of this node's pool (to return on delete): this
+ * node's SNAT address and a port of its range, whoever owns the session
+ * now (adoption and takeover move sessions, never ports). */
 bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_session *s);
 
 /* The reverse-map key of a full-NAT session. */

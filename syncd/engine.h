@@ -117,6 +117,14 @@ struct sync_io_ops {
 typedef int (*sync_validate_fn)(void *arg, unsigned int map, const void *key, const void *value,
 				const char **why);
 
+/*
+ * Optional: a peer's entry (or anti-entropy) removed or replaced a present
+ * entry of this node's map: @old is what was there, @new what is there now
+ * (NULL: removed). E.g. give back the resources the old value held here.
+ */
+typedef void (*sync_replaced_fn)(void *arg, unsigned int map, const void *key, const void *old,
+				 const void *new);
+
 struct sync_engine_cfg {
 	uint32_t node_id;      /* != 0 */
 	const char *node_name; /* for logs */
@@ -151,6 +159,8 @@ struct sync_engine_cfg {
 	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
 	sync_validate_fn validate; /* optional */
 	void *validate_arg;
+	sync_replaced_fn replaced; /* optional */
+	void *replaced_arg;
 };
 
 /* Fills the defaults (SYNC_DEFAULT_*) into every tunable left 0, as

@@ -230,6 +230,9 @@ act:
 				   e->cfg.node_name, ms->name, strerror(-rc));
 			return 0;
 		}
+		if (present && e->cfg.replaced)
+			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
+					e->vin);
 		if (t)
 			tomb_del(e, t); /* the write beat it */
 		e->st.applied_updates++;
@@ -237,11 +240,14 @@ act:
 			e->st.snapshot_entries_applied++;
 		return 1;
 	case SYNC_APPLY_DELETE:
-		rc = e->store->remove(e->store_ctx, (unsigned int)mi, en->key);
+		rc = e->store->remove(e->store_ctx, (unsigned int)mi, en->key, e->vloc);
 		if (rc && rc != -ENOENT) {
 			e->st.apply_errors++;
 			return 0;
 		}
+		if (!rc && e->cfg.replaced)
+			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
+					NULL);
 		if (sync_mapspec_has_version(ms))
 			eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version,
 				     win.node, now_ns);

@@ -383,11 +383,14 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 		if (!eng_kset_has(pr->keys, k->key, k->len) &&
 		    e->store->lookup(e->store_ctx, pr->map, k->key, e->vloc) == 0 &&
 		    sync_mapspec_owner(ms, e->vloc) == e->peers[pr->peer].node &&
-		    e->store->remove(e->store_ctx, pr->map, k->key) == 0) {
+		    e->store->remove(e->store_ctx, pr->map, k->key, e->vloc) == 0) {
 			if (sync_mapspec_has_version(ms))
 				eng_tomb_put(e, pr->map, k->key, k->len,
 					     sync_mapspec_version(ms, e->vloc),
 					     e->peers[pr->peer].node, now_ns);
+			if (e->cfg.replaced)
+				e->cfg.replaced(e->cfg.replaced_arg, pr->map, k->key, e->vloc,
+						NULL);
 			e->st.antientropy_deletes++;
 		}
 		HASH_DEL(pr->doomed, k);

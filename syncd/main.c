@@ -62,6 +62,9 @@ struct syncd {
 	struct sync_capture *cap;
 	struct transport *tr;
 	int node_state_fd; /* pinned node_state, -1: no adoption */
+	int port_pool_fd;  /* pinned port_pool, -1: ports not given back */
+	int sessions_map;  /* index of the xdplb sessions map, -1: none */
+	uint64_t ports_returned, ports_return_errors;
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
@@ -133,6 +136,43 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A full-NAT session that a peer deleted (or anti-entropy pruned, or a
+ * peer's version of the same flow replaced) held one of this node's SNAT
+ * ports: it goes back to this node's pool, since the node whose range holds
+ * a port is the only one that gives it out (docs/design.md decisions 4 and
+ * 12). Sessions move between nodes (adoption, takeover), so the node that
+ * ages one is often not the one whose port it holds; lbd gives back the
+ * ports of the sessions it deletes itself. The store removed the entry and
+ * read its value in one step, so each removal gives a port back once.
+ */
+static void on_replaced(void *arg, unsigned int map, const void *key, const void *old,
+			const void *new)
+{
+	const struct xlb_session *o = old, *n = new;
+	struct syncd *d = arg;
+	uint16_t port;
+	__u32 v;
+
+	(void)key;
+	if ((int)map != d->sessions_map || d->port_pool_fd < 0 || !(o->flags & XLB_SF_FNAT))
+		return;
+	port = ntohs(o->snat_port);
+	if (port < d->cfg->snat_port_min || port > d->cfg->snat_port_max ||
+	    memcmp(&o->snat, &d->cfg->snat_addr, sizeof(o->snat)))
+		return; /* another node's port */
+	if (n && n->snat_port == o->snat_port && !memcmp(&n->snat, &o->snat, sizeof(n->snat)))
+		return; /* the same session, still holding it */
+	v = port;
+	if (bpf_map_update_elem(d->port_pool_fd, NULL, &v, BPF_ANY)) {
+		d->ports_return_errors++;
+		log_warn_rl(&d->rl, "map %s: cannot give SNAT port %u back to the pool: %s",
+			    XLB_MAP_SESSIONS, port, strerror(errno));
+		return;
+	}
+	d->ports_returned++;
 }
 
 /* ---- this node's changes ------------------------------------------------ */
@@ -427,6 +467,8 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("capture_lost", d->cap_lost_seen);
 	ADD("capture_fault_dropped", sync_capture_fault_dropped(d->cap));
 	ADD("capture_repairs", st.capture_repairs);
+	ADD("ports_returned", d->ports_returned);
+	ADD("ports_return_errors", d->ports_return_errors);
 	ADD("local_stall_ms", st.local_stall_ns / XLB_NSEC_PER_MSEC);
 	{
 		struct sync_capture_loss l;
@@ -689,6 +731,7 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 
 		if (o->builtin && !strcmp(s->maps[i], XLB_MAP_SESSIONS)) {
 			r = sync_mapspec_xdplb_sessions(ms);
+			d->sessions_map = (int)i;
 			d->backend_field[i] =
 				(struct sync_field)SYNC_FIELD(struct xlb_session, backend_id);
 		} else if (o->builtin && !strcmp(s->maps[i], XLB_MAP_REVERSE)) {
@@ -787,6 +830,14 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->node_state_fd = bpf_obj_get(path);
 	if (d->node_state_fd < 0)
 		log_warn("%s: %s: dead peers' sessions will not be adopted", path, strerror(errno));
+	if (d->sessions_map >= 0 && d->cfg->snat_family == AF_INET) {
+		snprintf(path, sizeof(path), "%s/%s", d->cfg->pin_dir, XLB_MAP_PORT_POOL);
+		d->port_pool_fd = bpf_obj_get(path);
+		if (d->port_pool_fd < 0)
+			log_warn("%s: %s: SNAT ports of sessions deleted by peers will not return "
+				 "to this node's pool",
+				 path, strerror(errno));
+	}
 
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
@@ -810,6 +861,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.digest_settle_ms = s->digest_settle_ms;
 	d->ecfg.validate = validate;
 	d->ecfg.validate_arg = d;
+	d->ecfg.replaced = on_replaced;
+	d->ecfg.replaced_arg = d;
 	sync_engine_cfg_defaults(&d->ecfg);
 	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
 	if (!d->eng)
@@ -887,6 +940,8 @@ static void teardown(struct syncd *d)
 	store_bpf_close(&d->store);
 	if (d->node_state_fd >= 0)
 		close(d->node_state_fd);
+	if (d->port_pool_fd >= 0)
+		close(d->port_pool_fd);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 }
@@ -981,7 +1036,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "syncd: out of memory\n");
 		return 1;
 	}
-	d->local_fd = d->lock_fd = d->node_state_fd = -1;
+	d->local_fd = d->lock_fd = d->node_state_fd = d->port_pool_fd = -1;
+	d->sessions_map = -1;
 	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "syncd: %s\n", err);

@@ -29,8 +29,9 @@ struct sync_store_ops {
 	int (*lookup)(void *ctx, unsigned int map, const void *key, void *value);
 	/* create or replace: 0 or -errno (-E2BIG: map full) */
 	int (*update)(void *ctx, unsigned int map, const void *key, const void *value);
-	/* 0, -ENOENT, or -errno */
-	int (*remove)(void *ctx, unsigned int map, const void *key);
+	/* 0, -ENOENT, or -errno; old_value (may be NULL): the value removed,
+	 * read and removed in one step */
+	int (*remove)(void *ctx, unsigned int map, const void *key, void *old_value);
 	/*
 	 * Visits up to max entries from *cur on, in an order that is stable
 	 * while the map does not change, and sets cur->done at the end.

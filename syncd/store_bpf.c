@@ -137,13 +137,15 @@ static int st_update(void *ctx, unsigned int map, const void *key, const void *v
 	return 0;
 }
 
-static int st_remove(void *ctx, unsigned int map, const void *key)
+static int st_remove(void *ctx, unsigned int map, const void *key, void *old_value)
 {
 	struct store_bpf_map *m = smap(ctx, map);
 
 	if (!m)
 		return -EINVAL;
-	if (bpf_map_delete_elem(m->fd, key))
+	/* one syscall: what was removed is what the data plane last wrote */
+	if (old_value ? bpf_map_lookup_and_delete_elem(m->fd, key, old_value)
+		      : bpf_map_delete_elem(m->fd, key))
 		return -errno;
 	return 0;
 }

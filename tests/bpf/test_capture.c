@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -357,8 +358,18 @@ static void test_undo_delete(void **state)
 	assert_int_equal(dp_session_get(&env, &k, (struct xlb_session *)created), -ENOENT);
 }
 
-/* A session of node PEER on this node, with its reverse entry. */
-static void peer_session(uint16_t cport, uint16_t snat_port, uint8_t state)
+/* The cluster clock in seconds, as the data plane's owned_at. */
+static uint32_t tai_now_s(void)
+{
+	struct timespec ts;
+
+	assert_int_equal(clock_gettime(CLOCK_TAI, &ts), 0);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* A session of node PEER on this node, with its reverse entry, which PEER
+ * has owned since owned_at (0: for ever). */
+static void peer_session_at(uint16_t cport, uint16_t snat_port, uint8_t state, uint32_t owned_at)
 {
 	struct xlb_flow_key k, rk;
 	struct xlb_session s;
@@ -374,6 +385,7 @@ static void peer_session(uint16_t cport, uint16_t snat_port, uint8_t state)
 	s.state = state;
 	s.flags = XLB_SF_FNAT;
 	s.version = 5;
+	s.owned_at = owned_at;
 	s.last_seen_ns = 1;
 	cap_fwd_key(&k, cport);
 	assert_int_equal(bpf_map_update_elem(fd_sessions(), &k, &s, BPF_NOEXIST), 0);
@@ -383,6 +395,12 @@ static void peer_session(uint16_t cport, uint16_t snat_port, uint8_t state)
 	rv.version = 1;
 	cap_rev_key(&rk, snat_port);
 	assert_int_equal(bpf_map_update_elem(fd_reverse(), &rk, &rv, BPF_NOEXIST), 0);
+}
+
+/* ... that PEER has just taken (within XLB_TAKEOVER_MIN_S). */
+static void peer_session(uint16_t cport, uint16_t snat_port, uint8_t state)
+{
+	peer_session_at(cport, snat_port, state, tai_now_s());
 }
 
 static struct xlb_session session_of(uint16_t cport)
@@ -395,9 +413,9 @@ static struct xlb_session session_of(uint16_t cport)
 	return s;
 }
 
-/* Forward direction: a live peer's session is left alone; once the peer
- * is dead, one packet adopts it (one write, one record), the next packets
- * change nothing. */
+/* Forward direction: a session a live peer has just taken is left alone;
+ * once the peer is dead, one packet adopts it (one write, one record), the
+ * next packets change nothing. */
 static void test_adopt_forward(void **state)
 {
 	struct xlb_session s;
@@ -446,6 +464,77 @@ static void test_adopt_reply(void **state)
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_ADOPT), 1);
 	assert_int_equal(server(30500, DP_TCP_ACK), XDP_TX);
 	assert_int_equal(cap_drain(cap, &ce), 0);
+}
+
+/*
+ * Takeover (docs/design.md decision 12): a live peer's session whose
+ * client side now reaches this node becomes this node's, so that the node
+ * that forwards it is the one that ages it; one write (session + reverse
+ * entry), counted apart from adoption. The landed rule left it with the
+ * peer, which aged it out while this node forwarded it.
+ */
+static void test_takeover_forward(void **state)
+{
+	struct xlb_session s;
+	uint32_t t0 = tai_now_s();
+
+	peer_session_at(41000, 30500, XLB_SS_ESTABLISHED, t0 - 5);
+	set_node_state(PEER, 0); /* alive */
+	capture_on();
+	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
+	expect_adoption(41000, 30500, 6);
+	s = session_of(41000);
+	assert_int_equal(s.owner, DP_NODE_ID);
+	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
+	assert_true(s.owned_at >= t0 && s.owned_at <= tai_now_s());
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 1);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_ADOPT), 0);
+
+	/* ours now: the next packets write nothing */
+	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
+	assert_int_equal(cap_drain(cap, &ce), 0);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 1);
+}
+
+/* A full-NAT reply never takes a live peer's session: it reaches the node
+ * that holds the SNAT port's route, not the one the flow's router chose. */
+static void test_takeover_not_by_reply(void **state)
+{
+	peer_session_at(41000, 30500, XLB_SS_ESTABLISHED, tai_now_s() - 5);
+	capture_on();
+	assert_int_equal(server(30500, DP_TCP_ACK), XDP_TX);
+	assert_int_equal(dp_stat(&env, XLB_STAT_REPLY), 1);
+	assert_int_equal(cap_drain(cap, &ce), 0);
+	assert_int_equal(session_of(41000).owner, PEER);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 0);
+}
+
+/* Rate limit: a session the peer took within the last XLB_TAKEOVER_MIN_S
+ * (both nodes see client packets of one flow) stays with it for now;
+ * once that has passed, the next client packet takes it. A flow that
+ * reaches two nodes at once costs a write per period, not per packet. */
+static void test_takeover_rate_limited(void **state)
+{
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	int i;
+
+	peer_session(41000, 30500, XLB_SS_ESTABLISHED); /* owned_at = now */
+	capture_on();
+	for (i = 0; i < 10; i++)
+		assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
+	assert_int_equal(cap_drain(cap, &ce), 0);
+	assert_int_equal(session_of(41000).owner, PEER);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 0);
+
+	/* the period is over (the peer's owned_at moved back in time) */
+	cap_fwd_key(&k, 41000);
+	s = session_of(41000);
+	s.owned_at -= XLB_TAKEOVER_MIN_S + 1;
+	assert_int_equal(bpf_map_update_elem(fd_sessions(), &k, &s, BPF_EXIST), 0);
+	assert_int_equal(client(41000, DP_TCP_ACK), XDP_TX);
+	expect_adoption(41000, 30500, 6);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 1);
 }
 
 /* Adoption and a state change on the same packet: one write. */
@@ -585,6 +674,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_adopt_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_with_fin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_forward, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_not_by_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeover_rate_limited, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_no_capture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto, setup, teardown),

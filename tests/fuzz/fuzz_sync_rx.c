@@ -89,12 +89,14 @@ static int st_update(void *ctx, unsigned int map, const void *key, const void *v
 	return 0;
 }
 
-static int st_remove(void *ctx, unsigned int map, const void *key)
+static int st_remove(void *ctx, unsigned int map, const void *key, void *old_value)
 {
 	struct fslot *s = find(map, key, false);
 
 	if (!s)
 		return -ENOENT;
+	if (old_value)
+		memcpy(old_value, s->val, specs[map].value_size);
 	s->used = false;
 	return 0;
 }

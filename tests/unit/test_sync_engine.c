@@ -152,7 +152,7 @@ static int ms_update(void *ctx, unsigned int map, const void *key, const void *v
 	return 0;
 }
 
-static int ms_remove(void *ctx, unsigned int map, const void *key)
+static int ms_remove(void *ctx, unsigned int map, const void *key, void *old_value)
 {
 	struct mstore *s = ctx;
 	struct slot *sl;
@@ -161,6 +161,8 @@ static int ms_remove(void *ctx, unsigned int map, const void *key)
 	sl = ms_find(s, map, key, false);
 	if (!sl)
 		return -ENOENT;
+	if (old_value)
+		memcpy(old_value, sl->val, specs[map].value_size);
 	sl->state = 2;
 	s->count[map]--;
 	s->writes++;
@@ -255,6 +257,8 @@ struct node {
 	uint32_t last_state_node;
 	bool reject_ee; /* validate: refuse payload[0] == 0xEE */
 	int validate_refused;
+	int replaced_calls, removed_calls;  /* the replaced callback */
+	uint8_t replaced_old, replaced_new; /* payload[0] of its last call */
 };
 
 struct cluster {
@@ -378,6 +382,22 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 	return 0;
 }
 
+static void replaced(void *arg, unsigned int map, const void *key, const void *old, const void *new)
+{
+	struct node *nd = arg;
+
+	(void)key;
+	if (map != 0)
+		return;
+	nd->replaced_old = ((const struct tval *)old)->payload[0];
+	if (new) {
+		nd->replaced_calls++;
+		nd->replaced_new = ((const struct tval *)new)->payload[0];
+	} else {
+		nd->removed_calls++;
+	}
+}
+
 static void node_start(struct node *nd)
 {
 	struct sync_engine_cfg cfg = C.base;
@@ -398,6 +418,8 @@ static void node_start(struct node *nd)
 	cfg.peers = peers;
 	cfg.validate = validate;
 	cfg.validate_arg = nd;
+	cfg.replaced = replaced;
+	cfg.replaced_arg = nd;
 	nd->e = sync_engine_new(&cfg, &mstore_ops, &nd->store, &io_ops, nd, err, sizeof(err));
 	if (!nd->e)
 		fail_msg("sync_engine_new: %s", err);
@@ -552,7 +574,7 @@ static void del_session(struct node *nd, uint32_t i)
 
 	if (ms_lookup(&nd->store, 0, &k, &v))
 		return;
-	assert_int_equal(ms_remove(&nd->store, 0, &k), 0);
+	assert_int_equal(ms_remove(&nd->store, 0, &k, NULL), 0);
 	local_changed(nd, 0, SYNC_OP_DELETE, &k, NULL, v.version);
 }
 
@@ -1053,7 +1075,7 @@ static void test_delete_version0(void **state)
 	put_session(&C.nodes[0], 9, 3, 0, 0x20); /* owned by n1 */
 	run(5);
 	/* n2 deletes it with version 0: not the owner, n1 keeps it */
-	assert_int_equal(ms_remove(&C.nodes[1].store, 0, &k), 0);
+	assert_int_equal(ms_remove(&C.nodes[1].store, 0, &k, NULL), 0);
 	local_changed(&C.nodes[1], 0, SYNC_OP_DELETE, &k, NULL, 0);
 	run(5);
 	assert_true(get_session(&C.nodes[0], 9, &v));
@@ -1062,7 +1084,7 @@ static void test_delete_version0(void **state)
 	/* the owner deletes with version 0 (a kprobe capture): removed */
 	put_session(&C.nodes[1], 9, 3, C.nodes[0].id, 0x20); /* restore n2's copy */
 	run(5);
-	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
+	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k, NULL), 0);
 	local_changed(&C.nodes[0], 0, SYNC_OP_DELETE, &k, NULL, 0);
 	run(5);
 	assert_false(get_session(&C.nodes[1], 9, &v));
@@ -1071,7 +1093,7 @@ static void test_delete_version0(void **state)
 	assert_true(st.tombstones == 1); /* at the version it removed */
 	/* a late copy of the deleted write does not come back */
 	put_session(&C.nodes[0], 9, 3, 0, 0x20);
-	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k), 0);
+	assert_int_equal(ms_remove(&C.nodes[0].store, 0, &k, NULL), 0);
 	run(5);
 	assert_false(get_session(&C.nodes[1], 9, &v));
 	/* tombstones expire */
@@ -1261,6 +1283,38 @@ static void test_validate(void **state)
 	cluster_free();
 }
 
+/* (h') the replaced callback sees what a peer's entry removed or replaced
+ * here, with the value that was there (syncd gives back the SNAT port a
+ * session held); a first write and a losing entry call nothing. */
+static void test_replaced(void **state)
+{
+	struct node *n1;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[1];
+	put_session(&C.nodes[0], 1, 1, 0, 0x11); /* new on node 1: no call */
+	run(5);
+	assert_int_equal(n1->replaced_calls + n1->removed_calls, 0);
+	put_session(&C.nodes[0], 1, 2, 0, 0x22); /* replaces 0x11 */
+	run(5);
+	assert_int_equal(n1->replaced_calls, 1);
+	assert_int_equal(n1->replaced_old, 0x11);
+	assert_int_equal(n1->replaced_new, 0x22);
+	del_session(&C.nodes[0], 1); /* removes 0x22 */
+	run(5);
+	assert_int_equal(n1->removed_calls, 1);
+	assert_int_equal(n1->replaced_old, 0x22);
+	put_session(n1, 2, 9, 0, 0x99); /* node 1's own, a newer version */
+	run(5);
+	put_session(&C.nodes[0], 2, 3, 0, 0x33); /* loses on node 1: no call */
+	run(5);
+	assert_int_equal(n1->replaced_calls, 1);
+	assert_int_equal(n1->removed_calls, 1);
+	cluster_free();
+}
+
 /* The capture lost events: the changes never reached the engine. An
  * anti-entropy round scheduled at once repairs the peers. */
 static void test_capture_lost(void **state)
@@ -1286,7 +1340,7 @@ static void test_capture_lost(void **state)
 	for (i = 0; i < 10; i++) {
 		struct tkey k = tkey_of(i);
 
-		assert_int_equal(ms_remove(&n1->store, 0, &k), 0);
+		assert_int_equal(ms_remove(&n1->store, 0, &k, NULL), 0);
 	}
 	run(500);
 	assert_true(cluster_diff() == 60); /* no round due before 100 s */
@@ -1332,7 +1386,7 @@ static void capture_lost_fresh(bool report)
 	for (i = 0; i < 5; i++) { /* deleted, never captured */
 		struct tkey k = tkey_of(i);
 
-		assert_int_equal(ms_remove(&n1->store, 0, &k), 0);
+		assert_int_equal(ms_remove(&n1->store, 0, &k, NULL), 0);
 	}
 	assert_int_equal(cluster_diff(), 25);
 	if (report)
@@ -1582,6 +1636,7 @@ int main(void)
 		cmocka_unit_test(test_delete_version0),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_replaced),
 		cmocka_unit_test(test_store_errors),
 		cmocka_unit_test(test_capture_lost),
 		cmocka_unit_test(test_capture_lost_fresh),
