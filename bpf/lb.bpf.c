@@ -482,6 +482,13 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 	s = bpf_map_lookup_elem(&sessions, &fk);
 	if (!s)
 		return count(XLB_STAT_DROP_NO_SESSION, XDP_DROP);
+	/* A reverse entry another session of the same flow superseded (two
+	 * nodes opened it at once and the peer's won): the packet belongs
+	 * to the connection that lost, not to the client's; never translate
+	 * it into the client's flow (docs/design.md decision 12). */
+	if (!(s->flags & XLB_SF_FNAT) || s->snat_port != p->dport || s->snat.w[0] != p->daddr ||
+	    s->backend.w[0] != p->saddr || s->backend_port != p->sport)
+		return count(XLB_STAT_DROP_SUPERSEDED, XDP_DROP);
 	now = xlb_now();
 	touch_session(s, now);
 

@@ -246,6 +246,10 @@ enum xlb_stat {
 					 * because their client side now
 					 * reaches this node (owner, version
 					 * + 1; docs/design.md decision 12) */
+	XLB_STAT_DROP_SUPERSEDED,      /* full-NAT reply whose reverse entry
+					 * names a session that now holds
+					 * another SNAT port or backend (a
+					 * collision the peer's copy won) */
 	XLB_STAT_MAX,
 };
 

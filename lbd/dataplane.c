@@ -88,6 +88,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SESSION_ADOPT] = "session_adopt",
 	[XLB_STAT_SYNC_WRITES] = "sync_writes",
 	[XLB_STAT_SESSION_TAKEOVER] = "session_takeover",
+	[XLB_STAT_DROP_SUPERSEDED] = "drop_superseded",
 };
 
 const char *dp_stat_name(unsigned int i)

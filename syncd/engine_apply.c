@@ -230,14 +230,15 @@ act:
 				   e->cfg.node_name, ms->name, strerror(-rc));
 			return 0;
 		}
-		if (present && e->cfg.replaced)
-			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
-					e->vin);
 		if (t)
 			tomb_del(e, t); /* the write beat it */
 		e->st.applied_updates++;
 		if (src == SRC_SNAPSHOT)
 			e->st.snapshot_entries_applied++;
+		/* last: the callback may publish a change of its own */
+		if (present && e->cfg.replaced)
+			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
+					e->vin);
 		return 1;
 	case SYNC_APPLY_DELETE:
 		rc = e->store->remove(e->store_ctx, (unsigned int)mi, en->key, e->vloc);
@@ -245,13 +246,13 @@ act:
 			e->st.apply_errors++;
 			return 0;
 		}
-		if (!rc && e->cfg.replaced)
-			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
-					NULL);
 		if (sync_mapspec_has_version(ms))
 			eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version,
 				     win.node, now_ns);
 		e->st.applied_deletes++;
+		if (!rc && e->cfg.replaced)
+			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
+					NULL);
 		return 1;
 	case SYNC_APPLY_SKIP:
 		break;

@@ -64,7 +64,8 @@ struct syncd {
 	int node_state_fd; /* pinned node_state, -1: no adoption */
 	int port_pool_fd;  /* pinned port_pool, -1: ports not given back */
 	int sessions_map;  /* index of the xdplb sessions map, -1: none */
-	uint64_t ports_returned, ports_return_errors;
+	int reverse_map;   /* index of the xdplb reverse map, -1: none */
+	uint64_t ports_returned, ports_return_errors, reverse_released;
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
@@ -139,6 +140,39 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 }
 
 /*
+ * A collision: this node's session of a flow (@o, holding one of this
+ * node's ports) lost to a peer's session of the same flow. Its reverse
+ * entry would still send the backend's packets for the port to the flow
+ * (the data plane drops them: DROP_SUPERSEDED) and would block the port's
+ * next use: removed here, and the removal published like lbd's deletes, so
+ * the peers drop their copy. Before the port goes back to the pool.
+ */
+static void release_reverse(struct syncd *d, const struct xlb_flow_key *k,
+			    const struct xlb_session *o)
+{
+	struct xlb_flow_key rk;
+	struct xlb_reverse rv;
+	int fd;
+
+	if (d->reverse_map < 0)
+		return;
+	fd = d->store.maps[d->reverse_map].fd;
+	memset(&rk, 0, sizeof(rk));
+	rk.saddr = o->backend;
+	rk.daddr = o->snat;
+	rk.sport = o->backend_port;
+	rk.dport = o->snat_port;
+	rk.proto = k->proto;
+	rk.family = k->family;
+	if (bpf_map_lookup_elem(fd, &rk, &rv) || memcmp(&rv.fwd, k, sizeof(*k)) ||
+	    bpf_map_lookup_and_delete_elem(fd, &rk, &rv))
+		return;
+	d->reverse_released++;
+	sync_engine_local(d->eng, (unsigned int)d->reverse_map, SYNC_OP_DELETE, &rk, NULL,
+			  rv.version, xlb_mono_ns());
+}
+
+/*
  * A full-NAT session that a peer deleted (or anti-entropy pruned, or a
  * peer's version of the same flow replaced) held one of this node's SNAT
  * ports: it goes back to this node's pool, since the node whose range holds
@@ -156,7 +190,6 @@ static void on_replaced(void *arg, unsigned int map, const void *key, const void
 	uint16_t port;
 	__u32 v;
 
-	(void)key;
 	if ((int)map != d->sessions_map || d->port_pool_fd < 0 || !(o->flags & XLB_SF_FNAT))
 		return;
 	port = ntohs(o->snat_port);
@@ -165,6 +198,8 @@ static void on_replaced(void *arg, unsigned int map, const void *key, const void
 		return; /* another node's port */
 	if (n && n->snat_port == o->snat_port && !memcmp(&n->snat, &o->snat, sizeof(n->snat)))
 		return; /* the same session, still holding it */
+	if (n)
+		release_reverse(d, key, o);
 	v = port;
 	if (bpf_map_update_elem(d->port_pool_fd, NULL, &v, BPF_ANY)) {
 		d->ports_return_errors++;
@@ -469,6 +504,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("capture_repairs", st.capture_repairs);
 	ADD("ports_returned", d->ports_returned);
 	ADD("ports_return_errors", d->ports_return_errors);
+	ADD("reverse_released", d->reverse_released);
 	ADD("local_stall_ms", st.local_stall_ns / XLB_NSEC_PER_MSEC);
 	{
 		struct sync_capture_loss l;
@@ -736,6 +772,7 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 				(struct sync_field)SYNC_FIELD(struct xlb_session, backend_id);
 		} else if (o->builtin && !strcmp(s->maps[i], XLB_MAP_REVERSE)) {
 			r = sync_mapspec_xdplb_reverse(ms);
+			d->reverse_map = (int)i;
 		} else {
 			r = sync_mapspec_init(ms, s->maps[i], m->key_size, m->value_size,
 					      cfield(&o->timestamp), cfield(&o->owner),
@@ -1037,7 +1074,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->local_fd = d->lock_fd = d->node_state_fd = d->port_pool_fd = -1;
-	d->sessions_map = -1;
+	d->sessions_map = d->reverse_map = -1;
 	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "syncd: %s\n", err);

@@ -537,6 +537,39 @@ static void test_takeover_rate_limited(void **state)
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_TAKEOVER), 1);
 }
 
+/*
+ * A collision: this node opened the flow with SNAT port 30600, the peer
+ * with 30500, and the peer's session won (replaced ours). Our reverse
+ * entry (30600 -> the flow) is still here for a moment: the backend's
+ * answer to the connection that lost must be dropped and counted, not
+ * translated into the client's flow (the client would get a second
+ * SYN-ACK with a foreign ISN). The winner's replies pass.
+ */
+static void test_reply_superseded(void **state)
+{
+	struct xlb_flow_key k, rk;
+	struct xlb_reverse rv;
+
+	peer_session(41000, 30500, XLB_SS_SYN);
+	cap_fwd_key(&k, 41000);
+	cap_rev_key(&rk, 30600);
+	memset(&rv, 0, sizeof(rv));
+	rv.fwd = k;
+	rv.owner = DP_NODE_ID;
+	rv.version = 1;
+	assert_int_equal(bpf_map_update_elem(fd_reverse(), &rk, &rv, BPF_NOEXIST), 0);
+	capture_on();
+	assert_int_equal(server(30600, DP_TCP_SYN | DP_TCP_ACK), XDP_DROP);
+	assert_int_equal(dp_stat(&env, XLB_STAT_DROP_SUPERSEDED), 1);
+	assert_int_equal(dp_stat(&env, XLB_STAT_REPLY), 0);
+	assert_int_equal(cap_drain(cap, &ce), 0);
+	assert_int_equal(session_of(41000).state, XLB_SS_SYN);
+
+	assert_int_equal(server(30500, DP_TCP_SYN | DP_TCP_ACK), XDP_TX);
+	assert_int_equal(dp_stat(&env, XLB_STAT_REPLY), 1);
+	assert_int_equal(dp_stat(&env, XLB_STAT_DROP_SUPERSEDED), 1);
+}
+
 /* Adoption and a state change on the same packet: one write. */
 static void test_adopt_with_fin(void **state)
 {
@@ -677,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeover_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_not_by_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeover_rate_limited, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_superseded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_no_capture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auto, setup, teardown),
