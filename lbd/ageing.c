@@ -14,6 +14,7 @@
 #include "ageing.h"
 #include "clock.h"
 #include "log.h"
+#include "porthold.h"
 
 #define AGEING_CHUNK	 1024
 #define AGEING_SLICE_NS	 (20 * XLB_NSEC_PER_MSEC) /* loop time one tick may take */
@@ -32,6 +33,8 @@ struct ageing {
 		void *arg;
 	} hooks[AGEING_MAX_HOOKS];
 	struct ageing_stats st;
+	struct port_hold hold;	      /* ports of aged TCP sessions, until TIME_WAIT
+				* is over at the backends (porthold.h) */
 	struct xlb_ratelimit err_rl;  /* one line per 10 s; the count is in st */
 	uint32_t dead[CFG_MAX_PEERS]; /* sync peers marked dead, this tick */
 	size_t n_dead;
@@ -128,6 +131,33 @@ static void log_error(struct ageing *a, const char *what, const struct xlb_flow_
 		    (unsigned long long)a->st.errors);
 }
 
+/*
+ * The SNAT port of an aged session of this node's range back to the pool;
+ * a TCP session's port only once the backend's TIME_WAIT for the old
+ * connection is over (snat.port_hold_s after its last packet), so that the
+ * next connection on it is not taken for the old one (docs/design.md
+ * decision 12).
+ */
+static void give_back_port(struct ageing *a, const struct xlb_flow_key *k,
+			   const struct xlb_session *s, uint64_t now)
+{
+	uint64_t due = s->last_seen_ns + (uint64_t)a->cfg->snat_port_hold_s * XLB_NSEC_PER_SEC;
+	int r;
+
+	if (k->proto == IPPROTO_TCP && a->cfg->snat_port_hold_s && due > now) {
+		if (port_hold_put(&a->hold, ntohs(s->snat_port), due) == 0) {
+			a->st.ports_held++;
+			return;
+		}
+		a->st.ports_hold_full++;
+	}
+	r = dp_port_pool_push(a->dp, ntohs(s->snat_port));
+	if (r < 0)
+		log_error(a, "cannot return its SNAT port to the pool", k, r);
+	else
+		a->st.ports_returned++;
+}
+
 static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now)
 {
 	struct xlb_session cur;
@@ -166,20 +196,26 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		 * partition (docs/design.md decision 4); the peer's syncd gives
 		 * it back when this delete reaches it (decision 12).
 		 */
-		if (dp_session_holds_pool_port(a->cfg, &cur)) {
-			int r = dp_port_pool_push(a->dp, ntohs(cur.snat_port));
-
-			if (r < 0)
-				log_error(a, "cannot return its SNAT port to the pool", k, r);
-			else
-				a->st.ports_returned++;
-		} else {
+		if (dp_session_holds_pool_port(a->cfg, &cur))
+			give_back_port(a, k, &cur, now);
+		else
 			a->st.ports_foreign++;
-		}
 	}
 	a->st.user_deletes++;
 	for (i = 0; i < a->n_hooks; i++)
 		a->hooks[i].fn(a->hooks[i].arg, k, &cur, rev_deleted ? &rv : NULL);
+}
+
+static int release_port(void *arg, uint16_t port)
+{
+	struct ageing *a = arg;
+	int r = dp_port_pool_push(a->dp, port);
+
+	if (r < 0)
+		log_error(a, "cannot return a held SNAT port to the pool", NULL, r);
+	else
+		a->st.ports_returned++;
+	return r;
 }
 
 int ageing_tick(struct ageing *a, uint64_t now)
@@ -188,6 +224,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 	int done = 0;
 
 	a->st.ticks++;
+	port_hold_release(&a->hold, now, release_port, a);
 	a->pass_done = false;
 	refresh_dead(a);
 	while (scanned < AGEING_BUDGET && xlb_mono_ns() - now < AGEING_SLICE_NS) {
@@ -252,8 +289,15 @@ struct ageing *ageing_new(uv_loop_t *loop, struct dataplane *dp, const struct no
 	a->dp = dp;
 	a->cfg = cfg;
 	a->err_rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(10, 1);
+	if (port_hold_init(&a->hold, cfg->snat_family && cfg->snat_port_hold_s
+					     ? (uint32_t)cfg->snat_port_max - cfg->snat_port_min + 1
+					     : 0) < 0) {
+		free(a);
+		return NULL;
+	}
 	if (dp_walk_init(&a->walk, dp->fd_sessions, sizeof(struct xlb_flow_key),
 			 sizeof(struct xlb_session), AGEING_CHUNK) < 0) {
+		port_hold_free(&a->hold);
 		free(a);
 		return NULL;
 	}
@@ -280,6 +324,7 @@ int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg)
 void ageing_get_stats(const struct ageing *a, struct ageing_stats *st)
 {
 	*st = a->st;
+	st->ports_on_hold = a->hold.n;
 }
 
 static void on_close(uv_handle_t *h)
@@ -287,6 +332,7 @@ static void on_close(uv_handle_t *h)
 	struct ageing *a = h->data;
 
 	dp_walk_free(&a->walk);
+	port_hold_free(&a->hold);
 	free(a);
 }
 

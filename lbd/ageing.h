@@ -33,6 +33,11 @@ struct ageing_stats {
 	uint64_t aged;		  /* sessions deleted */
 	uint64_t reverse_deleted; /* reverse entries deleted with them */
 	uint64_t ports_returned;  /* SNAT ports pushed back to the pool */
+	uint64_t ports_held;	  /* ... of TCP sessions put on hold first, for
+				   * snat.port_hold_s after their last packet
+				   * (the backend's TIME_WAIT) */
+	uint64_t ports_on_hold;	  /* ports waiting for it now */
+	uint64_t ports_hold_full; /* hold full: port returned at once */
 	uint64_t ports_foreign;	  /* SNAT ports of aged sessions outside this
 					 * node's range/address (adopted from a
 					 * peer): not pushed to this node's pool */

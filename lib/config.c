@@ -47,6 +47,7 @@ const struct cfg_limit cfg_lim_backend_id = { 1, XLB_MAX_BACKENDS - 1 };
 const struct cfg_limit cfg_lim_weight = { 0, CFG_WEIGHT_MAX };
 static const struct cfg_limit lim_node_id = { 1, 65535 };
 static const struct cfg_limit lim_snat_port = { 1024, 65535 };
+static const struct cfg_limit lim_port_hold = { 0, 3600 };
 static const struct cfg_limit lim_sessions = { 1024, 1u << 24 };
 static const struct cfg_limit lim_ageing_ms = { 10, 60000 };
 static const struct cfg_limit lim_timeout = { 1, 604800 }; /* a week, in seconds */
@@ -842,7 +843,7 @@ static const char *const top_keys[] = { "node",		  "bpffs", "pin_dir",
 					"control_socket", "snat",  "sessions",
 					"vips",		  "sync",  NULL };
 static const char *const node_keys[] = { "id", "name", "interface", "xdp_mode", NULL };
-static const char *const snat_keys[] = { "address", "port_min", "port_max", NULL };
+static const char *const snat_keys[] = { "address", "port_min", "port_max", "port_hold_s", NULL };
 static const char *const sess_keys[] = { "max", "ageing_interval_ms", "timeouts", NULL };
 static const char *const timeout_keys[] = { "tcp_syn", "tcp_established", "tcp_closing", "udp",
 					    NULL };
@@ -973,7 +974,8 @@ static int parse_snat(struct pctx *c, yaml_node_t *root)
 		return perr(c, v, "snat.address: %s is not a unicast address",
 			    cfg_format_addr(cfg->snat_family, &cfg->snat_addr, a, sizeof(a)));
 	if (get_u16(c, n, "snat", "port_min", false, &lim_snat_port, &cfg->snat_port_min) < 0 ||
-	    get_u16(c, n, "snat", "port_max", false, &lim_snat_port, &cfg->snat_port_max) < 0)
+	    get_u16(c, n, "snat", "port_max", false, &lim_snat_port, &cfg->snat_port_max) < 0 ||
+	    get_u32(c, n, "snat", "port_hold_s", false, &lim_port_hold, &cfg->snat_port_hold_s) < 0)
 		return -1;
 	if (cfg->snat_port_min > cfg->snat_port_max) {
 		vmax = map_get(c, n, "port_max", NULL);
@@ -1496,6 +1498,7 @@ static void set_defaults(struct node_config *cfg)
 	cfg->snat_family = AF_UNSPEC;
 	cfg->snat_port_min = CFG_DEF_SNAT_PORT_MIN;
 	cfg->snat_port_max = CFG_DEF_SNAT_PORT_MAX;
+	cfg->snat_port_hold_s = CFG_DEF_SNAT_PORT_HOLD_S;
 	cfg->max_sessions = CFG_DEF_MAX_SESSIONS;
 	t->tcp_syn = CFG_DEF_TIMEOUT_TCP_SYN;
 	t->tcp_established = CFG_DEF_TIMEOUT_TCP_ESTABLISHED;

@@ -58,6 +58,7 @@ enum hc_type {
 #define CFG_DEF_CONTROL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.sock" /* node.name */
 #define CFG_DEF_SNAT_PORT_MIN		10000
 #define CFG_DEF_SNAT_PORT_MAX		59999
+#define CFG_DEF_SNAT_PORT_HOLD_S	60 /* a backend's TIME_WAIT (Linux: 60 s) */
 #define CFG_DEF_MAX_SESSIONS		XLB_DEFAULT_SESSIONS
 #define CFG_DEF_AGEING_INTERVAL_MS	1000
 #define CFG_DEF_TIMEOUT_TCP_SYN		30 /* seconds */
@@ -196,8 +197,11 @@ struct node_config {
 	char xdp_mode[16]; /* "native" | "generic" */
 	int snat_family;   /* AF_INET, or AF_UNSPEC: no snat.address */
 	union xlb_addr snat_addr;
-	uint16_t snat_port_min; /* host order */
-	uint16_t snat_port_max; /* inclusive */
+	uint16_t snat_port_min;	   /* host order */
+	uint16_t snat_port_max;	   /* inclusive */
+	uint32_t snat_port_hold_s; /* a TCP session's port back in the pool
+				    * this long after its last packet; 0: at
+				    * once */
 	uint32_t max_sessions;
 	struct cfg_timeouts timeouts;
 	size_t n_vips;

@@ -38,6 +38,7 @@
 #include "fault.h"
 #include "log.h"
 #include "mapspec.h"
+#include "porthold.h"
 #include "store_bpf.h"
 #include "synclocal.h"
 #include "transport.h"
@@ -66,6 +67,7 @@ struct syncd {
 	int sessions_map;  /* index of the xdplb sessions map, -1: none */
 	int reverse_map;   /* index of the xdplb reverse map, -1: none */
 	uint64_t ports_returned, ports_return_errors, reverse_released;
+	struct port_hold hold; /* TCP ports until TIME_WAIT is over (porthold.h) */
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
@@ -182,13 +184,28 @@ static void release_reverse(struct syncd *d, const struct xlb_flow_key *k,
  * ports of the sessions it deletes itself. The store removed the entry and
  * read its value in one step, so each removal gives a port back once.
  */
+static int give_port(void *arg, uint16_t port)
+{
+	struct syncd *d = arg;
+	__u32 v = port;
+
+	if (bpf_map_update_elem(d->port_pool_fd, NULL, &v, BPF_ANY)) {
+		d->ports_return_errors++;
+		log_warn_rl(&d->rl, "map %s: cannot give SNAT port %u back to the pool: %s",
+			    XLB_MAP_SESSIONS, port, strerror(errno));
+		return -1;
+	}
+	d->ports_returned++;
+	return 0;
+}
+
 static void on_replaced(void *arg, unsigned int map, const void *key, const void *old,
 			const void *new)
 {
 	const struct xlb_session *o = old, *n = new;
 	struct syncd *d = arg;
 	uint16_t port;
-	__u32 v;
+	uint64_t due;
 
 	if ((int)map != d->sessions_map || d->port_pool_fd < 0 || !(o->flags & XLB_SF_FNAT))
 		return;
@@ -200,14 +217,13 @@ static void on_replaced(void *arg, unsigned int map, const void *key, const void
 		return; /* the same session, still holding it */
 	if (n)
 		release_reverse(d, key, o);
-	v = port;
-	if (bpf_map_update_elem(d->port_pool_fd, NULL, &v, BPF_ANY)) {
-		d->ports_return_errors++;
-		log_warn_rl(&d->rl, "map %s: cannot give SNAT port %u back to the pool: %s",
-			    XLB_MAP_SESSIONS, port, strerror(errno));
+	/* a TCP port waits until the backend's TIME_WAIT for the old
+	 * connection is over, as lbd's (snat.port_hold_s) */
+	due = o->last_seen_ns + (uint64_t)d->cfg->snat_port_hold_s * XLB_NSEC_PER_SEC;
+	if (((const struct xlb_flow_key *)key)->proto == IPPROTO_TCP && due > xlb_mono_ns() &&
+	    port_hold_put(&d->hold, port, due) == 0)
 		return;
-	}
-	d->ports_returned++;
+	give_port(d, port);
 }
 
 /* ---- this node's changes ------------------------------------------------ */
@@ -505,6 +521,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("ports_returned", d->ports_returned);
 	ADD("ports_return_errors", d->ports_return_errors);
 	ADD("reverse_released", d->reverse_released);
+	ADD("ports_on_hold", d->hold.n);
 	ADD("local_stall_ms", st.local_stall_ns / XLB_NSEC_PER_MSEC);
 	{
 		struct sync_capture_loss l;
@@ -657,6 +674,8 @@ static void on_tick(uv_timer_t *t)
 
 	uint64_t now = xlb_mono_ns();
 
+	if (d->hold.n)
+		port_hold_release(&d->hold, now, give_port, d);
 	/* the loss check costs a dozen bpf() calls: every CAPTURE_CHECK_NS,
 	 * not on every 1 ms tick of a busy engine */
 	if (now - d->cap_checked_ns >= CAPTURE_CHECK_NS) {
@@ -874,6 +893,13 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 			log_warn("%s: %s: SNAT ports of sessions deleted by peers will not return "
 				 "to this node's pool",
 				 path, strerror(errno));
+		else if (port_hold_init(&d->hold, d->cfg->snat_port_hold_s
+							  ? (uint32_t)d->cfg->snat_port_max -
+								    d->cfg->snat_port_min + 1
+							  : 0) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 	}
 
 	for (i = 0; i < s->n_peers; i++) {
@@ -979,6 +1005,7 @@ static void teardown(struct syncd *d)
 		close(d->node_state_fd);
 	if (d->port_pool_fd >= 0)
 		close(d->port_pool_fd);
+	port_hold_free(&d->hold);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 }

@@ -31,6 +31,7 @@ static const char full_yaml[] =
 	"  address: 198.18.101.7\n"
 	"  port_min: 2000\n"
 	"  port_max: 3999\n"
+	"  port_hold_s: 90\n"
 	"sessions:\n"
 	"  max: 4096\n"
 	"  ageing_interval_ms: 250\n"
@@ -77,7 +78,8 @@ static const char full_json[] =
 	"  \"bpffs\": \"/sys/fs/bpf/\",\n"
 	"  \"pin_dir\": \"/sys/fs/bpf/xlb/seven\",\n"
 	"  \"control_socket\": \"/tmp/lb7.sock\",\n"
-	"  \"snat\": {\"address\": \"198.18.101.7\", \"port_min\": 2000, \"port_max\": 3999},\n"
+	"  \"snat\": {\"address\": \"198.18.101.7\", \"port_min\": 2000, \"port_max\": 3999,\n"
+	"           \"port_hold_s\": 90},\n"
 	"  \"sessions\": {\"max\": 4096, \"ageing_interval_ms\": 250,\n"
 	"    \"timeouts\": {\"tcp_syn\": 5, \"tcp_established\": 600, \"tcp_closing\": 3, \"udp\": "
 	"45}},\n"
@@ -145,6 +147,7 @@ static void check_full(const struct node_config *c)
 	assert_addr(c->snat_family, &c->snat_addr, "198.18.101.7");
 	assert_int_equal(c->snat_port_min, 2000);
 	assert_int_equal(c->snat_port_max, 3999);
+	assert_int_equal(c->snat_port_hold_s, 90);
 	assert_int_equal(c->max_sessions, 4096);
 	assert_int_equal(c->timeouts.ageing_interval_ms, 250);
 	assert_int_equal(c->timeouts.tcp_syn, 5);
@@ -260,6 +263,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->snat_family, 0);
 	assert_int_equal(c->snat_port_min, 10000);
 	assert_int_equal(c->snat_port_max, 59999);
+	assert_int_equal(c->snat_port_hold_s, 60);
 	assert_int_equal(c->max_sessions, XLB_DEFAULT_SESSIONS);
 	assert_int_equal(c->timeouts.tcp_syn, 30);
 	assert_int_equal(c->timeouts.tcp_established, 900);
