@@ -363,7 +363,11 @@ listen_overflows() {
 }
 
 # how often NODE's lbd logged a backend going down (health checks)
-hc_downs() { grep -c ') down: ' "$STATE/$1/lbd.log" 2>/dev/null || echo 0; }
+hc_downs() {
+	local n
+	n=$(grep -c ') down: ' "$STATE/$1/lbd.log" 2>/dev/null) # 0 lines: prints 0, exits 1
+	echo "${n:-0}"
+}
 
 # lost_report NODE: one line of what NODE's capture lost, by reason
 lost_report() {
