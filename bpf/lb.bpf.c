@@ -236,10 +236,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sync_ctl SEC(".maps");
 
-/* Scratch space for reverse_adopt(), off the stack. Not pinned. */
+/* Scratch space for reverse_adopt() and session_repick(), off the
+ * stack. Not pinned. */
 struct adopt_scratch {
 	struct xlb_flow_key rk;
 	struct xlb_reverse rv;
+	struct xlb_session s;
 };
 
 struct {
@@ -313,9 +315,86 @@ struct {
 #include "lb_nexthop.h"
 
 /* Packet for an existing session: forward direction. */
+/*
+ * A session whose backend left (docs/design.md decision 12): a UDP flow
+ * whose backend was removed or is down, and a SYN that opens a new
+ * connection on a session whose backend was removed, is down or drained,
+ * move to the backend the VIP's Maglev table gives now. One write of the
+ * session (backend, version + 1; TCP starts again at SYN) and, in
+ * full-NAT, its reverse entry moved to the new backend's key (the SNAT
+ * port stays: it is this flow's). Established TCP flows stay where they
+ * are (a drained backend still answers; see decision 12 for removed ones).
+ * Returns the session to go on with (the scratch copy after a move, *bep
+ * its backend) or @s. @now: the packet's time.
+ */
+static __always_inline struct xlb_session *
+session_repick(const struct pkt *p, const struct xlb_flow_key *k, struct xlb_session *s,
+	       struct xlb_backend **bep, const struct xlb_vip_info *vip, __u64 now)
+{
+	const struct xlb_backend *be = *bep;
+	struct adopt_scratch *sc;
+	struct xlb_backend *nb;
+	struct xlb_reverse *rp;
+	__u32 nid = 0, zero = 0;
+	int gone = !be || (be->flags & XLB_BE_F_DOWN), had_rev = 0;
+
+	if (!vip)
+		return s;
+	if (p->proto == IPPROTO_UDP) {
+		if (!gone)
+			return s;
+	} else if ((p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) != TCPF_SYN ||
+		   s->state == XLB_SS_ESTABLISHED || !(gone || (be->flags & XLB_BE_F_DRAIN))) {
+		return s;
+	}
+	nb = pick_backend(p, vip->vip_id, &nid);
+	if (!nb || nid == s->backend_id)
+		return s;
+	sc = bpf_map_lookup_elem(&adopt_scratch, &zero);
+	if (!sc)
+		return s;
+	/* the old reverse entry, read before the session's element is
+	 * replaced (a preallocated element is reused at once) */
+	if (s->flags & XLB_SF_FNAT) {
+		reverse_key(&sc->rk, s, k->proto);
+		rp = bpf_map_lookup_elem(&reverse, &sc->rk);
+		if (rp && flow_key_eq(&rp->fwd, k)) {
+			sc->rv = *rp;
+			had_rev = 1;
+		}
+	}
+	sc->s = *s;
+	sc->s.backend = nb->addr;
+	sc->s.backend_port = nb->port ? nb->port : p->dport;
+	sc->s.backend_id = nid;
+	sc->s.version++;
+	sc->s.last_seen_ns = now;
+	if (p->proto == IPPROTO_TCP) {
+		sc->s.state = XLB_SS_SYN;
+		sc->s.flags &= ~(XLB_SF_CLI_FIN | XLB_SF_SRV_FIN);
+	}
+	if (bpf_map_update_elem(&sessions, k, &sc->s, BPF_EXIST))
+		return s;
+	sync_session(XLB_SYNC_OP_UPDATE, k, &sc->s);
+	stat_inc(XLB_STAT_SESSION_REPICK);
+	*bep = nb;
+	if (!(sc->s.flags & XLB_SF_FNAT))
+		return &sc->s;
+	if (had_rev && !bpf_map_delete_elem(&reverse, &sc->rk))
+		sync_reverse_op(XLB_SYNC_OP_DELETE, &sc->rk, &sc->rv);
+	reverse_key(&sc->rk, &sc->s, k->proto);
+	sc->rv.fwd = *k;
+	sc->rv.owner = sc->s.owner;
+	sc->rv.pad = 0;
+	sc->rv.version = birth_version();
+	if (!bpf_map_update_elem(&reverse, &sc->rk, &sc->rv, BPF_ANY))
+		sync_reverse(&sc->rk, &sc->rv);
+	return &sc->s;
+}
+
 static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 					   const struct xlb_flow_key *k, struct xlb_session *s,
-					   struct xlb_vip_stats *vs)
+					   const struct xlb_vip_info *vip, struct xlb_vip_stats *vs)
 {
 	struct xlb_backend *be;
 	struct nexthop nh;
@@ -326,6 +405,11 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	__u16 owner;
 	int fnat, err;
 
+	be = bpf_map_lookup_elem(&backends, &be_id);
+	if (be && !(be->flags & XLB_BE_F_ACTIVE))
+		be = NULL;
+	s = session_repick(p, k, s, &be, vip, now);
+	be_id = s->backend_id;
 	touch_session(s, now);
 	fnat = s->flags & XLB_SF_FNAT;
 	daddr = s->backend.w[0];
@@ -336,9 +420,6 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 		saddr = snat;
 		sport = snat_port;
 	}
-	be = bpf_map_lookup_elem(&backends, &be_id);
-	if (be && !(be->flags & XLB_BE_F_ACTIVE))
-		be = NULL;
 	err = resolve_nexthop(ctx, p, be, be_id, fnat ? snat : 0, saddr, daddr, sport, dport, now,
 			      &nh);
 	if (err)
@@ -431,7 +512,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		s = bpf_map_lookup_elem(&sessions, k);
 		if (!s)
 			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
-		return forward_session(ctx, p, k, s, vs);
+		return forward_session(ctx, p, k, s, vip, vs);
 	}
 	if (err) {
 		if (fnat)
@@ -575,7 +656,7 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	flow_key(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 	s = bpf_map_lookup_elem(&sessions, &k);
 	if (s)
-		return forward_session(ctx, &p, &k, s, vs);
+		return forward_session(ctx, &p, &k, s, vip, vs);
 	return forward_new(ctx, &p, &k, vip, vs);
 }
 

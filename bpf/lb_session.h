@@ -48,6 +48,20 @@ static __always_inline void flow_key(struct xlb_flow_key *k, __be32 saddr, __be3
 	k->family = XLB_AF_INET;
 }
 
+/* Two flow keys are the same flow (no memcmp in BPF: word by word). */
+static __always_inline int flow_key_eq(const struct xlb_flow_key *a, const struct xlb_flow_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 d = 0;
+	int i;
+
+	_Static_assert(sizeof(*a) % 4 == 0, "flow key is whole words");
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*a) / 4); i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
 /* Reverse (backend -> SNAT) key of a full-NAT session. */
 static __always_inline void reverse_key(struct xlb_flow_key *k, const struct xlb_session *s,
 					__u8 proto)

@@ -88,14 +88,20 @@ static __always_inline void sync_session(__u8 op, const struct xlb_flow_key *k,
 		sync_emit(id, op, k, s);
 }
 
-static __always_inline void sync_reverse(const struct xlb_flow_key *rk,
-					 const struct xlb_reverse *rv)
+static __always_inline void sync_reverse_op(__u8 op, const struct xlb_flow_key *rk,
+					    const struct xlb_reverse *rv)
 {
 	__u32 id = sync_map_id(SYNC_REVERSE);
 
 	stat_inc(XLB_STAT_SYNC_WRITES);
 	if (id)
-		sync_emit(id, XLB_SYNC_OP_UPDATE, rk, rv);
+		sync_emit(id, op, rk, rv);
+}
+
+static __always_inline void sync_reverse(const struct xlb_flow_key *rk,
+					 const struct xlb_reverse *rv)
+{
+	sync_reverse_op(XLB_SYNC_OP_UPDATE, rk, rv);
 }
 
 #endif /* XLB_LB_SYNC_H */

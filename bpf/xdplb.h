@@ -72,6 +72,14 @@ struct xlb_vip_info {
  * the same backend everywhere). */
 #define XLB_BE_F_ACTIVE	 (1u << 0) /* slot in use */
 #define XLB_BE_F_HAS_MAC (1u << 1) /* mac[] from config, skip fib neigh */
+#define XLB_BE_F_DOWN                                                                              \
+	(1u << 2) /* health checks say down: out of the
+					    * Maglev tables, its UDP flows and
+					    * new connections move */
+#define XLB_BE_F_DRAIN                                                                             \
+	(1u << 3) /* drained: no new connection (a SYN
+					    * that reopens a closed session moves),
+					    * its flows stay */
 
 struct xlb_backend {
 	union xlb_addr addr;
@@ -246,6 +254,10 @@ enum xlb_stat {
 					 * because their client side now
 					 * reaches this node (owner, version
 					 * + 1; docs/design.md decision 12) */
+	XLB_STAT_SESSION_REPICK,       /* sessions moved to a live backend:
+					 * their backend left (removed, down;
+					 * drained for a reopening SYN) and a
+					 * UDP datagram or a SYN came */
 	XLB_STAT_DROP_SUPERSEDED,      /* full-NAT reply whose reverse entry
 					 * names a session that now holds
 					 * another SNAT port or backend (a

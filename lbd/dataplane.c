@@ -88,6 +88,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SESSION_ADOPT] = "session_adopt",
 	[XLB_STAT_SYNC_WRITES] = "sync_writes",
 	[XLB_STAT_SESSION_TAKEOVER] = "session_takeover",
+	[XLB_STAT_SESSION_REPICK] = "session_repick",
 	[XLB_STAT_DROP_SUPERSEDED] = "drop_superseded",
 };
 
@@ -528,6 +529,28 @@ int dp_backend_set(struct dataplane *dp, const struct cfg_backend *b)
 		memcpy(v.mac, b->mac, sizeof(v.mac));
 	}
 	if (bpf_map_update_elem(dp->fd_backends, &b->id, &v, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain)
+{
+	struct xlb_backend v;
+	uint8_t f;
+
+	if (bpf_map_lookup_elem(dp->fd_backends, &id, &v) < 0)
+		return -errno;
+	if (!(v.flags & XLB_BE_F_ACTIVE))
+		return -ENOENT;
+	f = v.flags & ~(XLB_BE_F_DOWN | XLB_BE_F_DRAIN);
+	if (down)
+		f |= XLB_BE_F_DOWN;
+	if (drain)
+		f |= XLB_BE_F_DRAIN;
+	if (f == v.flags)
+		return 0;
+	v.flags = f; /* one byte changes: a reader never sees a torn entry */
+	if (bpf_map_update_elem(dp->fd_backends, &id, &v, BPF_ANY) < 0)
 		return -errno;
 	return 0;
 }

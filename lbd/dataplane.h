@@ -64,6 +64,9 @@ int dp_vip_del(struct dataplane *dp, const struct cfg_vip *v);
 int dp_vip_stats_reset(struct dataplane *dp, uint32_t vip_id);
 
 int dp_backend_set(struct dataplane *dp, const struct cfg_backend *b);
+/* The backend's state as the data plane sees it for the sessions it holds
+ * (XLB_BE_F_DOWN, XLB_BE_F_DRAIN); 0, -ENOENT (no such backend), -errno. */
+int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain);
 int dp_backend_clear(struct dataplane *dp, uint32_t id);
 
 /* Build a new inner map from table[XLB_MAGLEV_SIZE] (NULL: all empty) and

@@ -328,6 +328,10 @@ static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up, 
 		return;
 	log_info("vip %s backend %u (%s) %s: %s", v->name, backend_id, ep(v, b, e, sizeof(e)),
 		 up ? "up" : "down", reason ? reason : "");
+	/* its sessions' UDP flows and new connections move (decision 12) */
+	if (dp_backend_state(&l->dp, backend_id, !up, b->drain) < 0)
+		log_warn("vip %s backend %u: cannot mark it %s in the data plane", v->name,
+			 backend_id, up ? "up" : "down");
 	snprintf(why, sizeof(why), "backend %u %s", backend_id, up ? "up" : "down");
 	mark_dirty(l, vip_id, why);
 }
@@ -594,6 +598,9 @@ int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, c
 			 v->name, id, strerror(-r));
 		return r;
 	}
+	if (dp_backend_state(&l->dp, id, !hc_is_up(l->hc, v->vip_id, id), drain) < 0)
+		log_warn("vip %s backend %u: cannot mark it %s in the data plane", v->name, id,
+			 drain ? "drained" : "undrained");
 	log_info("vip %s backend %u %s", v->name, id,
 		 drain ? "drained: no new flows, sessions kept" : "undrained");
 	return 0;

@@ -1716,6 +1716,147 @@ static void test_inactive_backend(void **state)
 	expect_identical(&r);
 }
 
+/* The frame last sent went to @addr:@port (host order). */
+static void expect_to(const struct sent *r, uint32_t addr, uint16_t port)
+{
+	struct dp_parsed o;
+
+	assert_int_equal(dp_parse(r->out, r->out_len, &o), 0);
+	assert_int_equal(o.daddr, addr);
+	assert_int_equal(o.dport, port);
+	assert_true(o.l4_csum_ok);
+}
+
+/*
+ * A full-NAT UDP flow whose backend goes down moves to the backend the
+ * Maglev table gives now, on its next datagram, with its reverse entry (same
+ * SNAT port), and the new backend's answers reach the client. While the
+ * old backend is up, a table change alone moves nothing. On the landed
+ * tree the flow stayed with the dead backend for as long as it sent.
+ */
+static void test_repick_udp(void **state)
+{
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_UDP, 41000, 0), a;
+	struct xlb_flow_key k, rk;
+	struct xlb_session s;
+	struct xlb_reverse rv;
+	uint32_t two = 2, v0;
+	uint16_t port;
+	struct sent r;
+
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	fwd_key(&k, DP_VIP_UDP, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 6);
+	port = ntohs(s.snat_port);
+	v0 = s.version;
+
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_UDP, &two, 1), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE1, 5353);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 0);
+
+	assert_int_equal(
+		dp_add_backend(&env, 6, DP_BE1, 5353, XLB_BE_F_ACTIVE | XLB_BE_F_DOWN, NULL), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE2, dp_vip_port(DP_VIP_UDP));
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 1);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 2);
+	assert_int_equal(s.version, v0 + 1);
+	assert_int_equal(ntohs(s.snat_port), port);
+	dp_flow_key(&rk, DP_BE1, DP_SNAT, 5353, port, IPPROTO_UDP);
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), -ENOENT);
+	dp_flow_key(&rk, DP_BE2, DP_SNAT, dp_vip_port(DP_VIP_UDP), port, IPPROTO_UDP);
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+	assert_memory_equal(&rv.fwd, &k, sizeof(k));
+
+	/* the next datagrams stay there; the new backend's answer gets home */
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE2, dp_vip_port(DP_VIP_UDP));
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 1);
+	memset(&a, 0, sizeof(a));
+	a.saddr = DP_BE2;
+	a.daddr = DP_SNAT;
+	a.proto = IPPROTO_UDP;
+	a.sport = dp_vip_port(DP_VIP_UDP);
+	a.dport = port;
+	a.payload_len = 11;
+	assert_int_equal(send_pkt(&a, &r), XDP_TX);
+	expect_to(&r, DP_CLIENT, 41000);
+	assert_int_equal(dp_stat(&env, XLB_STAT_REPLY), 1);
+}
+
+/*
+ * A SYN that reopens a closed session (the client reused its port) is a
+ * new connection: if the session's backend was drained (or is down, or
+ * removed) it goes to the table's backend, its reverse entry with it. An
+ * established connection to a drained backend stays (drain keeps flows).
+ */
+static void test_repick_syn(void **state)
+{
+	struct dp_pkt_spec p;
+	struct xlb_flow_key k, rk;
+	struct xlb_session s;
+	struct xlb_reverse rv;
+	uint16_t port, port2;
+	uint32_t two = 2;
+	struct sent r;
+
+	port = open_flow(41000);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_RST);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX); /* CLOSED */
+	port2 = open_flow(41001);
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX); /* ESTABLISHED */
+
+	assert_int_equal(
+		dp_add_backend(&env, 1, DP_BE1, 8080, XLB_BE_F_ACTIVE | XLB_BE_F_DRAIN, NULL), 0);
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_TCP, &two, 1), 0);
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE1, 8080);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_SYN);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE2, dp_vip_port(DP_VIP_TCP));
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 1);
+	fwd_key(&k, DP_VIP_TCP, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 2);
+	assert_int_equal(s.state, XLB_SS_SYN);
+	assert_int_equal(ntohs(s.snat_port), port);
+	rev_key(&rk, port);
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), -ENOENT);
+	dp_flow_key(&rk, DP_BE2, DP_SNAT, dp_vip_port(DP_VIP_TCP), port, IPPROTO_TCP);
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0);
+	assert_memory_equal(&rv.fwd, &k, sizeof(k));
+	rev_key(&rk, port2);
+	assert_int_equal(dp_reverse_get(&env, &rk, &rv), 0); /* 41001 kept */
+}
+
+/* An established flow whose backend is down stays with it (the rule for
+ * removed backends' connections is decision 12's: they are not moved, a
+ * backend that answers no more loses them); its next SYN-less segments go
+ * where they went. */
+static void test_repick_not_established(void **state)
+{
+	struct dp_pkt_spec p;
+	uint32_t two = 2;
+	struct sent r;
+
+	open_flow(41000);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(
+		dp_add_backend(&env, 1, DP_BE1, 8080, XLB_BE_F_ACTIVE | XLB_BE_F_DOWN, NULL), 0);
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_TCP, &two, 1), 0);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE1, 8080);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 0);
+}
+
 /* Spread over two backends: flows land on both, same tuple same backend. */
 static void test_maglev_spread(void **state)
 {
@@ -1761,6 +1902,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_noneigh_keeps_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inactive_backend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repick_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repick_syn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repick_not_established, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
