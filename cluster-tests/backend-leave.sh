@@ -1,0 +1,80 @@
+#!/bin/bash
+# Flows whose backend leaves (docs/design.md decision 12), on the netns
+# testbed (single mode: lb1 carries the traffic):
+#   UDP  30 flows through the full-NAT UDP VIP, each from its own fixed
+#        port (a resolver, syslog, SIP); be1 is removed from the VIP at run
+#        time (lbctl backend del) and its UDP service stopped: the flows it
+#        served must move to a live backend on their next datagram and lose
+#        nothing more than xlb-flows allows (5%); the rest stay where they
+#        are. (On the landed tree the moved flows kept going to be1.)
+#   TCP  a client reuses its source port right after its connection ended
+#        (the session lingers CLOSED for tcp_closing): before the second
+#        connection, the first one's backend is removed and its nginx
+#        stopped; the reopening SYN must reach a live backend and be
+#        answered. (On the landed tree it went to the removed backend.)
+#
+# Environment: XLB_BUILD. Prints one line per check and "N passed, M failed".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=cluster-tests/lib.sh
+. "$HERE/lib.sh"
+ROOT=$(cd "$HERE/.." && pwd)
+export XLB_BUILD=${XLB_BUILD:-$ROOT/build}
+export XLB_TESTBED_SYNC=0
+TESTBED=$HERE/testbed
+STATE=/run/xdplb/testbed
+FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
+LBCTL=$XLB_BUILD/lbd/lbctl
+[ -x "$FLOWS" ] && [ -x "$LBCTL" ] || { echo "backend-leave: $FLOWS or $LBCTL not built" >&2; exit 1; }
+VIP=198.18.100.1
+pass=0 fail=0
+TMP=$(mktemp -d /tmp/xlb-backend-leave.XXXXXX)
+UP=0
+HOLD_PIDS=()
+trap 'rc=$?; testbed_test_exit $rc lbd.log 15' EXIT
+
+lbstat() { "$LBCTL" -n lb1 stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
+cli() { ip netns exec xlb-client "$@"; }
+
+"$TESTBED" up --mode single >"$TMP/up" 2>&1 || { tail -20 "$TMP/up"; exit 1; }
+UP=1
+
+echo "-- UDP: 30 fixed-port flows; be1 removed from the VIP and its service stopped while they run"
+cli "$FLOWS" udp --target "$VIP:5353" --flows 30 --interval-ms 100 --duration-s 8 --json \
+	>"$TMP/udp" 2>"$TMP/udp.err" &
+flows_pid=$!
+sleep 3
+r0=$(lbstat session_repick)
+"$LBCTL" -n lb1 backend del udp 11 >/dev/null
+kill -TERM "$(cat "$STATE/be1/udp-echo.pid")"
+wait "$flows_pid" || true
+echo "      $(jq -c '{ok, flows, failures}' "$TMP/udp")"
+moved=$(jq '.failures.multi_responder' "$TMP/udp")
+check "the flows be1 served moved to a live backend ($moved of 30, session_repick $(( $(lbstat session_repick) - r0 )))" \
+	test "$moved" -gt 0 -a "$(( $(lbstat session_repick) - r0 ))" -ge "$moved"
+check "no flow went unanswered or lost more than 5% of its datagrams" \
+	test "$(jq '.failures.no_answer + .failures.loss_over_limit' "$TMP/udp")" -eq 0
+
+echo "-- TCP: a client reuses its source port while its closed session lingers; the backend is gone"
+port=41234
+first=$(cli curl -s --max-time 2 --local-port "$port" -H 'Connection: close' "http://$VIP/") || first=
+be=${first#backend }
+echo "      first connection from port $port: ${first:-no answer}"
+if [[ "$be" =~ ^be[123]$ ]]; then
+	id=${be#be}
+	r0=$(lbstat session_repick)
+	"$LBCTL" -n lb1 backend del web "$id" >/dev/null
+	"$TESTBED" nginx-stop "$be" >/dev/null
+	second=$(cli curl -s --max-time 2 --local-port "$port" "http://$VIP/") || second=
+	echo "      second connection, same port, $be removed and stopped: ${second:-no answer}"
+	check "the reopening SYN reached a live backend (${second:-no answer})" \
+		test -n "$second" -a "$second" != "backend $be"
+	check "... by moving the closed session (session_repick +$(( $(lbstat session_repick) - r0 )))" \
+		test "$(( $(lbstat session_repick) - r0 ))" -ge 1
+else
+	check "first connection answered" false
+fi
+
+echo "backend-leave: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
