@@ -444,8 +444,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 				       struct xlb_vip_stats *vs)
 {
 	struct xlb_session ns = {}, *s;
-	struct xlb_reverse rv = {};
-	struct xlb_flow_key rk;
+	struct adopt_scratch *sc = NULL;
 	struct xlb_backend *be;
 	struct xlb_config *cfg;
 	struct nexthop nh;
@@ -504,38 +503,51 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 	}
 
 	ns.last_seen_ns = now;
-	err = bpf_map_update_elem(&sessions, k, &ns, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		/* another CPU created it first: use that one */
-		if (fnat)
+	/*
+	 * Full NAT: the reverse entry first. Until the session exists no
+	 * packet can use the port (no other CPU finds a session to forward
+	 * with, no reply can come for a port nobody sent from), so every
+	 * failure below gives the port back safely. The landed order (session
+	 * first, undone when the reverse insert failed) could delete a session
+	 * another CPU had already forwarded a packet with, and reuse its port.
+	 */
+	if (fnat) {
+		/* rk and rv off the stack (the forward path is near its
+		 * 512-byte limit) */
+		sc = bpf_map_lookup_elem(&adopt_scratch, &zero);
+		if (!sc) {
 			port_put(ns.snat_port);
+			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		}
+		reverse_key(&sc->rk, &ns, p->proto);
+		__builtin_memset(&sc->rv, 0, sizeof(sc->rv));
+		sc->rv.fwd = *k;
+		sc->rv.owner = ns.owner;
+		sc->rv.version = ns.version;
+		if (bpf_map_update_elem(&reverse, &sc->rk, &sc->rv, BPF_NOEXIST)) {
+			port_put(ns.snat_port);
+			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		}
+	}
+	err = bpf_map_update_elem(&sessions, k, &ns, BPF_NOEXIST);
+	if (err) {
+		/* not ours to keep: the reverse entry was never published
+		 * and never used */
+		if (sc) {
+			bpf_map_delete_elem(&reverse, &sc->rk);
+			port_put(ns.snat_port);
+		}
+		if (err != -EEXIST)
+			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		/* another CPU created it first: use that one */
 		s = bpf_map_lookup_elem(&sessions, k);
 		if (!s)
 			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
 		return forward_session(ctx, p, k, s, vip, vs);
 	}
-	if (err) {
-		if (fnat)
-			port_put(ns.snat_port);
-		return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
-	}
 	sync_session(XLB_SYNC_OP_UPDATE, k, &ns);
-	if (fnat) {
-		reverse_key(&rk, &ns, p->proto);
-		rv.fwd = *k;
-		rv.owner = ns.owner;
-		rv.version = ns.version;
-		if (bpf_map_update_elem(&reverse, &rk, &rv, BPF_NOEXIST)) {
-			/* undo this packet's own insert: no packet used it.
-			 * The delete record carries the deleted value, so a
-			 * peer knows which version it removes. */
-			if (!bpf_map_delete_elem(&sessions, k))
-				sync_session(XLB_SYNC_OP_DELETE, k, &ns);
-			port_put(ns.snat_port);
-			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
-		}
-		sync_reverse(&rk, &rv);
-	}
+	if (sc)
+		sync_reverse(&sc->rk, &sc->rv);
 	stat_inc(XLB_STAT_SESSION_NEW);
 	if (vs) {
 		vs->new_sessions++;
