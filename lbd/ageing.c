@@ -33,10 +33,11 @@ struct ageing {
 		void *arg;
 	} hooks[AGEING_MAX_HOOKS];
 	struct ageing_stats st;
-	struct port_hold hold;	      /* ports of aged TCP sessions, until TIME_WAIT
+	struct port_hold hold;		       /* ports of aged TCP sessions, until TIME_WAIT
 				* is over at the backends (porthold.h) */
-	struct xlb_ratelimit err_rl;  /* one line per 10 s; the count is in st */
-	uint32_t dead[CFG_MAX_PEERS]; /* sync peers marked dead, this tick */
+	struct xlb_ratelimit err_rl;	       /* one line per 10 s; the count is in st */
+	uint64_t gone_since[XLB_MAX_BACKENDS]; /* when a backend left, 0: here */
+	uint32_t dead[CFG_MAX_PEERS];	       /* sync peers marked dead, this tick */
 	size_t n_dead;
 };
 
@@ -102,6 +103,20 @@ static void refresh_dead(struct ageing *a)
 	}
 }
 
+/* The session's backend left more than timeouts.backend_gone ago (the
+ * rule for established connections to a backend that is gone: kept as
+ * long as their traffic by default, docs/design.md decision 12). */
+static bool backend_gone_long(const struct ageing *a, const struct xlb_session *s, uint64_t now)
+{
+	uint64_t since;
+
+	if (!a->cfg->timeouts.backend_gone || s->backend_id >= XLB_MAX_BACKENDS)
+		return false;
+	since = a->gone_since[s->backend_id];
+	return since && now > since &&
+	       now - since > (uint64_t)a->cfg->timeouts.backend_gone * XLB_NSEC_PER_SEC;
+}
+
 static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 		    const struct xlb_session *s, uint64_t now)
 {
@@ -110,6 +125,8 @@ static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
 		return false; /* a node ages only what it owns, and what
 				 * nobody can age any more (docs/design.md decision 3) */
+	if (backend_gone_long(a, s, now))
+		return true;
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
 		return false;
@@ -179,6 +196,8 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		return;
 	}
 	a->st.aged++;
+	if (backend_gone_long(a, &cur, now))
+		a->st.aged_backend_gone++;
 	if (cur.flags & XLB_SF_FNAT) {
 		dp_reverse_key(k, &cur, &rk);
 		/* Delete the reverse entry only if it still points to this flow. */
@@ -319,6 +338,16 @@ int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg)
 	a->hooks[a->n_hooks].arg = arg;
 	a->n_hooks++;
 	return 0;
+}
+
+void ageing_backend_gone(struct ageing *a, uint32_t id, bool gone, uint64_t now_ns)
+{
+	if (!a || id >= XLB_MAX_BACKENDS)
+		return;
+	if (!gone)
+		a->gone_since[id] = 0;
+	else if (!a->gone_since[id])
+		a->gone_since[id] = now_ns ? now_ns : 1;
 }
 
 void ageing_get_stats(const struct ageing *a, struct ageing_stats *st)

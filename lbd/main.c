@@ -135,6 +135,7 @@ static void backend_slot_clear(struct lbd *l, const struct cfg_vip *v, uint32_t 
 {
 	int r = dp_backend_clear(&l->dp, id);
 
+	ageing_backend_gone(l->ageing, id, true, xlb_mono_ns());
 	if (r < 0)
 		log_warn("vip %s backend %u: cannot clear its slot in the backends map: %s",
 			 v->name, id, strerror(-r));
@@ -329,6 +330,7 @@ static void on_health(void *arg, uint32_t vip_id, uint32_t backend_id, bool up, 
 	log_info("vip %s backend %u (%s) %s: %s", v->name, backend_id, ep(v, b, e, sizeof(e)),
 		 up ? "up" : "down", reason ? reason : "");
 	/* its sessions' UDP flows and new connections move (decision 12) */
+	ageing_backend_gone(l->ageing, backend_id, !up, xlb_mono_ns());
 	if (dp_backend_state(&l->dp, backend_id, !up, b->drain) < 0)
 		log_warn("vip %s backend %u: cannot mark it %s in the data plane", v->name,
 			 backend_id, up ? "up" : "down");
@@ -519,6 +521,7 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 			 strerror(-r));
 		return r;
 	}
+	ageing_backend_gone(l->ageing, b->id, false, 0);
 	r = hc_add(l->hc, v->vip_id, b, v->port, &v->hc);
 	if (r < 0) {
 		snprintf(err, errlen, "backend %u: cannot start its health check: %s", b->id,

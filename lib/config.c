@@ -51,6 +51,7 @@ static const struct cfg_limit lim_port_hold = { 0, 3600 };
 static const struct cfg_limit lim_sessions = { 1024, 1u << 24 };
 static const struct cfg_limit lim_ageing_ms = { 10, 60000 };
 static const struct cfg_limit lim_timeout = { 1, 604800 }; /* a week, in seconds */
+static const struct cfg_limit lim_gone = { 0, 604800 };	   /* 0: never */
 static const struct cfg_limit lim_hc_port = { CFG_PORT_INHERIT, 65535 };
 static const struct cfg_limit lim_hc_interval_ms = { 10, 3600000 };
 static const struct cfg_limit lim_hc_timeout_ms = { 1, 3600000 };
@@ -845,8 +846,8 @@ static const char *const top_keys[] = { "node",		  "bpffs", "pin_dir",
 static const char *const node_keys[] = { "id", "name", "interface", "xdp_mode", NULL };
 static const char *const snat_keys[] = { "address", "port_min", "port_max", "port_hold_s", NULL };
 static const char *const sess_keys[] = { "max", "ageing_interval_ms", "timeouts", NULL };
-static const char *const timeout_keys[] = { "tcp_syn", "tcp_established", "tcp_closing", "udp",
-					    NULL };
+static const char *const timeout_keys[] = { "tcp_syn", "tcp_established", "tcp_closing",
+					    "udp",     "backend_gone",	  NULL };
 static const char *const vip_keys[] = { "name", "address",     "port",	   "protocol",
 					"mode", "healthcheck", "backends", NULL };
 static const char *const hc_keys[] = { "type",		"port",	       "path",
@@ -1011,7 +1012,9 @@ static int parse_sessions(struct pctx *c, yaml_node_t *root)
 		    &t->tcp_established) < 0 ||
 	    get_u32(c, tn, "sessions.timeouts", "tcp_closing", false, &lim_timeout,
 		    &t->tcp_closing) < 0 ||
-	    get_u32(c, tn, "sessions.timeouts", "udp", false, &lim_timeout, &t->udp) < 0)
+	    get_u32(c, tn, "sessions.timeouts", "udp", false, &lim_timeout, &t->udp) < 0 ||
+	    get_u32(c, tn, "sessions.timeouts", "backend_gone", false, &lim_gone,
+		    &t->backend_gone) < 0)
 		return -1;
 	return 0;
 }

@@ -136,6 +136,10 @@ struct cfg_timeouts { /* seconds */
 	uint32_t tcp_established;
 	uint32_t tcp_closing;
 	uint32_t udp;
+	/* sessions of a backend that is down or removed are aged this long
+	 * after it left, whatever their activity; 0: never (they live on
+	 * as long as their traffic) */
+	uint32_t backend_gone;
 	uint32_t ageing_interval_ms; /* how often the ageing scan runs */
 };
 

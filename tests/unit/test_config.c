@@ -35,7 +35,8 @@ static const char full_yaml[] =
 	"sessions:\n"
 	"  max: 4096\n"
 	"  ageing_interval_ms: 250\n"
-	"  timeouts: {tcp_syn: 5, tcp_established: 600, tcp_closing: 3, udp: 45}\n"
+	"  timeouts: {tcp_syn: 5, tcp_established: 600, tcp_closing: 3, udp: 45, backend_gone: "
+	"20}\n"
 	"vips:\n"
 	"  - name: web\n"
 	"    address: 198.18.100.1\n"
@@ -82,7 +83,7 @@ static const char full_json[] =
 	"           \"port_hold_s\": 90},\n"
 	"  \"sessions\": {\"max\": 4096, \"ageing_interval_ms\": 250,\n"
 	"    \"timeouts\": {\"tcp_syn\": 5, \"tcp_established\": 600, \"tcp_closing\": 3, \"udp\": "
-	"45}},\n"
+	"45, \"backend_gone\": 20}},\n"
 	"  \"vips\": [\n"
 	"    {\"name\": \"web\", \"address\": \"198.18.100.1\", \"port\": 80, \"protocol\": "
 	"\"tcp\",\n"
@@ -151,6 +152,7 @@ static void check_full(const struct node_config *c)
 	assert_int_equal(c->max_sessions, 4096);
 	assert_int_equal(c->timeouts.ageing_interval_ms, 250);
 	assert_int_equal(c->timeouts.tcp_syn, 5);
+	assert_int_equal(c->timeouts.backend_gone, 20);
 	assert_int_equal(c->timeouts.tcp_established, 600);
 	assert_int_equal(c->timeouts.tcp_closing, 3);
 	assert_int_equal(c->timeouts.udp, 45);
@@ -269,6 +271,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c->timeouts.tcp_established, 900);
 	assert_int_equal(c->timeouts.tcp_closing, 10);
 	assert_int_equal(c->timeouts.udp, 60);
+	assert_int_equal(c->timeouts.backend_gone, 0);
 	assert_int_equal(c->timeouts.ageing_interval_ms, 1000);
 	assert_int_equal(c->n_vips, 0);
 	assert_false(c->sync.enabled);
