@@ -12,6 +12,11 @@
 #        connection, the first one's backend is removed and its nginx
 #        stopped; the reopening SYN must reach a live backend and be
 #        answered. (On the landed tree it went to the removed backend.)
+#   TCP  established connections to a backend that is removed and then
+#        vanishes from the network (its link down: no reset comes back):
+#        with sessions.timeouts.backend_gone 2 s their sessions are aged
+#        within a few seconds although the clients keep retransmitting;
+#        control (backend_gone 0, the landed rule): they stay.
 #
 # Environment: XLB_BUILD. Prints one line per check and "N passed, M failed".
 set -euo pipefail
@@ -36,6 +41,35 @@ trap 'rc=$?; testbed_test_exit $rc lbd.log 15' EXIT
 
 lbstat() { "$LBCTL" -n lb1 stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
 cli() { ip netns exec xlb-client "$@"; }
+
+# gone_case GONE_S TAG: a testbed with backend_gone GONE_S; 30 held
+# connections through the full-NAT VIP; be2 removed and cut off; prints
+# the sessions still held towards be2 after 5 s
+gone_case() {
+	local gone=$1 tag=$2 n
+	XLB_TESTBED_BACKEND_GONE_S=$gone "$TESTBED" up --mode single >"$TMP/$tag.up" 2>&1 ||
+		{ tail -20 "$TMP/$tag.up" >&2; return 1; }
+	UP=1
+	cli "$FLOWS" tcp --target "$VIP:80" --conns 30 --interval-ms 200 --duration-s 9 --json \
+		>"$TMP/$tag.flows" 2>/dev/null &
+	sleep 2
+	"$LBCTL" -n lb1 backend del web 2 >/dev/null
+	ip -n xlb-be2 link set eth0 down
+	sleep 5
+	n=$("$LBCTL" -n lb1 --json sessions list 2>/dev/null | jq_sessions | awk '$3 == "198.18.2.22:80"' | wc -l)
+	wait || true
+	"$TESTBED" down >/dev/null 2>&1
+	UP=0
+	echo "$n"
+}
+
+echo "-- TCP: established connections to a backend removed and then cut off (no reset comes back)"
+ctl=$(gone_case 0 keep) || ctl=?
+echo "      backend_gone 0 (the landed rule): $ctl sessions still go to be2 after 5 s"
+aged=$(gone_case 2 gone) || aged=?
+echo "      backend_gone 2 s: $aged sessions still go to be2 after 5 s"
+check "control: with backend_gone 0 the removed backend's sessions stay ($ctl)" test "$ctl" != "?" -a "$ctl" != 0
+check "with backend_gone 2 s they are aged although their clients retransmit ($aged left)" test "$aged" = 0
 
 "$TESTBED" up --mode single >"$TMP/up" 2>&1 || { tail -20 "$TMP/up"; exit 1; }
 UP=1
