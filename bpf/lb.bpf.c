@@ -545,9 +545,11 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
 		return forward_session(ctx, p, k, s, vip, vs);
 	}
-	sync_session(XLB_SYNC_OP_UPDATE, k, &ns);
+	/* the records in the order of the writes (a kprobe capture sees
+	 * them so): the reverse entry, then the session */
 	if (sc)
 		sync_reverse(&sc->rk, &sc->rv);
+	sync_session(XLB_SYNC_OP_UPDATE, k, &ns);
 	stat_inc(XLB_STAT_SESSION_NEW);
 	if (vs) {
 		vs->new_sessions++;

@@ -206,11 +206,12 @@ static void test_syn_fnat(void **state)
 	cap_fwd_key(&k, 40000);
 	cap_rev_key(&rk, port);
 	assert_int_equal(cap_drain(cap, &ce), 2);
-	cap_expect_current(&ce.ev[0], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
-			   sizeof(struct xlb_session));
-	cap_expect_current(&ce.ev[1], fd_reverse(), XLB_SYNC_SRC_INLINE, &rk, sizeof(rk),
+	/* in the order of the writes: the reverse entry first */
+	cap_expect_current(&ce.ev[0], fd_reverse(), XLB_SYNC_SRC_INLINE, &rk, sizeof(rk),
 			   sizeof(rv));
-	memcpy(&rv, ce.ev[1].value, sizeof(rv));
+	cap_expect_current(&ce.ev[1], fd_sessions(), XLB_SYNC_SRC_INLINE, &k, sizeof(k),
+			   sizeof(struct xlb_session));
+	memcpy(&rv, ce.ev[0].value, sizeof(rv));
 	assert_memory_equal(&rv.fwd, &k, sizeof(k));
 	assert_int_equal(rv.owner, DP_NODE_ID);
 	assert_int_equal(rv.version, 1);
@@ -324,9 +325,9 @@ static void test_dsr_udp(void **state)
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
 	/* the second datagram changes nothing */
 	assert_int_equal(cap_send(&env, &p), XDP_TX);
-	assert_int_equal(cap_drain(cap, &ce), 2); /* full-NAT UDP: session + reverse */
-	assert_int_equal(ce.ev[0].map_id, lbmaps[0].id);
-	assert_int_equal(ce.ev[1].map_id, lbmaps[1].id);
+	assert_int_equal(cap_drain(cap, &ce), 2); /* full-NAT UDP: reverse + session */
+	assert_int_equal(ce.ev[0].map_id, lbmaps[1].id);
+	assert_int_equal(ce.ev[1].map_id, lbmaps[0].id);
 }
 
 /* The reverse insert fails (map full): it comes first, so no session was
@@ -644,9 +645,9 @@ static void test_auto(void **state)
 	syn(40000);
 	cap_fwd_key(&k, 40000);
 	assert_int_equal(cap_drain(cap, &ce), 2);
-	assert_int_equal(ce.ev[0].map_id, lbmaps[0].id);
-	assert_memory_equal(ce.ev[0].key, &k, sizeof(k));
-	assert_int_equal(ce.ev[1].map_id, lbmaps[1].id);
+	assert_int_equal(ce.ev[0].map_id, lbmaps[1].id); /* the reverse entry first */
+	assert_int_equal(ce.ev[1].map_id, lbmaps[0].id);
+	assert_memory_equal(ce.ev[1].key, &k, sizeof(k));
 }
 
 /* A full ring buffer loses records and counts them (SYNC_LOST, and
