@@ -263,7 +263,7 @@ static void test_failed_write_and_undo(void **state)
 	assert_int_equal(client(40000, DP_TCP_SYN), XDP_DROP);
 	cap_fwd_key(&k, 40000);
 	assert_int_equal(cap_drain(cap, &ce), 0);
-	assert_int_equal(bpf_map_lookup_elem(dp_fd_sessions(&env), &k, &s), -1);
+	assert_int_equal(bpf_map_lookup_elem(dp_fd_sessions(&env), &k, &s), -ENOENT);
 	(void)m;
 }
 
