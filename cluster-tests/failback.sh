@@ -54,21 +54,6 @@ trap 'rc=$?; stop_flows; unset XLB_LBD_FAULT_NO_TAKEOVER; testbed_test_exit $rc 
 lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
 carriers() { "$TESTBED" carriers | xargs; }
 
-# Like lib.sh's flows, with fewer UDP flows, a request every 200 ms and
-# the flows' duration given.
-long_flows() {
-	local tag=$1 dur=$2
-	"${FLOW_CLIENT[@]}" tcp --target "$VIP_WEB:80" --conns "$CONNS" \
-		--interval-ms 200 --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
-	FLOW_PIDS+=($!)
-	"${FLOW_CLIENT[@]}" tcp --target "$VIP_DSR:80" --conns "$CONNS" \
-		--interval-ms 200 --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
-	FLOW_PIDS+=($!)
-	"${FLOW_CLIENT[@]}" udp --target "$VIP_WEB:$UDP_PORT" --flows 50 \
-		--interval-ms 200 --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
-	FLOW_PIDS+=($!)
-}
-
 # run MODE TAG: the testbed up in MODE, the flows across fail and recover;
 # returns when they ended, after printing what they saw. Sets RECOVERED_S
 # (seconds the flows ran past lb1's recovery).
@@ -78,7 +63,7 @@ run() {
 		{ tail -20 "$TMP/$tag.up"; return 1; }
 	UP=1
 	dur=$((PRE_S + DOWN_S + 15 + AFTER_S)) # 15: a recovery's allowance
-	long_flows "$tag" "$dur"
+	flows "$tag" "$dur" 200 50 # a request every 200 ms, 50 UDP flows
 	t_end=$((SECONDS + dur))
 	sleep "$PRE_S"
 	"$TESTBED" fail lb1 >/dev/null

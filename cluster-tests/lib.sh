@@ -84,18 +84,20 @@ stop_holds() {
 # that runs xlb-flows on the client), VIP_WEB, VIP_DSR, UDP_PORT, CONNS,
 # TMP and FLOW_PIDS=().
 
-# flows TAG DUR: full-NAT and DSR TCP connections and UDP flows in the
-# background, JSON results in $TMP/TAG.{fnat,dsr,udp}
+# flows TAG DUR [INTERVAL_MS [UDP_FLOWS]]: CONNS full-NAT and CONNS DSR TCP
+# connections and UDP_FLOWS (100) UDP flows, each sending every
+# INTERVAL_MS (50), in the background; JSON results in
+# $TMP/TAG.{fnat,dsr,udp}
 flows() {
-	local tag=$1 dur=$2
+	local tag=$1 dur=$2 iv=${3:-50} nudp=${4:-100}
 	"${FLOW_CLIENT[@]}" tcp --target "$VIP_WEB:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
+		--interval-ms "$iv" --duration-s "$dur" --json >"$TMP/$tag.fnat" 2>"$TMP/$tag.fnat.err" &
 	FLOW_PIDS+=($!)
 	"${FLOW_CLIENT[@]}" tcp --target "$VIP_DSR:80" --conns "$CONNS" \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
+		--interval-ms "$iv" --duration-s "$dur" --json >"$TMP/$tag.dsr" 2>"$TMP/$tag.dsr.err" &
 	FLOW_PIDS+=($!)
-	"${FLOW_CLIENT[@]}" udp --target "$VIP_WEB:$UDP_PORT" --flows 100 \
-		--interval-ms 50 --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
+	"${FLOW_CLIENT[@]}" udp --target "$VIP_WEB:$UDP_PORT" --flows "$nudp" \
+		--interval-ms "$iv" --duration-s "$dur" --json >"$TMP/$tag.udp" 2>"$TMP/$tag.udp.err" &
 	FLOW_PIDS+=($!)
 }
 

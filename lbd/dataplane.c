@@ -30,6 +30,7 @@
 
 #include "lb.skel.h"
 #include "dataplane.h"
+#include "snatport.h"
 #include "log.h"
 
 #define DP_PROG_NAME "xdp_lb"
@@ -636,23 +637,16 @@ int dp_maglev_remove(struct dataplane *dp, uint32_t vip_id)
 
 /* ---- port pool ---------------------------------------------------------- */
 
-static bool snat_in_range(const struct node_config *cfg, const struct xlb_session *s)
-{
-	uint16_t p = ntohs(s->snat_port);
-
-	return (s->flags & XLB_SF_FNAT) && p >= cfg->snat_port_min && p <= cfg->snat_port_max;
-}
-
 bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_session *s)
 {
-	return snat_in_range(cfg, s) && !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat));
+	return xlb_snat_holds_pool_port(cfg, s);
 }
 
 /* Ports a session may hold: ours by owner or by SNAT address (a session a
  * peer adopted from us still holds our port). */
 static bool session_blocks_port(const struct node_config *cfg, const struct xlb_session *s)
 {
-	return snat_in_range(cfg, s) &&
+	return xlb_snat_in_range(cfg, s) &&
 	       (s->owner == cfg->node_id || !memcmp(&s->snat, &cfg->snat_addr, sizeof(s->snat)));
 }
 

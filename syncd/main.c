@@ -39,6 +39,7 @@
 #include "log.h"
 #include "mapspec.h"
 #include "porthold.h"
+#include "snatport.h"
 #include "store_bpf.h"
 #include "synclocal.h"
 #include "transport.h"
@@ -207,12 +208,10 @@ static void on_replaced(void *arg, unsigned int map, const void *key, const void
 	uint16_t port;
 	uint64_t due;
 
-	if ((int)map != d->sessions_map || d->port_pool_fd < 0 || !(o->flags & XLB_SF_FNAT))
-		return;
+	if ((int)map != d->sessions_map || d->port_pool_fd < 0 ||
+	    !xlb_snat_holds_pool_port(d->cfg, o))
+		return; /* not a full-NAT session, or another node's port */
 	port = ntohs(o->snat_port);
-	if (port < d->cfg->snat_port_min || port > d->cfg->snat_port_max ||
-	    memcmp(&o->snat, &d->cfg->snat_addr, sizeof(o->snat)))
-		return; /* another node's port */
 	if (n && n->snat_port == o->snat_port && !memcmp(&n->snat, &o->snat, sizeof(n->snat)))
 		return; /* the same session, still holding it */
 	if (n)
