@@ -9,7 +9,7 @@
 #        are. (On the landed tree the moved flows kept going to be1.)
 #   TCP  a client reuses its source port right after its connection ended
 #        (the session lingers CLOSED for tcp_closing): before the second
-#        connection, the first one's backend is removed and its nginx
+#        connection, the first one's backend is removed (from web and web-dsr) and its nginx
 #        stopped; the reopening SYN must reach a live backend and be
 #        answered. (On the landed tree it went to the removed backend.)
 #   TCP  established connections to a backend that is removed and then
@@ -98,7 +98,10 @@ echo "      first connection from port $port: ${first:-no answer}"
 if [[ "$be" =~ ^be[123]$ ]]; then
 	id=${be#be}
 	r0=$(lbstat session_repick)
+	# the endpoint leaves: removed from both VIPs that list its id (an id
+	# names one endpoint for every VIP; its slot is freed with the last)
 	"$LBCTL" -n lb1 backend del web "$id" >/dev/null
+	"$LBCTL" -n lb1 backend del web-dsr "$id" >/dev/null
 	"$TESTBED" nginx-stop "$be" >/dev/null
 	second=$(cli curl -s --max-time 2 --local-port "$port" "http://$VIP/") || second=
 	echo "      second connection, same port, $be removed and stopped: ${second:-no answer}"

@@ -643,7 +643,7 @@ static int cmd_sessions_count(struct ctl *c, struct json_object *req, struct jso
 			      char *err, size_t errlen)
 {
 	struct json_object *o;
-	uint64_t total, owned, held;
+	uint64_t total, owned, held, rev, stale;
 	int r;
 
 	r = sessions_count(c, &total, &owned, &held, err, errlen);
@@ -653,6 +653,14 @@ static int cmd_sessions_count(struct ctl *c, struct json_object *req, struct jso
 	jset_u64(o, "count", total);
 	jset_u64(o, "owned", owned);
 	jset_u64(o, "snat_ports_in_use", held);
+	r = dp_reverse_count(&c->l->dp, &rev, &stale);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot read the reverse map: %s", strerror(-r));
+		json_object_put(o);
+		return r;
+	}
+	jset_u64(o, "reverse", rev);
+	jset_u64(o, "reverse_stale", stale);
 	*res = o;
 	return 0;
 }

@@ -1128,3 +1128,40 @@ void dp_reverse_key(const struct xlb_flow_key *fwd, const struct xlb_session *s,
 	rev->proto = fwd->proto;
 	rev->family = fwd->family;
 }
+
+int dp_reverse_count(struct dataplane *dp, uint64_t *total, uint64_t *stale)
+{
+	struct dp_walk w;
+	int r, done = 0;
+
+	*total = *stale = 0;
+	r = dp_walk_init(&w, dp->fd_reverse, sizeof(struct xlb_flow_key),
+			 sizeof(struct xlb_reverse), 4096);
+	if (r < 0)
+		return r;
+	while (!done) {
+		const struct xlb_flow_key *keys = w.keys;
+		const struct xlb_reverse *vals = w.vals;
+		struct xlb_flow_key want;
+		struct xlb_session s;
+		uint32_t i, n;
+
+		done = dp_walk_next(&w, &n);
+		if (done < 0) {
+			r = done;
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			*total += 1;
+			if (bpf_map_lookup_elem(dp->fd_sessions, &vals[i].fwd, &s) < 0 ||
+			    !(s.flags & XLB_SF_FNAT)) {
+				*stale += 1;
+				continue;
+			}
+			dp_reverse_key(&vals[i].fwd, &s, &want);
+			*stale += memcmp(&want, &keys[i], sizeof(want)) != 0;
+		}
+	}
+	dp_walk_free(&w);
+	return r;
+}

@@ -134,4 +134,9 @@ bool dp_session_holds_pool_port(const struct node_config *cfg, const struct xlb_
 void dp_reverse_key(const struct xlb_flow_key *fwd, const struct xlb_session *s,
 		    struct xlb_flow_key *rev);
 
+/* Entries of the reverse map, and how many of them are stale: their
+ * session is gone or now holds another SNAT port or backend (a leak once
+ * replication has settled; transient while a session is being written). */
+int dp_reverse_count(struct dataplane *dp, uint64_t *total, uint64_t *stale);
+
 #endif

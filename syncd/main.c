@@ -77,6 +77,7 @@ struct syncd {
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	struct fault *fault; /* test-only loss on receive, or NULL */
 	bool no_repair;	     /* test-only: capture losses not repaired */
+	bool no_release;     /* test-only: superseded reverse entries kept */
 	bool status_up, local_up, cap_up;
 	uint8_t backend_ok[XLB_MAX_BACKENDS]; /* backend ids of this config */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -157,7 +158,7 @@ static void release_reverse(struct syncd *d, const struct xlb_flow_key *k,
 	struct xlb_reverse rv;
 	int fd;
 
-	if (d->reverse_map < 0)
+	if (d->reverse_map < 0 || d->no_release)
 		return;
 	fd = d->store.maps[d->reverse_map].fd;
 	memset(&rk, 0, sizeof(rk));
@@ -285,7 +286,10 @@ static void on_event(void *arg, const struct xlb_sync_event *ev)
  * record before anything counts it), XLB_SYNCD_FAULT_RINGBUF_BYTES=B
  * (kprobe/fentry ring buffer of B bytes) and XLB_SYNCD_FAULT_NO_REPAIR=1
  * (capture losses are counted but not repaired, and periodic anti-entropy
- * is off: the tests' control). Logged when set; a bad value is refused.
+ * is off: the tests' control); XLB_SYNCD_FAULT_NO_RELEASE=1 (a reverse entry
+ * superseded by a peer's session for the same flow is left in place, as
+ * before decision 12's collision rule: the collision test's control).
+ * Logged when set; a bad value is refused.
  */
 static int env_u32(const char *name, uint32_t max, uint32_t *v)
 {
@@ -309,13 +313,18 @@ static int env_u32(const char *name, uint32_t max, uint32_t *v)
 static int capture_fault_from_env(struct syncd *d)
 {
 	struct sync_capture_fault f;
-	uint32_t no_repair;
+	uint32_t no_repair, no_release;
 
 	if (env_u32("XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY", UINT32_MAX, &f.drop_every) < 0 ||
 	    env_u32("XLB_SYNCD_FAULT_RINGBUF_BYTES", 1u << 30, &f.ringbuf_bytes) < 0 ||
-	    env_u32("XLB_SYNCD_FAULT_NO_REPAIR", 1, &no_repair) < 0)
+	    env_u32("XLB_SYNCD_FAULT_NO_REPAIR", 1, &no_repair) < 0 ||
+	    env_u32("XLB_SYNCD_FAULT_NO_RELEASE", 1, &no_release) < 0)
 		return -1;
 	d->no_repair = no_repair;
+	d->no_release = no_release;
+	if (no_release)
+		log_warn("fault injection: reverse entries superseded by a peer's session are "
+			 "NOT released");
 	if (f.drop_every || f.ringbuf_bytes || d->no_repair)
 		log_warn("fault injection: capture drops every %u records (0: none), ring buffer "
 			 "%u bytes (0: normal), repair of capture losses %s",
