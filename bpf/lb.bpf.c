@@ -313,6 +313,7 @@ struct {
 #include "lb_sync.h"
 #include "lb_session.h"
 #include "lb_nexthop.h"
+#include "lb_reset.h"
 
 /* Packet for an existing session: forward direction. */
 /*
@@ -403,14 +404,26 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	__u32 be_id = s->backend_id;
 	__u64 now = xlb_now();
 	__u16 owner;
+	__u8 bflags;
 	int fnat, err;
 
 	be = bpf_map_lookup_elem(&backends, &be_id);
+	bflags = be ? be->flags : 0;
 	if (be && !(be->flags & XLB_BE_F_ACTIVE))
 		be = NULL;
 	s = session_repick(p, k, s, &be, vip, now);
+	if (s->backend_id != be_id)
+		bflags = 0; /* moved to a live backend */
 	be_id = s->backend_id;
 	touch_session(s, now);
+	if ((bflags & XLB_BE_F_RESET) && p->proto == IPPROTO_TCP && !(p->tcp_flags & TCPF_RST)) {
+		/* its backend is gone for good: the connection is over */
+		if (s->state != XLB_SS_CLOSED)
+			session_track(k, s, TCPF_RST, 0, session_owner(s, 1));
+		if (vs)
+			vs->drops++;
+		return count(XLB_STAT_SESSION_RESET, send_reset(ctx, p));
+	}
 	fnat = s->flags & XLB_SF_FNAT;
 	daddr = s->backend.w[0];
 	dport = s->backend_port;

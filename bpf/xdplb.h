@@ -80,6 +80,12 @@ struct xlb_vip_info {
 	(1u << 3) /* drained: no new connection (a SYN
 					    * that reopens a closed session moves),
 					    * its flows stay */
+#define XLB_BE_F_RESET                                                                             \
+	(1u << 4) /* gone (down, or removed: then not
+					    * ACTIVE) longer than
+					    * sessions.timeouts.backend_gone:
+					    * its sessions' TCP segments from
+					    * clients are answered with a RST */
 
 struct xlb_backend {
 	union xlb_addr addr;
@@ -262,6 +268,11 @@ enum xlb_stat {
 					 * names a session that now holds
 					 * another SNAT port or backend (a
 					 * collision the peer's copy won) */
+	XLB_STAT_SESSION_RESET,	       /* client segments answered with a
+					 * RST: the session's backend has
+					 * been gone longer than
+					 * sessions.timeouts.backend_gone
+					 * (the session is closed) */
 	XLB_STAT_MAX,
 };
 

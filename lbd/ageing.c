@@ -37,6 +37,7 @@ struct ageing {
 				* is over at the backends (porthold.h) */
 	struct xlb_ratelimit err_rl;	       /* one line per 10 s; the count is in st */
 	uint64_t gone_since[XLB_MAX_BACKENDS]; /* when a backend left, 0: here */
+	bool reset_marked[XLB_MAX_BACKENDS];   /* XLB_BE_F_RESET set since */
 	uint32_t dead[CFG_MAX_PEERS];	       /* sync peers marked dead, this tick */
 	size_t n_dead;
 };
@@ -103,18 +104,43 @@ static void refresh_dead(struct ageing *a)
 	}
 }
 
-/* The session's backend left more than timeouts.backend_gone ago (the
- * rule for established connections to a backend that is gone: kept as
- * long as their traffic by default, docs/design.md decision 12). */
-static bool backend_gone_long(const struct ageing *a, const struct xlb_session *s, uint64_t now)
+/*
+ * The rule for the connections of a backend that is gone (docs/design.md
+ * decision 12): kept as long as their traffic by default; with
+ * timeouts.backend_gone, once the backend has been gone that long its slot
+ * is marked (XLB_BE_F_RESET) and the data plane answers each of its
+ * sessions' next client segment with a RST and closes the session, which
+ * then ages as a closed one. Sessions whose client stays silent age by
+ * their idle timeout, as any other.
+ */
+static void mark_resets(struct ageing *a, uint64_t now)
 {
-	uint64_t since;
+	uint64_t grace = (uint64_t)a->cfg->timeouts.backend_gone * XLB_NSEC_PER_SEC;
+	uint32_t id;
+	int r;
 
-	if (!a->cfg->timeouts.backend_gone || s->backend_id >= XLB_MAX_BACKENDS)
-		return false;
-	since = a->gone_since[s->backend_id];
-	return since && now > since &&
-	       now - since > (uint64_t)a->cfg->timeouts.backend_gone * XLB_NSEC_PER_SEC;
+	if (!grace)
+		return;
+	for (id = 1; id < XLB_MAX_BACKENDS; id++) {
+		uint64_t since = a->gone_since[id];
+
+		if (!since || a->reset_marked[id] || now <= since || now - since <= grace)
+			continue;
+		r = dp_backend_reset(a->dp, id);
+		if (r < 0) {
+			a->st.errors++;
+			log_warn_rl(
+				&a->err_rl,
+				"node %s: backend %u gone for %u s: cannot mark it for resets: %s",
+				a->cfg->node_name, id, a->cfg->timeouts.backend_gone, strerror(-r));
+			continue;
+		}
+		a->reset_marked[id] = true;
+		a->st.backends_reset++;
+		log_info("node %s: backend %u gone for over %u s (sessions.timeouts.backend_gone): "
+			 "its connections are reset at their next client segment",
+			 a->cfg->node_name, id, a->cfg->timeouts.backend_gone);
+	}
 }
 
 static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
@@ -125,8 +151,6 @@ static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
 		return false; /* a node ages only what it owns, and what
 				 * nobody can age any more (docs/design.md decision 3) */
-	if (backend_gone_long(a, s, now))
-		return true;
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
 		return false;
@@ -196,8 +220,6 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 		return;
 	}
 	a->st.aged++;
-	if (backend_gone_long(a, &cur, now))
-		a->st.aged_backend_gone++;
 	if (cur.flags & XLB_SF_FNAT) {
 		dp_reverse_key(k, &cur, &rk);
 		/* Delete the reverse entry only if it still points to this flow. */
@@ -244,6 +266,7 @@ int ageing_tick(struct ageing *a, uint64_t now)
 
 	a->st.ticks++;
 	port_hold_release(&a->hold, now, release_port, a);
+	mark_resets(a, now);
 	a->pass_done = false;
 	refresh_dead(a);
 	while (scanned < AGEING_BUDGET && xlb_mono_ns() - now < AGEING_SLICE_NS) {
@@ -344,9 +367,10 @@ void ageing_backend_gone(struct ageing *a, uint32_t id, bool gone, uint64_t now_
 {
 	if (!a || id >= XLB_MAX_BACKENDS)
 		return;
-	if (!gone)
+	if (!gone) {
 		a->gone_since[id] = 0;
-	else if (!a->gone_since[id])
+		a->reset_marked[id] = false; /* lbd rewrote its slot's flags */
+	} else if (!a->gone_since[id])
 		a->gone_since[id] = now_ns ? now_ns : 1;
 }
 

@@ -28,25 +28,26 @@ typedef void (*ageing_delete_hook)(void *arg, const struct xlb_flow_key *key,
 
 struct ageing_stats {
 	uint64_t ticks;
-	uint64_t passes;	    /* complete scans of the sessions map */
-	uint64_t scanned;	    /* entries looked at */
-	uint64_t aged;		    /* sessions deleted */
-	uint64_t reverse_deleted;   /* reverse entries deleted with them */
-	uint64_t ports_returned;    /* SNAT ports pushed back to the pool */
-	uint64_t ports_held;	    /* ... of TCP sessions put on hold first, for
+	uint64_t passes;	  /* complete scans of the sessions map */
+	uint64_t scanned;	  /* entries looked at */
+	uint64_t aged;		  /* sessions deleted */
+	uint64_t reverse_deleted; /* reverse entries deleted with them */
+	uint64_t ports_returned;  /* SNAT ports pushed back to the pool */
+	uint64_t ports_held;	  /* ... of TCP sessions put on hold first, for
 				   * snat.port_hold_s after their last packet
 				   * (the backend's TIME_WAIT) */
-	uint64_t ports_on_hold;	    /* ports waiting for it now */
-	uint64_t ports_hold_full;   /* hold full: port returned at once */
-	uint64_t ports_foreign;	    /* SNAT ports of aged sessions outside this
+	uint64_t ports_on_hold;	  /* ports waiting for it now */
+	uint64_t ports_hold_full; /* hold full: port returned at once */
+	uint64_t ports_foreign;	  /* SNAT ports of aged sessions outside this
 					 * node's range/address (adopted from a
 					 * peer): not pushed to this node's pool */
-	uint64_t delete_races;	    /* session gone or refreshed before delete */
-	uint64_t errors;	    /* map errors */
-	uint64_t user_deletes;	    /* deletes offered to the hooks */
-	uint64_t aged_backend_gone; /* of them: their backend left
-				     * timeouts.backend_gone ago */
-	uint64_t last_pass_ms;	    /* duration of the last complete scan */
+	uint64_t delete_races;	  /* session gone or refreshed before delete */
+	uint64_t errors;	  /* map errors */
+	uint64_t user_deletes;	  /* deletes offered to the hooks */
+	uint64_t backends_reset;  /* backends marked so that their sessions'
+				     * clients get a RST: gone longer than
+				     * timeouts.backend_gone */
+	uint64_t last_pass_ms;	  /* duration of the last complete scan */
 };
 
 /* Entries examined per tick at most (a tick also stops after 20 ms), so a
@@ -61,8 +62,8 @@ int ageing_add_hook(struct ageing *a, ageing_delete_hook fn, void *arg);
 int ageing_tick(struct ageing *a, uint64_t now_ns);
 void ageing_get_stats(const struct ageing *a, struct ageing_stats *st);
 /* Backend id left (health down, removed: gone) or is back, at now_ns: with
- * sessions.timeouts.backend_gone, its sessions are aged that long after
- * it left, whatever their activity. */
+ * sessions.timeouts.backend_gone, that long after it left its connections
+ * are reset at their next client segment (mark_resets()). */
 void ageing_backend_gone(struct ageing *a, uint32_t id, bool gone, uint64_t now_ns);
 /* Stop the timer; memory is released once the loop has closed it. */
 void ageing_free(struct ageing *a);

@@ -699,7 +699,7 @@ static const struct u64_field ageing_stat_fields[] = {
 	U64_FIELD("ageing_races", struct ageing_stats, delete_races),
 	U64_FIELD("ageing_errors", struct ageing_stats, errors),
 	U64_FIELD("user_deletes", struct ageing_stats, user_deletes),
-	U64_FIELD("sessions_aged_backend_gone", struct ageing_stats, aged_backend_gone),
+	U64_FIELD("backends_reset", struct ageing_stats, backends_reset),
 	U64_FIELD("ageing_last_pass_ms", struct ageing_stats, last_pass_ms),
 	{ NULL, 0 },
 };

@@ -91,6 +91,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SESSION_TAKEOVER] = "session_takeover",
 	[XLB_STAT_SESSION_REPICK] = "session_repick",
 	[XLB_STAT_DROP_SUPERSEDED] = "drop_superseded",
+	[XLB_STAT_SESSION_RESET] = "session_reset",
 };
 
 const char *dp_stat_name(unsigned int i)
@@ -546,11 +547,27 @@ int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain)
 	f = v.flags & ~(XLB_BE_F_DOWN | XLB_BE_F_DRAIN);
 	if (down)
 		f |= XLB_BE_F_DOWN;
+	else
+		f &= ~XLB_BE_F_RESET; /* back: its connections live on */
 	if (drain)
 		f |= XLB_BE_F_DRAIN;
 	if (f == v.flags)
 		return 0;
 	v.flags = f; /* one byte changes: a reader never sees a torn entry */
+	if (bpf_map_update_elem(dp->fd_backends, &id, &v, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int dp_backend_reset(struct dataplane *dp, uint32_t id)
+{
+	struct xlb_backend v;
+
+	if (bpf_map_lookup_elem(dp->fd_backends, &id, &v) < 0)
+		return -errno;
+	if (v.flags & XLB_BE_F_RESET)
+		return 0;
+	v.flags |= XLB_BE_F_RESET; /* one byte: no reader sees a torn entry */
 	if (bpf_map_update_elem(dp->fd_backends, &id, &v, BPF_ANY) < 0)
 		return -errno;
 	return 0;

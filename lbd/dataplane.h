@@ -67,6 +67,11 @@ int dp_backend_set(struct dataplane *dp, const struct cfg_backend *b);
 /* The backend's state as the data plane sees it for the sessions it holds
  * (XLB_BE_F_DOWN, XLB_BE_F_DRAIN); 0, -ENOENT (no such backend), -errno. */
 int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain);
+/* Backend id has been gone (down, or removed: its slot cleared) longer
+ * than sessions.timeouts.backend_gone: mark it so that the data plane
+ * answers its sessions' client TCP segments with a RST (XLB_BE_F_RESET;
+ * cleared when it comes back up or is added again). */
+int dp_backend_reset(struct dataplane *dp, uint32_t id);
 int dp_backend_clear(struct dataplane *dp, uint32_t id);
 
 /* Build a new inner map from table[XLB_MAGLEV_SIZE] (NULL: all empty) and

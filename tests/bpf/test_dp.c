@@ -1857,6 +1857,99 @@ static void test_repick_not_established(void **state)
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 0);
 }
 
+/* The 32-bit word at @off of a frame (host order). */
+static uint32_t get32(const uint8_t *b, size_t off)
+{
+	return (uint32_t)b[off] << 24 | (uint32_t)b[off + 1] << 16 | (uint32_t)b[off + 2] << 8 |
+	       b[off + 3];
+}
+
+/* A RST from the VIP to the client, turned around from @r's input. */
+static void expect_reset(const struct sent *r, uint16_t cport, uint8_t flags, uint32_t seq,
+			 uint32_t ack)
+{
+	struct dp_parsed o;
+
+	assert_int_equal(r->verdict, XDP_TX);
+	assert_int_equal(r->out_len, 54);
+	assert_int_equal(dp_parse(r->out, r->out_len, &o), 0);
+	assert_memory_equal(r->out, r->in + 6, 6); /* back where it came from */
+	assert_memory_equal(r->out + 6, r->in, 6);
+	assert_int_equal(o.saddr, dp_vip_addr(DP_VIP_TCP));
+	assert_int_equal(o.daddr, DP_CLIENT);
+	assert_int_equal(o.sport, dp_vip_port(DP_VIP_TCP));
+	assert_int_equal(o.dport, cport);
+	assert_int_equal(o.tot_len, 40);
+	assert_int_equal(o.tcp_flags, flags);
+	assert_int_equal(get32(r->out, 34 + 4), seq);
+	assert_int_equal(get32(r->out, 34 + 8), ack);
+	assert_true(o.ip_csum_ok);
+	assert_true(o.l4_csum_ok);
+}
+
+/*
+ * A backend gone longer than sessions.timeouts.backend_gone (lbd marks it
+ * XLB_BE_F_RESET; down, or removed: its slot no longer active): the next
+ * client segment of each of its connections is answered with a RST from the
+ * VIP (SEQ = the segment's ACK; for a segment without ACK, SEQ 0 and ACK =
+ * its SEQ + length) and the session is closed (one replicated write). Down
+ * without the mark, it is forwarded as before (test_repick_not_established).
+ * On the landed tree the segments went on to the dead backend.
+ */
+static void test_reset_gone_backend(void **state)
+{
+	struct dp_pkt_spec p;
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	uint32_t two = 2, v;
+	struct sent r;
+
+	open_flow(41000);
+	open_flow(41001);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	fwd_key(&k, DP_VIP_TCP, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_ESTABLISHED);
+	v = s.version;
+
+	assert_int_equal(dp_add_backend(&env, 1, DP_BE1, 8080,
+					XLB_BE_F_ACTIVE | XLB_BE_F_DOWN | XLB_BE_F_RESET, NULL),
+			 0);
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_TCP, &two, 1), 0);
+	p = dp_tcp_to(DP_VIP_TCP, 41000, DP_TCP_ACK | DP_TCP_PSH);
+	p.payload_len = 100;
+	p.seq = 5000;
+	send_pkt(&p, &r);
+	expect_reset(&r, 41000, DP_TCP_RST, 1000, 0);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_RESET), 1);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.state, XLB_SS_CLOSED);
+	assert_int_equal(s.version, v + 1);
+	assert_int_equal(s.backend_id, 1);
+	/* a retransmit: reset again, no second write */
+	send_pkt(&p, &r);
+	expect_reset(&r, 41000, DP_TCP_RST, 1000, 0);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.version, v + 1);
+
+	/* removed (slot inactive) and marked; a segment without ACK */
+	assert_int_equal(dp_add_backend(&env, 1, DP_BE1, 8080, XLB_BE_F_RESET, NULL), 0);
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_FIN);
+	p.payload_len = 10;
+	p.seq = 7000;
+	send_pkt(&p, &r);
+	expect_reset(&r, 41001, DP_TCP_RST | DP_TCP_ACK, 0, 7000 + 10 + 1);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_RESET), 3);
+	/* the client's own RST is forwarded, never answered */
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_RST);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_to(&r, DP_BE1, 8080);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_RESET), 3);
+}
+
 /* Spread over two backends: flows land on both, same tuple same backend. */
 static void test_maglev_spread(void **state)
 {
@@ -1905,6 +1998,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repick_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repick_syn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repick_not_established, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset_gone_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
