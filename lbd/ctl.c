@@ -421,6 +421,8 @@ static struct json_object *backend_json(struct lbd *l, const struct cfg_vip *v,
 	jset_str(o, "reason", reason ? reason : "not checked yet");
 	jset_bool(o, "drained", b->drain);
 	jset_bool(o, "in_table", lbd_backend_in_table(l, v->vip_id, b->id));
+	/* gone longer than sessions.timeouts.backend_gone: its clients get RSTs */
+	jset_bool(o, "resetting", (dp_backend_flags(&l->dp, b->id) & XLB_BE_F_RESET) != 0);
 	if (b->has_mac) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", b->mac[0], b->mac[1],
 			 b->mac[2], b->mac[3], b->mac[4], b->mac[5]);

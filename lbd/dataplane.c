@@ -559,6 +559,15 @@ int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain)
 	return 0;
 }
 
+int dp_backend_flags(struct dataplane *dp, uint32_t id)
+{
+	struct xlb_backend v;
+
+	if (bpf_map_lookup_elem(dp->fd_backends, &id, &v) < 0)
+		return 0;
+	return v.flags;
+}
+
 int dp_backend_reset(struct dataplane *dp, uint32_t id)
 {
 	struct xlb_backend v;

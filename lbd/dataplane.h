@@ -72,6 +72,8 @@ int dp_backend_state(struct dataplane *dp, uint32_t id, bool down, bool drain);
  * answers its sessions' client TCP segments with a RST (XLB_BE_F_RESET;
  * cleared when it comes back up or is added again). */
 int dp_backend_reset(struct dataplane *dp, uint32_t id);
+/* XLB_BE_F_* of backend id's slot as the data plane sees them (0: none). */
+int dp_backend_flags(struct dataplane *dp, uint32_t id);
 int dp_backend_clear(struct dataplane *dp, uint32_t id);
 
 /* Build a new inner map from table[XLB_MAGLEV_SIZE] (NULL: all empty) and
