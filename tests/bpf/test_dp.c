@@ -1857,6 +1857,50 @@ static void test_repick_not_established(void **state)
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 0);
 }
 
+/*
+ * DSR too: a UDP flow whose backend is down and a SYN reopening a closed
+ * TCP session whose backend was removed move to the table's backend (no
+ * reverse entry to move: the backend answers the client itself).
+ */
+static void test_repick_dsr(void **state)
+{
+	struct dp_pkt_spec u = dp_tcp_to(DP_VIP_UDP_DSR, 41000, 0),
+			   t = dp_tcp_to(DP_VIP_DSR, 41001, DP_TCP_SYN);
+	struct xlb_flow_key k;
+	struct xlb_session s;
+	uint32_t one = 1;
+	struct sent r;
+
+	assert_int_equal(send_pkt(&u, &r), XDP_TX);
+	assert_int_equal(send_pkt(&t, &r), XDP_TX);
+	t = dp_tcp_to(DP_VIP_DSR, 41001, DP_TCP_RST);
+	assert_int_equal(send_pkt(&t, &r), XDP_TX); /* CLOSED */
+
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_UDP_DSR, &one, 1), 0);
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_DSR, &one, 1), 0);
+	assert_int_equal(send_pkt(&u, &r), XDP_TX); /* backend 2 still up: stays */
+	fwd_key(&k, DP_VIP_UDP_DSR, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 2);
+
+	assert_int_equal(dp_add_backend(&env, 2, DP_BE2, 0, XLB_BE_F_ACTIVE | XLB_BE_F_DOWN, NULL),
+			 0);
+	assert_int_equal(send_pkt(&u, &r), XDP_TX);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 1);
+	assert_int_equal(s.flags & XLB_SF_FNAT, 0);
+
+	assert_int_equal(dp_add_backend(&env, 2, DP_BE2, 0, 0, NULL), 0); /* removed */
+	t = dp_tcp_to(DP_VIP_DSR, 41001, DP_TCP_SYN);
+	assert_int_equal(send_pkt(&t, &r), XDP_TX);
+	fwd_key(&k, DP_VIP_DSR, 41001);
+	assert_int_equal(dp_session_get(&env, &k, &s), 0);
+	assert_int_equal(s.backend_id, 1);
+	assert_int_equal(s.state, XLB_SS_SYN);
+	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_REPICK), 2);
+	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(struct xlb_flow_key)), 0);
+}
+
 /* The 32-bit word at @off of a frame (host order). */
 static uint32_t get32(const uint8_t *b, size_t off)
 {
@@ -1999,6 +2043,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repick_syn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repick_not_established, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_gone_backend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repick_dsr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
