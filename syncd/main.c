@@ -39,6 +39,7 @@
 #include "log.h"
 #include "mapspec.h"
 #include "porthold.h"
+#include "services.h"
 #include "snatport.h"
 #include "store_bpf.h"
 #include "synclocal.h"
@@ -79,7 +80,8 @@ struct syncd {
 	bool no_repair;	     /* test-only: capture losses not repaired */
 	bool no_release;     /* test-only: superseded reverse entries kept */
 	bool status_up, local_up, cap_up;
-	uint8_t backend_ok[XLB_MAX_BACKENDS]; /* backend ids of this config */
+	struct svc_backends backends; /* what lbd installed (services.h) */
+	char why[256];		      /* validate()'s last refusal */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
 	uint64_t cap_events, cap_unknown_map, cap_lost_seen;
 	uint64_t cap_checked_ns; /* last loss check (CAPTURE_CHECK_NS) */
@@ -136,8 +138,10 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 	if (!f->size)
 		return 0;
 	id = sync_field_get(f, value);
-	if (id == XLB_NO_BACKEND || id >= XLB_MAX_BACKENDS || !d->backend_ok[id]) {
-		*why = "backend id not in this node's config";
+	if (svc_backends_check(&d->backends, (uint32_t)id, (int)map == d->sessions_map ? key : NULL,
+			       (int)map == d->sessions_map ? value : NULL, xlb_mono_ns(), d->why,
+			       sizeof(d->why))) {
+		*why = d->why;
 		return -1;
 	}
 	return 0;
@@ -783,7 +787,7 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 {
 	const struct cfg_sync *s = &d->cfg->sync;
 	struct sync_limits lim = SYNC_LIMITS_DEFAULT;
-	size_t i, j, k;
+	size_t i;
 
 	for (i = 0; i < s->n_maps; i++) {
 		const struct cfg_sync_map *o = &s->map_opts[i];
@@ -824,12 +828,6 @@ static int build_specs(struct syncd *d, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	for (i = 0; i < d->cfg->n_vips; i++)
-		for (j = 0; j < d->cfg->vips[i].n_backends; j++) {
-			k = d->cfg->vips[i].backends[j].id;
-			if (k < XLB_MAX_BACKENDS)
-				d->backend_ok[k] = 1;
-		}
 	return 0;
 }
 
@@ -889,6 +887,11 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		return -1;
 	if (!d->ecfg.auth_key_len)
 		log_warn("sync.key_file not set: messages between nodes are not authenticated");
+
+	for (i = 0; i < d->store.n && !d->backend_field[i].size; i++)
+		;
+	if (i < d->store.n && svc_backends_open(&d->backends, d->cfg->pin_dir, err, errlen) < 0)
+		return -1; /* a watched map names backends: they must be checked */
 
 	snprintf(path, sizeof(path), "%s/%s", d->cfg->pin_dir, XLB_MAP_NODE_STATE);
 	d->node_state_fd = bpf_obj_get(path);
@@ -1009,6 +1012,7 @@ static void teardown(struct syncd *d)
 	if (d->eng)
 		sync_engine_free(d->eng);
 	store_bpf_close(&d->store);
+	svc_backends_close(&d->backends);
 	if (d->node_state_fd >= 0)
 		close(d->node_state_fd);
 	if (d->port_pool_fd >= 0)
@@ -1109,6 +1113,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->local_fd = d->lock_fd = d->node_state_fd = d->port_pool_fd = -1;
+	d->backends.fd = -1;
 	d->sessions_map = d->reverse_map = -1;
 	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
 	if (cfg_load_file(cfg_path, d->cfg, err, sizeof(err)) < 0) {
