@@ -175,9 +175,9 @@ carriers() {
 	return 0
 }
 
-wait_carriers() {	# wait_carriers N SECS
+wait_carriers() {	# wait_carriers N|NODE SECS: N carriers, or exactly NODE
 	local deadline=$((SECONDS + $2))
-	until [ "$(carriers | wc -l)" -eq "$1" ]; do
+	until if [[ "$1" =~ ^[0-9]+$ ]]; then [ "$(carriers | wc -l)" -eq "$1" ]; else [ "$(carriers | xargs)" = "$1" ]; fi; do
 		[ $SECONDS -lt "$deadline" ] || return 1
 		sleep 0.2
 	done
@@ -210,7 +210,9 @@ do_up() {
 	local n
 	for n in "${LBS[@]}"; do prepare_lb_link "$n"; done
 	local want=2 what="an ECMP route over lb1 and lb2 on the router"
-	[ "$m" = active-standby ] && want=1 what="a VRRP master holding $VRRP_ADDR"
+	# active-standby: lb1 (the higher priority) once its check passes; lb2
+	# may win the first election while lb1's syncd pulls its snapshot
+	[ "$m" = active-standby ] && want=lb1 what="lb1 as VRRP master holding $VRRP_ADDR"
 	say "containers up; waiting for lbd, syncd and $what"
 	if ! wait_carriers "$want" "$WAIT_S"; then
 		for n in "${LBS[@]}"; do dk logs --tail 10 "xdplb-$n" 2>&1 | sed "s/^/  $n: /" >&2; done
