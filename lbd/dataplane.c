@@ -1085,18 +1085,19 @@ void dp_walk_free(struct dp_walk *w)
 	w->next_key = NULL;
 }
 
-int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg)
+/* Every entry of map fd (key_size, val_size), cap at a time, to fn(arg,
+ * key, value); a non-zero return stops the walk. 0 or -errno. */
+static int map_foreach(int fd, size_t key_size, size_t val_size, uint32_t cap,
+		       int (*fn)(void *arg, const void *k, const void *v), void *arg)
 {
 	struct dp_walk w;
 	int r, done = 0;
 
-	r = dp_walk_init(&w, dp->fd_sessions, sizeof(struct xlb_flow_key),
-			 sizeof(struct xlb_session), cap);
+	r = dp_walk_init(&w, fd, key_size, val_size, cap);
 	if (r < 0)
 		return r;
 	while (!done) {
-		const struct xlb_flow_key *keys = w.keys;
-		const struct xlb_session *vals = w.vals;
+		const char *keys = w.keys, *vals = w.vals;
 		uint32_t i, n;
 
 		done = dp_walk_next(&w, &n);
@@ -1105,7 +1106,7 @@ int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, vo
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			if (fn(arg, &keys[i], &vals[i])) {
+			if (fn(arg, keys + i * key_size, vals + i * val_size)) {
 				done = 1;
 				break;
 			}
@@ -1113,6 +1114,26 @@ int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, vo
 	}
 	dp_walk_free(&w);
 	return r;
+}
+
+struct session_walk {
+	dp_session_fn fn;
+	void *arg;
+};
+
+static int session_one(void *arg, const void *k, const void *v)
+{
+	struct session_walk *sw = arg;
+
+	return sw->fn(sw->arg, k, v);
+}
+
+int dp_sessions_foreach(struct dataplane *dp, uint32_t cap, dp_session_fn fn, void *arg)
+{
+	struct session_walk sw = { .fn = fn, .arg = arg };
+
+	return map_foreach(dp->fd_sessions, sizeof(struct xlb_flow_key), sizeof(struct xlb_session),
+			   cap, session_one, &sw);
 }
 
 struct sessions_count {
@@ -1155,39 +1176,37 @@ void dp_reverse_key(const struct xlb_flow_key *fwd, const struct xlb_session *s,
 	rev->family = fwd->family;
 }
 
+struct reverse_count {
+	struct dataplane *dp;
+	uint64_t total, stale;
+};
+
+static int reverse_one(void *arg, const void *key, const void *val)
+{
+	const struct xlb_reverse *rv = val;
+	struct reverse_count *rc = arg;
+	struct xlb_flow_key want;
+	struct xlb_session s;
+
+	rc->total++;
+	if (bpf_map_lookup_elem(rc->dp->fd_sessions, &rv->fwd, &s) < 0 ||
+	    !(s.flags & XLB_SF_FNAT)) {
+		rc->stale++;
+		return 0;
+	}
+	dp_reverse_key(&rv->fwd, &s, &want);
+	rc->stale += memcmp(&want, key, sizeof(want)) != 0;
+	return 0;
+}
+
 int dp_reverse_count(struct dataplane *dp, uint64_t *total, uint64_t *stale)
 {
-	struct dp_walk w;
-	int r, done = 0;
+	struct reverse_count rc = { .dp = dp };
+	int r;
 
-	*total = *stale = 0;
-	r = dp_walk_init(&w, dp->fd_reverse, sizeof(struct xlb_flow_key),
-			 sizeof(struct xlb_reverse), 4096);
-	if (r < 0)
-		return r;
-	while (!done) {
-		const struct xlb_flow_key *keys = w.keys;
-		const struct xlb_reverse *vals = w.vals;
-		struct xlb_flow_key want;
-		struct xlb_session s;
-		uint32_t i, n;
-
-		done = dp_walk_next(&w, &n);
-		if (done < 0) {
-			r = done;
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			*total += 1;
-			if (bpf_map_lookup_elem(dp->fd_sessions, &vals[i].fwd, &s) < 0 ||
-			    !(s.flags & XLB_SF_FNAT)) {
-				*stale += 1;
-				continue;
-			}
-			dp_reverse_key(&vals[i].fwd, &s, &want);
-			*stale += memcmp(&want, &keys[i], sizeof(want)) != 0;
-		}
-	}
-	dp_walk_free(&w);
+	r = map_foreach(dp->fd_reverse, sizeof(struct xlb_flow_key), sizeof(struct xlb_reverse),
+			4096, reverse_one, &rc);
+	*total = rc.total;
+	*stale = rc.stale;
 	return r;
 }
