@@ -45,7 +45,7 @@ cli() { ip netns exec xlb-client "$@"; }
 
 # gone_case GONE_S TAG: a testbed with backend_gone GONE_S; 30 held
 # connections through the full-NAT VIP; be2 removed and cut off; prints
-# "OPEN RESETS SESSION_RESET ON_BE2 RESETTING": sessions towards be2 not closed 7 s
+# "OPEN RESETS SESSION_RESET ON_BE2 RESETTING": sessions towards be2 not closed 8 s
 # later, connections the clients saw reset, lb1's session_reset counter,
 # connections on be2 when it left, be2's "resetting" in lbctl (it is
 # still listed by web-dsr)
@@ -54,14 +54,14 @@ gone_case() {
 	XLB_TESTBED_BACKEND_GONE_S=$gone "$TESTBED" up --mode single >"$TMP/$tag.up" 2>&1 ||
 		{ tail -20 "$TMP/$tag.up" >&2; return 1; }
 	UP=1
-	cli "$FLOWS" tcp --target "$VIP:80" --conns 30 --interval-ms 200 --duration-s 12 --json \
+	cli "$FLOWS" tcp --target "$VIP:80" --conns 30 --interval-ms 200 --duration-s 14 --json \
 		>"$TMP/$tag.flows" 2>/dev/null &
 	sleep 2
 	n0=$("$LBCTL" -n lb1 --json sessions list 2>/dev/null | jq_sessions |
 		awk '$3 == "198.18.2.22:80" && $6 == "established"' | wc -l)
 	"$LBCTL" -n lb1 backend del web 2 >/dev/null
 	ip -n xlb-be2 link set eth0 down
-	sleep 7
+	sleep 8
 	n=$("$LBCTL" -n lb1 --json sessions list 2>/dev/null | jq_sessions |
 		awk '$3 == "198.18.2.22:80" && $6 != "closed"' | wc -l)
 	r=$(lbstat session_reset)
@@ -75,9 +75,9 @@ gone_case() {
 
 echo "-- TCP: established connections to a backend removed and then cut off (no reset comes back)"
 read -r c_open c_reset c_stat c_on c_rs <<<"$(gone_case 0 keep || echo '? ? ? ? ?')"
-echo "      backend_gone 0 (the landed rule): after 7 s $c_open connections to be2 still open of $c_on, $c_reset reset (session_reset $c_stat)"
+echo "      backend_gone 0 (the landed rule): after 8 s $c_open connections to be2 still open of $c_on, $c_reset reset (session_reset $c_stat)"
 read -r g_open g_reset g_stat g_on g_rs <<<"$(gone_case 2 gone || echo '? ? ? ? ?')"
-echo "      backend_gone 2 s: after 7 s $g_open connections to be2 still open of $g_on, $g_reset reset (session_reset $g_stat)"
+echo "      backend_gone 2 s: after 8 s $g_open connections to be2 still open of $g_on, $g_reset reset (session_reset $g_stat)"
 check "control: with backend_gone 0 the removed backend's connections stay open, none reset (resetting $c_rs)" \
 	test "$c_open" != "?" -a "$c_open" != 0 -a "$c_reset" = 0 -a "$c_rs" = false
 check "with backend_gone 2 s every one of them is reset at its next segment and closed" \
