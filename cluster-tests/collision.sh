@@ -20,7 +20,9 @@
 #       published the removal (reverse_released), and gave its port back
 #       (held for TIME_WAIT: ports_on_hold);
 #     - once the connection ended and its session aged (tcp_closing), no
-#       reverse entry is left on either node.
+#       reverse entry is left on either node, and once held for TIME_WAIT
+#       (snat.port_hold_s, 3 s here) both ports are back in their pools
+#       (lb1's returned by its syncd, lb2's by its lbd).
 #   Control (XLB_SYNCD_FAULT_NO_RELEASE=1, the rule before decision 12):
 #   lb1's superseded reverse entry stays, also after the session aged.
 #
@@ -44,6 +46,7 @@ LB1=198.18.2.11 LB2=198.18.2.12
 SNAT=198.18.101.1
 LB1_PORTS=10000-29999 LB2_PORTS=30000-49999 # the testbed's ranges
 REQS=40
+HOLD_S=3 # snat.port_hold_s, shortened: the held ports must come back
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-collision.XXXXXX)
 UP=0
@@ -77,6 +80,11 @@ agree() {
 	[ -n "$a" ] && [ "${a% *}" = "${b% *}" ]
 }
 no_stale() { [ "$(rcount lb1 reverse_stale)" = 0 ] && [ "$(rcount lb2 reverse_stale)" = 0 ]; }
+lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
+ports_back() {
+	[ "$(sstat lb1 ports_on_hold)" = 0 ] && [ "$(sstat lb1 ports_returned)" -ge 1 ] &&
+		[ "$(lbstat lb2 ports_on_hold)" = 0 ] && [ "$(lbstat lb2 ports_returned)" -ge 1 ]
+}
 no_sessions() { [ "$(rcount lb1 count)" = 0 ] && [ "$(rcount lb2 count)" = 0 ]; }
 no_reverse() { [ "$(rcount lb1 reverse)" = 0 ] && [ "$(rcount lb2 reverse)" = 0 ]; }
 
@@ -85,7 +93,8 @@ no_reverse() { [ "$(rcount lb1 reverse)" = 0 ] && [ "$(rcount lb2 reverse)" = 0 
 # $TMP/TAG.before.{lb1,lb2}
 collide() {
 	local tag=$1 i urls=() cpid
-	"$TESTBED" up --mode active-active >"$TMP/$tag.up" 2>&1 || { tail -20 "$TMP/$tag.up"; return 1; }
+	XLB_TESTBED_PORT_HOLD_S=$HOLD_S "$TESTBED" up --mode active-active >"$TMP/$tag.up" 2>&1 ||
+		{ tail -20 "$TMP/$tag.up"; return 1; }
 	UP=1
 	# the client's flow to lb1 first; replies to lb2's ports to lb2 (the
 	# peers cannot share reverse entries now); lb1's replies lost
@@ -150,6 +159,10 @@ if collide fix; then
 	wait_for 25 no_reverse || true
 	echo "      after ageing: sessions lb1 $(rcount lb1 count) lb2 $(rcount lb2 count); reverse lb1 $(rcount lb1 reverse) lb2 $(rcount lb2 reverse)"
 	check "after the session aged no reverse entry is left on either node" no_reverse
+	# the held ports come back: lb1's (its syncd), lb2's (its lbd's ageing)
+	wait_for $((HOLD_S + 8)) ports_back || true
+	echo "      ports: lb1's syncd on hold $(sstat lb1 ports_on_hold), returned $(sstat lb1 ports_returned); lb2's lbd on hold $(lbstat lb2 ports_on_hold), returned $(lbstat lb2 ports_returned)"
+	check "both nodes' ports went back to their pools once held ${HOLD_S} s (snat.port_hold_s)" ports_back
 else
 	check "testbed up, collision set up" false
 fi
