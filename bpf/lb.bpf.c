@@ -415,7 +415,6 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 	if (s->backend_id != be_id)
 		bflags = 0; /* moved to a live backend */
 	be_id = s->backend_id;
-	touch_session(s, now);
 	if ((bflags & XLB_BE_F_RESET) && p->proto == IPPROTO_TCP && !(p->tcp_flags & TCPF_RST)) {
 		/* its backend is gone for good: the connection is over */
 		if (s->state != XLB_SS_CLOSED)
@@ -437,6 +436,9 @@ static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 			      &nh);
 	if (err)
 		return vip_drop(vs, err);
+	/* only a packet that leaves refreshes its session: a flow to a
+	 * backend that cannot be reached ages */
+	touch_session(s, now);
 
 	owner = session_owner(s, 1);
 	if (owner != s->owner || tcp_tracks(p, s, 0))
@@ -598,7 +600,6 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 	    s->backend.w[0] != p->saddr || s->backend_port != p->sport)
 		return count(XLB_STAT_DROP_SUPERSEDED, XDP_DROP);
 	now = xlb_now();
-	touch_session(s, now);
 
 	vk.addr = fk.daddr;
 	vk.port = fk.dport;
@@ -612,6 +613,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const struct
 			      fk.dport, fk.sport, now, &nh);
 	if (err)
 		return vip_drop(vs, err);
+	touch_session(s, now); /* only a reply that leaves refreshes it */
 	owner = session_owner(s, 0);
 	if (owner != s->owner || tcp_tracks(p, s, 1))
 		session_track(&fk, s, p->tcp_flags, 1, owner);

@@ -1145,6 +1145,8 @@ static void test_nh_cache_noneigh(void **state)
 		.dport = 80,
 	};
 	struct xlb_vip_stats vs;
+	struct xlb_session s0, s1;
+	struct xlb_flow_key k;
 	struct xlb_nh_entry e;
 	uint32_t be = 5;
 	struct sent r;
@@ -1172,6 +1174,8 @@ static void test_nh_cache_noneigh(void **state)
 	expect_rewrite(&r, &x);
 
 	assert_int_equal(dp_sh("ip neigh del 198.18.0.30 dev " DP_IF_A), 0);
+	fwd_key(&k, DP_VIP_NONEIGH, 40000);
+	assert_int_equal(dp_session_get(&env, &k, &s0), 0);
 	sleep_ttl();
 	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
 	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
@@ -1180,6 +1184,11 @@ static void test_nh_cache_noneigh(void **state)
 	expect_stats(&r, XLB_STAT_DROP_FIB, 1, -1);
 	assert_int_equal(dp_vip_stats(&env, DP_VIP_NONEIGH, &vs), 0);
 	assert_int_equal(vs.drops, 4);
+	/* dropped packets do not refresh the session: a flow to a backend
+	 * that cannot be reached ages (on the landed tree they did, a
+	 * second after the last forwarded one) */
+	assert_int_equal(dp_session_get(&env, &k, &s1), 0);
+	assert_true(s1.last_seen_ns == s0.last_seen_ns);
 }
 
 static void test_syn_retransmit(void **state)
