@@ -509,6 +509,7 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 		return vip_drop(vs, err);
 	}
 	if (stateless) {
+	stateless:
 		if (vs) {
 			vs->packets++;
 			vs->bytes += p->len;
@@ -552,8 +553,14 @@ static __always_inline int forward_new(struct xdp_md *ctx, struct pkt *p,
 			bpf_map_delete_elem(&reverse, &sc->rk);
 			port_put(ns.snat_port);
 		}
-		if (err != -EEXIST)
-			return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+		if (err != -EEXIST) {
+			if (fnat)
+				return vip_drop(vs, XLB_STAT_DROP_SESSION_FULL);
+			/* DSR, sessions map full: the Maglev table alone
+			 * decides, as for the mid-flow segments it serves */
+			stat_inc(XLB_STAT_DSR_STATELESS_FULL);
+			goto stateless;
+		}
 		/* another CPU created it first: use that one */
 		s = bpf_map_lookup_elem(&sessions, k);
 		if (!s)

@@ -273,6 +273,9 @@ enum xlb_stat {
 					 * been gone longer than
 					 * sessions.timeouts.backend_gone
 					 * (the session is closed) */
+	XLB_STAT_DSR_STATELESS_FULL,   /* DSR flows forwarded by the Maglev
+					 * table alone because the sessions
+					 * map is full (FWD_STATELESS too) */
 	XLB_STAT_MAX,
 };
 

@@ -92,6 +92,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SESSION_REPICK] = "session_repick",
 	[XLB_STAT_DROP_SUPERSEDED] = "drop_superseded",
 	[XLB_STAT_SESSION_RESET] = "session_reset",
+	[XLB_STAT_DSR_STATELESS_FULL] = "dsr_stateless_full",
 };
 
 const char *dp_stat_name(unsigned int i)

@@ -1910,6 +1910,41 @@ static void test_repick_dsr(void **state)
 	assert_int_equal(dp_map_count(dp_fd_reverse(&env), sizeof(struct xlb_flow_key)), 0);
 }
 
+/*
+ * A full sessions map: a new DSR flow is forwarded by the Maglev table
+ * alone, as its mid-flow segments would be (no session; DSR_STATELESS_FULL
+ * and FWD_STATELESS), where the landed tree dropped it (DROP_SESSION_FULL).
+ * Full NAT cannot: it needs a session for its port, and still drops, port
+ * back in the pool.
+ */
+static void test_dsr_stateless_when_full(void **state)
+{
+	struct dp_pkt_spec d = dp_tcp_to(DP_VIP_DSR, 41000, DP_TCP_SYN),
+			   f = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_SYN);
+	struct xlb_session v = { .state = XLB_SS_UDP, .backend_id = 2 };
+	uint32_t ports[POOL_N + 8];
+	struct xlb_flow_key k;
+	struct sent r;
+	uint32_t i;
+
+	for (i = 0; i < 65536; i++) {
+		dp_flow_key(&k, DP_IP(198, 18, 200 + (i >> 16), (uint8_t)(i >> 8)), DP_CLIENT,
+			    (uint16_t)(10000 + (i & 0xff)), 53, IPPROTO_UDP);
+		if (bpf_map_update_elem(dp_fd_sessions(&env), &k, &v, BPF_NOEXIST))
+			break;
+	}
+	assert_int_equal(i, 65536);
+	assert_int_equal(send_pkt(&d, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_FWD_STATELESS, 1, XLB_STAT_DSR_STATELESS_FULL,
+		     1, -1);
+	fwd_key(&k, DP_VIP_DSR, 41000);
+	assert_int_equal(dp_session_get(&env, &k, &v), -ENOENT);
+
+	assert_int_equal(send_pkt(&f, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_SESSION_FULL, 1, -1);
+	assert_int_equal(pool_ports(ports), POOL_N);
+}
+
 /* The 32-bit word at @off of a frame (host order). */
 static uint32_t get32(const uint8_t *b, size_t off)
 {
@@ -2053,6 +2088,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repick_not_established, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_gone_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repick_dsr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsr_stateless_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
