@@ -1945,6 +1945,31 @@ static void test_dsr_stateless_when_full(void **state)
 	assert_int_equal(pool_ports(ports), POOL_N);
 }
 
+/*
+ * A drained backend with a configured MAC keeps serving its sessions at
+ * that MAC: drain marks the slot (XLB_BE_F_DRAIN), it does not clear it
+ * (the landed tree cleared ACTIVE, the next hop fell back to a FIB lookup
+ * and the flow was dropped, DROP_FIB, where the backend is off the FIB).
+ */
+static void test_drain_keeps_mac(void **state)
+{
+	struct dp_pkt_spec p = dp_tcp_to(DP_VIP_CFGMAC, 41000, DP_TCP_SYN);
+	struct dp_parsed o;
+	struct sent r;
+
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	assert_int_equal(dp_add_backend(&env, 4, DP_BE_MAC, 8080,
+					XLB_BE_F_ACTIVE | XLB_BE_F_HAS_MAC | XLB_BE_F_DRAIN,
+					dp_mac_cfg),
+			 0);
+	p.tcp_flags = DP_TCP_ACK;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, -1);
+	assert_int_equal(dp_parse(r.out, r.out_len, &o), 0);
+	assert_memory_equal(o.dmac, dp_mac_cfg, 6);
+	assert_int_equal(o.daddr, DP_BE_MAC);
+}
+
 /* The 32-bit word at @off of a frame (host order). */
 static uint32_t get32(const uint8_t *b, size_t off)
 {
@@ -2089,6 +2114,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_gone_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repick_dsr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsr_stateless_when_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_keeps_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
