@@ -670,6 +670,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 			if (rv) {
 				if (bad)
 					return count(bad, XDP_DROP);
+				if (tcp_flags_invalid(&p))
+					return count(XLB_STAT_DROP_BAD_FLAGS, XDP_DROP);
 				return reply(ctx, &p, &rv->fwd);
 			}
 			if (!bad) {
@@ -688,6 +690,8 @@ static __always_inline int lb_process(struct xdp_md *ctx)
 	vs = bpf_map_lookup_elem(&vip_stats, &vip->vip_id);
 	if (bad)
 		return vip_drop(vs, bad);
+	if (tcp_flags_invalid(&p))
+		return vip_drop(vs, XLB_STAT_DROP_BAD_FLAGS);
 
 	flow_key(&k, p.saddr, p.daddr, p.sport, p.dport, p.proto);
 	s = bpf_map_lookup_elem(&sessions, &k);

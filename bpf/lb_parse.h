@@ -127,4 +127,20 @@ static __always_inline int parse_pkt(void *data, void *data_end, struct pkt *p, 
 	return -1;
 }
 
+/*
+ * A TCP segment no endpoint sends: SYN with FIN or RST, or none of SYN, ACK
+ * and RST (a FIN alone, a bare PSH, no flag at all). Such segments are
+ * scans or attacks; they must neither open a session nor move one.
+ */
+static __always_inline int tcp_flags_invalid(const struct pkt *p)
+{
+	__u8 f = p->tcp_flags;
+
+	if (p->proto != IPPROTO_TCP)
+		return 0;
+	if ((f & TCPF_SYN) && (f & (TCPF_FIN | TCPF_RST)))
+		return 1;
+	return !(f & (TCPF_SYN | TCPF_ACK | TCPF_RST));
+}
+
 #endif /* XLB_LB_PARSE_H */

@@ -276,6 +276,10 @@ enum xlb_stat {
 	XLB_STAT_DSR_STATELESS_FULL,   /* DSR flows forwarded by the Maglev
 					 * table alone because the sessions
 					 * map is full (FWD_STATELESS too) */
+	XLB_STAT_DROP_BAD_FLAGS,       /* TCP segment to a VIP or a full-NAT
+					 * reply with a flag combination no
+					 * endpoint sends (SYN with FIN or
+					 * RST; none of SYN, ACK, RST) */
 	XLB_STAT_MAX,
 };
 

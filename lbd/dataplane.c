@@ -93,6 +93,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_DROP_SUPERSEDED] = "drop_superseded",
 	[XLB_STAT_SESSION_RESET] = "session_reset",
 	[XLB_STAT_DSR_STATELESS_FULL] = "dsr_stateless_full",
+	[XLB_STAT_DROP_BAD_FLAGS] = "drop_bad_flags",
 };
 
 const char *dp_stat_name(unsigned int i)

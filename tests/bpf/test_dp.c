@@ -1970,6 +1970,47 @@ static void test_drain_keeps_mac(void **state)
 	assert_int_equal(o.daddr, DP_BE_MAC);
 }
 
+/*
+ * Flag combinations no endpoint sends are dropped and counted, before they
+ * open or move anything: SYN|FIN, SYN|RST, a FIN alone, a bare PSH, no
+ * flag; towards a VIP and as a full-NAT reply. (On the landed tree a
+ * SYN|FIN opened a session and took a port.)
+ */
+static void test_bad_flags(void **state)
+{
+	static const uint8_t bad[] = { DP_TCP_SYN | DP_TCP_FIN,
+				       DP_TCP_SYN | DP_TCP_RST,
+				       DP_TCP_FIN,
+				       DP_TCP_PSH,
+				       0,
+				       DP_TCP_SYN | DP_TCP_FIN | DP_TCP_ACK };
+	uint32_t ports[POOL_N + 8];
+	struct dp_pkt_spec p;
+	struct sent r;
+	uint16_t port;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad); i++) {
+		p = dp_tcp_to(DP_VIP_TCP, (uint16_t)(42000 + i), bad[i]);
+		assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+		expect_stats(&r, XLB_STAT_DROP_BAD_FLAGS, 1, -1);
+		p = dp_tcp_to(DP_VIP_DSR, (uint16_t)(42000 + i), bad[i]);
+		assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+		expect_stats(&r, XLB_STAT_DROP_BAD_FLAGS, 1, -1);
+	}
+	assert_int_equal(dp_map_count(dp_fd_sessions(&env), sizeof(struct xlb_flow_key)), 0);
+
+	/* a reply of an open flow, and the flow goes on */
+	port = open_flow(41000);
+	p = dp_reply_to(port, DP_TCP_SYN | DP_TCP_FIN | DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_BAD_FLAGS, 1, -1);
+	p = dp_reply_to(port, DP_TCP_SYN | DP_TCP_ACK);
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_TX, 1, XLB_STAT_REPLY, 1, -1);
+	assert_int_equal(pool_ports(ports), POOL_N - 1); /* only the open flow's */
+}
+
 /* The 32-bit word at @off of a frame (host order). */
 static uint32_t get32(const uint8_t *b, size_t off)
 {
@@ -2048,13 +2089,14 @@ static void test_reset_gone_backend(void **state)
 	assert_int_equal(dp_session_get(&env, &k, &s), 0);
 	assert_int_equal(s.version, v + 1);
 
-	/* removed (slot inactive) and marked; a segment without ACK */
+	/* removed (slot inactive) and marked, no live backend to move to; a
+	 * segment without ACK (a SYN reopening the flow) */
 	assert_int_equal(dp_add_backend(&env, 1, DP_BE1, 8080, XLB_BE_F_RESET, NULL), 0);
-	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_FIN);
-	p.payload_len = 10;
+	assert_int_equal(dp_set_maglev(&env, DP_VIP_TCP, NULL, 0), 0);
+	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_SYN);
 	p.seq = 7000;
 	send_pkt(&p, &r);
-	expect_reset(&r, 41001, DP_TCP_RST | DP_TCP_ACK, 0, 7000 + 10 + 1);
+	expect_reset(&r, 41001, DP_TCP_RST | DP_TCP_ACK, 0, 7000 + 1);
 	assert_int_equal(dp_stat(&env, XLB_STAT_SESSION_RESET), 3);
 	/* the client's own RST is forwarded, never answered */
 	p = dp_tcp_to(DP_VIP_TCP, 41001, DP_TCP_RST);
@@ -2115,6 +2157,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repick_dsr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsr_stateless_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_keeps_mac, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
