@@ -177,8 +177,10 @@ static __always_inline int bounce_to_owner(struct xdp_md *ctx, __u32 self, __be1
 	struct bpf_fib_lookup *fib;
 	struct xlb_port_owner *po;
 	struct ethhdr *eth;
+	struct iphdr *iph;
 	__u32 port = bpf_ntohs(dport), owner, zero = 0;
 	__u32 *st;
+	__be16 old_w;
 
 	po = bpf_map_lookup_elem(&port_owner, &port);
 	if (!po || !po->node || po->node == self || !po->node_addr)
@@ -203,8 +205,18 @@ static __always_inline int bounce_to_owner(struct xdp_md *ctx, __u32 self, __be1
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	eth = data;
-	if ((void *)(eth + 1) > end)
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > end)
 		return XDP_DROP;
+	/* a hop like any router's: two nodes whose port_owner maps disagree
+	 * pass a frame back and forth at most TTL times, never for ever */
+	if (iph->ttl <= 1) {
+		stat_inc(XLB_STAT_DROP_BOUNCE_TTL);
+		return XDP_DROP;
+	}
+	old_w = *(__be16 *)&iph->ttl; /* TTL and protocol: one 16-bit word */
+	iph->ttl--;
+	iph->check = csum_apply(iph->check, csum_delta16(0, old_w, *(__be16 *)&iph->ttl));
 	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
 	stat_inc(XLB_STAT_FWD_BOUNCE);

@@ -280,6 +280,10 @@ enum xlb_stat {
 					 * reply with a flag combination no
 					 * endpoint sends (SYN with FIN or
 					 * RST; none of SYN, ACK, RST) */
+	XLB_STAT_DROP_BOUNCE_TTL,      /* full-NAT reply to bounce to its
+					 * port's owner with TTL 1: dropped
+					 * (a loop between nodes whose
+					 * port_owner maps disagree) */
 	XLB_STAT_MAX,
 };
 

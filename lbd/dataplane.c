@@ -94,6 +94,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_SESSION_RESET] = "session_reset",
 	[XLB_STAT_DSR_STATELESS_FULL] = "dsr_stateless_full",
 	[XLB_STAT_DROP_BAD_FLAGS] = "drop_bad_flags",
+	[XLB_STAT_DROP_BOUNCE_TTL] = "drop_bounce_ttl",
 };
 
 const char *dp_stat_name(unsigned int i)

@@ -129,6 +129,11 @@ int dp_fd_sessions(struct dp_env *e)
 	return bpf_map__fd(e->skel->maps.sessions);
 }
 
+int dp_fd_port_owner(struct dp_env *e)
+{
+	return bpf_map__fd(e->skel->maps.port_owner);
+}
+
 int dp_fd_reverse(struct dp_env *e)
 {
 	return bpf_map__fd(e->skel->maps.reverse);

@@ -169,6 +169,7 @@ int dp_map_count(int map_fd, size_t key_size);
 
 /* Map fds. */
 int dp_fd_sessions(struct dp_env *e);
+int dp_fd_port_owner(struct dp_env *e);
 int dp_fd_reverse(struct dp_env *e);
 int dp_fd_nh_fwd(struct dp_env *e);
 int dp_fd_nh_reply(struct dp_env *e);

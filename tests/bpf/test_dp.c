@@ -2011,6 +2011,39 @@ static void test_bad_flags(void **state)
 	assert_int_equal(pool_ports(ports), POOL_N - 1); /* only the open flow's */
 }
 
+/*
+ * A full-NAT reply for a port of another node's range is bounced to that
+ * node (port_owner) as a router hop: TTL - 1, checksum updated; with TTL 1
+ * it is dropped (DROP_BOUNCE_TTL), so two nodes whose port_owner maps
+ * disagree cannot pass a frame back and forth for ever. (On the landed
+ * tree the TTL never moved: 10 of 10 passes bounced, TTL unchanged.)
+ */
+static void test_bounce_ttl(void **state)
+{
+	struct xlb_port_owner po = { .node = 2, .node_addr = htonl(DP_BE1) };
+	struct dp_pkt_spec p = dp_reply_to(50000, DP_TCP_ACK);
+	uint32_t port = 50000;
+	struct dp_parsed in, out;
+	struct sent r;
+
+	assert_int_equal(bpf_map_update_elem(dp_fd_port_owner(&env), &port, &po, BPF_ANY), 0);
+	p.ttl = 5;
+	assert_int_equal(send_pkt(&p, &r), XDP_TX);
+	expect_stats(&r, XLB_STAT_FWD_BOUNCE, 1, -1);
+	assert_int_equal(dp_parse(r.in, r.in_len, &in), 0);
+	assert_int_equal(dp_parse(r.out, r.out_len, &out), 0);
+	assert_int_equal(out.ttl, 4);
+	assert_true(out.ip_csum_ok);
+	assert_true(out.l4_csum_ok);
+	assert_int_equal(out.daddr, in.daddr);
+	assert_int_equal(out.dport, 50000);
+	assert_memory_equal(out.dmac, dp_mac_be1, 6); /* the owner's MAC */
+
+	p.ttl = 1;
+	assert_int_equal(send_pkt(&p, &r), XDP_DROP);
+	expect_stats(&r, XLB_STAT_DROP_BOUNCE_TTL, 1, -1);
+}
+
 /* The 32-bit word at @off of a frame (host order). */
 static uint32_t get32(const uint8_t *b, size_t off)
 {
@@ -2158,6 +2191,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dsr_stateless_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_keeps_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounce_ttl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_maglev_spread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_seen_granularity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nh_cache_hit, setup, teardown),
