@@ -315,7 +315,6 @@ struct {
 #include "lb_nexthop.h"
 #include "lb_reset.h"
 
-/* Packet for an existing session: forward direction. */
 /*
  * A session whose backend left (docs/design.md decision 12): a UDP flow
  * whose backend was removed or is down, and a SYN that opens a new
@@ -393,6 +392,7 @@ session_repick(const struct pkt *p, const struct xlb_flow_key *k, struct xlb_ses
 	return &sc->s;
 }
 
+/* Packet for an existing session: forward direction. */
 static __always_inline int forward_session(struct xdp_md *ctx, struct pkt *p,
 					   const struct xlb_flow_key *k, struct xlb_session *s,
 					   const struct xlb_vip_info *vip, struct xlb_vip_stats *vs)
