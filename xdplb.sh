@@ -36,7 +36,8 @@ build_asan() {
 }
 
 # Every C source and header as .clang-format says (clang-format 14,
-# Debian's clang-format package); the files are the repository's.
+# Debian's clang-format package); the files are the repository's. Then
+# the layering: lbd and syncd share code only through lib/ and bpf/.
 format_check() {
 	step "format (clang-format --dry-run -Werror)"
 	local files
@@ -47,6 +48,7 @@ format_check() {
 	fi
 	(cd "$ROOT" && clang-format --dry-run -Werror $files)
 	echo "format: $(echo "$files" | wc -w) files clean"
+	"$ROOT/scripts/check-layering.sh"
 }
 
 unit() {

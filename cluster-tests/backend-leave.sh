@@ -40,7 +40,6 @@ UP=0
 HOLD_PIDS=()
 trap 'rc=$?; testbed_test_exit $rc lbd.log 15' EXIT
 
-lbstat() { "$LBCTL" -n lb1 stats 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
 cli() { ip netns exec xlb-client "$@"; }
 
 # gone_case GONE_S TAG: a testbed with backend_gone GONE_S; 30 held
@@ -64,7 +63,7 @@ gone_case() {
 	sleep 8
 	n=$("$LBCTL" -n lb1 --json sessions list 2>/dev/null | jq_sessions |
 		awk '$3 == "198.18.2.22:80" && $6 != "closed"' | wc -l)
-	r=$(lbstat session_reset)
+	r=$(lbstat lb1 session_reset)
 	rs=$("$LBCTL" -n lb1 --json backend list web-dsr 2>/dev/null |
 		jq -r '.[].backends[] | select(.id == 2) | .resetting')
 	wait || true
@@ -94,14 +93,14 @@ cli "$FLOWS" udp --target "$VIP:5353" --flows 30 --interval-ms 100 --duration-s 
 	>"$TMP/udp" 2>"$TMP/udp.err" &
 flows_pid=$!
 sleep 3
-r0=$(lbstat session_repick)
+r0=$(lbstat lb1 session_repick)
 "$LBCTL" -n lb1 backend del udp 11 >/dev/null
 kill -TERM "$(cat "$STATE/be1/udp-echo.pid")"
 wait "$flows_pid" || true
 echo "      $(jq -c '{ok, flows, failures}' "$TMP/udp")"
 moved=$(jq '.failures.multi_responder' "$TMP/udp")
-check "the flows be1 served moved to a live backend ($moved of 30, session_repick $(( $(lbstat session_repick) - r0 )))" \
-	test "$moved" -gt 0 -a "$(( $(lbstat session_repick) - r0 ))" -ge "$moved"
+check "the flows be1 served moved to a live backend ($moved of 30, session_repick $(( $(lbstat lb1 session_repick) - r0 )))" \
+	test "$moved" -gt 0 -a "$(( $(lbstat lb1 session_repick) - r0 ))" -ge "$moved"
 check "no flow went unanswered or lost more than 5% of its datagrams" \
 	test "$(jq '.failures.no_answer + .failures.loss_over_limit' "$TMP/udp")" -eq 0
 
@@ -112,7 +111,7 @@ be=${first#backend }
 echo "      first connection from port $port: ${first:-no answer}"
 if [[ "$be" =~ ^be[123]$ ]]; then
 	id=${be#be}
-	r0=$(lbstat session_repick)
+	r0=$(lbstat lb1 session_repick)
 	# the endpoint leaves: removed from both VIPs that list its id (an id
 	# names one endpoint for every VIP; its slot is freed with the last)
 	"$LBCTL" -n lb1 backend del web "$id" >/dev/null
@@ -122,8 +121,8 @@ if [[ "$be" =~ ^be[123]$ ]]; then
 	echo "      second connection, same port, $be removed and stopped: ${second:-no answer}"
 	check "the reopening SYN reached a live backend (${second:-no answer})" \
 		test -n "$second" -a "$second" != "backend $be"
-	check "... by moving the closed session (session_repick +$(( $(lbstat session_repick) - r0 )))" \
-		test "$(( $(lbstat session_repick) - r0 ))" -ge 1
+	check "... by moving the closed session (session_repick +$(( $(lbstat lb1 session_repick) - r0 )))" \
+		test "$(( $(lbstat lb1 session_repick) - r0 ))" -ge 1
 else
 	check "first connection answered" false
 fi

@@ -62,7 +62,6 @@ flow_session() {
 			 | [.snat_port, .backend, .owner, .state] | map(tostring) | join(" ")'
 }
 rcount() { "$LBCTL" -n "$1" --json sessions count 2>/dev/null | jq -r ".$2"; }
-sstat() { "$SYNCD" status -c "$STATE/$1/lbd.yaml" 2>/dev/null | jq -r ".$2"; }
 in_range() { local p=$1 r=$2; [ -n "$p" ] && [ "$p" -ge "${r%-*}" ] && [ "$p" -le "${r#*-}" ]; }
 
 # wait_for SECONDS COMMAND...: polls every 0.2 s
@@ -80,9 +79,8 @@ agree() {
 	[ -n "$a" ] && [ "${a% *}" = "${b% *}" ]
 }
 no_stale() { [ "$(rcount lb1 reverse_stale)" = 0 ] && [ "$(rcount lb2 reverse_stale)" = 0 ]; }
-lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
 ports_back() {
-	[ "$(sstat lb1 ports_on_hold)" = 0 ] && [ "$(sstat lb1 ports_returned)" -ge 1 ] &&
+	[ "$(syncstat lb1 ports_on_hold)" = 0 ] && [ "$(syncstat lb1 ports_returned)" -ge 1 ] &&
 		[ "$(lbstat lb2 ports_on_hold)" = 0 ] && [ "$(lbstat lb2 ports_returned)" -ge 1 ]
 }
 no_sessions() { [ "$(rcount lb1 count)" = 0 ] && [ "$(rcount lb2 count)" = 0 ]; }
@@ -151,7 +149,7 @@ if collide fix; then
 	wait_for 10 no_stale || true
 	echo "      reverse entries: lb1 $(rcount lb1 reverse) (stale $(rcount lb1 reverse_stale)), lb2 $(rcount lb2 reverse) (stale $(rcount lb2 reverse_stale))"
 	check "no stale reverse entry on either node" no_stale
-	rel=$(sstat lb1 reverse_released) held=$(sstat lb1 ports_on_hold) ret=$(sstat lb1 ports_returned)
+	rel=$(syncstat lb1 reverse_released) held=$(syncstat lb1 ports_on_hold) ret=$(syncstat lb1 ports_returned)
 	echo "      lb1's syncd: reverse_released $rel, ports_on_hold $held, ports_returned $ret"
 	check "lb1 released its reverse entry and gave its port back (held for TIME_WAIT)" \
 		test "$rel" -ge 1 -a $((held + ret)) -ge 1
@@ -161,7 +159,7 @@ if collide fix; then
 	check "after the session aged no reverse entry is left on either node" no_reverse
 	# the held ports come back: lb1's (its syncd), lb2's (its lbd's ageing)
 	wait_for $((HOLD_S + 8)) ports_back || true
-	echo "      ports: lb1's syncd on hold $(sstat lb1 ports_on_hold), returned $(sstat lb1 ports_returned); lb2's lbd on hold $(lbstat lb2 ports_on_hold), returned $(lbstat lb2 ports_returned)"
+	echo "      ports: lb1's syncd on hold $(syncstat lb1 ports_on_hold), returned $(syncstat lb1 ports_returned); lb2's lbd on hold $(lbstat lb2 ports_on_hold), returned $(lbstat lb2 ports_returned)"
 	check "both nodes' ports went back to their pools once held ${HOLD_S} s (snat.port_hold_s)" ports_back
 else
 	check "testbed up, collision set up" false

@@ -51,7 +51,6 @@ HOLD_PIDS=()
 
 trap 'rc=$?; stop_flows; unset XLB_LBD_FAULT_NO_TAKEOVER; testbed_test_exit $rc lbd.log 15' EXIT
 
-lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
 carriers() { "$TESTBED" carriers | xargs; }
 
 # run MODE TAG: the testbed up in MODE, the flows across fail and recover;

@@ -34,6 +34,14 @@ jq_count() {
 
 # ---- shared by the cluster tests (they keep pass, fail and HOLD_PIDS) ----
 
+# lbstat NODE KEY: one counter of `lbctl -n NODE stats` (data plane and lbd
+# counters); the test sets LBCTL.
+lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
+
+# syncstat NODE KEY: one top-level field of NODE's `syncd status` on the
+# netns testbed; the test sets SYNCD.
+syncstat() { "$SYNCD" status -c "/run/xdplb/testbed/$1/lbd.yaml" 2>/dev/null | jq -r ".$2"; }
+
 # check DESCRIPTION COMMAND...: one PASS/FAIL line, counted in pass/fail.
 check() {
 	local desc=$1

@@ -41,8 +41,6 @@ UP=0
 HOLD_PIDS=()
 trap 'rc=$?; testbed_test_exit $rc syncd.log 15' EXIT
 
-sstat() { "$SYNCD" status -c "$STATE/$1/lbd.yaml" 2>/dev/null | jq -r "$2"; }
-lbstat() { "$LBCTL" -n "$1" stats 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'; }
 
 # run TAG EXTRA_ON_LB1: services added at run time, the flows across lb1's
 # failure; leaves xlb-flows' JSON in $TMP/TAG.json
@@ -60,7 +58,7 @@ run() {
 		--interval-ms 100 --duration-s "$DUR" --json >"$TMP/$tag.json" 2>/dev/null &
 	HOLD_PIDS+=($!)
 	sleep 6
-	REJ=$(sstat lb2 '.apply_rejected // .engine.apply_rejected')
+	REJ=$(syncstat lb2 apply_rejected)
 	SESS1=$("$LBCTL" -n lb1 --json sessions count | jq -r .owned)
 	"$TESTBED" fail lb1 >/dev/null
 	wait "${HOLD_PIDS[@]}" || true
