@@ -171,6 +171,15 @@ struct {
 	__array(values, struct maglev_inner);
 } maglev SEC(".maps");
 
+/* Written by lbd, read by syncd; never by this program (xdplb.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLB_MAX_MEMBERS);
+	__type(key, struct xlb_member_key);
+	__type(value, struct xlb_member);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} vip_members SEC(".maps");
+
 /* max_entries of sessions/reverse are set by lbd from the config. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

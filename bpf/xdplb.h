@@ -29,9 +29,10 @@
 #define XLB_MAP_STATS	  "stats"
 #define XLB_MAP_VIP_STATS "vip_stats"
 #define XLB_MAP_CONFIG	  "lb_config"
-#define XLB_MAP_NH_FWD	  "nh_fwd"   /* next-hop cache, not pinned */
-#define XLB_MAP_NH_REPLY  "nh_reply" /* next-hop cache, not pinned */
-#define XLB_MAP_CLOCK	  "lb_clock" /* per-CPU time cache, not pinned */
+#define XLB_MAP_NH_FWD	  "nh_fwd"	/* next-hop cache, not pinned */
+#define XLB_MAP_NH_REPLY  "nh_reply"	/* next-hop cache, not pinned */
+#define XLB_MAP_CLOCK	  "lb_clock"	/* per-CPU time cache, not pinned */
+#define XLB_MAP_MEMBERS	  "vip_members" /* control plane only, read by syncd */
 
 /* Capacities. */
 #define XLB_MAX_VIPS	     256   /* vip_id in [0, XLB_MAX_VIPS) */
@@ -94,6 +95,29 @@ struct xlb_backend {
 	__u8 flags; /* XLB_BE_F_* */
 	__u8 mac[6];
 	__u16 pad;
+};
+
+/*
+ * VIP members: which backends lbd installed in which VIP, with the weight
+ * and drain state the Maglev tables are built from. The data plane never
+ * reads it; it is how syncd learns this node's service set (VIPs from the
+ * vips map, addresses from the backends map, membership from here) to
+ * compare it with its peers' (docs/design.md decision 13). lbd writes a
+ * VIP's members after every change to them, so a change made at run time
+ * shows like one from the config file.
+ */
+#define XLB_MAX_MEMBERS (XLB_MAX_VIPS * 256)
+
+struct xlb_member_key {
+	__u32 vip_id;
+	__u32 backend_id;
+};
+
+#define XLB_MEMBER_F_DRAIN (1u << 0) /* drained in this VIP */
+
+struct xlb_member {
+	__u32 weight;
+	__u32 flags; /* XLB_MEMBER_F_* */
 };
 
 /* Flow key: sessions map key (client -> VIP direction) and reverse map key

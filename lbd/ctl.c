@@ -562,6 +562,29 @@ static int cmd_backend_undrain(struct ctl *c, struct json_object *req, struct js
 	return drain_common(c, req, res, err, errlen, false);
 }
 
+static int cmd_backend_weight(struct ctl *c, struct json_object *req, struct json_object **res,
+			      char *err, size_t errlen)
+{
+	const char *vip;
+	uint64_t weight;
+	uint32_t id;
+	struct cfg_vip *v;
+	size_t i;
+	int r;
+
+	if (vip_id_args(req, &vip, &id, err, errlen) < 0 ||
+	    req_uint(req, "weight", true, &cfg_lim_weight, &weight, err, errlen) < 0)
+		return -EINVAL;
+	r = lbd_backend_weight(c->l, vip, id, (uint32_t)weight, err, errlen);
+	if (r < 0)
+		return r;
+	v = lbd_vip_by_name(c->l, vip);
+	for (i = 0; i < v->n_backends; i++)
+		if (v->backends[i].id == id)
+			*res = backend_json(c->l, v, &v->backends[i]);
+	return 0;
+}
+
 static const struct cfg_vip *vip_of_flow(struct lbd *l, const struct xlb_flow_key *k)
 {
 	size_t i;
@@ -775,6 +798,7 @@ static const struct {
 	{ "backend.del", cmd_backend_del },
 	{ "backend.drain", cmd_backend_drain },
 	{ "backend.undrain", cmd_backend_undrain },
+	{ "backend.weight", cmd_backend_weight },
 	{ "sessions.list", cmd_sessions_list },
 	{ "sessions.count", cmd_sessions_count },
 	{ "stats", cmd_stats },

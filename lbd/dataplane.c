@@ -366,6 +366,7 @@ int dp_open(struct dataplane *dp, const struct node_config *cfg, char *err, size
 	dp->fd_stats = bpf_map__fd(skel->maps.stats);
 	dp->fd_vip_stats = bpf_map__fd(skel->maps.vip_stats);
 	dp->fd_config = bpf_map__fd(skel->maps.lb_config);
+	dp->fd_members = bpf_map__fd(skel->maps.vip_members);
 	{
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
@@ -593,6 +594,66 @@ int dp_backend_clear(struct dataplane *dp, uint32_t id)
 	if (bpf_map_update_elem(dp->fd_backends, &id, &v, BPF_ANY) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Deletes the members of vip_id (every VIP: XLB_MAX_VIPS) that v, if
+ * given, does not list; with used, those of the VIP ids not used. */
+static int members_prune(struct dataplane *dp, uint32_t vip_id, const struct cfg_vip *v,
+			 const bool *used)
+{
+	static struct xlb_member_key doomed[XLB_MAX_MEMBERS];
+	struct xlb_member_key k, next;
+	size_t n = 0, i, j;
+	bool keep;
+	int r = 0;
+
+	memset(&k, 0xff, sizeof(k)); /* not a key: start at the first */
+	while (dp_get_next_key(dp->fd_members, &k, &next) == 0) {
+		if (used)
+			keep = next.vip_id < XLB_MAX_VIPS && used[next.vip_id];
+		else
+			keep = vip_id < XLB_MAX_VIPS && next.vip_id != vip_id;
+		for (j = 0; v && !keep && j < v->n_backends; j++)
+			keep = v->backends[j].id == next.backend_id;
+		if (!keep && n < XLB_MAX_MEMBERS)
+			doomed[n++] = next;
+		k = next;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(dp->fd_members, &doomed[i]) < 0 && errno != ENOENT)
+			r = -errno;
+	return r;
+}
+
+int dp_members_publish(struct dataplane *dp, const struct cfg_vip *v)
+{
+	struct xlb_member_key k;
+	struct xlb_member m;
+	size_t i;
+
+	for (i = 0; i < v->n_backends; i++) {
+		const struct cfg_backend *b = &v->backends[i];
+
+		memset(&k, 0, sizeof(k));
+		memset(&m, 0, sizeof(m));
+		k.vip_id = v->vip_id;
+		k.backend_id = b->id;
+		m.weight = b->weight;
+		m.flags = b->drain ? XLB_MEMBER_F_DRAIN : 0;
+		if (bpf_map_update_elem(dp->fd_members, &k, &m, BPF_ANY) < 0)
+			return -errno;
+	}
+	return members_prune(dp, v->vip_id, v, NULL);
+}
+
+int dp_members_clear(struct dataplane *dp, uint32_t vip_id)
+{
+	return members_prune(dp, vip_id, NULL, NULL);
+}
+
+int dp_members_keep(struct dataplane *dp, const bool used[XLB_MAX_VIPS])
+{
+	return members_prune(dp, XLB_MAX_VIPS, NULL, used);
 }
 
 static int fill_inner(int fd, const uint32_t *table)

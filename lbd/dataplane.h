@@ -41,6 +41,7 @@ struct dataplane {
 	int fd_stats;
 	int fd_vip_stats;
 	int fd_config;
+	int fd_members;
 };
 
 /* Start-up checks: capabilities and kernel support. */
@@ -75,6 +76,16 @@ int dp_backend_reset(struct dataplane *dp, uint32_t id);
 /* XLB_BE_F_* of backend id's slot as the data plane sees them (0: none). */
 int dp_backend_flags(struct dataplane *dp, uint32_t id);
 int dp_backend_clear(struct dataplane *dp, uint32_t id);
+
+/*
+ * The vip_members map (xdplb.h): v's backends with their weight and drain
+ * state, and none of another VIP that had v's slot before. A VIP deleted:
+ * dp_members_clear(dp, vip_id); every VIP: vip_id XLB_MAX_VIPS.
+ */
+int dp_members_publish(struct dataplane *dp, const struct cfg_vip *v);
+int dp_members_clear(struct dataplane *dp, uint32_t vip_id);
+/* Deletes the members of every VIP id not used[]. */
+int dp_members_keep(struct dataplane *dp, const bool used[XLB_MAX_VIPS]);
 
 /* Build a new inner map from table[XLB_MAGLEV_SIZE] (NULL: all empty) and
  * swap it into maglev[vip_id]. */

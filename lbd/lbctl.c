@@ -644,6 +644,26 @@ static int do_backend_op(const struct opts *o, const struct cmd *c, int argc, ch
 	return run_write(o, c, req, "backend %s of vip %s %s", argv[1], argv[0], c->done);
 }
 
+/* backend weight VIP ID W */
+static int do_backend_weight(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *req;
+	int r;
+
+	if (argc != 3)
+		return usage_error(c, "expected VIP ID WEIGHT");
+	req = request(c);
+	req_str(req, "vip", argv[0]);
+	r = add_uint(req, c, "id", "backend id", argv[1], 65535);
+	if (!r)
+		r = add_uint(req, c, "weight", "weight", argv[2], UINT32_MAX);
+	if (r) {
+		json_object_put(req);
+		return r;
+	}
+	return run_write(o, c, req, "backend %s of vip %s: weight %s", argv[1], argv[0], argv[2]);
+}
+
 static const char *endpoint(char *buf, size_t len, struct json_object *o, const char *a,
 			    const char *p)
 {
@@ -851,6 +871,8 @@ static const struct cmd commands[] = {
 	CMD("backend", "drain", "VIP ID", "no new flows to the backend, keep its sessions",
 	    do_backend_op, .done = "drained (no new flows; its sessions are kept)"),
 	CMD("backend", "undrain", "VIP ID", "undo drain", do_backend_op, .done = "undrained"),
+	CMD("backend", "weight", "VIP ID WEIGHT",
+	    "new weight (0: no new flows, its sessions are kept)", do_backend_weight),
 	CMD("sessions", "list", "[--limit N]", "sessions (default 100)", do_sessions_list,
 	    .print = print_sessions),
 	CMD("sessions", "count", "", "number of sessions", do_query, .print = print_sessions_count),

@@ -67,6 +67,9 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size_t errlen);
 int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, char *err,
 		      size_t errlen);
+/* A new weight for backend id of vip (0: no new flows, sessions kept). */
+int lbd_backend_weight(struct lbd *l, const char *vip, uint32_t id, uint32_t weight, char *err,
+		       size_t errlen);
 
 bool lbd_backend_in_table(const struct lbd *l, uint32_t vip_id, uint32_t id);
 struct cfg_vip *lbd_vip_by_id(struct lbd *l, uint32_t vip_id);

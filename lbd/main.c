@@ -390,6 +390,18 @@ static int validate_backend(struct lbd *l, struct cfg_vip *v, const struct cfg_b
 
 /* ---- run-time changes --------------------------------------------------- */
 
+/* v's members as syncd reads them (dp_members_publish): after every change
+ * to v's backends, weights or drains. */
+static void publish_members(struct lbd *l, const struct cfg_vip *v)
+{
+	int r = dp_members_publish(&l->dp, v);
+
+	if (r < 0)
+		log_warn("vip %s: cannot publish its members to the vip_members map: %s "
+			 "(syncd compares a stale service set)",
+			 v->name, strerror(-r));
+}
+
 static struct cfg_vip *find_vip(struct lbd *l, const char *name, char *err, size_t errlen)
 {
 	struct cfg_vip *v = lbd_vip_by_name(l, name);
@@ -461,6 +473,7 @@ int lbd_vip_add(struct lbd *l, const struct cfg_vip *in, char *err, size_t errle
 	}
 	if (slot == cfg->n_vips)
 		cfg->n_vips++;
+	publish_members(l, v);
 	log_info("vip %s added (id %zu)", v->name, slot);
 	return 0;
 }
@@ -487,6 +500,10 @@ int lbd_vip_del(struct lbd *l, const char *name, char *err, size_t errlen)
 	r = dp_maglev_remove(&l->dp, id);
 	if (r < 0)
 		log_warn("vip %s: cannot remove its maglev table (id %u): %s", name, id,
+			 strerror(-r));
+	r = dp_members_clear(&l->dp, id);
+	if (r < 0)
+		log_warn("vip %s: cannot remove its members from the vip_members map: %s", name,
 			 strerror(-r));
 	for (i = 0; i < v->n_backends; i++) {
 		uint32_t bid = v->backends[i].id;
@@ -531,6 +548,7 @@ int lbd_backend_add(struct lbd *l, const char *vip, const struct cfg_backend *b,
 		return r;
 	}
 	v->backends[v->n_backends++] = *b;
+	publish_members(l, v);
 	log_info("vip %s backend %u (%s) added, weight %u", v->name, b->id, ep(v, b, e, sizeof(e)),
 		 b->weight);
 	/* Not in the table before its first health report: nothing to build
@@ -572,6 +590,7 @@ int lbd_backend_del(struct lbd *l, const char *vip, uint32_t id, char *err, size
 		return r;
 	}
 	hc_remove(l->hc, v->vip_id, id);
+	publish_members(l, v);
 	/* The slot goes only once no table can point at it. */
 	if (!backend_elsewhere(l, id, NULL, NULL))
 		backend_slot_clear(l, v, id);
@@ -604,8 +623,44 @@ int lbd_backend_drain(struct lbd *l, const char *vip, uint32_t id, bool drain, c
 	if (dp_backend_state(&l->dp, id, !hc_is_up(l->hc, v->vip_id, id), drain) < 0)
 		log_warn("vip %s backend %u: cannot mark it %s in the data plane", v->name, id,
 			 drain ? "drained" : "undrained");
+	publish_members(l, v);
 	log_info("vip %s backend %u %s", v->name, id,
 		 drain ? "drained: no new flows, sessions kept" : "undrained");
+	return 0;
+}
+
+int lbd_backend_weight(struct lbd *l, const char *vip, uint32_t id, uint32_t weight, char *err,
+		       size_t errlen)
+{
+	struct cfg_backend *b;
+	struct cfg_vip *v;
+	uint32_t old;
+	char why[64];
+	int r;
+
+	b = find_backend(l, vip, id, &v, NULL, err, errlen);
+	if (!b)
+		return -ENOENT;
+	if (weight > CFG_WEIGHT_MAX) {
+		snprintf(err, errlen, "vip %s backend %u weight: %u is above %u", v->name, id,
+			 weight, CFG_WEIGHT_MAX);
+		return -EINVAL;
+	}
+	if (b->weight == weight)
+		return 0;
+	old = b->weight;
+	b->weight = weight;
+	snprintf(why, sizeof(why), "backend %u weight %u", id, weight);
+	r = vip_rebuild(l, v, false, why);
+	if (r < 0) {
+		b->weight = old;
+		snprintf(err, errlen, "vip %s backend %u: cannot install the maglev table: %s",
+			 v->name, id, strerror(-r));
+		return r;
+	}
+	publish_members(l, v);
+	log_info("vip %s backend %u weight %u (was %u)%s", v->name, id, weight, old,
+		 weight ? "" : ": no new flows, sessions kept");
 	return 0;
 }
 
@@ -747,6 +802,17 @@ static int populate(struct lbd *l, char *err, size_t errlen)
 	}
 	if (l->dp.reused)
 		prune_stale(l);
+	{
+		bool used[XLB_MAX_VIPS] = { false };
+
+		for (i = 0; i < cfg->n_vips; i++)
+			used[cfg->vips[i].vip_id] = lbd_vip_used(&cfg->vips[i]);
+		r = dp_members_keep(&l->dp, used);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot prune the vip_members map: %s", strerror(-r));
+			return r;
+		}
+	}
 	for (i = 0; i < cfg->n_vips; i++) {
 		struct cfg_vip *v = &cfg->vips[i];
 		__u32 inner_id;
@@ -779,6 +845,12 @@ static int populate(struct lbd *l, char *err, size_t errlen)
 		r = dp_vip_set(&l->dp, v);
 		if (r < 0) {
 			snprintf(err, errlen, "cannot write vip %s: %s", v->name, strerror(-r));
+			return r;
+		}
+		r = dp_members_publish(&l->dp, v);
+		if (r < 0) {
+			snprintf(err, errlen, "vip %s: cannot write its members: %s", v->name,
+				 strerror(-r));
 			return r;
 		}
 	}

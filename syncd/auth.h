@@ -3,9 +3,9 @@
  * Message authentication for syncd (DESIGN decision 8): HMAC-SHA256
  * (libsodium) with the cluster's shared key over the envelope as encoded
  * without its auth_tag, the tag appended as Envelope field 15
- * (proto/sync.proto). Field 15 is the last field of the message, so the
- * tagged message is the untagged bytes followed by exactly
- * SYNC_AUTH_TAG_ROOM bytes: tag byte 0x7a (field 15, length-delimited),
+ * (proto/sync.proto) after every other field, so the tagged message is
+ * the untagged bytes followed by exactly SYNC_AUTH_TAG_ROOM bytes: tag
+ * byte 0x7a (field 15, length-delimited),
  * length byte 32, and the 32-byte MAC. A protobuf parser reads the result
  * as the same envelope with auth_tag set.
  */

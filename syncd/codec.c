@@ -54,6 +54,10 @@ const char *sync_msg_type_str(int type)
 		return "snapshot-end";
 	case SYNC_MSG_DIGEST:
 		return "digest";
+	case SYNC_MSG_SERVICES_REQUEST:
+		return "services request";
+	case SYNC_MSG_SERVICES:
+		return "services";
 	}
 	return "unknown";
 }
@@ -288,6 +292,13 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 			  size_t n, const struct sync_limits *lim, uint8_t *buf, size_t cap,
 			  size_t *len)
 {
+	return sync_encode_heartbeat_svc(h, ready, s, n, NULL, lim, buf, cap, len);
+}
+
+int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
+			      size_t n, const uint64_t *services, const struct sync_limits *lim,
+			      uint8_t *buf, size_t cap, size_t *len)
+{
 	Xlbsync__Envelope env;
 	Xlbsync__Heartbeat hb;
 	Xlbsync__OriginSeq *os = NULL, **pp = NULL;
@@ -324,6 +335,10 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 	hb.ready = !!ready;
 	hb.n_seqs = n;
 	hb.seqs = pp;
+	if (services) {
+		hb.has_services = 1;
+		hb.services = *services;
+	}
 	env.body_case = XLBSYNC__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
 	err = env_pack(&env, lim, buf, cap, len);
@@ -444,6 +459,50 @@ int sync_encode_digest(const struct sync_hdr *h, const struct sync_digest *d,
 	dg.version_before = d->version_before;
 	env.body_case = XLBSYNC__ENVELOPE__BODY_DIGEST;
 	env.digest = &dg;
+	return env_pack(&env, lim, buf, cap, len);
+}
+
+int sync_encode_services_request(const struct sync_hdr *h, uint64_t digest,
+				 const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				 size_t *len)
+{
+	Xlbsync__Envelope env;
+	Xlbsync__ServicesRequest sr;
+
+	if (hdr_check(h, SYNC_MSG_SERVICES_REQUEST) != SYNC_OK)
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_SERVICES_REQUEST);
+	xlbsync__services_request__init(&sr);
+	sr.has_digest = 1;
+	sr.digest = digest;
+	env.body_case = XLBSYNC__ENVELOPE__BODY_SERVICES_REQUEST;
+	env.services_request = &sr;
+	return env_pack(&env, lim, buf, cap, len);
+}
+
+int sync_encode_services_chunk(const struct sync_hdr *h, uint64_t digest, uint32_t index,
+			       uint32_t count, const uint8_t *data, size_t n,
+			       const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len)
+{
+	Xlbsync__Envelope env;
+	Xlbsync__ServicesChunk sc;
+
+	if (hdr_check(h, SYNC_MSG_SERVICES) != SYNC_OK || !count ||
+	    count > SYNC_SERVICES_MAX_CHUNKS || index >= count)
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_SERVICES);
+	xlbsync__services_chunk__init(&sc);
+	sc.has_digest = 1;
+	sc.digest = digest;
+	sc.has_index = 1;
+	sc.index = index;
+	sc.has_count = 1;
+	sc.count = count;
+	sc.has_data = 1;
+	sc.data.data = (uint8_t *)data;
+	sc.data.len = n;
+	env.body_case = XLBSYNC__ENVELOPE__BODY_SERVICES_CHUNK;
+	env.services_chunk = &sc;
 	return env_pack(&env, lim, buf, cap, len);
 }
 
@@ -630,6 +689,23 @@ static enum sync_reason body_check(struct sync_msg *m, const struct sync_limits 
 			return SYNC_E_RANGE;
 		return SYNC_OK;
 	}
+	case XLBSYNC__ENVELOPE__BODY_SERVICES_REQUEST:
+		if (env->type != XLBSYNC__MSG_TYPE__MSG_SERVICES_REQUEST)
+			return SYNC_E_TYPE;
+		if (!env->services_request->has_digest)
+			return SYNC_E_FIELD;
+		return SYNC_OK;
+	case XLBSYNC__ENVELOPE__BODY_SERVICES_CHUNK: {
+		const Xlbsync__ServicesChunk *sc = env->services_chunk;
+
+		if (env->type != XLBSYNC__MSG_TYPE__MSG_SERVICES)
+			return SYNC_E_TYPE;
+		if (!sc->has_digest || !sc->has_index || !sc->has_count || !sc->has_data)
+			return SYNC_E_FIELD;
+		if (!sc->count || sc->count > SYNC_SERVICES_MAX_CHUNKS || sc->index >= sc->count)
+			return SYNC_E_RANGE;
+		return SYNC_OK;
+	}
 	default:
 		return SYNC_E_TYPE;
 	}
@@ -643,7 +719,7 @@ static enum sync_reason envelope_check(struct sync_msg *m, const struct sync_lim
 		return SYNC_E_VERSION;
 	/* protobuf-c keeps unknown enum values as they came */
 	if (!env->has_type || env->type < XLBSYNC__MSG_TYPE__MSG_BATCH ||
-	    env->type > XLBSYNC__MSG_TYPE__MSG_DIGEST)
+	    env->type > XLBSYNC__MSG_TYPE__MSG_SERVICES)
 		return SYNC_E_TYPE;
 	if (!env->has_origin || !env->origin)
 		return SYNC_E_ORIGIN;

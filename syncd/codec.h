@@ -38,6 +38,8 @@ enum sync_msg_type {
 	SYNC_MSG_SNAPSHOT_CHUNK = XLBSYNC__MSG_TYPE__MSG_SNAPSHOT_CHUNK,
 	SYNC_MSG_SNAPSHOT_END = XLBSYNC__MSG_TYPE__MSG_SNAPSHOT_END,
 	SYNC_MSG_DIGEST = XLBSYNC__MSG_TYPE__MSG_DIGEST,
+	SYNC_MSG_SERVICES_REQUEST = XLBSYNC__MSG_TYPE__MSG_SERVICES_REQUEST,
+	SYNC_MSG_SERVICES = XLBSYNC__MSG_TYPE__MSG_SERVICES,
 };
 
 enum sync_op {
@@ -144,6 +146,20 @@ struct sync_origin_seq {
 int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
 			  size_t n, const struct sync_limits *lim, uint8_t *buf, size_t cap,
 			  size_t *len);
+/* The same with the digest of the sender's service set (if services). */
+int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
+			      size_t n, const uint64_t *services, const struct sync_limits *lim,
+			      uint8_t *buf, size_t cap, size_t *len);
+int sync_encode_services_request(const struct sync_hdr *h, uint64_t digest,
+				 const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				 size_t *len);
+/* Part index (< count, count <= SYNC_SERVICES_MAX_CHUNKS) of a service set
+ * encoding of digest: data[0..n). */
+#define SYNC_SERVICES_MAX_CHUNKS 64
+int sync_encode_services_chunk(const struct sync_hdr *h, uint64_t digest, uint32_t index,
+			       uint32_t count, const uint8_t *data, size_t n,
+			       const struct sync_limits *lim, uint8_t *buf, size_t cap,
+			       size_t *len);
 int sync_encode_resync_request(const struct sync_hdr *h, uint32_t origin, uint64_t from_seq,
 			       uint64_t to_seq, const struct sync_limits *lim, uint8_t *buf,
 			       size_t cap, size_t *len);

@@ -339,6 +339,7 @@ void sync_engine_free(struct sync_engine *e)
 		return;
 	eng_snapshot_free(e);
 	eng_digest_free(e);
+	eng_services_free(e);
 	eng_tombs_free(e);
 	eng_ebuf_free(&e->batch);
 	sync_txring_free(&e->ring);

@@ -204,7 +204,9 @@ struct sync_engine_stats {
 	uint64_t capture_repairs; /* anti-entropy rounds run for a capture loss */
 	uint64_t local_stall_ns;  /* time this engine's ticks came late */
 	uint64_t tombstones;	  /* live tombstones */
-	uint64_t seq;		  /* last sequence sent */
+	uint64_t services_requests_sent, services_served, services_received;
+	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
+	uint64_t seq;	       /* last sequence sent */
 	bool ready;
 };
 
@@ -260,6 +262,24 @@ bool sync_engine_ready(const struct sync_engine *e);
 void sync_engine_get_stats(const struct sync_engine *e, struct sync_engine_stats *st);
 /* Peer i (< n_peers). */
 void sync_engine_get_peer(const struct sync_engine *e, size_t i, struct sync_peer_status *ps);
+
+/*
+ * This node's service set (svcset.h): its digest, announced in every
+ * heartbeat from now on, and its canonical encoding, sent to a peer that
+ * asks. The engine keeps a copy. 0 or -ENOMEM.
+ */
+int sync_engine_set_services(struct sync_engine *e, uint64_t digest, const uint8_t *enc,
+			     size_t len);
+
+/* What the engine knows of peer i's service set. */
+struct sync_peer_services {
+	bool announced;	     /* its heartbeats carry a digest */
+	uint64_t digest;     /* ... the last one */
+	const uint8_t *enc;  /* the last set received (NULL: none yet), */
+	size_t len;	     /* valid until the next call into the engine */
+	uint64_t enc_digest; /* ... and its digest (== digest: current) */
+};
+void sync_engine_peer_services(const struct sync_engine *e, size_t i, struct sync_peer_services *o);
 size_t sync_engine_n_peers(const struct sync_engine *e);
 
 #endif /* SYNCD_ENGINE_H */

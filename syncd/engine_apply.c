@@ -338,6 +338,7 @@ static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 	size_t i;
 
 	x->p->ready = hb->ready;
+	eng_services_heard(e, x->p, hb, x->now_ns);
 	for (i = 0; i < hb->n_seqs; i++) {
 		const Xlbsync__OriginSeq *s = hb->seqs[i];
 
@@ -470,6 +471,12 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 		break;
 	case SYNC_MSG_DIGEST:
 		eng_rx_digest(e, &x);
+		break;
+	case SYNC_MSG_SERVICES_REQUEST:
+		eng_rx_services_request(e, &x);
+		break;
+	case SYNC_MSG_SERVICES:
+		eng_rx_services_chunk(e, &x);
 		break;
 	}
 out:

@@ -9,6 +9,7 @@
  *                      the conflict check (conflict.c) and apply, tombstones
  *   engine_snapshot.c  snapshots: pulled at start and for repairs, served in slices
  *   engine_digest.c    anti-entropy: digests, bucket repairs and prunes
+ *   engine_services.c  service sets: digests in heartbeats, sets on request
  *
  * Functions shared between the files are eng_*.
  */
@@ -158,6 +159,19 @@ struct peer {
 	unsigned int resync_tries;
 	bool need_snapshot;   /* gap repair needs a full snapshot */
 	unsigned int serving; /* serve jobs for it */
+	/* its service set (engine_services.c) */
+	bool svc_announced;  /* its heartbeats carry a digest */
+	uint64_t svc_digest; /* ... this one */
+	uint8_t *svc_enc;    /* the encoding received, NULL: none */
+	size_t svc_len;
+	uint64_t svc_have;	 /* digest of svc_enc */
+	uint64_t svc_req_ns;	 /* last request sent to it */
+	uint64_t svc_served_ns;	 /* last answer sent to it */
+	uint64_t svc_asm_digest; /* chunks being assembled */
+	uint32_t svc_asm_count;
+	uint64_t svc_asm_got; /* bitmask of chunk indexes */
+	uint8_t *svc_part[SYNC_SERVICES_MAX_CHUNKS];
+	size_t svc_part_len[SYNC_SERVICES_MAX_CHUNKS];
 };
 
 struct sync_engine {
@@ -191,6 +205,11 @@ struct sync_engine {
 	uint32_t nb; /* digest buckets */
 
 	struct tomb *tombs;
+
+	bool svc_known; /* this node's service set, engine_services.c */
+	uint64_t svc_digest;
+	uint8_t *svc_enc;
+	size_t svc_len;
 
 	uint8_t *txbuf;				 /* lim.max_msg */
 	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
@@ -282,5 +301,13 @@ void eng_note_stream_key(struct sync_engine *e, size_t pi, const struct sync_ent
 void eng_rx_digest(struct sync_engine *e, struct rx *x);
 bool eng_digest_tick(struct sync_engine *e, uint64_t now_ns);
 void eng_digest_peer_restarted(struct sync_engine *e, size_t pi);
+
+/* engine_services.c */
+void eng_services_free(struct sync_engine *e);
+const uint64_t *eng_services_digest(const struct sync_engine *e);
+void eng_services_heard(struct sync_engine *e, struct peer *p, const Xlbsync__Heartbeat *hb,
+			uint64_t now_ns);
+void eng_rx_services_request(struct sync_engine *e, struct rx *x);
+void eng_rx_services_chunk(struct sync_engine *e, struct rx *x);
 
 #endif /* SYNCD_ENGINE_PRIV_H */

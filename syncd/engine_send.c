@@ -211,8 +211,8 @@ void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
 		n++;
 	}
 	eng_hdr_fill(e, &h, 0, now_ns);
-	if (sync_encode_heartbeat(&h, e->ready, s, n, &e->cfg.lim, e->txbuf, e->cfg.lim.max_msg,
-				  &len)) {
+	if (sync_encode_heartbeat_svc(&h, e->ready, s, n, eng_services_digest(e), &e->cfg.lim,
+				      e->txbuf, e->cfg.lim.max_msg, &len)) {
 		e->st.tx_errors++;
 		return;
 	}

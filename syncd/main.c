@@ -40,6 +40,7 @@
 #include "mapspec.h"
 #include "porthold.h"
 #include "services.h"
+#include "svcwatch.h"
 #include "snatport.h"
 #include "store_bpf.h"
 #include "synclocal.h"
@@ -73,7 +74,9 @@ struct syncd {
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
-	uv_timer_t drain; /* 1 ms: records submitted without wake-up */
+	uv_timer_t drain;     /* 1 ms: records submitted without wake-up */
+	uv_timer_t svc_timer; /* SVCWATCH_PERIOD_MS: service sets compared */
+	struct svcwatch *svc; /* NULL: no watched map names backends */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	struct fault *fault; /* test-only loss on receive, or NULL */
@@ -490,6 +493,8 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_array_add(maps, m);
 	}
 	json_object_object_add(o, "maps", maps);
+	if (d->svc)
+		json_object_object_add(o, "services", svcwatch_json(d->svc));
 	peers = json_object_new_array();
 	for (i = 0; i < sync_engine_n_peers(d->eng); i++) {
 		struct sync_peer_status ps;
@@ -520,6 +525,8 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "rx_entries", json_object_new_uint64(ps.rx_entries));
 		json_object_object_add(p, "gaps", json_object_new_uint64(ps.gaps));
 		json_object_object_add(p, "lost", json_object_new_uint64(ps.lost));
+		if (d->svc)
+			json_object_object_add(p, "services", svcwatch_peer_json(d->svc, i));
 		json_object_array_add(peers, p);
 	}
 	json_object_object_add(o, "peers", peers);
@@ -588,6 +595,10 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("digest_mismatches", st.digest_mismatches);
 	ADD("antientropy_deletes", st.antientropy_deletes);
 	ADD("tombstones", st.tombstones);
+	ADD("services_requests_sent", st.services_requests_sent);
+	ADD("services_served", st.services_served);
+	ADD("services_received", st.services_received);
+	ADD("services_bad", st.services_bad);
 #undef ADD
 	rej = json_object_new_object();
 	for (i = 1; i < SYNC_E__MAX; i++)
@@ -699,6 +710,13 @@ static void on_tick(uv_timer_t *t)
 	uv_timer_start(&d->tick, on_tick, next, 0);
 }
 
+static void on_svc(uv_timer_t *t)
+{
+	struct syncd *d = t->data;
+
+	svcwatch_tick(d->svc, xlb_mono_ns());
+}
+
 static void on_closed_noop(uv_handle_t *h)
 {
 }
@@ -714,6 +732,8 @@ static void stop(struct syncd *d)
 	uv_close((uv_handle_t *)&d->tick, on_closed_noop);
 	uv_timer_stop(&d->drain);
 	uv_close((uv_handle_t *)&d->drain, on_closed_noop);
+	uv_timer_stop(&d->svc_timer);
+	uv_close((uv_handle_t *)&d->svc_timer, on_closed_noop);
 	if (d->cap_up)
 		uv_close((uv_handle_t *)&d->cap_poll, on_closed_noop);
 	if (d->local_up)
@@ -985,6 +1005,17 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	if (open_status_socket(d, err, errlen) < 0)
 		return -1;
 
+	if (d->backends.fd >= 0) {
+		d->svc = svcwatch_new(d->cfg->node_name, &d->backends, d->eng, &store_bpf_ops,
+				      &d->store, d->sessions_map);
+		if (!d->svc) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		/* the first heartbeat announces this node's services */
+		svcwatch_tick(d->svc, xlb_mono_ns());
+		uv_timer_start(&d->svc_timer, on_svc, SVCWATCH_PERIOD_MS, SVCWATCH_PERIOD_MS);
+	}
 	sync_engine_start(d->eng, xlb_mono_ns());
 	uv_timer_start(&d->tick, on_tick, FIRST_TICK_MS, 0);
 	for (i = 0; i < s->n_maps; i++)
@@ -1009,6 +1040,8 @@ static void teardown(struct syncd *d)
 	}
 	if (d->status_up)
 		unlink(d->cfg->sync.control_socket);
+	svcwatch_free(d->svc);
+	d->svc = NULL;
 	if (d->eng)
 		sync_engine_free(d->eng);
 	store_bpf_close(&d->store);
@@ -1159,6 +1192,8 @@ int main(int argc, char **argv)
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
 	uv_timer_init(&d->loop, &d->drain);
+	uv_timer_init(&d->loop, &d->svc_timer);
+	d->svc_timer.data = d;
 	d->drain.data = d;
 
 	if (capture_fault_from_env(d) < 0) {

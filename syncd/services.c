@@ -12,40 +12,56 @@
 #include <bpf/bpf.h>
 
 #include "services.h"
+#include "svcset.h"
 
-int svc_backends_open(struct svc_backends *b, const char *pin_dir, char *err, size_t errlen)
+static int open_pin(const char *pin_dir, const char *name, int *fd, char *err, size_t errlen)
 {
 	char path[512];
 	int e;
 
-	memset(b, 0, sizeof(*b));
-	b->fd = -1;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", pin_dir, XLB_MAP_BACKENDS) >=
-	    sizeof(path)) {
-		snprintf(err, errlen, "map %s: pin path too long", XLB_MAP_BACKENDS);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", pin_dir, name) >= sizeof(path)) {
+		snprintf(err, errlen, "map %s: pin path too long", name);
 		return -ENAMETOOLONG;
 	}
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "map %s: cannot open pin %s: %s", name, path, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int svc_backends_open(struct svc_backends *b, const char *pin_dir, char *err, size_t errlen)
+{
+	int r;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = b->fd_vips = b->fd_members = -1;
 	b->slot = calloc(XLB_MAX_BACKENDS, sizeof(*b->slot));
 	if (!b->slot) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	b->fd = bpf_obj_get(path);
-	if (b->fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "map %s: cannot open pin %s: %s", XLB_MAP_BACKENDS, path,
-			 strerror(e));
+	r = open_pin(pin_dir, XLB_MAP_BACKENDS, &b->fd, err, errlen);
+	if (!r)
+		r = open_pin(pin_dir, XLB_MAP_VIPS, &b->fd_vips, err, errlen);
+	if (!r)
+		r = open_pin(pin_dir, XLB_MAP_MEMBERS, &b->fd_members, err, errlen);
+	if (r < 0)
 		svc_backends_close(b);
-		return -e;
-	}
-	return 0;
+	return r;
 }
 
 void svc_backends_close(struct svc_backends *b)
 {
 	if (b->fd >= 0)
 		close(b->fd);
-	b->fd = -1;
+	if (b->fd_vips >= 0)
+		close(b->fd_vips);
+	if (b->fd_members >= 0)
+		close(b->fd_members);
+	b->fd = b->fd_vips = b->fd_members = -1;
 	free(b->slot);
 	b->slot = NULL;
 }
@@ -139,4 +155,114 @@ int svc_backends_check(struct svc_backends *b, uint32_t id, const struct xlb_flo
 			 ntohs(s->backend_port), r);
 	}
 	return -1;
+}
+
+/* ---- the whole service set ---------------------------------------------- */
+
+struct member {
+	struct xlb_member_key k;
+	struct xlb_member m;
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+
+	if (x->k.vip_id != y->k.vip_id)
+		return x->k.vip_id < y->k.vip_id ? -1 : 1;
+	return (x->k.backend_id > y->k.backend_id) - (x->k.backend_id < y->k.backend_id);
+}
+
+/* Every member, sorted by VIP id (one map walk; a handful of entries per
+ * VIP, at most XLB_MAX_MEMBERS). */
+static int read_members(int fd, struct member **out, size_t *n)
+{
+	struct xlb_member_key k, next;
+	struct member *v = NULL, *t;
+	size_t cap = 0;
+
+	*n = 0;
+	memset(&k, 0xff, sizeof(k)); /* not a key: start at the first */
+	while (bpf_map_get_next_key(fd, &k, &next) == 0) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 256;
+			t = realloc(v, cap * sizeof(*v));
+			if (!t) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = t;
+		}
+		v[*n].k = next;
+		/* removed since the key was read: skip it */
+		if (bpf_map_lookup_elem(fd, &next, &v[*n].m) == 0)
+			(*n)++;
+		k = next;
+		if (*n >= XLB_MAX_MEMBERS)
+			break;
+	}
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_member);
+	*out = v;
+	return 0;
+}
+
+int svc_read_set(struct svc_backends *b, struct svc_set *out)
+{
+	struct xlb_vip_key k, next;
+	struct xlb_vip_info info;
+	struct member *mem = NULL;
+	size_t n_mem = 0, i;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (b->fd < 0 || b->fd_vips < 0 || b->fd_members < 0)
+		return -EBADF;
+	r = read_all(b);
+	if (r < 0)
+		return r;
+	r = read_members(b->fd_members, &mem, &n_mem);
+	if (r < 0)
+		return r;
+	memset(&k, 0, sizeof(k)); /* family 0: not a key */
+	while (bpf_map_get_next_key(b->fd_vips, &k, &next) == 0) {
+		struct svc_vip *v;
+
+		k = next;
+		if (bpf_map_lookup_elem(b->fd_vips, &next, &info) < 0)
+			continue; /* deleted meanwhile */
+		v = svcset_add_vip(out, next.family, &next.addr, ntohs(next.port), next.proto,
+				   info.mode);
+		if (!v) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < n_mem; i++) {
+			const struct xlb_backend *slot;
+			struct svc_be be;
+
+			if (mem[i].k.vip_id != info.vip_id ||
+			    mem[i].k.backend_id >= XLB_MAX_BACKENDS)
+				continue;
+			slot = &b->slot[mem[i].k.backend_id];
+			if (!(slot->flags & XLB_BE_F_ACTIVE))
+				continue;
+			memset(&be, 0, sizeof(be));
+			be.id = mem[i].k.backend_id;
+			be.family = slot->family;
+			be.addr = slot->addr;
+			be.port = slot->port ? ntohs(slot->port) : ntohs(next.port);
+			be.weight = mem[i].m.weight;
+			be.drain = mem[i].m.flags & XLB_MEMBER_F_DRAIN;
+			r = svcset_add_be(v, &be);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = svcset_finish(out);
+out:
+	free(mem);
+	if (r < 0)
+		svcset_free(out);
+	return r;
 }

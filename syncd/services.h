@@ -21,15 +21,19 @@
 
 #define SVC_REFRESH_NS (100ull * 1000 * 1000)
 
+struct svc_set;
+
 struct svc_backends {
 	int fd;			  /* pinned backends map, -1: not checked */
+	int fd_vips, fd_members;  /* pinned vips and vip_members, -1: none */
 	struct xlb_backend *slot; /* [XLB_MAX_BACKENDS] */
 	uint64_t read_ns;	  /* last whole read, 0: never */
 	uint64_t reads, rereads;  /* whole reads, single slots read again */
 	uint64_t read_errors;
 };
 
-/* Opens pin_dir/backends. -errno (err says what) if it cannot. */
+/* Opens pin_dir/backends, vips and vip_members. -errno (err says what)
+ * if it cannot. */
 int svc_backends_open(struct svc_backends *b, const char *pin_dir, char *err, size_t errlen);
 void svc_backends_close(struct svc_backends *b);
 
@@ -48,5 +52,13 @@ const char *svc_backend_mismatch(const struct xlb_backend *be, const struct xlb_
  */
 int svc_backends_check(struct svc_backends *b, uint32_t id, const struct xlb_flow_key *k,
 		       const struct xlb_session *s, uint64_t now_ns, char *why, size_t len);
+
+/*
+ * This node's service set as the data plane has it (svcset.h): the vips
+ * map, each VIP's members (vip_members, written by lbd) and their
+ * addresses (backends). Fills *out (finished: sorted, encoded, digest);
+ * 0 or -errno.
+ */
+int svc_read_set(struct svc_backends *b, struct svc_set *out);
 
 #endif

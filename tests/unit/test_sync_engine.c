@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "auth.h"
 #include "codec.h"
@@ -271,7 +272,7 @@ struct cluster {
 	bool cut[MAXN][MAXN]; /* partition: no delivery from i to j */
 	uint32_t drop_types;  /* bitmask of message types always dropped */
 	uint64_t sent, dropped, delivered;
-	uint64_t sent_by_type[8];
+	uint64_t sent_by_type[16];
 	/* capture: a copy of the last BATCH node 0 sent */
 	uint8_t last_batch[65536];
 	size_t last_batch_len;
@@ -1623,6 +1624,86 @@ static void test_bad_config(void **state)
 	}
 }
 
+/* Service sets: each engine announces its digest in heartbeats and sends
+ * its set (here an opaque blob of several chunks) to the peer that asks;
+ * a change arrives within a second, also through loss; a set whose bytes
+ * do not hash to its digest is refused and counted, the last good one
+ * kept. */
+static void blob(uint8_t *b, size_t n, uint8_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)(seed + i * 7 + (i >> 9));
+}
+
+static void expect_set(int at, size_t peer, const uint8_t *b, size_t n)
+{
+	struct sync_peer_services ps;
+
+	sync_engine_peer_services(C.nodes[at].e, peer, &ps);
+	assert_true(ps.announced);
+	assert_true(ps.digest == XXH3_64bits(b, n));
+	assert_non_null(ps.enc);
+	assert_true(ps.enc_digest == ps.digest);
+	assert_int_equal(ps.len, n);
+	assert_memory_equal(ps.enc, b, n);
+}
+
+static void test_services(void **state)
+{
+	static uint8_t a[150000], b[3000], c[70000];
+	struct sync_peer_services ps;
+	struct sync_engine_stats st;
+
+	(void)state;
+	blob(a, sizeof(a), 1);
+	blob(b, sizeof(b), 2);
+	blob(c, sizeof(c), 3);
+	cluster_init(2, NULL);
+	cluster_start();
+	/* nothing announced yet */
+	run(100);
+	sync_engine_peer_services(C.nodes[1].e, 0, &ps);
+	assert_false(ps.announced);
+	assert_null(ps.enc);
+
+	assert_int_equal(
+		sync_engine_set_services(C.nodes[0].e, XXH3_64bits(a, sizeof(a)), a, sizeof(a)), 0);
+	assert_int_equal(
+		sync_engine_set_services(C.nodes[1].e, XXH3_64bits(b, sizeof(b)), b, sizeof(b)), 0);
+	run(200);
+	expect_set(1, 0, a, sizeof(a)); /* three chunks */
+	expect_set(0, 0, b, sizeof(b));
+	stats(&C.nodes[0], &st);
+	assert_int_equal(st.services_served, 1);
+	assert_int_equal(st.services_received, 1);
+
+	/* a change, through 30% loss */
+	C.loss_pct = 30;
+	assert_int_equal(
+		sync_engine_set_services(C.nodes[0].e, XXH3_64bits(c, sizeof(c)), c, sizeof(c)), 0);
+	run(3000);
+	C.loss_pct = 0;
+	run(700);
+	expect_set(1, 0, c, sizeof(c));
+
+	/* bytes that do not hash to the digest: refused, the last set kept */
+	assert_int_equal(sync_engine_set_services(C.nodes[0].e, 0x1234, b, sizeof(b)), 0);
+	run(1200);
+	stats(&C.nodes[1], &st);
+	assert_true(st.services_bad >= 1);
+	sync_engine_peer_services(C.nodes[1].e, 0, &ps);
+	assert_true(ps.digest == 0x1234);
+	assert_true(ps.enc_digest == XXH3_64bits(c, sizeof(c)));
+	assert_int_equal(ps.len, sizeof(c));
+	/* requests are not sent more often than every 500 ms */
+	stats(&C.nodes[1], &st);
+	assert_true(st.services_requests_sent <= 2 + 3 + 4);
+	assert_drop_sum(&C.nodes[1]);
+	cluster_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1645,6 +1726,7 @@ int main(void)
 		cmocka_unit_test(test_digest_settle_repairs),
 		cmocka_unit_test(test_liveness),
 		cmocka_unit_test(test_bad_config),
+		cmocka_unit_test(test_services),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
