@@ -19,6 +19,7 @@
 #define AGEING_CHUNK	 1024
 #define AGEING_SLICE_NS	 (20 * XLB_NSEC_PER_MSEC) /* loop time one tick may take */
 #define AGEING_RESUME_MS 10			  /* pause between slices of a pass */
+#define AGEING_VIP_SLOTS (4 * XLB_MAX_VIPS)	  /* open addressing, at most 1/4 full */
 
 struct ageing {
 	uv_timer_t timer;
@@ -40,6 +41,14 @@ struct ageing {
 	bool reset_marked[XLB_MAX_BACKENDS];   /* XLB_BE_F_RESET set since */
 	uint32_t dead[CFG_MAX_PEERS];	       /* sync peers marked dead, this tick */
 	size_t n_dead;
+	uint64_t vip_gone_logged; /* st.vip_gone at the last pass's log line */
+	/* this node's VIPs at the start of the pass (vip_known()) */
+	struct vip_slot {
+		union xlb_addr addr;
+		uint16_t port; /* network order, as in the flow key */
+		uint8_t proto, family;
+		bool used;
+	} vips[AGEING_VIP_SLOTS];
 };
 
 /* Idle timeout of a session in ns; 0 = never ages. */
@@ -143,14 +152,93 @@ static void mark_resets(struct ageing *a, uint64_t now)
 	}
 }
 
+/*
+ * The rule for sessions whose VIP is gone (deleted at run time, or not in
+ * the config lbd restarted with; docs/design.md decision 13): they are
+ * aged at the next pass like expired ones by their owner, their delete
+ * replicated; a peer that still has the VIP and forwards the flow has
+ * taken the session over (decision 12) and keeps it.
+ */
+static uint32_t vip_slot_of(const union xlb_addr *addr, uint16_t port, uint8_t proto)
+{
+	uint32_t h = addr->w[0] ^ addr->w[1] ^ addr->w[2] ^ addr->w[3];
+
+	h ^= ((uint32_t)port << 8) ^ proto;
+	h *= 0x9e3779b1u;
+	return h % AGEING_VIP_SLOTS;
+}
+
+static void vip_put(struct ageing *a, const union xlb_addr *addr, uint16_t port, uint8_t proto,
+		    uint8_t family)
+{
+	uint32_t i = vip_slot_of(addr, port, proto);
+
+	while (a->vips[i].used)
+		i = (i + 1) % AGEING_VIP_SLOTS;
+	a->vips[i].addr = *addr;
+	a->vips[i].port = port;
+	a->vips[i].proto = proto;
+	a->vips[i].family = family;
+	a->vips[i].used = true;
+}
+
+static void vips_snapshot(struct ageing *a)
+{
+	size_t i;
+
+	memset(a->vips, 0, sizeof(a->vips));
+	for (i = 0; i < a->cfg->n_vips; i++) {
+		const struct cfg_vip *v = &a->cfg->vips[i];
+
+		if (v->name[0])
+			vip_put(a, &v->addr, htons(v->port), v->proto, v->family);
+	}
+}
+
+/* In the pass's snapshot; a VIP added since is found by vip_live(). */
+static bool vip_known(const struct ageing *a, const struct xlb_flow_key *k)
+{
+	uint32_t i = vip_slot_of(&k->daddr, k->dport, k->proto);
+
+	for (; a->vips[i].used; i = (i + 1) % AGEING_VIP_SLOTS) {
+		const struct vip_slot *v = &a->vips[i];
+
+		if (v->port == k->dport && v->proto == k->proto && v->family == k->family &&
+		    !memcmp(&v->addr, &k->daddr, sizeof(v->addr)))
+			return true;
+	}
+	return false;
+}
+
+static bool vip_live(const struct ageing *a, const struct xlb_flow_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < a->cfg->n_vips; i++) {
+		const struct cfg_vip *v = &a->cfg->vips[i];
+
+		if (v->name[0] && htons(v->port) == k->dport && v->proto == k->proto &&
+		    v->family == k->family && !memcmp(&v->addr, &k->daddr, sizeof(v->addr)))
+			return true;
+	}
+	return false;
+}
+
+static bool ours(const struct ageing *a, const struct xlb_session *s)
+{
+	return s->owner == a->cfg->node_id || owner_dead(a, s->owner);
+}
+
 static bool expired(const struct ageing *a, const struct xlb_flow_key *k,
 		    const struct xlb_session *s, uint64_t now)
 {
 	uint64_t to;
 
-	if (s->owner != a->cfg->node_id && !owner_dead(a, s->owner))
+	if (!ours(a, s))
 		return false; /* a node ages only what it owns, and what
 				 * nobody can age any more (docs/design.md decision 3) */
+	if (!vip_known(a, k))
+		return true; /* its VIP is gone: vip_gone() decides */
 	to = timeout_ns(a->cfg, k, s);
 	if (!to || s->last_seen_ns >= now)
 		return false;
@@ -211,6 +299,12 @@ static void age_one(struct ageing *a, const struct xlb_flow_key *k, uint64_t now
 	if (bpf_map_lookup_elem(a->dp->fd_sessions, k, &cur) < 0 || !expired(a, k, &cur, now)) {
 		a->st.delete_races++;
 		return;
+	}
+	/* not in the pass's snapshot of the VIPs: gone, or added since */
+	if (!vip_known(a, k)) {
+		if (vip_live(a, k) || !ours(a, &cur))
+			return;
+		a->st.vip_gone++;
 	}
 	if (bpf_map_delete_elem(a->dp->fd_sessions, k) < 0) {
 		if (errno == ENOENT)
@@ -274,8 +368,10 @@ int ageing_tick(struct ageing *a, uint64_t now)
 		const struct xlb_session *vals = a->walk.vals;
 		uint32_t i, n;
 
-		if (!a->walk.started && !a->pass_start_ns)
+		if (!a->walk.started && !a->pass_start_ns) {
 			a->pass_start_ns = now ? now : 1;
+			vips_snapshot(a);
+		}
 		done = dp_walk_next(&a->walk, &n);
 		if (done < 0) {
 			log_error(a, "cannot read the sessions map", NULL, done);
@@ -293,6 +389,12 @@ int ageing_tick(struct ageing *a, uint64_t now)
 
 			a->st.passes++;
 			a->st.last_pass_ms = (end - a->pass_start_ns) / XLB_NSEC_PER_MSEC;
+			if (a->st.vip_gone != a->vip_gone_logged)
+				log_info("node %s: %llu sessions of VIPs this node no longer has "
+					 "deleted (their deletes replicate)",
+					 a->cfg->node_name,
+					 (unsigned long long)(a->st.vip_gone - a->vip_gone_logged));
+			a->vip_gone_logged = a->st.vip_gone;
 			a->pass_start_ns = 0;
 			a->pass_done = true;
 			break;

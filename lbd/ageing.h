@@ -47,6 +47,8 @@ struct ageing_stats {
 	uint64_t backends_reset;  /* backends marked so that their sessions'
 				     * clients get a RST: gone longer than
 				     * timeouts.backend_gone */
+	uint64_t vip_gone;	  /* sessions deleted because their VIP is gone
+				   * (deleted, or not in the config any more) */
 	uint64_t last_pass_ms;	  /* duration of the last complete scan */
 };
 

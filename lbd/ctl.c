@@ -299,6 +299,9 @@ static int cmd_status(struct ctl *c, struct json_object *req, struct json_object
 	jset_str(o, "pin_dir", cfg->pin_dir);
 	jset_bool(o, "maps_reused", l->dp.reused);
 	jset_str(o, "control_socket", cfg->control_socket);
+	/* lbctl asks syncd there for the sync view (status, cluster) */
+	if (cfg->sync.enabled)
+		jset_str(o, "sync_control_socket", cfg->sync.control_socket);
 	jset_u64(o, "vips", lbd_vip_count(l));
 	jset_u64(o, "backends", nb);
 	jset_u64(o, "sessions", total);
@@ -725,6 +728,7 @@ static const struct u64_field ageing_stat_fields[] = {
 	U64_FIELD("ageing_errors", struct ageing_stats, errors),
 	U64_FIELD("user_deletes", struct ageing_stats, user_deletes),
 	U64_FIELD("backends_reset", struct ageing_stats, backends_reset),
+	U64_FIELD("sessions_vip_gone", struct ageing_stats, vip_gone),
 	U64_FIELD("ageing_last_pass_ms", struct ageing_stats, last_pass_ms),
 	{ NULL, 0 },
 };

@@ -218,6 +218,45 @@ static int call(const struct opts *o, const struct cmd *c, struct json_object *r
 	return 0;
 }
 
+/*
+ * syncd's status (one JSON line, then EOF) from the socket lbd's status
+ * names (sync_control_socket); NULL with why[] if there is none or it
+ * cannot be read.
+ */
+static struct json_object *sync_status(struct json_object *lbd_status, char *why, size_t len)
+{
+	struct json_object *v, *res;
+	const char *path;
+	char *line;
+	int fd, err = 0;
+
+	if (!json_object_object_get_ex(lbd_status, "sync_control_socket", &v)) {
+		snprintf(why, len, "sync is not enabled in this node's config");
+		return NULL;
+	}
+	path = json_object_get_string(v);
+	fd = connect_socket(path);
+	if (fd < 0) {
+		snprintf(why, len, "cannot connect to syncd at %s: %s (is syncd running?)", path,
+			 strerror(-fd));
+		return NULL;
+	}
+	line = read_line(fd, &err);
+	close(fd);
+	if (!line) {
+		snprintf(why, len, "no status from syncd at %s: %s", path, strerror(err));
+		return NULL;
+	}
+	res = json_tokener_parse(line);
+	free(line);
+	if (!res || !json_object_is_type(res, json_type_object)) {
+		json_object_put(res);
+		snprintf(why, len, "malformed status from syncd at %s", path);
+		return NULL;
+	}
+	return res;
+}
+
 /* {"cmd": "word1.word2"}: the daemon's name of command c. */
 static struct json_object *request(const struct cmd *c)
 {
@@ -448,6 +487,162 @@ static size_t array_len(struct json_object *a)
 
 /* ---- commands ----------------------------------------------------------- */
 
+/* One peer's service comparison: "equal", "DIFFER: 2 differences, 28
+ * unprotected sessions" and the lines, indented. */
+static void print_peer_services(struct json_object *sv, const char *indent)
+{
+	struct json_object *lines = get(sv, "lines");
+	const char *state = gstr(sv, "state");
+	size_t i;
+
+	if (strcmp(state, "differ")) {
+		printf("services %s\n", state);
+		return;
+	}
+	printf("services DIFFER: %lld difference%s, %lld session%s of this node unprotected\n",
+	       (long long)gint(sv, "differences"), gint(sv, "differences") == 1 ? "" : "s",
+	       (long long)gint(sv, "unprotected_sessions"),
+	       gint(sv, "unprotected_sessions") == 1 ? "" : "s");
+	for (i = 0; i < array_len(lines); i++)
+		printf("%s%s\n", indent,
+		       json_object_get_string(json_object_array_get_idx(lines, i)));
+	if ((long long)array_len(lines) < gint(sv, "differences"))
+		printf("%s(and %lld more)\n", indent,
+		       (long long)(gint(sv, "differences") - (long long)array_len(lines)));
+}
+
+static void print_sync(struct json_object *sy)
+{
+	struct json_object *peers;
+	size_t i;
+
+	if (!sy)
+		return;
+	if (get(sy, "error")) {
+		printf("sync         %s\n", gstr(sy, "error"));
+		return;
+	}
+	printf("sync         %s, capture %s, services %s\n",
+	       gbool(sy, "ready") ? "ready" : "NOT ready", gstr(sy, "capture"),
+	       gstr(get(sy, "services"), "digest"));
+	peers = get(sy, "peers");
+	for (i = 0; i < array_len(peers); i++) {
+		struct json_object *p = json_object_array_get_idx(peers, i);
+
+		printf("sync peer    node%lld: %s, %s, ", (long long)gint(p, "node_id"),
+		       gbool(p, "alive") ? "alive" : "DEAD",
+		       gbool(p, "ready") ? "ready" : "not ready");
+		print_peer_services(get(p, "services"), "               ");
+	}
+}
+
+/* status: lbd's, with syncd's view ("sync") when sync is on. */
+static int do_status(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	struct json_object *res, *sy;
+	char why[256];
+	int r = no_args(c, argc, argv);
+
+	if (r)
+		return r;
+	r = call(o, c, request(c), &res);
+	if (r)
+		return r;
+	if (get(res, "sync_control_socket")) {
+		sy = sync_status(res, why, sizeof(why));
+		if (!sy) {
+			sy = json_object_new_object();
+			json_object_object_add(sy, "error", json_object_new_string(why));
+		}
+		json_object_object_add(res, "sync", sy);
+	}
+	if (o->json)
+		print_json(res);
+	else
+		c->print(res, NULL);
+	json_object_put(res);
+	return 0;
+}
+
+/*
+ * cluster: this node and each sync peer as this node's syncd sees them:
+ * alive, ready, its service set's digest and how it compares with this
+ * node's, the sessions of this node that peer would refuse.
+ */
+static void print_cluster(struct json_object *st, struct json_object *sy)
+{
+	struct table t = { .cols = 7 };
+	struct json_object *peers = get(sy, "peers");
+	char b[4][32];
+	size_t i;
+
+	table_row(&t, "NODE", "ROLE", "ALIVE", "READY", "SERVICES", "COMPARED", "UNPROTECTED");
+	snprintf(b[0], sizeof(b[0]), "%s (%lld)", gstr(st, "node"), (long long)gint(st, "node_id"));
+	table_row(&t, b[0], "this node", "yes", gbool(sy, "ready") ? "yes" : "no",
+		  gstr(get(sy, "services"), "digest"), "-", "-");
+	for (i = 0; i < array_len(peers); i++) {
+		struct json_object *p = json_object_array_get_idx(peers, i),
+				   *sv = get(p, "services");
+
+		snprintf(b[1], sizeof(b[1]), "node%lld", (long long)gint(p, "node_id"));
+		snprintf(b[2], sizeof(b[2]), "%s", gstr(sv, "state"));
+		if (!strcmp(b[2], "differ"))
+			snprintf(b[2], sizeof(b[2]), "DIFFER (%lld)",
+				 (long long)gint(sv, "differences"));
+		table_row(&t, b[1], "peer", gbool(p, "alive") ? "yes" : "NO",
+			  gbool(p, "ready") ? "yes" : "no",
+			  get(sv, "digest") ? gstr(sv, "digest") : "-", b[2],
+			  num(b[3], sizeof(b[3]), gint(sv, "unprotected_sessions")));
+	}
+	table_print(&t);
+	for (i = 0; i < array_len(peers); i++) {
+		struct json_object *p = json_object_array_get_idx(peers, i),
+				   *sv = get(p, "services");
+		struct json_object *lines = get(sv, "lines");
+		size_t j;
+
+		if (!array_len(lines))
+			continue;
+		printf("\nnode%lld differs from this node:\n", (long long)gint(p, "node_id"));
+		for (j = 0; j < array_len(lines); j++)
+			printf("  %s\n",
+			       json_object_get_string(json_object_array_get_idx(lines, j)));
+	}
+}
+
+static int do_cluster(const struct opts *o, const struct cmd *c, int argc, char **argv)
+{
+	static const struct cmd status_cmd = { .word1 = "status" };
+	struct json_object *st, *sy;
+	char why[256];
+	int r = no_args(c, argc, argv);
+
+	if (r)
+		return r;
+	r = call(o, &status_cmd, request(&status_cmd), &st);
+	if (r)
+		return r;
+	sy = sync_status(st, why, sizeof(why));
+	if (!sy) {
+		json_object_put(st);
+		fail("cluster: %s", why);
+		return EXIT_DAEMON;
+	}
+	if (o->json) {
+		struct json_object *out = json_object_new_object();
+
+		json_object_object_add(out, "node", json_object_get(get(st, "node")));
+		json_object_object_add(out, "sync", sy);
+		print_json(out);
+		json_object_put(out);
+	} else {
+		print_cluster(st, sy);
+		json_object_put(sy);
+	}
+	json_object_put(st);
+	return 0;
+}
+
 static void print_status(struct json_object *res, const void *arg)
 {
 	struct json_object *pool, *ag;
@@ -479,6 +674,7 @@ static void print_status(struct json_object *res, const void *arg)
 	       (long long)gint(ag, "interval_ms"), (long long)gint(ag, "passes"),
 	       (long long)gint(ag, "aged"));
 	printf("maglev       %lld table rebuilds\n", (long long)gint(res, "maglev_rebuilds"));
+	print_sync(get(res, "sync"));
 }
 
 static void print_vip_list(struct json_object *res, const void *arg)
@@ -798,6 +994,50 @@ static void prom_vip(const char *name, const char *field, const char *help, cons
 	}
 }
 
+/* syncd's view of its peers, when sync is on: liveness and the service
+ * sets compared (a difference breaks connections at a failover). */
+static void prom_sync(struct json_object *st, const char *labels)
+{
+	struct json_object *sy, *peers;
+	char why[256];
+	size_t i, n;
+
+	if (!get(st, "sync_control_socket"))
+		return;
+	sy = sync_status(st, why, sizeof(why));
+	printf("# HELP xdplb_sync_up syncd answered its status socket\n"
+	       "# TYPE xdplb_sync_up gauge\nxdplb_sync_up{%s} %d\n",
+	       labels, sy ? 1 : 0);
+	if (!sy)
+		return;
+	peers = get(sy, "peers");
+	n = array_len(peers);
+#define PEERS(metric, help, expr)                                                                  \
+	do {                                                                                       \
+		printf("# HELP " metric " " help "\n# TYPE " metric " gauge\n");                   \
+		for (i = 0; i < n; i++) {                                                          \
+			struct json_object *p = json_object_array_get_idx(peers, i);               \
+			struct json_object *sv = get(p, "services");                               \
+                                                                                                   \
+			(void)sv;                                                                  \
+			printf(metric "{%s,peer=\"node%lld\"} %lld\n", labels,                     \
+			       (long long)gint(p, "node_id"), (long long)(expr));                  \
+		}                                                                                  \
+	} while (0)
+	PEERS("xdplb_sync_peer_alive", "1 if the sync peer is heard from", gbool(p, "alive"));
+	PEERS("xdplb_sync_peer_services_equal",
+	      "1 if the peer's service set equals this node's (0: differs or not compared yet)",
+	      !strcmp(gstr(sv, "state"), "equal"));
+	PEERS("xdplb_sync_peer_service_differences",
+	      "differences between the peer's service set and this node's",
+	      gint(sv, "differences"));
+	PEERS("xdplb_sync_peer_unprotected_sessions",
+	      "sessions of this node the peer would refuse (their VIP or backend differs there)",
+	      gint(sv, "unprotected_sessions"));
+#undef PEERS
+	json_object_put(sy);
+}
+
 static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **argv)
 {
 	static const struct cmd status_cmd = { .word1 = "status" };
@@ -846,6 +1086,7 @@ static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **
 		       "# TYPE xdplb_snat_ports_free gauge\n");
 		printf("xdplb_snat_ports_free{%s} %lld\n", labels, (long long)gint(pool, "free"));
 	}
+	prom_sync(st, labels);
 	json_object_put(res);
 	json_object_put(st);
 	return 0;
@@ -857,8 +1098,10 @@ static int do_stats(const struct opts *o, const struct cmd *c, int argc, char **
 	}
 
 static const struct cmd commands[] = {
-	CMD("status", NULL, "", "daemon, data plane and pool summary", do_query,
+	CMD("status", NULL, "", "daemon, data plane, pool and sync summary", do_status,
 	    .print = print_status),
+	CMD("cluster", NULL, "", "this node and its sync peers: liveness, service sets compared",
+	    do_cluster),
 	CMD("vip", "list", "", "VIPs", do_query, .print = print_vip_list),
 	CMD("vip", "add", "NAME ADDRESS PORT tcp|udp fnat|dsr", "add a VIP", do_vip_add),
 	CMD("vip", "del", "NAME", "delete a VIP and its backends", do_vip_del),

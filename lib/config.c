@@ -399,6 +399,38 @@ static int get_u16(struct pctx *c, yaml_node_t *map, const char *path, const cha
 	return ret;
 }
 
+/* A signed integer in [min, max] (a nice value). 0, 1 if absent, or -1. */
+static int get_int(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
+		   int min, int max, int *out)
+{
+	char p[PATH_LEN], tmp[48];
+	yaml_node_t *v = map_get(c, map, key, NULL);
+	const char *s, *d;
+	char *end;
+	long x;
+
+	pjoin(p, sizeof(p), path, key);
+	if (!v)
+		return 1;
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return perr(c, v, "%s: expected an integer, got %s", p, kind(v));
+	s = sval(v);
+	d = *s == '-' || *s == '+' ? s + 1 : s;
+	if (!isdigit((unsigned char)*d) || (d[0] == '0' && d[1]))
+		return perr(c, v, "%s: expected an integer, got \"%s\"", p,
+			    shown(s, tmp, sizeof(tmp)));
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (*end)
+		return perr(c, v, "%s: expected an integer, got \"%s\"", p,
+			    shown(s, tmp, sizeof(tmp)));
+	if (errno == ERANGE || x < min || x > max)
+		return perr(c, v, "%s: %s is out of range %d-%d", p, shown(s, tmp, sizeof(tmp)),
+			    min, max);
+	*out = (int)x;
+	return 0;
+}
+
 static int get_str(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
 		   bool required, char *out, size_t outlen, yaml_node_t **vout)
 {
@@ -866,6 +898,7 @@ static const char *const sync_keys[] = { "enabled",
 					 "dead_after_ms",
 					 "antientropy_ms",
 					 "digest_settle_ms",
+					 "nice",
 					 NULL };
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
@@ -1460,7 +1493,8 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	    get_u32(c, n, "sync", "antientropy_ms", false, &lim_antientropy_ms,
 		    &s->antientropy_ms) < 0 ||
 	    get_u32(c, n, "sync", "digest_settle_ms", false, &lim_digest_settle_ms,
-		    &s->digest_settle_ms) < 0)
+		    &s->digest_settle_ms) < 0 ||
+	    get_int(c, n, "sync", "nice", -20, 19, &s->nice) < 0)
 		return -1;
 	if (s->dead_after_ms < 2 * s->heartbeat_ms)
 		return perr(c,
@@ -1514,6 +1548,7 @@ static void set_defaults(struct node_config *cfg)
 	s->dead_after_ms = CFG_DEF_SYNC_DEAD_AFTER_MS;
 	s->antientropy_ms = CFG_DEF_SYNC_ANTIENTROPY_MS;
 	s->digest_settle_ms = CFG_DEF_SYNC_DIGEST_SETTLE_MS;
+	s->nice = CFG_DEF_SYNC_NICE;
 	s->n_maps = sizeof(sync_maps) / sizeof(sync_maps[0]);
 	for (i = 0; i < s->n_maps; i++) {
 		snprintf(s->maps[i], sizeof(s->maps[i]), "%s", sync_maps[i]);

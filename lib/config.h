@@ -84,6 +84,9 @@ enum hc_type {
 #define CFG_DEF_SYNC_CONTROL_SOCKET_FMT CFG_DEF_RUN_DIR "/%s.syncd.sock"       /* node.name */
 #define CFG_DEF_SYNC_HEARTBEAT_MS	100
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
+/* syncd runs ahead of the load it balances: its heartbeats must not wait
+ * behind other work of the node (a peer would declare it dead) */
+#define CFG_DEF_SYNC_NICE -10
 #define CFG_DEF_SYNC_ANTIENTROPY_MS	10000
 #define CFG_DEF_SYNC_DIGEST_SETTLE_MS	5000
 #define CFG_DEF_SYNC_MAPS                                                                          \
@@ -182,6 +185,7 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 	uint32_t dead_after_ms;
 	uint32_t antientropy_ms;   /* or CFG_SYNC_ANTIENTROPY_OFF */
 	uint32_t digest_settle_ms; /* younger sessions are not in digests */
+	int nice;		   /* syncd's scheduling priority (setpriority) */
 	size_t n_peers;
 	struct cfg_peer peers[CFG_MAX_PEERS];
 	size_t n_maps;

@@ -328,12 +328,12 @@ bool svcset_peer_serves(const struct svc_set *peer, const struct svc_vip *v, uin
 	return mine && theirs && same_endpoint(mine, theirs);
 }
 
-#define LINE(...)                                                                                  \
+#define LINE(refuses, ...)                                                                         \
 	do {                                                                                       \
 		snprintf(line, sizeof(line), __VA_ARGS__);                                         \
 		c->total++;                                                                        \
 		if (fn)                                                                            \
-			fn(arg, line);                                                             \
+			fn(arg, line, refuses);                                                    \
 	} while (0)
 
 static void diff_backends(const struct svc_vip *m, const struct svc_vip *p, const char *peer,
@@ -348,22 +348,23 @@ static void diff_backends(const struct svc_vip *m, const struct svc_vip *p, cons
 		ep_str(a->family, &a->addr, a->port, e1, sizeof(e1));
 		if (!b) {
 			c->backends_missing_there++;
-			LINE("VIP %s: backend %u (%s): missing on %s", vs, a->id, e1, peer);
+			LINE(true, "VIP %s: backend %u (%s): missing on %s", vs, a->id, e1, peer);
 			continue;
 		}
 		if (!same_endpoint(a, b)) {
 			c->backends_other_address++;
 			ep_str(b->family, &b->addr, b->port, e2, sizeof(e2));
-			LINE("VIP %s: backend %u: %s here, %s on %s", vs, a->id, e1, e2, peer);
+			LINE(true, "VIP %s: backend %u: %s here, %s on %s", vs, a->id, e1, e2,
+			     peer);
 		}
 		if (a->weight != b->weight) {
 			c->weights++;
-			LINE("VIP %s: backend %u (%s): weight %u here, %u on %s", vs, a->id, e1,
-			     a->weight, b->weight, peer);
+			LINE(false, "VIP %s: backend %u (%s): weight %u here, %u on %s", vs, a->id,
+			     e1, a->weight, b->weight, peer);
 		}
 		if (a->drain != b->drain) {
 			c->drains++;
-			LINE("VIP %s: backend %u (%s): %s here, %s on %s", vs, a->id, e1,
+			LINE(false, "VIP %s: backend %u (%s): %s here, %s on %s", vs, a->id, e1,
 			     a->drain ? "drained" : "not drained",
 			     b->drain ? "drained" : "not drained", peer);
 		}
@@ -375,7 +376,8 @@ static void diff_backends(const struct svc_vip *m, const struct svc_vip *p, cons
 			continue;
 		c->backends_missing_here++;
 		ep_str(b->family, &b->addr, b->port, e2, sizeof(e2));
-		LINE("VIP %s: backend %u: missing here, %s has it (%s)", vs, b->id, peer, e2);
+		LINE(false, "VIP %s: backend %u: missing here, %s has it (%s)", vs, b->id, peer,
+		     e2);
 	}
 }
 
@@ -393,14 +395,14 @@ void svcset_diff(const struct svc_set *mine, const struct svc_set *peer, const c
 		p = svcset_find_vip(peer, m->family, &m->addr, m->port, m->proto);
 		if (!p) {
 			c->vips_missing_there++;
-			LINE("VIP %s (%s, %zu backends): missing on %s", vs, mode_str(m->mode),
-			     m->n_be, peer_name);
+			LINE(true, "VIP %s (%s, %zu backends): missing on %s", vs,
+			     mode_str(m->mode), m->n_be, peer_name);
 			continue;
 		}
 		if (p->mode != m->mode) {
 			c->vips_other_mode++;
-			LINE("VIP %s: %s here, %s on %s", vs, mode_str(m->mode), mode_str(p->mode),
-			     peer_name);
+			LINE(true, "VIP %s: %s here, %s on %s", vs, mode_str(m->mode),
+			     mode_str(p->mode), peer_name);
 		}
 		diff_backends(m, p, peer_name, vs, c, fn, arg);
 	}
@@ -411,7 +413,7 @@ void svcset_diff(const struct svc_set *mine, const struct svc_set *peer, const c
 			continue;
 		svcset_vip_str(p, vs, sizeof(vs));
 		c->vips_missing_here++;
-		LINE("VIP %s: missing here, %s has it (%s, %zu backends)", vs, peer_name,
+		LINE(false, "VIP %s: missing here, %s has it (%s, %zu backends)", vs, peer_name,
 		     mode_str(p->mode), p->n_be);
 	}
 }

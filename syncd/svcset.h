@@ -70,8 +70,10 @@ const char *svcset_vip_str(const struct svc_vip *v, char *buf, size_t len);
 
 /* The differences between this node's set (mine) and a peer's, one line
  * each ("VIP 198.18.100.1:8080/tcp: backend 21 (198.18.2.21:8080): weight
- * 1 here, 2 on node2"). */
-typedef void (*svc_diff_fn)(void *arg, const char *line);
+ * 1 here, 2 on node2"); refuses: the peer would refuse this node's
+ * sessions it concerns (svcset_peer_serves()), as opposed to balancing new
+ * connections otherwise (weight, drain) or lacking what only it has. */
+typedef void (*svc_diff_fn)(void *arg, const char *line, bool refuses);
 
 struct svc_diff_count {
 	uint32_t vips_missing_there; /* VIPs the peer lacks */

@@ -152,15 +152,18 @@ static void read_mine(struct svcwatch *w)
 
 struct collect {
 	char *lines[SVCWATCH_LINES_MAX];
+	bool refuses[SVCWATCH_LINES_MAX];
 	size_t n;
 };
 
-static void collect_line(void *arg, const char *line)
+static void collect_line(void *arg, const char *line, bool refuses)
 {
 	struct collect *c = arg;
 
-	if (c->n < SVCWATCH_LINES_MAX)
+	if (c->n < SVCWATCH_LINES_MAX) {
+		c->refuses[c->n] = refuses;
 		c->lines[c->n++] = strdup(line);
+	}
 }
 
 static bool has_line(char *const *lines, size_t n, const char *line)
@@ -192,10 +195,11 @@ static void compare(struct svcwatch *w, struct pview *p, const struct sync_peer_
 	svcset_diff(&w->mine, &theirs, p->name, &p->c, collect_line, &col);
 	for (i = 0; i < col.n; i++)
 		if (col.lines[i] && !has_line(p->lines, p->n_lines, col.lines[i]))
-			xlb_log_rl(&w->rl, XLB_LOG_WARN,
-				   "services %s: peer %s differs: %s (its connections break "
-				   "where the nodes differ at a failover)",
-				   w->node, p->name, col.lines[i]);
+			xlb_log_rl(&w->rl, XLB_LOG_WARN, "services %s: peer %s differs: %s (%s)",
+				   w->node, p->name, col.lines[i],
+				   col.refuses[i] ? "it refuses these sessions: their connections "
+						    "break if they fail over to it"
+						  : "new connections are balanced otherwise there");
 	for (i = 0; i < p->n_lines; i++)
 		if (!has_line(col.lines, col.n, p->lines[i]))
 			xlb_log_rl(&w->rl, XLB_LOG_INFO,

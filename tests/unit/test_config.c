@@ -620,6 +620,10 @@ static const struct bad bad_cfgs[] = {
 	  "2:42", "sync.dead_after_ms: 150 must be at least twice heartbeat_ms (100)" },
 	{ "sync digest_settle_ms too short", NODE "sync: {digest_settle_ms: 50}\n", "2:26",
 	  "sync.digest_settle_ms: 50 is out of range 100-600000" },
+	{ "sync nice too low", NODE "sync: {nice: -21}\n", "2:14",
+	  "sync.nice: -21 is out of range -20-19" },
+	{ "sync nice not a number", NODE "sync: {nice: high}\n", "2:14",
+	  "sync.nice: expected an integer, got \"high\"" },
 	{ "sync key_file relative", NODE "sync: {key_file: sync.key}\n", "2:18",
 	  "sync.key_file: \"sync.key\" must be an absolute path" },
 	{ "sync map field size",
@@ -660,6 +664,7 @@ static void test_sync_options(void **state)
 					"  dead_after_ms: 300\n"
 					"  antientropy_ms: 0\n"
 					"  digest_settle_ms: 2500\n"
+					"  nice: -20\n"
 					"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", "
 					"snat_port_min: 60000, snat_port_max: 61000}]\n"
 					"  maps:\n"
@@ -682,6 +687,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->dead_after_ms, 300);
 	assert_int_equal(y->antientropy_ms, 0);
 	assert_int_equal(y->digest_settle_ms, 2500);
+	assert_int_equal(y->nice, -20);
 	assert_int_equal(y->peers[0].snat_port_min, 60000);
 	assert_int_equal(y->peers[0].snat_port_max, 61000);
 	assert_int_equal(y->n_maps, 2);
@@ -705,6 +711,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->dead_after_ms, 1000);
 	assert_int_equal(y->antientropy_ms, 10000);
 	assert_int_equal(y->digest_settle_ms, 5000);
+	assert_int_equal(y->nice, -10);
 	free(c);
 }
 

@@ -144,14 +144,16 @@ static void test_digest_changes(void **state)
 
 struct lines {
 	char l[16][320];
+	bool refuses[16];
 	size_t n;
 };
 
-static void keep(void *arg, const char *line)
+static void keep(void *arg, const char *line, bool refuses)
 {
 	struct lines *ls = arg;
 
 	assert_true(ls->n < 16);
+	ls->refuses[ls->n] = refuses;
 	snprintf(ls->l[ls->n++], sizeof(ls->l[0]), "%s", line);
 }
 
@@ -220,6 +222,16 @@ static void test_diff_each_kind(void **state)
 	assert_string_equal(ls.l[5], "VIP 198.18.100.2:53/udp (DSR, 1 backends): missing on node2");
 	assert_string_equal(ls.l[6], "VIP 198.18.100.9:443/tcp: missing here, node2 has it "
 				     "(full-NAT, 0 backends)");
+
+	/* which of them make the peer refuse this node's sessions */
+	{
+		static const bool refuses[7] = { true, false, false, true, false, true, false };
+		size_t i;
+
+		for (i = 0; i < 7; i++)
+			if (ls.refuses[i] != refuses[i])
+				fail_msg("line %zu (%s): refuses %d", i, ls.l[i], ls.refuses[i]);
+	}
 
 	/* and from the other side: backend 13 is missing there */
 	diff(&peer, &mine, &c, &ls);
