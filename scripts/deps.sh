@@ -13,7 +13,7 @@ PKGS=(
 	# tests (clang-format: the test command checks the sources' format)
 	libcmocka-dev valgrind libclang-rt-14-dev clang-format
 	# testbed and benchmarks
-	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq
+	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq iperf3
 	# stock-kernel VM harness (cluster-tests/vm)
 	qemu-system-x86 busybox-static cpio xz-utils
 	# failover: BGP + BFD (active/active) and VRRP (active/standby)
