@@ -86,9 +86,9 @@ enum hc_type {
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
 /* syncd runs ahead of the load it balances: its heartbeats must not wait
  * behind other work of the node (a peer would declare it dead) */
-#define CFG_DEF_SYNC_NICE -10
-#define CFG_DEF_SYNC_ANTIENTROPY_MS	10000
-#define CFG_DEF_SYNC_DIGEST_SETTLE_MS	5000
+#define CFG_DEF_SYNC_NICE	      -10
+#define CFG_DEF_SYNC_ANTIENTROPY_MS   10000
+#define CFG_DEF_SYNC_DIGEST_SETTLE_MS 5000
 #define CFG_DEF_SYNC_MAPS                                                                          \
 	{                                                                                          \
 		XLB_MAP_SESSIONS, XLB_MAP_REVERSE                                                  \
