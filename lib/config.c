@@ -400,8 +400,8 @@ static int get_u16(struct pctx *c, yaml_node_t *map, const char *path, const cha
 }
 
 /* A signed integer in [min, max] (a nice value). 0, 1 if absent, or -1. */
-static int get_int(struct pctx *c, yaml_node_t *map, const char *path, const char *key,
-		   int min, int max, int *out)
+static int get_int(struct pctx *c, yaml_node_t *map, const char *path, const char *key, int min,
+		   int max, int *out)
 {
 	char p[PATH_LEN], tmp[48];
 	yaml_node_t *v = map_get(c, map, key, NULL);
@@ -886,20 +886,13 @@ static const char *const hc_keys[] = { "type",		"port",	       "path",
 				       "expect_status", "interval_ms", "timeout_ms",
 				       "rise",		"fall",	       NULL };
 static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
-static const char *const sync_keys[] = { "enabled",
-					 "listen",
-					 "peers",
-					 "maps",
-					 "capture",
-					 "key_file",
-					 "local_socket",
-					 "control_socket",
-					 "heartbeat_ms",
-					 "dead_after_ms",
-					 "antientropy_ms",
-					 "digest_settle_ms",
-					 "nice",
-					 NULL };
+static const char *const sync_keys[] = { "enabled",	   "listen",
+					 "peers",	   "maps",
+					 "capture",	   "key_file",
+					 "local_socket",   "control_socket",
+					 "heartbeat_ms",   "dead_after_ms",
+					 "antientropy_ms", "digest_settle_ms",
+					 "nice",	   NULL };
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
 static const char *const sync_field_keys[] = { "offset", "size", NULL };
