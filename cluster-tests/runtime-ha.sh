@@ -6,11 +6,14 @@
 #   1. on both nodes, by lbctl: VIP rt (198.18.100.1:8080, full NAT) with
 #      be1 and be2 (nginx, port 80), and VIPs bulk (:5201 -> be1:5201) and
 #      bulkr (:5202 -> be1:5202) for two iperf3 transfers;
-#   2. 500 long-lived connections through rt (a request every 100 ms), an
-#      iperf3 transfer each way; lb1 fails hard while they run;
+#   2. 500 long-lived connections through rt (a request every 100 ms), a
+#      48 MiB download through rt (from client ports tried until one goes
+#      through lb1), an iperf3 transfer each way (one stream, through lb1 too,
+#      tried the same way); lb1 fails hard while they run;
 #   3. pass: lb2 applied every session lb1 replicated (no refusal), no
-#      connection broke, both transfers ran to their end without an error
-#      and without a second without data, lb2 took lb1's sessions over.
+#      connection broke, every download arrived byte for byte, both iperf3
+#      runs reached their end with no stream a second without data, lb2
+#      took lb1's sessions over.
 # Drift (active-active, before the failure): be1 drained on lb1 only, then
 # be2's weight changed on lb2 only: both nodes report the difference, by
 # VIP and backend, in `syncd status` within 2 s, and clear it within 2 s
@@ -42,12 +45,15 @@ PORT=8080
 CONNS=500
 DUR=16
 BULK_S=14
+BLOB_MB=48     # each download: BLOB_MB MiB at DL_RATE, about 14 s
+DL_RATE=3500k
 REPORT_S=2 # a difference is reported, and cleared, within this
 pass=0 fail=0
 TMP=$(mktemp -d /tmp/xlb-runtime-ha.XXXXXX)
 UP=0
 HOLD_PIDS=()
 trap 'rc=$?; iperf_stop; testbed_test_exit $rc syncd.log 15' EXIT
+head -c $((BLOB_MB << 20)) /dev/urandom >"$TMP/blob"
 
 iperf_stop() {
 	local f
@@ -140,27 +146,26 @@ run() {
 	services $on
 	[ "$extra" = 1 ] && "$LBCTL" -n lb1 backend add rt 23 198.18.2.23 80 >/dev/null
 	[ "$what" = drift ] && drift
+	# a file on both rt backends, downloaded through rt across the failure
+	for p in be1 be2; do
+		mkdir -p "$STATE/$p/files"
+		cp "$TMP/blob" "$STATE/$p/files/blob"
+	done
 	for p in 5201 5202; do
-		ip netns exec xlb-be1 iperf3 -s -p "$p" -1 -D -I "$TMP/iperf-$p.pid" >/dev/null 2>&1
+		ip netns exec xlb-be1 iperf3 -s -p "$p" -D -I "$TMP/iperf-$p.pid" >/dev/null 2>&1
 	done
 	sleep 0.5
-	# the transfers' data connections through lb1, the node that fails
-	CP1=$(port_via lb1 5201) CP2=$(port_via lb1 5202)
 	ip netns exec xlb-client "$FLOWS" tcp --target "$VIP:$PORT" --conns "$CONNS" \
 		--interval-ms 100 --duration-s "$DUR" --json >"$TMP/$tag.json" 2>/dev/null &
 	HOLD_PIDS+=($!)
-	timeout $((BULK_S + 30)) ip netns exec xlb-client iperf3 -c "$VIP" -p 5201 --cport "$CP1" \
-		-t "$BULK_S" -J >"$TMP/$tag.bulk" 2>&1 &
-	HOLD_PIDS+=($!)
-	timeout $((BULK_S + 30)) ip netns exec xlb-client iperf3 -c "$VIP" -p 5202 --cport "$CP2" \
-		-R -t "$BULK_S" -J >"$TMP/$tag.bulkr" 2>&1 &
-	HOLD_PIDS+=($!)
-	sleep 6
+	iperf_via_lb1 "$tag.bulk" 5201 || true
+	CP1=$VIA_PORT
+	iperf_via_lb1 "$tag.bulkr" 5202 -R || true
+	CP2=$VIA_PORT
+	downloads "$tag"
 	REJ=$(syncstat lb2 apply_rejected)
 	SESS1=$("$LBCTL" -n lb1 --json sessions count | jq -r .owned)
 	STATE1=$(pstate lb1) STATE2=$(pstate lb2) UNPROT=$(punprot lb1)
-	VIA=0
-	via_lb1 "$CP1" 5201 && via_lb1 "$CP2" 5202 && VIA=1
 	plines lb1 >"$TMP/$tag.lines1" || true
 	plines lb2 >"$TMP/$tag.lines2" || true
 	"$TESTBED" fail lb1 >/dev/null
@@ -171,36 +176,84 @@ run() {
 	grep -h "refused entry" "$STATE/lb2/syncd.log" 2>/dev/null | head -1 >"$TMP/$tag.refused" || true
 }
 
-# port_via NODE DPORT: a client port from which the router sends a TCP
-# flow to VIP:DPORT through NODE (ECMP hashes L4: asked with ip route get)
-port_via() {
-	local want=198.18.2.1${1#lb} p
-	for p in $(seq 41000 41999); do
-		ip -n xlb-router route get "$VIP" from 198.18.1.10 iif client ipproto tcp \
-			sport "$p" dport "$2" 2>/dev/null | grep -q "via $want " && { echo "$p"; return 0; }
+# downloads TAG: the blob through rt from one client port after another
+# until one download's connection is owned by lb1 (ECMP may send a port to
+# either node; at most 20 tries); each writes $TMP/TAG.dl.PORT. Returns
+# about 6 s after the flows started.
+downloads() {
+	local tag=$1 p=42000 t0
+	t0=$(date +%s)
+	DL_PORTS=() DL_VIA=0
+	while [ "$p" -lt 42020 ]; do
+		ip netns exec xlb-client sh -c 'curl -s -o "$1" -w "http %{http_code}, %{size_download} B" \
+			--local-port "$2" --limit-rate "$3" -m "$4" "$5" >"$1.meta"; echo ", curl exit $?" >>"$1.meta"' \
+			- "$TMP/$tag.dl.$p" "$p" "$DL_RATE" $((BULK_S * 3)) "http://$VIP:$PORT/files/blob" &
+		HOLD_PIDS+=($!)
+		DL_PORTS+=("$p")
+		sleep 0.3
+		if owned_by_lb1 "$p" "$PORT"; then
+			DL_VIA=$p
+			break
+		fi
+		p=$((p + 1))
 	done
-	return 1
+	sleep $((6 - ($(date +%s) - t0) > 0 ? 6 - ($(date +%s) - t0) : 0))
 }
 
-# via_lb1 CPORT DPORT: lb1 owns the session of that flow (it forwards it)
-via_lb1() {
+# downloads_ok TAG: every download has the blob's bytes, exactly
+downloads_ok() {
+	local p ok=0
+	for p in "${DL_PORTS[@]}"; do
+		cmp -s "$TMP/blob" "$TMP/$1.dl.$p" && continue
+		ok=1
+		echo "      download from port $p: $(cat "$TMP/$1.dl.$p.meta" 2>/dev/null)"
+	done
+	[ "${#DL_PORTS[@]}" -gt 0 ] && return $ok
+}
+
+# owned_by_lb1 CPORT DPORT: lb1 owns (forwards) the flow from CPORT to
+# VIP:DPORT
+owned_by_lb1() {
 	"$LBCTL" -n lb1 --json sessions list --limit 100000 2>/dev/null |
 		jq -e --argjson c "$1" --argjson d "$2" \
 			'any(.[]; .client_port == $c and .vip_port == $d and .owner == 1)' >/dev/null
 }
 
-# bulk_ok FILE: iperf3's connection carried on to the end (no error: TCP
-# delivered every byte it accepted), no second of the run went without
-# data, and the receiver counted at least 99% of the bytes sent (iperf3's
-# receiver stops counting when the test's clock stops, with the last
-# socket buffers still in flight)
+# iperf_via_lb1 OUT DPORT [-R]: one iperf3 stream to VIP:DPORT whose data
+# connection goes through lb1 (ECMP may send a client port to either
+# node: a run whose port went to lb2 is ended and the next port tried, at
+# most 20); its JSON in $TMP/OUT, its client port in VIA_PORT (0: none)
+iperf_via_lb1() {
+	local out=$1 dport=$2 p pid
+	shift 2
+	VIA_PORT=0
+	for p in $(seq $((dport * 10)) $((dport * 10 + 19))); do
+		timeout $((BULK_S + 30)) ip netns exec xlb-client iperf3 -c "$VIP" -p "$dport" \
+			--cport "$p" -t "$BULK_S" -J "$@" >"$TMP/$out" 2>&1 &
+		pid=$!
+		sleep 0.5
+		if owned_by_lb1 "$p" "$dport"; then
+			HOLD_PIDS+=("$pid")
+			VIA_PORT=$p
+			return 0
+		fi
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
+		sleep 0.3 # the server notices the end before the next run
+	done
+	return 1
+}
+
+# bulk_ok FILE: iperf3's connections carried on to the end (no error) and
+# its stream never went a second of the run without data (iperf3's receiver stops
+# counting when the test's clock stops, with the last socket buffers in
+# flight, so its byte counts are no proof of delivery: the downloads are)
 bulk_ok() {
 	jq -e '(.error == null) and (.end.sum_sent.bytes > 0) and
-		(.end.sum_received.bytes * 100 >= .end.sum_sent.bytes * 99) and
-		([.intervals[].sum.bytes] | min > 0)' "$TMP/$1" >/dev/null 2>&1
+		([.intervals[].streams[].bytes] | min > 0)' "$TMP/$1" >/dev/null 2>&1
 }
 bulk_report() {
-	jq -r '"\(.error // "ok"): sent \(.end.sum_sent.bytes // 0) B, received \(.end.sum_received.bytes // 0) B, slowest second \([.intervals[]?.sum.bits_per_second] | min // 0 | . / 1e6 | floor) Mbit/s"' \
+	jq -r '"\(.error // "ok"): sent \(.end.sum_sent.bytes // 0) B, received \(.end.sum_received.bytes // 0) B, slowest second \([.intervals[]?.sum.bits_per_second] | min // 0 | . / 1e6 | floor) Mbit/s, slowest stream-second \([.intervals[]?.streams[]?.bits_per_second] | min // 0 | . / 1e6 | floor) Mbit/s"' \
 		"$TMP/$1" 2>/dev/null || echo "no result: $(head -c 200 "$TMP/$1")"
 }
 
@@ -211,24 +264,30 @@ down() {
 	UP=0
 }
 
-for mode in active-active active-standby; do
+for mode in ${XLB_RUNTIME_HA_MODES:-active-active active-standby}; do
 	echo "-- $mode: VIPs rt ($VIP:$PORT, $CONNS connections), bulk and bulkr (iperf3 each way) added by lbctl on both nodes; lb1 fails"
 	what=
 	[ "$mode" = active-active ] && what=drift
 	if run "$mode" "$mode" "lb1 lb2" 0 "$what"; then
 		echo "      lb1 owned $SESS1 sessions; lb2 refused $REJ entries; lb2 took over $TAKEN"
 		echo "      $(jq -c '{ok, conns, failures}' "$TMP/$mode.json")"
-		echo "      bulk: $(bulk_report "$mode.bulk"); reverse: $(bulk_report "$mode.bulkr")"
+		echo "      bulk: $(bulk_report "$mode.bulk")"
+		echo "      reverse: $(bulk_report "$mode.bulkr")"
+		echo "      downloads: ${#DL_PORTS[@]}, through lb1 from port $DL_VIA"
 		check "$mode: both nodes reported equal service sets ($STATE1, $STATE2)" \
 			test "$STATE1/$STATE2" = equal/equal
 		check "$mode: lb2 applied every session of the run-time VIPs (apply_rejected $REJ)" \
 			test "$REJ" = 0
 		check "$mode: no connection broke across lb1's failure" passed "$mode.json"
-		check "$mode: both transfers' data connections went through lb1 (ports $CP1, $CP2)" \
-			test "$VIA" = 1
-		check "$mode: the bulk transfer carried on to its end, no second without data" \
+		check "$mode: both iperf3 data connections went through lb1 (client ports $CP1, $CP2)" \
+			test "$CP1" != 0 -a "$CP2" != 0
+		check "$mode: a download of ${BLOB_MB} MiB went through lb1 (client port $DL_VIA)" \
+			test "$DL_VIA" != 0
+		check "$mode: every download (${#DL_PORTS[@]}) arrived whole, byte for byte" \
+			downloads_ok "$mode"
+		check "$mode: iperf3 each way ran to its end, no stream a second without data" \
 			bulk_ok "$mode.bulk"
-		check "$mode: the reverse bulk transfer too" bulk_ok "$mode.bulkr"
+		check "$mode: ... the reverse one too" bulk_ok "$mode.bulkr"
 		check "$mode: lb2 took lb1's sessions over ($TAKEN)" test "$TAKEN" -gt 0
 	else
 		check "$mode: testbed up, services added" false
@@ -236,8 +295,11 @@ for mode in active-active active-standby; do
 	down
 done
 
+controls=${XLB_RUNTIME_HA_CONTROLS:-1} # 0: the runs above only (debugging)
 echo "-- control (a): the VIPs added on lb1 only (active-standby: all traffic through lb1)"
-if run active-standby vip-one "lb1" 0; then
+if [ "$controls" = 0 ]; then
+	echo "      (skipped: XLB_RUNTIME_HA_CONTROLS=0)"
+elif run active-standby vip-one "lb1" 0; then
 	echo "      lb1: $STATE1, $(head -1 "$TMP/vip-one.lines1"); $UNPROT sessions unprotected"
 	echo "      lb2: $STATE2, $(head -1 "$TMP/vip-one.lines2")"
 	echo "      $(jq -c '{ok, failed}' "$TMP/vip-one.json"); bulk: $(bulk_report vip-one.bulk)"
@@ -249,13 +311,17 @@ if run active-standby vip-one "lb1" 0; then
 		test "${UNPROT:-0}" -gt 0
 	check "control (a): the connections break at failover" broken vip-one.json
 	check "control (a): the bulk transfer breaks" sh -c "! jq -e '.error == null' '$TMP/vip-one.bulk' >/dev/null 2>&1"
+	check "control (a): the download through lb1 does not arrive whole" \
+		sh -c "! cmp -s '$TMP/blob' '$TMP/vip-one.dl.$DL_VIA'"
 else
 	check "control (a): testbed up, services added" false
 fi
 down
 
 echo "-- control (b): a third backend (be3) added to rt on lb1 only"
-if run active-active be-one "lb1 lb2" 1; then
+if [ "$controls" = 0 ]; then
+	echo "      (skipped: XLB_RUNTIME_HA_CONTROLS=0)"
+elif run active-active be-one "lb1 lb2" 1; then
 	echo "      lb2 refused $REJ entries; $(jq -c '{ok, failed}' "$TMP/be-one.json")"
 	echo "      lb2's log: $(cut -c1-240 "$TMP/be-one.refused")"
 	check "control (b): both nodes report the backend lb2 lacks" \
