@@ -29,6 +29,7 @@
 #endif
 
 #include "lb.skel.h"
+#include "bpfmap.h"
 #include "dataplane.h"
 #include "snatport.h"
 #include "log.h"
@@ -46,20 +47,9 @@ static uint32_t *maglev_keys;
  */
 static bool use_batch = true;
 
-/* BPF_MAP_GET_NEXT_KEY with a fully initialised attr (libbpf 1.1 clears
- * only part of it, which memcheck reports). key must not be NULL: a key
- * that is not in a hash map yields its first key. */
 int dp_get_next_key(int fd, const void *key, void *next)
 {
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.map_fd = fd;
-	attr.key = (__u64)(unsigned long)key;
-	attr.next_key = (__u64)(unsigned long)next;
-	if (syscall(__NR_bpf, BPF_MAP_GET_NEXT_KEY, &attr, sizeof(attr)) < 0)
-		return -errno;
-	return 0;
+	return xlb_map_next_key(fd, key, next);
 }
 
 static const char *const stat_names[XLB_STAT_MAX] = {

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #define SYNC_AUTH_MAC_LEN 32
 
 /* Once per process before the first use (sodium_init); 0 or -1. */
@@ -33,5 +35,24 @@ int sync_auth_append(uint8_t *buf, size_t *len, size_t cap, const uint8_t *key, 
  */
 int sync_auth_verify(const uint8_t *buf, size_t len, const uint8_t *key, size_t key_len,
 		     size_t *payload_len);
+
+/*
+ * A key prepared once: HMAC hashes the key's inner and outer pads before
+ * any message byte, two SHA-256 blocks that do not depend on the message;
+ * the prepared state holds them, and every tag copies it and hashes the
+ * message only.
+ */
+struct sync_auth_key {
+	crypto_auth_hmacsha256_state st;
+	int set;
+};
+
+/* 0, or -EINVAL for an empty key. */
+int sync_auth_key_init(struct sync_auth_key *k, const uint8_t *key, size_t key_len);
+void sync_auth_key_clear(struct sync_auth_key *k);
+/* sync_auth_append() and sync_auth_verify() with a prepared key. */
+int sync_auth_append_k(const struct sync_auth_key *k, uint8_t *buf, size_t *len, size_t cap);
+int sync_auth_verify_k(const struct sync_auth_key *k, const uint8_t *buf, size_t len,
+		       size_t *payload_len);
 
 #endif /* SYNCD_AUTH_H */

@@ -298,6 +298,9 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	e->cfg.maps = e->maps;
 	e->cfg.peers = e->peer_ids;
 	e->cfg.peer_names = NULL;
+	/* the key's HMAC pads hashed once, not per message */
+	if (e->cfg.auth_key_len)
+		sync_auth_key_init(&e->auth, e->cfg.auth_key, e->cfg.auth_key_len);
 	e->cfg.node_name = cfg->node_name ? cfg->node_name : "-";
 	memcpy(e->peer_ids, cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	for (i = 0; i < cfg->n_peers; i++) {
@@ -340,6 +343,7 @@ void sync_engine_free(struct sync_engine *e)
 	eng_snapshot_free(e);
 	eng_digest_free(e);
 	eng_services_free(e);
+	sync_auth_key_clear(&e->auth);
 	eng_tombs_free(e);
 	eng_ebuf_free(&e->batch);
 	sync_txring_free(&e->ring);

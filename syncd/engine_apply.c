@@ -406,8 +406,7 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 		r = SYNC_E_TOO_BIG;
 		goto refused;
 	}
-	if (e->cfg.auth_key_len &&
-	    sync_auth_verify(buf, len, e->cfg.auth_key, e->cfg.auth_key_len, &plen)) {
+	if (e->cfg.auth_key_len && sync_auth_verify_k(&e->auth, buf, len, &plen)) {
 		e->st.rx_auth_fail++;
 		e->st.rx_dropped++;
 		xlb_log_rl(&e->rl, XLB_LOG_WARN,

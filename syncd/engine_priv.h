@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "engine.h"
 #include "liveness.h"
@@ -186,6 +187,7 @@ struct sync_engine {
 	void *io_ctx;
 
 	struct sync_engine_stats st;
+	struct sync_auth_key auth; /* prepared from cfg.auth_key */
 	bool started, ready;
 	uint64_t start_ns;
 	uint64_t next_hb_ns;

@@ -95,8 +95,8 @@ int eng_emit(struct sync_engine *e, size_t len)
 {
 	int rc;
 
-	if (e->cfg.auth_key_len && sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg,
-						    e->cfg.auth_key, e->cfg.auth_key_len)) {
+	if (e->cfg.auth_key_len &&
+	    sync_auth_append_k(&e->auth, e->txbuf, &len, e->cfg.lim.max_msg)) {
 		e->st.tx_errors++;
 		return -EMSGSIZE;
 	}
@@ -171,8 +171,8 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 			break;
 		}
 		e->tx_seq++;
-		if (e->cfg.auth_key_len && sync_auth_append(e->txbuf, &len, e->cfg.lim.max_msg,
-							    e->cfg.auth_key, e->cfg.auth_key_len)) {
+		if (e->cfg.auth_key_len &&
+		    sync_auth_append_k(&e->auth, e->txbuf, &len, e->cfg.lim.max_msg)) {
 			e->st.tx_errors++;
 			break;
 		}

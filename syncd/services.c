@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "bpfmap.h"
 #include "services.h"
 #include "svcset.h"
 
@@ -183,7 +184,7 @@ static int read_members(int fd, struct member **out, size_t *n)
 
 	*n = 0;
 	memset(&k, 0xff, sizeof(k)); /* not a key: start at the first */
-	while (bpf_map_get_next_key(fd, &k, &next) == 0) {
+	while (xlb_map_next_key(fd, &k, &next) == 0) {
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 256;
 			t = realloc(v, cap * sizeof(*v));
@@ -225,7 +226,7 @@ int svc_read_set(struct svc_backends *b, struct svc_set *out)
 	if (r < 0)
 		return r;
 	memset(&k, 0, sizeof(k)); /* family 0: not a key */
-	while (bpf_map_get_next_key(b->fd_vips, &k, &next) == 0) {
+	while (xlb_map_next_key(b->fd_vips, &k, &next) == 0) {
 		struct svc_vip *v;
 
 		k = next;

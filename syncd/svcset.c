@@ -86,9 +86,11 @@ static void sort_set(struct svc_set *s)
 {
 	size_t i;
 
-	qsort(s->vips, s->n, sizeof(s->vips[0]), cmp_vip);
+	if (s->n)
+		qsort(s->vips, s->n, sizeof(s->vips[0]), cmp_vip);
 	for (i = 0; i < s->n; i++)
-		qsort(s->vips[i].be, s->vips[i].n_be, sizeof(s->vips[i].be[0]), cmp_be);
+		if (s->vips[i].n_be)
+			qsort(s->vips[i].be, s->vips[i].n_be, sizeof(s->vips[i].be[0]), cmp_be);
 }
 
 /* Canonical encoding of a sorted set. */

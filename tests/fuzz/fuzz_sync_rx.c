@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "codec.h"
 #include "engine.h"
 #include "log.h"
@@ -167,6 +169,11 @@ static void setup_specs(void)
 		abort();
 }
 
+/* A service set's encoding (proto ServiceSet: one VIP 198.18.100.1:8080/tcp,
+ * full-NAT, no backend), this node's and the seed peer's. */
+static const uint8_t svc_set[] = { 0x0a, 0x0c, 0x0a, 0x04, 198,	 18,   100, 1,
+				   0x10, 0x90, 0x3f, 0x18, 0x06, 0x20, 0x01 };
+
 static struct sync_engine *make_engine(void)
 {
 	static const uint32_t peers[] = { 20, 30 };
@@ -204,6 +211,10 @@ static struct sync_engine *make_engine(void)
 	cfg.validate = validate;
 	e = sync_engine_new(&cfg, &store_ops, NULL, &io_ops, NULL, err, sizeof(err));
 	if (!e)
+		abort();
+	/* a service set to serve to a peer that asks (engine_services.c) */
+	if (sync_engine_set_services(e, XXH3_64bits(svc_set, sizeof(svc_set)), svc_set,
+				     sizeof(svc_set)))
 		abort();
 	return e;
 }
@@ -392,6 +403,36 @@ int main(int argc, char **argv)
 		abort();
 	frame(len);
 	write_seed(argv[1], "digests");
+
+	/* service sets: a heartbeat announcing one, a request for this
+	 * node's, the peer's set in two chunks (and one that does not hash
+	 * to its digest) */
+	{
+		const uint8_t *set = svc_set;
+		uint64_t d = XXH3_64bits(svc_set, sizeof(svc_set));
+
+		h.dest = 0;
+		h.seq = 0;
+		if (sync_encode_heartbeat_svc(&h, 1, os, 1, &d, &lim, msg, sizeof(msg), &len))
+			abort();
+		frame(len);
+		h.dest = 10;
+		if (sync_encode_services_request(&h, d, &lim, msg, sizeof(msg), &len))
+			abort();
+		frame(len);
+		if (sync_encode_services_chunk(&h, d, 0, 2, set, 6, &lim, msg, sizeof(msg), &len))
+			abort();
+		frame(len);
+		if (sync_encode_services_chunk(&h, d, 1, 2, set + 6, sizeof(svc_set) - 6, &lim, msg,
+					       sizeof(msg), &len))
+			abort();
+		frame(len);
+		if (sync_encode_services_chunk(&h, d ^ 1, 0, 1, set, sizeof(svc_set), &lim, msg,
+					       sizeof(msg), &len))
+			abort();
+		frame(len);
+		write_seed(argv[1], "services");
+	}
 
 	/* a restarted peer, a message from an unknown node */
 	h.epoch = 9;

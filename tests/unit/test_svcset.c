@@ -259,6 +259,7 @@ static void test_peer_serves(void **state)
 	assert_false(svcset_peer_serves(&peer, &mine.vips[0], 11));
 	peer.n = 0; /* a missing VIP refuses */
 	assert_false(svcset_peer_serves(&peer, &mine.vips[0], 11));
+	peer.n = 2;
 	svcset_free(&mine);
 	svcset_free(&peer);
 }
@@ -279,7 +280,7 @@ static void test_decode_refusals(void **state)
 		{ 5, 0, "listed twice" },
 		{ 6, 0, "no address of 4 or 16 bytes" },
 	};
-	uint8_t addr[4] = { 198, 18, 100, 1 }, baddr[4] = { 198, 18, 2, 11 };
+	uint8_t addr[4] = { 198, 18, 100, 1 }, baddr[16] = { 198, 18, 2, 11 };
 	char why[160];
 	size_t i;
 

@@ -834,6 +834,39 @@ static void test_auth_tag(void **state)
 	/* no room left for the tag */
 	len = plen;
 	assert_int_equal(sync_auth_append(buf, &len, plen + 10, key, sizeof(key)), -EMSGSIZE);
+
+	/* a prepared key gives the same tag, used again and again, and
+	 * refuses what the one-shot form refuses */
+	{
+		struct sync_auth_key k, k2;
+		uint8_t once[SYNC_AUTH_TAG_ROOM];
+		size_t l2, j;
+
+		assert_int_equal(sync_auth_key_init(&k, key, sizeof(key)), 0);
+		assert_int_equal(sync_auth_key_init(&k2, key2, sizeof(key2)), 0);
+		assert_int_equal(sync_auth_key_init(&k2, NULL, 0), -EINVAL);
+		assert_int_equal(sync_auth_key_init(&k2, key2, sizeof(key2)), 0);
+		len = plen;
+		assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, sizeof(key)), 0);
+		memcpy(once, buf + plen, sizeof(once));
+		for (j = 0; j < 3; j++) {
+			l2 = plen;
+			assert_int_equal(sync_auth_append_k(&k, buf, &l2, sizeof(buf)), 0);
+			assert_int_equal(l2, len);
+			assert_memory_equal(buf + plen, once, sizeof(once));
+			assert_int_equal(sync_auth_verify_k(&k, buf, l2, &i), 0);
+			assert_int_equal(i, plen);
+			assert_int_equal(sync_auth_verify_k(&k2, buf, l2, &i), -EBADMSG);
+		}
+		buf[0] ^= 1;
+		assert_int_equal(sync_auth_verify_k(&k, buf, len, &i), -EBADMSG);
+		buf[0] ^= 1;
+		l2 = plen;
+		assert_int_equal(sync_auth_append_k(&k, buf, &l2, plen + 10), -EMSGSIZE);
+		sync_auth_key_clear(&k);
+		assert_int_equal(sync_auth_verify_k(&k, buf, len, &i), -EBADMSG);
+		sync_auth_key_clear(&k2);
+	}
 }
 
 int main(void)
