@@ -84,9 +84,9 @@ enum hc_type {
 #define CFG_DEF_SYNC_CONTROL_SOCKET_FMT CFG_DEF_RUN_DIR "/%s.syncd.sock"       /* node.name */
 #define CFG_DEF_SYNC_HEARTBEAT_MS	100
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
-/* syncd runs ahead of the load it balances: its heartbeats must not wait
- * behind other work of the node (a peer would declare it dead) */
-#define CFG_DEF_SYNC_NICE	      -10
+/* syncd's nice value: below 0 its heartbeats wait less behind the node's
+ * other work; 0 by default (docs/xdplb.conf.5.md says why) */
+#define CFG_DEF_SYNC_NICE	      0
 #define CFG_DEF_SYNC_ANTIENTROPY_MS   10000
 #define CFG_DEF_SYNC_DIGEST_SETTLE_MS 5000
 #define CFG_DEF_SYNC_MAPS                                                                          \

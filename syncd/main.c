@@ -942,9 +942,9 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		return -1;
 	if (!d->ecfg.auth_key_len)
 		log_warn("sync.key_file not set: messages between nodes are not authenticated");
-	/* heartbeats and the stream must not wait behind the node's other
-	 * work: a peer would take this node for dead (sync.nice) */
-	if (setpriority(PRIO_PROCESS, 0, d->cfg->sync.nice) < 0)
+	/* sync.nice: heartbeats and the stream wait less behind the node's
+	 * other work (0: the priority syncd was started with) */
+	if (d->cfg->sync.nice && setpriority(PRIO_PROCESS, 0, d->cfg->sync.nice) < 0)
 		log_warn("sync.nice %d: cannot set this process's priority: %s (heartbeats may "
 			 "wait behind other work under load)",
 			 d->cfg->sync.nice, strerror(errno));
