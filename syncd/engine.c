@@ -194,9 +194,7 @@ void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
 	if (!cfg->lim.max_list)
 		cfg->lim.max_list = dl.max_list;
 	if (!cfg->batch_max_entries)
-		cfg->batch_max_entries = SYNC_DEFAULT_BATCH_ENTRIES < cfg->lim.max_entries
-						 ? SYNC_DEFAULT_BATCH_ENTRIES
-						 : cfg->lim.max_entries;
+		cfg->batch_max_entries = cfg->lim.max_entries;
 	if (!cfg->heartbeat_ms)
 		cfg->heartbeat_ms = SYNC_DEFAULT_HEARTBEAT_MS;
 	if (!cfg->dead_after_ms)

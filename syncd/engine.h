@@ -10,11 +10,10 @@
  *
  * Protocol (DESIGN decision 8, proto/sync.proto):
  *  - Local changes are queued into the current batch; a batch is sent when
- *    it holds batch_max_entries (256) or fills a message, or when
- *    sync_engine_flush() is called (the daemon's deadline,
- *    SYNC_BATCH_DELAY_US after the first queued entry:
- *    sync_engine_local() returns 1 when it queued the first entry of an
- *    empty batch; sync_engine_pending() says whether one waits). Every BATCH gets the next sequence
+ *    it is full (max entries or max message size) or when
+ *    sync_engine_flush() is called (the daemon's flush timer, <= 1 ms after
+ *    the first queued entry: sync_engine_local() returns 1 when it queued
+ *    the first entry of an empty batch). Every BATCH gets the next sequence
  *    of this node's stream (epoch = this incarnation) and is kept encoded
  *    in the retransmit ring.
  *  - Heartbeats every heartbeat_ms carry this node's last sequence, its
@@ -86,12 +85,7 @@
  * 0 never means "off". Anti-entropy alone can be turned off, and says so:
  * antientropy_ms = SYNC_ANTIENTROPY_OFF.
  */
-#define SYNC_DEFAULT_HEARTBEAT_MS 100
-/* A batch leaves when it holds this many entries (or fills a message),
- * or when the daemon's deadline (SYNC_BATCH_DELAY_US after its first
- * entry) passes, whichever comes first. */
-#define SYNC_DEFAULT_BATCH_ENTRIES    256
-#define SYNC_BATCH_DELAY_US	      150
+#define SYNC_DEFAULT_HEARTBEAT_MS     100
 #define SYNC_DEFAULT_DEAD_AFTER_MS    1000
 #define SYNC_DEFAULT_READY_TIMEOUT_MS 3000
 #define SYNC_DEFAULT_RESYNC_RETRY_MS  200
@@ -141,7 +135,7 @@ struct sync_engine_cfg {
 	const uint32_t *peers;	       /* peer node ids (!= node_id), copied */
 	const char *const *peer_names; /* for logs, may be NULL; copied */
 	struct sync_limits lim;	       /* each field 0: SYNC_LIMITS_DEFAULT's */
-	uint32_t batch_max_entries;    /* default SYNC_DEFAULT_BATCH_ENTRIES */
+	uint32_t batch_max_entries;    /* default lim.max_entries */
 	uint32_t heartbeat_ms;	       /* default 100 */
 	uint32_t dead_after_ms;	       /* default 1000 */
 	uint32_t ready_timeout_ms;     /* default 3000 */
@@ -246,8 +240,6 @@ int sync_engine_map_index(const struct sync_engine *e, const char *name);
 
 /* Sends the pending batch, if any. */
 void sync_engine_flush(struct sync_engine *e, uint64_t now_ns);
-/* Entries queued in the batch and not sent yet. */
-size_t sync_engine_pending(const struct sync_engine *e);
 
 /* One message from the network (any peer). Never fails: bad input is
  * dropped and counted. */

@@ -320,11 +320,6 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 	return first ? 1 : 0;
 }
 
-size_t sync_engine_pending(const struct sync_engine *e)
-{
-	return e->batch.n;
-}
-
 void sync_engine_flush(struct sync_engine *e, uint64_t now_ns)
 {
 	send_batch(e, now_ns);

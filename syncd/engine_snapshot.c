@@ -360,10 +360,8 @@ static int serve_cb(void *arg, const void *key, const void *value)
 
 	if (s->bucketed && bucket_of(key, ms->key_size, s->bucket_count) != s->bucket)
 		return 0;
-	/* chunks as full as a message allows: the live stream's batch size
-	 * is for its latency, a snapshot's is for its throughput */
 	if (s->eb.n && (eng_ebuf_est_with(&s->eb, ms, SYNC_OP_UPDATE) > eng_msg_budget(e) ||
-			s->eb.n >= e->cfg.lim.max_entries))
+			s->eb.n >= e->cfg.batch_max_entries))
 		send_chunks(e, s, w->now_ns);
 	if (eng_ebuf_add(&s->eb, ms, s->cur_map, SYNC_OP_UPDATE,
 			 sync_conflict_value_node(ms, value, e->cfg.node_id),

@@ -25,7 +25,6 @@
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 
 #include <bpf/bpf.h>
@@ -75,9 +74,6 @@ struct syncd {
 	struct port_hold hold; /* TCP ports until TIME_WAIT is over (porthold.h) */
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
-	int batch_fd;	  /* timerfd: the batch's deadline */
-	bool batch_armed; /* ... set */
-	uv_poll_t batch_poll;
 	uv_timer_t tick;
 	uv_timer_t drain;     /* 1 ms: records submitted without wake-up */
 	uv_timer_t svc_timer; /* SVCWATCH_PERIOD_MS: service sets compared */
@@ -87,7 +83,7 @@ struct syncd {
 	struct fault *fault; /* test-only loss on receive, or NULL */
 	bool no_repair;	     /* test-only: capture losses not repaired */
 	bool no_release;     /* test-only: superseded reverse entries kept */
-	bool status_up, local_up, cap_up, batch_up;
+	bool status_up, local_up, cap_up;
 	struct svc_backends backends; /* what lbd installed (services.h) */
 	char why[256];		      /* validate()'s last refusal */
 	struct sync_field backend_field[SYNC_MAX_MAPS];
@@ -374,44 +370,16 @@ static void check_capture_lost(struct syncd *d)
 	d->cap_lost_seen = l.total;
 }
 
-/*
- * Batching by size or deadline: the engine sends a batch once it holds
- * SYNC_DEFAULT_BATCH_ENTRIES entries or fills a message; what is left
- * leaves SYNC_BATCH_DELAY_US after its first entry was queued (a timerfd:
- * libuv's timers count in milliseconds). A lone change waits that long; a
- * burst leaves in full batches, whatever the drains cut it into.
- */
-static void batch_deadline(struct syncd *d)
-{
-	struct itimerspec its = { .it_value = { .tv_nsec = SYNC_BATCH_DELAY_US * 1000 } };
-
-	if (d->batch_armed || !sync_engine_pending(d->eng))
-		return;
-	if (d->batch_fd < 0 || timerfd_settime(d->batch_fd, 0, &its, NULL) < 0) {
-		sync_engine_flush(d->eng, xlb_mono_ns()); /* no timer: at once */
-		return;
-	}
-	d->batch_armed = true;
-}
-
-static void on_batch_deadline(uv_poll_t *p, int status, int events)
-{
-	struct syncd *d = p->data;
-	uint64_t n;
-
-	if (read(d->batch_fd, &n, sizeof(n)) < 0 && errno == EAGAIN)
-		return;
-	d->batch_armed = false;
-	sync_engine_flush(d->eng, xlb_mono_ns());
-}
-
 static void drain_capture(struct syncd *d)
 {
 	int n = sync_capture_poll(d->cap, on_event, d);
 
 	if (n < 0)
 		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
-	batch_deadline(d);
+	/* the ring buffer is drained: send what it gave now, so a lone
+	 * change leaves at once and a burst leaves in full batches */
+	if (n > 0)
+		sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 /* A burst filled XLB_SYNC_WAKEUP_BYTES of the ring buffer. */
@@ -466,7 +434,7 @@ static void on_local(uv_poll_t *p, int status, int events)
 				d->local_bad++;
 		}
 	}
-	batch_deadline(d);
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int open_local_socket(struct syncd *d, char *err, size_t errlen)
@@ -771,8 +739,6 @@ static void stop(struct syncd *d)
 		uv_close((uv_handle_t *)&d->cap_poll, on_closed_noop);
 	if (d->local_up)
 		uv_close((uv_handle_t *)&d->local_poll, on_closed_noop);
-	if (d->batch_up)
-		uv_close((uv_handle_t *)&d->batch_poll, on_closed_noop);
 	if (d->status_up)
 		uv_close((uv_handle_t *)&d->status_srv, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_noop);
@@ -910,8 +876,8 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 	struct syncd *d = arg;
 
 	sync_engine_rx(d->eng, buf, len, xlb_mono_ns());
-	/* what applying it queued (a released reverse entry) */
-	batch_deadline(d);
+	/* replies (resync, snapshot chunks) leave now too */
+	sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int setup(struct syncd *d, char *err, size_t errlen)
@@ -1043,16 +1009,6 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->local_poll.data = d;
 	uv_poll_start(&d->local_poll, UV_READABLE, on_local);
 
-	d->batch_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->batch_fd < 0 || uv_poll_init(&d->loop, &d->batch_poll, d->batch_fd)) {
-		snprintf(err, errlen, "cannot create the batch deadline timer: %s",
-			 strerror(errno));
-		return -1;
-	}
-	d->batch_up = true;
-	d->batch_poll.data = d;
-	uv_poll_start(&d->batch_poll, UV_READABLE, on_batch_deadline);
-
 	if (open_status_socket(d, err, errlen) < 0)
 		return -1;
 
@@ -1089,8 +1045,6 @@ static void teardown(struct syncd *d)
 		close(d->local_fd);
 		unlink(d->cfg->sync.local_socket);
 	}
-	if (d->batch_fd >= 0)
-		close(d->batch_fd);
 	if (d->status_up)
 		unlink(d->cfg->sync.control_socket);
 	svcwatch_free(d->svc);
@@ -1198,7 +1152,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "syncd: out of memory\n");
 		return 1;
 	}
-	d->local_fd = d->lock_fd = d->node_state_fd = d->port_pool_fd = d->batch_fd = -1;
+	d->local_fd = d->lock_fd = d->node_state_fd = d->port_pool_fd = -1;
 	d->backends.fd = -1;
 	d->sessions_map = d->reverse_map = -1;
 	d->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
