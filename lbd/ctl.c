@@ -532,13 +532,24 @@ static int cmd_backend_del(struct ctl *c, struct json_object *req, struct json_o
 	return lbd_backend_del(c->l, vip, id, err, errlen);
 }
 
+/* Backend id of the VIP named vip as "backend list" shows it (after a
+ * change that succeeded: both exist). */
+static struct json_object *backend_json_of(struct lbd *l, const char *vip, uint32_t id)
+{
+	struct cfg_vip *v = lbd_vip_by_name(l, vip);
+	size_t i;
+
+	for (i = 0; v && i < v->n_backends; i++)
+		if (v->backends[i].id == id)
+			return backend_json(l, v, &v->backends[i]);
+	return NULL;
+}
+
 static int drain_common(struct ctl *c, struct json_object *req, struct json_object **res, char *err,
 			size_t errlen, bool drain)
 {
 	const char *vip;
 	uint32_t id;
-	struct cfg_vip *v;
-	size_t i;
 	int r;
 
 	if (vip_id_args(req, &vip, &id, err, errlen) < 0)
@@ -546,10 +557,7 @@ static int drain_common(struct ctl *c, struct json_object *req, struct json_obje
 	r = lbd_backend_drain(c->l, vip, id, drain, err, errlen);
 	if (r < 0)
 		return r;
-	v = lbd_vip_by_name(c->l, vip);
-	for (i = 0; i < v->n_backends; i++)
-		if (v->backends[i].id == id)
-			*res = backend_json(c->l, v, &v->backends[i]);
+	*res = backend_json_of(c->l, vip, id);
 	return 0;
 }
 
@@ -571,8 +579,6 @@ static int cmd_backend_weight(struct ctl *c, struct json_object *req, struct jso
 	const char *vip;
 	uint64_t weight;
 	uint32_t id;
-	struct cfg_vip *v;
-	size_t i;
 	int r;
 
 	if (vip_id_args(req, &vip, &id, err, errlen) < 0 ||
@@ -581,10 +587,7 @@ static int cmd_backend_weight(struct ctl *c, struct json_object *req, struct jso
 	r = lbd_backend_weight(c->l, vip, id, (uint32_t)weight, err, errlen);
 	if (r < 0)
 		return r;
-	v = lbd_vip_by_name(c->l, vip);
-	for (i = 0; i < v->n_backends; i++)
-		if (v->backends[i].id == id)
-			*res = backend_json(c->l, v, &v->backends[i]);
+	*res = backend_json_of(c->l, vip, id);
 	return 0;
 }
 

@@ -47,11 +47,6 @@ static uint32_t *maglev_keys;
  */
 static bool use_batch = true;
 
-int dp_get_next_key(int fd, const void *key, void *next)
-{
-	return xlb_map_next_key(fd, key, next);
-}
-
 static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_RX] = "rx",
 	[XLB_STAT_PASS_NON_IP] = "pass_non_ip",
@@ -598,7 +593,7 @@ static int members_prune(struct dataplane *dp, uint32_t vip_id, const struct cfg
 	int r = 0;
 
 	memset(&k, 0xff, sizeof(k)); /* not a key: start at the first */
-	while (dp_get_next_key(dp->fd_members, &k, &next) == 0) {
+	while (xlb_map_next_key(dp->fd_members, &k, &next) == 0) {
 		if (used)
 			keep = next.vip_id < XLB_MAX_VIPS && used[next.vip_id];
 		else
@@ -1066,7 +1061,7 @@ static int walk_next_slow(struct dp_walk *w, uint32_t *n)
 	*n = 0;
 	if (!w->started) {
 		memset(w->next_key, 0, w->key_size); /* never a valid key */
-		r = dp_get_next_key(w->fd, w->next_key, w->next_key);
+		r = xlb_map_next_key(w->fd, w->next_key, w->next_key);
 		if (r == -ENOENT)
 			return 1;
 		if (r < 0)
@@ -1079,7 +1074,7 @@ static int walk_next_slow(struct dp_walk *w, uint32_t *n)
 		memcpy(k, w->next_key, w->key_size);
 		if (bpf_map_lookup_elem(w->fd, k, vals + count * w->val_size) == 0)
 			count++;
-		r = dp_get_next_key(w->fd, k, w->next_key);
+		r = xlb_map_next_key(w->fd, k, w->next_key);
 		if (r < 0) {
 			*n = count;
 			dp_walk_reset(w);

@@ -130,10 +130,6 @@ int dp_walk_next(struct dp_walk *w, uint32_t *n);
 void dp_walk_reset(struct dp_walk *w);
 void dp_walk_free(struct dp_walk *w);
 
-/* BPF_MAP_GET_NEXT_KEY; key must not be NULL (a missing key gives the
- * first key of a hash map). Returns 0 or -errno (-ENOENT at the end). */
-int dp_get_next_key(int fd, const void *key, void *next);
-
 /* Call fn for each entry of the sessions map, read cap entries at a time;
  * a non-zero return from fn stops the walk. Returns 0 or -errno. */
 typedef int (*dp_session_fn)(void *arg, const struct xlb_flow_key *k, const struct xlb_session *s);

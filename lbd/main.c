@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "ageing.h"
+#include "bpfmap.h"
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
@@ -750,7 +751,7 @@ static void prune_stale(struct lbd *l)
 	__u32 id;
 
 	memset(&k, 0, sizeof(k)); /* not a valid key: start at the first */
-	while (dp_get_next_key(l->dp.fd_vips, &k, &next) == 0) {
+	while (xlb_map_next_key(l->dp.fd_vips, &k, &next) == 0) {
 		bool known = false;
 
 		for (i = 0; i < l->cfg->n_vips && !known; i++) {
