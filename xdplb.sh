@@ -37,7 +37,7 @@ build_asan() {
 
 # Every C source and header as .clang-format says (clang-format 14,
 # Debian's clang-format package); the files are the repository's. Then
-# the layering: lbd and syncd share code only through lib/ and bpf/.
+# the layering: lbd and syncd share code only through lib/ and bpf/xdplb.h.
 format_check() {
 	step "format (clang-format --dry-run -Werror)"
 	local files
