@@ -96,6 +96,13 @@ bool sync_conflict_owner_deletes(const struct sync_mapspec *ms, const void *pres
 	return !sync_mapspec_has_owner(ms) || sync_mapspec_owner(ms, present) == origin;
 }
 
+bool sync_conflict_own_gone(const struct sync_mapspec *ms, const void *value, uint32_t self,
+			    bool present, bool restoring)
+{
+	return !present && !restoring && sync_mapspec_has_owner(ms) &&
+	       sync_mapspec_owner(ms, value) == self;
+}
+
 enum sync_apply sync_conflict_decide_unversioned(enum sync_op op, bool present)
 {
 	if (op == SYNC_OP_UPDATE)

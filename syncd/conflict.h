@@ -51,6 +51,12 @@
  *  - a DELETE whose version is not known (0: a kprobe sees only the key)
  *    deletes the value present only if it is the deleter's: the owner is
  *    the authority over its entries (sync_conflict_owner_deletes());
+ *  - for the same reason a peer's copy of an entry this node owns is not
+ *    written when this node no longer holds the key: the node deleted it,
+ *    and the delete left no tombstone here when its capture record was
+ *    lost or syncd was down; only a node that lost its maps (a reboot)
+ *    takes its own entries back, from its startup snapshots
+ *    (sync_conflict_own_gone());
  *  - in a map without a version field an UPDATE always applies and a
  *    DELETE always deletes: the last writer wins by arrival, and there are
  *    no tombstones (sync_conflict_decide_unversioned()).
@@ -136,6 +142,16 @@ enum sync_apply sync_conflict_decide(const struct sync_write *incoming,
  */
 bool sync_conflict_owner_deletes(const struct sync_mapspec *ms, const void *present,
 				 uint32_t origin);
+
+/*
+ * An UPDATE of map ms carrying value, from a peer, for a key this node
+ * (self) does not hold (present false): true if it must not be written
+ * because value is owned by this node, which deleted it. @restoring: this
+ * node lost its maps and the write comes from a startup snapshot; it then
+ * takes its own entries back.
+ */
+bool sync_conflict_own_gone(const struct sync_mapspec *ms, const void *value, uint32_t self,
+			    bool present, bool restoring);
 
 /* A write of op in a map without a version field, the key present or not. */
 enum sync_apply sync_conflict_decide_unversioned(enum sync_op op, bool present);

@@ -161,6 +161,33 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 	return (uint32_t)wait;
 }
 
+static int any_entry(void *arg, const void *key, const void *value)
+{
+	(void)key;
+	(void)value;
+	*(bool *)arg = true;
+	return 1;
+}
+
+/* Do the watched maps with an owner field hold no entry at all? Then this
+ * node starts without the sessions it owned (its maps were created anew:
+ * a reboot), not as a syncd restarted beside a running data plane. */
+static bool owned_maps_empty(struct sync_engine *e)
+{
+	struct sync_cursor cur;
+	bool seen = false;
+	size_t i;
+
+	for (i = 0; i < e->cfg.n_maps && !seen; i++) {
+		if (!sync_mapspec_has_owner(&e->maps[i]))
+			continue;
+		memset(&cur, 0, sizeof(cur));
+		if (e->store->walk(e->store_ctx, (unsigned int)i, &cur, 1, any_entry, &seen) < 0)
+			return false; /* unknown: keep what the node holds */
+	}
+	return !seen;
+}
+
 void sync_engine_start(struct sync_engine *e, uint64_t now_ns)
 {
 	size_t i;
@@ -169,6 +196,7 @@ void sync_engine_start(struct sync_engine *e, uint64_t now_ns)
 		return;
 	e->started = true;
 	e->start_ns = now_ns;
+	e->restore_own = owned_maps_empty(e);
 	e->ae_next_ns = now_ns + ms2ns(e->cfg.antientropy_ms);
 	for (i = 0; i < e->cfg.n_peers; i++)
 		eng_pull_full(e, i, true, now_ns);

@@ -169,6 +169,17 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 		return 0;
 	}
 	present = rc == 0;
+	if (en->op == SYNC_OP_UPDATE &&
+	    sync_conflict_own_gone(ms, e->vin, e->cfg.node_id, present,
+				   src == SRC_SNAPSHOT && e->restore_own)) {
+		/* anti-entropy removes the peer's copy (engine_digest.c) */
+		e->st.apply_own_gone++;
+		xlb_log_rl(&e->rl, XLB_LOG_INFO,
+			   "sync %s: map %s: node %" PRIu32 "'s copy of an entry this node owns and "
+			   "deleted is not written back",
+			   e->cfg.node_name, ms->name, p->node);
+		return 0;
+	}
 
 	if (!sync_mapspec_has_version(ms)) {
 		act = sync_conflict_decide_unversioned(en->op, present);

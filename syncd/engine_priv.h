@@ -189,6 +189,10 @@ struct sync_engine {
 	struct sync_engine_stats st;
 	struct sync_auth_key auth; /* prepared from cfg.auth_key */
 	bool started, ready;
+	/* the watched maps with an owner field were empty at start: this node
+	 * lost them (a reboot), and until it is ready its startup snapshots
+	 * may bring back the entries it owned (engine_apply.c) */
+	bool restore_own;
 	uint64_t start_ns;
 	uint64_t next_hb_ns;
 	uint64_t tick_due_ns; /* when the next tick should come (stall check) */

@@ -236,6 +236,7 @@ void eng_update_ready(struct sync_engine *e, uint64_t now_ns)
 			return;
 	}
 	e->ready = true;
+	e->restore_own = false;
 	xlb_log(XLB_LOG_INFO, "sync %s: ready", e->cfg.node_name);
 	if (e->io.ready)
 		e->io.ready(e->io_ctx);

@@ -259,6 +259,17 @@ static void test_value_write(void **state)
 	assert_true(sync_conflict_owner_deletes(&unowned, &a, 4));
 	a.owner = 0;
 	assert_false(sync_conflict_owner_deletes(&owned, &a, 4));
+
+	/* a peer's copy of an entry this node (3) owns, absent here: not
+	 * written unless the node lost its maps and restores from a startup
+	 * snapshot; present, or another owner's, or no owner field: the
+	 * ordinary rule decides */
+	a.owner = 3;
+	assert_true(sync_conflict_own_gone(&owned, &a, 3, false, false));
+	assert_false(sync_conflict_own_gone(&owned, &a, 3, false, true));
+	assert_false(sync_conflict_own_gone(&owned, &a, 3, true, false));
+	assert_false(sync_conflict_own_gone(&owned, &a, 4, false, false));
+	assert_false(sync_conflict_own_gone(&unowned, &a, 3, false, false));
 }
 
 static void test_unversioned(void **state)

@@ -933,6 +933,7 @@ static void test_restart(void **state)
 	assert_int_equal(cluster_diff(), 0);
 	stats(n2, &st);
 	assert_true(st.snapshot_entries_applied >= 650);
+	assert_int_equal(st.apply_own_gone, 0); /* maps created anew: restored */
 	sync_engine_get_peer(n2->e, 0, &ps);
 	assert_true(ps.snapshot_done);
 
@@ -1039,7 +1040,10 @@ static void test_conflicts(void **state)
 	put_session(&C.nodes[0], 2, 3, 0, 0xA1);
 	put_session(&C.nodes[2], 2, 4, 0, 0xC3);
 	/* equal version and owner, different bytes (a writer bug): the
-	 * larger bytes win everywhere */
+	 * larger bytes win everywhere. The owner holds the session (a peer's
+	 * copy of one it does not hold is not written: test_own_gone_*) */
+	put_session(&C.nodes[0], 3, 6, 0, 0x05);
+	run(20);
 	put_session(&C.nodes[1], 3, 7, C.nodes[0].id, 0x01);
 	put_session(&C.nodes[2], 3, 7, C.nodes[0].id, 0x09);
 	/* a delete against a concurrent older update: the delete stays */
@@ -1313,6 +1317,126 @@ static void test_replaced(void **state)
 	run(5);
 	assert_int_equal(n1->replaced_calls, 1);
 	assert_int_equal(n1->removed_calls, 1);
+	cluster_free();
+}
+
+/* A session written by nd's data plane whose capture record was lost:
+ * in its map only. owner 0: nd itself. */
+static void put_session_unseen(struct node *nd, uint32_t i, uint32_t owner, uint8_t tag)
+{
+	struct tkey k = tkey_of(i);
+	struct tval v;
+
+	memset(&v, 0, sizeof(v));
+	v.ts = node_now(nd) - 5 * MS;
+	v.owner = owner ? owner : nd->id;
+	v.version = 1;
+	memset(v.payload, tag, sizeof(v.payload));
+	assert_int_equal(ms_update(&nd->store, 0, &k, &v), 0);
+}
+
+/* lbd's ageing deleted the session, and the record never reached the
+ * engine (lost, or syncd was down): no tombstone anywhere. */
+static void del_session_unseen(struct node *nd, uint32_t i)
+{
+	struct tkey k = tkey_of(i);
+
+	assert_int_equal(ms_remove(&nd->store, 0, &k, NULL), 0);
+}
+
+static size_t held(struct node *nd, uint32_t from, uint32_t to)
+{
+	struct tval v;
+	size_t n = 0;
+	uint32_t i;
+
+	for (i = from; i < to; i++)
+		n += get_session(nd, i, &v);
+	return n;
+}
+
+/*
+ * The owner is the authority over its entries. n1 deletes 100 of its
+ * sessions and every delete record is lost; n2 makes 100 sessions whose
+ * records are lost too, so that both pull each other's buckets in the
+ * next digest round. n2's snapshot of a bucket carries its stale copies
+ * of n1's deleted sessions: n1 must not write them back (it used to, and
+ * the next rounds then agreed on the resurrected sessions everywhere).
+ */
+static void test_own_gone_antientropy(void **state)
+{
+	struct sync_engine_cfg cfg = { .antientropy_ms = 300 };
+	struct sync_engine_stats st;
+	struct node *n1, *n2;
+	uint32_t i;
+
+	cluster_init(2, &cfg);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	for (i = 0; i < 100; i++)
+		put_session(n1, i, 1, 0, 0x31);
+	run(50);
+	assert_int_equal(held(n2, 0, 100), 100);
+	for (i = 0; i < 100; i++) {
+		del_session_unseen(n1, i);
+		put_session_unseen(n2, 1000 + i, 0, 0x32);
+	}
+	run(2000);
+	assert_int_equal(held(n1, 0, 100), 0); /* not resurrected */
+	assert_int_equal(held(n2, 0, 100), 0); /* pruned by anti-entropy */
+	assert_int_equal(held(n1, 1000, 1100), 100);
+	assert_int_equal(cluster_diff(), 0);
+	stats(n1, &st);
+	print_message("own gone: n1 refused %" PRIu64 " copies of its deleted sessions\n",
+		      st.apply_own_gone);
+	assert_true(st.apply_own_gone > 0); /* the race this test is about happened */
+	cluster_free();
+}
+
+/*
+ * syncd restarts beside a running data plane (its maps kept): while it
+ * was down, lbd deleted 50 of the node's sessions and the deletes went
+ * nowhere. The startup snapshot from the peer carries the peer's copies:
+ * the node must not take them back; the peer's copies are pruned. A node
+ * whose maps were created anew (test_restart) does take its own back.
+ */
+static void test_own_gone_restart(void **state)
+{
+	struct sync_engine_cfg cfg = { .antientropy_ms = 300 };
+	struct sync_engine_stats st;
+	struct node *n1, *n2;
+	uint32_t i;
+
+	cluster_init(2, &cfg);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	for (i = 0; i < 100; i++)
+		put_session(n2, i, 1, 0, 0x41);
+	run(50);
+	assert_int_equal(held(n1, 0, 100), 100);
+
+	sync_engine_free(n2->e);
+	n2->e = NULL;
+	n2->up = false;
+	for (i = 0; i < 50; i++)
+		del_session_unseen(n2, i);
+	run(300);
+	n2->epoch += 1000;
+	node_start(n2);
+	run(100);
+	assert_true(sync_engine_ready(n2->e));
+	assert_int_equal(held(n2, 0, 50), 0);	/* not taken back */
+	assert_int_equal(held(n2, 50, 100), 50); /* kept */
+	stats(n2, &st);
+	assert_int_equal(st.apply_own_gone, 50);
+	run(1500);
+	assert_int_equal(held(n1, 0, 50), 0); /* the peer's copies pruned */
+	assert_int_equal(held(n2, 0, 50), 0);
+	assert_int_equal(cluster_diff(), 0);
 	cluster_free();
 }
 
@@ -1721,6 +1845,8 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_replaced),
+		cmocka_unit_test(test_own_gone_antientropy),
+		cmocka_unit_test(test_own_gone_restart),
 		cmocka_unit_test(test_store_errors),
 		cmocka_unit_test(test_capture_lost),
 		cmocka_unit_test(test_capture_lost_fresh),
