@@ -175,7 +175,8 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 		/* anti-entropy removes the peer's copy (engine_digest.c) */
 		e->st.apply_own_gone++;
 		xlb_log_rl(&e->rl, XLB_LOG_INFO,
-			   "sync %s: map %s: node %" PRIu32 "'s copy of an entry this node owns and "
+			   "sync %s: map %s: node %" PRIu32
+			   "'s copy of an entry this node owns and "
 			   "deleted is not written back",
 			   e->cfg.node_name, ms->name, p->node);
 		return 0;

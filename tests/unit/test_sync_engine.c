@@ -1429,7 +1429,7 @@ static void test_own_gone_restart(void **state)
 	node_start(n2);
 	run(100);
 	assert_true(sync_engine_ready(n2->e));
-	assert_int_equal(held(n2, 0, 50), 0);	/* not taken back */
+	assert_int_equal(held(n2, 0, 50), 0);	 /* not taken back */
 	assert_int_equal(held(n2, 50, 100), 50); /* kept */
 	stats(n2, &st);
 	assert_int_equal(st.apply_own_gone, 50);
