@@ -373,7 +373,7 @@ hc_downs() {
 lost_report() {
 	status "$1" | jq -r '"capture_lost \(.capture_lost) (\(.capture_loss | to_entries |
 		map(select(.value != 0 and .value != false)) | map("\(.key) \(.value)") | join(", ")));
-		fault-dropped records \(.capture_fault_dropped // 0)"'
+		fault-dropped records \(.capture_fault_dropped // 0); peer copies of deleted own sessions refused \(.apply_own_gone // 0)"'
 }
 
 # settled_equal WHAT: once lb1 has aged the closed sessions (tcp_closing
