@@ -256,14 +256,20 @@ for mode in $MODES; do
 		flows "$mode-back" "$DUR"
 		sleep 5
 		"$TB" recover lb1 >"$TMP/$mode-recover" 2>&1 || tail -5 "$TMP/$mode-recover"
-		sleep 1
-		echo "      lb1 recovered at $(date +%T); a second later traffic goes to $(carriers)"
+		# lb1 is ready when recover returns; its route (BGP) or the VIP
+		# (VRRP preemption) follows within a few hundred ms to seconds
+		want="lb1 lb2"
+		[ "$mode" = active-standby ] && want=lb1
+		back_ms=$(until_carriers "$want" 10000 "$(date +%s%N)") || back_ms=-1
+		echo "      lb1 recovered at $(date +%T); traffic goes to $(carriers | xargs) ($back_ms ms after the recovery returned)"
 		wait_flows
 		report "$mode-back.fnat"; report "$mode-back.dsr"; report "$mode-back.udp"
 		[ "$mode" = active-standby ] &&
-			check "$mode: failback: lb1 (higher priority) holds the VIP again" test "$(carriers)" = lb1
+			check "$mode: failback: lb1 (higher priority) holds the VIP again, within 10 s ($back_ms ms)" \
+				test "$back_ms" -ge 0 -a "$(carriers)" = lb1
 		[ "$mode" = active-active ] &&
-			check "$mode: failback: both nodes carry traffic again" test "$(carriers)" = "lb1 lb2"
+			check "$mode: failback: both nodes carry traffic again, within 10 s ($back_ms ms)" \
+				test "$back_ms" -ge 0 -a "$(carriers)" = "lb1 lb2"
 		check "$mode: failback: no full-NAT connection broke (longest gap $(j "$mode-back.fnat" .longest_gap_ms) ms)" passed "$mode-back.fnat"
 		check "$mode: failback: no DSR connection broke (longest gap $(j "$mode-back.dsr" .longest_gap_ms) ms)" passed "$mode-back.dsr"
 		check "$mode: failback: every UDP flow kept its backend" passed "$mode-back.udp"
