@@ -86,7 +86,7 @@ enum hc_type {
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
 /* syncd's nice value: below 0 its heartbeats wait less behind the node's
  * other work; 0 by default (docs/xdplb.conf.5.md says why) */
-#define CFG_DEF_SYNC_NICE	      (-10)
+#define CFG_DEF_SYNC_NICE	      0
 #define CFG_DEF_SYNC_ANTIENTROPY_MS   10000
 #define CFG_DEF_SYNC_DIGEST_SETTLE_MS 5000
 #define CFG_DEF_SYNC_MAPS                                                                          \

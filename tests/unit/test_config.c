@@ -711,7 +711,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->dead_after_ms, 1000);
 	assert_int_equal(y->antientropy_ms, 10000);
 	assert_int_equal(y->digest_settle_ms, 5000);
-	assert_int_equal(y->nice, -10);
+	assert_int_equal(y->nice, 0);
 	free(c);
 }
 
