@@ -300,10 +300,10 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 {
 	struct sync_engine *e;
 	const char *why = NULL;
-	size_t i, vmax;
+	size_t i, vmax, jv = 0;
 
 	if (!cfg || !store || !store->lookup || !store->update || !store->remove || !store->walk ||
-	    !io || !io->send) {
+	    !store->lookup_many != !store->write_many || !io || !io->send) {
 		snprintf(err, errlen, "sync engine: missing store or io operations");
 		return NULL;
 	}
@@ -352,6 +352,20 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	e->vloc = malloc(vmax);
 	e->vmask_a = malloc(vmax);
 	e->vmask_b = malloc(vmax);
+	for (i = 0; i < e->cfg.n_maps; i++) {
+		if (e->maps[i].value_size > jv)
+			jv = e->maps[i].value_size;
+	}
+	e->jobs = calloc(APPLY_SEG_MAX, sizeof(*e->jobs));
+	e->jobio = calloc(APPLY_SEG_MAX, sizeof(*e->jobio));
+	e->jobbuf = calloc(APPLY_SEG_MAX * 2, jv ? jv : 1);
+	e->skip = calloc(e->cfg.lim.max_entries, sizeof(*e->skip));
+	if (!e->jobs || !e->jobio || !e->jobbuf || !e->skip)
+		goto nomem;
+	for (i = 0; i < APPLY_SEG_MAX; i++) {
+		e->jobs[i].vin = e->jobbuf + 2 * i * jv;
+		e->jobs[i].vloc = e->jobbuf + (2 * i + 1) * jv;
+	}
 	if (!e->txbuf || !e->vin || !e->vloc || !e->vmask_a || !e->vmask_b ||
 	    sync_txring_init(&e->ring, e->cfg.txring_msgs, e->cfg.txring_bytes))
 		goto nomem;
@@ -378,6 +392,10 @@ void sync_engine_free(struct sync_engine *e)
 	free(e->txbuf);
 	free(e->vin);
 	free(e->vloc);
+	free(e->jobs);
+	free(e->jobio);
+	free(e->jobbuf);
+	free(e->skip);
 	free(e->vmask_a);
 	free(e->vmask_b);
 	free(e);

@@ -197,6 +197,8 @@ struct sync_engine_stats {
 	uint64_t apply_skipped;	 /* the local state won or was equal */
 	uint64_t apply_rejected; /* entry failed mapspec / validate */
 	uint64_t apply_errors;	 /* the store failed (map full ...) */
+	uint64_t apply_raced;	 /* the data plane wrote a key between a batch's
+				  * lookup and write: applied again alone */
 	uint64_t apply_own_gone; /* a peer's copy of an entry this node owns
 				  * and no longer holds: not written back */
 	uint64_t resync_requests_sent, resync_requests_served, resync_gone;

@@ -120,21 +120,31 @@ void eng_tombs_free(struct sync_engine *e)
 /* -------------------------------------------------------------- apply */
 
 /*
- * Applies one decoded entry from peer p. Returns 1 if the map changed,
- * 0 if not (skipped or refused; counted). The conflict rule (conflict.h)
- * decides; this gathers what the key holds and acts.
+ * Entries are applied in segments of up to APPLY_SEG_MAX with distinct
+ * keys, in four steps: each entry is checked (apply_check), what the keys
+ * hold is read (one store->lookup_many call per map, or a lookup per
+ * entry), the conflict rule decides for each (apply_decide), and the writes
+ * and removals go out (one store->write_many call per map, or one call per
+ * entry), after which each is accounted (apply_done). A store that writes
+ * in batches writes a key only if it still holds what the lookup saw (its
+ * version, or its absence); an entry whose key the data plane changed in
+ * between is applied again on its own (apply_raced).
  */
-int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
-		    int64_t delta, enum apply_src src, uint64_t now_ns)
+
+enum {
+	JOB_SKIP,  /* refused or decided: nothing to write */
+	JOB_WRITE, /* decided: write vin */
+	JOB_REMOVE /* decided: remove the key */
+};
+
+/* Is the entry acceptable? Fills j (map, value) or counts the refusal. */
+static bool apply_check(struct sync_engine *e, struct peer *p, struct apply_job *j)
 {
+	const struct sync_entry *en = &j->en;
 	const struct sync_mapspec *ms;
-	struct sync_write win, wloc, wt;
-	enum sync_apply act;
 	enum sync_reason r;
 	const char *why = NULL;
-	bool present, keep_tomb;
-	struct tomb *t;
-	int mi, rc;
+	int mi;
 
 	mi = eng_find_map(e, en->map);
 	if (mi < 0) {
@@ -145,32 +155,47 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 	r = sync_mapspec_check_entry(ms, en);
 	if (r != SYNC_OK)
 		goto refuse;
-	if (en->op == SYNC_OP_UPDATE) {
-		memcpy(e->vin, en->value, ms->value_size);
-		if (sync_mapspec_has_version(ms) &&
-		    sync_mapspec_version(ms, e->vin) != en->version) {
-			e->st.apply_rejected++;
-			eng_log_refused(e, p->node, "entry", ms->name,
-					"entry version differs from the value's");
-			return 0;
-		}
-		if (e->cfg.validate &&
-		    e->cfg.validate(e->cfg.validate_arg, (unsigned int)mi, en->key, e->vin, &why)) {
-			e->st.apply_rejected++;
-			eng_log_refused(e, p->node, "entry", ms->name,
-					why ? why : "validation failed");
-			return 0;
-		}
+	j->mi = mi;
+	if (en->op != SYNC_OP_UPDATE)
+		return true;
+	memcpy(j->vin, en->value, ms->value_size);
+	if (sync_mapspec_has_version(ms) && sync_mapspec_version(ms, j->vin) != en->version) {
+		e->st.apply_rejected++;
+		eng_log_refused(e, p->node, "entry", ms->name,
+				"entry version differs from the value's");
+		return false;
 	}
+	if (e->cfg.validate &&
+	    e->cfg.validate(e->cfg.validate_arg, (unsigned int)mi, en->key, j->vin, &why)) {
+		e->st.apply_rejected++;
+		eng_log_refused(e, p->node, "entry", ms->name, why ? why : "validation failed");
+		return false;
+	}
+	return true;
 
-	rc = e->store->lookup(e->store_ctx, (unsigned int)mi, en->key, e->vloc);
-	if (rc && rc != -ENOENT) {
-		e->st.apply_errors++;
-		return 0;
-	}
-	present = rc == 0;
+refuse:
+	e->st.apply_rejected++;
+	e->st.rx_by_reason[r]++;
+	e->st.rx_dropped++;
+	eng_log_refused(e, p->node, "entry", en->map, sync_reason_str(r));
+	return false;
+}
+
+/* What the conflict rule makes of j, given what the key holds (j->present,
+ * j->vloc). Sets j->what; a skip is counted here. */
+static void apply_decide(struct sync_engine *e, struct peer *p, struct apply_job *j, int64_t delta,
+			 enum apply_src src, uint64_t now_ns)
+{
+	const struct sync_entry *en = &j->en;
+	const struct sync_mapspec *ms = &e->maps[j->mi];
+	struct sync_write win, wloc, wt;
+	enum sync_apply act;
+	bool keep_tomb;
+	struct tomb *t;
+
+	j->what = JOB_SKIP;
 	if (en->op == SYNC_OP_UPDATE &&
-	    sync_conflict_own_gone(ms, e->vin, e->cfg.node_id, present,
+	    sync_conflict_own_gone(ms, j->vin, e->cfg.node_id, j->present,
 				   src == SRC_SNAPSHOT && e->restore_own)) {
 		/* anti-entropy removes the peer's copy (engine_digest.c) */
 		e->st.apply_own_gone++;
@@ -179,29 +204,28 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 			   "'s copy of an entry this node owns and "
 			   "deleted is not written back",
 			   e->cfg.node_name, ms->name, p->node);
-		return 0;
+		return;
 	}
 
 	if (!sync_mapspec_has_version(ms)) {
-		act = sync_conflict_decide_unversioned(en->op, present);
+		act = sync_conflict_decide_unversioned(en->op, j->present);
 		if (act == SYNC_APPLY_WRITE)
-			sync_mapspec_rebase_ts(ms, e->vin, delta);
-		t = NULL;
+			sync_mapspec_rebase_ts(ms, j->vin, delta);
 		goto act;
 	}
 
 	/* the writes as the conflict rule compares them */
 	if (en->op == SYNC_OP_UPDATE) {
-		sync_conflict_value_write(&win, ms, e->vin, en->origin, e->vmask_a);
+		sync_conflict_value_write(&win, ms, j->vin, en->origin, e->vmask_a);
 	} else {
 		memset(&win, 0, sizeof(win));
 		win.op = SYNC_OP_DELETE;
 		win.version = en->version;
 		win.node = en->origin;
 	}
-	if (present)
-		sync_conflict_value_write(&wloc, ms, e->vloc, win.node, e->vmask_b);
-	t = tomb_find(e, (unsigned int)mi, en->key, en->key_len);
+	if (j->present)
+		sync_conflict_value_write(&wloc, ms, j->vloc, win.node, e->vmask_b);
+	t = tomb_find(e, (unsigned int)j->mi, en->key, en->key_len);
 	if (t) {
 		memset(&wt, 0, sizeof(wt));
 		wt.op = SYNC_OP_DELETE;
@@ -211,73 +235,241 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 
 	if (en->op == SYNC_OP_DELETE && en->version == 0) {
 		/* "version not known" */
-		if (!present || !sync_conflict_owner_deletes(ms, e->vloc, en->origin)) {
+		if (!j->present || !sync_conflict_owner_deletes(ms, j->vloc, en->origin)) {
 			e->st.apply_skipped++;
-			return 0;
+			return;
 		}
-		win.version = wloc.version;
-		win.node = wloc.node; /* the same write, deleted */
-		act = SYNC_APPLY_DELETE;
-		goto act;
+		j->tomb_version = wloc.version;
+		j->tomb_node = wloc.node; /* the same write, deleted */
+		j->what = JOB_REMOVE;
+		return;
 	}
 
-	act = sync_conflict_decide_key(&win, present ? &wloc : NULL, t ? &wt : NULL, &keep_tomb);
+	act = sync_conflict_decide_key(&win, j->present ? &wloc : NULL, t ? &wt : NULL, &keep_tomb);
 	if (act == SYNC_APPLY_SKIP && keep_tomb) {
 		/* a winning delete with nothing to delete */
-		eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version, win.node,
+		eng_tomb_put(e, (unsigned int)j->mi, en->key, en->key_len, win.version, win.node,
 			     now_ns);
 		e->st.apply_skipped++;
-		return 0;
+		return;
 	}
 	if (act == SYNC_APPLY_WRITE)
-		sync_mapspec_rebase_ts(ms, e->vin, delta);
+		sync_mapspec_rebase_ts(ms, j->vin, delta);
+	j->tomb_version = win.version;
+	j->tomb_node = win.node;
 
 act:
 	switch (act) {
 	case SYNC_APPLY_WRITE:
-		rc = e->store->update(e->store_ctx, (unsigned int)mi, en->key, e->vin);
+		j->what = JOB_WRITE;
+		return;
+	case SYNC_APPLY_DELETE:
+		j->what = JOB_REMOVE;
+		return;
+	case SYNC_APPLY_SKIP:
+		break;
+	}
+	e->st.apply_skipped++;
+}
+
+/* j's write or removal was made (rc 0, or -ENOENT for a removal of what
+ * was gone) or failed: count it, keep the tombstones, tell the daemon.
+ * Returns 1 if the map changed. */
+static int apply_done(struct sync_engine *e, struct apply_job *j, int rc, enum apply_src src,
+		      uint64_t now_ns)
+{
+	const struct sync_entry *en = &j->en;
+	const struct sync_mapspec *ms = &e->maps[j->mi];
+	struct tomb *t;
+
+	if (j->what == JOB_WRITE) {
 		if (rc) {
 			e->st.apply_errors++;
 			xlb_log_rl(&e->rl, XLB_LOG_WARN, "sync %s: map %s write failed: %s",
 				   e->cfg.node_name, ms->name, strerror(-rc));
 			return 0;
 		}
+		t = sync_mapspec_has_version(ms)
+			    ? tomb_find(e, (unsigned int)j->mi, en->key, en->key_len)
+			    : NULL;
 		if (t)
 			tomb_del(e, t); /* the write beat it */
 		e->st.applied_updates++;
 		if (src == SRC_SNAPSHOT)
 			e->st.snapshot_entries_applied++;
 		/* last: the callback may publish a change of its own */
-		if (present && e->cfg.replaced)
-			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
-					e->vin);
+		if (j->present && e->cfg.replaced)
+			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)j->mi, en->key, j->vloc,
+					j->vin);
 		return 1;
-	case SYNC_APPLY_DELETE:
-		rc = e->store->remove(e->store_ctx, (unsigned int)mi, en->key, e->vloc);
-		if (rc && rc != -ENOENT) {
-			e->st.apply_errors++;
-			return 0;
-		}
-		if (sync_mapspec_has_version(ms))
-			eng_tomb_put(e, (unsigned int)mi, en->key, en->key_len, win.version,
-				     win.node, now_ns);
-		e->st.applied_deletes++;
-		if (!rc && e->cfg.replaced)
-			e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)mi, en->key, e->vloc,
-					NULL);
-		return 1;
-	case SYNC_APPLY_SKIP:
-		break;
 	}
-	e->st.apply_skipped++;
-	return 0;
+	if (rc && rc != -ENOENT) {
+		e->st.apply_errors++;
+		return 0;
+	}
+	if (sync_mapspec_has_version(ms))
+		eng_tomb_put(e, (unsigned int)j->mi, en->key, en->key_len, j->tomb_version,
+			     j->tomb_node, now_ns);
+	e->st.applied_deletes++;
+	if (!rc && e->cfg.replaced)
+		e->cfg.replaced(e->cfg.replaced_arg, (unsigned int)j->mi, en->key, j->vloc, NULL);
+	return 1;
+}
 
-refuse:
-	e->st.apply_rejected++;
-	e->st.rx_by_reason[r]++;
-	e->st.rx_dropped++;
-	eng_log_refused(e, p->node, "entry", en->map, sync_reason_str(r));
-	return 0;
+/* One entry, with the store's single-key calls. */
+static int apply_one(struct sync_engine *e, struct peer *p, struct apply_job *j, int64_t delta,
+		     enum apply_src src, uint64_t now_ns)
+{
+	int rc;
+
+	if (!apply_check(e, p, j))
+		return 0;
+	rc = e->store->lookup(e->store_ctx, (unsigned int)j->mi, j->en.key, j->vloc);
+	if (rc && rc != -ENOENT) {
+		e->st.apply_errors++;
+		return 0;
+	}
+	j->present = rc == 0;
+	apply_decide(e, p, j, delta, src, now_ns);
+	if (j->what == JOB_SKIP)
+		return 0;
+	if (j->what == JOB_WRITE)
+		rc = e->store->update(e->store_ctx, (unsigned int)j->mi, j->en.key, j->vin);
+	else
+		rc = e->store->remove(e->store_ctx, (unsigned int)j->mi, j->en.key, j->vloc);
+	return apply_done(e, j, rc, src, now_ns);
+}
+
+int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
+		    int64_t delta, enum apply_src src, uint64_t now_ns)
+{
+	struct apply_job *j = &e->jobs[0];
+
+	j->en = *en;
+	return apply_one(e, p, j, delta, src, now_ns);
+}
+
+/* Does the segment j[0..n) already hold en's key? (The segment's keys are
+ * few: a linear scan by hash.) */
+static bool seg_has_key(const struct apply_job *j, size_t n, const struct sync_entry *en,
+			uint64_t h)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (j[i].khash == h && j[i].en.key_len == en->key_len &&
+		    !memcmp(j[i].en.key, en->key, en->key_len) && !strcmp(j[i].en.map, en->map))
+			return true;
+	}
+	return false;
+}
+
+/* The segment e->jobs[0..n), with the store's batch calls. */
+static void apply_segment(struct sync_engine *e, struct peer *p, size_t n, int64_t delta,
+			  enum apply_src src, uint64_t now_ns)
+{
+	struct sync_store_io *io = e->jobio;
+	struct apply_job *j = e->jobs;
+	unsigned int m;
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		j[i].what = JOB_SKIP;
+		j[i].ok = apply_check(e, p, &j[i]);
+	}
+	for (m = 0; m < e->cfg.n_maps; m++) {
+		for (i = 0, k = 0; i < n; i++) {
+			if (!j[i].ok || j[i].mi != (int)m)
+				continue;
+			io[k] = (struct sync_store_io){ .key = j[i].en.key, .value = j[i].vloc };
+			j[i].io = k++;
+		}
+		if (!k)
+			continue;
+		rc = e->store->lookup_many(e->store_ctx, m, io, k);
+		for (i = 0; i < n; i++) {
+			if (!j[i].ok || j[i].mi != (int)m)
+				continue;
+			if (rc) {
+				j[i].ok = false;
+				e->st.apply_errors++;
+				continue;
+			}
+			j[i].present = io[j[i].io].found;
+			j[i].seen_version = j[i].present && sync_mapspec_has_version(&e->maps[m])
+						    ? sync_mapspec_version(&e->maps[m], j[i].vloc)
+						    : 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (j[i].ok)
+			apply_decide(e, p, &j[i], delta, src, now_ns);
+	}
+	for (m = 0; m < e->cfg.n_maps; m++) {
+		for (i = 0, k = 0; i < n; i++) {
+			if (!j[i].ok || j[i].what == JOB_SKIP || j[i].mi != (int)m)
+				continue;
+			io[k] = (struct sync_store_io){
+				.key = j[i].en.key,
+				.value = j[i].what == JOB_WRITE ? j[i].vin : NULL,
+				.op = j[i].what == JOB_WRITE ? SYNC_STORE_WRITE : SYNC_STORE_REMOVE,
+				.found = j[i].present,
+				.version = j[i].seen_version,
+			};
+			j[i].io = k++;
+		}
+		if (!k)
+			continue;
+		rc = e->store->write_many(e->store_ctx, m, io, k);
+		for (i = 0; i < n; i++) {
+			if (!j[i].ok || j[i].what == JOB_SKIP || j[i].mi != (int)m)
+				continue;
+			if (!rc && io[j[i].io].result == -EAGAIN) {
+				/* the data plane wrote the key since the
+				 * lookup: decide again on what it holds now */
+				e->st.apply_raced++;
+				apply_one(e, p, &j[i], delta, src, now_ns);
+				continue;
+			}
+			apply_done(e, &j[i], rc ? rc : io[j[i].io].result, src, now_ns);
+		}
+	}
+}
+
+void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_msg *m,
+		       const bool *skip, int64_t delta, enum apply_src src, uint64_t now_ns)
+{
+	size_t i, n = 0;
+
+	if (!e->store->lookup_many || !e->store->write_many) {
+		for (i = 0; i < m->n_entries; i++) {
+			if (skip && skip[i])
+				continue;
+			sync_msg_entry(m, i, &e->jobs[0].en);
+			apply_one(e, p, &e->jobs[0], delta, src, now_ns);
+		}
+		return;
+	}
+	for (i = 0; i < m->n_entries; i++) {
+		struct apply_job *j;
+		struct sync_entry en;
+		uint64_t h;
+
+		if (skip && skip[i])
+			continue;
+		sync_msg_entry(m, i, &en);
+		h = XXH3_64bits(en.key, en.key_len);
+		if (n == APPLY_SEG_MAX || seg_has_key(e->jobs, n, &en, h)) {
+			apply_segment(e, p, n, delta, src, now_ns);
+			n = 0;
+		}
+		j = &e->jobs[n++];
+		j->en = en;
+		j->khash = h;
+	}
+	if (n)
+		apply_segment(e, p, n, delta, src, now_ns);
 }
 
 /* --------------------------------------------------------- gap repair */
@@ -324,12 +516,11 @@ static void rx_batch(struct sync_engine *e, struct rx *x)
 		e->st.rx_dropped++;
 		return;
 	}
-	for (i = 0; i < x->m->n_entries; i++) {
+	for (i = 0; (e->pulls || e->prunes) && i < x->m->n_entries; i++) {
 		sync_msg_entry(x->m, i, &en);
-		if (e->pulls || e->prunes)
-			eng_note_stream_key(e, x->pi, &en);
-		eng_apply_entry(e, x->p, &en, x->delta, SRC_BATCH, x->now_ns);
+		eng_note_stream_key(e, x->pi, &en);
 	}
+	eng_apply_entries(e, x->p, x->m, NULL, x->delta, SRC_BATCH, x->now_ns);
 	x->p->rx_entries += x->m->n_entries;
 	if (res.lost) {
 		x->p->lost += res.lost;

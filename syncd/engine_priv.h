@@ -219,6 +219,10 @@ struct sync_engine {
 
 	uint8_t *txbuf;				 /* lim.max_msg */
 	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
+	struct apply_job *jobs;			 /* APPLY_SEG_MAX */
+	struct sync_store_io *jobio;		 /* APPLY_SEG_MAX */
+	uint8_t *jobbuf;			 /* their vin and vloc */
+	bool *skip;				 /* lim.max_entries */
 	uint8_t kbuf[4 + SYNC_STORE_KEY_MAX];
 
 	struct xlb_ratelimit rl;
@@ -234,6 +238,25 @@ struct rx {
 };
 
 enum apply_src { SRC_BATCH, SRC_SNAPSHOT };
+
+/* Entries applied together (engine_apply.c): at most this many, keys
+ * distinct. */
+#define APPLY_SEG_MAX 256
+
+/* One entry being applied. */
+struct apply_job {
+	struct sync_entry en;
+	uint64_t khash;	       /* of the key: duplicates end a segment */
+	int mi;		       /* map index */
+	bool ok;	       /* accepted and looked up */
+	bool present;	       /* the key holds vloc */
+	uint8_t what;	       /* JOB_* */
+	uint64_t seen_version; /* vloc's version (0: none) */
+	uint64_t tomb_version; /* a removal's tombstone */
+	uint32_t tomb_node;
+	size_t io;	     /* index in the store call */
+	uint8_t *vin, *vloc; /* value_max bytes each */
+};
 
 static inline uint64_t ms2ns(uint32_t ms)
 {
@@ -275,6 +298,10 @@ void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t fro
 void eng_rx_resync_request(struct sync_engine *e, struct rx *x);
 
 /* engine_apply.c */
+/* Applies m's entries (but those skip[] says; skip may be NULL), in
+ * segments of distinct keys with the store's batch calls if it has them. */
+void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_msg *m,
+		       const bool *skip, int64_t delta, enum apply_src src, uint64_t now_ns);
 int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_entry *en,
 		    int64_t delta, enum apply_src src, uint64_t now_ns);
 void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key, uint32_t key_len,

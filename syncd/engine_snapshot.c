@@ -144,21 +144,20 @@ void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x)
 	if (sc->index != pl->next_index)
 		pl->broken = true;
 	pl->next_index = sc->index + 1;
-	for (i = 0; i < x->m->n_entries; i++) {
+	for (i = 0; pl->kind == PULL_BUCKET && i < x->m->n_entries; i++) {
+		/* only what the bucket holds, and remember it */
 		sync_msg_entry(x->m, i, &en);
-		if (pl->kind == PULL_BUCKET) {
-			/* only what the bucket holds, and remember it */
-			if (strcmp(en.map, e->maps[pl->map].name) ||
-			    en.key_len != e->maps[pl->map].key_size ||
-			    bucket_of(en.key, en.key_len, pl->bucket_count) != pl->bucket) {
-				eng_log_refused(e, x->p->node, "snapshot entry", en.map,
-						"outside the requested bucket");
-				continue;
-			}
+		e->skip[i] = strcmp(en.map, e->maps[pl->map].name) ||
+			     en.key_len != e->maps[pl->map].key_size ||
+			     bucket_of(en.key, en.key_len, pl->bucket_count) != pl->bucket;
+		if (e->skip[i])
+			eng_log_refused(e, x->p->node, "snapshot entry", en.map,
+					"outside the requested bucket");
+		else
 			eng_kset_add(&pl->keys, en.key, en.key_len);
-		}
-		eng_apply_entry(e, x->p, &en, x->delta, SRC_SNAPSHOT, x->now_ns);
 	}
+	eng_apply_entries(e, x->p, x->m, pl->kind == PULL_BUCKET ? e->skip : NULL, x->delta,
+			  SRC_SNAPSHOT, x->now_ns);
 	x->p->rx_entries += x->m->n_entries;
 }
 

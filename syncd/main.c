@@ -585,6 +585,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("apply_skipped", st.apply_skipped);
 	ADD("apply_rejected", st.apply_rejected);
 	ADD("apply_own_gone", st.apply_own_gone);
+	ADD("apply_raced", st.apply_raced);
 	ADD("apply_errors", st.apply_errors);
 	ADD("resync_requests_sent", st.resync_requests_sent);
 	ADD("resync_requests_served", st.resync_requests_served);

@@ -85,6 +85,10 @@ struct mstore {
 	size_t count[NMAPS];
 	uint64_t writes;  /* update + remove calls that changed something */
 	int fail_updates; /* test hook: -E2BIG */
+	uint64_t batch_calls;
+	/* test hook: the data plane writes between a batch's lookup and its
+	 * writes */
+	void (*between)(struct mstore *s, unsigned int map, struct sync_store_io *io, size_t n);
 };
 
 static uint32_t khash(const void *k, size_t n)
@@ -200,6 +204,56 @@ static const struct sync_store_ops mstore_ops = {
 	.remove = ms_remove,
 	.walk = ms_walk,
 };
+
+/* The batch calls, as store_bpf makes them: a lookup of many keys, then
+ * writes that compare-and-set on presence and version. */
+static int ms_lookup_many(void *ctx, unsigned int map, struct sync_store_io *io, size_t n)
+{
+	struct mstore *s = ctx;
+	size_t i;
+
+	s->batch_calls++;
+	for (i = 0; i < n; i++)
+		io[i].found = ms_lookup(ctx, map, io[i].key, io[i].value) == 0;
+	return 0;
+}
+
+static int ms_write_many(void *ctx, unsigned int map, struct sync_store_io *io, size_t n)
+{
+	struct mstore *s = ctx;
+	uint8_t cur[sizeof(((struct slot *)0)->val)];
+	size_t i;
+
+	s->batch_calls++;
+	if (s->between)
+		s->between(s, map, io, n);
+	for (i = 0; i < n; i++) {
+		bool found = ms_lookup(ctx, map, io[i].key, cur) == 0;
+
+		if (found != io[i].found ||
+		    (found && sync_mapspec_has_version(&specs[map]) &&
+		     sync_mapspec_version(&specs[map], cur) != io[i].version)) {
+			io[i].result = -EAGAIN;
+			continue;
+		}
+		io[i].result = io[i].op == SYNC_STORE_WRITE
+				       ? ms_update(ctx, map, io[i].key, io[i].value)
+				       : ms_remove(ctx, map, io[i].key, io[i].value);
+	}
+	return 0;
+}
+
+static const struct sync_store_ops mstore_batch_ops = {
+	.lookup = ms_lookup,
+	.update = ms_update,
+	.remove = ms_remove,
+	.walk = ms_walk,
+	.lookup_many = ms_lookup_many,
+	.write_many = ms_write_many,
+};
+
+/* the store the cluster's engines use: each test runs with both */
+static const struct sync_store_ops *store_ops = &mstore_ops;
 
 static void mstore_init(struct mstore *s)
 {
@@ -421,7 +475,7 @@ static void node_start(struct node *nd)
 	cfg.validate_arg = nd;
 	cfg.replaced = replaced;
 	cfg.replaced_arg = nd;
-	nd->e = sync_engine_new(&cfg, &mstore_ops, &nd->store, &io_ops, nd, err, sizeof(err));
+	nd->e = sync_engine_new(&cfg, store_ops, &nd->store, &io_ops, nd, err, sizeof(err));
 	if (!nd->e)
 		fail_msg("sync_engine_new: %s", err);
 	nd->up = true;
@@ -1320,6 +1374,83 @@ static void test_replaced(void **state)
 	cluster_free();
 }
 
+static size_t held(struct node *nd, uint32_t from, uint32_t to);
+
+/* The batch store calls: a message's entries are read and written in a
+ * few calls, the same key twice in one message is applied in order, and
+ * a key the data plane writes between the lookup and the write is
+ * decided again on what it holds then. */
+static uint32_t race_key = 7;
+
+static void race_between(struct mstore *s, unsigned int map, struct sync_store_io *io, size_t n)
+{
+	struct tkey k = tkey_of(race_key);
+	struct tval v;
+
+	(void)io;
+	(void)n;
+	if (map != 0 || ms_lookup(s, 0, &k, &v))
+		return;
+	v.version = 99; /* a lifecycle write of the data plane */
+	v.payload[0] = 0xDD;
+	ms_update(s, 0, &k, &v);
+	s->between = NULL;
+}
+
+static void test_batch_store(void **state)
+{
+	struct sync_engine_stats st;
+	struct node *n1, *n2;
+	struct tval v;
+	uint32_t i;
+
+	if (store_ops != &mstore_batch_ops)
+		skip();
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+
+	/* 200 entries in one or two messages: a few calls, not 400 */
+	n2->store.batch_calls = 0;
+	for (i = 0; i < 200; i++)
+		put_session(n1, i, 1, 0, 0x51);
+	run(5);
+	assert_int_equal(held(n2, 0, 200), 200);
+	print_message("batch: 200 entries applied in %" PRIu64 " store calls\n",
+		      n2->store.batch_calls);
+	assert_true(n2->store.batch_calls <= 8);
+
+	/* the same key twice, and a delete after an update, in one message */
+	put_session(n1, 300, 1, 0, 0x61);
+	put_session(n1, 300, 2, 0, 0x62);
+	put_session(n1, 301, 1, 0, 0x63);
+	del_session(n1, 301);
+	run(5);
+	assert_true(get_session(n2, 300, &v));
+	assert_int_equal(v.version, 2);
+	assert_int_equal(v.payload[0], 0x62);
+	assert_false(get_session(n2, 301, &v));
+
+	/* n2's data plane writes key 7 (version 99) between the lookup and the
+	 * write of n1's version 3 of it: version 99 stays */
+	race_key = 7;
+	n2->store.between = race_between;
+	put_session(n1, 7, 3, 0, 0x71);
+	put_session(n1, 8, 3, 0, 0x72);
+	run(5);
+	assert_null(n2->store.between); /* the hook ran */
+	assert_true(get_session(n2, 7, &v));
+	assert_int_equal(v.version, 99);
+	assert_int_equal(v.payload[0], 0xDD);
+	assert_true(get_session(n2, 8, &v)); /* the rest of the batch applied */
+	assert_int_equal(v.version, 3);
+	stats(n2, &st);
+	assert_int_equal(st.apply_raced, 1);
+	cluster_free();
+}
+
 /* A session written by nd's data plane whose capture record was lost:
  * in its map only. owner 0: nd itself. */
 static void put_session_unseen(struct node *nd, uint32_t i, uint32_t owner, uint8_t tag)
@@ -1845,6 +1976,7 @@ int main(void)
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_replaced),
+		cmocka_unit_test(test_batch_store),
 		cmocka_unit_test(test_own_gone_antientropy),
 		cmocka_unit_test(test_own_gone_restart),
 		cmocka_unit_test(test_store_errors),
@@ -1858,5 +1990,10 @@ int main(void)
 		cmocka_unit_test(test_services),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	int failed;
+
+	failed = cmocka_run_group_tests_name("entry by entry", tests, setup, NULL);
+	store_ops = &mstore_batch_ops;
+	failed += cmocka_run_group_tests_name("batch store calls", tests, setup, NULL);
+	return failed;
 }
