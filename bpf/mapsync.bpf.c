@@ -20,7 +20,9 @@
  *          watched; a probe the kernel skipped is counted, never mispaired
  *          (see "slots" below). kprobes do not fire
  *          for writes made through the bpf() syscall (the kernel disables
- *          BPF instrumentation there), so syncd's own applies never echo.
+ *          BPF instrumentation there), but they do for the writes of
+ *          syncd's batch programs (bpf/storeio.bpf.c), which are dropped by
+ *          syncd's tgid as in fentry mode.
  *  fentry  fexit on the same functions: arguments and return value in one
  *          program, no stack needed. BPF trampolines do fire for syscall
  *          writes, so writes made by syncd's own process (self_tgid) are
@@ -53,8 +55,8 @@ struct bpf_map {
 	__u32 id;
 } __attribute__((preserve_access_index));
 
-/* syncd's process id (tgid), set before load: fentry mode drops its own
- * (syscall) writes. 0: nothing dropped. */
+/* syncd's process id (tgid), set before load: its own writes (syscall
+ * and batch programs) are dropped. 0: nothing dropped. */
 const volatile __u32 self_tgid = 0;
 
 /* Watched maps: kernel map id -> key and value sizes. */
@@ -200,6 +202,21 @@ static __always_inline struct xlb_sync_watch *watched(struct bpf_map *map, __u32
 	return bpf_map_lookup_elem(&watch, id);
 }
 
+/*
+ * Writes by syncd's own process are its applies of peers' entries (bpf()
+ * syscall) and must not be echoed back. The test is on the current task,
+ * so it has one corner case: a softirq that runs on one of syncd's threads
+ * (on return from an interrupt while syncd runs) and makes an XDP write in
+ * it is attributed to syncd and dropped too. That loses the capture of
+ * that one write, never reports a wrong one; anti-entropy repairs it. An
+ * in_serving_softirq() test would close the gap but needs the preempt
+ * count, which is not portable CO-RE.
+ */
+static __always_inline int from_self(void)
+{
+	return self_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
+}
+
 /* ---- kprobe mode --------------------------------------------------------- */
 
 /* Drops slots [from, depth) of @st as stale; counts the watched ones. */
@@ -300,7 +317,7 @@ static __always_inline void slot_pop(struct pt_regs *ctx, long ret, __u8 op)
 		count(XLB_CAP_LOST_FOREIGN);
 		return;
 	}
-	if (ret == 0)
+	if (ret == 0 && !from_self())
 		emit(sl->map_id, op, XLB_SYNC_SRC_KPROBE, sl->key, sl->key_size, sl->value,
 		     sl->value_size);
 }
@@ -362,21 +379,6 @@ int BPF_KRETPROBE(kr_lru_delete, long ret)
 }
 
 /* ---- fentry mode --------------------------------------------------------- */
-
-/*
- * Writes by syncd's own process are its applies of peers' entries (bpf()
- * syscall) and must not be echoed back. The test is on the current task,
- * so it has one corner case: a softirq that runs on one of syncd's threads
- * (on return from an interrupt while syncd runs) and makes an XDP write in
- * it is attributed to syncd and dropped too. That loses the capture of
- * that one write, never reports a wrong one; anti-entropy repairs it. An
- * in_serving_softirq() test would close the gap but needs the preempt
- * count, which is not portable CO-RE.
- */
-static __always_inline int from_self(void)
-{
-	return self_tgid && (__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid;
-}
 
 static __always_inline void fexit_emit(struct bpf_map *map, void *key, void *value, int is_update,
 				       int ret)

@@ -336,6 +336,34 @@ struct xlb_vip_stats {
 #define XLB_MAP_NODE_STATE    "node_state"  /* peer liveness, for adoption */
 #define XLB_MAP_PORT_OWNER    "port_owner"  /* SNAT port -> allocating node */
 #define XLB_SYNC_RINGBUF_SIZE (16u << 20)
+
+/*
+ * syncd's batched apply (bpf/storeio.bpf.c, syncd/store_bpf.c): syncd puts
+ * up to XLB_STOREIO_SLOTS keys of one watched map in a memory-mapped array
+ * and runs a BPF_PROG_TYPE_SYSCALL program once for all of them: one
+ * reads what the keys hold, the other writes or removes each key if it
+ * still holds what the first one read (presence, and the version field).
+ */
+#define XLB_STOREIO_SLOTS  256
+#define XLB_STOREIO_WRITE  1
+#define XLB_STOREIO_REMOVE 2
+
+struct xlb_storeio_slot {
+	__u8 op;    /* write_many: XLB_STOREIO_WRITE or XLB_STOREIO_REMOVE */
+	__u8 found; /* lookup_many: out; write_many: in, what the key held */
+	__u8 pad[2];
+	__s32 result;  /* write_many: 0, -EAGAIN (the key changed since:
+		       * nothing done), or the helper's -errno */
+	__u64 version; /* write_many: the version field's value it held */
+	__u8 key[XLB_SYNC_KEY_MAX];
+	__u8 value[XLB_SYNC_VALUE_MAX]; /* lookup_many: out; write_many: in
+					 * (write), out (remove: the value) */
+};
+
+struct xlb_storeio_args {
+	__u32 n; /* slots used, from 0 */
+	__u32 pad;
+};
 /*
  * Consumer wake-ups: a record is submitted without waking syncd unless the
  * ring holds at least this many bytes; syncd also drains the ring every

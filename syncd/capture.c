@@ -366,8 +366,9 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 			lru_ok[i] = false;
 		}
 		btf__free(vmlinux);
-		c->skel->rodata->self_tgid = (__u32)getpid();
 	}
+	/* syncd's own writes (its batch programs) are not captured */
+	c->skel->rodata->self_tgid = (__u32)getpid();
 
 	if (fault.ringbuf_bytes &&
 	    bpf_map__set_max_entries(c->skel->maps.events, fault.ringbuf_bytes) < 0) {

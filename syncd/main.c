@@ -906,6 +906,14 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		return -1;
 	if (build_specs(d, err, errlen) < 0)
 		return -1;
+	/* peers' entries applied in batches, by a syscall program per map */
+	for (i = 0; i < s->n_maps; i++) {
+		char why[256];
+
+		if (store_bpf_batch_init(&d->store, (unsigned int)i, d->specs[i].version.off,
+					 d->specs[i].version.size, true, why, sizeof(why)) < 0)
+			log_warn("%s (peers' entries are applied key by key)", why);
+	}
 	if (read_key_file(d, err, errlen) < 0)
 		return -1;
 	if (!d->ecfg.auth_key_len)

@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include "store_bpf.h"
+#include "storeio.skel.h"
 
 static struct store_bpf_map *smap(struct store_bpf *s, unsigned int map)
 {
@@ -42,6 +44,7 @@ int store_bpf_open(struct store_bpf *s, const char *pin_dir, const char *const *
 		int e;
 
 		m->fd = -1;
+		m->lookup_fd = m->write_fd = -1;
 		snprintf(m->name, sizeof(m->name), "%s", names[i]);
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", pin_dir, names[i]) >=
 		    sizeof(path)) {
@@ -100,14 +103,81 @@ fail_einval:
 	return -EINVAL;
 }
 
+static size_t io_bytes(void)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct xlb_storeio_slot) * XLB_STOREIO_SLOTS + pg - 1) / pg * pg;
+}
+
+int store_bpf_batch_init(struct store_bpf *s, unsigned int map, uint32_t ver_off, uint32_t ver_size,
+			 bool programs, char *err, size_t errlen)
+{
+	struct store_bpf_map *m = smap(s, map);
+	struct storeio *k;
+	void *io;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	if (ver_size > sizeof(uint64_t) || ver_off + ver_size > m->value_size) {
+		snprintf(err, errlen, "map %s: version field at %u (%u bytes) outside the value",
+			 m->name, ver_off, ver_size);
+		return -EINVAL;
+	}
+	m->ver_off = ver_off;
+	m->ver_size = ver_size;
+	if (!programs)
+		return 0;
+	k = storeio__open();
+	if (!k) {
+		r = -errno;
+		snprintf(err, errlen, "map %s: cannot open the batch programs: %s", m->name,
+			 strerror(-r));
+		return r;
+	}
+	k->rodata->value_size = m->value_size;
+	k->rodata->ver_off = ver_off;
+	k->rodata->ver_size = ver_size;
+	r = bpf_map__reuse_fd(k->maps.target, m->fd);
+	if (!r)
+		r = storeio__load(k);
+	if (r) {
+		snprintf(err, errlen, "map %s: the kernel refused the batch programs: %s", m->name,
+			 strerror(-r));
+		storeio__destroy(k);
+		return r;
+	}
+	io = mmap(NULL, io_bytes(), PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(k->maps.io), 0);
+	if (io == MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "map %s: cannot map the batch slots: %s", m->name,
+			 strerror(-r));
+		storeio__destroy(k);
+		return r;
+	}
+	m->io_skel = k;
+	m->io = io;
+	m->lookup_fd = bpf_program__fd(k->progs.lookup_many);
+	m->write_fd = bpf_program__fd(k->progs.write_many);
+	return 0;
+}
+
 void store_bpf_close(struct store_bpf *s)
 {
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->maps[i].fd >= 0)
-			close(s->maps[i].fd);
-		s->maps[i].fd = -1;
+		struct store_bpf_map *m = &s->maps[i];
+
+		if (m->io)
+			munmap(m->io, io_bytes());
+		m->io = NULL;
+		storeio__destroy(m->io_skel);
+		m->io_skel = NULL;
+		if (m->fd >= 0)
+			close(m->fd);
+		m->fd = -1;
 	}
 	free(s->keys);
 	free(s->values);
@@ -236,9 +306,119 @@ static int st_walk(void *ctx, unsigned int map, struct sync_cursor *cur, unsigne
 	return (int)n;
 }
 
+/* One run of a storeio program over the first n slots. */
+static int io_run(int prog_fd, uint32_t n)
+{
+	struct xlb_storeio_args a = { .n = n };
+	DECLARE_LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &a, .ctx_size_in = sizeof(a));
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	return opts.retval ? -EIO : 0;
+}
+
+static int st_lookup_many(void *ctx, unsigned int map, struct sync_store_io *io, size_t n)
+{
+	struct store_bpf_map *m = smap(ctx, map);
+	size_t i, done, c;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	if (!m->io) {
+		for (i = 0; i < n; i++) {
+			r = st_lookup(ctx, map, io[i].key, io[i].value);
+			if (r && r != -ENOENT)
+				return r;
+			io[i].found = r == 0;
+		}
+		return 0;
+	}
+	for (done = 0; done < n; done += c) {
+		c = n - done < XLB_STOREIO_SLOTS ? n - done : XLB_STOREIO_SLOTS;
+		for (i = 0; i < c; i++)
+			memcpy(m->io[i].key, io[done + i].key, m->key_size);
+		r = io_run(m->lookup_fd, (uint32_t)c);
+		if (r)
+			return r;
+		for (i = 0; i < c; i++) {
+			io[done + i].found = m->io[i].found;
+			if (m->io[i].found)
+				memcpy(io[done + i].value, m->io[i].value, m->value_size);
+		}
+	}
+	return 0;
+}
+
+/* The same compare-and-set, key by key (no batch programs): the window
+ * is two system calls wide instead of nanoseconds. */
+static void write_one(void *ctx, struct store_bpf_map *m, unsigned int map,
+		      struct sync_store_io *io, uint32_t ver_off, uint32_t ver_size)
+{
+	uint8_t cur[STORE_BPF_VALUE_MAX];
+	uint64_t v = 0;
+	int r;
+
+	r = st_lookup(ctx, map, io->key, cur);
+	if (r && r != -ENOENT) {
+		io->result = r;
+		return;
+	}
+	if (!r && ver_size)
+		memcpy(&v, cur + ver_off, ver_size);
+	if ((r == 0) != io->found || (!r && ver_size && v != io->version)) {
+		io->result = -EAGAIN;
+		return;
+	}
+	(void)m;
+	io->result = io->op == SYNC_STORE_WRITE ? st_update(ctx, map, io->key, io->value)
+						: st_remove(ctx, map, io->key, io->value);
+}
+
+static int st_write_many(void *ctx, unsigned int map, struct sync_store_io *io, size_t n)
+{
+	struct store_bpf_map *m = smap(ctx, map);
+	size_t i, done, c;
+	int r;
+
+	if (!m)
+		return -EINVAL;
+	if (!m->io) {
+		for (i = 0; i < n; i++)
+			write_one(ctx, m, map, &io[i], m->ver_off, m->ver_size);
+		return 0;
+	}
+	for (done = 0; done < n; done += c) {
+		c = n - done < XLB_STOREIO_SLOTS ? n - done : XLB_STOREIO_SLOTS;
+		for (i = 0; i < c; i++) {
+			const struct sync_store_io *q = &io[done + i];
+			struct xlb_storeio_slot *sl = &m->io[i];
+
+			sl->op = q->op == SYNC_STORE_WRITE ? XLB_STOREIO_WRITE : XLB_STOREIO_REMOVE;
+			sl->found = q->found;
+			sl->version = q->version;
+			memcpy(sl->key, q->key, m->key_size);
+			if (q->op == SYNC_STORE_WRITE)
+				memcpy(sl->value, q->value, m->value_size);
+		}
+		r = io_run(m->write_fd, (uint32_t)c);
+		for (i = 0; i < c; i++) {
+			struct sync_store_io *q = &io[done + i];
+
+			/* a failed run made none of this chunk's writes */
+			q->result = r ? r : m->io[i].result;
+			if (q->op == SYNC_STORE_REMOVE && !q->result && q->value)
+				memcpy(q->value, m->io[i].value, m->value_size);
+		}
+	}
+	return 0;
+}
+
 const struct sync_store_ops store_bpf_ops = {
 	.lookup = st_lookup,
 	.update = st_update,
 	.remove = st_remove,
 	.walk = st_walk,
+	.lookup_many = st_lookup_many,
+	.write_many = st_write_many,
 };
