@@ -6,6 +6,12 @@
  * xdp_lb_bench runs the real data plane (lb.bpf.c, maps shared with the lb
  * object by fd); xdp_swap_bench runs the MAC-swap baseline after the same
  * restore, so both pay the same restore cost.
+ *
+ * xdp_gen_bench is bench_sync_repl's session generator: one run (repeat 1)
+ * makes gen_count new sessions through the real data plane (lb_process on
+ * a live node's maps), each from the SYN in bench_orig with the client
+ * tuple of entry gen_next, gen_next + 1, ... (gen_addr_base + i / gen_ports,
+ * gen_port_base + i % gen_ports). bpf_loop keeps it one verified body.
  */
 #include "lb.bpf.c"
 
@@ -51,4 +57,42 @@ int xdp_swap_bench(struct xdp_md *ctx)
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
 	return XDP_TX;
+}
+
+__u32 gen_count, gen_ports, gen_addr_base, gen_port_base;
+__u64 gen_next, gen_tx; /* next entry; runs that gave XDP_TX */
+
+#define GEN_SADDR_OFF (14 + 12) /* Ethernet + IPv4 header: source address */
+#define GEN_SPORT_OFF (14 + 20) /* + TCP: source port (no IP options) */
+
+static long gen_one(__u32 i, void *arg)
+{
+	struct xdp_md *ctx = *(struct xdp_md **)arg;
+	void *data, *data_end;
+	__u64 e = gen_next++;
+	__u32 a;
+	__u16 port;
+
+	if (restore(ctx))
+		return 1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + GEN_SPORT_OFF + 2 > data_end || !gen_ports)
+		return 1;
+	a = bpf_htonl(gen_addr_base + (__u32)(e / gen_ports));
+	port = bpf_htons((__u16)(gen_port_base + (__u32)(e % gen_ports)));
+	__builtin_memcpy(data + GEN_SADDR_OFF, &a, sizeof(a));
+	__builtin_memcpy(data + GEN_SPORT_OFF, &port, sizeof(port));
+	if (lb_process(ctx) == XDP_TX)
+		gen_tx++;
+	return 0;
+}
+
+SEC("xdp")
+int xdp_gen_bench(struct xdp_md *ctx)
+{
+	struct xdp_md *c = ctx;
+
+	bpf_loop(gen_count, gen_one, &c, 0);
+	return XDP_PASS;
 }

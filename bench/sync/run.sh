@@ -11,7 +11,9 @@
 # Environment: XLB_BUILD (default <repo>/build), SYNC_BENCH_N (entries of the
 # saturation phase, default 300000), SYNC_BENCH_RATES (default 10000,100000),
 # SYNC_BENCH_LAG_S (seconds per rate, default 3), SYNC_BENCH_CAP_N (calls per
-# cell of the capture-cost bench, default 100000).
+# cell of the capture-cost bench, default 100000), SYNC_BENCH_GEN_K (entries
+# per call of the batch generator's saturation phase "satg", beside "sat"
+# with one SYN per call; default 256, 0: off).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +31,7 @@ N=${SYNC_BENCH_N:-300000}
 RATES=${SYNC_BENCH_RATES:-10000,100000}
 LAG_S=${SYNC_BENCH_LAG_S:-3}
 CAP_N=${SYNC_BENCH_CAP_N:-100000}
+GEN_K=${SYNC_BENCH_GEN_K:-256}
 
 die() { echo "sync bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root"
@@ -64,7 +67,7 @@ mode=$(status lb1 | jq -r .capture)
 for n in lb1 lb2; do status "$n" >"$TMP/$n.before"; done
 pid() { cat "$STATE/$1/$2.pid"; }
 ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
-	-r "$RATES" -d "$LAG_S" \
+	-r "$RATES" -d "$LAG_S" -g "$GEN_K" \
 	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
 	tee "$TMP/repl.out"

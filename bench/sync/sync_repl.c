@@ -23,6 +23,8 @@
  * figures therefore carry up to one poll interval (its measured mean is
  * printed) of detection delay, never less.
  *
+ *  satg (with -g K): the same with the batch generator (gen_open()), K
+ *       entries per call, side by side with sat in the same run.
  *  sat: as fast as the generator can go, but never letting lb1's ring
  *       buffer fill beyond half (the generator reads the ring's producer
  *       and consumer positions through a read-only mmap and waits while
@@ -42,7 +44,7 @@
  *
  * Usage (root, in lb1's netns):
  *   bench_sync_repl -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] [-r R1,R2]
- *                   [-d SECONDS] [-w DEADLINE_S] [-u POLL_US]
+ *                   [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] [-g K]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +67,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp_fixture.h"
+#include "lb_bench.skel.h"
 #include "xdplb.h"
 
 #define VIP_DSR	       DP_IP(198, 18, 100, 2) /* the testbed's DSR VIP */
@@ -81,6 +84,7 @@ static struct {
 	unsigned int rates[4], n_rates;
 	double lag_s, deadline_s;
 	unsigned int poll_us;
+	unsigned int gen_k; /* -g: entries per batch generator call (0: off) */
 	struct {
 		const char *name;
 		int pid;
@@ -170,6 +174,101 @@ static int gen_write(uint64_t i)
 	size_t len = build_syn(pkt, sizeof(pkt), i);
 
 	return test_run(prog_fd, pkt, len);
+}
+
+/*
+ * The batch generator (-g K, the saturation phase): lb_bench.bpf.c's
+ * xdp_gen_bench, loaded on lb1's own maps (every map of lb1's attached
+ * program, by name, and its read-only settings), makes K sessions per
+ * BPF_PROG_TEST_RUN call through the same lb_process() as a packet from the
+ * wire, from the SYN of entry 0 with each entry's client tuple: ~K times
+ * fewer system calls than one SYN per call, so that the generator is not
+ * what the saturation figure measures.
+ */
+static struct lb_bench *gen;
+
+static int gen_open(uint32_t lb_prog_id)
+{
+	struct bpf_prog_info pi;
+	uint32_t ids[64], len = sizeof(pi), i;
+	struct bpf_map *m;
+	uint8_t pkt[128];
+	int err, fd;
+
+	memset(&pi, 0, sizeof(pi));
+	pi.nr_map_ids = 64;
+	pi.map_ids = (uint64_t)(uintptr_t)ids;
+	fd = bpf_prog_get_fd_by_id(lb_prog_id);
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &pi, &len))
+		return -errno;
+	close(fd);
+	gen = lb_bench__open();
+	if (!gen)
+		return -errno;
+	bpf_object__for_each_map (m, gen->obj) {
+		const char *name = bpf_map__name(m);
+		bool rodata = strstr(name, ".rodata") != NULL;
+
+		bpf_map__set_pin_path(m, NULL);
+		for (i = 0; i < pi.nr_map_ids && i < 64; i++) {
+			struct bpf_map_info mi;
+			uint32_t ml = sizeof(mi);
+			int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+			memset(&mi, 0, sizeof(mi));
+			if (mfd < 0 || bpf_obj_get_info_by_fd(mfd, &mi, &ml)) {
+				if (mfd >= 0)
+					close(mfd);
+				continue;
+			}
+			if (rodata && strstr(mi.name, ".rodata") &&
+			    mi.value_size == bpf_map__value_size(m)) {
+				/* lb1's settings (takeover, birth) */
+				uint32_t zero = 0;
+
+				err = bpf_map_lookup_elem(mfd, &zero, gen->rodata);
+				close(mfd);
+				if (err)
+					return -errno;
+				break;
+			}
+			if (!rodata && !strncmp(mi.name, name, sizeof(mi.name) - 1)) {
+				err = bpf_map__reuse_fd(m, mfd);
+				close(mfd);
+				if (err)
+					return err;
+				break;
+			}
+			close(mfd);
+		}
+	}
+	err = lb_bench__load(gen);
+	if (err)
+		return err;
+	/* entry 0's SYN; each run rewrites the client tuple */
+	if (build_syn(pkt, sizeof(pkt), 0) < sizeof(gen->bss->bench_orig))
+		return -EINVAL;
+	memcpy(gen->bss->bench_orig, pkt, sizeof(gen->bss->bench_orig));
+	gen->bss->gen_ports = PORTS_PER_ADDR;
+	gen->bss->gen_addr_base = ADDR_BASE;
+	gen->bss->gen_port_base = PORT_BASE;
+	return 0;
+}
+
+/* Entries i .. i + k - 1 on lb1 in one call of the batch generator. */
+static int gen_batch(uint64_t i, uint32_t k)
+{
+	uint8_t pkt[128];
+	size_t len = build_syn(pkt, sizeof(pkt), i);
+	uint64_t tx0 = gen->bss->gen_tx;
+	int err;
+
+	gen->bss->gen_next = i;
+	gen->bss->gen_count = k;
+	err = test_run(bpf_program__fd(gen->progs.xdp_gen_bench), pkt, len);
+	if (err && err != -EPROTO) /* its own verdict is XDP_PASS */
+		return err;
+	return gen->bss->gen_tx - tx0 == k ? 0 : -EPROTO;
 }
 
 /* CPU time (user + system, clock ticks) of a process, or 0. */
@@ -329,7 +428,8 @@ struct phase_result {
 	int err;
 };
 
-static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
+/* @k: entries per call of the batch generator (0: one SYN per call). */
+static int run_phase(const char *name, uint64_t base, uint64_t n, double rate, uint32_t k,
 		     struct phase_result *res)
 {
 	uint64_t st0[XLB_STAT_MAX], st1[XLB_STAT_MAX], *t_write, t_first, t;
@@ -359,7 +459,9 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 		return -EAGAIN;
 
 	t_first = now_ns();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n;) {
+		uint64_t c = k ? (n - i < k ? n - i : k) : 1, j;
+
 		if (rate > 0) {
 			/* open loop: entry i is due at t_first + i / rate;
 			 * behind schedule it is sent at once */
@@ -382,14 +484,17 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate,
 		used = ring_used();
 		if (used > res->ring_max)
 			res->ring_max = used;
-		t_write[i] = now_ns(); /* before the call: conservative */
-		err = gen_write(base + i);
+		t = now_ns(); /* before the call: conservative */
+		for (j = 0; j < c; j++)
+			t_write[i + j] = t;
+		err = k ? gen_batch(base + i, (uint32_t)c) : gen_write(base + i);
 		if (err) {
 			fprintf(stderr, "%s: entry %llu: %s\n", name, (unsigned long long)i,
 				err == -EPROTO ? "verdict is not XDP_TX" : strerror(-err));
 			break;
 		}
-		atomic_store(&r.written, i + 1);
+		i += c;
+		atomic_store(&r.written, i);
 	}
 	res->written = i;
 	res->gen_s = (now_ns() - t_first) / 1e9;
@@ -531,6 +636,14 @@ static int setup(void)
 	ring_cons = p;
 	ring_prod = (volatile uint64_t *)((char *)p + pg);
 	printf("lb1: XDP prog id %u on %s (ifindex %d)\n", id, opt.ifname, ifindex);
+	if (opt.gen_k) {
+		int err = gen_open(id);
+
+		if (err) {
+			fprintf(stderr, "batch generator on lb1's maps: %s\n", strerror(-err));
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -538,7 +651,7 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] "
-		"[-r R1,R2] [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] "
+		"[-r R1,R2] [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] [-g K] "
 		"[-p NAME:PID]...\n",
 		argv0);
 	exit(2);
@@ -556,14 +669,17 @@ static void print_row(const struct phase_result *r)
 
 int main(int argc, char **argv)
 {
-	struct phase_result res[5];
+	struct phase_result res[8];
 	unsigned int nres = 0, k, p;
 	uint64_t base = 0, n;
 	char *s, *tok, *colon;
 	int o, fails = 0;
 
-	while ((o = getopt(argc, argv, "a:b:i:n:r:d:w:u:p:")) != -1) {
+	while ((o = getopt(argc, argv, "a:b:i:n:r:d:w:u:p:g:")) != -1) {
 		switch (o) {
+		case 'g':
+			opt.gen_k = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
 		case 'a':
 			opt.pin_a = optarg;
 			break;
@@ -618,17 +734,26 @@ int main(int argc, char **argv)
 	printf("%-4s %9s %8s %7s %7s %7s %9s %9s %8s %8s %8s %6s %5s\n", "mode", "offered/s",
 	       "entries", "missing", "gen s", "total s", "rate/s", "mid/s", "p50 us", "p99 us",
 	       "max us", "poll", "lost");
-	if (run_phase("sat", base, opt.n_sat, 0, &res[nres]))
+	if (run_phase("sat", base, opt.n_sat, 0, 0, &res[nres]))
 		fails++;
 	print_row(&res[nres]);
 	base += opt.n_sat;
 	nres++;
+	if (opt.gen_k) {
+		/* the same with the batch generator, side by side */
+		sleep(1);
+		if (run_phase("satg", base, opt.n_sat, 0, opt.gen_k, &res[nres]))
+			fails++;
+		print_row(&res[nres]);
+		base += opt.n_sat;
+		nres++;
+	}
 	for (k = 0; k < opt.n_rates; k++) {
 		sleep(1);
 		n = (uint64_t)(opt.rates[k] * opt.lag_s);
 		if (n > 600000)
 			n = 600000;
-		if (run_phase("lag", base, n, opt.rates[k], &res[nres]))
+		if (run_phase("lag", base, n, opt.rates[k], 0, &res[nres]))
 			fails++;
 		print_row(&res[nres]);
 		base += n;
