@@ -520,6 +520,21 @@ union alloc_hdr {
 	max_align_t align;
 };
 
+int sync_arena_init(struct sync_arena *a, size_t cap)
+{
+	a->base = malloc(cap);
+	a->cap = a->base ? cap : 0;
+	a->used = 0;
+	return a->base ? 0 : -ENOMEM;
+}
+
+void sync_arena_free(struct sync_arena *a)
+{
+	free(a->base);
+	a->base = NULL;
+	a->cap = a->used = 0;
+}
+
 static void *budget_alloc(void *data, size_t size)
 {
 	struct sync_msg *m = data;
@@ -528,6 +543,19 @@ static void *budget_alloc(void *data, size_t size)
 	if (size > m->mem_budget - m->mem_used) {
 		m->mem_refused = 1;
 		return NULL;
+	}
+	if (m->arena) {
+		/* a bump of the arena, aligned as malloc's; freed all at once */
+		struct sync_arena *a = m->arena;
+		size_t at = (a->used + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+
+		if (at > a->cap || size > a->cap - at) {
+			m->mem_refused = 1;
+			return NULL;
+		}
+		a->used = at + size;
+		m->mem_used += size;
+		return a->base + at;
 	}
 	h = malloc(sizeof(*h) + size);
 	if (!h)
@@ -542,8 +570,8 @@ static void budget_free(void *data, void *p)
 	struct sync_msg *m = data;
 	union alloc_hdr *h;
 
-	if (!p)
-		return;
+	if (!p || m->arena)
+		return; /* an arena is reset as a whole */
 	h = (union alloc_hdr *)p - 1;
 	m->mem_used -= h->size;
 	free(h);
@@ -736,11 +764,20 @@ static enum sync_reason envelope_check(struct sync_msg *m, const struct sync_lim
 enum sync_reason sync_decode(struct sync_msg *m, const uint8_t *buf, size_t len,
 			     const struct sync_limits *lim)
 {
+	return sync_decode_in(m, NULL, buf, len, lim);
+}
+
+enum sync_reason sync_decode_in(struct sync_msg *m, struct sync_arena *arena, const uint8_t *buf,
+				size_t len, const struct sync_limits *lim)
+{
 	enum sync_reason r;
 
 	memset(m, 0, sizeof(*m));
 	if (len > lim->max_msg)
 		return SYNC_E_TOO_BIG;
+	m->arena = arena;
+	if (arena)
+		arena->used = 0;
 	m->alloc.alloc = budget_alloc;
 	m->alloc.free = budget_free;
 	m->alloc.allocator_data = m;
@@ -764,7 +801,9 @@ enum sync_reason sync_decode(struct sync_msg *m, const uint8_t *buf, size_t len,
 
 void sync_msg_release(struct sync_msg *m)
 {
-	if (m->env)
+	if (m->env && m->arena)
+		m->arena->used = 0; /* no walk of the tree to free nothing */
+	else if (m->env)
 		xlbsync__envelope__free_unpacked(m->env, &m->alloc);
 	m->env = NULL;
 	m->n_entries = 0;

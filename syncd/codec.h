@@ -194,6 +194,22 @@ int sync_encode_digest(const struct sync_hdr *h, const struct sync_digest *d,
  * (allocated through a budgeted allocator whose state lives in the struct,
  * so the struct must not move between decode and release).
  */
+/*
+ * Memory a decode takes its allocations from instead of the heap: one block,
+ * reused by every message decoded in it (protobuf-c allocates per entry: the
+ * entry, its key, value and map name). Only one message decoded in an arena
+ * may be alive at a time.
+ */
+struct sync_arena {
+	uint8_t *base;
+	size_t cap, used;
+};
+
+/* 0 or -ENOMEM. cap: the most one decode may use (sync_limits.max_decode_mem,
+ * or 64 x max_msg + 64 KiB). */
+int sync_arena_init(struct sync_arena *a, size_t cap);
+void sync_arena_free(struct sync_arena *a);
+
 struct sync_msg {
 	Xlbsync__Envelope *env;
 	enum sync_msg_type type;
@@ -201,6 +217,7 @@ struct sync_msg {
 	size_t n_entries; /* BATCH and SNAPSHOT_CHUNK */
 	/* allocator state */
 	ProtobufCAllocator alloc;
+	struct sync_arena *arena; /* NULL: the heap */
 	size_t mem_used;
 	size_t mem_budget;
 	int mem_refused;
@@ -214,6 +231,10 @@ struct sync_msg {
  */
 enum sync_reason sync_decode(struct sync_msg *m, const uint8_t *buf, size_t len,
 			     const struct sync_limits *lim);
+/* The same, allocating from arena (its budget is the smaller of the arena's
+ * size and the limits'). */
+enum sync_reason sync_decode_in(struct sync_msg *m, struct sync_arena *arena, const uint8_t *buf,
+				size_t len, const struct sync_limits *lim);
 void sync_msg_release(struct sync_msg *m);
 
 /* Entry i (< n_entries) of a decoded BATCH or SNAPSHOT_CHUNK. */

@@ -360,7 +360,10 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	e->jobio = calloc(APPLY_SEG_MAX, sizeof(*e->jobio));
 	e->jobbuf = calloc(APPLY_SEG_MAX * 2, jv ? jv : 1);
 	e->skip = calloc(e->cfg.lim.max_entries, sizeof(*e->skip));
-	if (!e->jobs || !e->jobio || !e->jobbuf || !e->skip)
+	if (!e->jobs || !e->jobio || !e->jobbuf || !e->skip ||
+	    sync_arena_init(&e->arena, e->cfg.lim.max_decode_mem
+					       ? e->cfg.lim.max_decode_mem
+					       : 64 * (size_t)e->cfg.lim.max_msg + 64 * 1024))
 		goto nomem;
 	for (i = 0; i < APPLY_SEG_MAX; i++) {
 		e->jobs[i].vin = e->jobbuf + 2 * i * jv;
@@ -396,6 +399,7 @@ void sync_engine_free(struct sync_engine *e)
 	free(e->jobio);
 	free(e->jobbuf);
 	free(e->skip);
+	sync_arena_free(&e->arena);
 	free(e->vmask_a);
 	free(e->vmask_b);
 	free(e);

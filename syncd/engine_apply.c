@@ -617,7 +617,7 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 			   e->cfg.node_name, "unauthenticated sender");
 		return;
 	}
-	r = sync_decode(&m, buf, plen, &e->cfg.lim);
+	r = sync_decode_in(&m, &e->arena, buf, plen, &e->cfg.lim);
 	if (r != SYNC_OK)
 		goto refused;
 

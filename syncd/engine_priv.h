@@ -223,6 +223,7 @@ struct sync_engine {
 	struct sync_store_io *jobio;		 /* APPLY_SEG_MAX */
 	uint8_t *jobbuf;			 /* their vin and vloc */
 	bool *skip;				 /* lim.max_entries */
+	struct sync_arena arena;		 /* received messages are decoded in it */
 	uint8_t kbuf[4 + SYNC_STORE_KEY_MAX];
 
 	struct xlb_ratelimit rl;

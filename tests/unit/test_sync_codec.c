@@ -692,6 +692,56 @@ static void test_mutated(void **state)
 	assert_true(bad > 1000);
 }
 
+/* Decoding in an arena: the same entries as from the heap, the arena
+ * reused message after message, a budget it cannot hold refused as
+ * SYNC_E_NOMEM, and mutated input as safe as on the heap. */
+static void test_arena(void **state)
+{
+	struct sync_arena a, small;
+	struct sync_msg m;
+	struct sync_entry d;
+	size_t n, i, len, hi = 0;
+	int round;
+
+	assert_int_equal(sync_arena_init(&a, 64 * lim.max_msg + 64 * 1024), 0);
+	mk_entries(MAXN);
+	for (round = 0; round < 3; round++) {
+		for (n = 1; n <= 64; n++) {
+			assert_int_equal(
+				sync_encode_batch(&hdr, ents, n, &lim, buf, sizeof(buf), &len),
+				(int)n);
+			assert_int_equal(sync_decode_in(&m, &a, buf, len, &lim), SYNC_OK);
+			assert_int_equal(m.n_entries, n);
+			for (i = 0; i < n; i++) {
+				sync_msg_entry(&m, i, &d);
+				assert_entry_eq(&ents[i], &d);
+			}
+			if (a.used > hi)
+				hi = a.used;
+			sync_msg_release(&m);
+			assert_int_equal(a.used, 0); /* reset, not freed piece by piece */
+		}
+	}
+	print_message("arena: at most %zu bytes for a 64-entry batch\n", hi);
+	/* an arena smaller than a message's needs: refused, nothing kept */
+	assert_int_equal(sync_arena_init(&small, hi / 2), 0);
+	assert_int_equal(sync_decode_in(&m, &small, buf, len, &lim), SYNC_E_NOMEM);
+	sync_msg_release(&m);
+	sync_arena_free(&small);
+	/* garbage in an arena */
+	for (i = 0; i < 5000; i++) {
+		uint8_t g[512];
+		size_t k, gl = 1 + rnd() % sizeof(g);
+
+		for (k = 0; k < gl; k++)
+			g[k] = (uint8_t)rnd();
+		if (sync_decode_in(&m, &a, g, gl, &lim) == SYNC_OK)
+			check_decoded(&m, &lim);
+		sync_msg_release(&m);
+	}
+	sync_arena_free(&a);
+}
+
 /* Bucket snapshot requests (anti-entropy repair): round trip and refusals. */
 static void test_bucket_request(void **state)
 {
@@ -882,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_random_garbage),
 		cmocka_unit_test(test_mutated),
 		cmocka_unit_test(test_bucket_request),
+		cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_apply_checks),
 		cmocka_unit_test(test_auth_tag),
 	};
