@@ -13,7 +13,10 @@
 # SYNC_BENCH_LAG_S (seconds per rate, default 3), SYNC_BENCH_CAP_N (calls per
 # cell of the capture-cost bench, default 100000), SYNC_BENCH_GEN_K (entries
 # per call of the batch generator's saturation phase "satg", beside "sat"
-# with one SYN per call; default 256, 0: off).
+# with one SYN per call; default 256, 0: off), SYNC_BENCH_SNAP_N (sessions
+# lb2's syncd must get from its startup snapshot in the joining-node phase
+# "snap", with the live stream at the first rate meanwhile; default
+# 1000000, 0: off).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +35,7 @@ RATES=${SYNC_BENCH_RATES:-10000,100000}
 LAG_S=${SYNC_BENCH_LAG_S:-3}
 CAP_N=${SYNC_BENCH_CAP_N:-100000}
 GEN_K=${SYNC_BENCH_GEN_K:-256}
+SNAP_N=${SYNC_BENCH_SNAP_N:-1000000}
 
 die() { echo "sync bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root"
@@ -67,7 +71,9 @@ mode=$(status lb1 | jq -r .capture)
 for n in lb1 lb2; do status "$n" >"$TMP/$n.before"; done
 pid() { cat "$STATE/$1/$2.pid"; }
 ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
-	-r "$RATES" -d "$LAG_S" -g "$GEN_K" \
+	-r "$RATES" -d "$LAG_S" -g "$GEN_K" -S "$SNAP_N" \
+	-R "$TESTBED syncd-stop lb2 >/dev/null" -T "$TESTBED syncd-start lb2 >/dev/null 2>&1" \
+	-Q "$SYNCD status -c $STATE/lb2/lbd.yaml 2>/dev/null | jq -e .ready >/dev/null" \
 	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
 	tee "$TMP/repl.out"
@@ -83,18 +89,32 @@ delta() {
 		| $k[] | "\(.)=\(($b[0][.] // 0) - ($a[0][.] // 0))"' | paste -sd' '
 }
 echo "   lb1: $(delta lb1) gaps=$(jq '.peers[0].gaps' "$TMP/lb1.after")"
-echo "   lb2: $(delta lb2) gaps=$(jq '.peers[0].gaps' "$TMP/lb2.after")"
+echo "   lb2: $(delta lb2) gaps=$(jq '.peers[0].gaps' "$TMP/lb2.after")$([ "$SNAP_N" != 0 ] && echo " (its syncd restarted in the snap phase: counters since then)")"
 echo "   lb1 data plane: $("$LBCTL" -n lb1 --json stats | jq -r '.global | "sync_events=\(.sync_events) sync_lost=\(.sync_lost) drop_fib=\(.drop_fib) drop_session_full=\(.drop_session_full)"')"
 
 # ---- summary against the issue's goals
 get() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
-sat=$(grep '^RESULT phase=sat' "$TMP/repl.out")
+sat=$(grep '^RESULT phase=sat ' "$TMP/repl.out")
+satg=$(grep '^RESULT phase=satg ' "$TMP/repl.out" || true)
+snap=$(grep '^RESULT phase=snap ' "$TMP/repl.out" || true)
 echo
 echo "== summary (one run; goals from the issue, never tuned)"
 printf '%-52s %-28s %s\n' "figure" "measured" "goal"
 rate=$(get "$sat" rate) missing=$(get "$sat" missing)
 printf '%-52s %-28s %s\n' "replicated entries/s at saturation (lb1 -> lb2)" \
 	"$rate/s, missing $missing (generator alone-equivalent $(get "$sat" gen_rate)/s)" ">= 1000000/s, zero loss: $(awk -v r="$rate" -v m="$missing" 'BEGIN{print (r >= 1000000 && m == 0) ? "met" : "not met"}')"
+if [ -n "$satg" ]; then
+	rate=$(get "$satg" rate) missing=$(get "$satg" missing)
+	printf '%-52s %-28s %s\n' "... the same with the batch generator ($GEN_K per call)" \
+		"$rate/s, missing $missing (generator $(get "$satg" gen_rate)/s)" ">= 1000000/s, zero loss: $(awk -v r="$rate" -v m="$missing" 'BEGIN{print (r >= 1000000 && m == 0) ? "met" : "not met"}')"
+fi
+if [ -n "$snap" ]; then
+	t=$(get "$snap" transfer_s) missing=$(get "$snap" missing)
+	printf '%-52s %-28s %s\n' "joining node: snapshot of $(get "$snap" entries) sessions" \
+		"$t s, missing $missing" "< 2 s: $(awk -v t="$t" -v m="$missing" 'BEGIN{print (t > 0 && t < 2 && m == 0) ? "met" : "not met"}')"
+	printf '%-52s %-28s %s\n' "... live stream lag meanwhile (p50 / p99 / max)" \
+		"$(get "$snap" live_p50_us) / $(get "$snap" live_p99_us) / $(get "$snap" live_max_us) us" "reported"
+fi
 while read -r line; do
 	off=$(get "$line" offered) p50=$(get "$line" p50_us) p99=$(get "$line" p99_us)
 	miss=$(get "$line" missing)

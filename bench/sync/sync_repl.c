@@ -84,7 +84,9 @@ static struct {
 	unsigned int rates[4], n_rates;
 	double lag_s, deadline_s;
 	unsigned int poll_us;
-	unsigned int gen_k; /* -g: entries per batch generator call (0: off) */
+	unsigned int gen_k;  /* -g: entries per batch generator call (0: off) */
+	unsigned int snap_n; /* -S: sessions of the joining-node phase (0: off) */
+	const char *stop_cmd, *start_cmd, *ready_cmd; /* -R, -T, -Q: lb2's syncd */
 	struct {
 		const char *name;
 		int pid;
@@ -652,9 +654,167 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] "
 		"[-r R1,R2] [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] [-g K] "
-		"[-p NAME:PID]...\n",
+		"[-S N -R STOP_CMD -T START_CMD -Q READY_CMD] [-p NAME:PID]...\n",
 		argv0);
 	exit(2);
+}
+
+/*
+ * snap (-S N -R STOP -T START -Q READY, with -g): a joining node. N
+ * sessions are made on lb1 with the batch generator and replicated; then
+ * lb2's syncd is stopped (STOP, a shell command), the N sessions are deleted
+ * from lb2's map (user space: not captured), and lb2's syncd is started
+ * again (START, in the background) with a map that lacks them: its startup
+ * snapshot from lb1 must bring all N. READY (a shell command, polled every
+ * 10 ms) succeeds once lb2's syncd reports ready, which it does when its
+ * snapshot is in. Meanwhile lb1 makes new sessions one per call at the
+ * first lag rate (the live stream). Reported: the time from START to ready
+ * with all N on lb2, and the lag of the live entries written until then.
+ */
+struct snap_result {
+	double fill_s, transfer_s; /* START .. ready */
+	uint64_t n, missing, live, live_in;
+	double p50_us, p99_us, max_us;
+};
+
+struct ready_wait {
+	uint64_t t0, t_ready, deadline_ns;
+	_Atomic bool done;
+};
+
+static void *ready_main(void *arg)
+{
+	struct ready_wait *w = arg;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	while (now_ns() < w->deadline_ns) {
+		if (system(opt.ready_cmd) == 0) {
+			w->t_ready = now_ns();
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static int run_cmd_bg(const char *cmd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid < 0 ? -errno : 0;
+}
+
+static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double rate,
+			struct snap_result *res)
+{
+	struct ready_wait w;
+	struct reader r, lr;
+	pthread_t th, lth;
+	uint64_t i, t0, *t_write, *lag, nl = 0, cap;
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	res->n = n;
+	/* 1. fill lb1 (and, live, lb2) */
+	t0 = now_ns();
+	for (i = 0; i < n && !err;) {
+		uint64_t c = n - i < opt.gen_k ? n - i : opt.gen_k;
+
+		while (ring_used() >= RING_HIGH)
+			sched_yield();
+		err = gen_batch(base + i, (uint32_t)c);
+		i += c;
+	}
+	if (err)
+		return err;
+	memset(&r, 0, sizeof(r));
+	r.base = base;
+	r.n = n;
+	r.t_seen = calloc(n, sizeof(uint64_t));
+	if (!r.t_seen)
+		return -ENOMEM;
+	atomic_store(&r.written, n);
+	atomic_store(&r.gen_done, true);
+	r.deadline_ns = now_ns() + (uint64_t)(opt.deadline_s * 1e9);
+	reader_main(&r);
+	free(r.t_seen);
+	res->fill_s = (now_ns() - t0) / 1e9;
+	if (r.seen < n) {
+		fprintf(stderr, "snap: lb2 has %llu of the %llu sessions after the fill\n",
+			(unsigned long long)r.seen, (unsigned long long)n);
+		return -ETIMEDOUT;
+	}
+	/* 2. lb2 forgets them, its syncd down */
+	if (system(opt.stop_cmd) != 0)
+		return -ECHILD;
+	for (i = 0; i < n; i++) {
+		struct xlb_flow_key k;
+
+		key_of(base + i, &k);
+		bpf_map_delete_elem(sess_b, &k);
+	}
+	/* 3. lb2's syncd starts; the live stream goes on on lb1 */
+	cap = (uint64_t)(rate * (opt.deadline_s + 1));
+	memset(&lr, 0, sizeof(lr));
+	lr.base = live_base;
+	lr.n = cap;
+	lr.t_seen = calloc(cap, sizeof(uint64_t));
+	t_write = calloc(cap, sizeof(uint64_t));
+	lag = calloc(cap, sizeof(uint64_t));
+	if (!lr.t_seen || !t_write || !lag)
+		return -ENOMEM;
+	memset(&w, 0, sizeof(w));
+	t0 = now_ns();
+	w.t0 = t0;
+	w.deadline_ns = t0 + (uint64_t)(opt.deadline_s * 1e9);
+	if (run_cmd_bg(opt.start_cmd))
+		return -ECHILD;
+	if (pthread_create(&th, NULL, ready_main, &w) ||
+	    pthread_create(&lth, NULL, reader_main, &lr))
+		return -EAGAIN;
+	for (i = 0; i < cap && !atomic_load(&w.done); i++) {
+		uint64_t due = t0 + (uint64_t)(i * 1e9 / rate);
+		struct timespec ts = { (time_t)(due / 1000000000ull), (long)(due % 1000000000ull) };
+
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		t_write[i] = now_ns();
+		if (gen_write(live_base + i))
+			break;
+		atomic_store(&lr.written, i + 1);
+	}
+	res->live = i;
+	lr.n = i;
+	lr.deadline_ns = now_ns() + (uint64_t)(opt.deadline_s * 1e9);
+	atomic_store(&lr.gen_done, true);
+	pthread_join(th, NULL);
+	pthread_join(lth, NULL);
+	r.t_seen = NULL;
+	r.seen = 0;
+	res->missing = count_missing(&r, 0);
+	if (w.t_ready)
+		res->transfer_s = (w.t_ready - t0) / 1e9;
+	/* lag of the live entries, from the write (lb2's syncd was starting
+	 * for the first of them: its start is in their lag) */
+	for (i = 0; i < lr.seen; i++)
+		lag[nl++] = lr.t_seen[i] - t_write[i];
+	res->live_in = nl;
+	if (nl) {
+		qsort(lag, nl, sizeof(*lag), cmp_u64);
+		res->p50_us = lag[nl / 2] / 1e3;
+		res->p99_us = lag[nl * 99 / 100] / 1e3;
+		res->max_us = lag[nl - 1] / 1e3;
+	}
+	delete_keys(base, n);
+	delete_keys(live_base, res->live);
+	free(lr.t_seen);
+	free(t_write);
+	free(lag);
+	return res->missing || !w.t_ready ? -ETIMEDOUT : 0;
 }
 
 static void print_row(const struct phase_result *r)
@@ -675,8 +835,20 @@ int main(int argc, char **argv)
 	char *s, *tok, *colon;
 	int o, fails = 0;
 
-	while ((o = getopt(argc, argv, "a:b:i:n:r:d:w:u:p:g:")) != -1) {
+	while ((o = getopt(argc, argv, "a:b:i:n:r:d:w:u:p:g:S:R:T:Q:")) != -1) {
 		switch (o) {
+		case 'S':
+			opt.snap_n = (unsigned int)strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			opt.stop_cmd = optarg;
+			break;
+		case 'T':
+			opt.start_cmd = optarg;
+			break;
+		case 'Q':
+			opt.ready_cmd = optarg;
+			break;
 		case 'g':
 			opt.gen_k = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
@@ -793,6 +965,27 @@ int main(int argc, char **argv)
 		       r->p99_us, r->max_us, r->poll_us, (unsigned long long)r->d_lost,
 		       r->throttled_s, busy > 0 ? r->written / busy : 0,
 		       (unsigned long long)(r->ring_max >> 10), r->busy_s, r->err);
+	}
+	if (opt.snap_n && opt.gen_k && opt.stop_cmd && opt.start_cmd && opt.ready_cmd) {
+		struct snap_result sr;
+		double rate = opt.n_rates ? opt.rates[0] : 10000;
+		int err;
+
+		sleep(1);
+		err = run_snapshot(base, opt.snap_n, base + opt.snap_n, rate, &sr);
+		printf("\nsnap: a joining node (lb2's syncd restarted without %llu sessions): "
+		       "ready with all of them %.3f s after its start, %llu missing; "
+		       "live stream at %.0f/s meanwhile: %llu entries, lag p50 %.1f us, "
+		       "p99 %.1f us, max %.1f us (fill %.2f s)\n",
+		       (unsigned long long)sr.n, sr.transfer_s, (unsigned long long)sr.missing,
+		       rate, (unsigned long long)sr.live_in, sr.p50_us, sr.p99_us, sr.max_us,
+		       sr.fill_s);
+		printf("RESULT phase=snap entries=%llu missing=%llu transfer_s=%.3f "
+		       "live=%llu live_p50_us=%.1f live_p99_us=%.1f live_max_us=%.1f err=%d\n",
+		       (unsigned long long)sr.n, (unsigned long long)sr.missing, sr.transfer_s,
+		       (unsigned long long)sr.live_in, sr.p50_us, sr.p99_us, sr.max_us, err);
+		if (err)
+			fails++;
 	}
 	return fails ? 1 : 0;
 }
