@@ -370,15 +370,24 @@ static void apply_segment(struct sync_engine *e, struct peer *p, size_t n, int64
 {
 	struct sync_store_io *io = e->jobio;
 	struct apply_job *j = e->jobs;
-	unsigned int m;
+	unsigned int m, order[SYNC_MAX_MAPS], n_order = 0, o;
+	uint32_t seen = 0;
 	size_t i, k;
 	int rc;
 
 	for (i = 0; i < n; i++) {
 		j[i].what = JOB_SKIP;
 		j[i].ok = apply_check(e, p, &j[i]);
+		/* maps in the order the message names them first: a full-NAT
+		 * flow's reverse entry goes in before its session, as the
+		 * data plane wrote them */
+		if (j[i].ok && !(seen & (1u << j[i].mi))) {
+			seen |= 1u << j[i].mi;
+			order[n_order++] = (unsigned int)j[i].mi;
+		}
 	}
-	for (m = 0; m < e->cfg.n_maps; m++) {
+	for (o = 0; o < n_order; o++) {
+		m = order[o];
 		for (i = 0, k = 0; i < n; i++) {
 			if (!j[i].ok || j[i].mi != (int)m)
 				continue;
@@ -406,13 +415,15 @@ static void apply_segment(struct sync_engine *e, struct peer *p, size_t n, int64
 		if (j[i].ok)
 			apply_decide(e, p, &j[i], delta, src, now_ns);
 	}
-	for (m = 0; m < e->cfg.n_maps; m++) {
+	for (o = 0; o < n_order; o++) {
+		m = order[o];
 		for (i = 0, k = 0; i < n; i++) {
 			if (!j[i].ok || j[i].what == JOB_SKIP || j[i].mi != (int)m)
 				continue;
 			io[k] = (struct sync_store_io){
 				.key = j[i].en.key,
-				.value = j[i].what == JOB_WRITE ? j[i].vin : NULL,
+				/* a removal hands back what it removed */
+				.value = j[i].what == JOB_WRITE ? j[i].vin : j[i].vloc,
 				.op = j[i].what == JOB_WRITE ? SYNC_STORE_WRITE : SYNC_STORE_REMOVE,
 				.found = j[i].present,
 				.version = j[i].seen_version,
