@@ -352,8 +352,8 @@ static int st_lookup_many(void *ctx, unsigned int map, struct sync_store_io *io,
 
 /* The same compare-and-set, key by key (no batch programs): the window
  * is two system calls wide instead of nanoseconds. */
-static void write_one(void *ctx, struct store_bpf_map *m, unsigned int map,
-		      struct sync_store_io *io, uint32_t ver_off, uint32_t ver_size)
+static void write_one(void *ctx, unsigned int map, struct sync_store_io *io, uint32_t ver_off,
+		      uint32_t ver_size)
 {
 	uint8_t cur[STORE_BPF_VALUE_MAX];
 	uint64_t v = 0;
@@ -370,7 +370,6 @@ static void write_one(void *ctx, struct store_bpf_map *m, unsigned int map,
 		io->result = -EAGAIN;
 		return;
 	}
-	(void)m;
 	io->result = io->op == SYNC_STORE_WRITE ? st_update(ctx, map, io->key, io->value)
 						: st_remove(ctx, map, io->key, io->value);
 }
@@ -385,7 +384,7 @@ static int st_write_many(void *ctx, unsigned int map, struct sync_store_io *io, 
 		return -EINVAL;
 	if (!m->io) {
 		for (i = 0; i < n; i++)
-			write_one(ctx, m, map, &io[i], m->ver_off, m->ver_size);
+			write_one(ctx, map, &io[i], m->ver_off, m->ver_size);
 		return 0;
 	}
 	for (done = 0; done < n; done += c) {
