@@ -21,8 +21,9 @@
  *          (see "slots" below). kprobes do not fire
  *          for writes made through the bpf() syscall (the kernel disables
  *          BPF instrumentation there), but they do for the writes of
- *          syncd's batch programs (bpf/storeio.bpf.c), which are dropped by
- *          syncd's tgid as in fentry mode.
+ *          syncd's batch programs (bpf/storeio.bpf.c): those are known by
+ *          their key, which lies in the programs' slot array (the range in
+ *          "watch"), and dropped.
  *  fentry  fexit on the same functions: arguments and return value in one
  *          program, no stack needed. BPF trampolines do fire for syscall
  *          writes, so writes made by syncd's own process (self_tgid) are
@@ -55,8 +56,8 @@ struct bpf_map {
 	__u32 id;
 } __attribute__((preserve_access_index));
 
-/* syncd's process id (tgid), set before load: its own writes (syscall
- * and batch programs) are dropped. 0: nothing dropped. */
+/* syncd's process id (tgid), set before load: fentry mode drops its own
+ * (syscall) writes. 0: nothing dropped. */
 const volatile __u32 self_tgid = 0;
 
 /* Watched maps: kernel map id -> key and value sizes. */
@@ -117,6 +118,8 @@ struct slot {
 	__u32 map_id; /* 0: not watched */
 	__u16 key_size;
 	__u16 value_size;
+	__u32 own; /* the key is in syncd's batch slots: its own write */
+	__u32 pad;
 };
 
 struct slot_stack {
@@ -269,6 +272,7 @@ static __always_inline void slot_push(struct pt_regs *ctx, struct bpf_map *map, 
 	if (!w)
 		return;
 	sl->map_id = id;
+	sl->own = key >= w->self_lo && key < w->self_hi;
 	sl->key = key;
 	sl->value = value;
 	sl->key_size = w->key_size;
@@ -317,7 +321,7 @@ static __always_inline void slot_pop(struct pt_regs *ctx, long ret, __u8 op)
 		count(XLB_CAP_LOST_FOREIGN);
 		return;
 	}
-	if (ret == 0 && !from_self())
+	if (ret == 0 && !sl->own)
 		emit(sl->map_id, op, XLB_SYNC_SRC_KPROBE, sl->key, sl->key_size, sl->value,
 		     sl->value_size);
 }
@@ -389,7 +393,7 @@ static __always_inline void fexit_emit(struct bpf_map *map, void *key, void *val
 	if (ret != 0 || from_self())
 		return;
 	w = watched(map, &id);
-	if (!w)
+	if (!w || ((__u64)key >= w->self_lo && (__u64)key < w->self_hi))
 		return;
 	emit(id, is_update ? XLB_SYNC_OP_UPDATE : XLB_SYNC_OP_DELETE, XLB_SYNC_SRC_FENTRY,
 	     (__u64)key, w->key_size, (__u64)value, is_update ? w->value_size : 0);

@@ -16,8 +16,10 @@
  *               own lookup and write of the key, nanoseconds instead of
  *               two system calls.
  *
- * Writes made here run in syncd's task: the kprobe and fentry captures
- * drop them by syncd's tgid (mapsync.bpf.c), so they never echo back.
+ * Writes made here are syncd's own and must not be captured: lookup_many
+ * reports each slot's kernel address (self), syncd hands the slot array's
+ * range to the capture, and mapsync.bpf.c drops a write whose key lies in
+ * it (kprobe mode; fentry mode drops syncd's tgid as for its syscalls).
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -87,6 +89,7 @@ int lookup_many(struct xlb_storeio_args *a)
 		s = bpf_map_lookup_elem(&io, &k);
 		if (!s)
 			return -1;
+		s->self = (__u64)s;
 		v = bpf_map_lookup_elem(&target, s->key);
 		s->found = v != 0;
 		if (v && value_size <= XLB_SYNC_VALUE_MAX)

@@ -355,6 +355,8 @@ struct xlb_storeio_slot {
 	__s32 result;  /* write_many: 0, -EAGAIN (the key changed since:
 		       * nothing done), or the helper's -errno */
 	__u64 version; /* write_many: the version field's value it held */
+	__u64 self;    /* lookup_many: this slot's kernel address (the
+			* capture's filter of syncd's own writes) */
 	__u8 key[XLB_SYNC_KEY_MAX];
 	__u8 value[XLB_SYNC_VALUE_MAX]; /* lookup_many: out; write_many: in
 					 * (write), out (remove: the value) */
@@ -435,6 +437,10 @@ enum xlb_cap_stat {
 struct xlb_sync_watch {
 	__u32 key_size;	  /* <= XLB_SYNC_KEY_MAX */
 	__u32 value_size; /* <= XLB_SYNC_VALUE_MAX */
+	/* syncd's batch slots for this map (bpf/storeio.bpf.c), kernel
+	 * addresses [self_lo, self_hi): a write whose key lies there is
+	 * syncd applying a peer's entry, not a change to report */
+	__u64 self_lo, self_hi;
 };
 
 struct xlb_sync_ctl {

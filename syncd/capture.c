@@ -366,9 +366,8 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 			lru_ok[i] = false;
 		}
 		btf__free(vmlinux);
+		c->skel->rodata->self_tgid = (__u32)getpid();
 	}
-	/* syncd's own writes (its batch programs) are not captured */
-	c->skel->rodata->self_tgid = (__u32)getpid();
 
 	if (fault.ringbuf_bytes &&
 	    bpf_map__set_max_entries(c->skel->maps.events, fault.ringbuf_bytes) < 0) {
@@ -389,6 +388,8 @@ static int open_probes(struct sync_capture *c, enum sync_capture_mode mode,
 		struct xlb_sync_watch w = {
 			.key_size = maps[i].key_size,
 			.value_size = maps[i].value_size,
+			.self_lo = maps[i].self_lo,
+			.self_hi = maps[i].self_hi,
 		};
 
 		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.watch), &maps[i].id, &w,

@@ -40,6 +40,9 @@ struct sync_capture_map {
 	const char *name;
 	uint32_t id; /* kernel map id */
 	uint32_t key_size, value_size;
+	/* syncd's batch slots for this map (store_bpf_self_range()): writes
+	 * whose key lies in [self_lo, self_hi) are not captured; 0, 0: none */
+	uint64_t self_lo, self_hi;
 };
 
 struct sync_capture;

@@ -994,6 +994,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		cm[i].id = d->store.maps[i].id;
 		cm[i].key_size = d->store.maps[i].key_size;
 		cm[i].value_size = d->store.maps[i].value_size;
+		/* syncd's batch writes of peers' entries are not captured */
+		store_bpf_self_range(&d->store, (unsigned int)i, &cm[i].self_lo, &cm[i].self_hi);
 	}
 	d->cap = sync_capture_open(d->mode, d->cfg->pin_dir, cm, s->n_maps, err, errlen);
 	if (!d->cap)

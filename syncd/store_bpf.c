@@ -103,6 +103,8 @@ fail_einval:
 	return -EINVAL;
 }
 
+static int io_run(int prog_fd, uint32_t n);
+
 static size_t io_bytes(void)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
@@ -160,7 +162,32 @@ int store_bpf_batch_init(struct store_bpf *s, unsigned int map, uint32_t ver_off
 	m->io = io;
 	m->lookup_fd = bpf_program__fd(k->progs.lookup_many);
 	m->write_fd = bpf_program__fd(k->progs.write_many);
+	/* one run over every slot: each reports its kernel address */
+	memset(io, 0, sizeof(struct xlb_storeio_slot) * XLB_STOREIO_SLOTS);
+	r = io_run(m->lookup_fd, XLB_STOREIO_SLOTS);
+	if (r || !m->io[0].self ||
+	    m->io[XLB_STOREIO_SLOTS - 1].self !=
+		    m->io[0].self + (XLB_STOREIO_SLOTS - 1) * sizeof(struct xlb_storeio_slot)) {
+		snprintf(err, errlen, "map %s: the batch slots did not report their addresses",
+			 m->name);
+		munmap(m->io, io_bytes());
+		m->io = NULL;
+		m->io_skel = NULL;
+		storeio__destroy(k);
+		return r ? r : -EIO;
+	}
 	return 0;
+}
+
+void store_bpf_self_range(const struct store_bpf *s, unsigned int map, uint64_t *lo, uint64_t *hi)
+{
+	const struct store_bpf_map *m = map < s->n ? &s->maps[map] : NULL;
+
+	*lo = *hi = 0;
+	if (!m || !m->io)
+		return;
+	*lo = m->io[0].self;
+	*hi = m->io[XLB_STOREIO_SLOTS - 1].self + sizeof(struct xlb_storeio_slot);
 }
 
 void store_bpf_close(struct store_bpf *s)

@@ -52,6 +52,11 @@ void store_bpf_close(struct store_bpf *s);
 int store_bpf_batch_init(struct store_bpf *s, unsigned int map, uint32_t ver_off, uint32_t ver_size,
 			 bool programs, char *err, size_t errlen);
 
+/* The kernel addresses [*lo, *hi) of map index map's batch slots, where
+ * the keys of its batch writes lie (the capture drops those writes); 0, 0
+ * without batch programs. */
+void store_bpf_self_range(const struct store_bpf *s, unsigned int map, uint64_t *lo, uint64_t *hi);
+
 extern const struct sync_store_ops store_bpf_ops;
 
 #endif /* SYNCD_STORE_BPF_H */

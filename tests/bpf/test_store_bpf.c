@@ -72,6 +72,17 @@ static int open_store(struct store_bpf *s, enum bpf_map_type type, bool batch)
 	if (store_bpf_batch_init(s, 0, offsetof(struct v, version), 4, batch, err, sizeof(err)))
 		fail_msg("store_bpf_batch_init: %s", err);
 	assert_true(!batch || s->maps[0].io);
+	{
+		uint64_t lo, hi;
+
+		/* where the capture will find the keys of these writes */
+		store_bpf_self_range(s, 0, &lo, &hi);
+		if (batch)
+			assert_true(lo &&
+				    hi - lo == XLB_STOREIO_SLOTS * sizeof(struct xlb_storeio_slot));
+		else
+			assert_true(!lo && !hi);
+	}
 	return fd;
 }
 
