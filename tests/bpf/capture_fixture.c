@@ -54,6 +54,7 @@ uint32_t cap_map_id(int fd)
 
 void cap_lb_maps(struct dp_env *e, struct sync_capture_map m[2])
 {
+	memset(m, 0, 2 * sizeof(*m)); /* no batch slots registered */
 	m[0].name = XLB_MAP_SESSIONS;
 	m[0].id = cap_map_id(dp_fd_sessions(e));
 	m[0].key_size = sizeof(struct xlb_flow_key);
