@@ -56,6 +56,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+repl_rc=0
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
 
@@ -73,10 +74,10 @@ pid() { cat "$STATE/$1/$2.pid"; }
 ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
 	-r "$RATES" -d "$LAG_S" -g "$GEN_K" -S "$SNAP_N" \
 	-R "$TESTBED syncd-stop lb2 >/dev/null" -T "$TESTBED syncd-start lb2 >/dev/null 2>&1" \
-	-Q "$SYNCD status -c $STATE/lb2/lbd.yaml 2>/dev/null | jq -e .ready >/dev/null" \
+	-Q "$SYNCD status -c $STATE/lb2/lbd.yaml 2>/dev/null | jq -r .ready" \
 	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
-	tee "$TMP/repl.out"
+	tee "$TMP/repl.out" || repl_rc=$?
 for n in lb1 lb2; do status "$n" >"$TMP/$n.after"; done
 
 echo "-- syncd counters moved during the run"
@@ -85,7 +86,8 @@ delta() {
 		[ "tx_entries", "tx_batches", "tx_errors", "tx_dropped",
 		  "applied_updates", "apply_errors", "apply_rejected",
 		  "rx_dropped", "resync_requests_sent", "snapshots_requested",
-		  "digest_mismatches", "capture_lost" ] as $k
+		  "digest_mismatches", "capture_lost", "snapshot_entries_applied",
+		  "apply_skipped", "apply_raced", "apply_own_gone" ] as $k
 		| $k[] | "\(.)=\(($b[0][.] // 0) - ($a[0][.] // 0))"' | paste -sd' '
 }
 echo "   lb1: $(delta lb1) gaps=$(jq '.peers[0].gaps' "$TMP/lb1.after")"
@@ -111,7 +113,7 @@ fi
 if [ -n "$snap" ]; then
 	t=$(get "$snap" transfer_s) missing=$(get "$snap" missing)
 	printf '%-52s %-28s %s\n' "joining node: snapshot of $(get "$snap" entries) sessions" \
-		"$t s, missing $missing" "< 2 s: $(awk -v t="$t" -v m="$missing" 'BEGIN{print (t > 0 && t < 2 && m == 0) ? "met" : "not met"}')"
+		"$t s ($(get "$snap" up_s) s to start), missing $missing" "< 2 s: $(awk -v t="$t" -v m="$missing" 'BEGIN{print (t > 0 && t < 2 && m == 0) ? "met" : "not met"}')"
 	printf '%-52s %-28s %s\n' "... live stream lag meanwhile (p50 / p99 / max)" \
 		"$(get "$snap" live_p50_us) / $(get "$snap" live_p99_us) / $(get "$snap" live_max_us) us" "reported"
 fi
@@ -128,3 +130,4 @@ while read -r line; do
 	printf '%-52s %-28s %s\n' "new flow $sc, capture on/off (no-wake-up on/off)" \
 		"$r ($nw)" "<= 1.02: $(awk -v r="$r" 'BEGIN{print (r <= 1.02) ? "met" : "not met"}')"
 done < <(grep '^RESULT scenario=' "$TMP/cap.out")
+[ "$repl_rc" -eq 0 ]

@@ -130,11 +130,14 @@ static void key_of(uint64_t i, struct xlb_flow_key *k)
 	dp_flow_key(k, sa, VIP_DSR, sp, VIP_PORT, IPPROTO_TCP);
 }
 
-static size_t build_syn(uint8_t *pkt, size_t cap, uint64_t i)
+/* @payload: bytes after the TCP header (the batch generator's frame is
+ * bench_orig's 64 bytes: 10 of payload). */
+static size_t build_syn_payload(uint8_t *pkt, size_t cap, uint64_t i, uint16_t payload)
 {
 	struct dp_pkt_spec s;
 
 	memset(&s, 0, sizeof(s));
+	s.payload_len = payload;
 	s.smac = mac_peer;
 	s.dmac = mac_lb;
 	tuple(i, &s.saddr, &s.sport);
@@ -143,6 +146,11 @@ static size_t build_syn(uint8_t *pkt, size_t cap, uint64_t i)
 	s.proto = IPPROTO_TCP;
 	s.tcp_flags = DP_TCP_SYN;
 	return dp_build(pkt, cap, &s);
+}
+
+static size_t build_syn(uint8_t *pkt, size_t cap, uint64_t i)
+{
+	return build_syn_payload(pkt, cap, i, 0);
 }
 
 static int test_run(int fd, const uint8_t *pkt, size_t len)
@@ -248,7 +256,7 @@ static int gen_open(uint32_t lb_prog_id)
 	if (err)
 		return err;
 	/* entry 0's SYN; each run rewrites the client tuple */
-	if (build_syn(pkt, sizeof(pkt), 0) < sizeof(gen->bss->bench_orig))
+	if (build_syn_payload(pkt, sizeof(pkt), 0, 10) != sizeof(gen->bss->bench_orig))
 		return -EINVAL;
 	memcpy(gen->bss->bench_orig, pkt, sizeof(gen->bss->bench_orig));
 	gen->bss->gen_ports = PORTS_PER_ADDR;
@@ -261,7 +269,7 @@ static int gen_open(uint32_t lb_prog_id)
 static int gen_batch(uint64_t i, uint32_t k)
 {
 	uint8_t pkt[128];
-	size_t len = build_syn(pkt, sizeof(pkt), i);
+	size_t len = build_syn_payload(pkt, sizeof(pkt), i, 10);
 	uint64_t tx0 = gen->bss->gen_tx;
 	int err;
 
@@ -665,30 +673,53 @@ static void usage(const char *argv0)
  * lb2's syncd is stopped (STOP, a shell command), the N sessions are deleted
  * from lb2's map (user space: not captured), and lb2's syncd is started
  * again (START, in the background) with a map that lacks them: its startup
- * snapshot from lb1 must bring all N. READY (a shell command, polled every
- * 10 ms) succeeds once lb2's syncd reports ready, which it does when its
- * snapshot is in. Meanwhile lb1 makes new sessions one per call at the
+ * snapshot from lb1 must bring all N. READY (a shell command, run every
+ * 10 ms) prints "true" once lb2's syncd reports ready, which it does when
+ * its snapshot is in, "false" while it is up and not ready, nothing while
+ * it does not answer. Meanwhile lb1 makes new sessions one per call at the
  * first lag rate (the live stream). Reported: the time from START to ready
  * with all N on lb2, and the lag of the live entries written until then.
  */
 struct snap_result {
 	double fill_s, transfer_s; /* START .. ready */
+	double up_s;		   /* START .. lb2's syncd answers */
 	uint64_t n, missing, live, live_in;
 	double p50_us, p99_us, max_us;
 };
 
 struct ready_wait {
-	uint64_t t0, t_ready, deadline_ns;
+	uint64_t t0, t_up, t_ready, deadline_ns;
 	_Atomic bool done;
 };
+
+/* What READY prints: "true" (ready), "false" (up, not ready), or nothing
+ * (lb2's syncd not answering). */
+static int ready_state(void)
+{
+	char out[32] = "";
+	FILE *f = popen(opt.ready_cmd, "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = 0;
+	pclose(f);
+	if (!strncmp(out, "true", 4))
+		return 1;
+	return !strncmp(out, "false", 5) ? 0 : -1;
+}
 
 static void *ready_main(void *arg)
 {
 	struct ready_wait *w = arg;
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int st;
 
 	while (now_ns() < w->deadline_ns) {
-		if (system(opt.ready_cmd) == 0) {
+		st = ready_state();
+		if (st >= 0 && !w->t_up)
+			w->t_up = now_ns();
+		if (st == 1) {
 			w->t_ready = now_ns();
 			break;
 		}
@@ -749,9 +780,15 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 			(unsigned long long)r.seen, (unsigned long long)n);
 		return -ETIMEDOUT;
 	}
-	/* 2. lb2 forgets them, its syncd down */
+	/* 2. lb2 forgets them, its syncd down (and no longer answering) */
 	if (system(opt.stop_cmd) != 0)
 		return -ECHILD;
+	for (i = 0; i < 500 && ready_state() >= 0; i++)
+		usleep(10000);
+	if (ready_state() >= 0) {
+		fprintf(stderr, "snap: lb2's syncd still answers after STOP\n");
+		return -EBUSY;
+	}
 	for (i = 0; i < n; i++) {
 		struct xlb_flow_key k;
 
@@ -798,10 +835,12 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 	res->missing = count_missing(&r, 0);
 	if (w.t_ready)
 		res->transfer_s = (w.t_ready - t0) / 1e9;
-	/* lag of the live entries, from the write (lb2's syncd was starting
-	 * for the first of them: its start is in their lag) */
+	/* lag of the live entries written while the snapshot streamed: from
+	 * when lb2's syncd answered (it is connected then) to its ready */
 	for (i = 0; i < lr.seen; i++)
-		lag[nl++] = lr.t_seen[i] - t_write[i];
+		if (w.t_up && t_write[i] >= w.t_up && (!w.t_ready || t_write[i] <= w.t_ready))
+			lag[nl++] = lr.t_seen[i] - t_write[i];
+	res->up_s = w.t_up ? (w.t_up - t0) / 1e9 : 0;
 	res->live_in = nl;
 	if (nl) {
 		qsort(lag, nl, sizeof(*lag), cmp_u64);
@@ -974,16 +1013,18 @@ int main(int argc, char **argv)
 		sleep(1);
 		err = run_snapshot(base, opt.snap_n, base + opt.snap_n, rate, &sr);
 		printf("\nsnap: a joining node (lb2's syncd restarted without %llu sessions): "
-		       "ready with all of them %.3f s after its start, %llu missing; "
-		       "live stream at %.0f/s meanwhile: %llu entries, lag p50 %.1f us, "
-		       "p99 %.1f us, max %.1f us (fill %.2f s)\n",
-		       (unsigned long long)sr.n, sr.transfer_s, (unsigned long long)sr.missing,
-		       rate, (unsigned long long)sr.live_in, sr.p50_us, sr.p99_us, sr.max_us,
-		       sr.fill_s);
-		printf("RESULT phase=snap entries=%llu missing=%llu transfer_s=%.3f "
+		       "answering %.3f s after its start, ready with all of them %.3f s after "
+		       "its start (%.3f s after it answered), %llu missing; live stream at "
+		       "%.0f/s meanwhile: %llu entries, lag p50 %.1f us, p99 %.1f us, max %.1f "
+		       "us (fill %.2f s)\n",
+		       (unsigned long long)sr.n, sr.up_s, sr.transfer_s, sr.transfer_s - sr.up_s,
+		       (unsigned long long)sr.missing, rate, (unsigned long long)sr.live_in,
+		       sr.p50_us, sr.p99_us, sr.max_us, sr.fill_s);
+		printf("RESULT phase=snap entries=%llu missing=%llu transfer_s=%.3f up_s=%.3f "
 		       "live=%llu live_p50_us=%.1f live_p99_us=%.1f live_max_us=%.1f err=%d\n",
 		       (unsigned long long)sr.n, (unsigned long long)sr.missing, sr.transfer_s,
-		       (unsigned long long)sr.live_in, sr.p50_us, sr.p99_us, sr.max_us, err);
+		       sr.up_s, (unsigned long long)sr.live_in, sr.p50_us, sr.p99_us, sr.max_us,
+		       err);
 		if (err)
 			fails++;
 	}
