@@ -25,6 +25,6 @@ check() {
 	done
 }
 check lbd "lb.skel.h"
-check syncd "mapsync.skel.h sync.pb-c.h"
+check syncd "mapsync.skel.h storeio.skel.h sync.pb-c.h"
 [ "$bad" -eq 0 ] || exit 1
 echo "layering: lbd/ and syncd/ include only their own headers, lib/ and bpf/xdplb.h"
