@@ -833,6 +833,24 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 	r.t_seen = NULL;
 	r.seen = 0;
 	res->missing = count_missing(&r, 0);
+	/* and afterwards: does anti-entropy repair what is missing, or is
+	 * something removing sessions? (printed, not judged) */
+	if (res->missing) {
+		static const double at[] = { 1, 2, 5, 10, 20 };
+		uint64_t tr = now_ns();
+		size_t a;
+
+		for (a = 0; a < sizeof(at) / sizeof(at[0]); a++) {
+			uint64_t due = tr + (uint64_t)(at[a] * 1e9);
+			struct timespec ts = { (time_t)(due / 1000000000ull),
+					       (long)(due % 1000000000ull) };
+
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			printf("snap: %4.0f s after ready: %llu of the %llu missing on lb2\n",
+			       at[a], (unsigned long long)count_missing(&r, 0),
+			       (unsigned long long)n);
+		}
+	}
 	if (w.t_ready)
 		res->transfer_s = (w.t_ready - t0) / 1e9;
 	/* lag of the live entries written while the snapshot streamed: from
