@@ -378,8 +378,8 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-/* After the deadline: which keys of [from, n) are still missing on lb2. */
-static uint64_t count_missing(const struct reader *r, uint64_t from)
+/* Which keys of [from, n) are missing in the sessions map fd. */
+static uint64_t count_missing_in(int fd, const struct reader *r, uint64_t from)
 {
 	struct xlb_session v;
 	struct xlb_flow_key k;
@@ -387,10 +387,16 @@ static uint64_t count_missing(const struct reader *r, uint64_t from)
 
 	for (i = from; i < r->n; i++) {
 		key_of(r->base + i, &k);
-		if (bpf_map_lookup_elem(sess_b, &k, &v))
+		if (bpf_map_lookup_elem(fd, &k, &v))
 			miss++;
 	}
 	return miss;
+}
+
+/* After the deadline: which keys of [from, n) are still missing on lb2. */
+static uint64_t count_missing(const struct reader *r, uint64_t from)
+{
+	return count_missing_in(sess_b, r, from);
 }
 
 /* User-space deletes are not captured: both nodes' maps stay equal. */
@@ -846,8 +852,10 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 					       (long)(due % 1000000000ull) };
 
 			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-			printf("snap: %4.0f s after ready: %llu of the %llu missing on lb2\n",
+			printf("snap: %4.0f s after ready: missing on lb2 %llu, on lb1 %llu, of "
+			       "%llu\n",
 			       at[a], (unsigned long long)count_missing(&r, 0),
+			       (unsigned long long)count_missing_in(sess_a, &r, 0),
 			       (unsigned long long)n);
 		}
 	}
