@@ -79,6 +79,12 @@ ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
 	tee "$TMP/repl.out" || repl_rc=$?
 for n in lb1 lb2; do status "$n" >"$TMP/$n.after"; done
+if [ "$repl_rc" -ne 0 ]; then
+	for n in lb1 lb2; do
+		echo "-- $n's syncd log (last 25 lines)"
+		tail -25 "$STATE/$n/syncd.log" 2>/dev/null | sed 's/^/   /'
+	done
+fi
 
 echo "-- syncd counters moved during the run"
 delta() {
