@@ -58,6 +58,8 @@ const char *sync_msg_type_str(int type)
 		return "services request";
 	case SYNC_MSG_SERVICES:
 		return "services";
+	case SYNC_MSG_BEACON:
+		return "beacon";
 	}
 	return "unknown";
 }
@@ -293,6 +295,17 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 			  size_t *len)
 {
 	return sync_encode_heartbeat_svc(h, ready, s, n, NULL, lim, buf, cap, len);
+}
+
+int sync_encode_beacon(const struct sync_hdr *h, const struct sync_limits *lim, uint8_t *buf,
+		       size_t cap, size_t *len)
+{
+	Xlbsync__Envelope env;
+
+	if (hdr_check(h, SYNC_MSG_BEACON) != SYNC_OK)
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_BEACON);
+	return env_pack(&env, lim, buf, cap, len);
 }
 
 int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
@@ -734,6 +747,9 @@ static enum sync_reason body_check(struct sync_msg *m, const struct sync_limits 
 			return SYNC_E_RANGE;
 		return SYNC_OK;
 	}
+	case XLBSYNC__ENVELOPE__BODY__NOT_SET:
+		/* only a BEACON has no body */
+		return env->type == XLBSYNC__MSG_TYPE__MSG_BEACON ? SYNC_OK : SYNC_E_TYPE;
 	default:
 		return SYNC_E_TYPE;
 	}
@@ -747,7 +763,7 @@ static enum sync_reason envelope_check(struct sync_msg *m, const struct sync_lim
 		return SYNC_E_VERSION;
 	/* protobuf-c keeps unknown enum values as they came */
 	if (!env->has_type || env->type < XLBSYNC__MSG_TYPE__MSG_BATCH ||
-	    env->type > XLBSYNC__MSG_TYPE__MSG_SERVICES)
+	    env->type > XLBSYNC__MSG_TYPE__MSG_BEACON)
 		return SYNC_E_TYPE;
 	if (!env->has_origin || !env->origin)
 		return SYNC_E_ORIGIN;

@@ -40,6 +40,7 @@ enum sync_msg_type {
 	SYNC_MSG_DIGEST = XLBSYNC__MSG_TYPE__MSG_DIGEST,
 	SYNC_MSG_SERVICES_REQUEST = XLBSYNC__MSG_TYPE__MSG_SERVICES_REQUEST,
 	SYNC_MSG_SERVICES = XLBSYNC__MSG_TYPE__MSG_SERVICES,
+	SYNC_MSG_BEACON = XLBSYNC__MSG_TYPE__MSG_BEACON,
 };
 
 enum sync_op {
@@ -147,6 +148,9 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 			  size_t n, const struct sync_limits *lim, uint8_t *buf, size_t cap,
 			  size_t *len);
 /* The same with the digest of the sender's service set (if services). */
+/* A BEACON: the header alone (liveness; syncd/beacon.c). 0 or -errno. */
+int sync_encode_beacon(const struct sync_hdr *h, const struct sync_limits *lim, uint8_t *buf,
+		       size_t cap, size_t *len);
 int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
 			      size_t n, const uint64_t *services, const struct sync_limits *lim,
 			      uint8_t *buf, size_t cap, size_t *len);

@@ -210,6 +210,7 @@ struct sync_engine_stats {
 	uint64_t tombstones;	  /* live tombstones */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
+	uint64_t rx_beacons;   /* peers' beacons (liveness alone) */
 	uint64_t seq;	       /* last sequence sent */
 	bool ready;
 };
@@ -244,6 +245,17 @@ int sync_engine_map_index(const struct sync_engine *e, const char *name);
 
 /* Sends the pending batch, if any. */
 void sync_engine_flush(struct sync_engine *e, uint64_t now_ns);
+
+/*
+ * A BEACON of this node into buf (authenticated if the cluster has a key):
+ * liveness alone, which a peer takes like any message from this node. It
+ * reads only what does not change after sync_engine_new(), so another
+ * thread may call it while the engine's thread works: syncd's beacon
+ * thread (beacon.c) keeps this node alive to its peers while the main
+ * loop is held up. 0, or -errno.
+ */
+int sync_engine_beacon(const struct sync_engine *e, uint64_t now_ns, uint8_t *buf, size_t cap,
+		       size_t *len);
 
 /* One message from the network (any peer). Never fails: bad input is
  * dropped and counted. */

@@ -691,6 +691,9 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 	case SYNC_MSG_SERVICES:
 		eng_rx_services_chunk(e, &x);
 		break;
+	case SYNC_MSG_BEACON:
+		e->st.rx_beacons++; /* heard, above: nothing else */
+		break;
 	}
 out:
 	sync_msg_release(&m);

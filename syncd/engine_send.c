@@ -108,6 +108,19 @@ int eng_emit(struct sync_engine *e, size_t len)
 	return (int)len;
 }
 
+int sync_engine_beacon(const struct sync_engine *e, uint64_t now_ns, uint8_t *buf, size_t cap,
+		       size_t *len)
+{
+	struct sync_hdr h;
+	int rc;
+
+	eng_hdr_fill(e, &h, 0, now_ns);
+	rc = sync_encode_beacon(&h, &e->cfg.lim, buf, cap, len);
+	if (!rc && e->cfg.auth_key_len)
+		rc = sync_auth_append_k(&e->auth, buf, len, cap);
+	return rc;
+}
+
 void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns)
 {
 	memset(h, 0, sizeof(*h));

@@ -31,6 +31,7 @@
 #include <json-c/json.h>
 #include <uv.h>
 
+#include "beacon.h"
 #include "capture.h"
 #include "clock.h"
 #include "codec.h"
@@ -56,8 +57,14 @@
 #define LOG_RL_SECONDS		10  /* repeated warnings: at most */
 #define LOG_RL_LINES		10  /* 10 lines per 10 s */
 
+/* The beacons stop when the main loop has not run for this many
+ * dead_after_ms: it is hung, not slow (beacon.h). */
+#define BEACON_STALL_FACTOR 10
+
 struct syncd {
 	uv_loop_t loop;
+	struct beacon *beacon;	  /* liveness beside the loop (beacon.h) */
+	_Atomic uint64_t loop_ns; /* the loop's last tick, for the beacon */
 	struct node_config *cfg;
 	enum sync_capture_mode mode;
 	struct sync_engine *eng;
@@ -700,6 +707,7 @@ static void on_tick(uv_timer_t *t)
 
 	uint64_t now = xlb_mono_ns();
 
+	atomic_store(&d->loop_ns, now); /* the loop runs: beacons go on */
 	if (d->hold.n)
 		port_hold_release(&d->hold, now, give_port, d);
 	/* the loss check costs a dozen bpf() calls: every CAPTURE_CHECK_NS,
@@ -746,6 +754,8 @@ static void stop(struct syncd *d)
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_usr1, on_closed_noop);
+	beacon_stop(d->beacon); /* it sends on the transport */
+	d->beacon = NULL;
 	transport_close(d->tr);
 	d->tr = NULL;
 }
@@ -1037,6 +1047,12 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	}
 	sync_engine_start(d->eng, xlb_mono_ns());
 	uv_timer_start(&d->tick, on_tick, FIRST_TICK_MS, 0);
+	atomic_store(&d->loop_ns, xlb_mono_ns());
+	d->beacon =
+		beacon_start(d->eng, d->tr, d->ecfg.heartbeat_ms,
+			     BEACON_STALL_FACTOR * d->ecfg.dead_after_ms, &d->loop_ns, err, errlen);
+	if (!d->beacon)
+		return -1;
 	for (i = 0; i < s->n_maps; i++)
 		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
 			 d->store.maps[i].id, d->store.maps[i].key_size,

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <nanomsg/nn.h>
@@ -22,6 +23,8 @@
 
 struct transport {
 	int sock;
+	/* the beacon thread sends too (transport_send_beacon()) */
+	pthread_mutex_t tx_lock;
 	uv_poll_t rx_poll;
 	int rx_fd;
 	transport_rx_fn rx;
@@ -60,11 +63,26 @@ static void on_rx(uv_poll_t *p, int status, int events)
 
 int transport_send(struct transport *t, const uint8_t *buf, size_t len)
 {
-	if (nn_send(t->sock, buf, len, NN_DONTWAIT) >= 0)
+	int n;
+
+	pthread_mutex_lock(&t->tx_lock);
+	n = nn_send(t->sock, buf, len, NN_DONTWAIT);
+	pthread_mutex_unlock(&t->tx_lock);
+	if (n >= 0)
 		return 0;
 	t->st.tx_dropped++;
 	log_warn_rl(&t->rl, "transport: send failed: %s", nn_strerror(nn_errno()));
 	return -nn_errno();
+}
+
+int transport_send_beacon(struct transport *t, const uint8_t *buf, size_t len)
+{
+	int n;
+
+	pthread_mutex_lock(&t->tx_lock);
+	n = nn_send(t->sock, buf, len, NN_DONTWAIT);
+	pthread_mutex_unlock(&t->tx_lock);
+	return n >= 0 ? 0 : -nn_errno();
 }
 
 struct transport *transport_open(uv_loop_t *loop, const char *listen, const char *const *connect,
@@ -81,6 +99,7 @@ struct transport *transport_open(uv_loop_t *loop, const char *listen, const char
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&t->tx_lock, NULL);
 	t->rx = rx;
 	t->arg = arg;
 	t->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);

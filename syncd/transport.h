@@ -39,6 +39,9 @@ struct transport *transport_open(uv_loop_t *loop, const char *listen, const char
 				 char *err, size_t errlen);
 /* 0 (handed to the peers that have room) or -errno (dropped, counted). */
 int transport_send(struct transport *t, const uint8_t *buf, size_t len);
+/* The same for the beacon thread (beacon.c): safe beside the loop's
+ * sends, nothing counted or logged (the loop owns those). */
+int transport_send_beacon(struct transport *t, const uint8_t *buf, size_t len);
 void transport_get_stats(const struct transport *t, struct transport_stats *st);
 /* Stops polling; the memory is released once libuv has closed the poller. */
 void transport_close(struct transport *t);

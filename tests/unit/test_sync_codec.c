@@ -692,6 +692,44 @@ static void test_mutated(void **state)
 	assert_true(bad > 1000);
 }
 
+/* A BEACON is the header alone; a body under its type, or no body under
+ * another type, is refused. */
+static void test_beacon(void **state)
+{
+	struct sync_hdr h = hdr;
+	struct sync_msg m;
+	size_t len, hl;
+
+	h.seq = 0; /* only a batch has one */
+	assert_int_equal(sync_encode_beacon(&h, &lim, buf, sizeof(buf), &len), 0);
+	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+	assert_int_equal(m.type, SYNC_MSG_BEACON);
+	assert_hdr_eq(&h, &m.hdr);
+	assert_int_equal(m.n_entries, 0);
+	sync_msg_release(&m);
+	/* the same bytes with the type of a heartbeat: no body, refused */
+	assert_int_equal(
+		sync_encode_heartbeat_svc(&h, 1, NULL, 0, NULL, &lim, buf, sizeof(buf), &hl), 0);
+	assert_int_equal(sync_decode(&m, buf, hl, &lim), SYNC_OK);
+	sync_msg_release(&m);
+	{
+		/* type field 2 (HEARTBEAT) rewritten to 10 (BEACON) with the
+		 * heartbeat body kept: refused */
+		size_t i;
+		bool done = false;
+
+		for (i = 0; i + 1 < hl && !done; i++) {
+			if (buf[i] == 0x10 && buf[i + 1] == SYNC_MSG_HEARTBEAT) {
+				buf[i + 1] = SYNC_MSG_BEACON;
+				done = true;
+			}
+		}
+		assert_true(done);
+		assert_int_equal(sync_decode(&m, buf, hl, &lim), SYNC_E_TYPE);
+		sync_msg_release(&m);
+	}
+}
+
 /* Decoding in an arena: the same entries as from the heap, the arena
  * reused message after message, a budget it cannot hold refused as
  * SYNC_E_NOMEM, and mutated input as safe as on the heap. */
@@ -933,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_mutated),
 		cmocka_unit_test(test_bucket_request),
 		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_beacon),
 		cmocka_unit_test(test_apply_checks),
 		cmocka_unit_test(test_auth_tag),
 	};
