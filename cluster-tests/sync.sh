@@ -28,6 +28,11 @@
 #              ring buffer too small for the bursts: every lost record is
 #              detected and the maps become equal (the time is printed);
 #              control: the same with the repair off leaves them different
+#   stall      lb1's syncd main loop is held up for 4 x dead_after_ms (as on
+#              an overloaded host; its beacon thread runs on): lb2 does not
+#              declare lb1 dead, and sessions made meanwhile reach lb2 once
+#              the loop runs; control: the same without beacons, lb2
+#              declares lb1 dead
 #
 # Environment: XLB_BUILD, XLB_CAPTURE (syncd capture mode, default auto),
 # XLB_SYNC_PHASES, XLB_SYNC_CONVERGE_S (how long the maps may take to become
@@ -47,7 +52,7 @@ TESTBED=$HERE/testbed
 SYNCD=$XLB_BUILD/syncd/syncd
 STATE=/run/xdplb/testbed
 PINS=/run/xdplb/bpf
-PHASES=${XLB_SYNC_PHASES:-basic restart loss partition churn churn-loss}
+PHASES=${XLB_SYNC_PHASES:-basic restart loss partition stall churn churn-loss}
 FLOWS=$XLB_BUILD/cluster-tests/tools/xlb-flows
 CHURN=${XLB_SYNC_CHURN:-5000}
 # How long the churn's connections live and how often they send a request;
@@ -393,6 +398,38 @@ settled_equal() {
 			"      left on lb1: \(length) \(.[0].state) owner \(.[0].owner) vip port \(.[0].vip_port), idle \(map(.age) | min | floor)-\(map(.age) | max | floor) s"'
 	return 0
 }
+
+
+if phase stall; then
+	echo "-- stall: lb1's syncd main loop held up for 4 s (dead_after 1 s)"
+	h0=${#HOLD_PIDS[@]}
+	stall_case() { # TAG ENV...: lb1's syncd restarted under ENV, its loop held up once
+		local tag=$1 d0
+		shift
+		"$TESTBED" syncd-stop lb1
+		env XLB_SYNCD_FAULT_STALL_MS=4000 "$@" "$TESTBED" syncd-start lb1
+		converge "$CONVERGE_S" >/dev/null || true
+		sleep 1
+		d0=$(deaths)
+		kill -USR2 "$(cat "$STATE/lb1/syncd.pid")"
+		hold 20 "$VIP_WEB" 30 # sessions made on lb1 while its loop is held up
+		sleep 6
+		echo $(( $(deaths) - d0 )) >"$TMP/$tag.deaths"
+	}
+	stall_case beacon
+	check "lb2 did not declare lb1 dead while its loop was held up ($(cat "$TMP/beacon.deaths") times)" \
+		test "$(cat "$TMP/beacon.deaths")" -eq 0
+	check "the sessions made meanwhile reached lb2 once the loop ran: equal entry by entry" \
+		converge "$CONVERGE_S"
+	echo "      lb2 heard $(sfield lb2 .rx_beacons) beacons"
+	stall_case nobeacon XLB_SYNCD_FAULT_NO_BEACON=1
+	check "control: without beacons lb2 declared lb1 dead ($(cat "$TMP/nobeacon.deaths") times)" \
+		test "$(cat "$TMP/nobeacon.deaths")" -ge 1
+	for p in "${HOLD_PIDS[@]:h0}"; do kill -TERM "$p" 2>/dev/null || true; done
+	"$TESTBED" syncd-stop lb1
+	"$TESTBED" syncd-start lb1
+	converge "$CONVERGE_S" >/dev/null || true
+fi
 
 if phase churn; then
 	echo "-- churn: $CHURN connections through both VIPs: sessions created, established, closed, aged"

@@ -63,7 +63,9 @@
 
 struct syncd {
 	uv_loop_t loop;
-	struct beacon *beacon;	  /* liveness beside the loop (beacon.h) */
+	struct beacon *beacon;	      /* liveness beside the loop (beacon.h) */
+	uint32_t stall_ms, no_beacon; /* fault injection (the stall test) */
+	uv_signal_t sig_usr2;
 	_Atomic uint64_t loop_ns; /* the loop's last tick, for the beacon */
 	struct node_config *cfg;
 	enum sync_capture_mode mode;
@@ -303,7 +305,10 @@ static void on_event(void *arg, const struct xlb_sync_event *ev)
  * (capture losses are counted but not repaired, and periodic anti-entropy
  * is off: the tests' control); XLB_SYNCD_FAULT_NO_RELEASE=1 (a reverse entry
  * superseded by a peer's session for the same flow is left in place, as
- * before decision 12's collision rule: the collision test's control).
+ * before decision 12's collision rule: the collision test's control);
+ * XLB_SYNCD_FAULT_STALL_MS=N (SIGUSR2 holds the main loop up for N ms, as
+ * an overloaded host would) and XLB_SYNCD_FAULT_NO_BEACON=1 (no beacon
+ * thread: the stall test's control).
  * Logged when set; a bad value is refused.
  */
 static int env_u32(const char *name, uint32_t max, uint32_t *v)
@@ -333,8 +338,13 @@ static int capture_fault_from_env(struct syncd *d)
 	if (env_u32("XLB_SYNCD_FAULT_CAPTURE_DROP_EVERY", UINT32_MAX, &f.drop_every) < 0 ||
 	    env_u32("XLB_SYNCD_FAULT_RINGBUF_BYTES", 1u << 30, &f.ringbuf_bytes) < 0 ||
 	    env_u32("XLB_SYNCD_FAULT_NO_REPAIR", 1, &no_repair) < 0 ||
-	    env_u32("XLB_SYNCD_FAULT_NO_RELEASE", 1, &no_release) < 0)
+	    env_u32("XLB_SYNCD_FAULT_NO_RELEASE", 1, &no_release) < 0 ||
+	    env_u32("XLB_SYNCD_FAULT_STALL_MS", 600000, &d->stall_ms) < 0 ||
+	    env_u32("XLB_SYNCD_FAULT_NO_BEACON", 1, &d->no_beacon) < 0)
 		return -1;
+	if (d->stall_ms || d->no_beacon)
+		log_warn("fault injection: SIGUSR2 holds the main loop up for %u ms; beacons %s",
+			 d->stall_ms, d->no_beacon ? "OFF" : "on");
 	d->no_repair = no_repair;
 	d->no_release = no_release;
 	if (no_release)
@@ -609,6 +619,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("services_served", st.services_served);
 	ADD("services_received", st.services_received);
 	ADD("services_bad", st.services_bad);
+	ADD("rx_beacons", st.rx_beacons);
 #undef ADD
 	rej = json_object_new_object();
 	for (i = 1; i < SYNC_E__MAX; i++)
@@ -754,6 +765,7 @@ static void stop(struct syncd *d)
 	uv_close((uv_handle_t *)&d->sig_term, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_int, on_closed_noop);
 	uv_close((uv_handle_t *)&d->sig_usr1, on_closed_noop);
+	uv_close((uv_handle_t *)&d->sig_usr2, on_closed_noop);
 	beacon_stop(d->beacon); /* it sends on the transport */
 	d->beacon = NULL;
 	transport_close(d->tr);
@@ -767,6 +779,22 @@ static void on_usr1(uv_signal_t *s, int signum)
 	struct syncd *d = s->data;
 
 	fault_toggle(d->fault);
+}
+
+/* Fault injection (XLB_SYNCD_FAULT_STALL_MS): the loop held up. */
+static void on_usr2(uv_signal_t *s, int signum)
+{
+	struct syncd *d = s->data;
+	struct timespec ts;
+
+	(void)signum;
+	if (!d->stall_ms)
+		return;
+	log_warn("fault injection: main loop held up for %u ms", d->stall_ms);
+	ts.tv_sec = d->stall_ms / 1000;
+	ts.tv_nsec = (long)(d->stall_ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -1048,11 +1076,13 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	sync_engine_start(d->eng, xlb_mono_ns());
 	uv_timer_start(&d->tick, on_tick, FIRST_TICK_MS, 0);
 	atomic_store(&d->loop_ns, xlb_mono_ns());
-	d->beacon =
-		beacon_start(d->eng, d->tr, d->ecfg.heartbeat_ms,
-			     BEACON_STALL_FACTOR * d->ecfg.dead_after_ms, &d->loop_ns, err, errlen);
-	if (!d->beacon)
-		return -1;
+	if (!d->no_beacon) {
+		d->beacon = beacon_start(d->eng, d->tr, d->ecfg.heartbeat_ms,
+					 BEACON_STALL_FACTOR * d->ecfg.dead_after_ms, &d->loop_ns,
+					 err, errlen);
+		if (!d->beacon)
+			return -1;
+	}
 	for (i = 0; i < s->n_maps; i++)
 		log_info("watching map %s (id %u, key %u, value %u bytes)", s->maps[i],
 			 d->store.maps[i].id, d->store.maps[i].key_size,
@@ -1222,6 +1252,9 @@ int main(int argc, char **argv)
 	uv_signal_init(&d->loop, &d->sig_usr1);
 	d->sig_usr1.data = d;
 	uv_signal_start(&d->sig_usr1, on_usr1, SIGUSR1);
+	uv_signal_init(&d->loop, &d->sig_usr2);
+	d->sig_usr2.data = d;
+	uv_signal_start(&d->sig_usr2, on_usr2, SIGUSR2);
 	d->fault = fault_from_env();
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->tick);
