@@ -60,6 +60,10 @@ const char *sync_msg_type_str(int type)
 		return "services";
 	case SYNC_MSG_BEACON:
 		return "beacon";
+	case SYNC_MSG_SNAPSHOT_ACK:
+		return "snapshot-ack";
+	case SYNC_MSG_RESYNC_GONE:
+		return "resync-gone";
 	}
 	return "unknown";
 }
@@ -384,6 +388,28 @@ int sync_encode_resync_request(const struct sync_hdr *h, uint32_t origin, uint64
 	return env_pack(&env, lim, buf, cap, len);
 }
 
+int sync_encode_resync_gone(const struct sync_hdr *h, uint64_t from_seq, uint64_t to_seq,
+			    uint64_t first_kept, const struct sync_limits *lim, uint8_t *buf,
+			    size_t cap, size_t *len)
+{
+	Xlbsync__Envelope env;
+	Xlbsync__ResyncGone rg;
+
+	if (hdr_check(h, SYNC_MSG_RESYNC_GONE) != SYNC_OK || !from_seq || from_seq > to_seq)
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_RESYNC_GONE);
+	xlbsync__resync_gone__init(&rg);
+	rg.has_from_seq = 1;
+	rg.from_seq = from_seq;
+	rg.has_to_seq = 1;
+	rg.to_seq = to_seq;
+	rg.has_first_kept = 1;
+	rg.first_kept = first_kept;
+	env.body_case = XLBSYNC__ENVELOPE__BODY_RESYNC_GONE;
+	env.resync_gone = &rg;
+	return env_pack(&env, lim, buf, cap, len);
+}
+
 int sync_encode_snapshot_request(const struct sync_hdr *h, uint64_t snapshot_id,
 				 const char *const *maps, size_t n, const struct sync_limits *lim,
 				 uint8_t *buf, size_t cap, size_t *len)
@@ -396,6 +422,16 @@ int sync_encode_snapshot_request_bucket(const struct sync_hdr *h, uint64_t snaps
 					const char *const *maps, size_t n, uint32_t bucket,
 					uint32_t bucket_count, const struct sync_limits *lim,
 					uint8_t *buf, size_t cap, size_t *len)
+{
+	return sync_encode_snapshot_request_win(h, snapshot_id, maps, n, bucket, bucket_count, 0,
+						lim, buf, cap, len);
+}
+
+int sync_encode_snapshot_request_win(const struct sync_hdr *h, uint64_t snapshot_id,
+				     const char *const *maps, size_t n, uint32_t bucket,
+				     uint32_t bucket_count, uint32_t window,
+				     const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				     size_t *len)
 {
 	Xlbsync__Envelope env;
 	Xlbsync__SnapshotRequest sr;
@@ -421,6 +457,10 @@ int sync_encode_snapshot_request_bucket(const struct sync_hdr *h, uint64_t snaps
 		sr.has_bucket_count = 1;
 		sr.bucket_count = bucket_count;
 	}
+	if (window) {
+		sr.has_window = 1;
+		sr.window = window;
+	}
 	env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_REQUEST;
 	env.snapshot_request = &sr;
 	return env_pack(&env, lim, buf, cap, len);
@@ -445,6 +485,56 @@ int sync_encode_snapshot_end(const struct sync_hdr *h, uint64_t snapshot_id, uin
 	se.last_seq = last_seq;
 	env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_END;
 	env.snapshot_end = &se;
+	return env_pack(&env, lim, buf, cap, len);
+}
+
+int sync_encode_snapshot_gone(const struct sync_hdr *h, uint64_t snapshot_id,
+			      const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len)
+{
+	Xlbsync__Envelope env;
+	Xlbsync__SnapshotEnd se;
+
+	if (hdr_check(h, SYNC_MSG_SNAPSHOT_END) != SYNC_OK)
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_SNAPSHOT_END);
+	xlbsync__snapshot_end__init(&se);
+	se.has_snapshot_id = 1;
+	se.snapshot_id = snapshot_id;
+	se.has_chunks = 1;
+	se.has_last_seq = 1;
+	se.has_gone = 1;
+	se.gone = 1;
+	env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_END;
+	env.snapshot_end = &se;
+	return env_pack(&env, lim, buf, cap, len);
+}
+
+int sync_encode_snapshot_ack(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t next_index,
+			     unsigned int flags, const struct sync_limits *lim, uint8_t *buf,
+			     size_t cap, size_t *len)
+{
+	Xlbsync__Envelope env;
+	Xlbsync__SnapshotAck sa;
+
+	if (hdr_check(h, SYNC_MSG_SNAPSHOT_ACK) != SYNC_OK ||
+	    (flags & ~(SYNC_ACK_RESEND | SYNC_ACK_CANCEL)))
+		return -EINVAL;
+	env_init(&env, h, SYNC_MSG_SNAPSHOT_ACK);
+	xlbsync__snapshot_ack__init(&sa);
+	sa.has_snapshot_id = 1;
+	sa.snapshot_id = snapshot_id;
+	sa.has_next_index = 1;
+	sa.next_index = next_index;
+	if (flags & SYNC_ACK_RESEND) {
+		sa.has_resend = 1;
+		sa.resend = 1;
+	}
+	if (flags & SYNC_ACK_CANCEL) {
+		sa.has_cancel = 1;
+		sa.cancel = 1;
+	}
+	env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_ACK;
+	env.snapshot_ack = &sa;
 	return env_pack(&env, lim, buf, cap, len);
 }
 
@@ -717,6 +807,26 @@ static enum sync_reason body_check(struct sync_msg *m, const struct sync_limits 
 			return SYNC_E_FIELD;
 		return SYNC_OK;
 	}
+	case XLBSYNC__ENVELOPE__BODY_RESYNC_GONE: {
+		const Xlbsync__ResyncGone *rg = env->resync_gone;
+
+		if (env->type != XLBSYNC__MSG_TYPE__MSG_RESYNC_GONE)
+			return SYNC_E_TYPE;
+		if (!rg->has_from_seq || !rg->has_to_seq || !rg->has_first_kept)
+			return SYNC_E_FIELD;
+		if (!rg->from_seq || rg->from_seq > rg->to_seq)
+			return SYNC_E_RANGE;
+		return SYNC_OK;
+	}
+	case XLBSYNC__ENVELOPE__BODY_SNAPSHOT_ACK: {
+		const Xlbsync__SnapshotAck *sa = env->snapshot_ack;
+
+		if (env->type != XLBSYNC__MSG_TYPE__MSG_SNAPSHOT_ACK)
+			return SYNC_E_TYPE;
+		if (!sa->has_snapshot_id || !sa->has_next_index)
+			return SYNC_E_FIELD;
+		return SYNC_OK;
+	}
 	case XLBSYNC__ENVELOPE__BODY_DIGEST: {
 		const Xlbsync__Digest *d = env->digest;
 
@@ -763,7 +873,7 @@ static enum sync_reason envelope_check(struct sync_msg *m, const struct sync_lim
 		return SYNC_E_VERSION;
 	/* protobuf-c keeps unknown enum values as they came */
 	if (!env->has_type || env->type < XLBSYNC__MSG_TYPE__MSG_BATCH ||
-	    env->type > XLBSYNC__MSG_TYPE__MSG_BEACON)
+	    env->type > XLBSYNC__MSG_TYPE__MSG_RESYNC_GONE)
 		return SYNC_E_TYPE;
 	if (!env->has_origin || !env->origin)
 		return SYNC_E_ORIGIN;

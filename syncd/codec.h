@@ -41,6 +41,8 @@ enum sync_msg_type {
 	SYNC_MSG_SERVICES_REQUEST = XLBSYNC__MSG_TYPE__MSG_SERVICES_REQUEST,
 	SYNC_MSG_SERVICES = XLBSYNC__MSG_TYPE__MSG_SERVICES,
 	SYNC_MSG_BEACON = XLBSYNC__MSG_TYPE__MSG_BEACON,
+	SYNC_MSG_SNAPSHOT_ACK = XLBSYNC__MSG_TYPE__MSG_SNAPSHOT_ACK,
+	SYNC_MSG_RESYNC_GONE = XLBSYNC__MSG_TYPE__MSG_RESYNC_GONE,
 };
 
 enum sync_op {
@@ -167,6 +169,11 @@ int sync_encode_services_chunk(const struct sync_hdr *h, uint64_t digest, uint32
 int sync_encode_resync_request(const struct sync_hdr *h, uint32_t origin, uint64_t from_seq,
 			       uint64_t to_seq, const struct sync_limits *lim, uint8_t *buf,
 			       size_t cap, size_t *len);
+/* [from_seq, to_seq] of the sender's stream is gone (first_kept: the
+ * oldest sequence it still keeps, 0: none). */
+int sync_encode_resync_gone(const struct sync_hdr *h, uint64_t from_seq, uint64_t to_seq,
+			    uint64_t first_kept, const struct sync_limits *lim, uint8_t *buf,
+			    size_t cap, size_t *len);
 int sync_encode_snapshot_request(const struct sync_hdr *h, uint64_t snapshot_id,
 				 const char *const *maps, size_t n, const struct sync_limits *lim,
 				 uint8_t *buf, size_t cap, size_t *len);
@@ -176,8 +183,24 @@ int sync_encode_snapshot_request_bucket(const struct sync_hdr *h, uint64_t snaps
 					const char *const *maps, size_t n, uint32_t bucket,
 					uint32_t bucket_count, const struct sync_limits *lim,
 					uint8_t *buf, size_t cap, size_t *len);
+/* The same with flow control: window chunks beyond the last acknowledged
+ * (0: none, as the two above). */
+int sync_encode_snapshot_request_win(const struct sync_hdr *h, uint64_t snapshot_id,
+				     const char *const *maps, size_t n, uint32_t bucket,
+				     uint32_t bucket_count, uint32_t window,
+				     const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				     size_t *len);
 int sync_encode_snapshot_end(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t chunks,
 			     uint64_t last_seq, const struct sync_limits *lim, uint8_t *buf,
+			     size_t cap, size_t *len);
+/* A SNAPSHOT_END saying the snapshot is gone (not served, ask anew). */
+int sync_encode_snapshot_gone(const struct sync_hdr *h, uint64_t snapshot_id,
+			      const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len);
+/* A SNAPSHOT_ACK: every chunk before next_index arrived; flags: */
+#define SYNC_ACK_RESEND 1u /* send again from next_index */
+#define SYNC_ACK_CANCEL 2u /* drop the snapshot */
+int sync_encode_snapshot_ack(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t next_index,
+			     unsigned int flags, const struct sync_limits *lim, uint8_t *buf,
 			     size_t cap, size_t *len);
 
 struct sync_digest {

@@ -282,6 +282,8 @@ static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg, c
 				return *why = "map watched twice", -EINVAL;
 		}
 	}
+	if (e->cfg.txring_msgs > SYNC_SEQ_WINDOW)
+		return *why = "txring_msgs is more than a receiver's window (65536)", -EINVAL;
 	for (i = 0; i < cfg->n_peers; i++) {
 		if (!cfg->peers[i] || cfg->peers[i] == cfg->node_id)
 			return *why = "peer id 0 or this node's", -EINVAL;

@@ -22,17 +22,31 @@
  *    callback); heard again, alive.
  *  - Gaps (seqtrack.h), from a batch beyond the next sequence or from a
  *    heartbeat's last sequence, are requested with a RESYNC_REQUEST to the
- *    origin, re-requested on every tick while missing; the origin answers
- *    from its ring, or with nothing if the range is gone, and the requester
- *    then pulls a snapshot. Holes that leave the window pull a snapshot.
+ *    origin (at most RESYNC_MAX_SPAN batches each), re-requested on every
+ *    tick while missing; the origin answers from its ring, or with a
+ *    RESYNC_GONE if the range has left it, and the requester then pulls a
+ *    snapshot at once (after five silent requests too). The receive window
+ *    is as large as the ring (SYNC_SEQ_WINDOW); holes that leave it pull a
+ *    snapshot.
  *  - At start the engine is not ready: it sends a SNAPSHOT_REQUEST of every
  *    watched map to every peer and becomes ready when each peer that
  *    answered has sent SNAPSHOT_END, or after ready_timeout_ms for the
  *    peers that never answered (the first node of a cluster).
  *  - Snapshots are served in slices (sync_engine_tick() walks at most
- *    walk_budget entries per call, all walks together) as SNAPSHOT_CHUNKs
- *    of every entry of the requested maps, then SNAPSHOT_END with the
- *    sequence this node had sent when the walk began.
+ *    walk_budget entries per call, all walks together, and the first two
+ *    snapshots of each requester at a time) as SNAPSHOT_CHUNKs of every
+ *    entry of the requested maps, then SNAPSHOT_END with the sequence this
+ *    node had sent when the walk began. Flow control: the requester gives
+ *    a window (32 chunks, 8 for a bucket) and acknowledges every 8 chunks
+ *    applied (SNAPSHOT_ACK); the server sends no further than the window
+ *    beyond the last acknowledgement and keeps the chunks not yet
+ *    acknowledged. A chunk that arrives after a gap is dropped and the
+ *    requester asks for everything from the missing one (go-back-N: the
+ *    transport drops whole messages but never reorders), and again after
+ *    a stall; the server answers an acknowledgement for a snapshot it no
+ *    longer serves with a SNAPSHOT_END marked gone, and the requester asks
+ *    anew. A server drops a snapshot nobody acknowledged for 25 x
+ *    resync_retry_ms; a requester cancels chunks it did not ask for.
  *  - Anti-entropy: every antientropy_ms the engine walks its maps (in
  *    slices) and sends, per map with an owner field, one DIGEST per bucket
  *    over the entries this node owns. In a map whose versions are birth
@@ -202,8 +216,14 @@ struct sync_engine_stats {
 	uint64_t apply_own_gone; /* a peer's copy of an entry this node owns
 				  * and no longer holds: not written back */
 	uint64_t resync_requests_sent, resync_requests_served, resync_gone;
+	uint64_t resync_gone_heard; /* our requests answered gone: snapshot */
 	uint64_t snapshots_requested, snapshots_served, snapshot_entries_sent;
 	uint64_t snapshot_entries_applied;
+	uint64_t snapshot_resends_asked;  /* chunks missing: asked from there on */
+	uint64_t snapshot_chunks_resent;  /* served again on such a request */
+	uint64_t snapshot_chunks_dropped; /* received out of order (come again) */
+	uint64_t snapshots_gone;	  /* a walk abandoned midway: anew */
+	uint64_t snapshots_abandoned;	  /* served, never acknowledged: dropped */
 	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
 	uint64_t capture_repairs; /* anti-entropy rounds run for a capture loss */
 	uint64_t local_stall_ns;  /* time this engine's ticks came late */

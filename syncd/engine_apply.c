@@ -510,6 +510,26 @@ void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to
 	eng_send_resync_request(e, p, from, to, now_ns);
 }
 
+/* The origin no longer keeps a range we asked for: a snapshot at once
+ * rather than after RESYNC_MAX_TRIES silent requests. */
+void eng_rx_resync_gone(struct sync_engine *e, struct rx *x)
+{
+	const Xlbsync__ResyncGone *rg = x->m->env->resync_gone;
+	struct peer *p = x->p;
+
+	if (x->m->hdr.epoch != p->rx.epoch || !p->resync_from || rg->from_seq > p->resync_from ||
+	    rg->to_seq < p->resync_from)
+		return; /* not what we are missing (any more) */
+	e->st.resync_gone_heard++;
+	xlb_log_rl(&e->rl, XLB_LOG_INFO,
+		   "sync %s: peer %s no longer keeps batches %" PRIu64 "..%" PRIu64
+		   " (oldest kept %" PRIu64 "): pulling a snapshot",
+		   e->cfg.node_name, p->name, rg->from_seq, rg->to_seq, rg->first_kept);
+	p->resync_tries = 0;
+	p->resync_from = 0;
+	eng_pull_full(e, x->pi, false, x->now_ns);
+}
+
 /* ---------------------------------------------------------- receiving */
 
 static void rx_batch(struct sync_engine *e, struct rx *x)
@@ -681,6 +701,12 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 		break;
 	case SYNC_MSG_SNAPSHOT_END:
 		eng_rx_snapshot_end(e, &x);
+		break;
+	case SYNC_MSG_SNAPSHOT_ACK:
+		eng_rx_snapshot_ack(e, &x);
+		break;
+	case SYNC_MSG_RESYNC_GONE:
+		eng_rx_resync_gone(e, &x);
 		break;
 	case SYNC_MSG_DIGEST:
 		eng_rx_digest(e, &x);

@@ -39,7 +39,7 @@ extern _Thread_local int eng_uthash_oom;
 	} while (0)
 #include <uthash.h>
 
-#define RESYNC_MAX_SPAN SYNC_SEQ_WINDOW /* messages served per request */
+#define RESYNC_MAX_SPAN 256 /* messages asked (and served) per request */
 #define HDR_RESERVE	96		/* envelope header + list prefixes, generous */
 #define ENTRY_OVERHEAD	40		/* per-entry field tags and lengths, generous */
 #define SEED_BUCKET	0x78646c62ull	/* "xdlb" */
@@ -90,13 +90,23 @@ struct pull {
 	enum pull_kind kind;
 	bool startup;	  /* counts for readiness */
 	bool sent;	  /* request sent to the current incarnation */
-	bool answered;	  /* a chunk or the end arrived */
-	bool broken;	  /* a chunk is missing: ask again */
+	bool answered;	  /* a chunk or the end arrived (of any walk) */
+	bool got;	  /* ... of this walk (id) */
 	unsigned int map; /* PULL_BUCKET */
 	uint32_t bucket, bucket_count;
-	uint32_t next_index;
+	uint32_t next_index; /* every chunk before it applied */
+	uint32_t acked;	     /* next_index as last acknowledged */
+	uint32_t resend_at;  /* next_index of the last resend asked ... */
+	uint64_t resend_ns;  /* ... and when */
+	unsigned int stalls; /* resends asked for a stall, in a row */
 	uint64_t sent_ns, progress_ns;
 	struct kent *keys; /* PULL_BUCKET: keys the sender has in the bucket */
+};
+
+/* A chunk sent and not yet acknowledged, kept to be sent again. */
+struct held {
+	uint8_t *buf;
+	size_t len, cap;
 };
 
 /* A snapshot this node is serving. */
@@ -109,9 +119,15 @@ struct serve {
 	uint32_t bucket, bucket_count;
 	unsigned int cur_map; /* < SYNC_MAX_MAPS; == SYNC_MAX_MAPS: walk done */
 	struct sync_cursor cur;
-	uint32_t chunks;
+	uint32_t chunks; /* sent: the next chunk's index */
 	uint64_t last_seq;
-	struct ebuf eb;
+	struct ebuf eb; /* walked, not yet sent from eb_off on */
+	size_t eb_off;
+	/* flow control (window 0: none, the requester's choice) */
+	uint32_t window, acked; /* chunks [acked, chunks) are in held[] */
+	struct held *held;	/* window slots, chunk i in held[i % window] */
+	uint64_t ack_ns;	/* the window last moved */
+	bool end_sent;
 	bool failed;
 };
 
@@ -160,6 +176,7 @@ struct peer {
 	unsigned int resync_tries;
 	bool need_snapshot;   /* gap repair needs a full snapshot */
 	unsigned int serving; /* serve jobs for it */
+	uint64_t snap_cancelled; /* the last of its snapshots we cancelled */
 	/* its service set (engine_services.c) */
 	bool svc_announced;  /* its heartbeats carry a digest */
 	uint64_t svc_digest; /* ... this one */
@@ -311,6 +328,7 @@ void eng_tomb_expire(struct sync_engine *e, uint64_t now_ns);
 void eng_tombs_free(struct sync_engine *e);
 void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to, uint64_t now_ns);
 void eng_peers_tick(struct sync_engine *e, uint64_t now_ns);
+void eng_rx_resync_gone(struct sync_engine *e, struct rx *x);
 
 /* engine_snapshot.c */
 struct pull *eng_pull_new(struct sync_engine *e, size_t peer, enum pull_kind kind);
@@ -321,6 +339,7 @@ void eng_send_pull_request(struct sync_engine *e, struct pull *pl, uint64_t now_
 void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x);
 void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x);
 void eng_rx_snapshot_end(struct sync_engine *e, struct rx *x);
+void eng_rx_snapshot_ack(struct sync_engine *e, struct rx *x);
 void eng_update_ready(struct sync_engine *e, uint64_t now_ns);
 void eng_pulls_tick(struct sync_engine *e, uint64_t now_ns);
 bool eng_serves_tick(struct sync_engine *e, uint64_t now_ns);

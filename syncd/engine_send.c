@@ -282,9 +282,21 @@ void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 		}
 		e->st.resync_requests_served++;
 		break;
-	case SYNC_TXR_GONE:
-		e->st.resync_gone++; /* answered with nothing: it pulls a snapshot */
+	case SYNC_TXR_GONE: {
+		/* say so: the requester pulls a snapshot at once */
+		struct sync_hdr h;
+		size_t len;
+
+		e->st.resync_gone++;
+		eng_hdr_fill(e, &h, x->p->node, x->now_ns);
+		if (sync_encode_resync_gone(&h, rr->from_seq, to,
+					    e->ring.n ? sync_txring_first(&e->ring) : 0,
+					    &e->cfg.lim, e->txbuf, e->cfg.lim.max_msg, &len))
+			e->st.tx_errors++;
+		else
+			eng_emit(e, len);
 		break;
+	}
 	case SYNC_TXR_FUTURE:
 		eng_log_refused(e, x->p->node, "resync-request", NULL,
 				"range beyond the last sequence sent");

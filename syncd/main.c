@@ -607,10 +607,16 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("resync_requests_sent", st.resync_requests_sent);
 	ADD("resync_requests_served", st.resync_requests_served);
 	ADD("resync_gone", st.resync_gone);
+	ADD("resync_gone_heard", st.resync_gone_heard);
 	ADD("snapshots_requested", st.snapshots_requested);
 	ADD("snapshots_served", st.snapshots_served);
 	ADD("snapshot_entries_sent", st.snapshot_entries_sent);
 	ADD("snapshot_entries_applied", st.snapshot_entries_applied);
+	ADD("snapshot_resends_asked", st.snapshot_resends_asked);
+	ADD("snapshot_chunks_resent", st.snapshot_chunks_resent);
+	ADD("snapshot_chunks_dropped", st.snapshot_chunks_dropped);
+	ADD("snapshots_gone", st.snapshots_gone);
+	ADD("snapshots_abandoned", st.snapshots_abandoned);
 	ADD("digests_sent", st.digests_sent);
 	ADD("digest_mismatches", st.digest_mismatches);
 	ADD("antientropy_deletes", st.antientropy_deletes);

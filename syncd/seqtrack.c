@@ -160,6 +160,11 @@ int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to
 	if (!st->epoch)
 		return 0;
 	for (s = window_low(st); s < st->top; s++) {
+		/* a word of sequences all seen is skipped whole */
+		if (!(s & 63) && s + 64 <= st->top && st->bits[(s & WMASK) / 64] == UINT64_MAX) {
+			s += 63;
+			continue;
+		}
 		if (bit_get(st, s))
 			continue;
 		*from = s;

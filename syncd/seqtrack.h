@@ -33,7 +33,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNC_SEQ_WINDOW 1024 /* bits; a power of two */
+/* bits; a power of two, as large as what a sender keeps for resends
+ * (SYNC_DEFAULT_TXRING_MSGS): a hole is given up only when its origin can
+ * no longer fill it */
+#define SYNC_SEQ_WINDOW 65536
 
 enum sync_seq_verdict {
 	SYNC_SEQ_ACCEPT,     /* next in order */

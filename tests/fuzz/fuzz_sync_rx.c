@@ -402,6 +402,19 @@ int main(int argc, char **argv)
 	if (sync_encode_snapshot_end(&h, 3, 1, 4, &lim, msg, sizeof(msg), &len))
 		abort();
 	frame(len);
+	/* flow control and "gone" answers */
+	if (sync_encode_snapshot_ack(&h, 3, 1, SYNC_ACK_RESEND, &lim, msg, sizeof(msg), &len))
+		abort();
+	frame(len);
+	if (sync_encode_snapshot_ack(&h, 42, 0, SYNC_ACK_CANCEL, &lim, msg, sizeof(msg), &len))
+		abort();
+	frame(len);
+	if (sync_encode_snapshot_gone(&h, 42, &lim, msg, sizeof(msg), &len))
+		abort();
+	frame(len);
+	if (sync_encode_resync_gone(&h, 1, 3, 0, &lim, msg, sizeof(msg), &len))
+		abort();
+	frame(len);
 	write_seed(argv[1], "digests");
 
 	/* service sets: a heartbeat announcing one, a request for this
