@@ -39,10 +39,10 @@ extern _Thread_local int eng_uthash_oom;
 	} while (0)
 #include <uthash.h>
 
-#define RESYNC_MAX_SPAN 256 /* messages asked (and served) per request */
-#define HDR_RESERVE	96		/* envelope header + list prefixes, generous */
-#define ENTRY_OVERHEAD	40		/* per-entry field tags and lengths, generous */
-#define SEED_BUCKET	0x78646c62ull	/* "xdlb" */
+#define RESYNC_MAX_SPAN 256	      /* messages asked (and served) per request */
+#define HDR_RESERVE	96	      /* envelope header + list prefixes, generous */
+#define ENTRY_OVERHEAD	40	      /* per-entry field tags and lengths, generous */
+#define SEED_BUCKET	0x78646c62ull /* "xdlb" */
 
 /* Entries waiting to be encoded (a batch, a snapshot chunk): metadata plus
  * key/value bytes copied into one growing buffer. */
@@ -174,8 +174,8 @@ struct peer {
 	uint64_t rx_msgs, rx_entries, gaps, lost;
 	uint64_t resync_last_ns, resync_from;
 	unsigned int resync_tries;
-	bool need_snapshot;   /* gap repair needs a full snapshot */
-	unsigned int serving; /* serve jobs for it */
+	bool need_snapshot;	 /* gap repair needs a full snapshot */
+	unsigned int serving;	 /* serve jobs for it */
 	uint64_t snap_cancelled; /* the last of its snapshots we cancelled */
 	/* its service set (engine_services.c) */
 	bool svc_announced;  /* its heartbeats carry a digest */

@@ -27,9 +27,9 @@
  * cannot fill them and crowd out the live stream or the heartbeats, and
  * the live stream waits behind at most one window at the receiver.
  */
-#define SNAP_WINDOW	  32
-#define SNAP_ACK_EVERY	  (SNAP_WINDOW / 4)
-#define BUCKET_WINDOW	  8 /* anti-entropy bucket repairs are small */
+#define SNAP_WINDOW	   32
+#define SNAP_ACK_EVERY	   (SNAP_WINDOW / 4)
+#define BUCKET_WINDOW	   8   /* anti-entropy bucket repairs are small */
 #define SERVE_MAX_PER_PEER 160 /* snapshots queued per requester */
 #define SERVE_ACTIVE	   2   /* ... of which walked at once, in order */
 /* a serve waiting for an acknowledgement this many resync_retry_ms is
@@ -125,10 +125,10 @@ static void pull_send(struct sync_engine *e, struct pull *pl, uint64_t now_ns)
 	pl->sent = true;
 	pl->sent_ns = pl->progress_ns = now_ns;
 	eng_hdr_fill(e, &h, e->peers[pl->peer].node, now_ns);
-	rc = sync_encode_snapshot_request_win(
-		&h, pl->id, names, n, pl->bucket, pl->kind == PULL_BUCKET ? pl->bucket_count : 0,
-		pl->kind == PULL_BUCKET ? BUCKET_WINDOW : SNAP_WINDOW, &e->cfg.lim, e->txbuf,
-		e->cfg.lim.max_msg, &len);
+	rc = sync_encode_snapshot_request_win(&h, pl->id, names, n, pl->bucket,
+					      pl->kind == PULL_BUCKET ? pl->bucket_count : 0,
+					      pl->kind == PULL_BUCKET ? BUCKET_WINDOW : SNAP_WINDOW,
+					      &e->cfg.lim, e->txbuf, e->cfg.lim.max_msg, &len);
 	if (rc) {
 		e->st.tx_errors++;
 		return;
@@ -244,8 +244,8 @@ void eng_rx_snapshot_end(struct sync_engine *e, struct rx *x)
 		/* the server dropped it (or restarted it elsewhere): anew */
 		e->st.snapshots_gone++;
 		xlb_log_rl(&e->rl, XLB_LOG_INFO,
-			   "sync %s: peer %s no longer serves snapshot %" PRIu64
-			   " after %" PRIu32 " chunks: asking anew",
+			   "sync %s: peer %s no longer serves snapshot %" PRIu64 " after %" PRIu32
+			   " chunks: asking anew",
 			   e->cfg.node_name, x->p->name, pl->id, pl->next_index);
 		eng_send_pull_request(e, pl, x->now_ns);
 		return;
@@ -554,9 +554,9 @@ static int serve_cb(void *arg, const void *key, const void *value)
 }
 
 enum serve_state {
-	SERVE_DONE,  /* finished (or failed: no END, the requester asks again) */
-	SERVE_BUSY,  /* can go on when the walk budget allows */
-	SERVE_WAIT,  /* waits for the requester's acknowledgement */
+	SERVE_DONE, /* finished (or failed: no END, the requester asks again) */
+	SERVE_BUSY, /* can go on when the walk budget allows */
+	SERVE_WAIT, /* waits for the requester's acknowledgement */
 };
 
 /* One slice of a snapshot: what is walked and not sent goes out as far as
@@ -568,8 +568,7 @@ static enum serve_state serve_step(struct sync_engine *e, struct serve *s, uint6
 	int n;
 
 	serve_send(e, s, now_ns);
-	while (e->budget && s->cur_map < SYNC_MAX_MAPS && !s->failed && !s->eb.n &&
-	       serve_room(s)) {
+	while (e->budget && s->cur_map < SYNC_MAX_MAPS && !s->failed && !s->eb.n && serve_room(s)) {
 		n = e->store->walk(e->store_ctx, s->cur_map, &s->cur, e->budget, serve_cb, &w);
 		if (n < 0) {
 			xlb_log_rl(&e->rl, XLB_LOG_ERR, "sync %s: snapshot walk of %s failed: %s",

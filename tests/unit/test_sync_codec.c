@@ -799,9 +799,9 @@ static void test_flow_messages(void **state)
 	assert_false(m.env->snapshot_request->has_bucket);
 	sync_msg_release(&m);
 
-	assert_int_equal(sync_encode_snapshot_ack(&h, 9, 17, SYNC_ACK_RESEND, &lim, buf,
-						  sizeof(buf), &len),
-			 0);
+	assert_int_equal(
+		sync_encode_snapshot_ack(&h, 9, 17, SYNC_ACK_RESEND, &lim, buf, sizeof(buf), &len),
+		0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_ACK);
 	assert_int_equal(m.env->snapshot_ack->snapshot_id, 9);

@@ -2038,13 +2038,12 @@ static void test_snapshot_gone(void **state)
 		run(5);
 	stats(&C.nodes[0], &s1);
 	stats(&C.nodes[1], &s2);
-	print_message("snapshot gone: served %llu, abandoned %llu; the requester was told gone "
-		      "%llu times, asked %llu walks; ready %llu ms after its stall began\n",
-		      (unsigned long long)s1.snapshots_served,
-		      (unsigned long long)s1.snapshots_abandoned,
-		      (unsigned long long)s2.snapshots_gone,
-		      (unsigned long long)s2.snapshots_requested,
-		      (unsigned long long)((C.now - t0) / MS));
+	print_message(
+		"snapshot gone: served %llu, abandoned %llu; the requester was told gone "
+		"%llu times, asked %llu walks; ready %llu ms after its stall began\n",
+		(unsigned long long)s1.snapshots_served, (unsigned long long)s1.snapshots_abandoned,
+		(unsigned long long)s2.snapshots_gone, (unsigned long long)s2.snapshots_requested,
+		(unsigned long long)((C.now - t0) / MS));
 	assert_true(sync_engine_ready(C.nodes[1].e));
 	assert_int_equal(C.nodes[1].store.count[0], n);
 	assert_int_equal(s1.snapshots_abandoned, 1);
