@@ -306,6 +306,7 @@ struct {
 struct xlb_clock {
 	__u64 jiffies;
 	__u64 ns;
+	__u64 woke_ns; /* this CPU last woke syncd (lb_sync.h) */
 };
 
 struct {

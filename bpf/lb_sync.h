@@ -39,9 +39,19 @@ static __always_inline __u32 sync_map_id(enum sync_map which)
 /* See XLB_SYNC_WAKEUP_BYTES. */
 static __always_inline __u64 sync_wakeup(void *rb)
 {
-	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES
-		       ? BPF_RB_FORCE_WAKEUP
-		       : BPF_RB_NO_WAKEUP;
+	struct xlb_clock *c;
+	__u32 zero = 0;
+	__u64 now;
+
+	c = bpf_map_lookup_elem(&lb_clock, &zero);
+	if (!c)
+		return BPF_RB_FORCE_WAKEUP;
+	now = bpf_ktime_get_ns();
+	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) < XLB_SYNC_WAKEUP_BYTES &&
+	    now - c->woke_ns < XLB_SYNC_WAKEUP_NS)
+		return BPF_RB_NO_WAKEUP;
+	c->woke_ns = now;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 /*

@@ -74,6 +74,14 @@ struct {
 	__uint(max_entries, XLB_SYNC_RINGBUF_SIZE);
 } events SEC(".maps");
 
+/* When this CPU last woke syncd (see XLB_SYNC_WAKEUP_NS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} woke SEC(".maps");
+
 /* Capture counters per CPU, indexed by enum xlb_cap_stat (xdplb.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -150,6 +158,22 @@ static __always_inline void count(__u32 what)
  * sizes were bounded by syncd at registration and are clamped again here
  * so the verifier sees the bound.
  */
+/* See XLB_SYNC_WAKEUP_BYTES. */
+static __always_inline __u64 wakeup(void)
+{
+	__u32 zero = 0;
+	__u64 *w = bpf_map_lookup_elem(&woke, &zero), now;
+
+	if (!w)
+		return BPF_RB_FORCE_WAKEUP;
+	now = bpf_ktime_get_ns();
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < XLB_SYNC_WAKEUP_BYTES &&
+	    now - *w < XLB_SYNC_WAKEUP_NS)
+		return BPF_RB_NO_WAKEUP;
+	*w = now;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 static __always_inline void emit(__u32 map_id, __u8 op, __u8 source, __u64 key, __u32 key_size,
 				 __u64 value, __u32 value_size)
 {
@@ -185,11 +209,7 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source, __u64 key, 
 		if (bpf_probe_read_kernel(ev->value, value_size, (const void *)value))
 			goto fail;
 	}
-	/* see XLB_SYNC_WAKEUP_BYTES: syncd drains every millisecond */
-	bpf_ringbuf_submit(ev,
-			   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= XLB_SYNC_WAKEUP_BYTES
-				   ? BPF_RB_FORCE_WAKEUP
-				   : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(ev, wakeup());
 	count(XLB_CAP_EMITTED);
 	return;
 fail:

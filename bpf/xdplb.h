@@ -367,13 +367,18 @@ struct xlb_storeio_args {
 	__u32 pad;
 };
 /*
- * Consumer wake-ups: a record is submitted without waking syncd unless the
- * ring holds at least this many bytes; syncd also drains the ring every
- * millisecond (its flush timer), so a lone record waits at most ~1 ms and a
- * burst costs one wake-up per XLB_SYNC_WAKEUP_BYTES (~24 records) instead of one per
- * record (a wake-up costs several times the record itself).
+ * Consumer wake-ups: a record wakes syncd when the ring holds at least
+ * XLB_SYNC_WAKEUP_BYTES, or when this CPU has not woken it for
+ * XLB_SYNC_WAKEUP_NS; any other record is submitted quietly. syncd, once
+ * woken, drains again every XLB_SYNC_WAKEUP_NS for as long as it finds
+ * records, so a quiet record waits at most about that long (and a lone
+ * record, which always wakes, not at all), while a burst costs at most one
+ * wake-up per CPU per XLB_SYNC_WAKEUP_NS or per XLB_SYNC_WAKEUP_BYTES
+ * (~24 records) instead of one per record (a wake-up costs several times
+ * the record itself).
  */
 #define XLB_SYNC_WAKEUP_BYTES (8u << 10)
+#define XLB_SYNC_WAKEUP_NS    100000ull
 
 enum xlb_sync_op {
 	XLB_SYNC_OP_UPDATE = 1,

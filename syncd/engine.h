@@ -265,6 +265,9 @@ int sync_engine_map_index(const struct sync_engine *e, const char *name);
 
 /* Sends the pending batch, if any. */
 void sync_engine_flush(struct sync_engine *e, uint64_t now_ns);
+/* Entries in the pending batch, and (if first_ns) when the first of them
+ * was queued (the caller's batching deadline). */
+size_t sync_engine_pending(const struct sync_engine *e, uint64_t *first_ns);
 
 /*
  * A BEACON of this node into buf (authenticated if the cluster has a key):

@@ -218,6 +218,7 @@ struct sync_engine {
 	uint64_t tx_seq;
 	struct sync_txring ring;
 	struct ebuf batch;
+	uint64_t batch_first_ns; /* its first entry was queued */
 
 	uint64_t next_snap_id;
 	struct pull *pulls;

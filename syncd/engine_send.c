@@ -324,6 +324,8 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 	if (e->batch.n && eng_ebuf_est_with(&e->batch, ms, op) > eng_msg_budget(e))
 		send_batch(e, now_ns);
 	first = e->batch.n == 0;
+	if (first)
+		e->batch_first_ns = now_ns;
 	rc = eng_ebuf_add(&e->batch, ms, map, op, e->cfg.node_id, version, key, value);
 	if (rc) {
 		e->st.local_rejected++;
@@ -348,4 +350,11 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 void sync_engine_flush(struct sync_engine *e, uint64_t now_ns)
 {
 	send_batch(e, now_ns);
+}
+
+size_t sync_engine_pending(const struct sync_engine *e, uint64_t *first_ns)
+{
+	if (first_ns)
+		*first_ns = e->batch_first_ns;
+	return e->batch.n;
 }

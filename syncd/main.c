@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 
 #include <bpf/bpf.h>
@@ -52,10 +53,21 @@
 #define SYNCD_RUN_DIR		"/run/xdplb"
 #define LOCAL_FRAMES_PER_WAKEUP 256 /* lbd frames per readable event, then yield */
 #define CAPTURE_DRAIN_MS	1   /* ring buffer drained at least this often */
-#define FIRST_TICK_MS		1   /* the engine's first tick; then when it asks */
-#define STATUS_BACKLOG		16  /* status clients waiting to be accepted */
-#define LOG_RL_SECONDS		10  /* repeated warnings: at most */
-#define LOG_RL_LINES		10  /* 10 lines per 10 s */
+/*
+ * Batching by size or deadline: after a drain the batch is sent if the
+ * drain was light (fewer than BATCH_HOLD_MIN records: waiting would only
+ * add latency), if it holds BATCH_SEND_ENTRIES, or if its first entry has
+ * waited BATCH_HOLD_NS; otherwise it waits for the follow-up drain, which
+ * comes XLB_SYNC_WAKEUP_NS after any drain that found records (the data
+ * plane submits records quietly for that long after a wake-up, xdplb.h).
+ */
+#define BATCH_HOLD_MIN	   16
+#define BATCH_SEND_ENTRIES 256
+#define BATCH_HOLD_NS	   150000ull
+#define FIRST_TICK_MS	   1  /* the engine's first tick; then when it asks */
+#define STATUS_BACKLOG	   16 /* status clients waiting to be accepted */
+#define LOG_RL_SECONDS	   10 /* repeated warnings: at most */
+#define LOG_RL_LINES	   10 /* 10 lines per 10 s */
 
 /* The beacons stop when the main loop has not run for this many
  * dead_after_ms: it is hung, not slow (beacon.h). */
@@ -84,7 +96,10 @@ struct syncd {
 	int local_fd, lock_fd;
 	uv_poll_t cap_poll, local_poll;
 	uv_timer_t tick;
-	uv_timer_t drain;     /* 1 ms: records submitted without wake-up */
+	uv_timer_t drain; /* 1 ms: records submitted without wake-up */
+	int follow_fd;	  /* timerfd: the follow-up drain */
+	uv_poll_t follow_poll;
+	bool follow_up, follow_armed;
 	uv_timer_t svc_timer; /* SVCWATCH_PERIOD_MS: service sets compared */
 	struct svcwatch *svc; /* NULL: no watched map names backends */
 	uv_pipe_t status_srv;
@@ -387,26 +402,55 @@ static void check_capture_lost(struct syncd *d)
 	d->cap_lost_seen = l.total;
 }
 
+/* A drain XLB_SYNC_WAKEUP_NS from now, unless one is due already. */
+static void follow_arm(struct syncd *d)
+{
+	struct itimerspec its = { .it_value = { 0, (long)XLB_SYNC_WAKEUP_NS } };
+
+	if (!d->follow_up || d->follow_armed)
+		return;
+	if (timerfd_settime(d->follow_fd, 0, &its, NULL) == 0)
+		d->follow_armed = true;
+}
+
 static void drain_capture(struct syncd *d)
 {
 	int n = sync_capture_poll(d->cap, on_event, d);
+	uint64_t first, now;
+	size_t q;
 
 	if (n < 0)
 		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
-	/* the ring buffer is drained: send what it gave now, so a lone
-	 * change leaves at once and a burst leaves in full batches */
 	if (n > 0)
-		sync_engine_flush(d->eng, xlb_mono_ns());
+		follow_arm(d); /* records may follow quietly */
+	q = sync_engine_pending(d->eng, &first);
+	if (!q)
+		return;
+	now = xlb_mono_ns();
+	if (n < BATCH_HOLD_MIN || q >= BATCH_SEND_ENTRIES || now - first >= BATCH_HOLD_NS)
+		sync_engine_flush(d->eng, now);
 }
 
-/* A burst filled XLB_SYNC_WAKEUP_BYTES of the ring buffer. */
+/* A record woke us (the ring buffer's descriptor). */
 static void on_capture(uv_poll_t *p, int status, int events)
 {
 	drain_capture(p->data);
 }
 
-/* The data plane submits records without waking us below
- * XLB_SYNC_WAKEUP_BYTES: collect them every millisecond. */
+/* The follow-up drain (see BATCH_HOLD_MIN). */
+static void on_follow(uv_poll_t *p, int status, int events)
+{
+	struct syncd *d = p->data;
+	uint64_t expirations;
+
+	if (read(d->follow_fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
+		return;
+	d->follow_armed = false;
+	drain_capture(d);
+}
+
+/* Records submitted quietly and no follow-up due (a lost wake-up, a
+ * follow-up timer that failed): collected every millisecond anyway. */
 static void on_drain(uv_timer_t *t)
 {
 	drain_capture(t->data);
@@ -764,6 +808,8 @@ static void stop(struct syncd *d)
 	uv_close((uv_handle_t *)&d->svc_timer, on_closed_noop);
 	if (d->cap_up)
 		uv_close((uv_handle_t *)&d->cap_poll, on_closed_noop);
+	if (d->follow_up)
+		uv_close((uv_handle_t *)&d->follow_poll, on_closed_noop);
 	if (d->local_up)
 		uv_close((uv_handle_t *)&d->local_poll, on_closed_noop);
 	if (d->status_up)
@@ -921,9 +967,13 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = arg;
 
+	size_t q0 = sync_engine_pending(d->eng, NULL);
+
 	sync_engine_rx(d->eng, buf, len, xlb_mono_ns());
-	/* replies (resync, snapshot chunks) leave now too */
-	sync_engine_flush(d->eng, xlb_mono_ns());
+	/* what applying it published (a released reverse entry) leaves now;
+	 * replies are sent as they are made */
+	if (sync_engine_pending(d->eng, NULL) > q0)
+		sync_engine_flush(d->eng, xlb_mono_ns());
 }
 
 static int setup(struct syncd *d, char *err, size_t errlen)
@@ -1057,6 +1107,14 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->cap_poll.data = d;
 	uv_poll_start(&d->cap_poll, UV_READABLE, on_capture);
 	uv_timer_start(&d->drain, on_drain, CAPTURE_DRAIN_MS, CAPTURE_DRAIN_MS);
+	d->follow_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->follow_fd < 0 || uv_poll_init(&d->loop, &d->follow_poll, d->follow_fd)) {
+		snprintf(err, errlen, "cannot make the follow-up drain timer: %s", strerror(errno));
+		return -1;
+	}
+	d->follow_up = true;
+	d->follow_poll.data = d;
+	uv_poll_start(&d->follow_poll, UV_READABLE, on_follow);
 
 	if (open_local_socket(d, err, errlen) < 0)
 		return -1;
@@ -1124,6 +1182,8 @@ static void teardown(struct syncd *d)
 	port_hold_free(&d->hold);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
+	if (d->follow_fd >= 0)
+		close(d->follow_fd);
 }
 
 static void usage(FILE *f)
@@ -1266,6 +1326,7 @@ int main(int argc, char **argv)
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
 	uv_timer_init(&d->loop, &d->drain);
+	d->follow_fd = -1;
 	uv_timer_init(&d->loop, &d->svc_timer);
 	d->svc_timer.data = d;
 	d->drain.data = d;
