@@ -117,6 +117,9 @@
 struct sync_io_ops {
 	/* One envelope for every peer (best effort: 0 or -errno, counted). */
 	int (*send)(void *ctx, const uint8_t *buf, size_t len);
+	/* The same for one peer (optional: else send(), and the others drop
+	 * what names another node in its dest). */
+	int (*send_to)(void *ctx, uint32_t node, const uint8_t *buf, size_t len);
 	/* A peer changed state (optional). */
 	void (*peer_state)(void *ctx, uint32_t node, bool alive);
 	/* This node became ready (optional). */

@@ -159,7 +159,7 @@ static void ae_walk_done(struct sync_engine *e, unsigned int mi, uint64_t now_ns
 				e->st.tx_errors++;
 				continue;
 			}
-			eng_emit(e, len);
+			eng_emit(e, 0, len);
 			e->st.digests_sent++;
 		}
 	}

@@ -310,7 +310,7 @@ size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, en
 struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b);
 size_t eng_msg_budget(const struct sync_engine *e);
 void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns);
-int eng_emit(struct sync_engine *e, size_t len);
+int eng_emit(struct sync_engine *e, uint32_t dest, size_t len);
 void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns);
 void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from, uint64_t to,
 			     uint64_t now_ns);

@@ -90,8 +90,18 @@ size_t eng_msg_budget(const struct sync_engine *e)
 
 /* ------------------------------------------------------------ sending */
 
-/* Tags (if a key is set) and sends txbuf[0..len). */
-int eng_emit(struct sync_engine *e, size_t len)
+/* Sends buf[0..len) to node dest alone (if the transport can), else to
+ * every peer. */
+static int send_to(struct sync_engine *e, uint32_t dest, const uint8_t *buf, size_t len)
+{
+	if (dest && e->io.send_to)
+		return e->io.send_to(e->io_ctx, dest, buf, len);
+	return e->io.send(e->io_ctx, buf, len);
+}
+
+/* Tags (if a key is set) and sends txbuf[0..len) to dest (0: every peer;
+ * the header's dest, eng_hdr_fill()). */
+int eng_emit(struct sync_engine *e, uint32_t dest, size_t len)
 {
 	int rc;
 
@@ -100,7 +110,7 @@ int eng_emit(struct sync_engine *e, size_t len)
 		e->st.tx_errors++;
 		return -EMSGSIZE;
 	}
-	rc = e->io.send(e->io_ctx, e->txbuf, len);
+	rc = send_to(e, dest, e->txbuf, len);
 	e->st.tx_msgs++;
 	e->st.tx_bytes += len;
 	if (rc < 0)
@@ -229,7 +239,7 @@ void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
 		e->st.tx_errors++;
 		return;
 	}
-	eng_emit(e, len);
+	eng_emit(e, 0, len);
 }
 
 void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from, uint64_t to,
@@ -246,7 +256,7 @@ void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t fro
 		e->st.tx_errors++;
 		return;
 	}
-	eng_emit(e, len);
+	eng_emit(e, p->node, len);
 	e->st.resync_requests_sent++;
 	p->resync_last_ns = now_ns;
 	if (p->resync_from == from) {
@@ -275,7 +285,7 @@ void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 
 			if (sync_txring_get(&e->ring, s, &buf, &len))
 				break;
-			if (e->io.send(e->io_ctx, buf, len) < 0)
+			if (send_to(e, x->p->node, buf, len) < 0)
 				e->st.tx_errors++;
 			e->st.tx_msgs++;
 			e->st.tx_bytes += len;
@@ -294,7 +304,7 @@ void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 					    &e->cfg.lim, e->txbuf, e->cfg.lim.max_msg, &len))
 			e->st.tx_errors++;
 		else
-			eng_emit(e, len);
+			eng_emit(e, x->p->node, len);
 		break;
 	}
 	case SYNC_TXR_FUTURE:

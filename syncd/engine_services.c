@@ -78,7 +78,7 @@ static void send_request(struct sync_engine *e, struct peer *p, uint64_t now_ns)
 		e->st.tx_errors++;
 		return;
 	}
-	if (eng_emit(e, len) >= 0)
+	if (eng_emit(e, p->node, len) >= 0)
 		e->st.services_requests_sent++;
 }
 
@@ -133,7 +133,7 @@ void eng_rx_services_request(struct sync_engine *e, struct rx *x)
 			e->st.tx_errors++;
 			return;
 		}
-		if (eng_emit(e, len) < 0)
+		if (eng_emit(e, x->p->node, len) < 0)
 			return;
 		off += n;
 	}

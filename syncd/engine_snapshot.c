@@ -133,7 +133,7 @@ static void pull_send(struct sync_engine *e, struct pull *pl, uint64_t now_ns)
 		e->st.tx_errors++;
 		return;
 	}
-	eng_emit(e, len);
+	eng_emit(e, e->peers[pl->peer].node, len);
 	e->st.snapshots_requested++;
 }
 
@@ -161,7 +161,7 @@ static void send_ack(struct sync_engine *e, size_t peer, uint64_t id, uint32_t n
 		e->st.tx_errors++;
 		return;
 	}
-	eng_emit(e, len);
+	eng_emit(e, e->peers[peer].node, len);
 }
 
 static void pull_ack(struct sync_engine *e, struct pull *pl, unsigned int flags, uint64_t now_ns)
@@ -389,7 +389,7 @@ static void send_gone(struct sync_engine *e, size_t peer, uint64_t id, uint64_t 
 		e->st.tx_errors++;
 		return;
 	}
-	eng_emit(e, len);
+	eng_emit(e, e->peers[peer].node, len);
 }
 
 void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x)
@@ -504,7 +504,7 @@ static void serve_send(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 		}
 		if (s->chunks == s->acked)
 			s->ack_ns = now_ns; /* the wait for an ack begins */
-		eng_emit(e, len);
+		eng_emit(e, e->peers[s->peer].node, len);
 		s->chunks++;
 		e->st.snapshot_entries_sent += (uint64_t)k;
 		s->eb_off += (size_t)k;
@@ -524,7 +524,7 @@ static void send_end(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 	eng_hdr_fill(e, &h, e->peers[s->peer].node, now_ns);
 	if (sync_encode_snapshot_end(&h, s->id, s->chunks, s->last_seq, &e->cfg.lim, e->txbuf,
 				     e->cfg.lim.max_msg, &len) == 0)
-		eng_emit(e, len);
+		eng_emit(e, e->peers[s->peer].node, len);
 	else
 		e->st.tx_errors++;
 	if (!s->end_sent && s->chunks == s->acked)
@@ -630,7 +630,7 @@ void eng_rx_snapshot_ack(struct sync_engine *e, struct rx *x)
 			const struct held *hd = &s->held[i % s->window];
 
 			memcpy(e->txbuf, hd->buf, hd->len);
-			eng_emit(e, hd->len);
+			eng_emit(e, e->peers[s->peer].node, hd->len);
 			e->st.snapshot_chunks_resent++;
 		}
 		if (s->end_sent)

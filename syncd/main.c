@@ -2,9 +2,9 @@
 /*
  * syncd: replicates this node's watched BPF hash maps to its peers.
  *
- *   capture ring buffer ──► engine (batch, sequence) ──► nanomsg bus ──► peers
+ *   capture ring buffer ──► engine (batch, sequence) ──► NN_PUSH per peer ──► peers
  *   lbd's deletes (local datagram socket) ──┘      ▲
- *   peers ──► nanomsg bus ──► engine (validate, conflict rule) ──► store (pinned maps)
+ *   peers ──► NN_PULL ──► engine (validate, conflict rule) ──► store (pinned maps)
  *
  * One libuv loop runs everything: the ring buffer's epoll fd, the nanomsg
  * descriptors, lbd's datagram socket, the status socket, the engine's
@@ -136,6 +136,13 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	struct syncd *d = ctx;
 
 	return transport_send(d->tr, buf, len);
+}
+
+static int io_send_to(void *ctx, uint32_t node, const uint8_t *buf, size_t len)
+{
+	struct syncd *d = ctx;
+
+	return transport_send_to(d->tr, node, buf, len);
 }
 
 static void io_peer_state(void *ctx, uint32_t node, bool alive)
@@ -587,6 +594,9 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "rx_entries", json_object_new_uint64(ps.rx_entries));
 		json_object_object_add(p, "gaps", json_object_new_uint64(ps.gaps));
 		json_object_object_add(p, "lost", json_object_new_uint64(ps.lost));
+		json_object_object_add(
+			p, "tx_dropped",
+			json_object_new_uint64(transport_peer_dropped(d->tr, ps.node)));
 		if (d->svc)
 			json_object_object_add(p, "services", svcwatch_peer_json(d->svc, i));
 		json_object_array_add(peers, p);
@@ -979,15 +989,17 @@ static void on_transport_rx(void *arg, const uint8_t *buf, size_t len)
 static int setup(struct syncd *d, char *err, size_t errlen)
 {
 	static const struct sync_io_ops io = {
-		.send = io_send, .peer_state = io_peer_state, /* .ready: the engine logs it */
+		.send = io_send,
+		.send_to = io_send_to,
+		.peer_state = io_peer_state, /* .ready: the engine logs it */
 	};
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *names[CFG_SYNC_MAPS_MAX];
-	const char *connect[CFG_MAX_PEERS];
+	struct transport_peer tpeers[CFG_MAX_PEERS];
 	uint32_t peers[CFG_MAX_PEERS];
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
-	size_t i, n_connect = 0;
+	size_t i;
 	transport_rx_fn rx;
 	struct timespec rt;
 	void *rx_arg;
@@ -1046,8 +1058,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
-		if (peers[i] > d->cfg->node_id)
-			connect[n_connect++] = s->peers[i].address;
+		tpeers[i].node = s->peers[i].node_id;
+		tpeers[i].endpoint = s->peers[i].address;
 	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d->ecfg.node_id = d->cfg->node_id;
@@ -1078,7 +1090,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	rx = on_transport_rx;
 	rx_arg = d;
 	fault_wrap(d->fault, &rx, &rx_arg);
-	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg, rx,
+	d->tr = transport_open(&d->loop, s->listen, tpeers, s->n_peers, d->ecfg.lim.max_msg, rx,
 			       rx_arg, err, errlen);
 	if (!d->tr)
 		return -1;

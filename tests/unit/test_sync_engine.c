@@ -355,7 +355,7 @@ static uint64_t node_now(const struct node *nd)
 	return C.now + nd->clock_off;
 }
 
-static int msg_type(const uint8_t *buf, size_t len)
+static int msg_type(const uint8_t *buf, size_t len, uint32_t *dest)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 	struct sync_msg m;
@@ -364,6 +364,7 @@ static int msg_type(const uint8_t *buf, size_t len)
 	if (sync_decode(&m, buf, len, &lim) != SYNC_OK)
 		return 0;
 	t = m.type;
+	*dest = m.hdr.dest;
 	sync_msg_release(&m);
 	return t;
 }
@@ -395,12 +396,19 @@ static void snap_track(const struct node *nd, const uint8_t *buf, size_t len)
 	sync_msg_release(&m);
 }
 
-static int io_send(void *ctx, const uint8_t *buf, size_t len)
+/* Queues buf from nd for node index only (-1: every other node). */
+static int deliver(struct node *nd, const uint8_t *buf, size_t len, int only)
 {
-	struct node *nd = ctx;
-	int t = msg_type(buf, len), j;
+	uint32_t dest = 0;
+	int t = msg_type(buf, len, &dest), j;
 
 	assert_true(t > 0); /* everything an engine sends decodes */
+	/* what names one node goes to that node alone (io_send_to); a
+	 * stored batch (dest 0) is resent to its requester alone */
+	if (only < 0)
+		assert_int_equal(dest, 0);
+	else
+		assert_true(dest == 0 || dest == C.nodes[only].id);
 	if (t == SYNC_MSG_SNAPSHOT_CHUNK || t == SYNC_MSG_SNAPSHOT_ACK)
 		snap_track(nd, buf, len);
 	C.sent++;
@@ -412,7 +420,7 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	for (j = 0; j < C.n; j++) {
 		struct tmsg *m, **pp;
 
-		if (j == nd->idx)
+		if (j == nd->idx || (only >= 0 && j != only))
 			continue;
 		if (C.cut[nd->idx][j] || (C.drop_types & (1u << t)) ||
 		    (C.loss_pct && rnd() % 100 < C.loss_pct)) {
@@ -432,6 +440,23 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 		*pp = m;
 	}
 	return 0;
+}
+
+static int io_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	return deliver(ctx, buf, len, -1);
+}
+
+static int io_send_to(void *ctx, uint32_t node, const uint8_t *buf, size_t len)
+{
+	int j;
+
+	for (j = 0; j < C.n; j++) {
+		if (C.nodes[j].id == node)
+			return deliver(ctx, buf, len, j);
+	}
+	fail_msg("send_to an unknown node %u", node);
+	return -1;
 }
 
 static void io_peer_state(void *ctx, uint32_t node, bool alive)
@@ -454,6 +479,7 @@ static void io_ready(void *ctx)
 
 static const struct sync_io_ops io_ops = {
 	.send = io_send,
+	.send_to = io_send_to,
 	.peer_state = io_peer_state,
 	.ready = io_ready,
 };
