@@ -14,7 +14,10 @@
 #include "auth.h"
 #include "engine_priv.h"
 
-#define DIGEST_BUCKETS_MAX  1024
+#define DIGEST_BUCKETS_MAX 1024
+/* walks go in slices of this many entries, with io.yield() between (one
+ * BPF_MAP_LOOKUP_BATCH of the store: a few hundred microseconds) */
+#define WALK_SLICE	    1024
 #define TICKS_PER_HEARTBEAT 2
 #define LOG_RL_SECONDS	    1  /* refusals and errors: at most */
 #define LOG_RL_LINES	    20 /* 20 lines a second */
@@ -118,15 +121,12 @@ static uint32_t tick_max_ms(const struct sync_engine *e)
 
 uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 {
-	bool busy = false;
+	unsigned int left = e->cfg.walk_budget, slice, used;
+	bool busy = false, b;
 	uint64_t wait;
 
 	if (!e->started)
 		return tick_max_ms(e);
-	/* one budget for every walk of this tick (snapshots served, digests,
-	 * prunes), so that many jobs at once cannot stall the live stream:
-	 * a busy engine asks for the next tick 1 ms later */
-	e->budget = e->cfg.walk_budget;
 
 	/* a tick that comes late means this node did not run: nobody could
 	 * be heard meanwhile, so that time is not the peers' silence */
@@ -144,8 +144,25 @@ uint32_t sync_engine_tick(struct sync_engine *e, uint64_t now_ns)
 		eng_send_heartbeat(e, now_ns);
 		e->next_hb_ns = now_ns + ms2ns(e->cfg.heartbeat_ms);
 	}
-	busy |= eng_serves_tick(e, now_ns);
-	busy |= eng_digest_tick(e, now_ns);
+	/*
+	 * One budget for every walk of this tick (snapshots served, digests,
+	 * prunes), so that many jobs at once cannot stall the live stream (a
+	 * busy engine asks for the next tick 1 ms later), spent in slices
+	 * with the daemon's capture drained between them.
+	 */
+	for (;;) {
+		slice = left < WALK_SLICE ? left : WALK_SLICE;
+		e->budget = slice;
+		b = eng_serves_tick(e, now_ns);
+		b |= eng_digest_tick(e, now_ns);
+		busy |= b;
+		used = slice - e->budget;
+		left = used >= left ? 0 : left - used;
+		if (!b || !used || !left)
+			break;
+		if (e->io.yield)
+			e->io.yield(e->io_ctx);
+	}
 	eng_tomb_expire(e, now_ns);
 
 	if (busy) {

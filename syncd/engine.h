@@ -124,6 +124,11 @@ struct sync_io_ops {
 	void (*peer_state)(void *ctx, uint32_t node, bool alive);
 	/* This node became ready (optional). */
 	void (*ready)(void *ctx);
+	/* Between two slices of the walks of a tick (optional): the daemon
+	 * drains its capture here (sync_engine_local(), sync_engine_flush()),
+	 * so that the walks never hold the live stream up for more than one
+	 * slice. */
+	void (*yield)(void *ctx);
 };
 
 /*

@@ -636,9 +636,9 @@ void eng_rx_snapshot_ack(struct sync_engine *e, struct rx *x)
 		if (s->end_sent)
 			send_end(e, s, x->now_ns);
 	}
-	/* the window moved: go on now rather than at the next tick */
-	if (!e->budget)
-		e->budget = e->cfg.walk_budget;
+	/* the window moved: go on now (one slice) rather than at the next
+	 * tick */
+	e->budget = e->cfg.walk_budget < 1024 ? e->cfg.walk_budget : 1024;
 	if (serve_step(e, s, x->now_ns) == SERVE_DONE)
 		serve_drop(e, s);
 }

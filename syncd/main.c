@@ -138,6 +138,17 @@ static int io_send(void *ctx, const uint8_t *buf, size_t len)
 	return transport_send(d->tr, buf, len);
 }
 
+static void drain_capture(struct syncd *d);
+
+/* Between slices of the engine's walks: the live stream goes first. */
+static void io_yield(void *ctx)
+{
+	struct syncd *d = ctx;
+
+	if (d->cap)
+		drain_capture(d);
+}
+
 static int io_send_to(void *ctx, uint32_t node, const uint8_t *buf, size_t len)
 {
 	struct syncd *d = ctx;
@@ -991,6 +1002,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	static const struct sync_io_ops io = {
 		.send = io_send,
 		.send_to = io_send_to,
+		.yield = io_yield,
 		.peer_state = io_peer_state, /* .ready: the engine logs it */
 	};
 	const struct cfg_sync *s = &d->cfg->sync;

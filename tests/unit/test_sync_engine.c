@@ -311,6 +311,8 @@ struct node {
 	bool beacons;		/* ... but its beacon thread sends */
 	uint64_t beacon_at;
 	int ready_calls;
+	int yields;	    /* io.yield calls */
+	uint32_t yield_put; /* sessions put from inside yield, from key ... */
 	int alive_calls, dead_calls;
 	uint32_t last_state_node;
 	bool reject_ee; /* validate: refuse payload[0] == 0xEE */
@@ -477,7 +479,23 @@ static void io_ready(void *ctx)
 	nd->ready_calls++;
 }
 
+static void local_changed(struct node *nd, unsigned int map, enum sync_op op, const void *key,
+			  const void *val, uint64_t version);
+static void put_session(struct node *nd, uint32_t i, uint32_t version, uint32_t owner, uint8_t tag);
+
+/* Between walk slices: as the daemon drains its capture, a node with
+ * yield_put set writes a new session there. */
+static void io_yield(void *ctx)
+{
+	struct node *nd = ctx;
+
+	nd->yields++;
+	if (nd->yield_put)
+		put_session(nd, nd->yield_put++, 1, 0, 0x77);
+}
+
 static const struct sync_io_ops io_ops = {
+	.yield = io_yield,
 	.send = io_send,
 	.send_to = io_send_to,
 	.peer_state = io_peer_state,
@@ -2031,6 +2049,35 @@ static void test_snapshot_flow(void **state)
 	cluster_free();
 }
 
+/* Walks go in slices with the daemon's capture drained between them: a
+ * tick serving a large snapshot yields, and what the data plane wrote
+ * meanwhile is sent and arrives like any change. */
+static void test_walk_yields(void **state)
+{
+	struct sync_engine_cfg cfg = { .walk_budget = 4096 };
+	uint32_t i, n = 3000;
+
+	cluster_init(2, &cfg);
+	node_start(&C.nodes[0]);
+	C.nodes[1].up = false;
+	run(400);
+	for (i = 0; i < n; i++)
+		put_session(&C.nodes[0], i, 1, 0, 0x31);
+	run(10);
+	C.nodes[0].yield_put = 100000;
+	node_start(&C.nodes[1]);
+	run(300);
+	C.nodes[0].yield_put = 0;
+	run(100);
+	print_message("walk yields: %d, sessions written during them %zu\n", C.nodes[0].yields,
+		      C.nodes[0].store.count[0] - n);
+	assert_true(C.nodes[0].yields >= 1);
+	assert_true(C.nodes[0].store.count[0] > n);
+	assert_true(sync_engine_ready(C.nodes[1].e));
+	assert_int_equal(cluster_diff(), 0);
+	cluster_free();
+}
+
 /*
  * A requester that goes quiet midway: the server drops the snapshot after
  * a while (its memory is the window), and when the requester comes back
@@ -2237,6 +2284,7 @@ int main(void)
 		cmocka_unit_test(test_beacons),
 		cmocka_unit_test(test_snapshot_flow),
 		cmocka_unit_test(test_snapshot_gone),
+		cmocka_unit_test(test_walk_yields),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_services),
 	};
