@@ -14,6 +14,8 @@ PKGS=(
 	libcmocka-dev valgrind libclang-rt-14-dev clang-format
 	# testbed and benchmarks
 	iproute2 iputils-ping ethtool procps psmisc curl nginx-light wrk jq iperf3
+	# the netfilter full-NAT reference of bench/e2e (iptables DNAT + SNAT)
+	iptables
 	# stock-kernel VM harness (cluster-tests/vm)
 	qemu-system-x86 busybox-static cpio xz-utils
 	# failover: BGP + BFD (active/active) and VRRP (active/standby)
