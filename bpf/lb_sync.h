@@ -67,7 +67,9 @@ static __always_inline __u64 sync_wakeup(void *rb)
 			       "key does not fit xlb_sync_event");                                 \
 		_Static_assert(sizeof(*(v_)) <= XLB_SYNC_VALUE_MAX,                                \
 			       "value does not fit xlb_sync_event");                               \
-		ev_ = bpf_ringbuf_reserve(&sync_events, sizeof(*ev_), 0);                          \
+		/* compact: the header, the key, the value (xdplb.h) */                            \
+		ev_ = bpf_ringbuf_reserve(&sync_events,                                            \
+					  XLB_SYNC_REC_SIZE(sizeof(*(k_)), sizeof(*(v_))), 0);     \
 		if (!ev_) {                                                                        \
 			stat_inc(XLB_STAT_SYNC_LOST);                                              \
 			break;                                                                     \
@@ -81,7 +83,7 @@ static __always_inline __u64 sync_wakeup(void *rb)
 		ev_->pad = 0;                                                                      \
 		ev_->pad2 = 0;                                                                     \
 		__builtin_memcpy(ev_->key, (k_), sizeof(*(k_)));                                   \
-		__builtin_memcpy(ev_->value, (v_), sizeof(*(v_)));                                 \
+		__builtin_memcpy(ev_->key + sizeof(*(k_)), (v_), sizeof(*(v_)));                   \
 		bpf_ringbuf_submit(ev_, sync_wakeup(&sync_events));                                \
 		stat_inc(XLB_STAT_SYNC_EVENTS);                                                    \
 	} while (0)

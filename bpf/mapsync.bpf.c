@@ -74,6 +74,16 @@ struct {
 	__uint(max_entries, XLB_SYNC_RINGBUF_SIZE);
 } events SEC(".maps");
 
+/* A record is built here, then copied into the ring at its compact size
+ * (bpf_ringbuf_reserve() wants a constant size; these sizes are the
+ * watched map's). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_sync_event);
+} scratch SEC(".maps");
+
 /* When this CPU last woke syncd (see XLB_SYNC_WAKEUP_NS). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -178,14 +188,16 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source, __u64 key, 
 				 __u64 value, __u32 value_size)
 {
 	struct xlb_sync_event *ev;
+	__u32 zero = 0, size;
+	__u64 flags;
 
 	if (key_size > XLB_SYNC_KEY_MAX || value_size > XLB_SYNC_VALUE_MAX) {
 		count(XLB_CAP_LOST_READ);
 		return;
 	}
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	ev = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ev) {
-		count(XLB_CAP_LOST_RINGBUF);
+		count(XLB_CAP_LOST_READ);
 		return;
 	}
 	ev->ts_ns = bpf_ktime_get_ns();
@@ -200,22 +212,31 @@ static __always_inline void emit(__u32 map_id, __u8 op, __u8 source, __u64 key, 
 	barrier_var(key_size);
 	if (key_size > XLB_SYNC_KEY_MAX)
 		key_size = 0;
-	if (bpf_probe_read_kernel(ev->key, key_size, (const void *)key))
-		goto fail;
+	if (bpf_probe_read_kernel(ev->key, key_size, (const void *)key)) {
+		/* unreadable key or value: nothing trustworthy to report */
+		count(XLB_CAP_LOST_READ);
+		return;
+	}
 	if (value_size) {
 		barrier_var(value_size);
 		if (value_size > XLB_SYNC_VALUE_MAX)
 			value_size = 0;
-		if (bpf_probe_read_kernel(ev->value, value_size, (const void *)value))
-			goto fail;
+		/* the value right after the key (compact record, xdplb.h) */
+		if (bpf_probe_read_kernel(ev->key + key_size, value_size, (const void *)value)) {
+			count(XLB_CAP_LOST_READ);
+			return;
+		}
 	}
-	bpf_ringbuf_submit(ev, wakeup());
+	size = XLB_SYNC_REC_SIZE(key_size, value_size);
+	barrier_var(size);
+	if (size > sizeof(*ev))
+		return;
+	flags = wakeup();
+	if (bpf_ringbuf_output(&events, ev, size, flags)) {
+		count(XLB_CAP_LOST_RINGBUF);
+		return;
+	}
 	count(XLB_CAP_EMITTED);
-	return;
-fail:
-	/* unreadable key or value: nothing trustworthy to report */
-	bpf_ringbuf_discard(ev, 0);
-	count(XLB_CAP_LOST_READ);
 }
 
 /* The watch entry of @map, or NULL; *id is set either way. */

@@ -407,7 +407,17 @@ struct xlb_sync_event {
 	__u8 value[XLB_SYNC_VALUE_MAX];
 };
 /* Bytes of key[] past key_size and of value[] past value_size are
- * unspecified (the ring buffer slot is not cleared); pad and pad2 are 0. */
+ * unspecified; pad and pad2 are 0.
+ *
+ * In the capture ring buffers a record is compact: the header above
+ * (XLB_SYNC_REC_HDR bytes, up to key[]), then key_size bytes of key, then
+ * value_size bytes of value, and nothing else (a session record is 128
+ * bytes instead of 344). syncd's capture reads it into a struct
+ * xlb_sync_event (syncd/capture.c). */
+#define XLB_SYNC_REC_HDR 24
+_Static_assert(__builtin_offsetof(struct xlb_sync_event, key) == XLB_SYNC_REC_HDR,
+	       "capture record header");
+#define XLB_SYNC_REC_SIZE(ks, vs) (XLB_SYNC_REC_HDR + (ks) + (vs))
 
 /*
  * kprobe/fentry capture counters (bpf/mapsync.bpf.c "cap_stats", PERCPU_ARRAY

@@ -166,15 +166,21 @@ static int check_maps(const struct sync_capture_map *maps, size_t n, char *err, 
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct sync_capture *c = ctx;
-	const struct xlb_sync_event *ev = data;
+	const struct xlb_sync_event *rec = data;
+	struct xlb_sync_event full, *ev = &full;
 
 	/* A short or oversized record would be a build mismatch between the
 	 * BPF side and syncd: a record lost, counted as such. */
-	if (size < sizeof(*ev) || ev->key_size > XLB_SYNC_KEY_MAX ||
-	    ev->value_size > XLB_SYNC_VALUE_MAX) {
+	if (size < XLB_SYNC_REC_HDR || rec->key_size > XLB_SYNC_KEY_MAX ||
+	    rec->value_size > XLB_SYNC_VALUE_MAX ||
+	    size < (size_t)XLB_SYNC_REC_SIZE(rec->key_size, rec->value_size)) {
 		c->loss.malformed++;
 		return 0;
 	}
+	/* compact (xdplb.h): header, key, value back to back */
+	memcpy(ev, rec, XLB_SYNC_REC_HDR);
+	memcpy(ev->key, rec->key, rec->key_size);
+	memcpy(ev->value, rec->key + rec->key_size, rec->value_size);
 	/* a record lost without a trace, as a skipped probe loses it */
 	if (fault.drop_every && ++c->fault_seen % fault.drop_every == 0) {
 		c->fault_dropped++;
