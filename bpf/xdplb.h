@@ -374,7 +374,7 @@ struct xlb_storeio_args {
  * records, so a quiet record waits at most about that long (and a lone
  * record, which always wakes, not at all), while a burst costs at most one
  * wake-up per CPU per XLB_SYNC_WAKEUP_NS or per XLB_SYNC_WAKEUP_BYTES
- * (~24 records) instead of one per record (a wake-up costs several times
+ * (~64 session records) instead of one per record (a wake-up costs several times
  * the record itself).
  */
 #define XLB_SYNC_WAKEUP_BYTES (8u << 10)
