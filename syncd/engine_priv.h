@@ -127,6 +127,8 @@ struct serve {
 	uint32_t window, acked; /* chunks [acked, chunks) are in held[] */
 	struct held *held;	/* window slots, chunk i in held[i % window] */
 	uint64_t ack_ns;	/* the window last moved */
+	bool tx_blocked;	/* the transport refused a chunk: next tick */
+	bool begun;		/* stepped once (ack_ns counts from then) */
 	bool end_sent;
 	bool failed;
 };

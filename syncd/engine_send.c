@@ -113,8 +113,10 @@ int eng_emit(struct sync_engine *e, uint32_t dest, size_t len)
 	rc = send_to(e, dest, e->txbuf, len);
 	e->st.tx_msgs++;
 	e->st.tx_bytes += len;
-	if (rc < 0)
+	if (rc < 0) {
 		e->st.tx_errors++;
+		return rc;
+	}
 	return (int)len;
 }
 

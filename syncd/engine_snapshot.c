@@ -502,9 +502,16 @@ static void serve_send(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 			e->st.tx_errors++;
 			break;
 		}
+		if (s->window && eng_emit(e, e->peers[s->peer].node, len) < 0) {
+			/* not connected to it (yet), or its buffer is full:
+			 * this chunk again at the next tick */
+			s->tx_blocked = true;
+			break;
+		}
+		if (!s->window)
+			eng_emit(e, e->peers[s->peer].node, len);
 		if (s->chunks == s->acked)
 			s->ack_ns = now_ns; /* the wait for an ack begins */
-		eng_emit(e, e->peers[s->peer].node, len);
 		s->chunks++;
 		e->st.snapshot_entries_sent += (uint64_t)k;
 		s->eb_off += (size_t)k;
@@ -567,7 +574,14 @@ static enum serve_state serve_step(struct sync_engine *e, struct serve *s, uint6
 	struct serve_walk w = { e, s };
 	int n;
 
+	if (!s->begun) {
+		s->begun = true;
+		s->ack_ns = now_ns;
+	}
+	s->tx_blocked = false;
 	serve_send(e, s, now_ns);
+	if (s->tx_blocked)
+		return SERVE_WAIT;
 	while (e->budget && s->cur_map < SYNC_MAX_MAPS && !s->failed && !s->eb.n && serve_room(s)) {
 		n = e->store->walk(e->store_ctx, s->cur_map, &s->cur, e->budget, serve_cb, &w);
 		if (n < 0) {
@@ -586,6 +600,8 @@ static enum serve_state serve_step(struct sync_engine *e, struct serve *s, uint6
 			break;
 		}
 		serve_send(e, s, now_ns);
+		if (s->tx_blocked)
+			return SERVE_WAIT;
 	}
 	if (s->failed)
 		return SERVE_DONE;

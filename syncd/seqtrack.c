@@ -38,6 +38,7 @@ static void stream_start(struct sync_rxseq *st, uint64_t epoch, uint64_t top)
 {
 	st->epoch = epoch;
 	st->top = top;
+	st->assumed = 0;
 	memset(st->bits, 0xff, sizeof(st->bits));
 }
 
@@ -83,6 +84,7 @@ void sync_rxseq_receive(struct sync_rxseq *st, uint64_t epoch, uint64_t seq,
 	}
 	if (!st->epoch) {
 		stream_start(st, epoch, seq);
+		st->assumed = seq - 1;
 		res->verdict = SYNC_SEQ_NEW_STREAM;
 		return;
 	}
@@ -124,6 +126,7 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 	if (!st->epoch) {
 		/* first contact: what came before is the snapshot's business */
 		stream_start(st, epoch, last_seq);
+		st->assumed = last_seq;
 		res->verdict = SYNC_SEQ_NEW_STREAM;
 		return 0;
 	}
@@ -147,10 +150,16 @@ void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq)
 	if (epoch > st->epoch || last_seq >= st->top) {
 		/* everything up to last_seq is held: restart the window there */
 		stream_start(st, epoch, last_seq);
+		st->assumed = 0;
 		return;
 	}
 	for (s = window_low(st); s <= last_seq; s++)
 		bit_put(st, s, 1);
+	/* taken as seen at first contact, and not in the snapshot either */
+	for (s = last_seq + 1 > window_low(st) ? last_seq + 1 : window_low(st); s <= st->assumed;
+	     s++)
+		bit_put(st, s, 0);
+	st->assumed = 0;
 }
 
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to)

@@ -56,8 +56,12 @@ struct sync_seq_result {
 
 /* Receive state of one origin. Zero-initialised: nothing received yet. */
 struct sync_rxseq {
-	uint64_t epoch;			     /* 0: nothing received yet */
-	uint64_t top;			     /* highest accepted sequence */
+	uint64_t epoch; /* 0: nothing received yet */
+	uint64_t top;	/* highest accepted sequence */
+	/* first contact: the sequences up to this one count as seen without
+	 * having arrived, for the snapshot to cover; what the snapshot does
+	 * not cover is missing (sync_rxseq_cover()). 0: none */
+	uint64_t assumed;
 	uint64_t bits[SYNC_SEQ_WINDOW / 64]; /* bit (s % WINDOW): s seen */
 };
 
@@ -80,7 +84,10 @@ int sync_rxseq_heartbeat(struct sync_rxseq *st, uint64_t epoch, uint64_t last_se
 /*
  * A snapshot of the origin's maps covers its stream of epoch up to
  * last_seq: the holes at or below it need no resync any more. A newer
- * epoch, or a last_seq at or beyond top, restarts the stream there.
+ * epoch, or a last_seq at or beyond top, restarts the stream there. The
+ * sequences after last_seq that the first contact took as seen without
+ * having them (the snapshot's walk began before the first message
+ * arrived) become missing, to be asked for like any gap.
  */
 void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq);
 

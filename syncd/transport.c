@@ -18,9 +18,9 @@
 #define SOCK_BUF	     (4 << 20) /* send and receive buffers, bytes */
 #define RCV_MAX_SLACK	     1024      /* receive limit above max_msg, bytes */
 #define RECONNECT_IVL_MS     100       /* a restarted peer is found again quickly */
-#define RECONNECT_IVL_MAX_MS 1000
-#define LOG_RL_SECONDS	     10 /* send/receive error logs: */
-#define LOG_RL_LINES	     5	/* at most 5 lines per 10 s */
+#define RECONNECT_IVL_MAX_MS 250       /* ... and a joining one soon */
+#define LOG_RL_SECONDS	     10	       /* send/receive error logs: */
+#define LOG_RL_LINES	     5	       /* at most 5 lines per 10 s */
 
 struct tpeer {
 	uint32_t node;

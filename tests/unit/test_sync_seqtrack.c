@@ -150,6 +150,46 @@ static void test_window_loss(void **state)
 	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
 }
 
+/* A snapshot whose walk began before the first message of the stream
+ * arrived covers less than the first contact took as seen: the rest is
+ * missing, and asked for. */
+static void test_cover_first_contact(void **state)
+{
+	struct sync_rxseq st = { 0 };
+	struct sync_seq_result r;
+	uint64_t f, t, s;
+
+	/* first contact by a heartbeat at 100, then batches 101..110 */
+	sync_rxseq_heartbeat(&st, 7, 100, &r);
+	assert_int_equal(r.verdict, SYNC_SEQ_NEW_STREAM);
+	for (s = 101; s <= 110; s++)
+		assert_int_equal(rx(&st, 7, s, &r), SYNC_SEQ_ACCEPT);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+	sync_rxseq_cover(&st, 7, 90); /* the walk began at 90 */
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 91 && t == 100);
+	for (s = 91; s <= 100; s++)
+		assert_int_equal(rx(&st, 7, s, &r), SYNC_SEQ_LATE);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+	/* a later snapshot changes nothing of that */
+	sync_rxseq_cover(&st, 7, 95);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+
+	/* first contact by a batch at 50: 50 arrived, up to 49 assumed */
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(rx(&st, 7, 50, &r), SYNC_SEQ_NEW_STREAM);
+	sync_rxseq_cover(&st, 7, 40);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 41 && t == 49);
+
+	/* a snapshot that covers all of it: nothing missing */
+	memset(&st, 0, sizeof(st));
+	sync_rxseq_heartbeat(&st, 7, 100, &r);
+	assert_int_equal(rx(&st, 7, 101, &r), SYNC_SEQ_ACCEPT);
+	sync_rxseq_cover(&st, 7, 100);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 0);
+}
+
 static void test_txring(void **state)
 {
 	struct sync_txring r;
@@ -213,7 +253,7 @@ int main(void)
 		cmocka_unit_test(test_in_order),  cmocka_unit_test(test_gap_late_duplicate),
 		cmocka_unit_test(test_stale),	  cmocka_unit_test(test_epoch_change),
 		cmocka_unit_test(test_heartbeat), cmocka_unit_test(test_window_loss),
-		cmocka_unit_test(test_txring),
+		cmocka_unit_test(test_txring),	  cmocka_unit_test(test_cover_first_contact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
