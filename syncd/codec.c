@@ -204,7 +204,7 @@ static void entry_to_pb(Xlbsync__Entry *pe, const struct sync_entry *e)
  * list message's own length prefix.
  */
 static int encode_entries(const struct sync_hdr *h, enum sync_msg_type type, uint64_t snap_id,
-			  uint32_t index, const struct sync_entry *e, size_t n,
+			  uint32_t index, uint64_t walk_seq, const struct sync_entry *e, size_t n,
 			  const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len)
 {
 	Xlbsync__Envelope env;
@@ -232,6 +232,10 @@ static int encode_entries(const struct sync_hdr *h, enum sync_msg_type type, uin
 		chunk.snapshot_id = snap_id;
 		chunk.has_index = 1;
 		chunk.index = index;
+		if (walk_seq) {
+			chunk.has_walk_seq = 1;
+			chunk.walk_seq = walk_seq;
+		}
 		env.body_case = XLBSYNC__ENVELOPE__BODY_SNAPSHOT_CHUNK;
 		env.snapshot_chunk = &chunk;
 		list_base = xlbsync__snapshot_chunk__get_packed_size(&chunk);
@@ -283,15 +287,24 @@ out:
 int sync_encode_batch(const struct sync_hdr *h, const struct sync_entry *e, size_t n,
 		      const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len)
 {
-	return encode_entries(h, SYNC_MSG_BATCH, 0, 0, e, n, lim, buf, cap, len);
+	return encode_entries(h, SYNC_MSG_BATCH, 0, 0, 0, e, n, lim, buf, cap, len);
 }
 
 int sync_encode_snapshot_chunk(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t index,
 			       const struct sync_entry *e, size_t n, const struct sync_limits *lim,
 			       uint8_t *buf, size_t cap, size_t *len)
 {
-	return encode_entries(h, SYNC_MSG_SNAPSHOT_CHUNK, snapshot_id, index, e, n, lim, buf, cap,
-			      len);
+	return encode_entries(h, SYNC_MSG_SNAPSHOT_CHUNK, snapshot_id, index, 0, e, n, lim, buf,
+			      cap, len);
+}
+
+int sync_encode_snapshot_chunk_seq(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t index,
+				   uint64_t walk_seq, const struct sync_entry *e, size_t n,
+				   const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				   size_t *len)
+{
+	return encode_entries(h, SYNC_MSG_SNAPSHOT_CHUNK, snapshot_id, index, walk_seq, e, n, lim,
+			      buf, cap, len);
 }
 
 int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,

@@ -139,6 +139,11 @@ int sync_encode_batch(const struct sync_hdr *h, const struct sync_entry *e, size
 int sync_encode_snapshot_chunk(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t index,
 			       const struct sync_entry *e, size_t n, const struct sync_limits *lim,
 			       uint8_t *buf, size_t cap, size_t *len);
+/* The same with the walk's starting sequence (0: absent), for chunk 0. */
+int sync_encode_snapshot_chunk_seq(const struct sync_hdr *h, uint64_t snapshot_id, uint32_t index,
+				   uint64_t walk_seq, const struct sync_entry *e, size_t n,
+				   const struct sync_limits *lim, uint8_t *buf, size_t cap,
+				   size_t *len);
 
 struct sync_origin_seq {
 	uint32_t origin;

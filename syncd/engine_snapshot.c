@@ -212,6 +212,9 @@ void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x)
 	pl->progress_ns = x->now_ns;
 	pl->stalls = 0;
 	pl->next_index++;
+	if (pl->kind == PULL_FULL && sc->has_walk_seq)
+		/* what the walk will not hold: asked for now, not at the END */
+		sync_rxseq_uncover(&x->p->rx, x->m->hdr.epoch, sc->walk_seq);
 	for (i = 0; pl->kind == PULL_BUCKET && i < x->m->n_entries; i++) {
 		/* only what the bucket holds, and remember it */
 		sync_msg_entry(x->m, i, &en);
@@ -494,9 +497,10 @@ static void serve_send(struct sync_engine *e, struct serve *s, uint64_t now_ns)
 		int k;
 
 		eng_hdr_fill(e, &h, e->peers[s->peer].node, now_ns);
-		k = sync_encode_snapshot_chunk(&h, s->id, s->chunks, v + s->eb_off,
-					       s->eb.n - s->eb_off, &e->cfg.lim, e->txbuf,
-					       e->cfg.lim.max_msg, &len);
+		k = sync_encode_snapshot_chunk_seq(&h, s->id, s->chunks,
+						   s->chunks || s->bucketed ? 0 : s->last_seq,
+						   v + s->eb_off, s->eb.n - s->eb_off, &e->cfg.lim,
+						   e->txbuf, e->cfg.lim.max_msg, &len);
 		if (k <= 0 || (s->window && hold_chunk(e, s, len))) {
 			s->failed = true;
 			e->st.tx_errors++;

@@ -1176,8 +1176,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 			 d->store.maps[i].id, d->store.maps[i].key_size,
 			 d->store.maps[i].value_size);
 	for (i = 0; i < s->n_peers; i++)
-		log_info("peer node %u at %s (%s)", s->peers[i].node_id, s->peers[i].address,
-			 s->peers[i].node_id > d->cfg->node_id ? "we connect" : "it connects");
+		log_info("peer node %u at %s (we connect to it; it connects to us)",
+			 s->peers[i].node_id, s->peers[i].address);
 	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in", s->listen,
 		 s->n_peers);
 	return 0;

@@ -155,11 +155,21 @@ void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq)
 	}
 	for (s = window_low(st); s <= last_seq; s++)
 		bit_put(st, s, 1);
+	sync_rxseq_uncover(st, epoch, last_seq);
+	st->assumed = 0;
+}
+
+void sync_rxseq_uncover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq)
+{
+	uint64_t s;
+
+	if (epoch != st->epoch || last_seq >= st->assumed)
+		return;
 	/* taken as seen at first contact, and not in the snapshot either */
 	for (s = last_seq + 1 > window_low(st) ? last_seq + 1 : window_low(st); s <= st->assumed;
 	     s++)
 		bit_put(st, s, 0);
-	st->assumed = 0;
+	st->assumed = last_seq;
 }
 
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to)

@@ -96,6 +96,10 @@ void sync_rxseq_cover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq);
  * a timer: returns 1 and [*from, *to], or 0 if nothing is missing.
  */
 int sync_rxseq_missing(const struct sync_rxseq *st, uint64_t *from, uint64_t *to);
+/* The part of sync_rxseq_cover() that can come early: a snapshot of epoch
+ * whose walk began at last_seq is on its way, so the sequences after it
+ * that the first contact took as seen are missing. */
+void sync_rxseq_uncover(struct sync_rxseq *st, uint64_t epoch, uint64_t last_seq);
 
 /* ---- sender side: retransmit ring ---- */
 

@@ -16,7 +16,8 @@
 # with one SYN per call; default 256, 0: off), SYNC_BENCH_SNAP_N (sessions
 # lb2's syncd must get from its startup snapshot in the joining-node phase
 # "snap", with the live stream at the first rate meanwhile; default
-# 1000000, 0: off).
+# 1000000, 0: off), SYNC_BENCH_LOGS (a directory: the syncd logs and
+# final status of lb1 and lb2 are copied there).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -79,6 +80,11 @@ ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
 	tee "$TMP/repl.out" || repl_rc=$?
 for n in lb1 lb2; do status "$n" >"$TMP/$n.after"; done
+if [ -n "${SYNC_BENCH_LOGS:-}" ]; then
+	mkdir -p "$SYNC_BENCH_LOGS"
+	for n in lb1 lb2; do cp "$STATE/$n/syncd.log" "$SYNC_BENCH_LOGS/$n.syncd.log"; done
+	for n in lb1 lb2; do cp "$TMP/$n.after" "$SYNC_BENCH_LOGS/$n.status.json"; done
+fi
 if [ "$repl_rc" -ne 0 ]; then
 	for n in lb1 lb2; do
 		echo "-- $n's syncd log (last 25 lines)"

@@ -812,6 +812,28 @@ static void test_flow_messages(void **state)
 	assert_int_equal(sync_encode_snapshot_ack(&h, 9, 0, 4, &lim, buf, sizeof(buf), &len),
 			 -EINVAL); /* unknown flag */
 
+	{
+		struct sync_entry en = { .map = "sessions",
+					 .op = SYNC_OP_DELETE,
+					 .key = (const uint8_t *)"k",
+					 .key_len = 1,
+					 .origin = 3,
+					 .version = 1 };
+
+		assert_int_equal(sync_encode_snapshot_chunk_seq(&h, 9, 0, 4242, &en, 1, &lim, buf,
+								sizeof(buf), &len),
+				 1);
+		assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+		assert_true(m.env->snapshot_chunk->has_walk_seq);
+		assert_int_equal(m.env->snapshot_chunk->walk_seq, 4242);
+		sync_msg_release(&m);
+		assert_int_equal(
+			sync_encode_snapshot_chunk(&h, 9, 1, &en, 1, &lim, buf, sizeof(buf), &len),
+			1);
+		assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
+		assert_false(m.env->snapshot_chunk->has_walk_seq);
+		sync_msg_release(&m);
+	}
 	assert_int_equal(sync_encode_snapshot_gone(&h, 9, &lim, buf, sizeof(buf), &len), 0);
 	assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 	assert_int_equal(m.type, SYNC_MSG_SNAPSHOT_END);

@@ -182,6 +182,17 @@ static void test_cover_first_contact(void **state)
 	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
 	assert_true(f == 41 && t == 49);
 
+	/* known early from the first chunk: missing at once, and still
+	 * missing after the END until it arrives */
+	memset(&st, 0, sizeof(st));
+	sync_rxseq_heartbeat(&st, 7, 100, &r);
+	sync_rxseq_uncover(&st, 7, 96);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 97 && t == 99);
+	sync_rxseq_cover(&st, 7, 96);
+	assert_int_equal(sync_rxseq_missing(&st, &f, &t), 1);
+	assert_true(f == 97 && t == 99);
+
 	/* a snapshot that covers all of it: nothing missing */
 	memset(&st, 0, sizeof(st));
 	sync_rxseq_heartbeat(&st, 7, 100, &r);
