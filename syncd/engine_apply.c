@@ -489,14 +489,21 @@ void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_
  * [from, to] of peer pi's stream is missing: ask its origin for it, at most
  * every resync_retry_ms. RESYNC_MAX_TRIES requests of the same range left
  * unanswered mean it has left the origin's ring (it answers those with
- * nothing): pull a full snapshot instead. Nothing while one is pending.
+ * nothing): pull a full snapshot instead. While a full snapshot is pending,
+ * only what comes after the point its walk began (known from its first
+ * chunk) is asked for: the rest is the snapshot's.
  */
 void eng_want_range(struct sync_engine *e, size_t pi, uint64_t from, uint64_t to, uint64_t now_ns)
 {
 	struct peer *p = &e->peers[pi];
+	struct pull *pl = eng_pull_full_of(e, pi);
 
-	if (eng_pull_full_of(e, pi))
-		return;
+	if (pl) {
+		if (!pl->has_walk_seq || to <= pl->walk_seq)
+			return;
+		if (from <= pl->walk_seq)
+			from = pl->walk_seq + 1;
+	}
 	if (p->resync_from == from) {
 		if (now_ns - p->resync_last_ns < ms2ns(e->cfg.resync_retry_ms))
 			return;

@@ -99,6 +99,8 @@ struct pull {
 	uint32_t resend_at;  /* next_index of the last resend asked ... */
 	uint64_t resend_ns;  /* ... and when */
 	unsigned int stalls; /* resends asked for a stall, in a row */
+	uint64_t walk_seq;   /* PULL_FULL: where the walk began (chunk 0), */
+	bool has_walk_seq;   /* ... once known */
 	uint64_t sent_ns, progress_ns;
 	struct kent *keys; /* PULL_BUCKET: keys the sender has in the bucket */
 };

@@ -145,6 +145,7 @@ void eng_send_pull_request(struct sync_engine *e, struct pull *pl, uint64_t now_
 	pl->resend_ns = 0;
 	pl->stalls = 0;
 	pl->got = false;
+	pl->has_walk_seq = false;
 	eng_kset_free(&pl->keys);
 	pull_send(e, pl, now_ns);
 }
@@ -212,9 +213,12 @@ void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x)
 	pl->progress_ns = x->now_ns;
 	pl->stalls = 0;
 	pl->next_index++;
-	if (pl->kind == PULL_FULL && sc->has_walk_seq)
+	if (pl->kind == PULL_FULL && sc->has_walk_seq) {
 		/* what the walk will not hold: asked for now, not at the END */
+		pl->walk_seq = sc->walk_seq;
+		pl->has_walk_seq = true;
 		sync_rxseq_uncover(&x->p->rx, x->m->hdr.epoch, sc->walk_seq);
+	}
 	for (i = 0; pl->kind == PULL_BUCKET && i < x->m->n_entries; i++) {
 		/* only what the bucket holds, and remember it */
 		sync_msg_entry(x->m, i, &en);
