@@ -35,6 +35,7 @@
 /* a serve waiting for an acknowledgement this many resync_retry_ms is
  * dropped (the requester is gone; one alive asks again within a second) */
 #define SERVE_IDLE_FACTOR 25
+#define ACK_SLICE	  1024 /* entries walked between two drains (engine.c) */
 
 /* -------------------------------------------------------------- pulls */
 
@@ -625,6 +626,8 @@ void eng_rx_snapshot_ack(struct sync_engine *e, struct rx *x)
 	const Xlbsync__SnapshotAck *sa = x->m->env->snapshot_ack;
 	struct serve *s = serve_by_id(e, x->pi, sa->snapshot_id);
 	bool resend = sa->has_resend && sa->resend;
+	unsigned int left, used;
+	enum serve_state st;
 	uint32_t i;
 
 	if (s && sa->has_cancel && sa->cancel) {
@@ -660,10 +663,21 @@ void eng_rx_snapshot_ack(struct sync_engine *e, struct rx *x)
 		if (s->end_sent)
 			send_end(e, s, x->now_ns);
 	}
-	/* the window moved: go on now (one slice) rather than at the next
-	 * tick */
-	e->budget = e->cfg.walk_budget < 1024 ? e->cfg.walk_budget : 1024;
-	if (serve_step(e, s, x->now_ns) == SERVE_DONE)
+	/* the window moved: fill it now rather than at the next tick (which
+	 * may be a heartbeat away), in slices of the walk with the capture
+	 * drained between them, at most a tick's walk budget */
+	for (left = e->cfg.walk_budget;;) {
+		e->budget = left < ACK_SLICE ? left : ACK_SLICE;
+		used = e->budget;
+		st = serve_step(e, s, x->now_ns);
+		used -= e->budget;
+		left = used >= left ? 0 : left - used;
+		if (st != SERVE_BUSY || !used || !left)
+			break;
+		if (e->io.yield)
+			e->io.yield(e->io_ctx);
+	}
+	if (st == SERVE_DONE)
 		serve_drop(e, s);
 }
 

@@ -82,7 +82,7 @@ ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
 for n in lb1 lb2; do status "$n" >"$TMP/$n.after"; done
 if [ -n "${SYNC_BENCH_LOGS:-}" ]; then
 	mkdir -p "$SYNC_BENCH_LOGS"
-	for n in lb1 lb2; do cp "$STATE/$n/syncd.log" "$SYNC_BENCH_LOGS/$n.syncd.log"; done
+	for n in lb1 lb2; do cp "$STATE/$n/syncd.log" "$SYNC_BENCH_LOGS/$n.syncd.log"; cp "$STATE/$n/lbd.log" "$SYNC_BENCH_LOGS/$n.lbd.log"; "$LBCTL" -n "$n" stats >"$SYNC_BENCH_LOGS/$n.lbstats" 2>&1 || true; done
 	for n in lb1 lb2; do cp "$TMP/$n.after" "$SYNC_BENCH_LOGS/$n.status.json"; done
 fi
 if [ "$repl_rc" -ne 0 ]; then
