@@ -131,11 +131,11 @@ if [ -n "$snap" ]; then
 fi
 while read -r line; do
 	off=$(get "$line" offered) p50=$(get "$line" p50_us) p99=$(get "$line" p99_us)
-	miss=$(get "$line" missing)
+	p999=$(get "$line" p999_us) miss=$(get "$line" missing)
 	goal="-"
 	[ "$off" = 100000 ] && goal="p99 < 1000 us: $(awk -v p="$p99" 'BEGIN{print (p < 1000) ? "met" : "not met"}')"
-	printf '%-52s %-28s %s\n' "replication lag at $off/s (p50 / p99)" \
-		"$p50 / $p99 us, missing $miss" "$goal"
+	printf '%-52s %-28s %s\n' "replication lag at $off/s (p50 / p99 / p99.9)" \
+		"$p50 / $p99 / $p999 us, missing $miss" "$goal"
 done < <(grep '^RESULT phase=lag' "$TMP/repl.out")
 while read -r line; do
 	sc=$(get "$line" scenario) r=$(get "$line" ratio) nw=$(get "$line" nowake_ratio)

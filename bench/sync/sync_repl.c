@@ -473,7 +473,7 @@ struct phase_result {
 	double mid_rate;    /* sat: 10%..90% present */
 	double throttled_s; /* sat: time waiting for lb1's syncd */
 	uint64_t ring_max;  /* bytes */
-	double p50_us, p99_us, max_us;
+	double p50_us, p99_us, p999_us, max_us;
 	double poll_us; /* reader's mean sleep */
 	uint64_t d_new, d_events, d_lost, d_drops;
 	double wall_s;		     /* phase start .. reader done */
@@ -509,7 +509,9 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate, u
 	for (p = 0; p <= opt.n_procs; p++)
 		c0[p] = proc_cpu(p < opt.n_procs ? opt.procs[p].pid : getpid());
 	sys_cpu(&b0, &si0);
-	if (pthread_create(&th, NULL, reader_main, &r))
+	/* paced phases time each entry on its own (one late entry does not
+	 * hold up the others); saturation waits for them in order */
+	if (pthread_create(&th, NULL, rate > 0 ? reader_any_main : reader_main, &r))
 		return -EAGAIN;
 
 	t_first = now_ns();
@@ -570,9 +572,15 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate, u
 	res->present = r.seen;
 	res->missing = r.n - r.seen;
 	if (r.seen < r.n) /* report the loss as measured, key by key */
-		res->missing = count_missing(&r, r.seen);
-	if (r.seen == r.n && r.n)
-		res->total_s = (r.t_seen[r.n - 1] - t_first) / 1e9;
+		res->missing = count_missing(&r, rate > 0 ? 0 : r.seen);
+	if (r.seen == r.n && r.n) {
+		uint64_t last = 0;
+
+		for (i = 0; i < r.n; i++)
+			if (r.t_seen[i] > last)
+				last = r.t_seen[i];
+		res->total_s = (last - t_first) / 1e9;
+	}
 	if (r.n >= 10 && r.seen == r.n) {
 		uint64_t a = r.t_seen[r.n / 10], b = r.t_seen[r.n * 9 / 10];
 
@@ -584,12 +592,18 @@ static int run_phase(const char *name, uint64_t base, uint64_t n, double rate, u
 		uint64_t *lag = malloc(r.seen * sizeof(*lag));
 
 		if (lag) {
-			for (i = 0; i < r.seen; i++)
-				lag[i] = r.t_seen[i] > t_write[i] ? r.t_seen[i] - t_write[i] : 0;
-			qsort(lag, r.seen, sizeof(*lag), cmp_u64);
-			res->p50_us = lag[r.seen / 2] / 1e3;
-			res->p99_us = lag[(r.seen * 99) / 100] / 1e3;
-			res->max_us = lag[r.seen - 1] / 1e3;
+			uint64_t nl = 0;
+
+			for (i = 0; i < r.n && nl < r.seen; i++)
+				if (r.t_seen[i])
+					lag[nl++] = r.t_seen[i] > t_write[i]
+							    ? r.t_seen[i] - t_write[i]
+							    : 0;
+			qsort(lag, nl, sizeof(*lag), cmp_u64);
+			res->p50_us = lag[nl / 2] / 1e3;
+			res->p99_us = lag[(nl * 99) / 100] / 1e3;
+			res->p999_us = lag[(nl * 999) / 1000] / 1e3;
+			res->max_us = lag[nl - 1] / 1e3;
 			free(lag);
 		}
 	}
@@ -1063,13 +1077,13 @@ int main(int argc, char **argv)
 
 		printf("RESULT phase=%s offered=%.0f entries=%llu missing=%llu "
 		       "gen_s=%.4f total_s=%.4f rate=%.0f mid_rate=%.0f "
-		       "p50_us=%.1f p99_us=%.1f max_us=%.1f poll_us=%.1f "
+		       "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f poll_us=%.1f "
 		       "sync_lost=%llu throttled_s=%.3f gen_rate=%.0f "
 		       "ring_peak_kib=%llu cpu_busy_s=%.2f err=%d\n",
 		       r->name, r->offered, (unsigned long long)r->written,
 		       (unsigned long long)r->missing, r->gen_s, r->total_s,
 		       r->total_s > 0 ? r->written / r->total_s : 0, r->mid_rate, r->p50_us,
-		       r->p99_us, r->max_us, r->poll_us, (unsigned long long)r->d_lost,
+		       r->p99_us, r->p999_us, r->max_us, r->poll_us, (unsigned long long)r->d_lost,
 		       r->throttled_s, busy > 0 ? r->written / busy : 0,
 		       (unsigned long long)(r->ring_max >> 10), r->busy_s, r->err);
 	}
