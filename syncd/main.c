@@ -2,9 +2,9 @@
 /*
  * syncd: replicates this node's watched BPF hash maps to its peers.
  *
- *   capture ring buffer ──► engine (batch, sequence) ──► NN_PUSH per peer ──► peers
+ *   capture ring buffer ──► engine (batch, sequence) ──► nanomsg bus ──► peers
  *   lbd's deletes (local datagram socket) ──┘      ▲
- *   peers ──► NN_PULL ──► engine (validate, conflict rule) ──► store (pinned maps)
+ *   peers ──► nanomsg bus ──► engine (validate, conflict rule) ──► store (pinned maps)
  *
  * One libuv loop runs everything: the ring buffer's epoll fd, the nanomsg
  * descriptors, lbd's datagram socket, the status socket, the engine's
@@ -147,13 +147,6 @@ static void io_yield(void *ctx)
 
 	if (d->cap)
 		drain_capture(d);
-}
-
-static int io_send_to(void *ctx, uint32_t node, const uint8_t *buf, size_t len)
-{
-	struct syncd *d = ctx;
-
-	return transport_send_to(d->tr, node, buf, len);
 }
 
 static void io_peer_state(void *ctx, uint32_t node, bool alive)
@@ -605,9 +598,7 @@ static struct json_object *status_json(struct syncd *d)
 		json_object_object_add(p, "rx_entries", json_object_new_uint64(ps.rx_entries));
 		json_object_object_add(p, "gaps", json_object_new_uint64(ps.gaps));
 		json_object_object_add(p, "lost", json_object_new_uint64(ps.lost));
-		json_object_object_add(
-			p, "tx_dropped",
-			json_object_new_uint64(transport_peer_dropped(d->tr, ps.node)));
+
 		if (d->svc)
 			json_object_object_add(p, "services", svcwatch_peer_json(d->svc, i));
 		json_object_array_add(peers, p);
@@ -1001,17 +992,16 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 {
 	static const struct sync_io_ops io = {
 		.send = io_send,
-		.send_to = io_send_to,
 		.yield = io_yield,
 		.peer_state = io_peer_state, /* .ready: the engine logs it */
 	};
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *names[CFG_SYNC_MAPS_MAX];
-	struct transport_peer tpeers[CFG_MAX_PEERS];
+	const char *connect[CFG_MAX_PEERS];
 	uint32_t peers[CFG_MAX_PEERS];
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
-	size_t i;
+	size_t i, n_connect = 0;
 	transport_rx_fn rx;
 	struct timespec rt;
 	void *rx_arg;
@@ -1070,8 +1060,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
-		tpeers[i].node = s->peers[i].node_id;
-		tpeers[i].endpoint = s->peers[i].address;
+		if (peers[i] > d->cfg->node_id)
+			connect[n_connect++] = s->peers[i].address;
 	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	d->ecfg.node_id = d->cfg->node_id;
@@ -1102,7 +1092,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	rx = on_transport_rx;
 	rx_arg = d;
 	fault_wrap(d->fault, &rx, &rx_arg);
-	d->tr = transport_open(&d->loop, s->listen, tpeers, s->n_peers, d->ecfg.lim.max_msg, rx,
+	d->tr = transport_open(&d->loop, s->listen, connect, n_connect, d->ecfg.lim.max_msg, rx,
 			       rx_arg, err, errlen);
 	if (!d->tr)
 		return -1;
@@ -1176,8 +1166,8 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 			 d->store.maps[i].id, d->store.maps[i].key_size,
 			 d->store.maps[i].value_size);
 	for (i = 0; i < s->n_peers; i++)
-		log_info("peer node %u at %s (we connect to it; it connects to us)",
-			 s->peers[i].node_id, s->peers[i].address);
+		log_info("peer node %u at %s (%s)", s->peers[i].node_id, s->peers[i].address,
+			 s->peers[i].node_id > d->cfg->node_id ? "we connect" : "it connects");
 	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in", s->listen,
 		 s->n_peers);
 	return 0;

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* Node-to-node transport on nanomsg pipelines; see transport.h. */
+/* Node-to-node transport on a nanomsg bus; see transport.h. */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +8,7 @@
 #include <string.h>
 
 #include <nanomsg/nn.h>
-#include <nanomsg/pipeline.h>
+#include <nanomsg/bus.h>
 
 #include "log.h"
 #include "transport.h"
@@ -18,27 +17,19 @@
 #define SOCK_BUF	     (4 << 20) /* send and receive buffers, bytes */
 #define RCV_MAX_SLACK	     1024      /* receive limit above max_msg, bytes */
 #define RECONNECT_IVL_MS     100       /* a restarted peer is found again quickly */
-#define RECONNECT_IVL_MAX_MS 250       /* ... and a joining one soon */
-#define LOG_RL_SECONDS	     10	       /* send/receive error logs: */
-#define LOG_RL_LINES	     5	       /* at most 5 lines per 10 s */
-
-struct tpeer {
-	uint32_t node;
-	int sock;		  /* NN_PUSH, connected to the peer */
-	_Atomic uint64_t dropped; /* messages it missed */
-	char endpoint[160];
-};
+#define RECONNECT_IVL_MAX_MS 1000
+#define LOG_RL_SECONDS	     10 /* send/receive error logs: */
+#define LOG_RL_LINES	     5	/* at most 5 lines per 10 s */
 
 struct transport {
-	int sock; /* NN_PULL, bound on the listen endpoint */
+	int sock;
 	/* the beacon thread sends too (transport_send_beacon()) */
 	pthread_mutex_t tx_lock;
 	uv_poll_t rx_poll;
 	int rx_fd;
 	transport_rx_fn rx;
 	void *arg;
-	size_t n_peers;
-	struct tpeer *peers;
+	struct transport_stats st;
 	struct xlb_ratelimit rl;
 };
 
@@ -70,86 +61,33 @@ static void on_rx(uv_poll_t *p, int status, int events)
 	}
 }
 
-/* One peer, under tx_lock. 0 or -errno; a miss is counted. */
-static int send_one(struct tpeer *tp, const uint8_t *buf, size_t len)
-{
-	if (nn_send(tp->sock, buf, len, NN_DONTWAIT) >= 0)
-		return 0;
-	atomic_fetch_add_explicit(&tp->dropped, 1, memory_order_relaxed);
-	return -nn_errno();
-}
-
-static void log_miss(struct transport *t, const struct tpeer *tp, int err)
-{
-	log_warn_rl(&t->rl, "transport: peer node %u (%s) missed a message: %s", tp->node,
-		    tp->endpoint,
-		    err == -EAGAIN ? "not connected, or its buffer is full" : nn_strerror(-err));
-}
-
 int transport_send(struct transport *t, const uint8_t *buf, size_t len)
 {
-	int rc = 0, r;
-	size_t i;
+	int n;
 
-	for (i = 0; i < t->n_peers; i++) {
-		pthread_mutex_lock(&t->tx_lock);
-		r = send_one(&t->peers[i], buf, len);
-		pthread_mutex_unlock(&t->tx_lock);
-		if (r) {
-			log_miss(t, &t->peers[i], r);
-			rc = r;
-		}
-	}
-	return rc;
-}
-
-int transport_send_to(struct transport *t, uint32_t node, const uint8_t *buf, size_t len)
-{
-	size_t i;
-	int r;
-
-	for (i = 0; i < t->n_peers; i++) {
-		if (t->peers[i].node != node)
-			continue;
-		pthread_mutex_lock(&t->tx_lock);
-		r = send_one(&t->peers[i], buf, len);
-		pthread_mutex_unlock(&t->tx_lock);
-		if (r)
-			log_miss(t, &t->peers[i], r);
-		return r;
-	}
-	return -ENOENT;
+	pthread_mutex_lock(&t->tx_lock);
+	n = nn_send(t->sock, buf, len, NN_DONTWAIT);
+	pthread_mutex_unlock(&t->tx_lock);
+	if (n >= 0)
+		return 0;
+	t->st.tx_dropped++;
+	log_warn_rl(&t->rl, "transport: send failed: %s", nn_strerror(nn_errno()));
+	return -nn_errno();
 }
 
 int transport_send_beacon(struct transport *t, const uint8_t *buf, size_t len)
 {
-	int rc = 0, r;
-	size_t i;
+	int n;
 
 	pthread_mutex_lock(&t->tx_lock);
-	for (i = 0; i < t->n_peers; i++) {
-		r = send_one(&t->peers[i], buf, len);
-		if (r)
-			rc = r;
-	}
+	n = nn_send(t->sock, buf, len, NN_DONTWAIT);
 	pthread_mutex_unlock(&t->tx_lock);
-	return rc;
+	return n >= 0 ? 0 : -nn_errno();
 }
 
-static void close_all(struct transport *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->n_peers; i++)
-		if (t->peers[i].sock >= 0)
-			nn_close(t->peers[i].sock);
-	if (t->sock >= 0)
-		nn_close(t->sock);
-}
-
-struct transport *transport_open(uv_loop_t *loop, const char *listen,
-				 const struct transport_peer *peers, size_t n_peers, size_t max_msg,
-				 transport_rx_fn rx, void *arg, char *err, size_t errlen)
+struct transport *transport_open(uv_loop_t *loop, const char *listen, const char *const *connect,
+				 size_t n_connect, size_t max_msg, transport_rx_fn rx, void *arg,
+				 char *err, size_t errlen)
 {
 	struct transport *t = calloc(1, sizeof(*t));
 	int buf = SOCK_BUF, maxsz = (int)max_msg + RCV_MAX_SLACK;
@@ -157,8 +95,7 @@ struct transport *transport_open(uv_loop_t *loop, const char *listen,
 	size_t sz = sizeof(int), i;
 	char ep[160];
 
-	if (!t || !(t->peers = calloc(n_peers ? n_peers : 1, sizeof(*t->peers)))) {
-		free(t);
+	if (!t) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -166,38 +103,27 @@ struct transport *transport_open(uv_loop_t *loop, const char *listen,
 	t->rx = rx;
 	t->arg = arg;
 	t->rl = (struct xlb_ratelimit)XLB_RATELIMIT_INIT(LOG_RL_SECONDS, LOG_RL_LINES);
-	t->n_peers = n_peers;
-	for (i = 0; i < n_peers; i++)
-		t->peers[i].sock = -1;
-	t->sock = nn_socket(AF_SP, NN_PULL);
+	t->sock = nn_socket(AF_SP, NN_BUS);
 	if (t->sock < 0) {
-		snprintf(err, errlen, "nanomsg pull socket: %s", nn_strerror(nn_errno()));
-		goto fail;
+		snprintf(err, errlen, "nanomsg bus socket: %s", nn_strerror(nn_errno()));
+		free(t);
+		return NULL;
 	}
+	nn_setsockopt(t->sock, NN_SOL_SOCKET, NN_SNDBUF, &buf, sizeof(buf));
 	nn_setsockopt(t->sock, NN_SOL_SOCKET, NN_RCVBUF, &buf, sizeof(buf));
 	nn_setsockopt(t->sock, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof(maxsz));
+	nn_setsockopt(t->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof(ivl));
+	nn_setsockopt(t->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl_max, sizeof(ivl_max));
 	endpoint(ep, sizeof(ep), listen);
 	if (nn_bind(t->sock, ep) < 0) {
 		snprintf(err, errlen, "sync.listen %s: cannot listen: %s", ep,
 			 nn_strerror(nn_errno()));
 		goto fail;
 	}
-	for (i = 0; i < n_peers; i++) {
-		struct tpeer *tp = &t->peers[i];
-
-		tp->node = peers[i].node;
-		endpoint(tp->endpoint, sizeof(tp->endpoint), peers[i].endpoint);
-		tp->sock = nn_socket(AF_SP, NN_PUSH);
-		if (tp->sock < 0) {
-			snprintf(err, errlen, "nanomsg push socket: %s", nn_strerror(nn_errno()));
-			goto fail;
-		}
-		nn_setsockopt(tp->sock, NN_SOL_SOCKET, NN_SNDBUF, &buf, sizeof(buf));
-		nn_setsockopt(tp->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl, sizeof(ivl));
-		nn_setsockopt(tp->sock, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &ivl_max,
-			      sizeof(ivl_max));
-		if (nn_connect(tp->sock, tp->endpoint) < 0) {
-			snprintf(err, errlen, "peer %s: cannot connect: %s", tp->endpoint,
+	for (i = 0; i < n_connect; i++) {
+		endpoint(ep, sizeof(ep), connect[i]);
+		if (nn_connect(t->sock, ep) < 0) {
+			snprintf(err, errlen, "peer %s: cannot connect: %s", ep,
 				 nn_strerror(nn_errno()));
 			goto fail;
 		}
@@ -215,37 +141,19 @@ struct transport *transport_open(uv_loop_t *loop, const char *listen,
 	uv_poll_start(&t->rx_poll, UV_READABLE, on_rx);
 	return t;
 fail:
-	close_all(t);
-	free(t->peers);
+	nn_close(t->sock);
 	free(t);
 	return NULL;
 }
 
 void transport_get_stats(const struct transport *t, struct transport_stats *st)
 {
-	size_t i;
-
-	memset(st, 0, sizeof(*st));
-	for (i = 0; i < t->n_peers; i++)
-		st->tx_dropped += atomic_load_explicit(&t->peers[i].dropped, memory_order_relaxed);
-}
-
-uint64_t transport_peer_dropped(const struct transport *t, uint32_t node)
-{
-	size_t i;
-
-	for (i = 0; i < t->n_peers; i++)
-		if (t->peers[i].node == node)
-			return atomic_load_explicit(&t->peers[i].dropped, memory_order_relaxed);
-	return 0;
+	*st = t->st;
 }
 
 static void on_closed(uv_handle_t *h)
 {
-	struct transport *t = h->data;
-
-	free(t->peers);
-	free(t);
+	free(h->data);
 }
 
 void transport_close(struct transport *t)
@@ -253,5 +161,5 @@ void transport_close(struct transport *t)
 	if (!t)
 		return;
 	uv_close((uv_handle_t *)&t->rx_poll, on_closed);
-	close_all(t);
+	nn_close(t->sock);
 }
