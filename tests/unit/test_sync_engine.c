@@ -1996,27 +1996,35 @@ static void test_beacons(void **state)
 	cluster_free();
 }
 
-/*
- * A joining node pulls a snapshot of many chunks over a lossy link: flow control keeps at most a window of chunks in flight, and a
- * lost chunk is sent again from where it went missing instead of the walk
- * starting over.
- */
-static void test_snapshot_flow(void **state)
+/* Two nodes with cfg: node 1 alone holds n sessions (payload tag), node 2
+ * is not started yet (the joining node). */
+static void join_setup(const struct sync_engine_cfg *cfg, uint32_t n, uint8_t tag)
 {
-	struct sync_engine_cfg cfg = { 0 };
-	struct sync_engine_stats s1, s2;
-	uint32_t i, n = 3000;
-	uint64_t t0;
+	uint32_t i;
 
-	cfg.lim.max_msg = 2048; /* ~30 entries a chunk: ~100 chunks */
-	cfg.walk_budget = 256;
-	cluster_init(2, &cfg);
+	cluster_init(2, cfg);
 	node_start(&C.nodes[0]);
 	C.nodes[1].up = false;
 	run(400);
 	for (i = 0; i < n; i++)
-		put_session(&C.nodes[0], i, 1, 0, 0x21);
+		put_session(&C.nodes[0], i, 1, 0, tag);
 	run(10);
+}
+
+/*
+ * A joining node pulls a snapshot of many chunks over a lossy link: flow
+ * control keeps at most a window of chunks in flight, and a lost chunk is
+ * sent again from where it went missing instead of the walk starting over.
+ */
+static void test_snapshot_flow(void **state)
+{
+	/* ~30 entries a chunk: ~100 chunks */
+	struct sync_engine_cfg cfg = { .lim.max_msg = 2048, .walk_budget = 256 };
+	struct sync_engine_stats s1, s2;
+	uint32_t n = 3000;
+	uint64_t t0;
+
+	join_setup(&cfg, n, 0x21);
 	C.loss_pct = 3; /* in order, as over the transport's TCP */
 	t0 = C.now;
 	node_start(&C.nodes[1]);
@@ -2055,15 +2063,9 @@ static void test_snapshot_flow(void **state)
 static void test_walk_yields(void **state)
 {
 	struct sync_engine_cfg cfg = { .walk_budget = 4096 };
-	uint32_t i, n = 3000;
+	uint32_t n = 3000;
 
-	cluster_init(2, &cfg);
-	node_start(&C.nodes[0]);
-	C.nodes[1].up = false;
-	run(400);
-	for (i = 0; i < n; i++)
-		put_session(&C.nodes[0], i, 1, 0, 0x31);
-	run(10);
+	join_setup(&cfg, n, 0x31);
 	C.nodes[0].yield_put = 100000;
 	node_start(&C.nodes[1]);
 	run(300);
@@ -2085,20 +2087,12 @@ static void test_walk_yields(void **state)
  */
 static void test_snapshot_gone(void **state)
 {
-	struct sync_engine_cfg cfg = { 0 };
+	struct sync_engine_cfg cfg = { .lim.max_msg = 2048, .walk_budget = 256 };
 	struct sync_engine_stats s1, s2;
-	uint32_t i, n = 3000;
+	uint32_t n = 3000;
 	uint64_t t0;
 
-	cfg.lim.max_msg = 2048;
-	cfg.walk_budget = 256;
-	cluster_init(2, &cfg);
-	node_start(&C.nodes[0]);
-	C.nodes[1].up = false;
-	run(400);
-	for (i = 0; i < n; i++)
-		put_session(&C.nodes[0], i, 1, 0, 0x22);
-	run(10);
+	join_setup(&cfg, n, 0x22);
 	node_start(&C.nodes[1]);
 	/* the snapshot begins, then node 2's loop is held up for 1 s (more
 	 * than the server waits for an acknowledgement: 25 x 20 ms) */
