@@ -28,7 +28,8 @@
 # Environment: XLB_BUILD, XLB_FAILOVER_TARGET (netns|docker),
 # XLB_FAILOVER_MODES (default "active-active active-standby"),
 # XLB_FAILOVER_CONNS (per TCP VIP, default 500), XLB_FAILOVER_S (flow
-# duration, default 20). Prints one line per check and "N passed, M failed".
+# duration, default 20), XLB_FAILOVER_INTERVAL_MS (each flow's request
+# interval, default 50). Prints one line per check and "N passed, M failed".
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +41,7 @@ TARGET=${XLB_FAILOVER_TARGET:-netns}
 MODES=${XLB_FAILOVER_MODES:-active-active active-standby}
 CONNS=${XLB_FAILOVER_CONNS:-500}
 DUR=${XLB_FAILOVER_S:-20}
+IV=${XLB_FAILOVER_INTERVAL_MS:-50}
 UDP_PORT=5353
 NAME=failover
 pass=0 fail=0
@@ -196,7 +198,7 @@ fail_case() {
 	UP=1
 	echo "      $TARGET testbed up, $mode, syncd $([ "$sync" = 1 ] && echo on || echo off), traffic to $(carriers)"
 	pool_without_be3
-	flows "$tag" "$DUR"
+	flows "$tag" "$DUR" "$IV"
 	sleep 5
 	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
 	sleep 1
@@ -253,7 +255,7 @@ for mode in $MODES; do
 		check "$mode: lb2 took lb1's sessions over ($(adopted lb2))" test "$(adopted lb2)" -gt 0
 
 		echo "-- $TARGET, $mode: failback: lb1 recovers while new flows run"
-		flows "$mode-back" "$DUR"
+		flows "$mode-back" "$DUR" "$IV"
 		sleep 5
 		"$TB" recover lb1 >"$TMP/$mode-recover" 2>&1 || tail -5 "$TMP/$mode-recover"
 		# lb1 is ready when recover returns; its route (BGP) or the VIP

@@ -91,6 +91,12 @@ static const struct cfg_word xdp_modes[] = {
 static const struct cfg_word capture_modes[] = {
 	{ "auto", 0 }, { "kprobe", 1 }, { "fentry", 2 }, { "inline", 3 }, { NULL, 0 },
 };
+static const struct cfg_word ciphers[] = {
+	{ "chacha20-poly1305", 1 },
+	{ "aes-256-gcm", 2 },
+	{ "none", 0 },
+	{ NULL, 0 },
+};
 
 struct be_owner {
 	uint16_t vip; /* vip index + 1; 0 = id not used yet */
@@ -886,13 +892,21 @@ static const char *const hc_keys[] = { "type",		"port",	       "path",
 				       "expect_status", "interval_ms", "timeout_ms",
 				       "rise",		"fall",	       NULL };
 static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
-static const char *const sync_keys[] = { "enabled",	   "listen",
-					 "peers",	   "maps",
-					 "capture",	   "key_file",
-					 "local_socket",   "control_socket",
-					 "heartbeat_ms",   "dead_after_ms",
-					 "antientropy_ms", "digest_settle_ms",
-					 "nice",	   NULL };
+static const char *const sync_keys[] = { "enabled",
+					 "listen",
+					 "peers",
+					 "maps",
+					 "capture",
+					 "key_file",
+					 "cipher",
+					 "local_socket",
+					 "control_socket",
+					 "heartbeat_ms",
+					 "dead_after_ms",
+					 "antientropy_ms",
+					 "digest_settle_ms",
+					 "nice",
+					 NULL };
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
 static const char *const sync_field_keys[] = { "offset", "size", NULL };
@@ -1468,6 +1482,16 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 				    "sync.key_file: \"%s\" must be an absolute path "
 				    "without empty, \".\" or \"..\" components",
 				    s->key_file);
+		ret = get_word(c, n, "sync", "cipher", ciphers, &mode);
+		if (ret < 0)
+			return -1;
+		if (!ret && !s->key_file[0])
+			return perr(c, map_get(c, n, "cipher", NULL),
+				    "sync.cipher: \"%s\" needs sync.key_file (the key it "
+				    "encrypts with)",
+				    mode->name);
+		if (!ret)
+			snprintf(s->cipher, sizeof(s->cipher), "%s", mode->name);
 	}
 	/* Defaults under the node's name, for the keys not given. */
 	snprintf(s->local_socket, sizeof(s->local_socket), CFG_DEF_SYNC_LOCAL_SOCKET_FMT,
@@ -1537,6 +1561,7 @@ static void set_defaults(struct node_config *cfg)
 	t->ageing_interval_ms = CFG_DEF_AGEING_INTERVAL_MS;
 	s->enabled = CFG_DEF_SYNC_ENABLED;
 	snprintf(s->capture, sizeof(s->capture), "%s", CFG_DEF_SYNC_CAPTURE);
+	snprintf(s->cipher, sizeof(s->cipher), "%s", CFG_DEF_SYNC_CIPHER);
 	s->heartbeat_ms = CFG_DEF_SYNC_HEARTBEAT_MS;
 	s->dead_after_ms = CFG_DEF_SYNC_DEAD_AFTER_MS;
 	s->antientropy_ms = CFG_DEF_SYNC_ANTIENTROPY_MS;

@@ -80,6 +80,7 @@ enum hc_type {
 #define CFG_DEF_DRAIN			false
 #define CFG_DEF_SYNC_ENABLED		false
 #define CFG_DEF_SYNC_CAPTURE		"auto"
+#define CFG_DEF_SYNC_CIPHER		"chacha20-poly1305"
 #define CFG_DEF_SYNC_LOCAL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.syncd-local.sock" /* node.name */
 #define CFG_DEF_SYNC_CONTROL_SOCKET_FMT CFG_DEF_RUN_DIR "/%s.syncd.sock"       /* node.name */
 #define CFG_DEF_SYNC_HEARTBEAT_MS	100
@@ -179,6 +180,8 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 	char capture[16];		   /* auto | kprobe | fentry | inline */
 	char key_file[CFG_PATH_MAX];	   /* shared secret for message authentication,
 					 * "": none */
+	char cipher[24];		   /* with key_file: chacha20-poly1305 | aes-256-gcm |
+			  * none (HMAC-SHA256 tags, no encryption) */
 	char local_socket[CFG_PATH_MAX];   /* lbd -> syncd deletes (datagrams) */
 	char control_socket[CFG_PATH_MAX]; /* syncd status (lbctl sync) */
 	uint32_t heartbeat_ms;

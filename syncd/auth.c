@@ -104,3 +104,224 @@ int sync_auth_verify(const uint8_t *buf, size_t len, const uint8_t *key, size_t 
 	sync_auth_key_clear(&k);
 	return r;
 }
+
+/* ------------------------------------------------------------ sealing */
+
+#define SEAL_CONTEXT "xdplb sync seal v1" /* domain of the derived keys */
+
+static const char *const cipher_names[] = {
+	[SYNC_CIPHER_NONE] = "none",
+	[SYNC_CIPHER_CHACHA20_POLY1305] = "chacha20-poly1305",
+	[SYNC_CIPHER_AES256_GCM] = "aes-256-gcm",
+};
+
+const char *sync_cipher_str(enum sync_cipher c)
+{
+	return (unsigned int)c < sizeof(cipher_names) / sizeof(cipher_names[0]) ? cipher_names[c]
+										: NULL;
+}
+
+int sync_cipher_parse(const char *name, enum sync_cipher *c)
+{
+	unsigned int i;
+
+	for (i = 0; name && i < sizeof(cipher_names) / sizeof(cipher_names[0]); i++)
+		if (!strcmp(name, cipher_names[i])) {
+			*c = (enum sync_cipher)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int sync_cipher_available(enum sync_cipher c)
+{
+	switch (c) {
+	case SYNC_CIPHER_NONE:
+	case SYNC_CIPHER_CHACHA20_POLY1305:
+		return 1;
+	case SYNC_CIPHER_AES256_GCM:
+		return crypto_aead_aes256gcm_is_available();
+	}
+	return 0;
+}
+
+/* k->key from the root key, k->sender and k->salt (so a frame opens only
+ * under the sender it names); the AES key schedule with it. */
+static void derive(const struct sync_seal *s, struct sync_seal_key *k)
+{
+	uint8_t sender[4] = { (uint8_t)k->sender, (uint8_t)(k->sender >> 8),
+			      (uint8_t)(k->sender >> 16), (uint8_t)(k->sender >> 24) };
+	crypto_generichash_state h;
+
+	crypto_generichash_init(&h, s->root, sizeof(s->root), sizeof(k->key));
+	crypto_generichash_update(&h, (const uint8_t *)SEAL_CONTEXT, sizeof(SEAL_CONTEXT) - 1);
+	crypto_generichash_update(&h, sender, sizeof(sender));
+	crypto_generichash_update(&h, k->salt, sizeof(k->salt));
+	crypto_generichash_final(&h, k->key, sizeof(k->key));
+	if (s->cipher == SYNC_CIPHER_AES256_GCM)
+		crypto_aead_aes256gcm_beforenm(&k->aes, k->key);
+	k->set = 1;
+}
+
+_Static_assert(crypto_aead_chacha20poly1305_ietf_KEYBYTES == SYNC_SEAL_KEY_LEN, "key size");
+_Static_assert(crypto_aead_aes256gcm_KEYBYTES == SYNC_SEAL_KEY_LEN, "key size");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES == 12, "nonce size");
+_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == 12, "nonce size");
+_Static_assert(crypto_aead_chacha20poly1305_ietf_ABYTES == SYNC_SEAL_ABYTES, "tag size");
+_Static_assert(crypto_aead_aes256gcm_ABYTES == SYNC_SEAL_ABYTES, "tag size");
+
+int sync_seal_init(struct sync_seal *s, enum sync_cipher c, uint32_t node, const uint8_t *key,
+		   size_t key_len)
+{
+	memset(s, 0, sizeof(*s));
+	if (c == SYNC_CIPHER_NONE || !key || !key_len || !sync_cipher_str(c))
+		return -EINVAL;
+	if (!sync_cipher_available(c))
+		return -ENOTSUP;
+	s->cipher = c;
+	s->node = node;
+	crypto_generichash(s->root, sizeof(s->root), key, key_len, NULL, 0);
+	s->tx.sender = node;
+	randombytes_buf(s->tx.salt, sizeof(s->tx.salt));
+	derive(s, &s->tx);
+	s->counter = 0;
+	return 0;
+}
+
+void sync_seal_clear(struct sync_seal *s)
+{
+	sodium_memzero(s, sizeof(*s));
+}
+
+/* The 12-byte nonce of a counter: little-endian, zero-padded. */
+static void nonce_of(uint64_t counter, uint8_t n[12])
+{
+	unsigned int i;
+
+	memset(n, 0, 12);
+	for (i = 0; i < 8; i++)
+		n[i] = (uint8_t)(counter >> (8 * i));
+}
+
+int sync_seal(struct sync_seal *s, const uint8_t *plain, size_t len, uint8_t *scratch, uint8_t *out,
+	      size_t cap, size_t *out_len)
+{
+	Xlbsync__Sealed f = XLBSYNC__SEALED__INIT;
+	uint64_t ctr = __atomic_add_fetch(&s->counter, 1, __ATOMIC_RELAXED);
+	unsigned long long clen;
+	uint8_t n[12];
+	size_t need;
+
+	if (s->cipher == SYNC_CIPHER_NONE)
+		return -EINVAL;
+	nonce_of(ctr, n);
+	if (s->cipher == SYNC_CIPHER_AES256_GCM)
+		crypto_aead_aes256gcm_encrypt_afternm(scratch, &clen, plain, len, NULL, 0, NULL, n,
+						      &s->tx.aes);
+	else
+		crypto_aead_chacha20poly1305_ietf_encrypt(scratch, &clen, plain, len, NULL, 0, NULL,
+							  n, s->tx.key);
+	f.has_sender = f.has_cipher = f.has_salt = f.has_counter = f.has_box = 1;
+	f.sender = s->node;
+	f.cipher = (uint32_t)s->cipher;
+	f.salt.data = s->tx.salt;
+	f.salt.len = sizeof(s->tx.salt);
+	f.counter = ctr;
+	f.box.data = scratch;
+	f.box.len = (size_t)clen;
+	need = xlbsync__sealed__get_packed_size(&f);
+	if (need > cap)
+		return -EMSGSIZE;
+	*out_len = xlbsync__sealed__pack(&f, out);
+	return 0;
+}
+
+/* The kept receive key of (sender, salt), or NULL. */
+static const struct sync_seal_key *rx_find(const struct sync_seal *s, uint32_t sender,
+					   const uint8_t *salt)
+{
+	unsigned int i;
+
+	for (i = 0; i < SYNC_SEAL_RX_SLOTS; i++) {
+		const struct sync_seal_key *c = &s->rx[i];
+
+		if (c->set && c->sender == sender && !memcmp(c->salt, salt, SYNC_SEAL_SALT_LEN))
+			return c;
+	}
+	return NULL;
+}
+
+/* Keeps k, a key that opened a message: in its sender's slot (a restarted
+ * sender's new salt replaces the old), a free one, or the oldest. */
+static void rx_keep(struct sync_seal *s, const struct sync_seal_key *k)
+{
+	struct sync_seal_key *slot = NULL;
+	unsigned int i;
+
+	for (i = 0; i < SYNC_SEAL_RX_SLOTS; i++) {
+		struct sync_seal_key *c = &s->rx[i];
+
+		if (c->set && c->sender == k->sender) {
+			slot = c;
+			break;
+		}
+		if (!c->set && !slot)
+			slot = c;
+	}
+	if (!slot) {
+		slot = &s->rx[s->rx_next];
+		s->rx_next = (s->rx_next + 1) % SYNC_SEAL_RX_SLOTS;
+	}
+	*slot = *k;
+}
+
+int sync_open(struct sync_seal *s, const uint8_t *buf, size_t len, uint8_t *plain, size_t cap,
+	      size_t *plain_len, uint32_t *sender)
+{
+	const struct sync_seal_key *k;
+	struct sync_seal_key fresh;
+	Xlbsync__Sealed *f;
+	unsigned long long mlen;
+	uint8_t n[12];
+	int r = -EBADMSG;
+
+	f = xlbsync__sealed__unpack(NULL, len, buf);
+	if (!f)
+		return -EBADMSG;
+	if (!f->has_sender || !f->has_cipher || !f->has_salt || !f->has_counter || !f->has_box ||
+	    f->cipher != (uint32_t)s->cipher || f->salt.len != SYNC_SEAL_SALT_LEN ||
+	    f->box.len < SYNC_SEAL_ABYTES || !f->counter)
+		goto out;
+	if (f->box.len - SYNC_SEAL_ABYTES > cap) {
+		r = -EMSGSIZE;
+		goto out;
+	}
+	/* a key not kept yet is kept only once it opened a message, so that
+	 * forged salts cannot push a peer's key out */
+	k = rx_find(s, f->sender, f->salt.data);
+	if (!k) {
+		fresh.sender = f->sender;
+		memcpy(fresh.salt, f->salt.data, SYNC_SEAL_SALT_LEN);
+		derive(s, &fresh);
+		k = &fresh;
+	}
+	nonce_of(f->counter, n);
+	if (s->cipher == SYNC_CIPHER_AES256_GCM)
+		r = crypto_aead_aes256gcm_decrypt_afternm(plain, &mlen, NULL, f->box.data,
+							  f->box.len, NULL, 0, n, &k->aes);
+	else
+		r = crypto_aead_chacha20poly1305_ietf_decrypt(plain, &mlen, NULL, f->box.data,
+							      f->box.len, NULL, 0, n, k->key);
+	if (r) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (k == &fresh)
+		rx_keep(s, &fresh);
+	*plain_len = (size_t)mlen;
+	*sender = f->sender;
+out:
+	sodium_memzero(&fresh, sizeof(fresh));
+	xlbsync__sealed__free_unpacked(f, NULL);
+	return r;
+}

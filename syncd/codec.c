@@ -126,7 +126,7 @@ static enum sync_reason hdr_check(const struct sync_hdr *h, enum sync_msg_type t
 
 static size_t budget(const struct sync_limits *lim, size_t cap)
 {
-	size_t max = lim->max_msg > SYNC_AUTH_TAG_ROOM ? lim->max_msg - SYNC_AUTH_TAG_ROOM : 0;
+	size_t max = lim->max_msg > SYNC_FRAME_ROOM ? lim->max_msg - SYNC_FRAME_ROOM : 0;
 
 	return cap < max ? cap : max;
 }

@@ -25,10 +25,14 @@
 /* Map names: BPF object name characters [A-Za-z0-9_.], 1..63 bytes. */
 #define SYNC_MAP_NAME_MAX 63
 
-/* Bytes kept free in every message for the authentication tag that
- * auth.h appends when a key is set (field 15: tag byte, length byte,
- * 32-byte HMAC-SHA256). */
+/* Bytes kept free in every message for what auth.h adds to an encoded
+ * envelope when a key is set: the HMAC tag (field 15: tag byte, length
+ * byte, 32-byte HMAC-SHA256), or the Sealed frame around it (proto/
+ * sync.proto: sender 5, cipher 3, salt 19, counter 10 bytes, the box's
+ * field tag and length 7 and the AEAD tag 16: 60 at most). */
 #define SYNC_AUTH_TAG_ROOM 34
+#define SYNC_SEAL_ROOM	   64
+#define SYNC_FRAME_ROOM	   64 /* the larger of the two */
 
 enum sync_msg_type {
 	SYNC_MSG_BATCH = XLBSYNC__MSG_TYPE__MSG_BATCH,

@@ -279,7 +279,17 @@ static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg, c
 		return *why = "at most 16 peers", -EINVAL;
 	if (cfg->auth_key_len > SYNC_AUTH_KEY_MAX)
 		return *why = "authentication key longer than 64 bytes", -EINVAL;
-	if (lim->max_msg <= SYNC_AUTH_TAG_ROOM + HDR_RESERVE + ENTRY_OVERHEAD ||
+	if (cfg->cipher != SYNC_CIPHER_NONE) {
+		if (!sync_cipher_str(cfg->cipher))
+			return *why = "unknown cipher", -EINVAL;
+		if (!cfg->auth_key_len)
+			return *why = "a cipher needs a key", -EINVAL;
+		if (!sync_cipher_available(cfg->cipher))
+			return *why = "aes-256-gcm needs a CPU with AES-NI "
+				      "(chacha20-poly1305 runs anywhere)",
+			       -ENOTSUP;
+	}
+	if (lim->max_msg <= SYNC_FRAME_ROOM + HDR_RESERVE + ENTRY_OVERHEAD ||
 	    lim->max_key > SYNC_STORE_KEY_MAX)
 		return *why = "message limits out of range", -EINVAL;
 	if (e->cfg.digest_buckets > DIGEST_BUCKETS_MAX)
@@ -292,7 +302,7 @@ static int cfg_check(struct sync_engine *e, const struct sync_engine_cfg *cfg, c
 			return -EINVAL;
 		e->maps[i].version_clock = m->version_clock;
 		if (m->value_size + m->key_size + strlen(m->name) + ENTRY_OVERHEAD >
-		    lim->max_msg - SYNC_AUTH_TAG_ROOM - HDR_RESERVE)
+		    lim->max_msg - SYNC_FRAME_ROOM - HDR_RESERVE)
 			return *why = "an entry does not fit in a message", -EINVAL;
 		for (j = 0; j < i; j++) {
 			if (!strcmp(cfg->maps[j].name, m->name))
@@ -348,6 +358,13 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	/* the key's HMAC pads hashed once, not per message */
 	if (e->cfg.auth_key_len)
 		sync_auth_key_init(&e->auth, e->cfg.auth_key, e->cfg.auth_key_len);
+	if (e->cfg.cipher != SYNC_CIPHER_NONE &&
+	    sync_seal_init(&e->seal, e->cfg.cipher, e->cfg.node_id, e->cfg.auth_key,
+			   e->cfg.auth_key_len)) {
+		snprintf(err, errlen, "sync engine: cannot prepare the cipher");
+		free(e);
+		return NULL;
+	}
 	e->cfg.node_name = cfg->node_name ? cfg->node_name : "-";
 	memcpy(e->peer_ids, cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	for (i = 0; i < cfg->n_peers; i++) {
@@ -388,6 +405,13 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 		e->jobs[i].vin = e->jobbuf + 2 * i * jv;
 		e->jobs[i].vloc = e->jobbuf + (2 * i + 1) * jv;
 	}
+	if (e->cfg.cipher != SYNC_CIPHER_NONE) {
+		e->sealbuf = malloc(e->cfg.lim.max_msg);
+		e->scratch = malloc(e->cfg.lim.max_msg);
+		e->openbuf = malloc(e->cfg.lim.max_msg);
+		if (!e->sealbuf || !e->scratch || !e->openbuf)
+			goto nomem;
+	}
 	if (!e->txbuf || !e->vin || !e->vloc || !e->vmask_a || !e->vmask_b ||
 	    sync_txring_init(&e->ring, e->cfg.txring_msgs, e->cfg.txring_bytes))
 		goto nomem;
@@ -408,6 +432,10 @@ void sync_engine_free(struct sync_engine *e)
 	eng_digest_free(e);
 	eng_services_free(e);
 	sync_auth_key_clear(&e->auth);
+	sync_seal_clear(&e->seal);
+	free(e->sealbuf);
+	free(e->scratch);
+	free(e->openbuf);
 	eng_tombs_free(e);
 	eng_ebuf_free(&e->batch);
 	sync_txring_free(&e->ring);

@@ -70,9 +70,12 @@
  *    only the key) deletes the local entry if that entry is owned by the
  *    delete's origin (the owner is the authority over its entries), and is
  *    recorded as a tombstone at the version it removed.
- *  - Messages are authenticated when a key is set: HMAC-SHA256 (libsodium)
+ *  - Messages are authenticated when a key is set: sealed with an AEAD
+ *    (cfg.cipher, auth.h: encrypted too), else HMAC-SHA256 (libsodium)
  *    over the envelope encoded without auth_tag, appended as field 15. A
- *    message with a missing or wrong tag is dropped and counted.
+ *    message with a missing or wrong tag, sealed with another cipher or
+ *    not sealed at all, or whose origin is not its sealer, is dropped and
+ *    counted.
  *  - Everything refused is counted by reason (sync_engine_stats) and logged
  *    at a limited rate; nothing from the network can make the engine crash
  *    or write a map with a value that failed a check.
@@ -84,6 +87,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "codec.h"
 #include "mapspec.h"
 #include "store.h"
@@ -179,6 +183,8 @@ struct sync_engine_cfg {
 	size_t txring_bytes;   /* default 64 MiB */
 	size_t auth_key_len;   /* 0: no authentication */
 	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
+	enum sync_cipher cipher;   /* with a key: messages sealed (auth.h);
+				  * SYNC_CIPHER_NONE: HMAC-tagged */
 	sync_validate_fn validate; /* optional */
 	void *validate_arg;
 	sync_replaced_fn replaced; /* optional */

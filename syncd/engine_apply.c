@@ -637,6 +637,7 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 {
 	struct sync_msg m;
 	enum sync_reason r;
+	uint32_t sealer = 0;
 	struct rx x;
 	size_t plen = len;
 	int pi;
@@ -647,7 +648,19 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 		r = SYNC_E_TOO_BIG;
 		goto refused;
 	}
-	if (e->cfg.auth_key_len && sync_auth_verify_k(&e->auth, buf, len, &plen)) {
+	if (e->cfg.cipher != SYNC_CIPHER_NONE) {
+		if (sync_open(&e->seal, buf, len, e->openbuf, e->cfg.lim.max_msg, &plen, &sealer)) {
+			e->st.rx_auth_fail++;
+			e->st.rx_dropped++;
+			xlb_log_rl(&e->rl, XLB_LOG_WARN,
+				   "sync %s: refused message from %s map -: not sealed with this "
+				   "cluster's key and cipher (%s)",
+				   e->cfg.node_name, "unauthenticated sender",
+				   sync_cipher_str(e->cfg.cipher));
+			return;
+		}
+		buf = e->openbuf;
+	} else if (e->cfg.auth_key_len && sync_auth_verify_k(&e->auth, buf, len, &plen)) {
 		e->st.rx_auth_fail++;
 		e->st.rx_dropped++;
 		xlb_log_rl(&e->rl, XLB_LOG_WARN,
@@ -658,6 +671,18 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 	r = sync_decode_in(&m, &e->arena, buf, plen, &e->cfg.lim);
 	if (r != SYNC_OK)
 		goto refused;
+	if (e->cfg.cipher != SYNC_CIPHER_NONE && m.hdr.origin != sealer) {
+		char nb[32];
+
+		e->st.rx_auth_fail++;
+		e->st.rx_dropped++;
+		snprintf(nb, sizeof(nb), "node%" PRIu32, sealer);
+		xlb_log_rl(&e->rl, XLB_LOG_WARN,
+			   "sync %s: refused %s from %s map -: sealed by it but claims origin "
+			   "node%" PRIu32,
+			   e->cfg.node_name, sync_msg_type_str(m.type), nb, m.hdr.origin);
+		goto out;
+	}
 
 	pi = eng_find_peer(e, m.hdr.origin);
 	if (pi < 0) {

@@ -209,6 +209,7 @@ struct sync_engine {
 
 	struct sync_engine_stats st;
 	struct sync_auth_key auth; /* prepared from cfg.auth_key */
+	struct sync_seal seal;	   /* cfg.cipher: this node's sealing key */
 	bool started, ready;
 	/* the watched maps with an owner field were empty at start: this node
 	 * lost them (a reboot), and until it is ready its startup snapshots
@@ -240,6 +241,7 @@ struct sync_engine {
 	size_t svc_len;
 
 	uint8_t *txbuf;				 /* lim.max_msg */
+	uint8_t *sealbuf, *scratch, *openbuf;	 /* cfg.cipher: lim.max_msg each */
 	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
 	struct apply_job *jobs;			 /* APPLY_SEG_MAX */
 	struct sync_store_io *jobio;		 /* APPLY_SEG_MAX */
@@ -314,6 +316,7 @@ size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, en
 struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b);
 size_t eng_msg_budget(const struct sync_engine *e);
 void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns);
+const uint8_t *eng_frame(struct sync_engine *e, size_t *len);
 int eng_emit(struct sync_engine *e, uint32_t dest, size_t len);
 void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns);
 void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t from, uint64_t to,

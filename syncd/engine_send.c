@@ -85,7 +85,7 @@ size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, en
 
 size_t eng_msg_budget(const struct sync_engine *e)
 {
-	return e->cfg.lim.max_msg - SYNC_AUTH_TAG_ROOM - HDR_RESERVE;
+	return e->cfg.lim.max_msg - SYNC_FRAME_ROOM - HDR_RESERVE;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -99,18 +99,33 @@ static int send_to(struct sync_engine *e, uint32_t dest, const uint8_t *buf, siz
 	return e->io.send(e->io_ctx, buf, len);
 }
 
-/* Tags (if a key is set) and sends txbuf[0..len) to dest (0: every peer;
+/* The frame of the envelope in txbuf[0..*len) as it goes on the wire:
+ * sealed into sealbuf (a cipher), tagged in place (a key alone) or as it
+ * is; *len updated. NULL if it does not fit. */
+const uint8_t *eng_frame(struct sync_engine *e, size_t *len)
+{
+	if (e->cfg.cipher != SYNC_CIPHER_NONE)
+		return sync_seal(&e->seal, e->txbuf, *len, e->scratch, e->sealbuf,
+				 e->cfg.lim.max_msg, len)
+			       ? NULL
+			       : e->sealbuf;
+	if (e->cfg.auth_key_len && sync_auth_append_k(&e->auth, e->txbuf, len, e->cfg.lim.max_msg))
+		return NULL;
+	return e->txbuf;
+}
+
+/* Frames (eng_frame()) and sends txbuf[0..len) to dest (0: every peer;
  * the header's dest, eng_hdr_fill()). */
 int eng_emit(struct sync_engine *e, uint32_t dest, size_t len)
 {
+	const uint8_t *f = eng_frame(e, &len);
 	int rc;
 
-	if (e->cfg.auth_key_len &&
-	    sync_auth_append_k(&e->auth, e->txbuf, &len, e->cfg.lim.max_msg)) {
+	if (!f) {
 		e->st.tx_errors++;
 		return -EMSGSIZE;
 	}
-	rc = send_to(e, dest, e->txbuf, len);
+	rc = send_to(e, dest, f, len);
 	e->st.tx_msgs++;
 	e->st.tx_bytes += len;
 	if (rc < 0) {
@@ -123,13 +138,23 @@ int eng_emit(struct sync_engine *e, uint32_t dest, size_t len)
 int sync_engine_beacon(const struct sync_engine *e, uint64_t now_ns, uint8_t *buf, size_t cap,
 		       size_t *len)
 {
+	/* called from the beacon thread: its own buffers; the seal's counter
+	 * is atomic and the rest of it is not written after start */
+	uint8_t plain[256], scratch[256];
 	struct sync_hdr h;
+	size_t plen;
 	int rc;
 
 	eng_hdr_fill(e, &h, 0, now_ns);
-	rc = sync_encode_beacon(&h, &e->cfg.lim, buf, cap, len);
-	if (!rc && e->cfg.auth_key_len)
-		rc = sync_auth_append_k(&e->auth, buf, len, cap);
+	if (e->cfg.cipher == SYNC_CIPHER_NONE) {
+		rc = sync_encode_beacon(&h, &e->cfg.lim, buf, cap, len);
+		if (!rc && e->cfg.auth_key_len)
+			rc = sync_auth_append_k(&e->auth, buf, len, cap);
+		return rc;
+	}
+	rc = sync_encode_beacon(&h, &e->cfg.lim, plain, sizeof(plain), &plen);
+	if (!rc)
+		rc = sync_seal((struct sync_seal *)&e->seal, plain, plen, scratch, buf, cap, len);
 	return rc;
 }
 
@@ -181,6 +206,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 		return;
 	}
 	while (done < e->batch.n) {
+		const uint8_t *f;
 		struct sync_hdr h;
 		size_t len;
 		int k;
@@ -196,14 +222,14 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 			break;
 		}
 		e->tx_seq++;
-		if (e->cfg.auth_key_len &&
-		    sync_auth_append_k(&e->auth, e->txbuf, &len, e->cfg.lim.max_msg)) {
+		f = eng_frame(e, &len);
+		if (!f) {
 			e->st.tx_errors++;
 			break;
 		}
-		if (sync_txring_put(&e->ring, e->tx_seq, e->txbuf, len))
+		if (sync_txring_put(&e->ring, e->tx_seq, f, len))
 			e->st.tx_errors++; /* not resendable; a snapshot will do */
-		if (e->io.send(e->io_ctx, e->txbuf, len) < 0)
+		if (e->io.send(e->io_ctx, f, len) < 0)
 			e->st.tx_errors++;
 		e->st.tx_msgs++;
 		e->st.tx_bytes += len;

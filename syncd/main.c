@@ -54,16 +54,18 @@
 #define LOCAL_FRAMES_PER_WAKEUP 256 /* lbd frames per readable event, then yield */
 #define CAPTURE_DRAIN_MS	1   /* ring buffer drained at least this often */
 /*
- * Batching by size or deadline: after a drain the batch is sent if the
- * drain was light (fewer than BATCH_HOLD_MIN records: waiting would only
- * add latency), if it holds BATCH_SEND_ENTRIES, or if its first entry has
- * waited BATCH_HOLD_NS; otherwise it waits for the follow-up drain, which
- * comes XLB_SYNC_WAKEUP_NS after any drain that found records (the data
- * plane submits records quietly for that long after a wake-up, xdplb.h).
+ * Batching by size or deadline, Nagle-like: a change that finds the link
+ * idle (no batch sent for BATCH_DELAY_NS) leaves at once, alone; while
+ * batches are flowing, changes wait until the oldest has waited
+ * BATCH_DELAY_NS or BATCH_SEND_ENTRIES are pending, so that under load a
+ * message carries what arrived in that time instead of one drain's worth.
+ * A held batch is collected by the follow-up drain, armed for the earlier
+ * of its deadline and XLB_SYNC_WAKEUP_NS after a drain that found records
+ * (the data plane submits records quietly for that long after a wake-up,
+ * xdplb.h).
  */
-#define BATCH_HOLD_MIN	   16
 #define BATCH_SEND_ENTRIES 256
-#define BATCH_HOLD_NS	   150000ull
+#define BATCH_DELAY_NS	   200000ull
 #define FIRST_TICK_MS	   1  /* the engine's first tick; then when it asks */
 #define STATUS_BACKLOG	   16 /* status clients waiting to be accepted */
 #define LOG_RL_SECONDS	   10 /* repeated warnings: at most */
@@ -100,8 +102,10 @@ struct syncd {
 	int follow_fd;	  /* timerfd: the follow-up drain */
 	uv_poll_t follow_poll;
 	bool follow_up, follow_armed;
-	uv_timer_t svc_timer; /* SVCWATCH_PERIOD_MS: service sets compared */
-	struct svcwatch *svc; /* NULL: no watched map names backends */
+	uint64_t follow_at_ns;	/* when the armed follow-up fires */
+	uint64_t batch_sent_ns; /* the last batch left (see BATCH_DELAY_NS) */
+	uv_timer_t svc_timer;	/* SVCWATCH_PERIOD_MS: service sets compared */
+	struct svcwatch *svc;	/* NULL: no watched map names backends */
 	uv_pipe_t status_srv;
 	uv_signal_t sig_term, sig_int, sig_usr1;
 	struct fault *fault; /* test-only loss on receive, or NULL */
@@ -413,33 +417,47 @@ static void check_capture_lost(struct syncd *d)
 	d->cap_lost_seen = l.total;
 }
 
-/* A drain XLB_SYNC_WAKEUP_NS from now, unless one is due already. */
-static void follow_arm(struct syncd *d)
+/* A drain at CLOCK_MONOTONIC time at_ns, unless one is due by then. */
+static void follow_arm(struct syncd *d, uint64_t at_ns)
 {
-	struct itimerspec its = { .it_value = { 0, (long)XLB_SYNC_WAKEUP_NS } };
+	struct itimerspec its = { .it_value = {
+					  .tv_sec = (time_t)(at_ns / XLB_NSEC_PER_SEC),
+					  .tv_nsec = (long)(at_ns % XLB_NSEC_PER_SEC),
+				  } };
 
-	if (!d->follow_up || d->follow_armed)
+	if (!d->follow_up || (d->follow_armed && d->follow_at_ns <= at_ns))
 		return;
-	if (timerfd_settime(d->follow_fd, 0, &its, NULL) == 0)
+	if (timerfd_settime(d->follow_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
 		d->follow_armed = true;
+		d->follow_at_ns = at_ns;
+	}
 }
 
 static void drain_capture(struct syncd *d)
 {
 	int n = sync_capture_poll(d->cap, on_event, d);
-	uint64_t first, now;
+	uint64_t first, now, due;
 	size_t q;
 
 	if (n < 0)
 		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
-	if (n > 0)
-		follow_arm(d); /* records may follow quietly */
 	q = sync_engine_pending(d->eng, &first);
-	if (!q)
+	if (!q && n <= 0)
 		return;
 	now = xlb_mono_ns();
-	if (n < BATCH_HOLD_MIN || q >= BATCH_SEND_ENTRIES || now - first >= BATCH_HOLD_NS)
+	if (q && (q >= BATCH_SEND_ENTRIES || now - first >= BATCH_DELAY_NS ||
+		  now - d->batch_sent_ns >= BATCH_DELAY_NS)) {
 		sync_engine_flush(d->eng, now);
+		d->batch_sent_ns = now;
+		q = 0;
+	}
+	due = UINT64_MAX;
+	if (n > 0) /* records may follow quietly */
+		due = now + XLB_SYNC_WAKEUP_NS;
+	if (q && first + BATCH_DELAY_NS < due)
+		due = first + BATCH_DELAY_NS;
+	if (due != UINT64_MAX)
+		follow_arm(d, due);
 }
 
 /* A record woke us (the ring buffer's descriptor). */
@@ -448,7 +466,7 @@ static void on_capture(uv_poll_t *p, int status, int events)
 	drain_capture(p->data);
 }
 
-/* The follow-up drain (see BATCH_HOLD_MIN). */
+/* The follow-up drain (see BATCH_DELAY_NS). */
 static void on_follow(uv_poll_t *p, int status, int events)
 {
 	struct syncd *d = p->data;
@@ -553,6 +571,10 @@ static struct json_object *status_json(struct syncd *d)
 	json_object_object_add(o, "seq", json_object_new_uint64(st.seq));
 	json_object_object_add(o, "authenticated",
 			       json_object_new_boolean(d->ecfg.auth_key_len > 0));
+	json_object_object_add(o, "encrypted",
+			       json_object_new_string(d->ecfg.auth_key_len
+							      ? sync_cipher_str(d->ecfg.cipher)
+							      : "none"));
 	maps = json_object_new_array();
 	for (i = 0; i < d->store.n; i++) {
 		struct json_object *m = json_object_new_object();
@@ -900,6 +922,19 @@ static int read_key_file(struct syncd *d, char *err, size_t errlen)
 	}
 	memcpy(d->ecfg.auth_key, buf, (size_t)n);
 	d->ecfg.auth_key_len = (size_t)n;
+	sodium_memzero(buf, sizeof(buf));
+	if (sync_cipher_parse(d->cfg->sync.cipher, &d->ecfg.cipher)) {
+		snprintf(err, errlen, "sync.cipher \"%s\": not a cipher syncd knows",
+			 d->cfg->sync.cipher);
+		return -1;
+	}
+	if (!sync_cipher_available(d->ecfg.cipher)) {
+		snprintf(err, errlen,
+			 "sync.cipher %s: this CPU has no AES-NI, which libsodium's AES-256-GCM "
+			 "needs (chacha20-poly1305 runs on any CPU; every node must use the same)",
+			 d->cfg->sync.cipher);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1168,8 +1203,13 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	for (i = 0; i < s->n_peers; i++)
 		log_info("peer node %u at %s (%s)", s->peers[i].node_id, s->peers[i].address,
 			 s->peers[i].node_id > d->cfg->node_id ? "we connect" : "it connects");
-	log_info("listening on %s, %zu peer(s), not ready until peers' snapshots are in", s->listen,
-		 s->n_peers);
+	log_info("listening on %s, %zu peer(s), messages %s, not ready until peers' snapshots "
+		 "are in",
+		 s->listen, s->n_peers,
+		 !d->ecfg.auth_key_len		      ? "in clear, not authenticated"
+		 : d->ecfg.cipher == SYNC_CIPHER_NONE ? "authenticated (HMAC-SHA256), not encrypted"
+		 : d->ecfg.cipher == SYNC_CIPHER_AES256_GCM ? "encrypted (AES-256-GCM)"
+							    : "encrypted (ChaCha20-Poly1305)");
 	return 0;
 }
 

@@ -626,6 +626,10 @@ static const struct bad bad_cfgs[] = {
 	  "sync.nice: expected an integer, got \"high\"" },
 	{ "sync key_file relative", NODE "sync: {key_file: sync.key}\n", "2:18",
 	  "sync.key_file: \"sync.key\" must be an absolute path" },
+	{ "sync cipher unknown", NODE "sync: {key_file: /k, cipher: aes-128-cbc}\n", "2:30",
+	  "sync.cipher: \"aes-128-cbc\" is not one of" },
+	{ "sync cipher without key", NODE "sync: {cipher: aes-256-gcm}\n", "2:16",
+	  "sync.cipher: \"aes-256-gcm\" needs sync.key_file" },
 	{ "sync map field size",
 	  NODE "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
 	  "sync.maps[0].owner.size: 3 is not 2, 4 or 8" },
@@ -658,6 +662,7 @@ static void test_sync_options(void **state)
 					"  listen: 198.18.2.11:7400\n"
 					"  capture: kprobe\n"
 					"  key_file: /etc/xdplb/sync.key\n"
+					"  cipher: aes-256-gcm\n"
 					"  local_socket: /run/x/l.sock\n"
 					"  control_socket: /run/x/c.sock\n"
 					"  heartbeat_ms: 50\n"
@@ -681,6 +686,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(load("s.yaml", text, c, err, sizeof(err)), 0);
 	assert_string_equal(y->capture, "kprobe");
 	assert_string_equal(y->key_file, "/etc/xdplb/sync.key");
+	assert_string_equal(y->cipher, "aes-256-gcm");
 	assert_string_equal(y->local_socket, "/run/x/l.sock");
 	assert_string_equal(y->control_socket, "/run/x/c.sock");
 	assert_int_equal(y->heartbeat_ms, 50);
@@ -705,6 +711,7 @@ static void test_sync_options(void **state)
 	assert_int_equal(load("d.yaml", NODE, c, err, sizeof(err)), 0);
 	assert_string_equal(y->capture, "auto");
 	assert_string_equal(y->key_file, "");
+	assert_string_equal(y->cipher, "chacha20-poly1305");
 	assert_string_equal(y->local_socket, "/run/xdplb/node1.syncd-local.sock");
 	assert_string_equal(y->control_socket, "/run/xdplb/node1.syncd.sock");
 	assert_int_equal(y->heartbeat_ms, 100);

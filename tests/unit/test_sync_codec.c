@@ -103,7 +103,7 @@ static void test_roundtrip(void **state)
 	for (n = 1; n <= 64; n++) {
 		k = sync_encode_batch(&hdr, ents, n, &lim, buf, sizeof(buf), &len);
 		assert_int_equal(k, (int)n);
-		assert_true(len <= lim.max_msg - SYNC_AUTH_TAG_ROOM);
+		assert_true(len <= lim.max_msg - SYNC_FRAME_ROOM);
 		assert_int_equal(sync_decode(&m, buf, len, &lim), SYNC_OK);
 		assert_int_equal(m.type, SYNC_MSG_BATCH);
 		assert_hdr_eq(&hdr, &m.hdr);
@@ -134,14 +134,14 @@ static void test_split(void **state)
 
 		k = sync_encode_batch(&hdr, ents + done, MAXN - done, &l, buf, sizeof(buf), &len);
 		assert_true(k >= 1);
-		assert_true(len <= l.max_msg - SYNC_AUTH_TAG_ROOM);
+		assert_true(len <= l.max_msg - SYNC_FRAME_ROOM);
 		/* maximal: one more entry would not have fit */
 		if (done + (size_t)k < MAXN) {
 			big.max_msg = 1 << 20;
 			assert_int_equal(sync_encode_batch(&hdr, ents + done, (size_t)k + 1, &big,
 							   buf, sizeof(buf), &len2),
 					 k + 1);
-			assert_true(len2 > l.max_msg - SYNC_AUTH_TAG_ROOM);
+			assert_true(len2 > l.max_msg - SYNC_FRAME_ROOM);
 			k = sync_encode_batch(&hdr, ents + done, MAXN - done, &l, buf, sizeof(buf),
 					      &len);
 		}
@@ -994,6 +994,120 @@ static void test_apply_checks(void **state)
 	assert_int_equal(sync_mapspec_check_entry(&ms, &e), SYNC_OK);
 }
 
+/* Sealing (sync.cipher): what one node seals, another with the same key
+ * and cipher opens to the same bytes; a different key, cipher, an altered
+ * byte anywhere, a plain envelope or a tagged one are refused; the counter
+ * never repeats; a restarted sender (new salt) is opened too. Both
+ * ciphers where the CPU runs them. */
+static void test_seal(void **state)
+{
+	static const enum sync_cipher cs[] = { SYNC_CIPHER_CHACHA20_POLY1305,
+					       SYNC_CIPHER_AES256_GCM };
+	static uint8_t plain[4096], scratch[4096], out[4096 + SYNC_SEAL_ROOM], got[4096];
+	static struct sync_seal a, a2, b, other, wrong;
+	struct sync_hdr h = hdr;
+	uint8_t key[32], key2[32];
+	enum sync_cipher c;
+	size_t ci, len, glen, plen, i;
+	uint32_t sender;
+
+	assert_int_equal(sync_auth_init(), 0);
+	assert_int_equal(sync_cipher_parse("chacha20-poly1305", &c), 0);
+	assert_int_equal(c, SYNC_CIPHER_CHACHA20_POLY1305);
+	assert_int_equal(sync_cipher_parse("aes-256-gcm", &c), 0);
+	assert_int_equal(sync_cipher_parse("none", &c), 0);
+	assert_int_equal(c, SYNC_CIPHER_NONE);
+	assert_int_equal(sync_cipher_parse("rot13", &c), -EINVAL);
+	memset(key, 1, sizeof(key));
+	memset(key2, 2, sizeof(key2));
+	assert_int_equal(sync_seal_init(&a, SYNC_CIPHER_NONE, 1, key, sizeof(key)), -EINVAL);
+	assert_int_equal(sync_seal_init(&a, SYNC_CIPHER_CHACHA20_POLY1305, 1, NULL, 0), -EINVAL);
+	for (ci = 0; ci < 2; ci++) {
+		if (!sync_cipher_available(cs[ci])) {
+			assert_int_equal(sync_seal_init(&a, cs[ci], 1, key, sizeof(key)), -ENOTSUP);
+			continue;
+		}
+		assert_int_equal(sync_seal_init(&a, cs[ci], 1, key, sizeof(key)), 0);
+		assert_int_equal(sync_seal_init(&a2, cs[ci], 1, key, sizeof(key)), 0);
+		assert_int_equal(sync_seal_init(&b, cs[ci], 2, key, sizeof(key)), 0);
+		assert_int_equal(sync_seal_init(&wrong, cs[ci], 2, key2, sizeof(key2)), 0);
+		assert_int_equal(sync_seal_init(&other,
+						cs[1 - ci] == SYNC_CIPHER_AES256_GCM &&
+								!sync_cipher_available(cs[1 - ci])
+							? cs[ci]
+							: cs[1 - ci],
+						2, key, sizeof(key)),
+				 0);
+		/* a real envelope, sealed and opened */
+		h.seq = 0;
+		assert_int_equal(
+			sync_encode_snapshot_end(&h, 1, 2, 3, &lim, plain, sizeof(plain), &plen),
+			0);
+		assert_int_equal(sync_seal(&a, plain, plen, scratch, out, sizeof(out), &len), 0);
+		assert_true(len <= plen + SYNC_SEAL_ROOM);
+		/* encrypted: the box (the frame's last field, the AEAD's tag
+		 * last) holds other bytes than the envelope's */
+		assert_true(len > plen + SYNC_SEAL_ABYTES);
+		assert_memory_not_equal(out + len - SYNC_SEAL_ABYTES - plen, plain, plen);
+		assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+		assert_int_equal(sender, 1);
+		assert_int_equal(glen, plen);
+		assert_memory_equal(got, plain, plen);
+		/* neither a plain nor a tagged envelope is a sealed frame */
+		assert_int_equal(sync_open(&b, plain, plen, got, sizeof(got), &glen, &sender),
+				 -EBADMSG);
+		glen = plen;
+		memcpy(scratch, plain, plen);
+		assert_int_equal(
+			sync_auth_append(scratch, &glen, sizeof(scratch), key, sizeof(key)), 0);
+		assert_int_equal(sync_open(&b, scratch, glen, got, sizeof(got), &glen, &sender),
+				 -EBADMSG);
+		/* another key, another cipher */
+		assert_int_equal(sync_open(&wrong, out, len, got, sizeof(got), &glen, &sender),
+				 -EBADMSG);
+		if (other.cipher != cs[ci])
+			assert_int_equal(
+				sync_open(&other, out, len, got, sizeof(got), &glen, &sender),
+				-EBADMSG);
+		/* any byte altered */
+		for (i = 0; i < len; i++) {
+			out[i] ^= 0x20;
+			assert_int_not_equal(
+				sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+			out[i] ^= 0x20;
+		}
+		assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+		/* too small a plaintext buffer */
+		assert_int_equal(sync_open(&b, out, len, got, plen - 1, &glen, &sender), -EMSGSIZE);
+		/* the same plaintext sealed again differs (the counter) */
+		{
+			static uint8_t out2[4096 + SYNC_SEAL_ROOM];
+			size_t len2;
+
+			assert_int_equal(
+				sync_seal(&a, plain, plen, scratch, out2, sizeof(out2), &len2), 0);
+			assert_int_equal(len2, len);
+			assert_memory_not_equal(out2, out, len);
+			assert_int_equal(
+				sync_open(&b, out2, len2, got, sizeof(got), &glen, &sender), 0);
+		}
+		/* a restarted sender: same node, new salt; then the old one
+		 * still opens too (a late message of the former incarnation
+		 * is the engine's to refuse, by its epoch) */
+		assert_int_equal(sync_seal(&a2, plain, plen, scratch, out, sizeof(out), &len), 0);
+		assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+		assert_int_equal(sender, 1);
+		/* no room for the frame */
+		assert_int_equal(sync_seal(&a, plain, plen, scratch, out, plen, &len), -EMSGSIZE);
+		sync_seal_clear(&a);
+		sync_seal_clear(&a2);
+		sync_seal_clear(&b);
+		sync_seal_clear(&wrong);
+		sync_seal_clear(&other);
+	}
+	(void)state;
+}
+
 /* The HMAC tag: appended as field 15, verified, refused when altered. */
 static void test_auth_tag(void **state)
 {
@@ -1084,6 +1198,7 @@ int main(void)
 		cmocka_unit_test(test_flow_messages),
 		cmocka_unit_test(test_apply_checks),
 		cmocka_unit_test(test_auth_tag),
+		cmocka_unit_test(test_seal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -357,12 +357,35 @@ static uint64_t node_now(const struct node *nd)
 	return C.now + nd->clock_off;
 }
 
+/* The harness reads what the engines send: with a cipher it opens the
+ * frames first, as a node of the cluster would. */
+static struct sync_seal tap;
+static uint8_t tap_buf[64 * 1024];
+
+static void tap_open(const uint8_t **buf, size_t *len)
+{
+	size_t plen;
+	uint32_t sender;
+
+	if (C.base.cipher == SYNC_CIPHER_NONE)
+		return;
+	if (!tap.cipher)
+		assert_int_equal(sync_seal_init(&tap, C.base.cipher, 0xffff, C.base.auth_key,
+						C.base.auth_key_len),
+				 0);
+	if (sync_open(&tap, *buf, *len, tap_buf, sizeof(tap_buf), &plen, &sender))
+		return;
+	*buf = tap_buf;
+	*len = plen;
+}
+
 static int msg_type(const uint8_t *buf, size_t len, uint32_t *dest)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 	struct sync_msg m;
 	int t;
 
+	tap_open(&buf, &len);
 	if (sync_decode(&m, buf, len, &lim) != SYNC_OK)
 		return 0;
 	t = m.type;
@@ -377,6 +400,7 @@ static void snap_track(const struct node *nd, const uint8_t *buf, size_t len)
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 	struct sync_msg m;
 
+	tap_open(&buf, &len);
 	if (nd->idx > 1 || sync_decode(&m, buf, len, &lim) != SYNC_OK)
 		return;
 	if (nd->idx == 0 && m.type == SYNC_MSG_SNAPSHOT_CHUNK) {
@@ -572,6 +596,7 @@ static void cluster_init(int n, const struct sync_engine_cfg *cfg)
 	int i;
 
 	memset(&C, 0, sizeof(C));
+	sync_seal_clear(&tap);
 	specs_init();
 	C.n = n;
 	C.now = 1000 * MS;
@@ -984,11 +1009,17 @@ static void workload(unsigned int ms, unsigned int per_ms)
 
 /* (c) 10% loss for a while, then none: maps become identical entry by
  * entry; the same run without the repair paths diverges. */
-static void loss_run(bool repair, size_t *diff_after)
+static void loss_run(bool repair, bool sealed, size_t *diff_after)
 {
 	struct sync_engine_cfg cfg = { .antientropy_ms = 500, .tombstone_ms = 400 };
 	struct sync_engine_stats st;
 	int i;
+
+	if (sealed) {
+		cfg.auth_key_len = 32;
+		memset(cfg.auth_key, 0x33, 32);
+		cfg.cipher = SYNC_CIPHER_CHACHA20_POLY1305;
+	}
 
 	/* SYNC_TEST_SEED=n: another workload and loss pattern */
 	rng = getenv("SYNC_TEST_SEED") ? strtoull(getenv("SYNC_TEST_SEED"), NULL, 0) : 0x1234567;
@@ -1041,11 +1072,15 @@ static void test_loss_converges(void **state)
 {
 	size_t with, without;
 
-	loss_run(true, &with);
-	loss_run(false, &without);
+	loss_run(true, false, &with);
+	loss_run(false, false, &without);
 	print_message("loss: %zu differing entries with repair, %zu without\n", with, without);
 	assert_int_equal(with, 0);
 	assert_true(without > 50); /* the repair is what converged */
+	/* the same with sealed messages: resent batches are the stored
+	 * frames, snapshots and digests sealed as they leave */
+	loss_run(true, true, &with);
+	assert_int_equal(with, 0);
 }
 
 /* (d) a node restarts (new engine, new epoch, empty maps), pulls a
@@ -1279,6 +1314,92 @@ static size_t mk_batch(uint8_t *buf, size_t cap, uint32_t origin, uint64_t epoch
 
 	assert_int_equal(sync_encode_batch(&h, en, n, &lim, buf, cap, &len), (int)n);
 	return len;
+}
+
+/* Sealed messages (cfg.cipher): sessions travel encrypted between the
+ * nodes; a tagged-only or plain message, one sealed with another key, and
+ * one whose envelope claims another origin than its sealer are refused
+ * and counted, and change nothing; a frame sealed right by n3 is applied. */
+static void test_sealed(void **state)
+{
+	static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
+	static uint8_t buf[4096], frame[4096 + SYNC_SEAL_ROOM], scratch[4096];
+	struct sync_engine_cfg cfg = { .auth_key_len = 32,
+				       .cipher = SYNC_CIPHER_CHACHA20_POLY1305 };
+	static struct sync_seal as3, wrong;
+	struct sync_engine_stats st0, st;
+	struct tkey k = tkey_of(78);
+	struct tval v = { .ts = 5, .owner = 30, .version = 1 };
+	struct sync_entry en = {
+		.map = "sessions",
+		.op = SYNC_OP_UPDATE,
+		.key = (const uint8_t *)&k,
+		.key_len = sizeof(k),
+		.value = (const uint8_t *)&v,
+		.value_len = sizeof(v),
+		.origin = 30,
+		.version = 1,
+	};
+	uint8_t other_key[32];
+	struct node *n2;
+	uint64_t writes;
+	size_t len, flen;
+
+	memcpy(cfg.auth_key, key, 32);
+	memset(other_key, 0x5a, sizeof(other_key));
+	cluster_init(3, &cfg);
+	cluster_start();
+	run(400);
+	put_session(&C.nodes[0], 1, 1, 0, 0x01);
+	run(5);
+	n2 = &C.nodes[1];
+	assert_int_equal(n2->store.count[0], 1);
+	/* what went on the wire is a sealed frame, not the envelope */
+	assert_true(C.last_batch_len > 0);
+	{
+		struct sync_msg m;
+		const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+
+		assert_int_not_equal(sync_decode(&m, C.last_batch, C.last_batch_len, &lim),
+				     SYNC_OK);
+	}
+	C.nodes[2].up = false; /* n3 is silent: we speak for it */
+	writes = n2->store.writes;
+	stats(n2, &st0);
+	assert_int_equal(sync_seal_init(&as3, SYNC_CIPHER_CHACHA20_POLY1305, 30, key, 32), 0);
+	assert_int_equal(sync_seal_init(&wrong, SYNC_CIPHER_CHACHA20_POLY1305, 30, other_key, 32),
+			 0);
+
+#define RX(b, l) sync_engine_rx(n2->e, (b), (l), node_now(n2))
+	/* plain, then HMAC-tagged with the right key: not sealed */
+	len = mk_batch(buf, sizeof(buf), 30, 5000, 1, &en, 1);
+	RX(buf, len);
+	assert_int_equal(sync_auth_append(buf, &len, sizeof(buf), key, 32), 0);
+	RX(buf, len);
+	/* sealed with another key */
+	len = mk_batch(buf, sizeof(buf), 30, 5000, 1, &en, 1);
+	assert_int_equal(sync_seal(&wrong, buf, len, scratch, frame, sizeof(frame), &flen), 0);
+	RX(frame, flen);
+	/* sealed by n3, but the envelope says n1 */
+	len = mk_batch(buf, sizeof(buf), 10, 5000, 1, &en, 1);
+	assert_int_equal(sync_seal(&as3, buf, len, scratch, frame, sizeof(frame), &flen), 0);
+	RX(frame, flen);
+	stats(n2, &st);
+	assert_int_equal(st.rx_auth_fail - st0.rx_auth_fail, 4);
+	assert_true(n2->store.writes == writes);
+	assert_int_equal(n2->store.count[0], 1);
+	/* sealed right by n3: applied */
+	len = mk_batch(buf, sizeof(buf), 30, 5000, 1, &en, 1);
+	assert_int_equal(sync_seal(&as3, buf, len, scratch, frame, sizeof(frame), &flen), 0);
+	RX(frame, flen);
+	stats(n2, &st);
+	assert_int_equal(st.rx_auth_fail - st0.rx_auth_fail, 4);
+	assert_int_equal(n2->store.count[0], 2);
+#undef RX
+	sync_seal_clear(&as3);
+	sync_seal_clear(&wrong);
+	cluster_free();
+	(void)state;
 }
 
 /* (g) bad input is dropped and counted and leaves the maps untouched. */
@@ -2263,6 +2384,7 @@ int main(void)
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_delete_version0),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_sealed),
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_replaced),
 		cmocka_unit_test(test_batch_store),
