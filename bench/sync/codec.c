@@ -5,7 +5,9 @@
  * value 88 bytes, as xdplb.h's sessions): the sender's part (the pending
  * batch's entry views, the protobuf encode, the HMAC tag, the copy into
  * the retransmit ring) and the receiver's (the HMAC check, the protobuf
- * decode into an arena, the entry views), each timed in alternating rounds
+ * decode into an arena, the entry views), and, instead of the HMAC, the
+ * envelope sealed and opened with each AEAD (sync.cipher), each timed in
+ * alternating rounds
  * of the same run, median of the rounds, with a memcpy of the message as
  * the floor. No syscall, no network: what is left of syncd's cost per
  * entry (bench/sync/run.sh) beyond these is wake-ups, syscalls and the
@@ -27,11 +29,29 @@
 #define VALUE_LEN 88
 #define MAX_BATCH 256
 
-enum { T_ENCODE, T_TAG, T_COPY, T_VERIFY, T_DECODE, T_VIEWS, T_N };
-static const char *const tname[T_N] = {
-	"encode (protobuf-c)", "HMAC tag",	 "copy (ring, memcpy)",
-	"HMAC verify",	       "decode (arena)", "entry views",
+enum {
+	T_ENCODE,
+	T_TAG,
+	T_COPY,
+	T_VERIFY,
+	T_DECODE,
+	T_VIEWS,
+	T_SEAL_C,
+	T_OPEN_C,
+	T_SEAL_A,
+	T_OPEN_A,
+	T_N
 };
+static const char *const tname[T_N] = {
+	"encode (protobuf-c)",	  "HMAC tag",
+	"copy (ring, memcpy)",	  "HMAC verify",
+	"decode (arena)",	  "entry views",
+	"seal chacha20-poly1305", "open chacha20-poly1305",
+	"seal aes-256-gcm",	  "open aes-256-gcm",
+};
+static struct sync_seal sc_tx, sc_rx, sa_tx, sa_rx;
+static int have_aes;
+static uint8_t sealed[64 * 1024 + SYNC_SEAL_ROOM], scratch[64 * 1024], opened[64 * 1024];
 
 static uint64_t now_ns(void)
 {
@@ -105,6 +125,33 @@ static int round_k(size_t k, size_t n, const struct sync_auth_key *ak, struct sy
 		t0 = now_ns();
 		acc[T_VIEWS] += t0 - t1;
 		sync_msg_release(&m);
+		/* the envelope sealed and opened instead of tagged */
+		{
+			size_t sl, ol;
+			uint32_t who;
+
+			t0 = now_ns();
+			if (sync_seal(&sc_tx, msg, plen, scratch, sealed, sizeof(sealed), &sl))
+				return -1;
+			t1 = now_ns();
+			acc[T_SEAL_C] += t1 - t0;
+			if (sync_open(&sc_rx, sealed, sl, opened, sizeof(opened), &ol, &who) ||
+			    ol != plen)
+				return -1;
+			t0 = now_ns();
+			acc[T_OPEN_C] += t0 - t1;
+			if (!have_aes)
+				continue;
+			if (sync_seal(&sa_tx, msg, plen, scratch, sealed, sizeof(sealed), &sl))
+				return -1;
+			t1 = now_ns();
+			acc[T_SEAL_A] += t1 - t0;
+			if (sync_open(&sa_rx, sealed, sl, opened, sizeof(opened), &ol, &who) ||
+			    ol != plen)
+				return -1;
+			t0 = now_ns();
+			acc[T_OPEN_A] += t0 - t1;
+		}
 	}
 	if (!sum)
 		return -1;
@@ -149,6 +196,14 @@ int main(int argc, char **argv)
 		memset(keys[i], (int)i, KEY_LEN);
 		memset(values[i], (int)(i * 7), VALUE_LEN);
 	}
+	have_aes = sync_cipher_available(SYNC_CIPHER_AES256_GCM);
+	if (sync_seal_init(&sc_tx, SYNC_CIPHER_CHACHA20_POLY1305, 1, key, sizeof(key)) ||
+	    sync_seal_init(&sc_rx, SYNC_CIPHER_CHACHA20_POLY1305, 2, key, sizeof(key)) ||
+	    (have_aes && (sync_seal_init(&sa_tx, SYNC_CIPHER_AES256_GCM, 1, key, sizeof(key)) ||
+			  sync_seal_init(&sa_rx, SYNC_CIPHER_AES256_GCM, 2, key, sizeof(key))))) {
+		fprintf(stderr, "bench_sync_codec: cipher set-up failed\n");
+		return 1;
+	}
 	if (sync_auth_key_init(&ak, key, sizeof(key)) ||
 	    sync_arena_init(&arena, 64 * sizeof(msg) + 65536)) {
 		fprintf(stderr, "bench_sync_codec: set-up failed\n");
@@ -167,9 +222,11 @@ int main(int argc, char **argv)
 			}
 	printf("ns per entry, median of %u rounds of %zu entries (key %d B, value %d B)\n", rounds,
 	       n, KEY_LEN, VALUE_LEN);
-	printf("%-22s %10s %10s %10s\n", "step", "batch 1", "batch 16", "batch 256");
+	printf("%-24s %10s %10s %10s\n", "step", "batch 1", "batch 16", "batch 256");
 	for (i = 0; i < T_N; i++) {
-		printf("%-22s", tname[i]);
+		if ((i == T_SEAL_A || i == T_OPEN_A) && !have_aes)
+			continue;
+		printf("%-24s", tname[i]);
 		for (ki = 0; ki < 3; ki++) {
 			double col[101];
 
