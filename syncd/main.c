@@ -59,10 +59,10 @@
  * batches are flowing, changes wait until the oldest has waited
  * BATCH_DELAY_NS or BATCH_SEND_ENTRIES are pending, so that under load a
  * message carries what arrived in that time instead of one drain's worth.
- * A held batch is collected by the follow-up drain, armed for the earlier
- * of its deadline and XLB_SYNC_WAKEUP_NS after a drain that found records
- * (the data plane submits records quietly for that long after a wake-up,
- * xdplb.h).
+ * A held batch is collected by the follow-up drain, which runs every
+ * XLB_SYNC_WAKEUP_NS while drains find records or a batch waits (the data
+ * plane submits records quietly for that long after a wake-up, xdplb.h),
+ * so a batch leaves at most one follow-up after its deadline.
  */
 #define BATCH_SEND_ENTRIES 256
 #define BATCH_DELAY_NS	   200000ull
@@ -102,7 +102,6 @@ struct syncd {
 	int follow_fd;	  /* timerfd: the follow-up drain */
 	uv_poll_t follow_poll;
 	bool follow_up, follow_armed;
-	uint64_t follow_at_ns;	/* when the armed follow-up fires */
 	uint64_t batch_sent_ns; /* the last batch left (see BATCH_DELAY_NS) */
 	uv_timer_t svc_timer;	/* SVCWATCH_PERIOD_MS: service sets compared */
 	struct svcwatch *svc;	/* NULL: no watched map names backends */
@@ -417,47 +416,45 @@ static void check_capture_lost(struct syncd *d)
 	d->cap_lost_seen = l.total;
 }
 
-/* A drain at CLOCK_MONOTONIC time at_ns, unless one is due by then. */
-static void follow_arm(struct syncd *d, uint64_t at_ns)
+/* The follow-up drain: a timer that fires every XLB_SYNC_WAKEUP_NS for as
+ * long as drains find records or a batch waits, set once when that begins
+ * and stopped by the first drain that finds neither (not set again for
+ * every drain: a timerfd_settime() per drain was a tenth of syncd's CPU
+ * under load). */
+static void follow_run(struct syncd *d, bool on)
 {
-	struct itimerspec its = { .it_value = {
-					  .tv_sec = (time_t)(at_ns / XLB_NSEC_PER_SEC),
-					  .tv_nsec = (long)(at_ns % XLB_NSEC_PER_SEC),
-				  } };
+	struct itimerspec its = { 0 };
 
-	if (!d->follow_up || (d->follow_armed && d->follow_at_ns <= at_ns))
+	if (!d->follow_up || d->follow_armed == on)
 		return;
-	if (timerfd_settime(d->follow_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
-		d->follow_armed = true;
-		d->follow_at_ns = at_ns;
+	if (on) {
+		its.it_value.tv_nsec = (long)XLB_SYNC_WAKEUP_NS;
+		its.it_interval.tv_nsec = (long)XLB_SYNC_WAKEUP_NS;
 	}
+	if (timerfd_settime(d->follow_fd, 0, &its, NULL) == 0)
+		d->follow_armed = on;
 }
 
 static void drain_capture(struct syncd *d)
 {
 	int n = sync_capture_poll(d->cap, on_event, d);
-	uint64_t first, now, due;
+	uint64_t first, now;
 	size_t q;
 
 	if (n < 0)
 		log_err_rl(&d->rl, "capture: ring buffer read failed: %s", strerror(-n));
 	q = sync_engine_pending(d->eng, &first);
-	if (!q && n <= 0)
-		return;
-	now = xlb_mono_ns();
-	if (q && (q >= BATCH_SEND_ENTRIES || now - first >= BATCH_DELAY_NS ||
-		  now - d->batch_sent_ns >= BATCH_DELAY_NS)) {
-		sync_engine_flush(d->eng, now);
-		d->batch_sent_ns = now;
-		q = 0;
+	if (q) {
+		now = xlb_mono_ns();
+		if (q >= BATCH_SEND_ENTRIES || now - first >= BATCH_DELAY_NS ||
+		    now - d->batch_sent_ns >= BATCH_DELAY_NS) {
+			sync_engine_flush(d->eng, now);
+			d->batch_sent_ns = now;
+			q = 0;
+		}
 	}
-	due = UINT64_MAX;
-	if (n > 0) /* records may follow quietly */
-		due = now + XLB_SYNC_WAKEUP_NS;
-	if (q && first + BATCH_DELAY_NS < due)
-		due = first + BATCH_DELAY_NS;
-	if (due != UINT64_MAX)
-		follow_arm(d, due);
+	/* records may follow quietly; a held batch waits for its deadline */
+	follow_run(d, n > 0 || q > 0);
 }
 
 /* A record woke us (the ring buffer's descriptor). */
@@ -474,7 +471,6 @@ static void on_follow(uv_poll_t *p, int status, int events)
 
 	if (read(d->follow_fd, &expirations, sizeof(expirations)) < 0 && errno == EAGAIN)
 		return;
-	d->follow_armed = false;
 	drain_capture(d);
 }
 

@@ -203,8 +203,12 @@ int sync_txring_init(struct sync_txring *r, size_t max_msgs, size_t max_bytes)
 	if (!max_msgs || !max_bytes)
 		return -EINVAL;
 	r->slot = calloc(max_msgs, sizeof(*r->slot));
-	if (!r->slot)
+	r->buf = malloc(max_bytes); /* pages are taken as they are first written */
+	if (!r->slot || !r->buf) {
+		free(r->slot);
+		free(r->buf);
 		return -ENOMEM;
+	}
 	r->max_msgs = max_msgs;
 	r->max_bytes = max_bytes;
 	return 0;
@@ -215,7 +219,6 @@ static void evict_oldest(struct sync_txring *r)
 	struct sync_txring_slot *sl = &r->slot[r->head];
 
 	r->bytes -= sl->len;
-	free(sl->data);
 	memset(sl, 0, sizeof(*sl));
 	r->head = (r->head + 1) % r->max_msgs;
 	r->n--;
@@ -223,33 +226,55 @@ static void evict_oldest(struct sync_txring *r)
 
 void sync_txring_free(struct sync_txring *r)
 {
-	while (r->n)
-		evict_oldest(r);
 	free(r->slot);
+	free(r->buf);
 	memset(r, 0, sizeof(*r));
+}
+
+/* Where a message of len bytes goes, after evicting the oldest messages
+ * that are in the way: stored messages run from the oldest's offset h to
+ * tail, wrapping once; the free space is [tail, end) and [0, h) when they
+ * do not wrap, [tail, h) when they do. */
+static size_t place(struct sync_txring *r, size_t len)
+{
+	for (;;) {
+		size_t h;
+
+		if (!r->n)
+			return 0;
+		h = r->slot[r->head].off;
+		if (r->n < r->max_msgs) {
+			if (r->tail > h) {
+				if (r->tail + len <= r->max_bytes)
+					return r->tail;
+				if (len <= h)
+					return 0;
+			} else if (r->tail < h && r->tail + len <= h) {
+				return r->tail;
+			}
+		}
+		evict_oldest(r);
+	}
 }
 
 int sync_txring_put(struct sync_txring *r, uint64_t seq, const void *buf, size_t len)
 {
 	struct sync_txring_slot *sl;
-	uint8_t *copy;
+	size_t off;
 
 	if (!seq || (r->last_seq && seq != r->last_seq + 1))
 		return -EINVAL;
 	if (len > r->max_bytes)
 		return -EMSGSIZE;
-	copy = malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, buf, len);
-	while (r->n && (r->n == r->max_msgs || r->bytes + len > r->max_bytes))
-		evict_oldest(r);
+	off = place(r, len);
+	memcpy(r->buf + off, buf, len);
 	sl = &r->slot[(r->head + r->n) % r->max_msgs];
 	sl->seq = seq;
+	sl->off = off;
 	sl->len = len;
-	sl->data = copy;
 	r->n++;
 	r->bytes += len;
+	r->tail = off + len;
 	r->last_seq = seq;
 	return 0;
 }
@@ -277,7 +302,7 @@ int sync_txring_get(const struct sync_txring *r, uint64_t seq, const uint8_t **b
 		return -ENOENT;
 	/* stored sequences are contiguous */
 	sl = &r->slot[(r->head + (size_t)(seq - first)) % r->max_msgs];
-	*buf = sl->data;
+	*buf = r->buf + sl->off;
 	*len = sl->len;
 	return 0;
 }

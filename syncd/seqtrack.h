@@ -111,16 +111,21 @@ enum sync_txr_lookup {
 
 struct sync_txring_slot {
 	uint64_t seq;
-	size_t len;
-	uint8_t *data;
+	size_t off, len; /* in buf */
 };
 
+/* The messages are copied into one buffer of max_bytes, one after the
+ * other, wrapping to its start when the next does not fit before its end:
+ * no allocation per message, and once the buffer has been written round
+ * once no page is touched for the first time. */
 struct sync_txring {
 	size_t max_msgs, max_bytes;
-	size_t head, n; /* oldest slot, slots in use */
-	size_t bytes;
+	size_t head, n;	   /* oldest slot, slots in use */
+	size_t bytes;	   /* stored, sum of the messages' lengths */
+	size_t tail;	   /* where the last stored message ends in buf */
 	uint64_t last_seq; /* last stored; 0: none yet */
 	struct sync_txring_slot *slot;
+	uint8_t *buf;
 };
 
 int sync_txring_init(struct sync_txring *r, size_t max_msgs, size_t max_bytes);

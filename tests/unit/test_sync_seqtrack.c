@@ -256,6 +256,36 @@ static void test_txring(void **state)
 		assert_int_equal(len, 1 + s % 7);
 	}
 	sync_txring_free(&r);
+
+	/* one buffer, many sizes: every message kept reads back byte for
+	 * byte, the newest is always kept, and the bounds hold */
+	{
+		static uint8_t big[3000];
+		uint64_t x = 12345;
+
+		assert_int_equal(sync_txring_init(&r, 50, 4096), 0);
+		for (s = 1; s < 20000; s++) {
+			size_t l, i;
+			uint64_t k;
+
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			l = (size_t)(x >> 33) % (s % 10 ? 300 : 3000);
+			for (i = 0; i < l; i++)
+				big[i] = (uint8_t)(s * 31 + i);
+			assert_int_equal(sync_txring_put(&r, s, big, l), 0);
+			assert_true(r.n >= 1 && r.n <= 50 && r.bytes <= 4096);
+			assert_true(sync_txring_first(&r) + r.n - 1 == s);
+			if (s % 97)
+				continue;
+			for (k = sync_txring_first(&r); k <= s; k++) {
+				assert_int_equal(sync_txring_get(&r, k, &b, &len), 0);
+				for (i = 0; i < len; i++)
+					assert_int_equal(b[i], (uint8_t)(k * 31 + i));
+			}
+		}
+		assert_int_equal(sync_txring_get(&r, s - 1, &b, &len), 0);
+		sync_txring_free(&r);
+	}
 }
 
 int main(void)
