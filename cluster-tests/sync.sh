@@ -115,12 +115,15 @@ sfield() { status "$1" | jq -r "$2"; }
 
 # One line per entry, "KEY VALUE" in hex, sorted. A session's last 8 bytes
 # (last_seen_ns) are left out: they are rebased on the receiver.
+# (an entry deleted while bpftool walks the map, as lbd's ageing does all
+# the while, comes out with {"error": ...} for a value: it is gone, and
+# left out)
 dump() {
 	local node=$1 map=$2 cut=0
 	[ "$map" = sessions ] && cut=8
 	bpftool -j map dump pinned "$PINS/$node/$map" |
-		jq -r --argjson cut "$cut" '.[] | (.key | join("")) + " " +
-			(.value | .[0:(length - $cut)] | join(""))' | sort
+		jq -r --argjson cut "$cut" '.[] | select(.value | type == "array") |
+			(.key | join("")) + " " + (.value | .[0:(length - $cut)] | join(""))' | sort
 }
 
 count() { dump "$1" "$2" | wc -l; }

@@ -57,8 +57,8 @@ wait_n() { for _ in $(seq 1 60); do [ "$(status | jq "$1")" = true ] && return 0
 wait_n '.applied_updates > 0' || { echo "valgrind-syncd: nothing applied"; exit 1; }
 sleep 6	# the holds end; lb1 ages them 2 s later; anti-entropy rounds pass
 wait_n '.applied_deletes > 0' || { echo "valgrind-syncd: no delete applied"; exit 1; }
-n1=$(bpftool -j map dump pinned /run/xdplb/bpf/lb1/sessions | jq length)
-n2=$(bpftool -j map dump pinned /run/xdplb/bpf/lb2/sessions | jq length)
+n1=$(bpftool -j map dump pinned /run/xdplb/bpf/lb1/sessions | jq '[.[] | select(.value | type == "array")] | length')
+n2=$(bpftool -j map dump pinned /run/xdplb/bpf/lb2/sessions | jq '[.[] | select(.value | type == "array")] | length')
 status >/dev/null
 kill -TERM "$VG_PID"
 rc=0
