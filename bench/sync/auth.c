@@ -21,22 +21,11 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "bench_sort.h"
+#include "clock.h"
 #include "codec.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
+#define now_ns xlb_mono_ns
 
 int main(int argc, char **argv)
 {

@@ -1316,6 +1316,39 @@ static size_t mk_batch(uint8_t *buf, size_t cap, uint32_t origin, uint64_t epoch
 	return len;
 }
 
+/* An update of session k owned and written by n3 (node 30), version 1. */
+static struct sync_entry n3_update(const struct tkey *k, const struct tval *v)
+{
+	return (struct sync_entry){
+		.map = "sessions",
+		.op = SYNC_OP_UPDATE,
+		.key = (const uint8_t *)k,
+		.key_len = sizeof(*k),
+		.value = (const uint8_t *)v,
+		.value_len = sizeof(*v),
+		.origin = 30,
+		.version = 1,
+	};
+}
+
+/* Three nodes with the cluster key (32 bytes) in cfg, started; a session
+ * from n1 has reached n2 (traffic authenticated, or sealed, flows).
+ * Returns n2. */
+static struct node *keyed_cluster(struct sync_engine_cfg *cfg, const uint8_t *key)
+{
+	struct node *n2 = &C.nodes[1];
+
+	memcpy(cfg->auth_key, key, 32);
+	cfg->auth_key_len = 32;
+	cluster_init(3, cfg);
+	cluster_start();
+	run(400);
+	put_session(&C.nodes[0], 1, 1, 0, 0x01);
+	run(5);
+	assert_int_equal(n2->store.count[0], 1);
+	return n2;
+}
+
 /* Sealed messages (cfg.cipher): sessions travel encrypted between the
  * nodes; a tagged-only or plain message, one sealed with another key, and
  * one whose envelope claims another origin than its sealer are refused
@@ -1330,30 +1363,14 @@ static void test_sealed(void **state)
 	struct sync_engine_stats st0, st;
 	struct tkey k = tkey_of(78);
 	struct tval v = { .ts = 5, .owner = 30, .version = 1 };
-	struct sync_entry en = {
-		.map = "sessions",
-		.op = SYNC_OP_UPDATE,
-		.key = (const uint8_t *)&k,
-		.key_len = sizeof(k),
-		.value = (const uint8_t *)&v,
-		.value_len = sizeof(v),
-		.origin = 30,
-		.version = 1,
-	};
+	struct sync_entry en = n3_update(&k, &v);
 	uint8_t other_key[32];
 	struct node *n2;
 	uint64_t writes;
 	size_t len, flen;
 
-	memcpy(cfg.auth_key, key, 32);
 	memset(other_key, 0x5a, sizeof(other_key));
-	cluster_init(3, &cfg);
-	cluster_start();
-	run(400);
-	put_session(&C.nodes[0], 1, 1, 0, 0x01);
-	run(5);
-	n2 = &C.nodes[1];
-	assert_int_equal(n2->store.count[0], 1);
+	n2 = keyed_cluster(&cfg, key);
 	/* what went on the wire is a sealed frame, not the envelope */
 	assert_true(C.last_batch_len > 0);
 	{
@@ -1411,31 +1428,14 @@ static void test_bad_input(void **state)
 	struct sync_engine_stats st0, st;
 	struct tkey k = tkey_of(77);
 	struct tval v = { .ts = 5, .owner = 30, .version = 1 };
-	struct sync_entry en = {
-		.map = "sessions",
-		.op = SYNC_OP_UPDATE,
-		.key = (const uint8_t *)&k,
-		.key_len = sizeof(k),
-		.value = (const uint8_t *)&v,
-		.value_len = sizeof(v),
-		.origin = 30,
-		.version = 1,
-	};
+	struct sync_entry en = n3_update(&k, &v);
 	struct node *n2;
 	uint64_t writes;
 	size_t len;
 	uint64_t seq = 1;
 
-	memcpy(cfg.auth_key, key, 32);
 	memset(other_key, 0x5a, sizeof(other_key));
-	cluster_init(3, &cfg);
-	cluster_start();
-	run(400);
-	/* authenticated traffic flows */
-	put_session(&C.nodes[0], 1, 1, 0, 0x01);
-	run(5);
-	n2 = &C.nodes[1];
-	assert_int_equal(n2->store.count[0], 1);
+	n2 = keyed_cluster(&cfg, key);
 	C.nodes[2].up = false; /* n3 is silent: we speak for it */
 	writes = n2->store.writes;
 	stats(n2, &st0);
