@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Map-change capture (DESIGN decision 6): kprobe, fentry or inline, all
+ * Map-change capture (docs/design.md decision 6): kprobe, fentry or inline, all
  * producing struct xlb_sync_event (bpf/xdplb.h) into a BPF ring buffer.
  *
  *  kprobe  bpf/mapsync.bpf.c: kprobe + kretprobe on htab_map_update_elem /

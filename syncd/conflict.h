@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Conflict resolution: the same key written on two nodes (DESIGN decision 2).
+ * Conflict resolution: the same key written on two nodes (docs/design.md decision 2).
  * Everything that decides between two writes of a key lives here; the
  * engine gathers what a key holds and acts on the verdict.
  *

@@ -415,7 +415,7 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	if (!e->txbuf || !e->vin || !e->vloc || !e->vmask_a || !e->vmask_b ||
 	    sync_txring_init(&e->ring, e->cfg.txring_msgs, e->cfg.txring_bytes))
 		goto nomem;
-	if (eng_digest_init(e))
+	if (eng_digest_init(e) || eng_bindex_init(e))
 		goto nomem;
 	return e;
 nomem:
@@ -438,6 +438,7 @@ void sync_engine_free(struct sync_engine *e)
 	free(e->openbuf);
 	eng_tombs_free(e);
 	eng_ebuf_free(&e->batch);
+	free(e->bidx.slot);
 	sync_txring_free(&e->ring);
 	free(e->txbuf);
 	free(e->vin);

@@ -8,7 +8,7 @@
  * drive several engines against each other through the same interface,
  * with a lossy in-memory transport and in-memory maps.
  *
- * Protocol (DESIGN decision 8, proto/sync.proto):
+ * Protocol (docs/design.md decision 8, proto/sync.proto):
  *  - Local changes are queued into the current batch; a batch is sent when
  *    it is full (max entries or max message size) or when
  *    sync_engine_flush() is called (the daemon's flush timer, <= 1 ms after
@@ -212,7 +212,10 @@ struct sync_peer_status {
 
 struct sync_engine_stats {
 	uint64_t local_updates, local_deletes; /* queued local changes */
-	uint64_t local_rejected;	       /* local change for an unknown map / bad size */
+	/* updates that replaced an earlier update of their key in the same
+	 * pending batch (engine_send.c) */
+	uint64_t local_coalesced;
+	uint64_t local_rejected; /* local change for an unknown map / bad size */
 	uint64_t tx_msgs, tx_batches, tx_entries, tx_bytes, tx_errors;
 	uint64_t rx_msgs, rx_bytes;
 	uint64_t rx_dropped; /* messages dropped, sum of by_reason + auth + seq */

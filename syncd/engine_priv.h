@@ -63,6 +63,20 @@ struct ebuf {
 	size_t est; /* estimated encoded size of the entries */
 };
 
+/* Where each (map, key) of the pending batch was last queued, so that a
+ * later update of the same key overwrites it in place (engine_send.c). A
+ * slot is live when its gen is the batch's; a new batch only bumps gen. */
+struct bslot {
+	uint32_t gen;
+	uint32_t idx; /* into batch.ent */
+};
+
+struct bindex {
+	struct bslot *slot;
+	uint32_t mask; /* slots - 1, slots a power of two >= 2 x batch entries */
+	uint32_t gen;
+};
+
 /* A set of keys (bucket snapshot contents). */
 struct kent {
 	UT_hash_handle hh;
@@ -223,6 +237,7 @@ struct sync_engine {
 	uint64_t tx_seq;
 	struct sync_txring ring;
 	struct ebuf batch;
+	struct bindex bidx;	 /* the batch's keys */
 	uint64_t batch_first_ns; /* its first entry was queued */
 
 	uint64_t next_snap_id;
@@ -315,6 +330,7 @@ int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map
 size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, enum sync_op op);
 struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b);
 size_t eng_msg_budget(const struct sync_engine *e);
+int eng_bindex_init(struct sync_engine *e);
 void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns);
 const uint8_t *eng_frame(struct sync_engine *e, size_t *len);
 int eng_emit(struct sync_engine *e, uint32_t dest, size_t len);

@@ -88,6 +88,50 @@ size_t eng_msg_budget(const struct sync_engine *e)
 	return e->cfg.lim.max_msg - SYNC_FRAME_ROOM - HDR_RESERVE;
 }
 
+/* ------------------------------------------------------ batch index */
+
+int eng_bindex_init(struct sync_engine *e)
+{
+	uint32_t n = 16;
+
+	while (n < 2 * e->cfg.batch_max_entries)
+		n *= 2;
+	e->bidx.slot = calloc(n, sizeof(*e->bidx.slot));
+	e->bidx.mask = n - 1;
+	e->bidx.gen = 1;
+	return e->bidx.slot ? 0 : -ENOMEM;
+}
+
+/* A new batch: every slot stale at once. */
+static void bindex_clear(struct sync_engine *e)
+{
+	if (++e->bidx.gen == 0) {
+		memset(e->bidx.slot, 0, ((size_t)e->bidx.mask + 1) * sizeof(*e->bidx.slot));
+		e->bidx.gen = 1;
+	}
+}
+
+/* The slot of (map, key) in the batch index: live if it holds the key,
+ * else the free slot where it goes. The table is at least twice the
+ * batch's entries, so a free slot is always found. */
+static struct bslot *bindex_slot(struct sync_engine *e, unsigned int map, const void *key,
+				 uint32_t key_len)
+{
+	uint32_t i = (uint32_t)XXH3_64bits_withSeed(key, key_len, map) & e->bidx.mask;
+
+	for (;; i = (i + 1) & e->bidx.mask) {
+		struct bslot *s = &e->bidx.slot[i];
+		const struct pent *p;
+
+		if (s->gen != e->bidx.gen)
+			return s;
+		p = &e->batch.ent[s->idx];
+		if (p->map == map && p->key_len == key_len &&
+		    !memcmp(e->batch.data + p->off, key, key_len))
+			return s;
+	}
+}
+
 /* ------------------------------------------------------------ sending */
 
 /* Sends buf[0..len) to node dest alone (if the transport can), else to
@@ -203,6 +247,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 	if (!v) {
 		e->st.tx_errors++;
 		eng_ebuf_reset(&e->batch);
+		bindex_clear(e);
 		return;
 	}
 	while (done < e->batch.n) {
@@ -239,6 +284,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 	}
 	free(v);
 	eng_ebuf_reset(&e->batch);
+	bindex_clear(e);
 }
 
 void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
@@ -348,6 +394,7 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 		      const void *value, uint64_t version, uint64_t now_ns)
 {
 	const struct sync_mapspec *ms;
+	struct bslot *slot;
 	bool first;
 	int rc;
 
@@ -359,8 +406,26 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 	ms = &e->maps[map];
 	if (op == SYNC_OP_UPDATE)
 		version = sync_mapspec_version(ms, value);
-	if (e->batch.n && eng_ebuf_est_with(&e->batch, ms, op) > eng_msg_budget(e))
+	slot = bindex_slot(e, map, key, ms->key_size);
+	if (op == SYNC_OP_UPDATE && slot->gen == e->bidx.gen) {
+		struct pent *p = &e->batch.ent[slot->idx];
+
+		/* the key's last change in this batch was an update: this
+		 * one replaces it in place, where it was queued (a delete in
+		 * between is the last change instead, and keeps its order) */
+		if (p->op == SYNC_OP_UPDATE && p->value_len == ms->value_size &&
+		    (!sync_mapspec_has_version(ms) || version > p->version)) {
+			memcpy(e->batch.data + p->off + p->key_len, value, ms->value_size);
+			p->version = version;
+			e->st.local_updates++;
+			e->st.local_coalesced++;
+			return 0;
+		}
+	}
+	if (e->batch.n && eng_ebuf_est_with(&e->batch, ms, op) > eng_msg_budget(e)) {
 		send_batch(e, now_ns);
+		slot = bindex_slot(e, map, key, ms->key_size);
+	}
 	first = e->batch.n == 0;
 	if (first)
 		e->batch_first_ns = now_ns;
@@ -369,6 +434,8 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 		e->st.local_rejected++;
 		return rc;
 	}
+	slot->gen = e->bidx.gen;
+	slot->idx = (uint32_t)(e->batch.n - 1);
 	if (op == SYNC_OP_UPDATE) {
 		e->st.local_updates++;
 	} else {

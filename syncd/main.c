@@ -656,6 +656,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("local_refused", d->local_bad);
 	ADD("local_updates", st.local_updates);
 	ADD("local_deletes", st.local_deletes);
+	ADD("local_coalesced", st.local_coalesced);
 	ADD("local_rejected", st.local_rejected);
 	ADD("tx_msgs", st.tx_msgs);
 	ADD("tx_batches", st.tx_batches);

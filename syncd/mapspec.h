@@ -4,7 +4,7 @@
  * in the value three optional fields are:
  *
  *   timestamp  a CLOCK_MONOTONIC time of the writing node, rebased to the
- *              receiver's clock on apply (DESIGN decision 2);
+ *              receiver's clock on apply (docs/design.md decision 2);
  *   owner      the node id that owns the entry (ages it; decision 3);
  *   version    the per-key write version (conflict.h).
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Sequence tracking for the reliable sync stream (DESIGN decision 8).
+ * Sequence tracking for the reliable sync stream (docs/design.md decision 8).
  *
  * Every origin numbers its BATCH messages 1, 2, 3, ... within an epoch (its
  * incarnation: a larger epoch is a restarted origin whose numbering starts

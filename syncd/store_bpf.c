@@ -3,7 +3,7 @@
  * The engine's store (store.h) on this node's pinned BPF maps.
  *
  * Writes go through the bpf() syscall, which the kprobe capture never sees
- * (DESIGN platform facts) and the fentry capture filters by syncd's tgid,
+ * (docs/design.md section 6, platform facts) and the fentry capture filters by syncd's tgid,
  * so applying a peer's entry never produces a new outgoing event.
  * Walks use BPF_MAP_LOOKUP_BATCH (the hash map's batch token is a bucket
  * index, kept in cursor->pos); a kernel without batch lookups falls back to

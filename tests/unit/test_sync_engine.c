@@ -913,6 +913,69 @@ static void test_replicate(void **state)
 	cluster_free();
 }
 
+/* Updates of one key while a batch is pending leave as one entry, the
+ * last; a delete in between keeps its place, and what follows it is not
+ * folded into what came before it. The peer ends equal either way. */
+static void test_coalescing(void **state)
+{
+	struct sync_engine_stats st0, st1;
+	struct node *n1;
+	struct tval v;
+	uint32_t i;
+
+	cluster_init(2, NULL);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	stats(n1, &st0);
+	/* a connection's life in one batch: created, established, closing,
+	 * closed (versions 1..4), next to 10 other keys */
+	for (i = 0; i < 10; i++)
+		put_session(n1, 100 + i, 1, 0, 0x41);
+	for (i = 1; i <= 4; i++)
+		put_session(n1, 7, i, 0, (uint8_t)(0x50 + i));
+	/* not newer than what is queued: kept as its own entry */
+	put_session(n1, 100, 1, 0, 0x41);
+	sync_engine_flush(n1->e, node_now(n1));
+	n1->flush_at = 0;
+	stats(n1, &st1);
+	assert_true(st1.local_updates - st0.local_updates == 15);
+	assert_true(st1.local_coalesced - st0.local_coalesced == 3);
+	assert_true(st1.tx_entries - st0.tx_entries == 12);
+	run(10);
+	assert_true(get_session(&C.nodes[1], 7, &v));
+	assert_int_equal(v.version, 4);
+	assert_int_equal(v.payload[0], 0x54);
+	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+
+	/* update, delete, update again (a new incarnation) in one batch:
+	 * three entries in that order, the peer ends with the last */
+	stats(n1, &st0);
+	put_session(n1, 8, 5, 0, 0x61);
+	del_session(n1, 8);
+	put_session(n1, 8, 9, 0, 0x62);
+	put_session(n1, 8, 10, 0, 0x63);
+	sync_engine_flush(n1->e, node_now(n1));
+	n1->flush_at = 0;
+	stats(n1, &st1);
+	assert_true(st1.local_coalesced - st0.local_coalesced == 1);
+	assert_true(st1.tx_entries - st0.tx_entries == 3);
+	run(10);
+	assert_true(get_session(&C.nodes[1], 8, &v));
+	assert_int_equal(v.version, 10);
+	assert_int_equal(v.payload[0], 0x63);
+	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+	/* a new batch starts with no key known */
+	stats(n1, &st0);
+	put_session(n1, 8, 11, 0, 0x64);
+	sync_engine_flush(n1->e, node_now(n1));
+	n1->flush_at = 0;
+	stats(n1, &st1);
+	assert_true(st1.local_coalesced == st0.local_coalesced);
+	assert_true(st1.tx_entries - st0.tx_entries == 1);
+	cluster_free();
+}
+
 /* (b) many local changes leave in few messages; a lone change waits for
  * the flush timer. */
 static void test_batching(void **state)
@@ -2377,6 +2440,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_replicate),
 		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_coalescing),
 		cmocka_unit_test(test_loss_converges),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_ready_timeout),
