@@ -128,6 +128,11 @@ cleanup() {
 trap cleanup EXIT
 
 carriers() { "$TB" carriers | xargs; }
+# the client's TCP retransmission timeouts so far (netns testbed; else empty)
+client_rto() {
+	[ "$TARGET" = netns ] || return 0
+	ip netns exec xlb-client awk '$1 == "TcpExt:" { if (n++) { for (i = 1; i <= NF; i++) if (h[i] == "TCPTimeouts") print $i } else split($0, h) }' /proc/net/netstat
+}
 # sessions NODE took from a peer: adopted (the peer dead) or taken over (a
 # client-side packet here before the peer was declared dead)
 adopted() { lbctl "$1" stats 2>/dev/null | awk '$1 == "session_adopt" || $1 == "session_takeover" { n += $2 } END { print n + 0 }'; }
@@ -203,11 +208,13 @@ fail_case() {
 	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
 	sleep 1
 	echo "      sessions before the failure: lb1 $(sessions lb1), lb2 $(sessions lb2)"
+	rto0=$(client_rto)
 	t0=$(date +%s%N)
 	"$TB" fail lb1 >/dev/null
 	ms=$(until_carriers lb2 5000 "$t0") || ms="more than 5000"
 	echo "      lb1 failed ($FAILURE) at $(date +%T); the router's traffic left it within $ms ms of the command"
 	wait_flows
+	[ -n "$rto0" ] && echo "      client TCP during the failure: $(( $(client_rto) - rto0 )) timeouts (retransmissions after an RTO)"
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
 

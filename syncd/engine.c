@@ -393,10 +393,12 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 			jv = e->maps[i].value_size;
 	}
 	e->jobs = calloc(APPLY_SEG_MAX, sizeof(*e->jobs));
+	e->segkeys = calloc(SEG_KEY_SLOTS, sizeof(*e->segkeys));
+	e->seg_gen = 1;
 	e->jobio = calloc(APPLY_SEG_MAX, sizeof(*e->jobio));
 	e->jobbuf = calloc(APPLY_SEG_MAX * 2, jv ? jv : 1);
 	e->skip = calloc(e->cfg.lim.max_entries, sizeof(*e->skip));
-	if (!e->jobs || !e->jobio || !e->jobbuf || !e->skip ||
+	if (!e->jobs || !e->segkeys || !e->jobio || !e->jobbuf || !e->skip ||
 	    sync_arena_init(&e->arena, e->cfg.lim.max_decode_mem
 					       ? e->cfg.lim.max_decode_mem
 					       : 64 * (size_t)e->cfg.lim.max_msg + 64 * 1024))
@@ -444,6 +446,7 @@ void sync_engine_free(struct sync_engine *e)
 	free(e->vin);
 	free(e->vloc);
 	free(e->jobs);
+	free(e->segkeys);
 	free(e->jobio);
 	free(e->jobbuf);
 	free(e->skip);

@@ -351,17 +351,37 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 
 /* Does the segment j[0..n) already hold en's key? (The segment's keys are
  * few: a linear scan by hash.) */
-static bool seg_has_key(const struct apply_job *j, size_t n, const struct sync_entry *en,
-			uint64_t h)
+/* A new segment: no key in it yet. */
+static void seg_keys_clear(struct sync_engine *e)
 {
-	size_t i;
+	if (++e->seg_gen == 0) {
+		memset(e->segkeys, 0, SEG_KEY_SLOTS * sizeof(*e->segkeys));
+		e->seg_gen = 1;
+	}
+}
 
-	for (i = 0; i < n; i++) {
-		if (j[i].khash == h && j[i].en.key_len == en->key_len &&
-		    !memcmp(j[i].en.key, en->key, en->key_len) && !strcmp(j[i].en.map, en->map))
+/* Whether the segment e->jobs[0..) holds en's key (hash h) already; if
+ * not, the key is remembered as job idx's. A segment holds at most
+ * APPLY_SEG_MAX keys in 4x as many slots, so a free slot is found. */
+static bool seg_has_key(struct sync_engine *e, const struct sync_entry *en, uint64_t h,
+			uint32_t idx)
+{
+	uint32_t i = (uint32_t)h & (SEG_KEY_SLOTS - 1);
+
+	for (;; i = (i + 1) & (SEG_KEY_SLOTS - 1)) {
+		struct bslot *s = &e->segkeys[i];
+		const struct apply_job *j;
+
+		if (s->gen != e->seg_gen) {
+			s->gen = e->seg_gen;
+			s->idx = idx;
+			return false;
+		}
+		j = &e->jobs[s->idx];
+		if (j->khash == h && j->en.key_len == en->key_len &&
+		    !memcmp(j->en.key, en->key, en->key_len) && !strcmp(j->en.map, en->map))
 			return true;
 	}
-	return false;
 }
 
 /* The segment e->jobs[0..n), with the store's batch calls. */
@@ -462,6 +482,7 @@ void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_
 		}
 		return;
 	}
+	seg_keys_clear(e);
 	for (i = 0; i < m->n_entries; i++) {
 		struct apply_job *j;
 		struct sync_entry en;
@@ -471,9 +492,11 @@ void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_
 			continue;
 		sync_msg_entry(m, i, &en);
 		h = XXH3_64bits(en.key, en.key_len);
-		if (n == APPLY_SEG_MAX || seg_has_key(e->jobs, n, &en, h)) {
+		if (n == APPLY_SEG_MAX || seg_has_key(e, &en, h, (uint32_t)n)) {
 			apply_segment(e, p, n, delta, src, now_ns);
 			n = 0;
+			seg_keys_clear(e);
+			seg_has_key(e, &en, h, 0);
 		}
 		j = &e->jobs[n++];
 		j->en = en;

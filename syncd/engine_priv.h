@@ -259,6 +259,8 @@ struct sync_engine {
 	uint8_t *sealbuf, *scratch, *openbuf;	 /* cfg.cipher: lim.max_msg each */
 	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
 	struct apply_job *jobs;			 /* APPLY_SEG_MAX */
+	struct bslot *segkeys;			 /* SEG_KEY_SLOTS: the segment's keys */
+	uint32_t seg_gen;			 /* live segkeys slots */
 	struct sync_store_io *jobio;		 /* APPLY_SEG_MAX */
 	uint8_t *jobbuf;			 /* their vin and vloc */
 	bool *skip;				 /* lim.max_entries */
@@ -282,6 +284,7 @@ enum apply_src { SRC_BATCH, SRC_SNAPSHOT };
 /* Entries applied together (engine_apply.c): at most this many, keys
  * distinct. */
 #define APPLY_SEG_MAX 256
+#define SEG_KEY_SLOTS (4 * APPLY_SEG_MAX) /* a power of two */
 
 /* One entry being applied. */
 struct apply_job {

@@ -1713,8 +1713,11 @@ static void test_batch_store(void **state)
 		      n2->store.batch_calls);
 	assert_true(n2->store.batch_calls <= 8);
 
-	/* the same key twice, and a delete after an update, in one message */
+	/* the same key three times (an update, its delete and a new update:
+	 * the sender folds only an update into an update), and a delete after
+	 * an update, in one message */
 	put_session(n1, 300, 1, 0, 0x61);
+	del_session(n1, 300);
 	put_session(n1, 300, 2, 0, 0x62);
 	put_session(n1, 301, 1, 0, 0x63);
 	del_session(n1, 301);
