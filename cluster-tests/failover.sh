@@ -128,10 +128,11 @@ cleanup() {
 trap cleanup EXIT
 
 carriers() { "$TB" carriers | xargs; }
-# the client's TCP retransmission timeouts so far (netns testbed; else empty)
-client_rto() {
+# the client's TCP retransmission timeouts and tail loss probes so far,
+# "TIMEOUTS PROBES" (netns testbed; else nothing)
+client_tcp() {
 	[ "$TARGET" = netns ] || return 0
-	ip netns exec xlb-client awk '$1 == "TcpExt:" { if (n++) { for (i = 1; i <= NF; i++) if (h[i] == "TCPTimeouts") print $i } else split($0, h) }' /proc/net/netstat
+	ip netns exec xlb-client awk '$1 == "TcpExt:" { if (n++) { for (i = 1; i <= NF; i++) { if (h[i] == "TCPTimeouts") t = $i; if (h[i] == "TCPLossProbes") p = $i }; print t + 0, p + 0 } else split($0, h) }' /proc/net/netstat
 }
 # sessions NODE took from a peer: adopted (the peer dead) or taken over (a
 # client-side packet here before the peer was declared dead)
@@ -198,7 +199,7 @@ until_carriers() {
 
 # fail_case MODE SYNC TAG: returns after the flows of the failure phase ended
 fail_case() {
-	local mode=$1 sync=$2 tag=$3 ms t0
+	local mode=$1 sync=$2 tag=$3 ms t0 tcp0 t1 p1
 	tb_up "$mode" "$sync" >"$TMP/$tag.up" 2>&1 || { tail -20 "$TMP/$tag.up"; return 1; }
 	UP=1
 	echo "      $TARGET testbed up, $mode, syncd $([ "$sync" = 1 ] && echo on || echo off), traffic to $(carriers)"
@@ -208,13 +209,16 @@ fail_case() {
 	add_be3_on_lb2 || echo "      (be3 did not come up on lb2 in 10 s)"
 	sleep 1
 	echo "      sessions before the failure: lb1 $(sessions lb1), lb2 $(sessions lb2)"
-	rto0=$(client_rto)
+	tcp0=$(client_tcp)
 	t0=$(date +%s%N)
 	"$TB" fail lb1 >/dev/null
 	ms=$(until_carriers lb2 5000 "$t0") || ms="more than 5000"
 	echo "      lb1 failed ($FAILURE) at $(date +%T); the router's traffic left it within $ms ms of the command"
 	wait_flows
-	[ -n "$rto0" ] && echo "      client TCP during the failure: $(( $(client_rto) - rto0 )) timeouts (retransmissions after an RTO)"
+	if [ -n "$tcp0" ]; then
+		read -r t1 p1 <<<"$(client_tcp)"
+		echo "      client TCP during the failure: $((t1 - ${tcp0% *})) timeouts (retransmissions after an RTO), $((p1 - ${tcp0#* })) tail loss probes"
+	fi
 	report "$tag.fnat"; report "$tag.dsr"; report "$tag.udp"
 }
 

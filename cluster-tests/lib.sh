@@ -132,6 +132,6 @@ report() {
 	fi
 	case "$f" in
 	*.udp) echo "      $f: $(j "$f" '"\(.ok)/\(.flows) flows ok, worst loss \(.worst_flow_loss_pct)%, failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
-	*) echo "      $f: $(j "$f" '"\(.ok)/\(.conns) ok, \(.requests) requests, longest gap \(.longest_gap_ms) ms (p99 \(.gap_p99_ms) ms), failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
+	*) echo "      $f: $(j "$f" '"\(.ok)/\(.conns) ok, \(.requests) requests, longest gap \(.longest_gap_ms) ms (p50 \(.gap_p50_ms) ms, p99 \(.gap_p99_ms) ms), failures \(.failures | to_entries | map(select(.value > 0)) | from_entries)"')" ;;
 	esac
 }

@@ -3,9 +3,10 @@
 # the failure case of cluster-tests/failover.sh (lb1 failed hard while
 # long-lived TCP connections run through the full-NAT and the DSR VIP,
 # syncd on) run with a few sizes one after the other in one invocation,
-# printing side by side for each: connections broken, the longest and the
+# printing side by side for each: connections broken, the longest, p50 and
 # p99 gap without an answer, how long the router took to send lb1's traffic
-# to lb2, and the clients' TCP retransmission timeouts during the run; then
+# to lb2, and the clients' TCP retransmission timeouts and tail loss probes
+# during the run (what recovered the requests lost in the failure); then
 # the ratios of the gaps against the first size.
 #
 # The sizes are "CONNS@INTERVAL_MS": CONNS per TCP VIP (so twice as many
@@ -39,7 +40,7 @@ TMP=$(mktemp -d /tmp/xlb-failbench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 echo "== failover bench: $(nproc) CPUs, kernel $(uname -r), $(date -u +%FT%TZ), $MODE, flows ${DUR}s"
-# one row per size: size conns broken gap p99 route_ms rto_timeouts
+# one row per size: size conns broken gap p50 p99 route_ms rto_timeouts loss_probes
 rows=()
 for s in $SIZES; do
 	conns=${s%@*} iv=${s#*@}
@@ -55,27 +56,29 @@ for s in $SIZES; do
 	f=$(grep -E "^ +$MODE-on\.fnat:" "$out" || true)
 	d=$(grep -E "^ +$MODE-on\.dsr:" "$out" || true)
 	if [ -z "$f" ] || [ -z "$d" ]; then
-		rows+=("$s - - - - - -")
+		rows+=("$s - - - - - - - -")
 		continue
 	fi
 	ok=$(( $(sed -E 's/.*: ([0-9]+)\/.*/\1/' <<<"$f") + $(sed -E 's/.*: ([0-9]+)\/.*/\1/' <<<"$d") ))
-	gap=$(sed -nE 's/.*longest gap ([0-9]+) ms.*/\1/p' <<<"$f$d" | sort -n | tail -1)
-	p99=$(sed -nE 's/.*\(p99 ([0-9]+) ms\).*/\1/p' <<<"$f$d" | sort -n | tail -1)
+	# the larger of the two VIPs' figures
+	gap=$(printf '%s\n%s\n' "$f" "$d" | sed -nE 's/.*longest gap ([0-9]+) ms.*/\1/p' | sort -n | tail -1)
+	p50=$(printf '%s\n%s\n' "$f" "$d" | sed -nE 's/.*\(p50 ([0-9]+) ms,.*/\1/p' | sort -n | tail -1)
+	p99=$(printf '%s\n%s\n' "$f" "$d" | sed -nE 's/.*, p99 ([0-9]+) ms\).*/\1/p' | sort -n | tail -1)
 	route=$(sed -nE 's/.*traffic left it within ([0-9]+) ms.*/\1/p' "$out" | head -1)
-	rto=$(sed -nE 's/.*client TCP during the failure: ([0-9]+) timeouts.*/\1/p' "$out" | head -1)
-	rows+=("$s $((2 * conns)) $((2 * conns - ok)) ${gap:--} ${p99:--} ${route:--} ${rto:--}")
+	tcp=$(sed -nE 's/.*client TCP during the failure: ([0-9]+) timeouts.*, ([0-9]+) tail loss probes.*/\1 \2/p' "$out" | head -1)
+	rows+=("$s $((2 * conns)) $((2 * conns - ok)) ${gap:--} ${p50:--} ${p99:--} ${route:--} ${tcp:-- -}")
 done
 
 echo "== results ($MODE, syncd on, lb1 failed hard)"
-printf '%-10s %8s %7s %14s %11s %15s %13s\n' size conns broken longest_gap_ms p99_gap_ms router_moved_ms rto_timeouts
+printf '%-10s %7s %7s %14s %11s %11s %15s %13s %12s\n' size conns broken longest_gap_ms p50_gap_ms p99_gap_ms router_moved_ms rto_timeouts loss_probes
 for r in "${rows[@]}"; do
 	# shellcheck disable=SC2086
-	printf '%-10s %8s %7s %14s %11s %15s %13s\n' $r
+	printf '%-10s %7s %7s %14s %11s %11s %15s %13s %12s\n' $r
 done
-read -r _ _ _ g0 p0 _ _ <<<"${rows[0]}"
+read -r _ _ _ g0 _ p0 _ _ _ <<<"${rows[0]}"
 echo "== ratios against ${rows[0]%% *} (longest gap, p99 gap)"
 for r in "${rows[@]:1}"; do
-	read -r s _ _ g p _ _ <<<"$r"
+	read -r s _ _ g _ p _ _ _ <<<"$r"
 	if [[ "$g0$p0$g$p" =~ ^[0-9]+$ ]] && [ "$g0" -gt 0 ] && [ "$p0" -gt 0 ]; then
 		awk -v s="$s" -v g="$g" -v g0="$g0" -v p="$p" -v p0="$p0" \
 			'BEGIN { printf "%-10s %.2f %.2f\n", s, g / g0, p / p0 }'
