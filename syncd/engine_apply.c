@@ -349,8 +349,6 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 	return apply_one(e, p, j, delta, src, now_ns);
 }
 
-/* Does the segment j[0..n) already hold en's key? (The segment's keys are
- * few: a linear scan by hash.) */
 /* A new segment: no key in it yet. */
 static void seg_keys_clear(struct sync_engine *e)
 {
