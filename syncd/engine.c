@@ -393,12 +393,11 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 			jv = e->maps[i].value_size;
 	}
 	e->jobs = calloc(APPLY_SEG_MAX, sizeof(*e->jobs));
-	e->segkeys = calloc(SEG_KEY_SLOTS, sizeof(*e->segkeys));
-	e->seg_gen = 1;
 	e->jobio = calloc(APPLY_SEG_MAX, sizeof(*e->jobio));
 	e->jobbuf = calloc(APPLY_SEG_MAX * 2, jv ? jv : 1);
 	e->skip = calloc(e->cfg.lim.max_entries, sizeof(*e->skip));
-	if (!e->jobs || !e->segkeys || !e->jobio || !e->jobbuf || !e->skip ||
+	if (!e->jobs || eng_kindex_init(&e->segkeys, APPLY_SEG_MAX) || !e->jobio || !e->jobbuf ||
+	    !e->skip ||
 	    sync_arena_init(&e->arena, e->cfg.lim.max_decode_mem
 					       ? e->cfg.lim.max_decode_mem
 					       : 64 * (size_t)e->cfg.lim.max_msg + 64 * 1024))
@@ -417,7 +416,7 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 	if (!e->txbuf || !e->vin || !e->vloc || !e->vmask_a || !e->vmask_b ||
 	    sync_txring_init(&e->ring, e->cfg.txring_msgs, e->cfg.txring_bytes))
 		goto nomem;
-	if (eng_digest_init(e) || eng_bindex_init(e))
+	if (eng_digest_init(e) || eng_kindex_init(&e->bidx, e->cfg.batch_max_entries))
 		goto nomem;
 	return e;
 nomem:
@@ -446,7 +445,7 @@ void sync_engine_free(struct sync_engine *e)
 	free(e->vin);
 	free(e->vloc);
 	free(e->jobs);
-	free(e->segkeys);
+	free(e->segkeys.slot);
 	free(e->jobio);
 	free(e->jobbuf);
 	free(e->skip);

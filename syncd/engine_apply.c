@@ -349,37 +349,34 @@ int eng_apply_entry(struct sync_engine *e, struct peer *p, const struct sync_ent
 	return apply_one(e, p, j, delta, src, now_ns);
 }
 
-/* A new segment: no key in it yet. */
-static void seg_keys_clear(struct sync_engine *e)
+/* A key being queued into the segment, for the segment's index. */
+struct skey {
+	const struct sync_entry *en;
+	uint64_t h;
+};
+
+static bool seg_same(const struct sync_engine *e, uint32_t idx, const void *arg)
 {
-	if (++e->seg_gen == 0) {
-		memset(e->segkeys, 0, SEG_KEY_SLOTS * sizeof(*e->segkeys));
-		e->seg_gen = 1;
-	}
+	const struct skey *k = arg;
+	const struct apply_job *j = &e->jobs[idx];
+
+	return j->khash == k->h && j->en.key_len == k->en->key_len &&
+	       !memcmp(j->en.key, k->en->key, k->en->key_len) && !strcmp(j->en.map, k->en->map);
 }
 
-/* Whether the segment e->jobs[0..) holds en's key (hash h) already; if
- * not, the key is remembered as job idx's. A segment holds at most
- * APPLY_SEG_MAX keys in 4x as many slots, so a free slot is found. */
+/* Whether the segment holds en's key (hash h) already; if not, it is
+ * remembered as job idx's. */
 static bool seg_has_key(struct sync_engine *e, const struct sync_entry *en, uint64_t h,
 			uint32_t idx)
 {
-	uint32_t i = (uint32_t)h & (SEG_KEY_SLOTS - 1);
+	const struct skey k = { en, h };
+	struct bslot *s = eng_kindex_probe(e, &e->segkeys, h, seg_same, &k);
 
-	for (;; i = (i + 1) & (SEG_KEY_SLOTS - 1)) {
-		struct bslot *s = &e->segkeys[i];
-		const struct apply_job *j;
-
-		if (s->gen != e->seg_gen) {
-			s->gen = e->seg_gen;
-			s->idx = idx;
-			return false;
-		}
-		j = &e->jobs[s->idx];
-		if (j->khash == h && j->en.key_len == en->key_len &&
-		    !memcmp(j->en.key, en->key, en->key_len) && !strcmp(j->en.map, en->map))
-			return true;
-	}
+	if (s->gen == e->segkeys.gen)
+		return true;
+	s->gen = e->segkeys.gen;
+	s->idx = idx;
+	return false;
 }
 
 /* The segment e->jobs[0..n), with the store's batch calls. */
@@ -480,7 +477,7 @@ void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_
 		}
 		return;
 	}
-	seg_keys_clear(e);
+	eng_kindex_clear(&e->segkeys);
 	for (i = 0; i < m->n_entries; i++) {
 		struct apply_job *j;
 		struct sync_entry en;
@@ -493,7 +490,7 @@ void eng_apply_entries(struct sync_engine *e, struct peer *p, const struct sync_
 		if (n == APPLY_SEG_MAX || seg_has_key(e, &en, h, (uint32_t)n)) {
 			apply_segment(e, p, n, delta, src, now_ns);
 			n = 0;
-			seg_keys_clear(e);
+			eng_kindex_clear(&e->segkeys);
 			seg_has_key(e, &en, h, 0);
 		}
 		j = &e->jobs[n++];

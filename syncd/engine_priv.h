@@ -63,19 +63,23 @@ struct ebuf {
 	size_t est; /* estimated encoded size of the entries */
 };
 
-/* Where each (map, key) of the pending batch was last queued, so that a
- * later update of the same key overwrites it in place (engine_send.c). A
- * slot is live when its gen is the batch's; a new batch only bumps gen. */
+/* An index of the keys of a set of entries (the pending batch, a segment
+ * being applied) by their hash: open addressing over at least twice as
+ * many slots as entries, a slot live when its gen is the index's, so that
+ * emptying it is bumping gen (engine_send.c eng_kindex_*). */
 struct bslot {
 	uint32_t gen;
-	uint32_t idx; /* into batch.ent */
+	uint32_t idx; /* the entry's index in its set */
 };
 
 struct bindex {
 	struct bslot *slot;
-	uint32_t mask; /* slots - 1, slots a power of two >= 2 x batch entries */
+	uint32_t mask; /* slots - 1 */
 	uint32_t gen;
 };
+
+/* Does entry idx of the set hold the key looked up? */
+typedef bool kindex_same_fn(const struct sync_engine *e, uint32_t idx, const void *arg);
 
 /* A set of keys (bucket snapshot contents). */
 struct kent {
@@ -237,7 +241,7 @@ struct sync_engine {
 	uint64_t tx_seq;
 	struct sync_txring ring;
 	struct ebuf batch;
-	struct bindex bidx;	 /* the batch's keys */
+	struct bindex bidx;	 /* the batch's keys, by entry */
 	uint64_t batch_first_ns; /* its first entry was queued */
 
 	uint64_t next_snap_id;
@@ -259,8 +263,7 @@ struct sync_engine {
 	uint8_t *sealbuf, *scratch, *openbuf;	 /* cfg.cipher: lim.max_msg each */
 	uint8_t *vin, *vloc, *vmask_a, *vmask_b; /* lim.max_value each */
 	struct apply_job *jobs;			 /* APPLY_SEG_MAX */
-	struct bslot *segkeys;			 /* SEG_KEY_SLOTS: the segment's keys */
-	uint32_t seg_gen;			 /* live segkeys slots */
+	struct bindex segkeys;			 /* the segment's keys, by job */
 	struct sync_store_io *jobio;		 /* APPLY_SEG_MAX */
 	uint8_t *jobbuf;			 /* their vin and vloc */
 	bool *skip;				 /* lim.max_entries */
@@ -284,7 +287,6 @@ enum apply_src { SRC_BATCH, SRC_SNAPSHOT };
 /* Entries applied together (engine_apply.c): at most this many, keys
  * distinct. */
 #define APPLY_SEG_MAX 256
-#define SEG_KEY_SLOTS (4 * APPLY_SEG_MAX) /* a power of two */
 
 /* One entry being applied. */
 struct apply_job {
@@ -333,7 +335,10 @@ int eng_ebuf_add(struct ebuf *b, const struct sync_mapspec *ms, unsigned int map
 size_t eng_ebuf_est_with(const struct ebuf *b, const struct sync_mapspec *ms, enum sync_op op);
 struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct ebuf *b);
 size_t eng_msg_budget(const struct sync_engine *e);
-int eng_bindex_init(struct sync_engine *e);
+int eng_kindex_init(struct bindex *x, size_t entries);
+void eng_kindex_clear(struct bindex *x);
+struct bslot *eng_kindex_probe(const struct sync_engine *e, struct bindex *x, uint64_t h,
+			       kindex_same_fn *same, const void *arg);
 void eng_hdr_fill(const struct sync_engine *e, struct sync_hdr *h, uint32_t dest, uint64_t now_ns);
 const uint8_t *eng_frame(struct sync_engine *e, size_t *len);
 int eng_emit(struct sync_engine *e, uint32_t dest, size_t len);

@@ -88,48 +88,65 @@ size_t eng_msg_budget(const struct sync_engine *e)
 	return e->cfg.lim.max_msg - SYNC_FRAME_ROOM - HDR_RESERVE;
 }
 
-/* ------------------------------------------------------ batch index */
+/* ------------------------------------------------------- key indexes */
 
-int eng_bindex_init(struct sync_engine *e)
+int eng_kindex_init(struct bindex *x, size_t entries)
 {
 	uint32_t n = 16;
 
-	while (n < 2 * e->cfg.batch_max_entries)
+	while (n < 2 * entries)
 		n *= 2;
-	e->bidx.slot = calloc(n, sizeof(*e->bidx.slot));
-	e->bidx.mask = n - 1;
-	e->bidx.gen = 1;
-	return e->bidx.slot ? 0 : -ENOMEM;
+	x->slot = calloc(n, sizeof(*x->slot));
+	x->mask = n - 1;
+	x->gen = 1;
+	return x->slot ? 0 : -ENOMEM;
 }
 
-/* A new batch: every slot stale at once. */
-static void bindex_clear(struct sync_engine *e)
+/* Every slot stale at once. */
+void eng_kindex_clear(struct bindex *x)
 {
-	if (++e->bidx.gen == 0) {
-		memset(e->bidx.slot, 0, ((size_t)e->bidx.mask + 1) * sizeof(*e->bidx.slot));
-		e->bidx.gen = 1;
+	if (++x->gen == 0) {
+		memset(x->slot, 0, ((size_t)x->mask + 1) * sizeof(*x->slot));
+		x->gen = 1;
 	}
 }
 
-/* The slot of (map, key) in the batch index: live if it holds the key,
- * else the free slot where it goes. The table is at least twice the
- * batch's entries, so a free slot is always found. */
-static struct bslot *bindex_slot(struct sync_engine *e, unsigned int map, const void *key,
-				 uint32_t key_len)
+/* The slot of the key of hash h: live (gen == x->gen) if an entry holds
+ * it (same()), else the free slot where it goes. At most half the slots
+ * are live, so a free one is always found. */
+struct bslot *eng_kindex_probe(const struct sync_engine *e, struct bindex *x, uint64_t h,
+			       kindex_same_fn *same, const void *arg)
 {
-	uint32_t i = (uint32_t)XXH3_64bits_withSeed(key, key_len, map) & e->bidx.mask;
+	uint32_t i = (uint32_t)h & x->mask;
 
-	for (;; i = (i + 1) & e->bidx.mask) {
-		struct bslot *s = &e->bidx.slot[i];
-		const struct pent *p;
+	for (;; i = (i + 1) & x->mask) {
+		struct bslot *s = &x->slot[i];
 
-		if (s->gen != e->bidx.gen)
-			return s;
-		p = &e->batch.ent[s->idx];
-		if (p->map == map && p->key_len == key_len &&
-		    !memcmp(e->batch.data + p->off, key, key_len))
+		if (s->gen != x->gen || same(e, s->idx, arg))
 			return s;
 	}
+}
+
+/* A key of the pending batch, for the batch's index. */
+struct bkey {
+	unsigned int map;
+	const void *key;
+	uint32_t key_len;
+};
+
+static bool batch_same(const struct sync_engine *e, uint32_t idx, const void *arg)
+{
+	const struct bkey *k = arg;
+	const struct pent *p = &e->batch.ent[idx];
+
+	return p->map == k->map && p->key_len == k->key_len &&
+	       !memcmp(e->batch.data + p->off, k->key, k->key_len);
+}
+
+static struct bslot *batch_slot(struct sync_engine *e, const struct bkey *k)
+{
+	return eng_kindex_probe(e, &e->bidx, XXH3_64bits_withSeed(k->key, k->key_len, k->map),
+				batch_same, k);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -247,7 +264,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 	if (!v) {
 		e->st.tx_errors++;
 		eng_ebuf_reset(&e->batch);
-		bindex_clear(e);
+		eng_kindex_clear(&e->bidx);
 		return;
 	}
 	while (done < e->batch.n) {
@@ -284,7 +301,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 	}
 	free(v);
 	eng_ebuf_reset(&e->batch);
-	bindex_clear(e);
+	eng_kindex_clear(&e->bidx);
 }
 
 void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
@@ -394,6 +411,7 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 		      const void *value, uint64_t version, uint64_t now_ns)
 {
 	const struct sync_mapspec *ms;
+	struct bkey bk = { .map = map, .key = key };
 	struct bslot *slot;
 	bool first;
 	int rc;
@@ -404,9 +422,10 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 		return -EINVAL;
 	}
 	ms = &e->maps[map];
+	bk.key_len = ms->key_size;
 	if (op == SYNC_OP_UPDATE)
 		version = sync_mapspec_version(ms, value);
-	slot = bindex_slot(e, map, key, ms->key_size);
+	slot = batch_slot(e, &bk);
 	if (op == SYNC_OP_UPDATE && slot->gen == e->bidx.gen) {
 		struct pent *p = &e->batch.ent[slot->idx];
 
@@ -424,7 +443,7 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 	}
 	if (e->batch.n && eng_ebuf_est_with(&e->batch, ms, op) > eng_msg_budget(e)) {
 		send_batch(e, now_ns);
-		slot = bindex_slot(e, map, key, ms->key_size);
+		slot = batch_slot(e, &bk);
 	}
 	first = e->batch.n == 0;
 	if (first)

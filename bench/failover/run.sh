@@ -36,8 +36,8 @@ for s in $SIZES; do
 	[[ "$s" =~ ^[0-9]+@[0-9]+$ ]] || die "BENCH_FAILOVER_SIZES: '$s' is not CONNS@INTERVAL_MS"
 done
 
-TMP=$(mktemp -d /tmp/xlb-failbench.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+OUT=$(mktemp -d) # the failover.sh outputs
+trap 'rm -rf "$OUT"' EXIT
 
 echo "== failover bench: $(nproc) CPUs, kernel $(uname -r), $(date -u +%FT%TZ), $MODE, flows ${DUR}s"
 # one row per size: size conns broken gap p50 p99 route_ms rto_timeouts loss_probes
@@ -45,7 +45,7 @@ rows=()
 for s in $SIZES; do
 	conns=${s%@*} iv=${s#*@}
 	echo "-- $s: $conns + $conns TCP connections, a request every $iv ms"
-	out=$TMP/$s.out
+	out=$OUT/$s.out
 	rc=0
 	XLB_FAILOVER_MODES=$MODE XLB_FAILOVER_CONNS=$conns XLB_FAILOVER_INTERVAL_MS=$iv \
 		XLB_FAILOVER_S=$DUR \

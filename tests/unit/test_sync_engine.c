@@ -913,6 +913,27 @@ static void test_replicate(void **state)
 	cluster_free();
 }
 
+/* nd's pending batch sent now; its counters after it in *st. */
+static void flush_now(struct node *nd, struct sync_engine_stats *st)
+{
+	sync_engine_flush(nd->e, node_now(nd));
+	nd->flush_at = 0;
+	stats(nd, st);
+}
+
+/* Once delivered, node 2 holds session i at version with payload tag, and
+ * equals node 1. */
+static void peer_ends_with(uint32_t i, uint32_t version, uint8_t tag)
+{
+	struct tval v;
+
+	run(10);
+	assert_true(get_session(&C.nodes[1], i, &v));
+	assert_int_equal(v.version, version);
+	assert_int_equal(v.payload[0], tag);
+	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+}
+
 /* Updates of one key while a batch is pending leave as one entry, the
  * last; a delete in between keeps its place, and what follows it is not
  * folded into what came before it. The peer ends equal either way. */
@@ -920,7 +941,6 @@ static void test_coalescing(void **state)
 {
 	struct sync_engine_stats st0, st1;
 	struct node *n1;
-	struct tval v;
 	uint32_t i;
 
 	cluster_init(2, NULL);
@@ -936,17 +956,11 @@ static void test_coalescing(void **state)
 		put_session(n1, 7, i, 0, (uint8_t)(0x50 + i));
 	/* not newer than what is queued: kept as its own entry */
 	put_session(n1, 100, 1, 0, 0x41);
-	sync_engine_flush(n1->e, node_now(n1));
-	n1->flush_at = 0;
-	stats(n1, &st1);
+	flush_now(n1, &st1);
 	assert_true(st1.local_updates - st0.local_updates == 15);
 	assert_true(st1.local_coalesced - st0.local_coalesced == 3);
 	assert_true(st1.tx_entries - st0.tx_entries == 12);
-	run(10);
-	assert_true(get_session(&C.nodes[1], 7, &v));
-	assert_int_equal(v.version, 4);
-	assert_int_equal(v.payload[0], 0x54);
-	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+	peer_ends_with(7, 4, 0x54);
 
 	/* update, delete, update again (a new incarnation) in one batch:
 	 * three entries in that order, the peer ends with the last */
@@ -955,22 +969,14 @@ static void test_coalescing(void **state)
 	del_session(n1, 8);
 	put_session(n1, 8, 9, 0, 0x62);
 	put_session(n1, 8, 10, 0, 0x63);
-	sync_engine_flush(n1->e, node_now(n1));
-	n1->flush_at = 0;
-	stats(n1, &st1);
+	flush_now(n1, &st1);
 	assert_true(st1.local_coalesced - st0.local_coalesced == 1);
 	assert_true(st1.tx_entries - st0.tx_entries == 3);
-	run(10);
-	assert_true(get_session(&C.nodes[1], 8, &v));
-	assert_int_equal(v.version, 10);
-	assert_int_equal(v.payload[0], 0x63);
-	assert_int_equal(diff_count(&C.nodes[0], &C.nodes[1]), 0);
+	peer_ends_with(8, 10, 0x63);
 	/* a new batch starts with no key known */
 	stats(n1, &st0);
 	put_session(n1, 8, 11, 0, 0x64);
-	sync_engine_flush(n1->e, node_now(n1));
-	n1->flush_at = 0;
-	stats(n1, &st1);
+	flush_now(n1, &st1);
 	assert_true(st1.local_coalesced == st0.local_coalesced);
 	assert_true(st1.tx_entries - st0.tx_entries == 1);
 	cluster_free();
