@@ -17,7 +17,9 @@
 # lb2's syncd must get from its startup snapshot in the joining-node phase
 # "snap", with the live stream at the first rate meanwhile; default
 # 1000000, 0: off), SYNC_BENCH_LOGS (a directory: the syncd logs and
-# final status of lb1 and lb2 are copied there).
+# final status of lb1 and lb2 are copied there), SYNC_BENCH_LAG_DUMP (1: the
+# snap phase prints every live entry's write time and lag, "live-lag T LAG"),
+# XLB_TESTBED_SESSIONS_MAX (default: twice SYNC_BENCH_SNAP_N, at least 1 Mi).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -37,6 +39,10 @@ LAG_S=${SYNC_BENCH_LAG_S:-3}
 CAP_N=${SYNC_BENCH_CAP_N:-100000}
 GEN_K=${SYNC_BENCH_GEN_K:-256}
 SNAP_N=${SYNC_BENCH_SNAP_N:-1000000}
+# the joining-node phase's sessions, the live stream written meanwhile and
+# what the earlier phases leave until lbd ages them must fit in the table
+# (the data plane forwards a DSR SYN statelessly when it is full)
+export XLB_TESTBED_SESSIONS_MAX=${XLB_TESTBED_SESSIONS_MAX:-$((SNAP_N * 2 > 1048576 ? SNAP_N * 2 : 1048576))}
 
 die() { echo "sync bench: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root"
