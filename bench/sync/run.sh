@@ -66,6 +66,8 @@ trap cleanup EXIT
 repl_rc=0
 
 status() { "$SYNCD" status -c "$STATE/$1/lbd.yaml"; }
+# a node's syncd status socket (sync.control_socket, the testbed's default)
+sock() { echo "/run/xdplb/$1.syncd.sock"; }
 
 echo "== sync bench: $(nproc) CPUs, kernel $(uname -r), $(date -u +%FT%TZ)"
 echo "== 1/2 capture cost (bench_sync_capture -n $CAP_N)"
@@ -81,7 +83,7 @@ pid() { cat "$STATE/$1/$2.pid"; }
 ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
 	-r "$RATES" -d "$LAG_S" -g "$GEN_K" -S "$SNAP_N" \
 	-R "$TESTBED syncd-stop lb2 >/dev/null" -T "$TESTBED syncd-start lb2 >/dev/null 2>&1" \
-	-Q "$SYNCD status -c $STATE/lb2/lbd.yaml 2>/dev/null | jq -r .ready" \
+	-Q "$(sock lb2)" \
 	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
 	tee "$TMP/repl.out" || repl_rc=$?

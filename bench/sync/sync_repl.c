@@ -59,12 +59,15 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 
 #include "dp_fixture.h"
 #include "lb_bench.skel.h"
@@ -86,7 +89,7 @@ static struct {
 	unsigned int poll_us;
 	unsigned int gen_k;  /* -g: entries per batch generator call (0: off) */
 	unsigned int snap_n; /* -S: sessions of the joining-node phase (0: off) */
-	const char *stop_cmd, *start_cmd, *ready_cmd; /* -R, -T, -Q: lb2's syncd */
+	const char *stop_cmd, *start_cmd, *ready_sock; /* -R, -T, -Q: lb2's syncd */
 	struct {
 		const char *name;
 		int pid;
@@ -720,7 +723,7 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s -a PIN_LB1 -b PIN_LB2 [-i IFNAME] [-n N] "
 		"[-r R1,R2] [-d SECONDS] [-w DEADLINE_S] [-u POLL_US] [-g K] "
-		"[-S N -R STOP_CMD -T START_CMD -Q READY_CMD] [-p NAME:PID]...\n",
+		"[-S N -R STOP_CMD -T START_CMD -Q STATUS_SOCKET] [-p NAME:PID]...\n",
 		argv0);
 	exit(2);
 }
@@ -731,10 +734,8 @@ static void usage(const char *argv0)
  * lb2's syncd is stopped (STOP, a shell command), the N sessions are deleted
  * from lb2's map (user space: not captured), and lb2's syncd is started
  * again (START, in the background) with a map that lacks them: its startup
- * snapshot from lb1 must bring all N. READY (a shell command, run every
- * 10 ms) prints "true" once lb2's syncd reports ready, which it does when
- * its snapshot is in, "false" while it is up and not ready, nothing while
- * it does not answer. Meanwhile lb1 makes new sessions one per call at the
+ * snapshot from lb1 must bring all N. READY is lb2's syncd status socket,
+ * read every 10 ms: it reports ready when its snapshot is in. Meanwhile lb1 makes new sessions one per call at the
  * first lag rate (the live stream). Reported: the time from START to ready
  * with all N on lb2, and the lag of the live entries written from when
  * lb2's syncd answers until it is ready, each timed on its own (those
@@ -753,21 +754,40 @@ struct ready_wait {
 	_Atomic bool done;
 };
 
-/* What READY prints: "true" (ready), "false" (up, not ready), or nothing
- * (lb2's syncd not answering). */
+/*
+ * lb2's syncd through its status socket (-Q PATH, the JSON line `syncd
+ * status` prints): 1 ready, 0 up and not ready, -1 not answering. Read
+ * directly: a `syncd status | jq` pipeline every 10 ms cost the two cores
+ * about 50 ms of CPU per poll, more than the transfer it was timing.
+ */
 static int ready_state(void)
 {
-	char out[32] = "";
-	FILE *f = popen(opt.ready_cmd, "r");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct json_object *o, *v;
+	char buf[1 << 16];
+	size_t n = 0;
+	ssize_t r;
+	int fd, st = -1;
 
-	if (!f)
+	if (strlen(opt.ready_sock) >= sizeof(sa.sun_path))
 		return -1;
-	if (!fgets(out, sizeof(out), f))
-		out[0] = 0;
-	pclose(f);
-	if (!strncmp(out, "true", 4))
-		return 1;
-	return !strncmp(out, "false", 5) ? 0 : -1;
+	strcpy(sa.sun_path, opt.ready_sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = 0;
+	o = json_tokener_parse(buf);
+	if (o && json_object_object_get_ex(o, "ready", &v))
+		st = json_object_get_boolean(v) ? 1 : 0;
+	json_object_put(o);
+	return st;
 }
 
 static void *ready_main(void *arg)
@@ -1002,7 +1022,7 @@ int main(int argc, char **argv)
 			opt.start_cmd = optarg;
 			break;
 		case 'Q':
-			opt.ready_cmd = optarg;
+			opt.ready_sock = optarg;
 			break;
 		case 'g':
 			opt.gen_k = (unsigned int)strtoul(optarg, NULL, 0);
@@ -1121,7 +1141,7 @@ int main(int argc, char **argv)
 		       r->throttled_s, busy > 0 ? r->written / busy : 0,
 		       (unsigned long long)(r->ring_max >> 10), r->busy_s, r->err);
 	}
-	if (opt.snap_n && opt.gen_k && opt.stop_cmd && opt.start_cmd && opt.ready_cmd) {
+	if (opt.snap_n && opt.gen_k && opt.stop_cmd && opt.start_cmd && opt.ready_sock) {
 		struct snap_result sr;
 		double rate = opt.n_rates ? opt.rates[0] : 10000;
 		int err;
