@@ -630,6 +630,7 @@ static void peer_heard(struct sync_engine *e, struct peer *p, uint64_t now_ns, u
 		xlb_log(XLB_LOG_INFO, "sync %s: peer %s is alive", e->cfg.node_name, p->name);
 		if (e->io.peer_state)
 			e->io.peer_state(e->io_ctx, p->node, true);
+		eng_pulls_peer_heard(e, (size_t)(p - e->peers), now_ns);
 	}
 }
 

@@ -367,6 +367,7 @@ struct pull *eng_pull_new(struct sync_engine *e, size_t peer, enum pull_kind kin
 void eng_pull_free(struct sync_engine *e, struct pull *pl);
 struct pull *eng_pull_full_of(struct sync_engine *e, size_t peer);
 void eng_pull_full(struct sync_engine *e, size_t peer, bool startup, uint64_t now_ns);
+void eng_pulls_peer_heard(struct sync_engine *e, size_t pi, uint64_t now_ns);
 void eng_send_pull_request(struct sync_engine *e, struct pull *pl, uint64_t now_ns);
 void eng_rx_snapshot_request(struct sync_engine *e, struct rx *x);
 void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x);

@@ -281,6 +281,20 @@ void eng_rx_snapshot_end(struct sync_engine *e, struct rx *x)
 	eng_pull_free(e, pl);
 }
 
+/* Peer pi is heard for the first time since it was silent: a pull sent to
+ * it that got nothing yet may have left before there was a connection to
+ * carry it (the bus drops such a message), so it is asked again now, under
+ * its id, rather than after PULL_RETRY_FACTOR x resync_retry_ms. */
+void eng_pulls_peer_heard(struct sync_engine *e, size_t pi, uint64_t now_ns)
+{
+	struct pull *pl;
+
+	for (pl = e->pulls; pl; pl = pl->next) {
+		if (pl->peer == pi && pl->sent && !pl->got)
+			pull_send(e, pl, now_ns);
+	}
+}
+
 /* Pulls to (re)send: never sent to the peer's current incarnation, or
  * stalled: one that got nothing yet is asked again under its id (a server that
  * has it queued keeps its place), one that stopped midway asks for the

@@ -982,6 +982,40 @@ static void test_coalescing(void **state)
 	cluster_free();
 }
 
+/* A joining node's startup snapshot request that found no connection (the
+ * bus drops it) is asked again as soon as the peer is first heard, not
+ * after the pull's retry time (5 x resync_retry_ms, 1 s here). */
+static void test_join_request_lost(void **state)
+{
+	struct sync_engine_cfg cfg = { .resync_retry_ms = 200, .ready_timeout_ms = 5000 };
+	struct sync_engine_stats st;
+	struct node *n1, *n2;
+	uint32_t i;
+
+	cluster_init(2, &cfg);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	node_start(n1);
+	run(100);
+	for (i = 0; i < 300; i++)
+		put_session(n1, i, 1, 0, 0x5A);
+	run(10);
+	/* n2 starts with no connection to n1: its request is lost */
+	C.cut[0][1] = C.cut[1][0] = true;
+	node_start(n2);
+	run(10);
+	stats(n2, &st);
+	assert_true(st.snapshots_requested == 1);
+	memset(C.cut, 0, sizeof(C.cut));
+	/* n1's next heartbeat (20 ms) is n2's first contact */
+	run(150);
+	assert_int_equal(n2->store.count[0], 300);
+	assert_int_equal(cluster_diff(), 0);
+	stats(n2, &st);
+	assert_true(st.snapshots_requested == 2);
+	cluster_free();
+}
+
 /* (b) many local changes leave in few messages; a lone change waits for
  * the flush timer. */
 static void test_batching(void **state)
@@ -2450,6 +2484,7 @@ int main(void)
 		cmocka_unit_test(test_replicate),
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_coalescing),
+		cmocka_unit_test(test_join_request_lost),
 		cmocka_unit_test(test_loss_converges),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_ready_timeout),
