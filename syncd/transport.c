@@ -16,8 +16,16 @@
 #define RX_PER_WAKEUP	     1024      /* messages per readable event, then yield */
 #define SOCK_BUF	     (4 << 20) /* send and receive buffers, bytes */
 #define RCV_MAX_SLACK	     1024      /* receive limit above max_msg, bytes */
-#define RECONNECT_IVL_MS     100       /* a restarted peer is found again quickly */
-#define RECONNECT_IVL_MAX_MS 1000
+/*
+ * Reconnection every 100 ms, no back-off (NN_RECONNECT_IVL_MAX 0): a
+ * restarted peer is connected within 100 ms of listening again, and what
+ * the live stream sends before that comes with its snapshot walk, seconds
+ * late (docs/design.md section 3); a dead peer costs one connection attempt
+ * per 100 ms. With a back-off to 1 s a peer down for 2 s waited up to a
+ * second.
+ */
+#define RECONNECT_IVL_MS     100
+#define RECONNECT_IVL_MAX_MS 0
 #define LOG_RL_SECONDS	     10 /* send/receive error logs: */
 #define LOG_RL_LINES	     5	/* at most 5 lines per 10 s */
 
