@@ -133,9 +133,11 @@ fi
 if [ -n "$snap" ]; then
 	t=$(get "$snap" transfer_s) missing=$(get "$snap" missing)
 	printf '%-52s %-28s %s\n' "joining node: snapshot of $(get "$snap" entries) sessions" \
-		"$t s ($(get "$snap" up_s) s to start), missing $missing" "< 2 s: $(awk -v t="$t" -v m="$missing" 'BEGIN{print (t > 0 && t < 2 && m == 0) ? "met" : "not met"}')"
-	printf '%-52s %-28s %s\n' "... live stream lag meanwhile (p50 / p99 / max)" \
-		"$(get "$snap" live_p50_us) / $(get "$snap" live_p99_us) / $(get "$snap" live_max_us) us" "reported"
+		"$t s from its start ($(get "$snap" conn_s) s to connect), missing $missing, live never seen $(get "$snap" live_missing)" "< 2 s: $(awk -v t="$t" -v m="$missing" -v l="$(get "$snap" live_missing)" 'BEGIN{print (t > 0 && t < 2 && m == 0 && l == 0) ? "met" : "not met"}')"
+	printf '%-52s %-28s %s\n' "... live stream lag, connected..ready (p50/p99/p99.9/max)" \
+		"$(get "$snap" live_p50_us) / $(get "$snap" live_p99_us) / $(get "$snap" live_p999_us) / $(get "$snap" live_max_us) us" "reported"
+	printf '%-52s %-28s %s\n' "... from its syncd answering (p50/p99/max)" \
+		"$(get "$snap" up_p50_us) / $(get "$snap" up_p99_us) / $(get "$snap" up_max_us) us" "reported"
 fi
 while read -r line; do
 	off=$(get "$line" offered) p50=$(get "$line" p50_us) p99=$(get "$line" p99_us)

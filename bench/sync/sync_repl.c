@@ -742,15 +742,43 @@ static void usage(const char *argv0)
  * written before lb1's walk began, ~0.1 s of them, arrive with the
  * snapshot by design and make the top of the distribution).
  */
+struct lag_stats {
+	uint64_t n;
+	double p50_us, p99_us, p999_us, max_us;
+};
+
 struct snap_result {
 	double fill_s, transfer_s; /* START .. ready */
 	double up_s;		   /* START .. lb2's syncd answers */
-	uint64_t n, missing, live, live_in, live_missing, live_uncreated;
-	double p50_us, p99_us, max_us;
+	double conn_s;		   /* START .. lb2 is connected to lb1 */
+	uint64_t n, missing, live, live_missing, live_uncreated;
+	struct lag_stats conn, up; /* live lag from conn_s / up_s to ready */
 };
 
+/* The lag of the live entries written in [from, to] (to 0: no end). */
+static void lag_window(const struct reader *lr, const uint64_t *t_write, uint64_t live,
+		       uint64_t from, uint64_t to, uint64_t *lag, struct lag_stats *st)
+{
+	uint64_t i, nl = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!from)
+		return;
+	for (i = 0; i < live; i++)
+		if (lr->t_seen[i] && t_write[i] >= from && (!to || t_write[i] <= to))
+			lag[nl++] = lr->t_seen[i] - t_write[i];
+	st->n = nl;
+	if (!nl)
+		return;
+	qsort(lag, nl, sizeof(*lag), cmp_u64);
+	st->p50_us = lag[nl / 2] / 1e3;
+	st->p99_us = lag[nl * 99 / 100] / 1e3;
+	st->p999_us = lag[nl * 999 / 1000] / 1e3;
+	st->max_us = lag[nl - 1] / 1e3;
+}
+
 struct ready_wait {
-	uint64_t t0, t_up, t_ready, deadline_ns;
+	uint64_t t0, t_up, t_conn, t_ready, deadline_ns;
 	_Atomic bool done;
 };
 
@@ -760,10 +788,10 @@ struct ready_wait {
  * directly: a `syncd status | jq` pipeline every 10 ms cost the two cores
  * about 50 ms of CPU per poll, more than the transfer it was timing.
  */
-static int ready_state(void)
+static int ready_state(bool *connected)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct json_object *o, *v;
+	struct json_object *o, *v, *peers, *alive;
 	char buf[1 << 16];
 	size_t n = 0;
 	ssize_t r;
@@ -786,6 +814,11 @@ static int ready_state(void)
 	o = json_tokener_parse(buf);
 	if (o && json_object_object_get_ex(o, "ready", &v))
 		st = json_object_get_boolean(v) ? 1 : 0;
+	/* connected: lb1 (its only peer) heard, so the live stream flows */
+	if (o && json_object_object_get_ex(o, "peers", &peers) &&
+	    json_object_array_length(peers) > 0 &&
+	    json_object_object_get_ex(json_object_array_get_idx(peers, 0), "alive", &alive))
+		*connected = json_object_get_boolean(alive);
 	json_object_put(o);
 	return st;
 }
@@ -797,9 +830,13 @@ static void *ready_main(void *arg)
 	int st;
 
 	while (now_ns() < w->deadline_ns) {
-		st = ready_state();
+		bool conn = false;
+
+		st = ready_state(&conn);
 		if (st >= 0 && !w->t_up)
 			w->t_up = now_ns();
+		if (conn && !w->t_conn)
+			w->t_conn = now_ns();
 		if (st == 1) {
 			w->t_ready = now_ns();
 			break;
@@ -827,7 +864,7 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 	struct ready_wait w;
 	struct reader r, lr;
 	pthread_t th, lth;
-	uint64_t i, t0, *t_write, *lag, nl = 0, cap;
+	uint64_t i, t0, *t_write, *lag, cap;
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -864,9 +901,9 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 	/* 2. lb2 forgets them, its syncd down (and no longer answering) */
 	if (system(opt.stop_cmd) != 0)
 		return -ECHILD;
-	for (i = 0; i < 500 && ready_state() >= 0; i++)
+	for (i = 0; i < 500 && ready_state(&(bool){ false }) >= 0; i++)
 		usleep(10000);
-	if (ready_state() >= 0) {
+	if (ready_state(&(bool){ false }) >= 0) {
 		fprintf(stderr, "snap: lb2's syncd still answers after STOP\n");
 		return -EBUSY;
 	}
@@ -961,12 +998,12 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 	}
 	if (w.t_ready)
 		res->transfer_s = (w.t_ready - t0) / 1e9;
-	/* lag of the live entries written while the snapshot streamed: from
-	 * when lb2's syncd answered (it is connected then) to its ready */
-	for (i = 0; i < res->live; i++)
-		if (lr.t_seen[i] && w.t_up && t_write[i] >= w.t_up &&
-		    (!w.t_ready || t_write[i] <= w.t_ready))
-			lag[nl++] = lr.t_seen[i] - t_write[i];
+	/* lag of the live entries written while the snapshot streamed, until
+	 * lb2 is ready: from when lb2 is connected to lb1 (the live stream
+	 * reaches it from then on), and from when its syncd answers (the
+	 * entries of that gap come with the snapshot walk) */
+	lag_window(&lr, t_write, res->live, w.t_conn, w.t_ready, lag, &res->conn);
+	lag_window(&lr, t_write, res->live, w.t_up, w.t_ready, lag, &res->up);
 	/* SYNC_BENCH_LAG_DUMP: every live entry's write time (s after lb2's
 	 * start) and lag, on stderr, to see where the tail comes from */
 	if (getenv("SYNC_BENCH_LAG_DUMP"))
@@ -975,13 +1012,7 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 				fprintf(stderr, "live-lag %.4f %.4f\n", (t_write[i] - t0) / 1e9,
 					(lr.t_seen[i] - t_write[i]) / 1e9);
 	res->up_s = w.t_up ? (w.t_up - t0) / 1e9 : 0;
-	res->live_in = nl;
-	if (nl) {
-		qsort(lag, nl, sizeof(*lag), cmp_u64);
-		res->p50_us = lag[nl / 2] / 1e3;
-		res->p99_us = lag[nl * 99 / 100] / 1e3;
-		res->max_us = lag[nl - 1] / 1e3;
-	}
+	res->conn_s = w.t_conn ? (w.t_conn - t0) / 1e9 : 0;
 	delete_keys(base, n);
 	delete_keys(live_base, res->live);
 	free(lr.t_seen);
@@ -1149,20 +1180,26 @@ int main(int argc, char **argv)
 		sleep(1);
 		err = run_snapshot(base, opt.snap_n, base + opt.snap_n, rate, &sr);
 		printf("\nsnap: a joining node (lb2's syncd restarted without %llu sessions): "
-		       "answering %.3f s after its start, ready with all of them %.3f s after "
-		       "its start (%.3f s after it answered), %llu missing; live stream at "
-		       "%.0f/s meanwhile: %llu entries (%llu never seen), lag p50 %.1f us, p99 "
-		       "%.1f us, max %.1f us (fill %.2f s)\n",
-		       (unsigned long long)sr.n, sr.up_s, sr.transfer_s, sr.transfer_s - sr.up_s,
-		       (unsigned long long)sr.missing, rate, (unsigned long long)sr.live_in,
-		       (unsigned long long)sr.live_missing,
-		       sr.p50_us, sr.p99_us, sr.max_us, sr.fill_s);
+		       "answering %.3f s after its start, connected to lb1 at %.3f s, ready with "
+		       "all of them at %.3f s (%.3f s after it connected), %llu missing (fill "
+		       "%.2f s); live stream at %.0f/s meanwhile, %llu never seen; its lag from "
+		       "connected to ready: %llu entries, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, "
+		       "max %.1f us; from answering: %llu entries, p50 %.1f us, p99 %.1f us, max "
+		       "%.1f us\n",
+		       (unsigned long long)sr.n, sr.up_s, sr.conn_s, sr.transfer_s,
+		       sr.transfer_s - sr.conn_s, (unsigned long long)sr.missing, sr.fill_s, rate,
+		       (unsigned long long)sr.live_missing, (unsigned long long)sr.conn.n,
+		       sr.conn.p50_us, sr.conn.p99_us, sr.conn.p999_us, sr.conn.max_us,
+		       (unsigned long long)sr.up.n, sr.up.p50_us, sr.up.p99_us, sr.up.max_us);
 		printf("RESULT phase=snap entries=%llu missing=%llu transfer_s=%.3f up_s=%.3f "
-		       "live=%llu live_missing=%llu live_uncreated=%llu live_p50_us=%.1f live_p99_us=%.1f "
-		       "live_max_us=%.1f err=%d\n",
+		       "conn_s=%.3f live=%llu live_missing=%llu live_uncreated=%llu "
+		       "live_p50_us=%.1f live_p99_us=%.1f live_p999_us=%.1f live_max_us=%.1f "
+		       "up_live=%llu up_p50_us=%.1f up_p99_us=%.1f up_max_us=%.1f err=%d\n",
 		       (unsigned long long)sr.n, (unsigned long long)sr.missing, sr.transfer_s,
-		       sr.up_s, (unsigned long long)sr.live_in, (unsigned long long)sr.live_missing,
-		       (unsigned long long)sr.live_uncreated, sr.p50_us, sr.p99_us, sr.max_us, err);
+		       sr.up_s, sr.conn_s, (unsigned long long)sr.conn.n,
+		       (unsigned long long)sr.live_missing, (unsigned long long)sr.live_uncreated,
+		       sr.conn.p50_us, sr.conn.p99_us, sr.conn.p999_us, sr.conn.max_us,
+		       (unsigned long long)sr.up.n, sr.up.p50_us, sr.up.p99_us, sr.up.max_us, err);
 		if (err)
 			fails++;
 	}
