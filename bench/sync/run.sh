@@ -19,7 +19,9 @@
 # 1000000, 0: off), SYNC_BENCH_LOGS (a directory: the syncd logs and
 # final status of lb1 and lb2 are copied there), SYNC_BENCH_LAG_DUMP (1: the
 # snap phase prints every live entry's write time and lag, "live-lag T LAG"),
-# XLB_TESTBED_SESSIONS_MAX (default: twice SYNC_BENCH_SNAP_N, at least 1 Mi).
+# XLB_TESTBED_SESSIONS_MAX (default: twice SYNC_BENCH_SNAP_N, at least 1 Mi),
+# SYNC_BENCH_EVERY (the paced phases time every Nth entry, default 10; the
+# others are checked for presence).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,6 +41,7 @@ LAG_S=${SYNC_BENCH_LAG_S:-3}
 CAP_N=${SYNC_BENCH_CAP_N:-100000}
 GEN_K=${SYNC_BENCH_GEN_K:-256}
 SNAP_N=${SYNC_BENCH_SNAP_N:-1000000}
+EVERY=${SYNC_BENCH_EVERY:-10}
 # the joining-node phase's sessions, the live stream written meanwhile and
 # what the earlier phases leave until lbd ages them must fit in the table
 # (the data plane forwards a DSR SYN statelessly when it is full)
@@ -81,8 +84,8 @@ mode=$(status lb1 | jq -r .capture)
 for n in lb1 lb2; do status "$n" >"$TMP/$n.before"; done
 pid() { cat "$STATE/$1/$2.pid"; }
 ip netns exec xlb-lb1 "$REPL" -a "$PINS/lb1" -b "$PINS/lb2" -n "$N" \
-	-r "$RATES" -d "$LAG_S" -g "$GEN_K" -S "$SNAP_N" \
-	-R "$TESTBED syncd-stop lb2 >/dev/null" -T "$TESTBED syncd-start lb2 >/dev/null 2>&1" \
+	-r "$RATES" -d "$LAG_S" -e "$EVERY" -g "$GEN_K" -S "$SNAP_N" \
+	-R "$TESTBED syncd-stop lb2 >/dev/null" -T "$TESTBED syncd-start lb2 --no-wait >/dev/null 2>&1" \
 	-Q "$(sock lb2)" \
 	-p "syncd-lb1:$(pid lb1 syncd)" -p "syncd-lb2:$(pid lb2 syncd)" \
 	-p "lbd-lb1:$(pid lb1 lbd)" -p "lbd-lb2:$(pid lb2 lbd)" |
