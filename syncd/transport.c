@@ -13,9 +13,9 @@
 #include "log.h"
 #include "transport.h"
 
-#define RX_PER_WAKEUP	     1024      /* messages per readable event, then yield */
-#define SOCK_BUF	     (4 << 20) /* send and receive buffers, bytes */
-#define RCV_MAX_SLACK	     1024      /* receive limit above max_msg, bytes */
+#define RX_PER_WAKEUP 1024	/* messages per readable event, then yield */
+#define SOCK_BUF      (4 << 20) /* send and receive buffers, bytes */
+#define RCV_MAX_SLACK 1024	/* receive limit above max_msg, bytes */
 /*
  * Reconnection every 100 ms, no back-off (NN_RECONNECT_IVL_MAX 0): a
  * restarted peer is connected within 100 ms of listening again, and what

@@ -89,7 +89,7 @@ static struct {
 	unsigned int rates[4], n_rates;
 	double lag_s, deadline_s;
 	unsigned int poll_us;
-	unsigned int every; /* -e: the paced phases time every Nth entry */
+	unsigned int every;  /* -e: the paced phases time every Nth entry */
 	unsigned int gen_k;  /* -g: entries per batch generator call (0: off) */
 	unsigned int snap_n; /* -S: sessions of the joining-node phase (0: off) */
 	const char *stop_cmd, *start_cmd, *ready_sock; /* -R, -T, -Q: lb2's syncd */
@@ -1009,7 +1009,8 @@ static int run_snapshot(uint64_t base, uint64_t n, uint64_t live_base, double ra
 			 * bench's fault, not a loss of the sync */
 			if (!res->live_uncreated++)
 				fprintf(stderr,
-					"snap: live entry %llu has no session on lb1 either (sessions "
+					"snap: live entry %llu has no session on lb1 either "
+					"(sessions "
 					"table full? XLB_TESTBED_SESSIONS_MAX)\n",
 					(unsigned long long)i);
 			continue;
