@@ -14,7 +14,7 @@ int sync_conflict_cmp(const struct sync_write *a, const struct sync_write *b)
 	uint32_t n;
 	int c;
 
-	c = cmp_u64(a->version, b->version); /* 1: higher version */
+	c = sync_version_cmp(a->version, b->version, a->vbits); /* 1: newer version */
 	if (c)
 		return c;
 	c = cmp_u64(b->node, a->node); /* 2: lower node id */
@@ -56,6 +56,7 @@ void sync_conflict_value_write(struct sync_write *w, const struct sync_mapspec *
 	memset(w, 0, sizeof(*w));
 	w->op = SYNC_OP_UPDATE;
 	w->version = sync_mapspec_version(ms, value);
+	w->vbits = sync_mapspec_version_bits(ms);
 	w->node = sync_conflict_value_node(ms, value, fallback);
 	w->value = scratch;
 	w->value_len = ms->value_size;

@@ -61,11 +61,14 @@
  *    DELETE always deletes: the last writer wins by arrival, and there are
  *    no tombstones (sync_conflict_decide_unversioned()).
  *
- * Versions are compared as plain unsigned integers, without serial-number
- * arithmetic: birth versions are 32 bits of ~1 ms and wrap after ~52
- * days, but versions of one key are compared only across seconds to
- * minutes (its lifetime, the tombstones' horizon); only a key written on
- * both sides of a wrap within that span would be misordered.
+ * Versions are compared in serial-number order over the width of the
+ * map's version field (sync_version_cmp(), mapspec.h): birth versions are
+ * 32 bits of ~1 ms and wrap after ~52 days, and a version + 1 can wrap a
+ * counter to 0; the write after the wrap is still the newer one. Versions
+ * of one key are compared only across seconds to minutes (its lifetime,
+ * the tombstones' horizon), far less than half the space, where this order
+ * is total. Every comparison of versions in syncd uses it (the conflict
+ * rule, folding in the pending batch, the digests' cut).
  */
 #ifndef SYNCD_CONFLICT_H
 #define SYNCD_CONFLICT_H
@@ -78,7 +81,8 @@
 
 struct sync_write {
 	uint64_t version;
-	uint32_t node; /* writer (entry origin / owner field) */
+	uint32_t vbits; /* the version field's width (mapspec.h; 0: 64) */
+	uint32_t node;	/* writer (entry origin / owner field) */
 	enum sync_op op;
 	const uint8_t *value; /* UPDATE: used by rule 4 only */
 	uint32_t value_len;

@@ -221,6 +221,7 @@ static void apply_decide(struct sync_engine *e, struct peer *p, struct apply_job
 		memset(&win, 0, sizeof(win));
 		win.op = SYNC_OP_DELETE;
 		win.version = en->version;
+		win.vbits = sync_mapspec_version_bits(ms);
 		win.node = en->origin;
 	}
 	if (j->present)
@@ -230,6 +231,7 @@ static void apply_decide(struct sync_engine *e, struct peer *p, struct apply_job
 		memset(&wt, 0, sizeof(wt));
 		wt.op = SYNC_OP_DELETE;
 		wt.version = t->version;
+		wt.vbits = sync_mapspec_version_bits(ms);
 		wt.node = t->node;
 	}
 

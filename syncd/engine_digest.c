@@ -52,7 +52,7 @@ struct ae_walk {
 /* Birth versions in serial order (they wrap after ~52 days): is a before b? */
 static bool version_before(uint32_t a, uint32_t b)
 {
-	return (int32_t)(a - b) < 0;
+	return sync_version_cmp(a, b, 32) < 0;
 }
 
 /* Now on the birth-version clock (lb.bpf.c birth_version()). */

@@ -433,7 +433,8 @@ int sync_engine_local(struct sync_engine *e, unsigned int map, enum sync_op op, 
 		 * one replaces it in place, where it was queued (a delete in
 		 * between is the last change instead, and keeps its order) */
 		if (p->op == SYNC_OP_UPDATE && p->value_len == ms->value_size &&
-		    (!sync_mapspec_has_version(ms) || version > p->version)) {
+		    (!sync_mapspec_has_version(ms) ||
+		     sync_version_cmp(version, p->version, sync_mapspec_version_bits(ms)) > 0)) {
 			memcpy(e->batch.data + p->off + p->key_len, value, ms->value_size);
 			p->version = version;
 			e->st.local_updates++;

@@ -70,6 +70,37 @@ static inline int sync_mapspec_has_version(const struct sync_mapspec *ms)
 	return ms->version.size != 0;
 }
 
+/* The width of the version field in bits (16, 32 or 64; 0: none). */
+static inline unsigned int sync_mapspec_version_bits(const struct sync_mapspec *ms)
+{
+	return ms->version.size * 8;
+}
+
+/*
+ * Serial-number order of two versions of a field `bits` wide (RFC 1982):
+ * a is newer than b when a - b, modulo 2^bits, is below half the space, so
+ * a version that wrapped (birth versions after ~52 days, a counter bumped
+ * past its top) is still newer than the ones before it. Meaningful for
+ * versions less than half the space apart, which versions of one key
+ * always are (its lifetime and the tombstones' horizon, minutes); exactly
+ * half apart, the plain unsigned order decides so that the result stays
+ * antisymmetric. bits 0 or 64: 64-bit serial order. > 0: a newer.
+ */
+static inline int sync_version_cmp(uint64_t a, uint64_t b, unsigned int bits)
+{
+	uint64_t mask = bits && bits < 64 ? (1ull << bits) - 1 : ~0ull;
+	uint64_t half = (mask >> 1) + 1, d;
+
+	a &= mask;
+	b &= mask;
+	if (a == b)
+		return 0;
+	d = (a - b) & mask;
+	if (d == half)
+		return a > b ? 1 : -1;
+	return d < half ? 1 : -1;
+}
+
 static inline uint64_t sync_mapspec_owner(const struct sync_mapspec *ms, const void *value)
 {
 	return sync_field_get(&ms->owner, value);

@@ -37,6 +37,54 @@ static void both_ways(const struct sync_write *a, const struct sync_write *b, in
 	assert_ptr_equal(sync_conflict_resolve(b, a), want > 0 ? a : b);
 }
 
+/* Versions wrap (birth versions after ~52 days, a counter bumped past its
+ * top): the write after the wrap is the newer one, in every width a
+ * version field may have, for the rule and the tombstone decision alike. */
+static void test_version_wrap(void **state)
+{
+	struct sync_write a = upd(0xfffffff0u, 2, "old"), b = upd(0x10, 2, "new");
+	struct sync_write d = del(0xfffffffeu, 1), t;
+	bool keep;
+
+	(void)state;
+	a.vbits = b.vbits = d.vbits = 32;
+	both_ways(&b, &a, 1);
+	/* adoption's version + 1 of 0xffffffff is 0, and beats it */
+	a.version = 0xffffffffu;
+	b.version = 0;
+	both_ways(&b, &a, 1);
+	/* a delete of the last version before the wrap loses to a new write
+	 * after it, and its tombstone does not hold that write back */
+	b.version = 3;
+	assert_int_equal(sync_conflict_decide_key(&b, NULL, &d, &keep), SYNC_APPLY_WRITE);
+	assert_false(keep);
+	/* ... and a delete after the wrap beats the value before it */
+	t = del(2, 1);
+	t.vbits = 32;
+	a.version = 0xfffffff0u;
+	assert_int_equal(sync_conflict_decide_key(&t, &a, NULL, &keep), SYNC_APPLY_DELETE);
+	/* 16-bit and 64-bit fields */
+	a.vbits = b.vbits = 16;
+	a.version = 0xfff0;
+	b.version = 0x0005;
+	both_ways(&b, &a, 1);
+	a.vbits = b.vbits = 64;
+	a.version = UINT64_MAX - 1;
+	b.version = 1;
+	both_ways(&b, &a, 1);
+	/* within half the space, the plain order is unchanged */
+	a.vbits = b.vbits = 32;
+	a.version = 1000;
+	b.version = 2000;
+	both_ways(&b, &a, 1);
+	/* exactly half apart: still antisymmetric */
+	a.version = 0;
+	b.version = 0x80000000u;
+	assert_int_equal(sync_conflict_cmp(&a, &b), -sync_conflict_cmp(&b, &a));
+	assert_true(sync_version_cmp(5, 0xfffffffbu, 32) > 0);
+	assert_true(sync_version_cmp(0xfffffffbu, 5, 32) < 0);
+}
+
 static void test_rules(void **state)
 {
 	struct sync_write a, b;
@@ -79,10 +127,11 @@ static void test_rules(void **state)
 	a = del(5, 3);
 	b = del(5, 3);
 	both_ways(&a, &b, 0);
-	/* versions are plain unsigned: no wrap-around */
+	/* versions are in serial-number order: 0 comes after the top
+	 * (test_version_wrap) */
 	a = upd(UINT64_MAX, 3, "x");
 	b = upd(0, 3, "x");
-	both_ways(&a, &b, 1);
+	both_ways(&b, &a, 1);
 }
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
@@ -283,9 +332,10 @@ static void test_unversioned(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rules),	    cmocka_unit_test(test_total_order),
-		cmocka_unit_test(test_decide),	    cmocka_unit_test(test_decide_key),
-		cmocka_unit_test(test_value_write), cmocka_unit_test(test_unversioned),
+		cmocka_unit_test(test_version_wrap), cmocka_unit_test(test_rules),
+		cmocka_unit_test(test_total_order),  cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_decide_key),   cmocka_unit_test(test_value_write),
+		cmocka_unit_test(test_unversioned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
