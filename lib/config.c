@@ -91,6 +91,12 @@ static const struct cfg_word xdp_modes[] = {
 static const struct cfg_word capture_modes[] = {
 	{ "auto", 0 }, { "kprobe", 1 }, { "fentry", 2 }, { "inline", 3 }, { NULL, 0 },
 };
+static const struct cfg_word auth_modes[] = {
+	{ "required", 0 },
+	{ "off", 1 },
+	{ NULL, 0 },
+};
+
 static const struct cfg_word ciphers[] = {
 	{ "chacha20-poly1305", 1 },
 	{ "aes-256-gcm", 2 },
@@ -892,21 +898,12 @@ static const char *const hc_keys[] = { "type",		"port",	       "path",
 				       "expect_status", "interval_ms", "timeout_ms",
 				       "rise",		"fall",	       NULL };
 static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
-static const char *const sync_keys[] = { "enabled",
-					 "listen",
-					 "peers",
-					 "maps",
-					 "capture",
-					 "key_file",
-					 "cipher",
-					 "local_socket",
-					 "control_socket",
-					 "heartbeat_ms",
-					 "dead_after_ms",
-					 "antientropy_ms",
-					 "digest_settle_ms",
-					 "nice",
-					 NULL };
+static const char *const sync_keys[] = {
+	"enabled",	  "listen",	      "peers",	      "maps",
+	"capture",	  "key_file",	      "cipher",	      "auth",
+	"local_socket",	  "control_socket",   "heartbeat_ms", "dead_after_ms",
+	"antientropy_ms", "digest_settle_ms", "nice",	      NULL
+};
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
 static const char *const sync_field_keys[] = { "offset", "size", NULL };
@@ -1492,6 +1489,14 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 				    mode->name);
 		if (!ret)
 			snprintf(s->cipher, sizeof(s->cipher), "%s", mode->name);
+		ret = get_word(c, n, "sync", "auth", auth_modes, &mode);
+		if (ret < 0)
+			return -1;
+		if (!ret)
+			s->auth_off = mode->val == 1;
+		if (s->auth_off && s->key_file[0])
+			return perr(c, map_get(c, n, "auth", NULL),
+				    "sync.auth: \"off\" contradicts sync.key_file (remove one)");
 	}
 	/* Defaults under the node's name, for the keys not given. */
 	snprintf(s->local_socket, sizeof(s->local_socket), CFG_DEF_SYNC_LOCAL_SOCKET_FMT,
@@ -1535,6 +1540,11 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	v = map_get(c, n, "maps", NULL);
 	if (v && parse_sync_maps(c, v) < 0)
 		return -1;
+	if (s->enabled && !s->key_file[0] && !s->auth_off)
+		return perr(c, n,
+			    "sync.key_file: not set, and sync is enabled: peers' messages are "
+			    "authenticated with a key the nodes share (or say sync.auth: off, "
+			    "and anyone who reaches sync.listen can write this node's sessions)");
 	return 0;
 }
 

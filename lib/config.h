@@ -46,8 +46,8 @@ enum hc_type {
  * parser applies them, and so do cfg_vip_init() and cfg_backend_init() for
  * entries lbd adds at run time. A _FMT default is built from the keys named
  * in its comment. Optional keys not listed here have no value when absent:
- * snat.address (no full NAT), sync.listen, sync.key_file (no
- * authentication), a backend's mac (FIB lookup), a peer's snat ports, and
+ * snat.address (no full NAT), sync.listen, sync.key_file (required
+ * when sync is enabled, unless sync.auth is off), a backend's mac (FIB lookup), a peer's snat ports, and
  * the empty lists (vips, backends, sync.peers).
  */
 #define CFG_DEF_NODE_NAME_FMT		"node%u" /* node.id */
@@ -179,7 +179,8 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 	char listen[CFG_NAME_MAX];
 	char capture[16];		   /* auto | kprobe | fentry | inline */
 	char key_file[CFG_PATH_MAX];	   /* shared secret for message authentication,
-					 * "": none */
+					 * "": none (only with auth_off) */
+	bool auth_off;			   /* sync.auth: off, said explicitly */
 	char cipher[24];		   /* with key_file: chacha20-poly1305 | aes-256-gcm |
 			  * none (HMAC-SHA256 tags, no encryption) */
 	char local_socket[CFG_PATH_MAX];   /* lbd -> syncd deletes (datagrams) */

@@ -1056,8 +1056,18 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	}
 	if (read_key_file(d, err, errlen) < 0)
 		return -1;
+	if (!d->ecfg.auth_key_len && !d->cfg->sync.auth_off) {
+		/* the config refuses this when sync is enabled; syncd run on a
+		 * config with sync disabled gets the same rule */
+		snprintf(err, errlen,
+			 "sync.key_file: not set: peers' messages must be authenticated (or say "
+			 "sync.auth: off)");
+		return -1;
+	}
 	if (!d->ecfg.auth_key_len)
-		log_warn("sync.key_file not set: messages between nodes are not authenticated");
+		log_warn("sync.auth: off: messages between nodes are neither authenticated nor "
+			 "encrypted; anyone who reaches %s can write this node's sessions",
+			 d->cfg->sync.listen);
 	/* sync.nice: heartbeats and the stream wait less behind the node's
 	 * other work (0: the priority syncd was started with) */
 	if (d->cfg->sync.nice && setpriority(PRIO_PROCESS, 0, d->cfg->sync.nice) < 0)

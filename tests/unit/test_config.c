@@ -66,6 +66,7 @@ static const char full_yaml[] =
 	"sync:\n"
 	"  enabled: true\n"
 	"  listen: tcp://198.18.2.17:7400\n"
+	"  auth: \"off\"\n"
 	"  peers:\n"
 	"    - {node_id: 2, address: tcp://198.18.2.12:7400}\n"
 	"    - {node_id: 3, address: \"198.18.2.13:7401\"}\n"
@@ -104,7 +105,8 @@ static const char full_json[] =
 	"                  "
 	"{\"id\":1,\"address\":\"198.18.2.21\",\"port\":80,\"mac\":\"02:00:00:00:00:21\"}]}\n"
 	"  ],\n"
-	"  \"sync\": {\"enabled\": true, \"listen\": \"tcp://198.18.2.17:7400\",\n"
+	"  \"sync\": {\"enabled\": true, \"listen\": \"tcp://198.18.2.17:7400\", \"auth\": "
+	"\"off\",\n"
 	"    \"peers\": [{\"node_id\": 2, \"address\": \"tcp://198.18.2.12:7400\"},\n"
 	"              {\"node_id\": 3, \"address\": \"198.18.2.13:7401\"}],\n"
 	"    \"maps\": [\"reverse\"]}\n"
@@ -211,6 +213,8 @@ static void check_full(const struct node_config *c)
 	assert_int_equal(v->backends[1].id, 1);
 
 	assert_true(c->sync.enabled);
+	assert_true(c->sync.auth_off);
+	assert_string_equal(c->sync.key_file, "");
 	assert_string_equal(c->sync.listen, "tcp://198.18.2.17:7400");
 	assert_int_equal(c->sync.n_peers, 2);
 	assert_int_equal(c->sync.peers[0].node_id, 2);
@@ -630,6 +634,12 @@ static const struct bad bad_cfgs[] = {
 	  "sync.cipher: \"aes-128-cbc\" is not one of" },
 	{ "sync cipher without key", NODE "sync: {cipher: aes-256-gcm}\n", "2:16",
 	  "sync.cipher: \"aes-256-gcm\" needs sync.key_file" },
+	{ "sync enabled without key", NODE "sync: {enabled: true, listen: \"198.18.2.1:7400\"}\n",
+	  "2:7", "sync.key_file: not set, and sync is enabled" },
+	{ "sync auth off with a key", NODE "sync: {key_file: /k, auth: \"off\"}\n", "2:28",
+	  "sync.auth: \"off\" contradicts sync.key_file" },
+	{ "sync auth unknown", NODE "sync: {auth: maybe}\n", "2:14",
+	  "sync.auth: \"maybe\" is not one of" },
 	{ "sync map field size",
 	  NODE "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
 	  "sync.maps[0].owner.size: 3 is not 2, 4 or 8" },
