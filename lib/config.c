@@ -898,12 +898,23 @@ static const char *const hc_keys[] = { "type",		"port",	       "path",
 				       "expect_status", "interval_ms", "timeout_ms",
 				       "rise",		"fall",	       NULL };
 static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
-static const char *const sync_keys[] = {
-	"enabled",	  "listen",	      "peers",	      "maps",
-	"capture",	  "key_file",	      "cipher",	      "auth",
-	"local_socket",	  "control_socket",   "heartbeat_ms", "dead_after_ms",
-	"antientropy_ms", "digest_settle_ms", "nice",	      NULL
-};
+static const char *const sync_keys[] = { "enabled",
+					 "listen",
+					 "peers",
+					 "maps",
+					 "capture",
+					 "key_file",
+					 "cipher",
+					 "auth",
+					 "local_socket",
+					 "control_socket",
+					 "state_file",
+					 "heartbeat_ms",
+					 "dead_after_ms",
+					 "antientropy_ms",
+					 "digest_settle_ms",
+					 "nice",
+					 NULL };
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
 static const char *const sync_field_keys[] = { "offset", "size", NULL };
@@ -1503,10 +1514,24 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 		 c->cfg->node_name);
 	snprintf(s->control_socket, sizeof(s->control_socket), CFG_DEF_SYNC_CONTROL_SOCKET_FMT,
 		 c->cfg->node_name);
+	snprintf(s->state_file, sizeof(s->state_file), CFG_DEF_SYNC_STATE_FILE_FMT,
+		 c->cfg->node_name);
 	if (sync_sock_path(c, n, "local_socket", s->local_socket, sizeof(s->local_socket)) < 0 ||
 	    sync_sock_path(c, n, "control_socket", s->control_socket, sizeof(s->control_socket)) <
 		    0)
 		return -1;
+	if (n) {
+		v = NULL;
+		ret = get_str(c, n, "sync", "state_file", false, s->state_file,
+			      sizeof(s->state_file), &v);
+		if (ret < 0)
+			return -1;
+		if (!ret && !path_ok(s->state_file))
+			return perr(c, v,
+				    "sync.state_file: \"%s\" must be an absolute path without "
+				    "empty, \".\" or \"..\" components",
+				    s->state_file);
+	}
 	if (!n)
 		return 0;
 	if (get_u32(c, n, "sync", "heartbeat_ms", false, &lim_heartbeat_ms, &s->heartbeat_ms) < 0 ||

@@ -83,6 +83,7 @@ enum hc_type {
 #define CFG_DEF_SYNC_CIPHER		"chacha20-poly1305"
 #define CFG_DEF_SYNC_LOCAL_SOCKET_FMT	CFG_DEF_RUN_DIR "/%s.syncd-local.sock" /* node.name */
 #define CFG_DEF_SYNC_CONTROL_SOCKET_FMT CFG_DEF_RUN_DIR "/%s.syncd.sock"       /* node.name */
+#define CFG_DEF_SYNC_STATE_FILE_FMT	"/var/lib/xdplb/%s.syncd-state"	       /* node.name */
 #define CFG_DEF_SYNC_HEARTBEAT_MS	100
 #define CFG_DEF_SYNC_DEAD_AFTER_MS	1000
 /* syncd's nice value: below 0 its heartbeats wait less behind the node's
@@ -185,6 +186,7 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 			  * none (HMAC-SHA256 tags, no encryption) */
 	char local_socket[CFG_PATH_MAX];   /* lbd -> syncd deletes (datagrams) */
 	char control_socket[CFG_PATH_MAX]; /* syncd status (lbctl sync) */
+	char state_file[CFG_PATH_MAX];	   /* epochs kept across restarts */
 	uint32_t heartbeat_ms;
 	uint32_t dead_after_ms;
 	uint32_t antientropy_ms;   /* or CFG_SYNC_ANTIENTROPY_OFF */

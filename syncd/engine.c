@@ -371,11 +371,14 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 		struct peer *p = &e->peers[i];
 
 		p->node = cfg->peers[i];
+		if (cfg->peer_epoch_floor)
+			p->epoch_floor = cfg->peer_epoch_floor[i];
 		if (cfg->peer_names && cfg->peer_names[i])
 			snprintf(p->name, sizeof(p->name), "%s", cfg->peer_names[i]);
 		else
 			snprintf(p->name, sizeof(p->name), "node%" PRIu32, p->node);
 	}
+	e->cfg.peer_epoch_floor = NULL; /* copied into the peers */
 	e->store = store;
 	e->store_ctx = store_ctx;
 	e->io = *io;

@@ -126,6 +126,9 @@ struct sync_io_ops {
 	int (*send_to)(void *ctx, uint32_t node, const uint8_t *buf, size_t len);
 	/* A peer changed state (optional). */
 	void (*peer_state)(void *ctx, uint32_t node, bool alive);
+	/* A peer's incarnation heard for the first time, or a newer one
+	 * (optional): the daemon keeps it across restarts (state.h). */
+	void (*peer_epoch)(void *ctx, uint32_t node, uint64_t epoch);
 	/* This node became ready (optional). */
 	void (*ready)(void *ctx);
 	/* Between two slices of the walks of a tick (optional): the daemon
@@ -160,15 +163,20 @@ struct sync_engine_cfg {
 	size_t n_peers;
 	const uint32_t *peers;	       /* peer node ids (!= node_id), copied */
 	const char *const *peer_names; /* for logs, may be NULL; copied */
-	struct sync_limits lim;	       /* each field 0: SYNC_LIMITS_DEFAULT's */
-	uint32_t batch_max_entries;    /* default lim.max_entries */
-	uint32_t heartbeat_ms;	       /* default 100 */
-	uint32_t dead_after_ms;	       /* default 1000 */
-	uint32_t ready_timeout_ms;     /* default 3000 */
-	uint32_t resync_retry_ms;      /* default 200 */
-	uint32_t antientropy_ms;       /* default 10000; SYNC_ANTIENTROPY_OFF: none */
-	uint32_t digest_buckets;       /* default 64 */
-	uint32_t digest_settle_ms;     /* default 5000: in maps whose versions are
+	/* per peer, in the order of peers: the newest epoch heard of it
+	 * before this start (the daemon's state file, state.h); a message of
+	 * an older incarnation is refused from the first contact on. NULL or
+	 * 0: none known, the first epoch heard is taken. Copied. */
+	const uint64_t *peer_epoch_floor;
+	struct sync_limits lim;	    /* each field 0: SYNC_LIMITS_DEFAULT's */
+	uint32_t batch_max_entries; /* default lim.max_entries */
+	uint32_t heartbeat_ms;	    /* default 100 */
+	uint32_t dead_after_ms;	    /* default 1000 */
+	uint32_t ready_timeout_ms;  /* default 3000 */
+	uint32_t resync_retry_ms;   /* default 200 */
+	uint32_t antientropy_ms;    /* default 10000; SYNC_ANTIENTROPY_OFF: none */
+	uint32_t digest_buckets;    /* default 64 */
+	uint32_t digest_settle_ms;  /* default 5000: in maps whose versions are
 					 * birth times (mapspec version_clock),
 					 * digests leave out the entries born this
 					 * recently (still in flight) */

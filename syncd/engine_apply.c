@@ -641,6 +641,8 @@ static void peer_new_epoch(struct sync_engine *e, size_t pi, uint64_t epoch)
 {
 	struct peer *p = &e->peers[pi];
 
+	if (e->io.peer_epoch)
+		e->io.peer_epoch(e->io_ctx, p->node, epoch);
 	if (!p->epoch) {
 		p->epoch = epoch; /* first contact: nothing to forget */
 		return;
@@ -721,7 +723,7 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 	x.m = &m;
 	x.now_ns = now_ns;
 	x.delta = (int64_t)(now_ns - m.hdr.mono_ns);
-	if (m.hdr.epoch < x.p->epoch) {
+	if (m.hdr.epoch < x.p->epoch || m.hdr.epoch < x.p->epoch_floor) {
 		e->st.rx_stale++;
 		e->st.rx_dropped++;
 		eng_log_refused(e, x.p->node, sync_msg_type_str(m.type), NULL,

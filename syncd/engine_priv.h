@@ -188,7 +188,8 @@ struct ae_map {
 struct peer {
 	uint32_t node;
 	char name[64];
-	uint64_t epoch; /* newest incarnation heard of */
+	uint64_t epoch;	      /* newest incarnation heard of */
+	uint64_t epoch_floor; /* ... before this start (state.h): older refused */
 	bool alive, ready, snapshot_done;
 	struct liveness live; /* when it was heard, when it is dead */
 	struct sync_rxseq rx;

@@ -45,6 +45,7 @@
 #include "services.h"
 #include "svcwatch.h"
 #include "snatport.h"
+#include "state.h"
 #include "store_bpf.h"
 #include "synclocal.h"
 #include "transport.h"
@@ -77,6 +78,7 @@
 
 struct syncd {
 	uv_loop_t loop;
+	struct sync_state state;      /* epochs kept across restarts (state.h) */
 	struct beacon *beacon;	      /* liveness beside the loop (beacon.h) */
 	uint32_t stall_ms, no_beacon; /* fault injection (the stall test) */
 	uv_signal_t sig_usr2;
@@ -165,6 +167,19 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 			 node, peer_addr(d, node));
 	if (d->node_state_fd >= 0 && bpf_map_update_elem(d->node_state_fd, &key, &v, BPF_ANY))
 		log_err("peer node %u: cannot write node_state: %s", node, strerror(errno));
+}
+
+/* A peer's new incarnation: kept for the next start (state.h). A write
+ * that fails costs only that protection after a restart; it is logged. */
+static void io_peer_epoch(void *ctx, uint32_t node, uint64_t epoch)
+{
+	struct syncd *d = ctx;
+	char err[PATH_MAX + 128];
+
+	if (sync_state_set_peer(&d->state, node, epoch) == 1 &&
+	    sync_state_save(d->cfg->sync.state_file, &d->state, err, sizeof(err)) < 0)
+		log_err("peer node %u: its epoch %" PRIu64 " is not kept across restarts: %s", node,
+			epoch, err);
 }
 
 static int validate(void *arg, unsigned int map, const void *key, const void *value,
@@ -1026,11 +1041,13 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		.send = io_send,
 		.yield = io_yield,
 		.peer_state = io_peer_state, /* .ready: the engine logs it */
+		.peer_epoch = io_peer_epoch,
 	};
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *names[CFG_SYNC_MAPS_MAX];
 	const char *connect[CFG_MAX_PEERS];
 	uint32_t peers[CFG_MAX_PEERS];
+	uint64_t floors[CFG_MAX_PEERS], now_rt;
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
 	size_t i, n_connect = 0;
@@ -1100,15 +1117,30 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 		}
 	}
 
+	/* this incarnation's epoch: never below the last one, whatever the
+	 * clock did meanwhile; written down before any message leaves */
+	if (sync_state_load(s->state_file, &d->state, err, errlen) < 0)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now_rt = (uint64_t)rt.tv_sec * XLB_NSEC_PER_SEC + (uint64_t)rt.tv_nsec;
+	d->ecfg.epoch = sync_state_next_epoch(&d->state, now_rt);
+	if (d->state.epoch && now_rt <= d->state.epoch)
+		log_warn("sync.state_file %s: the clock (%" PRIu64 ") is behind the last "
+			 "incarnation's epoch (%" PRIu64 "): this one is %" PRIu64
+			 " so that peers take it as newer",
+			 s->state_file, now_rt, d->state.epoch, d->ecfg.epoch);
+	d->state.epoch = d->ecfg.epoch;
+	if (sync_state_save(s->state_file, &d->state, err, errlen) < 0)
+		return -1;
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
+		floors[i] = sync_state_peer_epoch(&d->state, peers[i]);
 		if (peers[i] > d->cfg->node_id)
 			connect[n_connect++] = s->peers[i].address;
 	}
-	clock_gettime(CLOCK_REALTIME, &rt);
 	d->ecfg.node_id = d->cfg->node_id;
 	d->ecfg.node_name = d->cfg->node_name;
-	d->ecfg.epoch = (uint64_t)rt.tv_sec * XLB_NSEC_PER_SEC + (uint64_t)rt.tv_nsec;
+	d->ecfg.peer_epoch_floor = floors;
 	d->ecfg.n_maps = s->n_maps;
 	d->ecfg.maps = d->specs;
 	d->ecfg.n_peers = s->n_peers;
@@ -1126,6 +1158,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->ecfg.replaced_arg = d;
 	sync_engine_cfg_defaults(&d->ecfg);
 	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
+	d->ecfg.peer_epoch_floor = NULL; /* floors[] was copied */
 	if (!d->eng)
 		return -1;
 

@@ -315,6 +315,9 @@ struct node {
 	uint32_t yield_put; /* sessions put from inside yield, from key ... */
 	int alive_calls, dead_calls;
 	uint32_t last_state_node;
+	const uint64_t *epoch_floor; /* given to the engine at start */
+	uint32_t epoch_node;	     /* last io.peer_epoch call: */
+	uint64_t epoch_heard;
 	bool reject_ee; /* validate: refuse payload[0] == 0xEE */
 	int validate_refused;
 	int replaced_calls, removed_calls;  /* the replaced callback */
@@ -496,6 +499,14 @@ static void io_peer_state(void *ctx, uint32_t node, bool alive)
 		nd->dead_calls++;
 }
 
+static void io_peer_epoch(void *ctx, uint32_t node, uint64_t epoch)
+{
+	struct node *nd = ctx;
+
+	nd->epoch_node = node;
+	nd->epoch_heard = epoch;
+}
+
 static void io_ready(void *ctx)
 {
 	struct node *nd = ctx;
@@ -523,6 +534,7 @@ static const struct sync_io_ops io_ops = {
 	.send = io_send,
 	.send_to = io_send_to,
 	.peer_state = io_peer_state,
+	.peer_epoch = io_peer_epoch,
 	.ready = io_ready,
 };
 
@@ -574,6 +586,7 @@ static void node_start(struct node *nd)
 	cfg.maps = specs;
 	cfg.n_peers = (size_t)np;
 	cfg.peers = peers;
+	cfg.peer_epoch_floor = nd->epoch_floor;
 	cfg.validate = validate;
 	cfg.validate_arg = nd;
 	cfg.replaced = replaced;
@@ -1432,6 +1445,71 @@ static struct sync_entry n3_update(const struct tkey *k, const struct tval *v)
 		.origin = 30,
 		.version = 1,
 	};
+}
+
+/*
+ * A restarted node refuses a recording of a peer's former incarnation even
+ * before it hears the peer (the daemon gives it the epochs it last heard,
+ * syncd/state.h); without them it took the recording as first contact.
+ * The epochs it hears are handed to the daemon (io.peer_epoch).
+ */
+static void test_epoch_floor(void **state)
+{
+	struct sync_engine_stats st0, st;
+	struct node *n1, *n2;
+	uint64_t floors[1], old_epoch;
+	struct tkey k = tkey_of(4242);
+	struct tval v;
+	struct sync_entry en = n3_update(&k, &v);
+	uint8_t buf[2048];
+	size_t len;
+	int pass;
+
+	(void)state;
+	for (pass = 0; pass < 2; pass++) {
+		cluster_init(2, NULL);
+		n1 = &C.nodes[0];
+		n2 = &C.nodes[1];
+		cluster_start();
+		run(200);
+		/* n2 heard n1, and said so */
+		assert_int_equal(n2->epoch_node, n1->id);
+		assert_true(n2->epoch_heard == n1->epoch);
+		old_epoch = n1->epoch - 1; /* a former incarnation of n1 */
+
+		/* n2 restarts; a recording of n1's old stream comes first */
+		sync_engine_free(n2->e);
+		n2->e = NULL;
+		n2->up = false;
+		floors[0] = n2->epoch_heard;
+		n2->epoch_floor = pass ? floors : NULL;
+		n2->epoch += 1000;
+		node_start(n2);
+		stats(n2, &st0);
+		memset(&v, 0, sizeof(v));
+		v.owner = n1->id;
+		v.version = 1;
+		en.origin = n1->id;
+		len = mk_batch(buf, sizeof(buf), n1->id, old_epoch, 1, &en, 1);
+		sync_engine_rx(n2->e, buf, len, node_now(n2));
+		stats(n2, &st);
+		if (!pass) {
+			/* the control: without the floor it is taken */
+			assert_true(st.rx_stale == st0.rx_stale);
+			assert_int_equal(ms_lookup(&n2->store, 0, &k, &v), 0);
+		} else {
+			assert_true(st.rx_stale - st0.rx_stale == 1);
+			assert_int_not_equal(ms_lookup(&n2->store, 0, &k, &v), 0);
+			/* the live incarnation is heard as ever */
+			run(200);
+			put_session(n1, 7, 1, 0, 0x31);
+			run(20);
+			k = tkey_of(7);
+			assert_int_equal(ms_lookup(&n2->store, 0, &k, &v), 0);
+		}
+		n2->epoch_floor = NULL;
+		cluster_free();
+	}
 }
 
 /* Three nodes with the cluster key (32 bytes) in cfg, started; a session
@@ -2487,6 +2565,7 @@ int main(void)
 		cmocka_unit_test(test_join_request_lost),
 		cmocka_unit_test(test_loss_converges),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_epoch_floor),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
