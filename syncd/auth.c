@@ -320,6 +320,8 @@ int sync_open(struct sync_seal *s, const uint8_t *buf, size_t len, uint8_t *plai
 		rx_keep(s, &fresh);
 	*plain_len = (size_t)mlen;
 	*sender = f->sender;
+	memcpy(s->last_salt, f->salt.data, SYNC_SEAL_SALT_LEN);
+	s->last_counter = f->counter;
 out:
 	sodium_memzero(&fresh, sizeof(fresh));
 	xlbsync__sealed__free_unpacked(f, NULL);

@@ -101,6 +101,10 @@ struct sync_seal {
 	uint64_t counter;	 /* atomically incremented: the beacon thread seals too */
 	struct sync_seal_key rx[SYNC_SEAL_RX_SLOTS];
 	unsigned int rx_next; /* slot replaced next when all are taken */
+	/* the frame sync_open() opened last: its salt and counter, for the
+	 * caller's replay check (replay.h) */
+	uint8_t last_salt[SYNC_SEAL_SALT_LEN];
+	uint64_t last_counter;
 };
 
 /*
@@ -121,7 +125,8 @@ int sync_seal(struct sync_seal *s, const uint8_t *plain, size_t len, uint8_t *sc
 
 /*
  * Opens a Sealed frame buf[0..len) into plain (cap bytes): 0 with the
- * plaintext's length in *plain_len and the sender in *sender, or -EBADMSG
+ * plaintext's length in *plain_len and the sender in *sender (its salt and
+ * counter in s->last_salt, s->last_counter), or -EBADMSG
  * (not a Sealed frame, another cipher, a tag that is not ours) or
  * -EMSGSIZE (plaintext over cap). Not thread-safe (the receive keys).
  */

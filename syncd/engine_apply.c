@@ -730,6 +730,18 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 				"from a former incarnation");
 		goto out;
 	}
+	if (e->cfg.cipher != SYNC_CIPHER_NONE) {
+		enum sync_replay_verdict rv = sync_replay_check(
+			&x.p->replay, m.hdr.epoch, e->seal.last_salt, e->seal.last_counter);
+
+		if (rv != SYNC_REPLAY_OK) {
+			e->st.rx_replayed++;
+			e->st.rx_dropped++;
+			eng_log_refused(e, x.p->node, sync_msg_type_str(m.type), NULL,
+					sync_replay_str(rv));
+			goto out;
+		}
+	}
 	if (m.hdr.epoch > x.p->epoch)
 		peer_new_epoch(e, x.pi, m.hdr.epoch);
 	peer_heard(e, x.p, now_ns, m.hdr.mono_ns);

@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "liveness.h"
 #include "log.h"
+#include "replay.h"
 #include "seqtrack.h"
 
 /* uthash: report allocation failures instead of exiting the process. */
@@ -193,6 +194,7 @@ struct peer {
 	bool alive, ready, snapshot_done;
 	struct liveness live; /* when it was heard, when it is dead */
 	struct sync_rxseq rx;
+	struct sync_replay replay; /* its sealed frames' counters (replay.h) */
 	uint64_t acked_seq;
 	uint64_t rx_msgs, rx_entries, gaps, lost;
 	uint64_t resync_last_ns, resync_from;

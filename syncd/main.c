@@ -685,6 +685,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("rx_auth_fail", st.rx_auth_fail);
 	ADD("rx_duplicate", st.rx_duplicate);
 	ADD("rx_stale", st.rx_stale);
+	ADD("rx_replayed", st.rx_replayed);
 	ADD("rx_not_for_us", st.rx_not_for_us);
 	ADD("rx_unknown_origin", st.rx_unknown_origin);
 	ADD("applied_updates", st.applied_updates);

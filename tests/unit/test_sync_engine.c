@@ -340,6 +340,9 @@ struct cluster {
 	uint32_t snap_acked, snap_inflight_max;
 	/* capture: a copy of the last BATCH node 0 sent */
 	uint8_t last_batch[65536];
+	uint8_t last_hb[4096], last_req[4096]; /* n1's last heartbeat, n2's
+						* last snapshot request to n1, as sent */
+	size_t last_hb_len, last_req_len;
 	size_t last_batch_len;
 	struct sync_engine_cfg base;
 };
@@ -445,6 +448,15 @@ static int deliver(struct node *nd, const uint8_t *buf, size_t len, int only)
 	if (nd->idx == 0 && t == SYNC_MSG_BATCH && len <= sizeof(C.last_batch)) {
 		memcpy(C.last_batch, buf, len);
 		C.last_batch_len = len;
+	}
+	if (nd->idx == 0 && t == SYNC_MSG_HEARTBEAT && len <= sizeof(C.last_hb)) {
+		memcpy(C.last_hb, buf, len);
+		C.last_hb_len = len;
+	}
+	if (nd->idx == 1 && t == SYNC_MSG_SNAPSHOT_REQUEST && (!dest || dest == C.nodes[0].id) &&
+	    len <= sizeof(C.last_req)) {
+		memcpy(C.last_req, buf, len);
+		C.last_req_len = len;
 	}
 	for (j = 0; j < C.n; j++) {
 		struct tmsg *m, **pp;
@@ -860,7 +872,7 @@ static void assert_drop_sum(struct node *nd)
 	stats(nd, &st);
 	for (r = 0; r < SYNC_E__MAX; r++)
 		sum += st.rx_by_reason[r];
-	sum += st.rx_auth_fail + st.rx_duplicate + st.rx_stale;
+	sum += st.rx_auth_fail + st.rx_duplicate + st.rx_stale + st.rx_replayed;
 	assert_true(st.rx_dropped == sum);
 }
 
@@ -1598,6 +1610,59 @@ static void test_sealed(void **state)
 	sync_seal_clear(&wrong);
 	cluster_free();
 	(void)state;
+}
+
+/*
+ * Sealed frames cannot be replayed, whatever their type: n1's batch, n1's
+ * heartbeat and n2's snapshot request, each sent again as recorded, are
+ * refused and counted, and change nothing; replaying a dead node's
+ * heartbeats does not keep it alive.
+ */
+static void test_replay(void **state)
+{
+	static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
+	struct sync_engine_cfg cfg = { .auth_key_len = 32,
+				       .cipher = SYNC_CIPHER_CHACHA20_POLY1305 };
+	struct sync_engine_stats st0, st, s1a, s1b;
+	struct sync_peer_status ps;
+	struct node *n1, *n2;
+	uint64_t writes;
+	int i;
+
+	(void)state;
+	n2 = keyed_cluster(&cfg, key);
+	n1 = &C.nodes[0];
+	assert_true(C.last_batch_len && C.last_hb_len && C.last_req_len);
+	writes = n2->store.writes;
+	stats(n2, &st0);
+	sync_engine_rx(n2->e, C.last_batch, C.last_batch_len, node_now(n2));
+	sync_engine_rx(n2->e, C.last_hb, C.last_hb_len, node_now(n2));
+	stats(n2, &st);
+	assert_true(st.rx_replayed - st0.rx_replayed == 2);
+	assert_true(n2->store.writes == writes);
+	/* n2's snapshot request again at n1: no new dump */
+	stats(n1, &s1a);
+	sync_engine_rx(n1->e, C.last_req, C.last_req_len, node_now(n1));
+	run(50);
+	stats(n1, &s1b);
+	assert_true(s1b.rx_replayed - s1a.rx_replayed == 1);
+	assert_true(s1b.snapshots_served == s1a.snapshots_served);
+	assert_drop_sum(n1);
+	assert_drop_sum(n2);
+
+	/* n1 dies; its recorded heartbeats keep coming */
+	n1->up = false;
+	for (i = 0; i < 30; i++) {
+		sync_engine_rx(n2->e, C.last_hb, C.last_hb_len, node_now(n2));
+		run(50);
+	}
+	sync_engine_get_peer(n2->e, 0, &ps);
+	assert_int_equal(ps.node, n1->id);
+	assert_false(ps.alive);
+	assert_true(n2->dead_calls >= 1);
+	stats(n2, &st);
+	assert_true(st.rx_replayed - st0.rx_replayed >= 2 + 30);
+	cluster_free();
 }
 
 /* (g) bad input is dropped and counted and leaves the maps untouched. */
@@ -2566,6 +2631,7 @@ int main(void)
 		cmocka_unit_test(test_loss_converges),
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_epoch_floor),
+		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
