@@ -79,6 +79,7 @@
 struct syncd {
 	uv_loop_t loop;
 	struct sync_state state;      /* epochs kept across restarts (state.h) */
+	struct svc_snat snat;	      /* what peers' full-NAT entries may name */
 	struct beacon *beacon;	      /* liveness beside the loop (beacon.h) */
 	uint32_t stall_ms, no_beacon; /* fault injection (the stall test) */
 	uv_signal_t sig_usr2;
@@ -191,6 +192,23 @@ static int validate(void *arg, unsigned int map, const void *key, const void *va
 
 	if (map >= SYNC_MAX_MAPS)
 		return 0;
+	if ((int)map == d->sessions_map) {
+		const struct xlb_session *se = value;
+
+		/* the SNAT address and port a peer's entry makes this node
+		 * use: this cluster's (services.h) */
+		if ((se->flags & XLB_SF_FNAT) &&
+		    (*why = svc_snat_check(&d->snat, ((const struct xlb_flow_key *)key)->family,
+					   &se->snat, se->snat_port, d->why, sizeof(d->why))))
+			return -1;
+	} else if ((int)map == d->reverse_map) {
+		const struct xlb_flow_key *rk = key;
+
+		/* backend -> SNAT address:port */
+		if ((*why = svc_snat_check(&d->snat, rk->family, &rk->daddr, rk->dport, d->why,
+					   sizeof(d->why))))
+			return -1;
+	}
 	f = &d->backend_field[map];
 	if (!f->size)
 		return 0;
@@ -1133,6 +1151,19 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	d->state.epoch = d->ecfg.epoch;
 	if (sync_state_save(s->state_file, &d->state, err, errlen) < 0)
 		return -1;
+	/* the SNAT addresses and ports peers' entries may name */
+	d->snat.family = d->cfg->snat_family == AF_INET6  ? XLB_AF_INET6
+			 : d->cfg->snat_family == AF_INET ? XLB_AF_INET
+							  : 0;
+	d->snat.addr = d->cfg->snat_addr;
+	d->snat.range[0].min = d->cfg->snat_port_min;
+	d->snat.range[0].max = d->cfg->snat_port_max;
+	d->snat.n = 1;
+	for (i = 0; i < s->n_peers && d->snat.n < SVC_SNAT_RANGES_MAX; i++) {
+		d->snat.range[d->snat.n].min = s->peers[i].snat_port_min;
+		d->snat.range[d->snat.n].max = s->peers[i].snat_port_max;
+		d->snat.n++;
+	}
 	for (i = 0; i < s->n_peers; i++) {
 		peers[i] = s->peers[i].node_id;
 		floors[i] = sync_state_peer_epoch(&d->state, peers[i]);

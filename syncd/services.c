@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -156,6 +158,37 @@ int svc_backends_check(struct svc_backends *b, uint32_t id, const struct xlb_flo
 			 ntohs(s->backend_port), r);
 	}
 	return -1;
+}
+
+const char *svc_snat_check(const struct svc_snat *sn, uint8_t family, const union xlb_addr *addr,
+			   __be16 port_be, char *why, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], here[INET6_ADDRSTRLEN];
+	uint16_t port = ntohs(port_be);
+	bool unknown = false;
+	size_t i;
+
+	if (!sn->family) {
+		snprintf(why, len, "a full-NAT entry, but this node has no snat.address");
+		return why;
+	}
+	/* the data plane reads 4 bytes of an IPv4 address */
+	if (family != sn->family || memcmp(addr, &sn->addr, family == XLB_AF_INET6 ? 16 : 4)) {
+		addr_str(family, addr, a, sizeof(a));
+		addr_str(sn->family, &sn->addr, here, sizeof(here));
+		snprintf(why, len, "SNAT address %s is not this node's snat.address %s", a, here);
+		return why;
+	}
+	for (i = 0; i < sn->n; i++) {
+		if (!sn->range[i].min && !sn->range[i].max)
+			unknown = true;
+		else if (port >= sn->range[i].min && port <= sn->range[i].max)
+			return NULL;
+	}
+	if (unknown)
+		return NULL;
+	snprintf(why, len, "SNAT port %u is in no node's range", port);
+	return why;
 }
 
 /* ---- the whole service set ---------------------------------------------- */

@@ -61,4 +61,26 @@ int svc_backends_check(struct svc_backends *b, uint32_t id, const struct xlb_flo
  */
 int svc_read_set(struct svc_backends *b, struct svc_set *out);
 
+/*
+ * The SNAT addresses and ports a peer's full-NAT entry may name: this
+ * node's snat.address (the cluster shares it; family 0: none) and the
+ * port ranges of the cluster's nodes (this one's first; a session keeps its
+ * port when another node adopts it). A range of 0-0 is a peer whose range
+ * is not configured: then any port is taken.
+ */
+#define SVC_SNAT_RANGES_MAX 65
+struct svc_snat {
+	uint8_t family; /* XLB_AF_INET / XLB_AF_INET6; 0: no snat.address */
+	union xlb_addr addr;
+	size_t n;
+	struct {
+		uint16_t min, max; /* host order, inclusive */
+	} range[SVC_SNAT_RANGES_MAX];
+};
+
+/* NULL if (family, addr, port) is a SNAT address and port of the cluster
+ * (above), else why not, in why[0..len). */
+const char *svc_snat_check(const struct svc_snat *sn, uint8_t family, const union xlb_addr *addr,
+			   __be16 port, char *why, size_t len);
+
 #endif

@@ -82,6 +82,45 @@ static void test_mismatch_reasons(void **state)
 	assert_null(svc_backend_mismatch(&b, NULL, NULL));
 }
 
+/* A peer's full-NAT entry may name only this cluster's SNAT address and a
+ * port in one of the cluster's ranges (a forged entry would otherwise make
+ * this node rewrite flows to any address and port). */
+static void test_snat_check(void **state)
+{
+	struct svc_snat sn = { .family = XLB_AF_INET, .n = 2 };
+	union xlb_addr a = { 0 }, other = { 0 }, v6 = { 0 };
+	char why[160];
+
+	(void)state;
+	inet_pton(AF_INET, "198.18.101.1", &sn.addr);
+	inet_pton(AF_INET, "198.18.101.1", &a);
+	inet_pton(AF_INET, "198.18.9.9", &other);
+	inet_pton(AF_INET6, "2001:2::1", &v6);
+	sn.range[0].min = 20000; /* this node */
+	sn.range[0].max = 39999;
+	sn.range[1].min = 40000; /* its peer */
+	sn.range[1].max = 59999;
+	assert_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(20000), why, sizeof(why)));
+	assert_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(59999), why, sizeof(why)));
+	/* bytes past an IPv4 address are not compared (the data plane reads 4) */
+	a.w[3] = 0x12345678;
+	assert_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(45000), why, sizeof(why)));
+	assert_non_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(19999), why, sizeof(why)));
+	assert_string_equal(why, "SNAT port 19999 is in no node's range");
+	assert_non_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(60000), why, sizeof(why)));
+	assert_non_null(svc_snat_check(&sn, XLB_AF_INET, &other, htons(20000), why, sizeof(why)));
+	assert_string_equal(why, "SNAT address 198.18.9.9 is not this node's snat.address "
+				 "198.18.101.1");
+	assert_non_null(svc_snat_check(&sn, XLB_AF_INET6, &v6, htons(20000), why, sizeof(why)));
+	/* a peer whose range is not configured: any port */
+	sn.range[1].min = sn.range[1].max = 0;
+	assert_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(60000), why, sizeof(why)));
+	/* no snat.address here: no full-NAT entry is taken */
+	sn.family = 0;
+	assert_non_null(svc_snat_check(&sn, XLB_AF_INET, &a, htons(20000), why, sizeof(why)));
+	assert_non_null(strstr(why, "no snat.address"));
+}
+
 static void test_id_out_of_range(void **state)
 {
 	struct svc_backends sb = { .fd = -1 };
@@ -162,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mismatch_reasons),
 		cmocka_unit_test(test_id_out_of_range),
+		cmocka_unit_test(test_snat_check),
 		cmocka_unit_test(test_live_map),
 	};
 
