@@ -258,6 +258,8 @@ void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
 		cfg->walk_budget = SYNC_DEFAULT_WALK_BUDGET;
 	if (!cfg->tombstone_ms)
 		cfg->tombstone_ms = SYNC_DEFAULT_TOMBSTONE_MS;
+	if (!cfg->tombstones_max)
+		cfg->tombstones_max = SYNC_DEFAULT_TOMBSTONES_MAX;
 	if (!cfg->txring_msgs)
 		cfg->txring_msgs = SYNC_DEFAULT_TXRING_MSGS;
 	if (!cfg->txring_bytes)

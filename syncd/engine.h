@@ -112,8 +112,11 @@
 #define SYNC_DEFAULT_DIGEST_SETTLE_MS 5000
 #define SYNC_DEFAULT_WALK_BUDGET      4096
 #define SYNC_DEFAULT_TOMBSTONE_MS     60000
-#define SYNC_DEFAULT_TXRING_MSGS      65536
-#define SYNC_DEFAULT_TXRING_BYTES     (64u << 20)
+/* at most this many tombstones (~140 bytes each: 140 MiB); then the oldest
+ * makes room (tombstones_evicted) */
+#define SYNC_DEFAULT_TOMBSTONES_MAX (1u << 20)
+#define SYNC_DEFAULT_TXRING_MSGS    65536
+#define SYNC_DEFAULT_TXRING_BYTES   (64u << 20)
 /* A tick later than this is a stall of this node (liveness.h). */
 #define SYNC_TICK_LATE_SLACK_NS (20ull * 1000000ull)
 #define SYNC_ANTIENTROPY_OFF	UINT32_MAX
@@ -184,12 +187,13 @@ struct sync_engine_cfg {
 	 * system's CLOCK_TAI. Tests set their own. */
 	uint32_t (*version_clock)(void *arg);
 	void *version_clock_arg;
-	uint32_t walk_budget;  /* entries walked per tick, all jobs together,
+	uint32_t walk_budget;	 /* entries walked per tick, all jobs together,
 					 * default 4096 */
-	uint32_t tombstone_ms; /* default 60000 */
-	size_t txring_msgs;    /* default 65536 */
-	size_t txring_bytes;   /* default 64 MiB */
-	size_t auth_key_len;   /* 0: no authentication */
+	uint32_t tombstone_ms;	 /* default 60000 */
+	uint32_t tombstones_max; /* default SYNC_DEFAULT_TOMBSTONES_MAX */
+	size_t txring_msgs;	 /* default 65536 */
+	size_t txring_bytes;	 /* default 64 MiB */
+	size_t auth_key_len;	 /* 0: no authentication */
 	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
 	enum sync_cipher cipher;   /* with a key: messages sealed (auth.h);
 				  * SYNC_CIPHER_NONE: HMAC-tagged */
@@ -251,9 +255,10 @@ struct sync_engine_stats {
 	uint64_t snapshots_gone;	  /* a walk abandoned midway: anew */
 	uint64_t snapshots_abandoned;	  /* served, never acknowledged: dropped */
 	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
-	uint64_t capture_repairs; /* anti-entropy rounds run for a capture loss */
-	uint64_t local_stall_ns;  /* time this engine's ticks came late */
-	uint64_t tombstones;	  /* live tombstones */
+	uint64_t capture_repairs;    /* anti-entropy rounds run for a capture loss */
+	uint64_t local_stall_ns;     /* time this engine's ticks came late */
+	uint64_t tombstones;	     /* live tombstones */
+	uint64_t tombstones_evicted; /* the oldest, for a new one, at tombstones_max */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
 	uint64_t rx_beacons;   /* peers' beacons (liveness alone) */

@@ -74,8 +74,20 @@ void eng_tomb_put(struct sync_engine *e, unsigned int map, const void *key, uint
 	struct tomb *t = tomb_find(e, map, key, key_len);
 	size_t kl = 4 + key_len;
 
-	if (t)
+	if (t) {
 		tomb_del(e, t);
+	} else if (e->st.tombstones >= e->cfg.tombstones_max && e->tombs) {
+		/* bounded: the oldest (first to expire) makes room. Its key's
+		 * late update, if one comes, is written back until the owner's
+		 * anti-entropy digests prune it */
+		tomb_del(e, e->tombs);
+		e->st.tombstones_evicted++;
+		xlb_log_rl(&e->rl, XLB_LOG_WARN,
+			   "sync %s: map %s: %" PRIu32 " tombstones, the most kept: the oldest "
+			   "makes room (a flood of deletes? %" PRIu64 " evicted so far)",
+			   e->cfg.node_name, e->maps[map].name, e->cfg.tombstones_max,
+			   e->st.tombstones_evicted);
+	}
 	t = malloc(sizeof(*t) + kl);
 	if (!t)
 		return;

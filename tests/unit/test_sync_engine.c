@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 #include <xxhash.h>
 
@@ -1613,6 +1614,45 @@ static void test_sealed(void **state)
 }
 
 /*
+ * A flood of deletes of keys nobody holds (any version wins against
+ * nothing) makes tombstones; they stay within tombstones_max, the oldest
+ * making room and counted, and the memory stays bounded.
+ */
+static void test_tombstone_flood(void **state)
+{
+	struct sync_engine_cfg cfg = { .tombstones_max = 1000 };
+	struct sync_engine_stats st;
+	struct rusage ru0, ru1;
+	struct node *n1, *n2;
+	uint32_t i;
+
+	(void)state;
+	cluster_init(2, &cfg);
+	cluster_start();
+	run(200);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	getrusage(RUSAGE_SELF, &ru0);
+	for (i = 0; i < 400000; i++) {
+		struct tkey k = tkey_of(1000000 + i);
+
+		local_changed(n1, 0, SYNC_OP_DELETE, &k, NULL, 0x70000000u + i);
+		if (i % 2000 == 1999)
+			run(2);
+	}
+	run(50);
+	getrusage(RUSAGE_SELF, &ru1);
+	stats(n2, &st);
+	assert_true(st.tombstones <= 1000);
+	assert_true(st.tombstones_evicted >= 400000 - 1000);
+	stats(n1, &st);
+	assert_true(st.tombstones <= 1000); /* the sender keeps its own too */
+	/* unbounded, 800,000 tombstones of ~140 bytes would be ~110 MB */
+	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 32 * 1024);
+	cluster_free();
+}
+
+/*
  * Sealed frames cannot be replayed, whatever their type: n1's batch, n1's
  * heartbeat and n2's snapshot request, each sent again as recorded, are
  * refused and counted, and change nothing; replaying a dead node's
@@ -2632,6 +2672,7 @@ int main(void)
 		cmocka_unit_test(test_restart),
 		cmocka_unit_test(test_epoch_floor),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_tombstone_flood),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
