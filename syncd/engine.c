@@ -72,7 +72,7 @@ int eng_find_map(const struct sync_engine *e, const char *name)
 
 /* ----------------------------------------------------------- key sets */
 
-void eng_kset_free(struct kent **set)
+void eng_kset_free(struct sync_engine *e, struct kent **set)
 {
 	struct kent *k, *tmp;
 
@@ -80,7 +80,15 @@ void eng_kset_free(struct kent **set)
 	{
 		HASH_DEL(*set, k);
 		free(k);
+		e->kset_keys--;
 	}
+}
+
+void eng_kset_del(struct sync_engine *e, struct kent **set, struct kent *k)
+{
+	HASH_DEL(*set, k);
+	free(k);
+	e->kset_keys--;
 }
 
 bool eng_kset_has(struct kent *set, const void *key, uint32_t len)
@@ -91,21 +99,29 @@ bool eng_kset_has(struct kent *set, const void *key, uint32_t len)
 	return k != NULL;
 }
 
-void eng_kset_add(struct kent **set, const void *key, uint32_t len)
+bool eng_kset_add(struct sync_engine *e, struct kent **set, const void *key, uint32_t len)
 {
 	struct kent *k;
 
 	if (eng_kset_has(*set, key, len))
-		return;
+		return true;
+	if (e->kset_keys >= e->cfg.kset_keys_max) {
+		e->st.kset_full++;
+		return false;
+	}
 	k = malloc(sizeof(*k) + len);
 	if (!k)
-		return;
+		return false;
 	k->len = len;
 	memcpy(k->key, key, len);
 	eng_uthash_oom = 0;
 	HASH_ADD_KEYPTR(hh, *set, k->key, k->len, k);
-	if (eng_uthash_oom)
+	if (eng_uthash_oom) {
 		free(k);
+		return false;
+	}
+	e->kset_keys++;
+	return true;
 }
 
 /* --------------------------------------------------------------- tick */
@@ -260,6 +276,8 @@ void sync_engine_cfg_defaults(struct sync_engine_cfg *cfg)
 		cfg->tombstone_ms = SYNC_DEFAULT_TOMBSTONE_MS;
 	if (!cfg->tombstones_max)
 		cfg->tombstones_max = SYNC_DEFAULT_TOMBSTONES_MAX;
+	if (!cfg->kset_keys_max)
+		cfg->kset_keys_max = SYNC_KSET_KEYS_MAX;
 	if (!cfg->txring_msgs)
 		cfg->txring_msgs = SYNC_DEFAULT_TXRING_MSGS;
 	if (!cfg->txring_bytes)

@@ -191,6 +191,8 @@ struct sync_engine_cfg {
 					 * default 4096 */
 	uint32_t tombstone_ms;	 /* default 60000 */
 	uint32_t tombstones_max; /* default SYNC_DEFAULT_TOMBSTONES_MAX */
+	uint32_t kset_keys_max;	 /* keys of all bucket repairs' key sets
+				  * (engine_priv.h), default 1 Mi */
 	size_t txring_msgs;	 /* default 65536 */
 	size_t txring_bytes;	 /* default 64 MiB */
 	size_t auth_key_len;	 /* 0: no authentication */
@@ -259,6 +261,8 @@ struct sync_engine_stats {
 	uint64_t local_stall_ns;     /* time this engine's ticks came late */
 	uint64_t tombstones;	     /* live tombstones */
 	uint64_t tombstones_evicted; /* the oldest, for a new one, at tombstones_max */
+	uint64_t kset_full;	     /* keys not recorded: key sets at their bound */
+	uint64_t prunes_skipped;     /* bucket repairs not pruned: keys incomplete */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
 	uint64_t rx_beacons;   /* peers' beacons (liveness alone) */

@@ -302,15 +302,16 @@ void eng_start_prune(struct sync_engine *e, struct pull *pl)
 	pr->bucket = pl->bucket;
 	pr->bucket_count = pl->bucket_count;
 	pr->keys = pl->keys; /* moved */
+	pr->incomplete = pl->keys_incomplete;
 	pl->keys = NULL;
 	pr->next = e->prunes;
 	e->prunes = pr;
 }
 
-static void prune_free(struct prune *pr)
+static void prune_free(struct sync_engine *e, struct prune *pr)
 {
-	eng_kset_free(&pr->keys);
-	eng_kset_free(&pr->doomed);
+	eng_kset_free(e, &pr->keys);
+	eng_kset_free(e, &pr->doomed);
 	free(pr);
 }
 
@@ -330,7 +331,8 @@ void eng_note_stream_key(struct sync_engine *e, size_t pi, const struct sync_ent
 		if (mi < 0 || (unsigned int)mi != pr->map || en->key_len != e->maps[mi].key_size ||
 		    bucket_of(en->key, en->key_len, pr->bucket_count) != pr->bucket)
 			continue;
-		eng_kset_add(&pr->keys, en->key, en->key_len);
+		if (!eng_kset_add(e, &pr->keys, en->key, en->key_len))
+			pr->incomplete = true;
 	}
 	for (pl = e->pulls; pl; pl = pl->next) {
 		if (pl->kind != PULL_BUCKET || pl->peer != pi)
@@ -339,7 +341,8 @@ void eng_note_stream_key(struct sync_engine *e, size_t pi, const struct sync_ent
 		if (mi < 0 || (unsigned int)mi != pl->map || en->key_len != e->maps[mi].key_size ||
 		    bucket_of(en->key, en->key_len, pl->bucket_count) != pl->bucket)
 			continue;
-		eng_kset_add(&pl->keys, en->key, en->key_len);
+		if (!eng_kset_add(e, &pl->keys, en->key, en->key_len))
+			pl->keys_incomplete = true;
 	}
 }
 
@@ -359,7 +362,7 @@ static int prune_cb(void *arg, const void *key, const void *value)
 	    bucket_of(key, ms->key_size, pr->bucket_count) != pr->bucket ||
 	    eng_kset_has(pr->keys, key, ms->key_size))
 		return 0;
-	eng_kset_add(&pr->doomed, key, ms->key_size);
+	eng_kset_add(e, &pr->doomed, key, ms->key_size); /* not added: not deleted */
 	return 0;
 }
 
@@ -371,6 +374,18 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 	struct kent *k, *tmp;
 	int n;
 
+	if (pr->incomplete) {
+		/* a key the peer has may be missing from the set: pruning
+		 * could delete it; the next round repairs again */
+		e->st.prunes_skipped++;
+		xlb_log_rl(&e->rl, XLB_LOG_WARN,
+			   "sync %s: map %s: peer %s's bucket %" PRIu32 " is not pruned: its key "
+			   "set is incomplete (%" PRIu32 " keys held by all repairs, the most "
+			   "kept)",
+			   e->cfg.node_name, ms->name, e->peers[pr->peer].name, pr->bucket,
+			   e->cfg.kset_keys_max);
+		return true;
+	}
 	if (!e->budget)
 		return false; /* this tick's walking is used up */
 	n = e->store->walk(e->store_ctx, pr->map, &pr->cur, e->budget, prune_cb, &w);
@@ -393,8 +408,7 @@ static bool prune_step(struct sync_engine *e, struct prune *pr, uint64_t now_ns)
 						NULL);
 			e->st.antientropy_deletes++;
 		}
-		HASH_DEL(pr->doomed, k);
-		free(k);
+		eng_kset_del(e, &pr->doomed, k);
 	}
 	return n < 0 || pr->cur.done;
 }
@@ -428,7 +442,7 @@ bool eng_digest_tick(struct sync_engine *e, uint64_t now_ns)
 		pr = *rp;
 		if (prune_step(e, pr, now_ns)) {
 			*rp = pr->next;
-			prune_free(pr);
+			prune_free(e, pr);
 			continue;
 		}
 		busy = true;
@@ -502,7 +516,7 @@ void eng_digest_free(struct sync_engine *e)
 		struct prune *pr = e->prunes;
 
 		e->prunes = pr->next;
-		prune_free(pr);
+		prune_free(e, pr);
 	}
 	for (i = 0; i < SYNC_MAX_MAPS; i++) {
 		free(e->ae[i].tsum);

@@ -121,7 +121,8 @@ struct pull {
 	uint64_t walk_seq;   /* PULL_FULL: where the walk began (chunk 0), */
 	bool has_walk_seq;   /* ... once known */
 	uint64_t sent_ns, progress_ns;
-	struct kent *keys; /* PULL_BUCKET: keys the sender has in the bucket */
+	struct kent *keys;    /* PULL_BUCKET: keys the sender has in the bucket */
+	bool keys_incomplete; /* ... not all of them (eng_kset_add()) */
 };
 
 /* A chunk sent and not yet acknowledged, kept to be sent again. */
@@ -164,6 +165,7 @@ struct prune {
 	struct sync_cursor cur;
 	struct kent *keys;   /* what the sender has */
 	struct kent *doomed; /* found in this slice, deleted after it */
+	bool incomplete;     /* keys lacks some: nothing is pruned */
 };
 
 /* Per map anti-entropy state. Tables are indexed [owner][bucket] with
@@ -272,6 +274,7 @@ struct sync_engine {
 	bool *skip;				 /* lim.max_entries */
 	struct sync_arena arena;		 /* received messages are decoded in it */
 	uint8_t kbuf[4 + SYNC_STORE_KEY_MAX];
+	size_t kset_keys; /* keys held by all key sets (SYNC_KSET_KEYS_MAX) */
 
 	struct xlb_ratelimit rl;
 };
@@ -326,9 +329,18 @@ int eng_find_peer(const struct sync_engine *e, uint32_t node);
 int eng_find_map(const struct sync_engine *e, const char *name);
 void eng_log_refused(struct sync_engine *e, uint32_t from, const char *what, const char *map,
 		     const char *why);
-void eng_kset_free(struct kent **set);
+/*
+ * Key sets (bucket pulls and prunes): every key held counts against
+ * cfg.kset_keys_max (default SYNC_KSET_KEYS_MAX), all sets together, so that a peer's bucket snapshot
+ * cannot grow them without bound. A key that cannot be added (the bound,
+ * or memory) returns false: the set is then incomplete, and a prune from
+ * an incomplete set would delete entries the peer has, so it is skipped.
+ */
+#define SYNC_KSET_KEYS_MAX (1u << 20) /* ~80 bytes each */
+void eng_kset_free(struct sync_engine *e, struct kent **set);
+void eng_kset_del(struct sync_engine *e, struct kent **set, struct kent *k);
 bool eng_kset_has(struct kent *set, const void *key, uint32_t len);
-void eng_kset_add(struct kent **set, const void *key, uint32_t len);
+bool eng_kset_add(struct sync_engine *e, struct kent **set, const void *key, uint32_t len);
 
 /* engine_send.c */
 void eng_ebuf_reset(struct ebuf *b);

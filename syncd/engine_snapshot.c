@@ -66,7 +66,7 @@ void eng_pull_free(struct sync_engine *e, struct pull *pl)
 			break;
 		}
 	}
-	eng_kset_free(&pl->keys);
+	eng_kset_free(e, &pl->keys);
 	free(pl);
 	e->n_pulls--;
 }
@@ -147,7 +147,7 @@ void eng_send_pull_request(struct sync_engine *e, struct pull *pl, uint64_t now_
 	pl->stalls = 0;
 	pl->got = false;
 	pl->has_walk_seq = false;
-	eng_kset_free(&pl->keys);
+	eng_kset_free(e, &pl->keys);
 	pull_send(e, pl, now_ns);
 }
 
@@ -229,8 +229,8 @@ void eng_rx_snapshot_chunk(struct sync_engine *e, struct rx *x)
 		if (e->skip[i])
 			eng_log_refused(e, x->p->node, "snapshot entry", en.map,
 					"outside the requested bucket");
-		else
-			eng_kset_add(&pl->keys, en.key, en.key_len);
+		else if (!eng_kset_add(e, &pl->keys, en.key, en.key_len))
+			pl->keys_incomplete = true;
 	}
 	eng_apply_entries(e, x->p, x->m, pl->kind == PULL_BUCKET ? e->skip : NULL, x->delta,
 			  SRC_SNAPSHOT, x->now_ns);

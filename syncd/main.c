@@ -705,6 +705,8 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("rx_stale", st.rx_stale);
 	ADD("rx_replayed", st.rx_replayed);
 	ADD("tombstones_evicted", st.tombstones_evicted);
+	ADD("kset_full", st.kset_full);
+	ADD("prunes_skipped", st.prunes_skipped);
 	ADD("rx_not_for_us", st.rx_not_for_us);
 	ADD("rx_unknown_origin", st.rx_unknown_origin);
 	ADD("applied_updates", st.applied_updates);

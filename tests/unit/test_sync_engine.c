@@ -2126,6 +2126,51 @@ static void test_capture_lost(void **state)
 	cluster_free();
 }
 
+/*
+ * The repairs' key sets are bounded: with room for 3 keys, a bucket repair
+ * cannot hold the keys the peer has, so it prunes nothing (it would delete
+ * entries the peer has); the missing entries still arrive, the stale ones
+ * stay, and both are counted.
+ */
+static void test_kset_bound(void **state)
+{
+	struct sync_engine_stats st;
+	struct node *n1, *n2;
+	uint32_t i;
+
+	(void)state;
+	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 100000, .kset_keys_max = 3 });
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	for (i = 0; i < 100; i++)
+		put_session(n1, i, 1, 0, 0x01);
+	run(10);
+	for (i = 100; i < 150; i++) {
+		struct tkey k = tkey_of(i);
+		struct tval v = { .ts = node_now(n1), .owner = n1->id, .version = 1 };
+
+		assert_int_equal(ms_update(&n1->store, 0, &k, &v), 0);
+	}
+	for (i = 0; i < 10; i++) {
+		struct tkey k = tkey_of(i);
+
+		assert_int_equal(ms_remove(&n1->store, 0, &k, NULL), 0);
+	}
+	run(500);
+	sync_engine_capture_lost(n1->e, 60, C.now);
+	run(500);
+	stats(n2, &st);
+	assert_true(st.kset_full > 0);
+	assert_true(st.prunes_skipped > 0);
+	assert_true(st.antientropy_deletes == 0);
+	assert_int_equal(held(n2, 100, 150), 50); /* what was missing came */
+	assert_int_equal(held(n2, 10, 100), 90);  /* nothing n1 has was lost */
+	assert_int_equal(held(n2, 0, 10), 10);	  /* the stale ones stay */
+	cluster_free();
+}
+
 static uint32_t sim_birth(void);
 static uint32_t sim_version_clock(void *arg);
 
@@ -2673,6 +2718,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_floor),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_tombstone_flood),
+		cmocka_unit_test(test_kset_bound),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
