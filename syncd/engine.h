@@ -263,6 +263,7 @@ struct sync_engine_stats {
 	uint64_t tombstones_evicted; /* the oldest, for a new one, at tombstones_max */
 	uint64_t kset_full;	     /* keys not recorded: key sets at their bound */
 	uint64_t prunes_skipped;     /* bucket repairs not pruned: keys incomplete */
+	uint64_t resync_limited;     /* resends cut by the per-peer rate limit */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
 	uint64_t rx_beacons;   /* peers' beacons (liveness alone) */

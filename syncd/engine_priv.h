@@ -197,6 +197,8 @@ struct peer {
 	struct liveness live; /* when it was heard, when it is dead */
 	struct sync_rxseq rx;
 	struct sync_replay replay; /* its sealed frames' counters (replay.h) */
+	uint64_t resync_tokens;	   /* bytes it may still be resent (below) */
+	uint64_t resync_fill_ns;   /* ... as of then */
 	uint64_t acked_seq;
 	uint64_t rx_msgs, rx_entries, gaps, lost;
 	uint64_t resync_last_ns, resync_from;

@@ -7,6 +7,7 @@
  * Every message is authenticated here when a key is set.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -358,6 +359,33 @@ void eng_send_resync_request(struct sync_engine *e, struct peer *p, uint64_t fro
 	}
 }
 
+/*
+ * Resends are rate-limited per requester: a token bucket of bytes, as much
+ * as the retransmit ring holds at once (a peer that lost everything the
+ * ring keeps gets it in one go) and refilled at RESYNC_BYTES_PER_S, so
+ * that a stream of small requests cannot make this node send its ring
+ * over and over. What does not fit now is left: the requester asks again
+ * after resync_retry_ms for what it still lacks.
+ */
+#define RESYNC_BYTES_PER_S (32ull << 20)
+static bool resync_take(struct sync_engine *e, struct peer *p, size_t len, uint64_t now_ns)
+{
+	uint64_t burst = e->cfg.txring_bytes;
+
+	if (!p->resync_fill_ns) {
+		p->resync_tokens = burst;
+	} else if (now_ns > p->resync_fill_ns) {
+		uint64_t add = (now_ns - p->resync_fill_ns) * RESYNC_BYTES_PER_S / XLB_NSEC_PER_SEC;
+
+		p->resync_tokens = add >= burst - p->resync_tokens ? burst : p->resync_tokens + add;
+	}
+	p->resync_fill_ns = now_ns;
+	if (p->resync_tokens < len)
+		return false;
+	p->resync_tokens -= len;
+	return true;
+}
+
 void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 {
 	const Xlbsync__ResyncRequest *rr = x->m->env->resync_request;
@@ -376,6 +404,16 @@ void eng_rx_resync_request(struct sync_engine *e, struct rx *x)
 
 			if (sync_txring_get(&e->ring, s, &buf, &len))
 				break;
+			if (!resync_take(e, x->p, len, x->now_ns)) {
+				e->st.resync_limited++;
+				xlb_log_rl(&e->rl, XLB_LOG_WARN,
+					   "sync %s: peer %s: resend of %" PRIu64 "..%" PRIu64
+					   " cut at %" PRIu64 ": over %llu MiB/s of resends (it "
+					   "asks again for the rest)",
+					   e->cfg.node_name, x->p->name, rr->from_seq, to, s,
+					   RESYNC_BYTES_PER_S >> 20);
+				break;
+			}
 			if (send_to(e, x->p->node, buf, len) < 0)
 				e->st.tx_errors++;
 			e->st.tx_msgs++;

@@ -707,6 +707,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("tombstones_evicted", st.tombstones_evicted);
 	ADD("kset_full", st.kset_full);
 	ADD("prunes_skipped", st.prunes_skipped);
+	ADD("resync_limited", st.resync_limited);
 	ADD("rx_not_for_us", st.rx_not_for_us);
 	ADD("rx_unknown_origin", st.rx_unknown_origin);
 	ADD("applied_updates", st.applied_updates);

@@ -1653,6 +1653,54 @@ static void test_tombstone_flood(void **state)
 }
 
 /*
+ * Resends are rate-limited per requester: a hundred requests for the same
+ * range at once make this node resend at most what its ring holds (the
+ * burst) plus the refill, not a hundred times the range.
+ */
+static void test_resync_limit(void **state)
+{
+	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
+	struct sync_engine_stats a, b;
+	struct node *n1, *n2;
+	uint8_t buf[512];
+	size_t len;
+	uint32_t i;
+
+	(void)state;
+	cluster_init(2, &(struct sync_engine_cfg){ .txring_bytes = 64 << 10 });
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	for (i = 0; i < 300; i++) {
+		put_session(n1, i, 1, 0, 0x01);
+		run(1); /* a batch each */
+	}
+	run(10);
+	stats(n1, &a);
+	for (i = 0; i < 100; i++) {
+		struct sync_hdr h = {
+			.origin = n2->id, .epoch = n2->epoch, .dest = n1->id, .mono_ns = 1
+		};
+		uint64_t top = a.tx_batches;
+
+		assert_int_equal(sync_encode_resync_request(&h, n1->id, top - 200, top, &lim, buf,
+							    sizeof(buf), &len),
+				 0);
+		sync_engine_rx(n1->e, buf, len, node_now(n1));
+	}
+	stats(n1, &b);
+	assert_true(b.resync_requests_served - a.resync_requests_served == 100);
+	assert_true(b.resync_limited > a.resync_limited);
+	/* the burst (64 KiB, the ring) and what refills meanwhile (no time
+	 * passed), against 100 x 200 messages without the limit */
+	assert_true(b.tx_bytes - a.tx_bytes <= (64 << 10));
+	run(50);
+	assert_int_equal(cluster_diff(), 0);
+	cluster_free();
+}
+
+/*
  * Sealed frames cannot be replayed, whatever their type: n1's batch, n1's
  * heartbeat and n2's snapshot request, each sent again as recorded, are
  * refused and counted, and change nothing; replaying a dead node's
@@ -2719,6 +2767,7 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_tombstone_flood),
 		cmocka_unit_test(test_kset_bound),
+		cmocka_unit_test(test_resync_limit),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
