@@ -311,7 +311,7 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 			  size_t n, const struct sync_limits *lim, uint8_t *buf, size_t cap,
 			  size_t *len)
 {
-	return sync_encode_heartbeat_svc(h, ready, s, n, NULL, lim, buf, cap, len);
+	return sync_encode_heartbeat_svc(h, ready, s, n, NULL, NULL, lim, buf, cap, len);
 }
 
 int sync_encode_beacon(const struct sync_hdr *h, const struct sync_limits *lim, uint8_t *buf,
@@ -326,8 +326,8 @@ int sync_encode_beacon(const struct sync_hdr *h, const struct sync_limits *lim, 
 }
 
 int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
-			      size_t n, const uint64_t *services, const struct sync_limits *lim,
-			      uint8_t *buf, size_t cap, size_t *len)
+			      size_t n, const uint64_t *services, const uint32_t *birth_clock,
+			      const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len)
 {
 	Xlbsync__Envelope env;
 	Xlbsync__Heartbeat hb;
@@ -368,6 +368,10 @@ int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct 
 	if (services) {
 		hb.has_services = 1;
 		hb.services = *services;
+	}
+	if (birth_clock) {
+		hb.has_birth_clock = 1;
+		hb.birth_clock = *birth_clock;
 	}
 	env.body_case = XLBSYNC__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;

@@ -162,9 +162,10 @@ int sync_encode_heartbeat(const struct sync_hdr *h, int ready, const struct sync
 /* A BEACON: the header alone (liveness; syncd/beacon.c). 0 or -errno. */
 int sync_encode_beacon(const struct sync_hdr *h, const struct sync_limits *lim, uint8_t *buf,
 		       size_t cap, size_t *len);
+/* ... and (if birth_clock) the sender's birth-version clock. */
 int sync_encode_heartbeat_svc(const struct sync_hdr *h, int ready, const struct sync_origin_seq *s,
-			      size_t n, const uint64_t *services, const struct sync_limits *lim,
-			      uint8_t *buf, size_t cap, size_t *len);
+			      size_t n, const uint64_t *services, const uint32_t *birth_clock,
+			      const struct sync_limits *lim, uint8_t *buf, size_t cap, size_t *len);
 int sync_encode_services_request(const struct sync_hdr *h, uint64_t digest,
 				 const struct sync_limits *lim, uint8_t *buf, size_t cap,
 				 size_t *len);

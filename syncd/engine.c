@@ -521,4 +521,6 @@ void sync_engine_get_peer(const struct sync_engine *e, size_t i, struct sync_pee
 	ps->rx_entries = p->rx_entries;
 	ps->gaps = p->gaps;
 	ps->lost = p->lost;
+	ps->has_clock_skew = p->has_skew;
+	ps->clock_skew_ms = p->clock_skew * (1 << 20) / 1000000;
 }

@@ -222,6 +222,8 @@ struct sync_peer_status {
 	uint64_t acked_seq;	   /* our last sequence it says it holds */
 	uint64_t rx_msgs, rx_entries;
 	uint64_t gaps, lost; /* sequences reported missing / lost */
+	bool has_clock_skew;
+	int64_t clock_skew_ms; /* its CLOCK_TAI minus ours, from heartbeats */
 };
 
 struct sync_engine_stats {
@@ -257,13 +259,14 @@ struct sync_engine_stats {
 	uint64_t snapshots_gone;	  /* a walk abandoned midway: anew */
 	uint64_t snapshots_abandoned;	  /* served, never acknowledged: dropped */
 	uint64_t digests_sent, digest_mismatches, antientropy_deletes;
-	uint64_t capture_repairs;    /* anti-entropy rounds run for a capture loss */
-	uint64_t local_stall_ns;     /* time this engine's ticks came late */
-	uint64_t tombstones;	     /* live tombstones */
-	uint64_t tombstones_evicted; /* the oldest, for a new one, at tombstones_max */
-	uint64_t kset_full;	     /* keys not recorded: key sets at their bound */
-	uint64_t prunes_skipped;     /* bucket repairs not pruned: keys incomplete */
-	uint64_t resync_limited;     /* resends cut by the per-peer rate limit */
+	uint64_t capture_repairs;     /* anti-entropy rounds run for a capture loss */
+	uint64_t local_stall_ns;      /* time this engine's ticks came late */
+	uint64_t tombstones;	      /* live tombstones */
+	uint64_t tombstones_evicted;  /* the oldest, for a new one, at tombstones_max */
+	uint64_t kset_full;	      /* keys not recorded: key sets at their bound */
+	uint64_t prunes_skipped;      /* bucket repairs not pruned: keys incomplete */
+	uint64_t resync_limited;      /* resends cut by the per-peer rate limit */
+	uint64_t clock_skew_warnings; /* a peer's CLOCK_TAI off by > 500 ms */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */
 	uint64_t rx_beacons;   /* peers' beacons (liveness alone) */

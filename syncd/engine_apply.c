@@ -604,6 +604,43 @@ static void rx_batch(struct sync_engine *e, struct rx *x)
 		x->p->need_snapshot = true; /* first contact after startup */
 }
 
+/*
+ * Clock skew between this node and a peer, from the birth-version clock its
+ * heartbeat carries (CLOCK_TAI, the clock birth versions and the digests'
+ * cut are read from; the transit adds a millisecond or so). Nodes whose
+ * CLOCK_TAI differ by S (a TAI offset set on one node only is 37 s) order
+ * key reuses wrongly for S: a new session that the node behind makes for a
+ * key whose last incarnation came from the node ahead less than S before
+ * loses to that incarnation's tombstone or copy on the peers, so it is not
+ * replicated and does not survive a failover, and digests leave out
+ * sessions "born in the future". Warned once past SKEW_WARN_MS, and again
+ * after it has come back under half of that.
+ */
+#define SKEW_WARN_MS 500
+static void skew_heard(struct sync_engine *e, struct peer *p, uint32_t theirs)
+{
+	int64_t d = (int32_t)(theirs - eng_version_now(e)); /* serial difference */
+	int64_t ms = d * (1 << 20) / 1000000, ams = ms < 0 ? -ms : ms;
+
+	p->clock_skew = d;
+	p->has_skew = true;
+	if (ams > SKEW_WARN_MS && !p->skew_warned) {
+		p->skew_warned = true;
+		e->st.clock_skew_warnings++;
+		xlb_log(XLB_LOG_WARN,
+			"sync %s: peer %s's clock (CLOCK_TAI) is %" PRId64 " ms %s this node's: "
+			"for that long after a key's last session from the node ahead, the "
+			"node behind's new session of that key loses to it and is not "
+			"replicated (fix the clocks: NTP, and the same TAI offset on every node)",
+			e->cfg.node_name, p->name, ams, ms > 0 ? "ahead of" : "behind");
+	} else if (p->skew_warned && ams < SKEW_WARN_MS / 2) {
+		p->skew_warned = false;
+		xlb_log(XLB_LOG_INFO,
+			"sync %s: peer %s's clock is within %" PRId64 " ms of ours again",
+			e->cfg.node_name, p->name, ams);
+	}
+}
+
 static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 {
 	const Xlbsync__Heartbeat *hb = x->m->env->heartbeat;
@@ -612,6 +649,8 @@ static void rx_heartbeat(struct sync_engine *e, struct rx *x)
 
 	x->p->ready = hb->ready;
 	eng_services_heard(e, x->p, hb, x->now_ns);
+	if (hb->has_birth_clock)
+		skew_heard(e, x->p, hb->birth_clock);
 	for (i = 0; i < hb->n_seqs; i++) {
 		const Xlbsync__OriginSeq *s = hb->seqs[i];
 

@@ -56,7 +56,7 @@ static bool version_before(uint32_t a, uint32_t b)
 }
 
 /* Now on the birth-version clock (lb.bpf.c birth_version()). */
-static uint32_t version_now(const struct sync_engine *e)
+uint32_t eng_version_now(const struct sync_engine *e)
 {
 	struct timespec ts;
 
@@ -239,7 +239,7 @@ static void ae_step(struct sync_engine *e, unsigned int mi, uint64_t now_ns)
 			a->send_after = true;
 		}
 		if (a->cut_on)
-			a->cut = version_now(e) -
+			a->cut = eng_version_now(e) -
 				 (uint32_t)(ms2ns(e->cfg.digest_settle_ms) >> VERSION_CLOCK_SHIFT);
 		memset(&a->cur, 0, sizeof(a->cur));
 		memset(a->tsum, 0, (1 + e->cfg.n_peers) * e->nb * sizeof(*a->tsum));

@@ -198,7 +198,9 @@ struct peer {
 	struct sync_rxseq rx;
 	struct sync_replay replay; /* its sealed frames' counters (replay.h) */
 	uint64_t resync_tokens;	   /* bytes it may still be resent (below) */
-	uint64_t resync_fill_ns;   /* ... as of then */
+	int64_t clock_skew;	   /* its birth clock minus ours, in 2^20 ns */
+	bool has_skew, skew_warned;
+	uint64_t resync_fill_ns; /* ... as of then */
 	uint64_t acked_seq;
 	uint64_t rx_msgs, rx_entries, gaps, lost;
 	uint64_t resync_last_ns, resync_from;
@@ -343,6 +345,8 @@ void eng_kset_free(struct sync_engine *e, struct kent **set);
 void eng_kset_del(struct sync_engine *e, struct kent **set, struct kent *k);
 bool eng_kset_has(struct kent *set, const void *key, uint32_t len);
 bool eng_kset_add(struct sync_engine *e, struct kent **set, const void *key, uint32_t len);
+/* Now on the birth-version clock (CLOCK_TAI ns >> 20, engine_digest.c). */
+uint32_t eng_version_now(const struct sync_engine *e);
 
 /* engine_send.c */
 void eng_ebuf_reset(struct ebuf *b);

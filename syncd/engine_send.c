@@ -310,6 +310,7 @@ void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
 	struct sync_origin_seq s[SYNC_MAX_PEERS + 1];
 	struct sync_hdr h;
 	size_t n = 0, i, len;
+	uint32_t clk;
 
 	s[n].origin = e->cfg.node_id;
 	s[n].epoch = e->cfg.epoch;
@@ -326,7 +327,8 @@ void eng_send_heartbeat(struct sync_engine *e, uint64_t now_ns)
 		n++;
 	}
 	eng_hdr_fill(e, &h, 0, now_ns);
-	if (sync_encode_heartbeat_svc(&h, e->ready, s, n, eng_services_digest(e), &e->cfg.lim,
+	clk = eng_version_now(e);
+	if (sync_encode_heartbeat_svc(&h, e->ready, s, n, eng_services_digest(e), &clk, &e->cfg.lim,
 				      e->txbuf, e->cfg.lim.max_msg, &len)) {
 		e->st.tx_errors++;
 		return;

@@ -631,6 +631,9 @@ static struct json_object *status_json(struct syncd *d)
 				       json_object_new_string(d->cfg->sync.peers[i].address));
 		json_object_object_add(p, "alive", json_object_new_boolean(ps.alive));
 		json_object_object_add(p, "ready", json_object_new_boolean(ps.ready));
+		if (ps.has_clock_skew)
+			json_object_object_add(p, "clock_skew_ms",
+					       json_object_new_int64(ps.clock_skew_ms));
 		json_object_object_add(p, "snapshot_done",
 				       json_object_new_boolean(ps.snapshot_done));
 		json_object_object_add(
@@ -708,6 +711,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("kset_full", st.kset_full);
 	ADD("prunes_skipped", st.prunes_skipped);
 	ADD("resync_limited", st.resync_limited);
+	ADD("clock_skew_warnings", st.clock_skew_warnings);
 	ADD("rx_not_for_us", st.rx_not_for_us);
 	ADD("rx_unknown_origin", st.rx_unknown_origin);
 	ADD("applied_updates", st.applied_updates);

@@ -426,7 +426,7 @@ int main(int argc, char **argv)
 
 		h.dest = 0;
 		h.seq = 0;
-		if (sync_encode_heartbeat_svc(&h, 1, os, 1, &d, &lim, msg, sizeof(msg), &len))
+		if (sync_encode_heartbeat_svc(&h, 1, os, 1, &d, NULL, &lim, msg, sizeof(msg), &len))
 			abort();
 		frame(len);
 		h.dest = 10;

@@ -38,7 +38,7 @@ cflags=(-g -O1 -D_GNU_SOURCE -fno-omit-frame-pointer -fno-sanitize-recover=all
 	-I"$src/syncd" -I"$src/lib" -I"$src/bpf" -I"$build/proto" $(pkg-config --cflags $pkgs))
 # shellcheck disable=SC2046
 libs=($(pkg-config --libs $pkgs))
-core=("$src"/syncd/{codec,seqtrack,conflict,mapspec,auth,liveness,svcset}.c "$src"/syncd/engine{,_send,_apply,_snapshot,_digest,_services}.c
+core=("$src"/syncd/{codec,seqtrack,replay,conflict,mapspec,auth,liveness,svcset}.c "$src"/syncd/engine{,_send,_apply,_snapshot,_digest,_services}.c
       "$build/proto/sync.pb-c.c"
       "$src/lib/log.c")
 

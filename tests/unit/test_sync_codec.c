@@ -709,7 +709,8 @@ static void test_beacon(void **state)
 	sync_msg_release(&m);
 	/* the same bytes with the type of a heartbeat: no body, refused */
 	assert_int_equal(
-		sync_encode_heartbeat_svc(&h, 1, NULL, 0, NULL, &lim, buf, sizeof(buf), &hl), 0);
+		sync_encode_heartbeat_svc(&h, 1, NULL, 0, NULL, NULL, &lim, buf, sizeof(buf), &hl),
+		0);
 	assert_int_equal(sync_decode(&m, buf, hl, &lim), SYNC_OK);
 	sync_msg_release(&m);
 	{

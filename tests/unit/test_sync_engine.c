@@ -317,6 +317,7 @@ struct node {
 	int alive_calls, dead_calls;
 	uint32_t last_state_node;
 	const uint64_t *epoch_floor; /* given to the engine at start */
+	int64_t vskew;		     /* node_vclock(): its clock's skew, ns */
 	uint32_t epoch_node;	     /* last io.peer_epoch call: */
 	uint64_t epoch_heard;
 	bool reject_ee; /* validate: refuse payload[0] == 0xEE */
@@ -581,6 +582,14 @@ static void replaced(void *arg, unsigned int map, const void *key, const void *o
 	}
 }
 
+/* A birth-version clock per node (CLOCK_TAI >> 20), skewed by its vskew. */
+static uint32_t node_vclock(void *arg)
+{
+	const struct node *nd = arg;
+
+	return (uint32_t)((uint64_t)((int64_t)C.now + nd->vskew + 1000 * (int64_t)MS * 1000) >> 20);
+}
+
 static void node_start(struct node *nd)
 {
 	struct sync_engine_cfg cfg = C.base;
@@ -600,6 +609,8 @@ static void node_start(struct node *nd)
 	cfg.n_peers = (size_t)np;
 	cfg.peers = peers;
 	cfg.peer_epoch_floor = nd->epoch_floor;
+	if (cfg.version_clock == node_vclock)
+		cfg.version_clock_arg = nd;
 	cfg.validate = validate;
 	cfg.validate_arg = nd;
 	cfg.replaced = replaced;
@@ -1701,6 +1712,55 @@ static void test_resync_limit(void **state)
 }
 
 /*
+ * A peer whose CLOCK_TAI is 37 s off (a TAI offset set on one node only):
+ * both nodes measure the skew from the heartbeats, warn once, show it in
+ * the peer's status, and say when it is gone; no warning without a skew.
+ */
+static void test_clock_skew(void **state)
+{
+	struct sync_engine_stats s1, s2;
+	struct sync_peer_status ps;
+	struct node *n1, *n2;
+
+	(void)state;
+	cluster_init(2, &(struct sync_engine_cfg){ .version_clock = node_vclock });
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	n2->vskew = 37 * 1000 * (int64_t)MS;
+	cluster_start();
+	run(500);
+	sync_engine_get_peer(n1->e, 0, &ps);
+	assert_true(ps.has_clock_skew);
+	assert_true(ps.clock_skew_ms > 36990 && ps.clock_skew_ms < 37010);
+	sync_engine_get_peer(n2->e, 0, &ps);
+	assert_true(ps.clock_skew_ms < -36990 && ps.clock_skew_ms > -37010);
+	stats(n1, &s1);
+	stats(n2, &s2);
+	assert_true(s1.clock_skew_warnings == 1 && s2.clock_skew_warnings == 1);
+	/* fixed: measured again, no new warning */
+	n2->vskew = 0;
+	run(500);
+	sync_engine_get_peer(n1->e, 0, &ps);
+	assert_true(ps.clock_skew_ms > -5 && ps.clock_skew_ms < 5);
+	stats(n1, &s1);
+	assert_true(s1.clock_skew_warnings == 1);
+	/* and skewed again: warned again */
+	n2->vskew = -2 * 1000 * (int64_t)MS;
+	run(500);
+	stats(n1, &s1);
+	assert_true(s1.clock_skew_warnings == 2);
+	cluster_free();
+
+	/* no skew, no warning */
+	cluster_init(2, &(struct sync_engine_cfg){ .version_clock = node_vclock });
+	cluster_start();
+	run(500);
+	stats(&C.nodes[0], &s1);
+	assert_true(s1.clock_skew_warnings == 0);
+	cluster_free();
+}
+
+/*
  * Sealed frames cannot be replayed, whatever their type: n1's batch, n1's
  * heartbeat and n2's snapshot request, each sent again as recorded, are
  * refused and counted, and change nothing; replaying a dead node's
@@ -2768,6 +2828,7 @@ int main(void)
 		cmocka_unit_test(test_tombstone_flood),
 		cmocka_unit_test(test_kset_bound),
 		cmocka_unit_test(test_resync_limit),
+		cmocka_unit_test(test_clock_skew),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
