@@ -8,7 +8,9 @@
  * queue (EAGAIN) keeps them queued until the socket is writable again; a
  * syncd that is not running (ENOENT, ECONNREFUSED) drops them, logged: the
  * peers' anti-entropy repairs what they miss. The queue is bounded
- * (SYNCLINK_QUEUE_MAX).
+ * (SYNCLINK_QUEUE_MAX). Every delete dropped is counted, and the count goes
+ * to syncd in the next frame that gets through (lib/synclocal.h), so that
+ * syncd repairs its peers at once rather than at its next periodic round.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -53,6 +55,7 @@ struct synclink {
 	uint32_t map_id[SL_MAPS]; /* kernel ids of sessions and reverse */
 	struct sl_entry *q;
 	size_t qn, qcap, qhead;
+	uint64_t lost; /* deletes dropped, not told to syncd yet */
 	uint8_t buf[XLB_SYNCLOCAL_FRAME_MAX];
 	struct xlb_ratelimit rl;
 };
@@ -61,10 +64,13 @@ static void drop_queue(struct synclink *s, const char *why)
 {
 	size_t n = s->qn - s->qhead;
 
+	if (!n)
+		return; /* only a loss count to tell: kept for later */
 	log_warn_rl(&s->rl,
 		    "sync: %zu deletes not handed to syncd (%s): %s; peers catch up "
 		    "by anti-entropy",
 		    n, s->sa.sun_path, why);
+	s->lost += n;
 	s->qn = s->qhead = 0;
 }
 
@@ -107,7 +113,7 @@ static void flush(struct synclink *s)
 	struct xlb_sync_event ev;
 	size_t i, n;
 
-	if (s->qhead == s->qn) {
+	if (s->qhead == s->qn && !s->lost) {
 		set_polling(s, false);
 		return;
 	}
@@ -118,11 +124,13 @@ static void flush(struct synclink *s)
 		}
 		s->connected = true;
 	}
-	while (s->qhead < s->qn) {
+	while (s->qhead < s->qn || s->lost) {
+		uint32_t lost = s->lost > UINT32_MAX ? UINT32_MAX : (uint32_t)s->lost;
+
 		n = s->qn - s->qhead;
 		if (n > XLB_SYNCLOCAL_MAX_RECORDS)
 			n = XLB_SYNCLOCAL_MAX_RECORDS;
-		xlb_synclocal_put_hdr(s->buf, n);
+		xlb_synclocal_put_hdr_lost(s->buf, n, lost);
 		for (i = 0; i < n; i++) {
 			record_of(s, &s->q[s->qhead + i], &ev);
 			xlb_synclocal_put_record(s->buf, i, &ev);
@@ -140,6 +148,7 @@ static void flush(struct synclink *s)
 			return;
 		}
 		s->qhead += n;
+		s->lost -= lost;
 	}
 	s->qn = s->qhead = 0;
 	set_polling(s, false);
@@ -149,7 +158,7 @@ static void on_check(uv_check_t *c)
 {
 	struct synclink *s = c->data;
 
-	if (s->qn > s->qhead && !s->polling)
+	if ((s->qn > s->qhead || s->lost) && !s->polling)
 		flush(s);
 }
 
@@ -232,6 +241,7 @@ static struct sl_entry *enqueue(struct synclink *s)
 	struct sl_entry *q;
 
 	if (s->qn >= SYNCLINK_QUEUE_MAX) {
+		s->lost++;
 		log_warn_rl(&s->rl,
 			    "sync: delete queue for syncd full (%u entries): delete "
 			    "dropped; peers catch up by anti-entropy",

@@ -10,16 +10,30 @@
 _Static_assert(sizeof(struct xlb_synclocal_hdr) == 16,
 	       "struct xlb_synclocal_hdr must have no implicit padding");
 
-void xlb_synclocal_put_hdr(uint8_t *buf, size_t n)
+void xlb_synclocal_put_hdr_lost(uint8_t *buf, size_t n, uint32_t lost)
 {
 	struct xlb_synclocal_hdr h = {
 		.magic = XLB_SYNCLOCAL_MAGIC,
 		.version = XLB_SYNCLOCAL_VERSION,
 		.count = (uint16_t)n,
 		.record_size = REC_SIZE,
+		.lost = lost,
 	};
 
 	memcpy(buf, &h, sizeof(h));
+}
+
+void xlb_synclocal_put_hdr(uint8_t *buf, size_t n)
+{
+	xlb_synclocal_put_hdr_lost(buf, n, 0);
+}
+
+uint32_t xlb_synclocal_lost(const uint8_t *buf)
+{
+	struct xlb_synclocal_hdr h;
+
+	memcpy(&h, buf, sizeof(h));
+	return h.lost;
 }
 
 void xlb_synclocal_put_record(uint8_t *buf, size_t i, const struct xlb_sync_event *ev)
@@ -66,9 +80,7 @@ const char *xlb_synclocal_check(const uint8_t *buf, size_t len, size_t *n)
 		return "unknown frame version";
 	if (h.record_size != REC_SIZE)
 		return "record size differs from syncd's (lbd of another build?)";
-	if (h.reserved)
-		return "reserved header field not zero";
-	if (!h.count || h.count > XLB_SYNCLOCAL_MAX_RECORDS)
+	if ((!h.count && !h.lost) || h.count > XLB_SYNCLOCAL_MAX_RECORDS)
 		return "record count out of range";
 	if (len != xlb_synclocal_frame_size(h.count))
 		return "length differs from the header's record count";

@@ -20,6 +20,12 @@
  * syncd takes a frame only whole and only if it is exactly as long as its
  * header says, with this magic, version and record size, and every record
  * is well formed (xlb_synclocal_check()); anything else is dropped whole.
+ *
+ * Losses: deletes lbd could not hand over (its queue full, syncd not
+ * running) are counted, and the count travels in the header's lost field
+ * of the next frame that goes through; a frame of no records carries only
+ * that. syncd then repairs its peers at once (an anti-entropy round, as
+ * for a capture loss) instead of at the next periodic round.
  */
 #ifndef XLB_SYNCLOCAL_H
 #define XLB_SYNCLOCAL_H
@@ -38,9 +44,10 @@
 struct xlb_synclocal_hdr {
 	uint32_t magic;	      /* XLB_SYNCLOCAL_MAGIC */
 	uint16_t version;     /* XLB_SYNCLOCAL_VERSION */
-	uint16_t count;	      /* records that follow, 1..XLB_SYNCLOCAL_MAX_RECORDS */
+	uint16_t count;	      /* records that follow, 0..XLB_SYNCLOCAL_MAX_RECORDS */
 	uint32_t record_size; /* sizeof(struct xlb_sync_event) of the sender */
-	uint32_t reserved;    /* 0 */
+	uint32_t lost;	      /* deletes not handed over since the last frame
+			       * (count 0: this alone, and then not 0) */
 };
 
 #define XLB_SYNCLOCAL_FRAME_MAX                                                                    \
@@ -59,6 +66,10 @@ static inline size_t xlb_synclocal_frame_size(size_t n)
  * alignment needed).
  */
 void xlb_synclocal_put_hdr(uint8_t *buf, size_t n);
+/* The same with the lost count (above). */
+void xlb_synclocal_put_hdr_lost(uint8_t *buf, size_t n, uint32_t lost);
+/* The lost count of a frame xlb_synclocal_check() accepted. */
+uint32_t xlb_synclocal_lost(const uint8_t *buf);
 void xlb_synclocal_put_record(uint8_t *buf, size_t i, const struct xlb_sync_event *ev);
 
 /*

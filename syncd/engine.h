@@ -266,6 +266,7 @@ struct sync_engine_stats {
 	uint64_t kset_full;	      /* keys not recorded: key sets at their bound */
 	uint64_t prunes_skipped;      /* bucket repairs not pruned: keys incomplete */
 	uint64_t resync_limited;      /* resends cut by the per-peer rate limit */
+	uint64_t tx_entries_lost;     /* local changes that could not be sent */
 	uint64_t clock_skew_warnings; /* a peer's CLOCK_TAI off by > 500 ms */
 	uint64_t services_requests_sent, services_served, services_received;
 	uint64_t services_bad; /* a set whose bytes did not hash to its digest */

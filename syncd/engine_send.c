@@ -252,6 +252,19 @@ struct sync_entry *eng_ebuf_entries(const struct sync_engine *e, const struct eb
 	return v;
 }
 
+/* Local changes that could not leave (out of memory, an encode error):
+ * counted, said, and repaired like a capture loss (an anti-entropy round
+ * now), never dropped silently. */
+static void batch_lost(struct sync_engine *e, size_t n, const char *why, uint64_t now_ns)
+{
+	e->st.tx_errors++;
+	e->st.tx_entries_lost += n;
+	xlb_log_rl(&e->rl, XLB_LOG_ERR,
+		   "sync %s: %zu local changes not sent (%s): anti-entropy repairs the peers",
+		   e->cfg.node_name, n, why);
+	sync_engine_capture_lost(e, n, now_ns);
+}
+
 /* Sends the pending batch as one or more BATCH messages, each with the
  * next sequence, each kept in the retransmit ring. */
 static void send_batch(struct sync_engine *e, uint64_t now_ns)
@@ -263,7 +276,7 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 		return;
 	v = eng_ebuf_entries(e, &e->batch);
 	if (!v) {
-		e->st.tx_errors++;
+		batch_lost(e, e->batch.n, "out of memory", now_ns);
 		eng_ebuf_reset(&e->batch);
 		eng_kindex_clear(&e->bidx);
 		return;
@@ -279,15 +292,17 @@ static void send_batch(struct sync_engine *e, uint64_t now_ns)
 		k = sync_encode_batch(&h, v + done, e->batch.n - done, &e->cfg.lim, e->txbuf,
 				      e->cfg.lim.max_msg, &len);
 		if (k <= 0) {
-			xlb_log_rl(&e->rl, XLB_LOG_ERR, "sync %s: cannot encode a batch: %s",
-				   e->cfg.node_name, strerror(-k));
-			e->st.tx_errors++;
+			batch_lost(e, e->batch.n - done, k ? strerror(-k) : "an entry too large",
+				   now_ns);
 			break;
 		}
 		e->tx_seq++;
 		f = eng_frame(e, &len);
 		if (!f) {
-			e->st.tx_errors++;
+			/* the sequence is used: peers see a gap, ask, and are
+			 * told it is gone (not in the ring); and the changes
+			 * are repaired */
+			batch_lost(e, e->batch.n - done, "cannot seal", now_ns);
 			break;
 		}
 		if (sync_txring_put(&e->ring, e->tx_seq, f, len))

@@ -119,7 +119,7 @@ struct syncd {
 	struct sync_field backend_field[SYNC_MAX_MAPS];
 	uint64_t cap_events, cap_unknown_map, cap_lost_seen;
 	uint64_t cap_checked_ns; /* last loss check (CAPTURE_CHECK_NS) */
-	uint64_t local_msgs, local_bad;
+	uint64_t local_msgs, local_bad, local_lost;
 	struct xlb_ratelimit rl;
 	bool stopping;
 	int exit_code;
@@ -530,6 +530,7 @@ static void on_local(uv_poll_t *p, int status, int events)
 	for (i = 0; i < LOCAL_FRAMES_PER_WAKEUP; i++) {
 		struct xlb_sync_event ev;
 		const char *why;
+		uint32_t lost;
 		size_t k, n;
 		/* MSG_TRUNC: the real length, so a frame too long is seen */
 		ssize_t len = recv(d->local_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
@@ -543,6 +544,17 @@ static void on_local(uv_poll_t *p, int status, int events)
 			log_warn_rl(&d->rl, "local socket: frame from lbd dropped (%zd bytes): %s",
 				    len, why);
 			continue;
+		}
+		lost = xlb_synclocal_lost(buf);
+		if (lost) {
+			/* deletes lbd dropped: the peers hold those sessions
+			 * still; an anti-entropy round now repairs them */
+			d->local_lost += lost;
+			log_warn_rl(&d->rl,
+				    "local socket: lbd could not hand over %" PRIu32 " deletes "
+				    "(%" PRIu64 " so far): anti-entropy round now",
+				    lost, d->local_lost);
+			sync_engine_capture_lost(d->eng, lost, xlb_mono_ns());
 		}
 		for (k = 0; k < n; k++) {
 			int r;
@@ -690,6 +702,7 @@ static struct json_object *status_json(struct syncd *d)
 	}
 	ADD("local_msgs", d->local_msgs);
 	ADD("local_refused", d->local_bad);
+	ADD("local_lost", d->local_lost);
 	ADD("local_updates", st.local_updates);
 	ADD("local_deletes", st.local_deletes);
 	ADD("local_coalesced", st.local_coalesced);
@@ -711,6 +724,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("kset_full", st.kset_full);
 	ADD("prunes_skipped", st.prunes_skipped);
 	ADD("resync_limited", st.resync_limited);
+	ADD("tx_entries_lost", st.tx_entries_lost);
 	ADD("clock_skew_warnings", st.clock_skew_warnings);
 	ADD("rx_not_for_us", st.rx_not_for_us);
 	ADD("rx_unknown_origin", st.rx_unknown_origin);
