@@ -239,6 +239,7 @@ struct sync_engine_stats {
 	uint64_t rx_auth_fail;
 	uint64_t rx_duplicate, rx_stale; /* batches refused by sequence */
 	uint64_t rx_replayed;		 /* sealed frames refused as replays (replay.h) */
+	uint64_t rx_foreign_origin;	 /* batch entries in another node's name */
 	uint64_t rx_not_for_us;		 /* dest set to another node */
 	uint64_t rx_unknown_origin;	 /* origin is not a configured peer */
 	uint64_t applied_updates, applied_deletes;

@@ -586,11 +586,24 @@ static void rx_batch(struct sync_engine *e, struct rx *x)
 		e->st.rx_dropped++;
 		return;
 	}
-	for (i = 0; (e->pulls || e->prunes) && i < x->m->n_entries; i++) {
+	/* a batch is its sender's own changes: an entry in another node's
+	 * name is refused (it could delete that node's sessions with the
+	 * owner's authority, conflict.h) */
+	for (i = 0; i < x->m->n_entries; i++) {
 		sync_msg_entry(x->m, i, &en);
-		eng_note_stream_key(e, x->pi, &en);
+		e->skip[i] = en.origin != x->m->hdr.origin;
+		if (e->skip[i]) {
+			char nb[32];
+
+			e->st.rx_foreign_origin++;
+			snprintf(nb, sizeof(nb), "node%" PRIu32 "'s name", en.origin);
+			eng_log_refused(e, x->p->node, "batch entry", en.map, nb);
+			continue;
+		}
+		if (e->pulls || e->prunes)
+			eng_note_stream_key(e, x->pi, &en);
 	}
-	eng_apply_entries(e, x->p, x->m, NULL, x->delta, SRC_BATCH, x->now_ns);
+	eng_apply_entries(e, x->p, x->m, e->skip, x->delta, SRC_BATCH, x->now_ns);
 	x->p->rx_entries += x->m->n_entries;
 	if (res.lost) {
 		x->p->lost += res.lost;

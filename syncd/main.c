@@ -720,6 +720,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("rx_duplicate", st.rx_duplicate);
 	ADD("rx_stale", st.rx_stale);
 	ADD("rx_replayed", st.rx_replayed);
+	ADD("rx_foreign_origin", st.rx_foreign_origin);
 	ADD("tombstones_evicted", st.tombstones_evicted);
 	ADD("kset_full", st.kset_full);
 	ADD("prunes_skipped", st.prunes_skipped);

@@ -1712,6 +1712,51 @@ static void test_resync_limit(void **state)
 }
 
 /*
+ * A batch is its sender's own changes: n3 cannot delete n1's session by
+ * naming n1 as the entry's origin (a version-0 delete by the owner would
+ * be applied), nor write in n1's name; the same delete in its own name is
+ * not n1's to make and is skipped. The session survives on n2.
+ */
+static void test_foreign_origin(void **state)
+{
+	struct sync_engine_stats st0, st;
+	struct node *n1, *n2;
+	struct tkey k = tkey_of(5);
+	struct tval v;
+	struct sync_entry en = { .map = "sessions",
+				 .op = SYNC_OP_DELETE,
+				 .key = (const uint8_t *)&k,
+				 .key_len = sizeof(k),
+				 .version = 0 };
+	uint8_t buf[2048];
+	size_t len;
+
+	(void)state;
+	cluster_init(3, NULL);
+	cluster_start();
+	run(400);
+	n1 = &C.nodes[0];
+	n2 = &C.nodes[1];
+	put_session(n1, 5, 1, 0, 0x05);
+	run(10);
+	assert_int_equal(ms_lookup(&n2->store, 0, &k, &v), 0);
+	C.nodes[2].up = false; /* we speak for n3 (node 30) */
+	stats(n2, &st0);
+	en.origin = n1->id;
+	len = mk_batch(buf, sizeof(buf), 30, C.nodes[2].epoch, 100000, &en, 1);
+	sync_engine_rx(n2->e, buf, len, node_now(n2));
+	stats(n2, &st);
+	assert_true(st.rx_foreign_origin - st0.rx_foreign_origin == 1);
+	assert_int_equal(ms_lookup(&n2->store, 0, &k, &v), 0); /* still there */
+	/* in its own name: not the owner, skipped */
+	en.origin = 30;
+	len = mk_batch(buf, sizeof(buf), 30, C.nodes[2].epoch, 100001, &en, 1);
+	sync_engine_rx(n2->e, buf, len, node_now(n2));
+	assert_int_equal(ms_lookup(&n2->store, 0, &k, &v), 0);
+	cluster_free();
+}
+
+/*
  * A peer whose CLOCK_TAI is 37 s off (a TAI offset set on one node only):
  * both nodes measure the skew from the heartbeats, warn once, show it in
  * the peer's status, and say when it is gone; no warning without a skew.
@@ -2829,6 +2874,7 @@ int main(void)
 		cmocka_unit_test(test_kset_bound),
 		cmocka_unit_test(test_resync_limit),
 		cmocka_unit_test(test_clock_skew),
+		cmocka_unit_test(test_foreign_origin),
 		cmocka_unit_test(test_ready_timeout),
 		cmocka_unit_test(test_partition_heal),
 		cmocka_unit_test(test_conflicts),
