@@ -1658,8 +1658,15 @@ static void test_tombstone_flood(void **state)
 	assert_true(st.tombstones_evicted >= 400000 - 1000);
 	stats(n1, &st);
 	assert_true(st.tombstones <= 1000); /* the sender keeps its own too */
-	/* unbounded, 800,000 tombstones of ~140 bytes would be ~110 MB */
+	/* unbounded, 800,000 tombstones of ~140 bytes would be ~110 MB
+	 * (under AddressSanitizer freed memory sits in its quarantine: the
+	 * resident size says nothing there, the counts above do) */
+#if !defined(__SANITIZE_ADDRESS__)
 	assert_true(ru1.ru_maxrss - ru0.ru_maxrss < 32 * 1024);
+#else
+	(void)ru0;
+	(void)ru1;
+#endif
 	cluster_free();
 }
 
