@@ -188,6 +188,88 @@ int sync_seal_init(struct sync_seal *s, enum sync_cipher c, uint32_t node, const
 	return 0;
 }
 
+#define PAIR_CONTEXT "xdplb-sync-pair-v1"
+
+void sync_node_public_key(const uint8_t sk[SYNC_NODE_KEY_LEN], uint8_t pk[SYNC_NODE_KEY_LEN])
+{
+	crypto_scalarmult_base(pk, sk);
+}
+
+int sync_seal_pairs(struct sync_seal *s, const uint8_t sk[SYNC_NODE_KEY_LEN], size_t n,
+		    const uint32_t *peers, const uint8_t (*pks)[SYNC_NODE_KEY_LEN])
+{
+	uint8_t pk[SYNC_NODE_KEY_LEN], shared[crypto_scalarmult_BYTES];
+	size_t i;
+
+	if (n > SYNC_AUTH_PEERS_MAX)
+		return -EINVAL;
+	sync_node_public_key(sk, pk);
+	for (i = 0; i < n; i++) {
+		crypto_generichash_state h;
+		const uint8_t *lo = pk, *hi = pks[i];
+		uint32_t ids[2] = { s->node < peers[i] ? s->node : peers[i],
+				    s->node < peers[i] ? peers[i] : s->node };
+		uint8_t idb[8];
+		unsigned int b;
+
+		/* all-zero shared secret: a low-order public key */
+		if (crypto_scalarmult(shared, sk, pks[i]))
+			goto bad;
+		if (memcmp(lo, hi, SYNC_NODE_KEY_LEN) > 0) {
+			lo = pks[i];
+			hi = pk;
+		}
+		for (b = 0; b < 4; b++) {
+			idb[b] = (uint8_t)(ids[0] >> (8 * b));
+			idb[4 + b] = (uint8_t)(ids[1] >> (8 * b));
+		}
+		crypto_generichash_init(&h, NULL, 0, SYNC_SEAL_KEY_LEN);
+		crypto_generichash_update(&h, (const uint8_t *)PAIR_CONTEXT,
+					  sizeof(PAIR_CONTEXT) - 1);
+		crypto_generichash_update(&h, shared, sizeof(shared));
+		crypto_generichash_update(&h, lo, SYNC_NODE_KEY_LEN);
+		crypto_generichash_update(&h, hi, SYNC_NODE_KEY_LEN);
+		crypto_generichash_update(&h, idb, sizeof(idb));
+		crypto_generichash_final(&h, s->pairs[i].key, sizeof(s->pairs[i].key));
+		s->pairs[i].node = peers[i];
+	}
+	s->n_pairs = n;
+	sodium_memzero(shared, sizeof(shared));
+	return 0;
+bad:
+	sodium_memzero(shared, sizeof(shared));
+	sodium_memzero(s->pairs, sizeof(s->pairs));
+	s->n_pairs = 0;
+	return -EINVAL;
+}
+
+/* The authenticator of a frame (sender, salt, counter, AEAD tag) under
+ * pairwise key k. */
+static void pair_tag(const uint8_t *k, uint32_t sender, const uint8_t *salt, uint64_t counter,
+		     const uint8_t *aead_tag, uint8_t out[SYNC_PAIR_TAG_LEN])
+{
+	uint8_t m[4 + SYNC_SEAL_SALT_LEN + 8 + SYNC_SEAL_ABYTES];
+	unsigned int b;
+
+	for (b = 0; b < 4; b++)
+		m[b] = (uint8_t)(sender >> (8 * b));
+	memcpy(m + 4, salt, SYNC_SEAL_SALT_LEN);
+	for (b = 0; b < 8; b++)
+		m[4 + SYNC_SEAL_SALT_LEN + b] = (uint8_t)(counter >> (8 * b));
+	memcpy(m + 4 + SYNC_SEAL_SALT_LEN + 8, aead_tag, SYNC_SEAL_ABYTES);
+	crypto_generichash(out, SYNC_PAIR_TAG_LEN, m, sizeof(m), k, SYNC_SEAL_KEY_LEN);
+}
+
+static const struct sync_pair *pair_of(const struct sync_seal *s, uint32_t node)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_pairs; i++)
+		if (s->pairs[i].node == node)
+			return &s->pairs[i];
+	return NULL;
+}
+
 void sync_seal_clear(struct sync_seal *s)
 {
 	sodium_memzero(s, sizeof(*s));
@@ -208,9 +290,11 @@ int sync_seal(struct sync_seal *s, const uint8_t *plain, size_t len, uint8_t *sc
 {
 	Xlbsync__Sealed f = XLBSYNC__SEALED__INIT;
 	uint64_t ctr = __atomic_add_fetch(&s->counter, 1, __ATOMIC_RELAXED);
+	Xlbsync__Authenticator au[SYNC_AUTH_PEERS_MAX], *aup[SYNC_AUTH_PEERS_MAX];
+	uint8_t tags[SYNC_AUTH_PEERS_MAX][SYNC_PAIR_TAG_LEN];
 	unsigned long long clen;
 	uint8_t n[12];
-	size_t need;
+	size_t need, i;
 
 	if (s->cipher == SYNC_CIPHER_NONE)
 		return -EINVAL;
@@ -229,6 +313,18 @@ int sync_seal(struct sync_seal *s, const uint8_t *plain, size_t len, uint8_t *sc
 	f.counter = ctr;
 	f.box.data = scratch;
 	f.box.len = (size_t)clen;
+	for (i = 0; i < s->n_pairs; i++) {
+		pair_tag(s->pairs[i].key, s->node, s->tx.salt, ctr,
+			 scratch + clen - SYNC_SEAL_ABYTES, tags[i]);
+		xlbsync__authenticator__init(&au[i]);
+		au[i].has_node = au[i].has_tag = 1;
+		au[i].node = s->pairs[i].node;
+		au[i].tag.data = tags[i];
+		au[i].tag.len = SYNC_PAIR_TAG_LEN;
+		aup[i] = &au[i];
+	}
+	f.n_auth = s->n_pairs;
+	f.auth = s->n_pairs ? aup : NULL;
 	need = xlbsync__sealed__get_packed_size(&f);
 	if (need > cap)
 		return -EMSGSIZE;
@@ -315,6 +411,31 @@ int sync_open(struct sync_seal *s, const uint8_t *buf, size_t len, uint8_t *plai
 	if (r) {
 		r = -EBADMSG;
 		goto out;
+	}
+	if (s->n_pairs) {
+		/* per-node keys: this node's authenticator, under the key only
+		 * the sender it names and this node hold */
+		const struct sync_pair *pr = pair_of(s, f->sender);
+		uint8_t want[SYNC_PAIR_TAG_LEN];
+		size_t i;
+
+		r = -EACCES;
+		for (i = 0; pr && i < f->n_auth; i++) {
+			const Xlbsync__Authenticator *a = f->auth[i];
+
+			if (!a->has_node || a->node != s->node || !a->has_tag ||
+			    a->tag.len != SYNC_PAIR_TAG_LEN)
+				continue;
+			pair_tag(pr->key, f->sender, f->salt.data, f->counter,
+				 f->box.data + f->box.len - SYNC_SEAL_ABYTES, want);
+			if (!sodium_memcmp(want, a->tag.data, SYNC_PAIR_TAG_LEN))
+				r = 0;
+			break;
+		}
+		if (r) {
+			sodium_memzero(plain, (size_t)mlen);
+			goto out;
+		}
 	}
 	if (k == &fresh)
 		rx_keep(s, &fresh);

@@ -18,6 +18,8 @@
 
 #include <sodium.h>
 
+#include "codec.h"
+
 #define SYNC_AUTH_MAC_LEN 32
 
 /* Once per process before the first use (sodium_init); 0 or -1. */
@@ -93,9 +95,21 @@ struct sync_seal_key {
 	int set;
 };
 
+#define SYNC_NODE_KEY_LEN 32 /* X25519 secret and public keys */
+#define SYNC_PAIR_TAG_LEN 16
+
+/* This node and one peer: the key only they derive (sync_seal_pair()). */
+struct sync_pair {
+	uint32_t node;
+	uint8_t key[SYNC_SEAL_KEY_LEN];
+};
+
 struct sync_seal {
 	enum sync_cipher cipher;
 	uint32_t node;
+	/* per-node keys (sync_seal_pairs()): n_pairs 0 = off */
+	size_t n_pairs;
+	struct sync_pair pairs[SYNC_AUTH_PEERS_MAX];
 	uint8_t root[SYNC_SEAL_KEY_LEN];
 	struct sync_seal_key tx; /* this incarnation's */
 	uint64_t counter;	 /* atomically incremented: the beacon thread seals too */
@@ -116,6 +130,21 @@ int sync_seal_init(struct sync_seal *s, enum sync_cipher c, uint32_t node, const
 void sync_seal_clear(struct sync_seal *s);
 
 /*
+ * Per-node keys: this node's X25519 secret key and each peer's public key
+ * give one pairwise key per peer (BLAKE2b of the shared secret, both
+ * public keys in order and both node ids). From then on sync_seal() adds
+ * one authenticator per peer to every frame, and sync_open() accepts a
+ * frame only with a valid authenticator for this node under its sender's
+ * pairwise key: a node that holds the cluster key but not the sender's
+ * secret key cannot speak for it. 0, or -EINVAL (a bad public key, too
+ * many peers).
+ */
+int sync_seal_pairs(struct sync_seal *s, const uint8_t sk[SYNC_NODE_KEY_LEN], size_t n,
+		    const uint32_t *peers, const uint8_t (*pks)[SYNC_NODE_KEY_LEN]);
+/* The public key of secret key sk (X25519). */
+void sync_node_public_key(const uint8_t sk[SYNC_NODE_KEY_LEN], uint8_t pk[SYNC_NODE_KEY_LEN]);
+
+/*
  * Seals plain[0..len) into a Sealed frame in out[0..*out_len) (cap bytes;
  * SYNC_SEAL_ROOM more than len always suffice); scratch holds at least
  * len bytes (the ciphertext before it is framed). 0 or -EMSGSIZE.
@@ -126,7 +155,8 @@ int sync_seal(struct sync_seal *s, const uint8_t *plain, size_t len, uint8_t *sc
 /*
  * Opens a Sealed frame buf[0..len) into plain (cap bytes): 0 with the
  * plaintext's length in *plain_len and the sender in *sender (its salt and
- * counter in s->last_salt, s->last_counter), or -EBADMSG
+ * counter in s->last_salt, s->last_counter), -EACCES (per-node keys: no
+ * valid authenticator for this node from the sender it names), or -EBADMSG
  * (not a Sealed frame, another cipher, a tag that is not ours) or
  * -EMSGSIZE (plaintext over cap). Not thread-safe (the receive keys).
  */

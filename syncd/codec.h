@@ -29,10 +29,13 @@
  * envelope when a key is set: the HMAC tag (field 15: tag byte, length
  * byte, 32-byte HMAC-SHA256), or the Sealed frame around it (proto/
  * sync.proto: sender 5, cipher 3, salt 19, counter 10 bytes, the box's
- * field tag and length 7 and the AEAD tag 16: 60 at most). */
-#define SYNC_AUTH_TAG_ROOM 34
-#define SYNC_SEAL_ROOM	   64
-#define SYNC_FRAME_ROOM	   64 /* the larger of the two */
+ * field tag and length 7 and the AEAD tag 16: 60 at most), and with
+ * per-node keys one authenticator per peer (field tag 2, length 1, node
+ * 6, tag 18: 27 bytes; SYNC_AUTH_PEERS_MAX of them). */
+#define SYNC_AUTH_TAG_ROOM  34
+#define SYNC_AUTH_PEERS_MAX 16
+#define SYNC_SEAL_ROOM	    (64 + 27 * SYNC_AUTH_PEERS_MAX)
+#define SYNC_FRAME_ROOM	    SYNC_SEAL_ROOM /* the larger of the two */
 
 enum sync_msg_type {
 	SYNC_MSG_BATCH = XLBSYNC__MSG_TYPE__MSG_BATCH,

@@ -1000,6 +1000,109 @@ static void test_apply_checks(void **state)
  * byte anywhere, a plain envelope or a tagged one are refused; the counter
  * never repeats; a restarted sender (new salt) is opened too. Both
  * ciphers where the CPU runs them. */
+/*
+ * Per-node keys: a frame opens at node 2 only with an authenticator for
+ * node 2 under the key that node 2 and the frame's sender alone derive. A
+ * node that holds the cluster key (node 3) but not node 1's secret key
+ * cannot speak as node 1; it can speak as itself; a frame without
+ * authenticators, one with a tag changed, and one from a node that is not
+ * a peer are refused.
+ */
+/* sync_seal_pairs() with one or two peers (p2 0: one). */
+static int pairs2(struct sync_seal *s, const uint8_t *sk, uint32_t p1, const uint8_t *pk1,
+		  uint32_t p2, const uint8_t *pk2)
+{
+	uint8_t pks[2][SYNC_NODE_KEY_LEN];
+	uint32_t peers[2] = { p1, p2 };
+
+	memcpy(pks[0], pk1, SYNC_NODE_KEY_LEN);
+	if (p2)
+		memcpy(pks[1], pk2, SYNC_NODE_KEY_LEN);
+	return sync_seal_pairs(s, sk, p2 ? 2 : 1, peers, (const uint8_t(*)[SYNC_NODE_KEY_LEN])pks);
+}
+
+static void test_seal_pairs(void **state)
+{
+	static const uint8_t key[] = "0123456789abcdef0123456789abcdef";
+	static struct sync_seal a, b, c, c_as_a, bare, d;
+	uint8_t sk[5][SYNC_NODE_KEY_LEN], pk[5][SYNC_NODE_KEY_LEN];
+	struct sync_hdr h = { .origin = 1, .epoch = 7, .mono_ns = 1 };
+	uint8_t plain[256], scratch[256], out[1024], got[256];
+	size_t plen, len, glen;
+	uint32_t sender;
+	unsigned int i;
+
+	(void)state;
+	for (i = 1; i <= 4; i++) {
+		randombytes_buf(sk[i], SYNC_NODE_KEY_LEN);
+		sync_node_public_key(sk[i], pk[i]);
+	}
+	assert_int_equal(sync_seal_init(&a, SYNC_CIPHER_CHACHA20_POLY1305, 1, key, 32), 0);
+	assert_int_equal(pairs2(&a, sk[1], 2, pk[2], 3, pk[3]), 0);
+	assert_int_equal(sync_seal_init(&b, SYNC_CIPHER_CHACHA20_POLY1305, 2, key, 32), 0);
+	assert_int_equal(pairs2(&b, sk[2], 1, pk[1], 3, pk[3]), 0);
+	assert_int_equal(sync_seal_init(&c, SYNC_CIPHER_CHACHA20_POLY1305, 3, key, 32), 0);
+	assert_int_equal(pairs2(&c, sk[3], 1, pk[1], 2, pk[2]), 0);
+	/* node 3 with the cluster key, sealing in node 1's name */
+	assert_int_equal(sync_seal_init(&c_as_a, SYNC_CIPHER_CHACHA20_POLY1305, 1, key, 32), 0);
+	assert_int_equal(pairs2(&c_as_a, sk[3], 2, pk[2], 3, pk[3]), 0);
+	assert_int_equal(sync_seal_init(&bare, SYNC_CIPHER_CHACHA20_POLY1305, 1, key, 32), 0);
+	assert_int_equal(sync_seal_init(&d, SYNC_CIPHER_CHACHA20_POLY1305, 4, key, 32), 0);
+	assert_int_equal(pairs2(&d, sk[4], 2, pk[2], 0, NULL), 0);
+	assert_int_equal(sync_encode_snapshot_end(&h, 1, 2, 3, &lim, plain, sizeof(plain), &plen),
+			 0);
+
+	/* node 1 to node 2: opens, and the frame has room enough */
+	assert_int_equal(sync_seal(&a, plain, plen, scratch, out, sizeof(out), &len), 0);
+	assert_true(len <= plen + SYNC_SEAL_ROOM);
+	assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+	assert_int_equal(sender, 1);
+	assert_memory_equal(got, plain, plen);
+	/* node 2's authenticator changed, byte by byte */
+	assert_int_equal(sync_seal(&a, plain, plen, scratch, out, sizeof(out), &len), 0);
+	{
+		Xlbsync__Sealed *f = xlbsync__sealed__unpack(NULL, len, out);
+		uint8_t *at = NULL;
+		size_t j;
+
+		assert_non_null(f);
+		assert_int_equal(f->n_auth, 2);
+		for (j = 0; j < f->n_auth; j++)
+			if (f->auth[j]->node == 2)
+				at = memmem(out, len, f->auth[j]->tag.data, SYNC_PAIR_TAG_LEN);
+		xlbsync__sealed__free_unpacked(f, NULL);
+		assert_non_null(at);
+		for (j = 0; j < SYNC_PAIR_TAG_LEN; j++) {
+			at[j] ^= 0x40;
+			assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender),
+					 -EACCES);
+			at[j] ^= 0x40;
+		}
+		assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+	}
+	/* node 3, with the cluster key, in node 1's name: refused */
+	assert_int_equal(sync_seal(&c_as_a, plain, plen, scratch, out, sizeof(out), &len), 0);
+	assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), -EACCES);
+	/* ... in its own name: a peer with its own key, taken */
+	assert_int_equal(sync_seal(&c, plain, plen, scratch, out, sizeof(out), &len), 0);
+	assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), 0);
+	assert_int_equal(sender, 3);
+	/* without authenticators */
+	assert_int_equal(sync_seal(&bare, plain, plen, scratch, out, sizeof(out), &len), 0);
+	assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), -EACCES);
+	/* a node that is not node 2's peer, whatever its key */
+	assert_int_equal(sync_seal(&d, plain, plen, scratch, out, sizeof(out), &len), 0);
+	assert_int_equal(sync_open(&b, out, len, got, sizeof(got), &glen, &sender), -EACCES);
+	/* a low-order public key gives no pairwise key */
+	{
+		static const uint8_t zero[SYNC_NODE_KEY_LEN];
+
+		assert_int_equal(pairs2(&d, sk[4], 2, zero, 0, NULL), -EINVAL);
+	}
+	sync_seal_clear(&a);
+	sync_seal_clear(&b);
+}
+
 static void test_seal(void **state)
 {
 	static const enum sync_cipher cs[] = { SYNC_CIPHER_CHACHA20_POLY1305,
@@ -1200,6 +1303,7 @@ int main(void)
 		cmocka_unit_test(test_apply_checks),
 		cmocka_unit_test(test_auth_tag),
 		cmocka_unit_test(test_seal),
+		cmocka_unit_test(test_seal_pairs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
