@@ -385,6 +385,18 @@ struct sync_engine *sync_engine_new(const struct sync_engine_cfg *cfg,
 		free(e);
 		return NULL;
 	}
+	if (e->cfg.node_keys &&
+	    (e->cfg.cipher == SYNC_CIPHER_NONE || !cfg->peer_pk ||
+	     sync_seal_pairs(&e->seal, e->cfg.node_sk, cfg->n_peers, cfg->peers, cfg->peer_pk))) {
+		snprintf(
+			err, errlen,
+			"sync engine: per-node keys need a cipher and a valid public key per peer");
+		sodium_memzero(&e->seal, sizeof(e->seal));
+		free(e);
+		return NULL;
+	}
+	sodium_memzero(e->cfg.node_sk, sizeof(e->cfg.node_sk)); /* in the pairwise keys now */
+	e->cfg.peer_pk = NULL;
 	e->cfg.node_name = cfg->node_name ? cfg->node_name : "-";
 	memcpy(e->peer_ids, cfg->peers, cfg->n_peers * sizeof(*cfg->peers));
 	for (i = 0; i < cfg->n_peers; i++) {

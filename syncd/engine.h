@@ -197,8 +197,14 @@ struct sync_engine_cfg {
 	size_t txring_bytes;	 /* default 64 MiB */
 	size_t auth_key_len;	 /* 0: no authentication */
 	uint8_t auth_key[SYNC_AUTH_KEY_MAX];
-	enum sync_cipher cipher;   /* with a key: messages sealed (auth.h);
+	enum sync_cipher cipher; /* with a key: messages sealed (auth.h);
 				  * SYNC_CIPHER_NONE: HMAC-tagged */
+	/* per-node keys (auth.h sync_seal_pairs(); needs a cipher): this
+	 * node's X25519 secret key and each peer's public key, in the order
+	 * of peers (copied). node_keys false: off */
+	bool node_keys;
+	uint8_t node_sk[SYNC_NODE_KEY_LEN];
+	const uint8_t (*peer_pk)[SYNC_NODE_KEY_LEN];
 	sync_validate_fn validate; /* optional */
 	void *validate_arg;
 	sync_replaced_fn replaced; /* optional */
@@ -238,6 +244,7 @@ struct sync_engine_stats {
 	uint64_t rx_by_reason[SYNC_E__MAX];
 	uint64_t rx_auth_fail;
 	uint64_t rx_duplicate, rx_stale; /* batches refused by sequence */
+	uint64_t rx_node_key_fail;	 /* sealed right, but not by the node named */
 	uint64_t rx_replayed;		 /* sealed frames refused as replays (replay.h) */
 	uint64_t rx_foreign_origin;	 /* batch entries in another node's name */
 	uint64_t rx_not_for_us;		 /* dest set to another node */

@@ -736,7 +736,21 @@ void sync_engine_rx(struct sync_engine *e, const uint8_t *buf, size_t len, uint6
 		goto refused;
 	}
 	if (e->cfg.cipher != SYNC_CIPHER_NONE) {
-		if (sync_open(&e->seal, buf, len, e->openbuf, e->cfg.lim.max_msg, &plen, &sealer)) {
+		int orc = sync_open(&e->seal, buf, len, e->openbuf, e->cfg.lim.max_msg, &plen,
+				    &sealer);
+
+		if (orc == -EACCES) {
+			e->st.rx_auth_fail++;
+			e->st.rx_node_key_fail++;
+			e->st.rx_dropped++;
+			xlb_log_rl(&e->rl, XLB_LOG_WARN,
+				   "sync %s: refused message from %s map -: no valid authenticator "
+				   "from the node it names (per-node keys: sealed by another node, "
+				   "or by one that is not a peer)",
+				   e->cfg.node_name, "a holder of the cluster key");
+			return;
+		}
+		if (orc) {
 			e->st.rx_auth_fail++;
 			e->st.rx_dropped++;
 			xlb_log_rl(&e->rl, XLB_LOG_WARN,
