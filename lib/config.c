@@ -31,6 +31,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include <sodium.h>
+
 #include <yaml.h>
 
 #include "config.h"
@@ -898,28 +900,20 @@ static const char *const hc_keys[] = { "type",		"port",	       "path",
 				       "expect_status", "interval_ms", "timeout_ms",
 				       "rise",		"fall",	       NULL };
 static const char *const be_keys[] = { "id", "address", "port", "weight", "mac", "drain", NULL };
-static const char *const sync_keys[] = { "enabled",
-					 "listen",
-					 "peers",
-					 "maps",
-					 "capture",
-					 "key_file",
-					 "cipher",
-					 "auth",
-					 "local_socket",
-					 "control_socket",
-					 "state_file",
-					 "heartbeat_ms",
-					 "dead_after_ms",
-					 "antientropy_ms",
-					 "digest_settle_ms",
-					 "nice",
-					 NULL };
+static const char *const sync_keys[] = { "enabled",	   "listen",
+					 "peers",	   "maps",
+					 "capture",	   "key_file",
+					 "cipher",	   "auth",
+					 "node_key_file",  "local_socket",
+					 "control_socket", "state_file",
+					 "heartbeat_ms",   "dead_after_ms",
+					 "antientropy_ms", "digest_settle_ms",
+					 "nice",	   NULL };
 static const char *const sync_map_keys[] = { "name",	"timestamp", "owner",
 					     "version", "backend",   NULL };
 static const char *const sync_field_keys[] = { "offset", "size", NULL };
-static const char *const peer_keys[] = { "node_id", "address", "snat_port_min", "snat_port_max",
-					 NULL };
+static const char *const peer_keys[] = { "node_id",	  "address",	"snat_port_min",
+					 "snat_port_max", "public_key", NULL };
 static const char *const sync_map_names[] = { XLB_MAP_SESSIONS, XLB_MAP_REVERSE, NULL };
 
 static int parse_node(struct pctx *c, yaml_node_t *root)
@@ -1295,6 +1289,29 @@ static int parse_peer_ports(struct pctx *c, yaml_node_t *pn, const char *p, stru
 	return 0;
 }
 
+/* A peer's X25519 public key (sync.node_key_file): 64 hex digits. */
+static int parse_peer_public_key(struct pctx *c, yaml_node_t *pn, const char *p,
+				 struct cfg_peer *peer)
+{
+	char hex[2 * CFG_NODE_KEY_LEN + 2];
+	yaml_node_t *v = NULL;
+	size_t n = 0;
+	int ret = get_str(c, pn, p, "public_key", false, hex, sizeof(hex), &v);
+
+	if (ret < 0)
+		return -1;
+	if (ret)
+		return 0;
+	if (strlen(hex) != 2 * CFG_NODE_KEY_LEN ||
+	    sodium_hex2bin(peer->public_key, sizeof(peer->public_key), hex, strlen(hex), NULL, &n,
+			   NULL) ||
+	    n != CFG_NODE_KEY_LEN)
+		return perr(c, v, "%s.public_key: expected %d hexadecimal digits (syncd keygen)", p,
+			    2 * CFG_NODE_KEY_LEN);
+	peer->has_public_key = true;
+	return 0;
+}
+
 static int parse_peers(struct pctx *c, yaml_node_t *l)
 {
 	struct cfg_sync *s = &c->cfg->sync;
@@ -1339,6 +1356,8 @@ static int parse_peers(struct pctx *c, yaml_node_t *l)
 					    "sync.peers[%zu]",
 					    p, peer->address, j);
 		if (parse_peer_ports(c, pn, p, peer, i) < 0)
+			return -1;
+		if (parse_peer_public_key(c, pn, p, peer) < 0)
 			return -1;
 		s->n_peers = i + 1;
 	}
@@ -1508,6 +1527,19 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 		if (s->auth_off && s->key_file[0])
 			return perr(c, map_get(c, n, "auth", NULL),
 				    "sync.auth: \"off\" contradicts sync.key_file (remove one)");
+		ret = get_str(c, n, "sync", "node_key_file", false, s->node_key_file,
+			      sizeof(s->node_key_file), &v);
+		if (ret < 0)
+			return -1;
+		if (!ret && !path_ok(s->node_key_file))
+			return perr(c, v,
+				    "sync.node_key_file: \"%s\" must be an absolute path without "
+				    "empty, \".\" or \"..\" components",
+				    s->node_key_file);
+		if (!ret && (!s->key_file[0] || !strcmp(s->cipher, "none")))
+			return perr(c, v,
+				    "sync.node_key_file: per-node keys need sync.key_file and a "
+				    "cipher other than none");
 	}
 	/* Defaults under the node's name, for the keys not given. */
 	snprintf(s->local_socket, sizeof(s->local_socket), CFG_DEF_SYNC_LOCAL_SOCKET_FMT,
@@ -1565,6 +1597,20 @@ static int parse_sync(struct pctx *c, yaml_node_t *root)
 	v = map_get(c, n, "maps", NULL);
 	if (v && parse_sync_maps(c, v) < 0)
 		return -1;
+	for (size_t i = 0; i < s->n_peers; i++) {
+		if (s->node_key_file[0] && !s->peers[i].has_public_key)
+			return perr(
+				c, map_get(c, n, "peers", NULL),
+				"sync.peers[%zu].public_key: missing, and sync.node_key_file is "
+				"set (every peer needs its public key: syncd keygen)",
+				i);
+		if (!s->node_key_file[0] && s->peers[i].has_public_key)
+			return perr(
+				c, map_get(c, n, "peers", NULL),
+				"sync.peers[%zu].public_key: given, but sync.node_key_file (this "
+				"node's own key) is not set",
+				i);
+	}
 	if (s->enabled && !s->key_file[0] && !s->auth_off)
 		return perr(c, n,
 			    "sync.key_file: not set, and sync is enabled: peers' messages are "

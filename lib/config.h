@@ -27,6 +27,7 @@
 #define CFG_MAX_VIPS		 XLB_MAX_VIPS
 #define CFG_MAX_BACKENDS_PER_VIP 256
 #define CFG_MAX_PEERS		 16
+#define CFG_NODE_KEY_LEN	 32 /* X25519 keys (sync.node_key_file) */
 #define CFG_SYNC_MAPS_MAX	 8
 
 enum hc_type {
@@ -153,6 +154,8 @@ struct cfg_peer {
 	char address[CFG_NAME_MAX]; /* "198.18.2.12:7400" */
 	uint16_t snat_port_min;	    /* its SNAT port range (host order), 0: */
 	uint16_t snat_port_max;	    /* not given (no reply bounce to it) */
+	bool has_public_key;	    /* per-node keys: its X25519 public key */
+	uint8_t public_key[CFG_NODE_KEY_LEN];
 };
 
 /* A field inside a synced map's value: byte offset and size (2, 4 or 8);
@@ -182,6 +185,8 @@ struct cfg_sync { /* for syncd; lbd parses and validates it and
 	char key_file[CFG_PATH_MAX];	   /* shared secret for message authentication,
 					 * "": none (only with auth_off) */
 	bool auth_off;			   /* sync.auth: off, said explicitly */
+	char node_key_file[CFG_PATH_MAX];  /* this node's X25519 secret key ("":
+					    * per-node keys off) */
 	char cipher[24];		   /* with key_file: chacha20-poly1305 | aes-256-gcm |
 			  * none (HMAC-SHA256 tags, no encryption) */
 	char local_socket[CFG_PATH_MAX];   /* lbd -> syncd deletes (datagrams) */

@@ -640,6 +640,23 @@ static const struct bad bad_cfgs[] = {
 	  "sync.auth: \"off\" contradicts sync.key_file" },
 	{ "sync auth unknown", NODE "sync: {auth: maybe}\n", "2:14",
 	  "sync.auth: \"maybe\" is not one of" },
+	{ "sync node key without cluster key", NODE "sync: {node_key_file: /n}\n", "2:23",
+	  "sync.node_key_file: per-node keys need sync.key_file" },
+	{ "sync node key with cipher none",
+	  NODE "sync: {key_file: /k, cipher: none, node_key_file: /n}\n", "2:51",
+	  "sync.node_key_file: per-node keys need sync.key_file and a cipher other than none" },
+	{ "sync peer without public key",
+	  NODE "sync:\n  key_file: /k\n  node_key_file: /n\n  peers: [{node_id: 2, address: "
+	       "\"198.18.2.2:7400\"}]\n",
+	  "5:10", "sync.peers[0].public_key: missing, and sync.node_key_file is set" },
+	{ "sync peer public key without own key",
+	  NODE "sync:\n  peers: [{node_id: 2, address: \"198.18.2.2:7400\", public_key: "
+	       "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}]\n",
+	  "3:10", "sync.peers[0].public_key: given, but sync.node_key_file" },
+	{ "sync peer public key not hex",
+	  NODE "sync:\n  node_key_file: /n\n  key_file: /k\n  peers: [{node_id: 2, address: "
+	       "\"198.18.2.2:7400\", public_key: xyz}]\n",
+	  "5:64", "sync.peers[0].public_key: expected 64 hexadecimal digits" },
 	{ "sync map field size",
 	  NODE "sync:\n  maps:\n    - {name: t, owner: {offset: 0, size: 3}}\n", "4:42",
 	  "sync.maps[0].owner.size: 3 is not 2, 4 or 8" },
@@ -667,28 +684,31 @@ static const struct bad bad_cfgs[] = {
  * synced by config alone with its value fields. */
 static void test_sync_options(void **state)
 {
-	static const char text[] = NODE "sync:\n"
-					"  enabled: true\n"
-					"  listen: 198.18.2.11:7400\n"
-					"  capture: kprobe\n"
-					"  key_file: /etc/xdplb/sync.key\n"
-					"  cipher: aes-256-gcm\n"
-					"  local_socket: /run/x/l.sock\n"
-					"  control_socket: /run/x/c.sock\n"
-					"  heartbeat_ms: 50\n"
-					"  dead_after_ms: 300\n"
-					"  antientropy_ms: 0\n"
-					"  digest_settle_ms: 2500\n"
-					"  nice: -20\n"
-					"  peers: [{node_id: 2, address: \"198.18.2.12:7400\", "
-					"snat_port_min: 60000, snat_port_max: 61000}]\n"
-					"  maps:\n"
-					"    - sessions\n"
-					"    - name: conn_table\n"
-					"      timestamp: {offset: 24, size: 8}\n"
-					"      owner: {offset: 32, size: 2}\n"
-					"      version: {offset: 36, size: 4}\n"
-					"      backend: {offset: 40, size: 4}\n";
+	static const char text[] =
+		NODE "sync:\n"
+		     "  enabled: true\n"
+		     "  listen: 198.18.2.11:7400\n"
+		     "  capture: kprobe\n"
+		     "  key_file: /etc/xdplb/sync.key\n"
+		     "  node_key_file: /etc/xdplb/lb1.node-key\n"
+		     "  cipher: aes-256-gcm\n"
+		     "  local_socket: /run/x/l.sock\n"
+		     "  control_socket: /run/x/c.sock\n"
+		     "  heartbeat_ms: 50\n"
+		     "  dead_after_ms: 300\n"
+		     "  antientropy_ms: 0\n"
+		     "  digest_settle_ms: 2500\n"
+		     "  nice: -20\n"
+		     "  peers: [{node_id: 2, address: \"198.18.2.12:7400\", "
+		     "snat_port_min: 60000, snat_port_max: 61000, public_key: "
+		     "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF}]\n"
+		     "  maps:\n"
+		     "    - sessions\n"
+		     "    - name: conn_table\n"
+		     "      timestamp: {offset: 24, size: 8}\n"
+		     "      owner: {offset: 32, size: 2}\n"
+		     "      version: {offset: 36, size: 4}\n"
+		     "      backend: {offset: 40, size: 4}\n";
 	struct node_config *c = cfg_alloc();
 	char err[256] = "";
 	const struct cfg_sync *y = &c->sync;
@@ -706,6 +726,11 @@ static void test_sync_options(void **state)
 	assert_int_equal(y->nice, -20);
 	assert_int_equal(y->peers[0].snat_port_min, 60000);
 	assert_int_equal(y->peers[0].snat_port_max, 61000);
+	assert_string_equal(y->node_key_file, "/etc/xdplb/lb1.node-key");
+	assert_true(y->peers[0].has_public_key);
+	assert_int_equal(y->peers[0].public_key[0], 0x00);
+	assert_int_equal(y->peers[0].public_key[17], 0x11);
+	assert_int_equal(y->peers[0].public_key[31], 0xff);
 	assert_int_equal(y->n_maps, 2);
 	assert_true(y->map_opts[0].builtin);
 	assert_string_equal(y->maps[1], "conn_table");
