@@ -613,6 +613,7 @@ static struct json_object *status_json(struct syncd *d)
 	json_object_object_add(o, "seq", json_object_new_uint64(st.seq));
 	json_object_object_add(o, "authenticated",
 			       json_object_new_boolean(d->ecfg.auth_key_len > 0));
+	json_object_object_add(o, "node_keys", json_object_new_boolean(d->ecfg.node_keys));
 	json_object_object_add(o, "encrypted",
 			       json_object_new_string(d->ecfg.auth_key_len
 							      ? sync_cipher_str(d->ecfg.cipher)
@@ -721,6 +722,7 @@ static struct json_object *status_json(struct syncd *d)
 	ADD("rx_duplicate", st.rx_duplicate);
 	ADD("rx_stale", st.rx_stale);
 	ADD("rx_replayed", st.rx_replayed);
+	ADD("rx_node_key_fail", st.rx_node_key_fail);
 	ADD("rx_foreign_origin", st.rx_foreign_origin);
 	ADD("tombstones_evicted", st.tombstones_evicted);
 	ADD("kset_full", st.kset_full);
@@ -993,6 +995,88 @@ static int read_key_file(struct syncd *d, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * sync.node_key_file: this node's X25519 secret key, 64 hex digits (what
+ * `syncd keygen` writes). The peers' public keys come from the config.
+ */
+static int read_node_key(struct syncd *d, uint8_t (*pks)[SYNC_NODE_KEY_LEN], char *err,
+			 size_t errlen)
+{
+	const struct cfg_sync *s = &d->cfg->sync;
+	const char *path = s->node_key_file;
+	char hex[2 * SYNC_NODE_KEY_LEN + 4];
+	struct stat sb;
+	size_t n = 0, i;
+	ssize_t r;
+	int fd;
+
+	if (!path[0])
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "sync.node_key_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+		log_warn("sync.node_key_file %s: readable by group or others (mode %03o)", path,
+			 (unsigned int)(sb.st_mode & 0777));
+	r = read(fd, hex, sizeof(hex) - 1);
+	close(fd);
+	while (r > 0 && (hex[r - 1] == '\n' || hex[r - 1] == '\r'))
+		r--;
+	if (r != 2 * SYNC_NODE_KEY_LEN ||
+	    sodium_hex2bin(d->ecfg.node_sk, sizeof(d->ecfg.node_sk), hex, (size_t)r, NULL, &n,
+			   NULL) ||
+	    n != SYNC_NODE_KEY_LEN) {
+		sodium_memzero(hex, sizeof(hex));
+		snprintf(err, errlen,
+			 "sync.node_key_file %s: expected %d hexadecimal digits (syncd keygen)",
+			 path, 2 * SYNC_NODE_KEY_LEN);
+		return -1;
+	}
+	sodium_memzero(hex, sizeof(hex));
+	for (i = 0; i < s->n_peers; i++)
+		memcpy(pks[i], s->peers[i].public_key, SYNC_NODE_KEY_LEN);
+	d->ecfg.node_keys = true;
+	return 0;
+}
+
+/* `syncd keygen FILE`: a new node key pair; the secret key into FILE
+ * (created 0600, never overwritten), the public key on stdout, for the
+ * peers' sync.peers[].public_key. */
+static int keygen(const char *path)
+{
+	uint8_t sk[SYNC_NODE_KEY_LEN], pk[SYNC_NODE_KEY_LEN];
+	char hex[2 * SYNC_NODE_KEY_LEN + 1];
+	int fd;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "syncd keygen: libsodium cannot start\n");
+		return 1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "syncd keygen: %s: %s (an existing key is never replaced)\n", path,
+			strerror(errno));
+		return 1;
+	}
+	randombytes_buf(sk, sizeof(sk));
+	sync_node_public_key(sk, pk);
+	sodium_bin2hex(hex, sizeof(hex), sk, sizeof(sk));
+	sodium_memzero(sk, sizeof(sk));
+	if (write(fd, hex, 2 * SYNC_NODE_KEY_LEN) != 2 * SYNC_NODE_KEY_LEN ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) || close(fd)) {
+		fprintf(stderr, "syncd keygen: %s: %s\n", path, strerror(errno));
+		sodium_memzero(hex, sizeof(hex));
+		unlink(path);
+		return 1;
+	}
+	sodium_memzero(hex, sizeof(hex));
+	sodium_bin2hex(hex, sizeof(hex), pk, sizeof(pk));
+	printf("public_key: %s\n", hex);
+	return 0;
+}
+
 static struct sync_field cfield(const struct cfg_sync_field *f)
 {
 	return (struct sync_field){ f->off, f->size };
@@ -1091,6 +1175,7 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	const char *connect[CFG_MAX_PEERS];
 	uint32_t peers[CFG_MAX_PEERS];
 	uint64_t floors[CFG_MAX_PEERS], now_rt;
+	uint8_t pks[CFG_MAX_PEERS][SYNC_NODE_KEY_LEN];
 	struct sync_capture_map cm[CFG_SYNC_MAPS_MAX];
 	char path[CFG_PATH_MAX + 32];
 	size_t i, n_connect = 0;
@@ -1114,8 +1199,12 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 					 d->specs[i].version.size, true, why, sizeof(why)) < 0)
 			log_warn("%s (peers' entries are applied key by key)", why);
 	}
-	if (read_key_file(d, err, errlen) < 0)
+	if (read_key_file(d, err, errlen) < 0 || read_node_key(d, pks, err, errlen) < 0)
 		return -1;
+	d->ecfg.peer_pk = d->ecfg.node_keys ? (const uint8_t(*)[SYNC_NODE_KEY_LEN])pks : NULL;
+	if (d->ecfg.auth_key_len && !d->ecfg.node_keys)
+		log_warn("sync.node_key_file not set: a node that holds the cluster key can speak "
+			 "for any node (per-node keys: syncd keygen, sync.peers[].public_key)");
 	if (!d->ecfg.auth_key_len && !d->cfg->sync.auth_off) {
 		/* the config refuses this when sync is enabled; syncd run on a
 		 * config with sync disabled gets the same rule */
@@ -1215,6 +1304,9 @@ static int setup(struct syncd *d, char *err, size_t errlen)
 	sync_engine_cfg_defaults(&d->ecfg);
 	d->eng = sync_engine_new(&d->ecfg, &store_bpf_ops, &d->store, &io, d, err, errlen);
 	d->ecfg.peer_epoch_floor = NULL; /* floors[] was copied */
+	d->ecfg.peer_pk = NULL;
+	sodium_memzero(pks, sizeof(pks));
+	sodium_memzero(d->ecfg.node_sk, sizeof(d->ecfg.node_sk));
 	if (!d->eng)
 		return -1;
 
@@ -1340,6 +1432,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: syncd -c FILE [--capture auto|kprobe|fentry|inline] [-v] [--check]\n"
 		   "       syncd status -c FILE      print this node's sync status (JSON)\n"
+		   "       syncd keygen FILE         a node key pair (sync.node_key_file): the "
+		   "secret into FILE, the public key printed\n"
 		   "  -c, --config FILE   the node's config file (the one lbd reads)\n"
 		   "      --capture MODE  map-change capture (default: sync.capture, auto)\n"
 		   "      --check         check the config and exit\n"
@@ -1384,6 +1478,14 @@ int main(int argc, char **argv)
 	char err[1024];
 	int c;
 
+	if (argc > 1 && !strcmp(argv[1], "keygen")) {
+		if (argc != 3) {
+			fprintf(stderr,
+				"syncd keygen: one argument, the secret key file to create\n");
+			return 2;
+		}
+		return keygen(argv[2]);
+	}
 	if (argc > 1 && !strcmp(argv[1], "status")) {
 		status = true;
 		argv++;
