@@ -5,8 +5,12 @@
  * An input is a sequence of frames (2-byte little-endian length, then the
  * bytes of one message). Every frame goes through sync_decode() on its own
  * and then through sync_engine_rx() of a fresh engine (node 10, peers 20
- * and 30, authentication off so that mutated messages reach the apply
- * path) whose in-memory maps hold a few entries; the engine is ticked
+ * and 30, the cluster key with ChaCha20-Poly1305 and per-node keys) twice:
+ * as it is (so that mutated bytes reach the Sealed frame's parser and the
+ * authenticator check), and sealed by the harness as the node its envelope
+ * names, with that node's own key pair (so that mutated messages of every
+ * type reach the apply path through the real authentication); the
+ * engine's in-memory maps hold a few entries; the engine is ticked
  * between frames with its clock moving on, so snapshot serving, prunes,
  * resync answers, anti-entropy and tombstone expiry run on whatever the
  * frames set up. A new engine per input keeps runs reproducible.
@@ -24,6 +28,7 @@
 
 #include <xxhash.h>
 
+#include "auth.h"
 #include "codec.h"
 #include "engine.h"
 #include "log.h"
@@ -128,13 +133,24 @@ static const struct sync_store_ops store_ops = {
 	.walk = st_walk,
 };
 
+static struct sync_seal tap; /* opens what the engine seals */
+static uint8_t tap_buf[1 << 16];
+static const uint8_t cluster_key[32];
+
 static int io_send(void *ctx, const uint8_t *buf, size_t len)
 {
 	const struct sync_limits lim = SYNC_LIMITS_DEFAULT;
 	struct sync_msg m;
+	uint32_t sender;
+	size_t plen;
 
-	/* whatever the engine sends must be a valid message */
-	if (sync_decode(&m, buf, len, &lim) != SYNC_OK)
+	/* whatever the engine sends must be a valid message, sealed */
+	if (!tap.cipher && sync_seal_init(&tap, SYNC_CIPHER_CHACHA20_POLY1305, 0xffff, cluster_key,
+					  sizeof(cluster_key)))
+		abort();
+	if (sync_open(&tap, buf, len, tap_buf, sizeof(tap_buf), &plen, &sender) || sender != 10)
+		abort();
+	if (sync_decode(&m, tap_buf, plen, &lim) != SYNC_OK)
 		abort();
 	sync_msg_release(&m);
 	return 0;
@@ -174,6 +190,47 @@ static void setup_specs(void)
 static const uint8_t svc_set[] = { 0x0a, 0x0c, 0x0a, 0x04, 198,	 18,   100, 1,
 				   0x10, 0x90, 0x3f, 0x18, 0x06, 0x20, 0x01 };
 
+/* The cluster key and each node's key pair (fixed: runs reproduce), and
+ * the seals of peers 20 and 30 as the harness speaks for them. */
+static const uint8_t cluster_key[32] = "xdplb fuzz cluster key 32 bytes";
+/* (declared above, for io_send) */
+static uint8_t node_sk[3][SYNC_NODE_KEY_LEN], node_pk[3][SYNC_NODE_KEY_LEN];
+static struct sync_seal seal_of[2]; /* 20, 30 */
+static uint8_t seal_scratch[1 << 16], sealed[(1 << 16) + SYNC_SEAL_ROOM];
+
+static void setup_keys(void)
+{
+	static const uint32_t ids[3] = { 10, 20, 30 };
+	static bool done;
+	unsigned int i, j;
+
+	if (done)
+		return;
+	done = true;
+	for (i = 0; i < 3; i++) {
+		memset(node_sk[i], 0x41 + (int)i, SYNC_NODE_KEY_LEN);
+		sync_node_public_key(node_sk[i], node_pk[i]);
+	}
+	for (i = 1; i < 3; i++) {
+		uint32_t peers[2];
+		uint8_t pks[2][SYNC_NODE_KEY_LEN];
+		unsigned int n = 0;
+
+		if (sync_seal_init(&seal_of[i - 1], SYNC_CIPHER_CHACHA20_POLY1305, ids[i],
+				   cluster_key, sizeof(cluster_key)))
+			abort();
+		for (j = 0; j < 3; j++) {
+			if (j == i)
+				continue;
+			peers[n] = ids[j];
+			memcpy(pks[n++], node_pk[j], SYNC_NODE_KEY_LEN);
+		}
+		if (sync_seal_pairs(&seal_of[i - 1], node_sk[i], 2, peers,
+				    (const uint8_t(*)[SYNC_NODE_KEY_LEN])pks))
+			abort();
+	}
+}
+
 static struct sync_engine *make_engine(void)
 {
 	static const uint32_t peers[] = { 20, 30 };
@@ -209,6 +266,13 @@ static struct sync_engine *make_engine(void)
 	cfg.txring_msgs = 16;
 	cfg.txring_bytes = 1 << 20;
 	cfg.validate = validate;
+	setup_keys();
+	memcpy(cfg.auth_key, cluster_key, sizeof(cluster_key));
+	cfg.auth_key_len = sizeof(cluster_key);
+	cfg.cipher = SYNC_CIPHER_CHACHA20_POLY1305;
+	cfg.node_keys = true;
+	memcpy(cfg.node_sk, node_sk[0], SYNC_NODE_KEY_LEN);
+	cfg.peer_pk = (const uint8_t(*)[SYNC_NODE_KEY_LEN]) & node_pk[1];
 	e = sync_engine_new(&cfg, &store_ops, NULL, &io_ops, NULL, err, sizeof(err));
 	if (!e)
 		abort();
@@ -237,7 +301,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sync_engine_local(e, 0, SYNC_OP_UPDATE, &k, &v, 0, now);
 	sync_engine_flush(e, now);
 	while (off + 2 <= size) {
-		size_t len = (size_t)data[off] | (size_t)data[off + 1] << 8;
+		size_t len = (size_t)data[off] | (size_t)data[off + 1] << 8, slen;
+		uint32_t origin = 20;
 		struct sync_msg m;
 
 		off += 2;
@@ -250,9 +315,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			for (i = 0; i < m.n_entries; i++)
 				sync_msg_entry(&m, i, &en);
+			origin = m.hdr.origin;
 		}
 		sync_msg_release(&m);
+		/* as it is: the Sealed parser and the authenticators */
 		sync_engine_rx(e, data + off, len, now);
+		/* sealed by the node it names (20 otherwise), with its key */
+		if (!sync_seal(&seal_of[origin == 30], data + off, len, seal_scratch, sealed,
+			       sizeof(sealed), &slen))
+			sync_engine_rx(e, sealed, slen, now);
 		off += len;
 		now += 3 * MS;
 		sync_engine_tick(e, now);
