@@ -2326,22 +2326,23 @@ static void test_own_gone_restart(void **state)
 	cluster_free();
 }
 
-/* The capture lost events: the changes never reached the engine. An
- * anti-entropy round scheduled at once repairs the peers. */
-static void test_capture_lost(void **state)
+/*
+ * A started two-node cluster (cfg) where n1 has 100 sessions that reached
+ * n2, then 50 more and 10 deletes written to n1's map that were never
+ * captured: n2 lacks 50 and holds 10 stale. Returns n1.
+ */
+static struct node *uncaptured_changes(const struct sync_engine_cfg *cfg)
 {
-	struct sync_engine_stats st;
 	struct node *n1;
 	uint32_t i;
 
-	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 100000 });
+	cluster_init(2, cfg);
 	cluster_start();
 	run(400);
 	n1 = &C.nodes[0];
 	for (i = 0; i < 100; i++)
 		put_session(n1, i, 1, 0, 0x01);
 	run(10);
-	/* written to n1's map, never captured: 50 new, 10 deleted */
 	for (i = 100; i < 150; i++) {
 		struct tkey k = tkey_of(i);
 		struct tval v = { .ts = node_now(n1), .owner = n1->id, .version = 1 };
@@ -2354,6 +2355,17 @@ static void test_capture_lost(void **state)
 		assert_int_equal(ms_remove(&n1->store, 0, &k, NULL), 0);
 	}
 	run(500);
+	return n1;
+}
+
+/* The capture lost events: the changes never reached the engine. An
+ * anti-entropy round scheduled at once repairs the peers. */
+static void test_capture_lost(void **state)
+{
+	struct sync_engine_stats st;
+	struct node *n1;
+
+	n1 = uncaptured_changes(&(struct sync_engine_cfg){ .antientropy_ms = 100000 });
 	assert_true(cluster_diff() == 60); /* no round due before 100 s */
 	sync_engine_capture_lost(n1->e, 60, C.now);
 	run(500);
@@ -2374,29 +2386,11 @@ static void test_kset_bound(void **state)
 {
 	struct sync_engine_stats st;
 	struct node *n1, *n2;
-	uint32_t i;
 
 	(void)state;
-	cluster_init(2, &(struct sync_engine_cfg){ .antientropy_ms = 100000, .kset_keys_max = 3 });
-	cluster_start();
-	run(400);
-	n1 = &C.nodes[0];
+	n1 = uncaptured_changes(
+		&(struct sync_engine_cfg){ .antientropy_ms = 100000, .kset_keys_max = 3 });
 	n2 = &C.nodes[1];
-	for (i = 0; i < 100; i++)
-		put_session(n1, i, 1, 0, 0x01);
-	run(10);
-	for (i = 100; i < 150; i++) {
-		struct tkey k = tkey_of(i);
-		struct tval v = { .ts = node_now(n1), .owner = n1->id, .version = 1 };
-
-		assert_int_equal(ms_update(&n1->store, 0, &k, &v), 0);
-	}
-	for (i = 0; i < 10; i++) {
-		struct tkey k = tkey_of(i);
-
-		assert_int_equal(ms_remove(&n1->store, 0, &k, NULL), 0);
-	}
-	run(500);
 	sync_engine_capture_lost(n1->e, 60, C.now);
 	run(500);
 	stats(n2, &st);
