@@ -950,28 +950,47 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- set-up ------------------------------------------------------------- */
 
-static int read_key_file(struct syncd *d, char *err, size_t errlen)
+/* A secret file (the config key what, at path) into buf: its length with
+ * a trailing newline left out, or -1 with one line in err. Warns when
+ * others than its owner may read it. */
+static ssize_t read_secret(const char *what, const char *path, void *buf, size_t cap, char *err,
+			   size_t errlen)
 {
-	const char *path = d->cfg->sync.key_file;
-	uint8_t buf[SYNC_AUTH_KEY_MAX + 2];
+	const char *b = buf;
 	struct stat sb;
 	ssize_t n;
 	int fd;
 
-	if (!path[0])
-		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "sync.key_file %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-		log_warn("sync.key_file %s: readable by group or others (mode %03o)", path,
+		log_warn("%s %s: readable by group or others (mode %03o)", what, path,
 			 (unsigned int)(sb.st_mode & 0777));
-	n = read(fd, buf, sizeof(buf));
+	n = read(fd, buf, cap);
 	close(fd);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+	if (n < 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	while (n > 0 && (b[n - 1] == '\n' || b[n - 1] == '\r'))
 		n--;
+	return n;
+}
+
+static int read_key_file(struct syncd *d, char *err, size_t errlen)
+{
+	const char *path = d->cfg->sync.key_file;
+	uint8_t buf[SYNC_AUTH_KEY_MAX + 2];
+	ssize_t n;
+
+	if (!path[0])
+		return 0;
+	n = read_secret("sync.key_file", path, buf, sizeof(buf), err, errlen);
+	if (n < 0)
+		return -1;
 	if (n < SYNC_AUTH_KEY_MIN || n > SYNC_AUTH_KEY_MAX) {
 		snprintf(err, errlen, "sync.key_file %s: the key must be %d to %d bytes, not %zd",
 			 path, SYNC_AUTH_KEY_MIN, SYNC_AUTH_KEY_MAX, n);
@@ -1005,25 +1024,14 @@ static int read_node_key(struct syncd *d, uint8_t (*pks)[SYNC_NODE_KEY_LEN], cha
 	const struct cfg_sync *s = &d->cfg->sync;
 	const char *path = s->node_key_file;
 	char hex[2 * SYNC_NODE_KEY_LEN + 4];
-	struct stat sb;
 	size_t n = 0, i;
 	ssize_t r;
-	int fd;
 
 	if (!path[0])
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "sync.node_key_file %s: %s", path, strerror(errno));
+	r = read_secret("sync.node_key_file", path, hex, sizeof(hex), err, errlen);
+	if (r < 0)
 		return -1;
-	}
-	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
-		log_warn("sync.node_key_file %s: readable by group or others (mode %03o)", path,
-			 (unsigned int)(sb.st_mode & 0777));
-	r = read(fd, hex, sizeof(hex) - 1);
-	close(fd);
-	while (r > 0 && (hex[r - 1] == '\n' || hex[r - 1] == '\r'))
-		r--;
 	if (r != 2 * SYNC_NODE_KEY_LEN ||
 	    sodium_hex2bin(d->ecfg.node_sk, sizeof(d->ecfg.node_sk), hex, (size_t)r, NULL, &n,
 			   NULL) ||
